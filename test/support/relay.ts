@@ -1,0 +1,138 @@
+// Test helpers that drive the relay as its users do: the operator API to set things up, real
+// SDK clients to call it, the fake upstream's control API to see what arrived upstream.
+
+import { env, SELF } from 'cloudflare:test';
+import Anthropic from '@anthropic-ai/sdk';
+import type { LogEntry, Stats } from '../fake-upstream';
+
+export const RELAY = 'http://relay.test';
+export const ADMIN_TOKEN = 'test-admin-token';
+
+export const relayFetch: typeof fetch = (input, init) => SELF.fetch(new Request(input, init));
+
+export async function admin<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const res = await SELF.fetch(`${RELAY}/admin/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+export interface Carpool {
+  tag: string;
+  accountId: string;
+  groupId: string;
+  userId: string;
+  keyId: string;
+  key: string;
+}
+
+/** An account on the fake upstream, a carpool group bound to it, one member and their key. */
+export async function seedCarpool(
+  options: { scenario?: string; maxConcurrency?: number; keyLimits?: Record<string, unknown> } = {},
+): Promise<Carpool> {
+  const tag = crypto.randomUUID().replaceAll('-', '');
+  const account = await admin<{ id: string }>('POST', '/accounts', {
+    name: `fake ${tag}`,
+    provider: 'anthropic',
+    credential: `sk-fake.${tag}.${options.scenario ?? 'ok'}`,
+    maxConcurrency: options.maxConcurrency ?? 5,
+  });
+  if (account.status !== 201) throw new Error(`account: ${JSON.stringify(account.json)}`);
+  const user = await admin<{ id: string }>('POST', '/users', { email: `${tag}@example.com`, name: 'Member' });
+  const group = await admin<{ id: string }>('POST', '/groups', {
+    name: `carpool ${tag}`,
+    kind: 'carpool',
+    accountId: account.json.id,
+  });
+  await admin('POST', `/groups/${group.json.id}/members`, { userId: user.json.id, role: 'owner' });
+  const key = await admin<{ id: string; key: string }>('POST', '/keys', {
+    groupId: group.json.id,
+    userId: user.json.id,
+    ...options.keyLimits,
+  });
+  if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.json)}`);
+  return {
+    tag,
+    accountId: account.json.id,
+    groupId: group.json.id,
+    userId: user.json.id,
+    keyId: key.json.id,
+    key: key.json.key,
+  };
+}
+
+export function anthropicClient(key: string, options: { authToken?: boolean } = {}): Anthropic {
+  return new Anthropic({
+    baseURL: RELAY,
+    ...(options.authToken ? { authToken: key, apiKey: null } : { apiKey: key }),
+    fetch: relayFetch,
+    maxRetries: 0,
+  });
+}
+
+export async function fakeLog(tag: string): Promise<LogEntry[]> {
+  return (await (await fetch(`http://fake.control/log?tag=${tag}`)).json()) as LogEntry[];
+}
+
+export async function fakeStats(tag: string): Promise<Stats> {
+  return (await (await fetch(`http://fake.control/stats?tag=${tag}`)).json()) as Stats;
+}
+
+export async function scriptFake(tag: string, scenarios: string[]): Promise<void> {
+  const res = await fetch('http://fake.control/script', {
+    method: 'POST',
+    body: JSON.stringify({ tag, scenarios }),
+  });
+  await res.body?.cancel();
+}
+
+/** Polls until `probe` returns a value (usage goes through the real Queue, so it lands a little later). */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | null>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface RequestLogRecord {
+  request_id: string;
+  status: number;
+  outcome: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  cache_read_tokens: number;
+  cost_micros: number;
+  unpriced: number;
+  error_type: string | null;
+  account_id: string;
+}
+
+export function requestLogFor(keyId: string, count = 1): Promise<RequestLogRecord[]> {
+  return eventually(async () => {
+    const { results } = await env.DB.prepare('SELECT * FROM request_log WHERE key_id = ? ORDER BY created_at')
+      .bind(keyId)
+      .all<RequestLogRecord>();
+    return results.length >= count ? results : undefined;
+  });
+}
+
+/** Waits until every lease of an account has been released (release happens in waitUntil). */
+export async function leasesInUse(accountId: string): Promise<number> {
+  const stub = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
+  return (await stub.state()).leasesInUse;
+}

@@ -1,0 +1,46 @@
+// Tests run inside workerd with real D1, Durable Objects and Queues. The only fake is the upstream
+// AI provider: an auxiliary worker that receives every outbound fetch the relay makes.
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+import { buildSync } from 'esbuild';
+import { defineConfig } from 'vitest/config';
+
+const fakeUpstream = buildSync({
+  entryPoints: [fileURLToPath(new URL('./test/fake-upstream/index.ts', import.meta.url))],
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  write: false,
+}).outputFiles[0]!.text;
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(async () => ({
+      main: './worker/index.ts',
+      wrangler: { configPath: './wrangler.jsonc' },
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: 'test-admin-token',
+          // 32 zero-ish bytes are fine for tests; production keys come from `wrangler secret put`.
+          CREDENTIALS_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
+          UPSTREAM_HEADERS_TIMEOUT_MS: '2000',
+          TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
+        },
+        outboundService: 'fake-upstream',
+        workers: [
+          {
+            name: 'fake-upstream',
+            modules: true,
+            script: fakeUpstream,
+            compatibilityDate: '2026-04-20',
+          },
+        ],
+      },
+    })),
+  ],
+  test: {
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['./test/setup.ts'],
+    testTimeout: 30_000,
+  },
+});

@@ -1,0 +1,134 @@
+// Upstream accounts. Credentials are write-only: encrypted on the way in, never returned.
+import { desc, eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { encryptCredential } from '../auth/credentials';
+import type { AppEnv } from '../context';
+import { db } from '../db/client';
+import { type Account, accounts } from '../db/schema';
+import { accountGate } from '../relay/gates';
+import { audit } from './audit';
+import { AdminError } from './errors';
+import { pushAccount } from './push';
+import { validate } from './validate';
+
+const accountFields = {
+  name: z.string().trim().min(1).max(100),
+  baseUrl: z.url({ protocol: /^https?$/ }).nullable(),
+  modelMapping: z.record(z.string().min(1), z.string().min(1)).nullable(),
+  supportedModels: z.array(z.string().min(1)).nullable(),
+  priority: z.number().int().min(0).max(1000),
+  weight: z.number().int().min(1).max(1000),
+  maxConcurrency: z.number().int().min(1).max(10_000),
+};
+
+const createAccountSchema = z.object({
+  ...accountFields,
+  provider: z.enum(accounts.provider.enumValues),
+  authKind: z.enum(accounts.authKind.enumValues).default('api_key'),
+  credential: z.string().min(1).max(10_000),
+  baseUrl: accountFields.baseUrl.optional(),
+  modelMapping: accountFields.modelMapping.optional(),
+  supportedModels: accountFields.supportedModels.optional(),
+  priority: accountFields.priority.optional(),
+  weight: accountFields.weight.optional(),
+  maxConcurrency: accountFields.maxConcurrency.optional(),
+});
+
+const updateAccountSchema = z
+  .object({
+    ...accountFields,
+    credential: z.string().min(1).max(10_000),
+    enabled: z.boolean(),
+    disabledReason: z.string().max(500).nullable(),
+  })
+  .partial();
+
+export type PublicAccount = Omit<Account, 'credentialsEnc'>;
+
+export function publicAccount({ credentialsEnc: _secret, ...rest }: Account): PublicAccount {
+  return rest;
+}
+
+export const accountRoutes = new Hono<AppEnv>();
+
+accountRoutes.post('/', validate('json', createAccountSchema), async (c) => {
+  const input = c.req.valid('json');
+  const id = crypto.randomUUID();
+  const d = db(c.env);
+  const [row] = await d
+    .insert(accounts)
+    .values({
+      id,
+      name: input.name,
+      provider: input.provider,
+      authKind: input.authKind,
+      credentialsEnc: await encryptCredential(c.env.CREDENTIALS_KEY, id, input.credential),
+      baseUrl: input.baseUrl ?? null,
+      modelMapping: input.modelMapping ?? null,
+      supportedModels: input.supportedModels ?? null,
+      priority: input.priority,
+      weight: input.weight,
+      maxConcurrency: input.maxConcurrency,
+      updatedAt: Date.now(),
+    })
+    .returning();
+  await audit(d, 'account.create', 'account', id, { provider: input.provider });
+  await pushAccount(c.env, row!);
+  return c.json(publicAccount(row!), 201);
+});
+
+accountRoutes.get('/', async (c) => {
+  const rows = await db(c.env).select().from(accounts).orderBy(desc(accounts.createdAt));
+  return c.json({ data: rows.map(publicAccount) });
+});
+
+accountRoutes.get('/:id', async (c) => {
+  const row = await findAccount(c.env, c.req.param('id'));
+  const live = await accountGate(c.env, row.id).state();
+  return c.json({ ...publicAccount(row), live });
+});
+
+accountRoutes.patch('/:id', validate('json', updateAccountSchema), async (c) => {
+  const existing = await findAccount(c.env, c.req.param('id'));
+  const { credential, ...changes } = c.req.valid('json');
+  const credentialsEnc =
+    credential === undefined
+      ? undefined
+      : await encryptCredential(c.env.CREDENTIALS_KEY, existing.id, credential);
+  return c.json(await updateAccount(c.env, existing.id, { ...changes, credentialsEnc }));
+});
+
+accountRoutes.post(
+  '/:id/disable',
+  validate('json', z.object({ reason: z.string().max(500).optional() })),
+  async (c) => {
+    const existing = await findAccount(c.env, c.req.param('id'));
+    const reason = c.req.valid('json').reason ?? 'disabled by an operator';
+    return c.json(await updateAccount(c.env, existing.id, { enabled: false, disabledReason: reason }));
+  },
+);
+
+accountRoutes.post('/:id/enable', async (c) => {
+  const existing = await findAccount(c.env, c.req.param('id'));
+  return c.json(await updateAccount(c.env, existing.id, { enabled: true, disabledReason: null }));
+});
+
+async function updateAccount(env: Env, id: string, changes: Partial<Account>): Promise<PublicAccount> {
+  const d = db(env);
+  const [row] = await d
+    .update(accounts)
+    .set({ ...changes, updatedAt: Date.now() })
+    .where(eq(accounts.id, id))
+    .returning();
+  const changed = Object.keys(changes).filter((k) => changes[k as keyof Account] !== undefined);
+  await audit(d, 'account.update', 'account', id, { fields: changed });
+  await pushAccount(env, row!);
+  return publicAccount(row!);
+}
+
+export async function findAccount(env: Env, id: string): Promise<Account> {
+  const [row] = await db(env).select().from(accounts).where(eq(accounts.id, id));
+  if (!row) throw new AdminError('not_found', `No account ${id}.`);
+  return row;
+}

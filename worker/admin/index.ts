@@ -1,0 +1,18 @@
+// The operator API under /admin/v1: JSON in and out, zod-validated, one error envelope.
+import { Hono } from 'hono';
+import type { AppEnv } from '../context';
+import { accountRoutes } from './accounts';
+import { groupRoutes } from './groups';
+import { keyRoutes } from './keys';
+import { operatorAuth } from './operator-auth';
+import { usageRoutes } from './usage';
+import { userRoutes } from './users';
+
+export const adminApi = new Hono<AppEnv>();
+
+adminApi.use(operatorAuth());
+adminApi.route('/accounts', accountRoutes);
+adminApi.route('/users', userRoutes);
+adminApi.route('/groups', groupRoutes);
+adminApi.route('/keys', keyRoutes);
+adminApi.route('/usage', usageRoutes);

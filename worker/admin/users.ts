@@ -1,0 +1,35 @@
+// People. A user is who a key belongs to; roles come from group and enterprise memberships.
+import { asc } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../context';
+import { db } from '../db/client';
+import { users } from '../db/schema';
+import { audit } from './audit';
+import { AdminError } from './errors';
+import { validate } from './validate';
+
+const createUserSchema = z.object({
+  email: z.email().transform((e) => e.toLowerCase()),
+  name: z.string().trim().min(1).max(100),
+  systemRole: z.enum(users.systemRole.enumValues).default('user'),
+});
+
+export const userRoutes = new Hono<AppEnv>();
+
+userRoutes.post('/', validate('json', createUserSchema), async (c) => {
+  const input = c.req.valid('json');
+  const d = db(c.env);
+  const [row] = await d
+    .insert(users)
+    .values({ id: crypto.randomUUID(), ...input })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) throw new AdminError('conflict', `A user with email ${input.email} already exists.`);
+  await audit(d, 'user.create', 'user', row.id);
+  return c.json(row, 201);
+});
+
+userRoutes.get('/', async (c) => {
+  return c.json({ data: await db(c.env).select().from(users).orderBy(asc(users.createdAt)) });
+});

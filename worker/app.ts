@@ -1,0 +1,66 @@
+// The Hono app: client surfaces, the operator API, and one error handler that answers every
+// failure in the dialect of the surface it hit.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { adminApi } from './admin';
+import { AdminError, renderAdminError } from './admin/errors';
+import type { AppEnv } from './context';
+import { anthropicSurface } from './relay/anthropic';
+import { type Dialect, RelayError, renderRelayError } from './relay/dialect';
+
+const OPENAI_PATHS = /^\/v1\/(chat|responses|completions|embeddings)(\/|$)/;
+
+function dialectOf(path: string): Dialect {
+  if (path.startsWith('/v1beta/')) return 'google';
+  if (OPENAI_PATHS.test(path)) return 'openai';
+  return 'anthropic';
+}
+
+export function newApp() {
+  const app = new Hono<AppEnv>();
+
+  app.use(async function requestContext(c, next) {
+    c.set('requestId', crypto.randomUUID());
+    c.set('dialect', dialectOf(c.req.path));
+    await next();
+  });
+
+  // Claude Code checks connectivity with `HEAD /` (no key) before its first request.
+  app.get('/', (c) => c.json({ name: 'aicarpool', status: 'ok' }));
+
+  app.route('/admin/v1', adminApi);
+  app.route('/', anthropicSurface);
+
+  app.notFound((c) => {
+    if (c.req.path.startsWith('/admin/'))
+      throw new AdminError('not_found', `No route ${c.req.method} ${c.req.path}.`);
+    throw new RelayError('not_found', `No route ${c.req.method} ${c.req.path}.`);
+  });
+
+  app.onError((err, c) => {
+    const requestId = c.get('requestId') ?? crypto.randomUUID();
+    const isAdmin = c.req.path.startsWith('/admin/');
+    if (err instanceof RelayError) return renderRelayError(err, c.get('dialect') ?? 'anthropic', requestId);
+    if (err instanceof AdminError) return renderAdminError(err, requestId);
+    if (err instanceof HTTPException && err.status < 500) {
+      // Hono's own 4xx (e.g. a JSON body that does not parse before validation).
+      return isAdmin
+        ? renderAdminError(new AdminError('invalid_request', err.message || 'Bad request.'), requestId)
+        : renderRelayError(
+            new RelayError('invalid_request', err.message || 'Bad request.'),
+            c.get('dialect'),
+            requestId,
+          );
+    }
+    console.error('unhandled error', { requestId, path: c.req.path, error: String(err) });
+    return isAdmin
+      ? renderAdminError(new AdminError('internal', 'Internal error.'), requestId)
+      : renderRelayError(
+          new RelayError('internal', 'Internal error in the relay.'),
+          c.get('dialect'),
+          requestId,
+        );
+  });
+
+  return app;
+}

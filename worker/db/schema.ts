@@ -1,0 +1,281 @@
+// The durable data of AiCarpool (D1). Migrations in migrations/ are generated from this file by
+// drizzle-kit; row types everywhere else are inferred from it.
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+const createdAt = () =>
+  integer('created_at', { mode: 'number' })
+    .notNull()
+    .default(sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`);
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  name: text('name').notNull(),
+  /** system_admin can do everything; everyone else gets rights from memberships. */
+  systemRole: text('system_role', { enum: ['system_admin', 'user'] })
+    .notNull()
+    .default('user'),
+  createdAt: createdAt(),
+});
+
+export const enterprises = sqliteTable('enterprises', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+export const enterpriseMembers = sqliteTable(
+  'enterprise_members',
+  {
+    enterpriseId: text('enterprise_id')
+      .notNull()
+      .references(() => enterprises.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.enterpriseId, t.userId] })],
+);
+
+export const departments = sqliteTable(
+  'departments',
+  {
+    id: text('id').primaryKey(),
+    enterpriseId: text('enterprise_id')
+      .notNull()
+      .references(() => enterprises.id, { onDelete: 'cascade' }),
+    parentId: text('parent_id'),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('departments_enterprise_idx').on(t.enterpriseId)],
+);
+
+export const accounts = sqliteTable(
+  'accounts',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    provider: text('provider', {
+      enum: [
+        'anthropic',
+        'openai',
+        'gemini',
+        'azure-openai',
+        'bedrock',
+        'openai-compatible',
+        'anthropic-compatible',
+      ],
+    }).notNull(),
+    authKind: text('auth_kind', { enum: ['api_key', 'oauth', 'aws_sigv4'] })
+      .notNull()
+      .default('api_key'),
+    /** AES-GCM ciphertext (see worker/auth/credentials.ts); never leaves the server in any response. */
+    credentialsEnc: text('credentials_enc').notNull(),
+    baseUrl: text('base_url'),
+    /** JSON object: client model → upstream model. */
+    modelMapping: text('model_mapping', { mode: 'json' }).$type<Record<string, string>>(),
+    /** JSON array of model ids or prefixes this account serves; null means any. */
+    supportedModels: text('supported_models', { mode: 'json' }).$type<string[]>(),
+    /** Enterprise pool this account belongs to; null for a carpool account. */
+    enterpriseId: text('enterprise_id').references(() => enterprises.id),
+    priority: integer('priority').notNull().default(100),
+    weight: integer('weight').notNull().default(1),
+    maxConcurrency: integer('max_concurrency').notNull().default(5),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at').notNull().default(0),
+  },
+  (t) => [index('accounts_enterprise_idx').on(t.enterpriseId, t.provider)],
+);
+
+export const groups = sqliteTable(
+  'groups',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['carpool', 'enterprise'] }).notNull(),
+    enterpriseId: text('enterprise_id').references(() => enterprises.id),
+    departmentId: text('department_id').references(() => departments.id),
+    /** A carpool group is bound 1:1 to one exclusive account: unique (NULLs are distinct in SQLite). */
+    boundAccountId: text('bound_account_id').references(() => accounts.id),
+    maxMembers: integer('max_members').notNull().default(10),
+    splitMode: text('split_mode', { enum: ['usage', 'even'] })
+      .notNull()
+      .default('usage'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('groups_bound_account_unique').on(t.boundAccountId)],
+);
+
+export const groupMembers = sqliteTable(
+  'group_members',
+  {
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'member'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_members_user_idx').on(t.userId)],
+);
+
+export const invites = sqliteTable('invites', {
+  id: text('id').primaryKey(),
+  groupId: text('group_id')
+    .notNull()
+    .references(() => groups.id, { onDelete: 'cascade' }),
+  tokenHash: text('token_hash').notNull().unique(),
+  createdBy: text('created_by').references(() => users.id),
+  expiresAt: integer('expires_at').notNull(),
+  maxUses: integer('max_uses').notNull().default(1),
+  uses: integer('uses').notNull().default(0),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    /** SHA-256 of the full key, hex. The plaintext is shown once at creation and never stored. */
+    keyHash: text('key_hash').notNull().unique(),
+    /** The first characters of the key, enough for a person to recognise it. */
+    prefix: text('prefix').notNull(),
+    name: text('name').notNull().default(''),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id),
+    status: text('status', { enum: ['active', 'revoked'] })
+      .notNull()
+      .default('active'),
+    expiresAt: integer('expires_at'),
+    allowedModels: text('allowed_models', { mode: 'json' }).$type<string[]>(),
+    maxConcurrency: integer('max_concurrency'),
+    requestsPerWindow: integer('requests_per_window'),
+    windowMinutes: integer('window_minutes'),
+    dailyBudgetMicros: integer('daily_budget_micros'),
+    monthlyBudgetMicros: integer('monthly_budget_micros'),
+    createdAt: createdAt(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('api_keys_group_idx').on(t.groupId), index('api_keys_user_idx').on(t.userId)],
+);
+
+/** Admin overrides of the shipped price table (worker/metering/prices.ts); micro-dollars per million tokens. */
+export const modelPrices = sqliteTable('model_prices', {
+  model: text('model').primaryKey(),
+  inputMicros: integer('input_micros').notNull(),
+  outputMicros: integer('output_micros').notNull(),
+  cacheWrite5mMicros: integer('cache_write_5m_micros').notNull(),
+  cacheWrite1hMicros: integer('cache_write_1h_micros').notNull(),
+  cacheReadMicros: integer('cache_read_micros').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+export const budgets = sqliteTable(
+  'budgets',
+  {
+    id: text('id').primaryKey(),
+    scope: text('scope', { enum: ['enterprise', 'department', 'group', 'member', 'key'] }).notNull(),
+    scopeId: text('scope_id').notNull(),
+    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    limitMicros: integer('limit_micros').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('budgets_scope_unique').on(t.scope, t.scopeId, t.period)],
+);
+
+/**
+ * One row per (hour, key, account, model). Member and group are functions of the key, kept as
+ * columns so that per-member and per-group rollups are plain indexed GROUP BYs.
+ */
+export const usageHourly = sqliteTable(
+  'usage_hourly',
+  {
+    hour: integer('hour').notNull(),
+    keyId: text('key_id').notNull(),
+    userId: text('user_id').notNull(),
+    groupId: text('group_id').notNull(),
+    accountId: text('account_id').notNull(),
+    model: text('model').notNull(),
+    requests: integer('requests').notNull().default(0),
+    errors: integer('errors').notNull().default(0),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    cacheWrite5mTokens: integer('cache_write_5m_tokens').notNull().default(0),
+    cacheWrite1hTokens: integer('cache_write_1h_tokens').notNull().default(0),
+    cacheReadTokens: integer('cache_read_tokens').notNull().default(0),
+    costMicros: integer('cost_micros').notNull().default(0),
+    unpricedRequests: integer('unpriced_requests').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.hour, t.keyId, t.accountId, t.model] }),
+    index('usage_hourly_group_idx').on(t.groupId, t.hour),
+    index('usage_hourly_user_idx').on(t.userId, t.hour),
+    index('usage_hourly_account_idx').on(t.accountId, t.hour),
+  ],
+);
+
+export const requestLog = sqliteTable(
+  'request_log',
+  {
+    /** The relay's request id; the idempotency key of the usage pipeline. */
+    requestId: text('request_id').primaryKey(),
+    createdAt: integer('created_at').notNull(),
+    keyId: text('key_id').notNull(),
+    userId: text('user_id').notNull(),
+    groupId: text('group_id').notNull(),
+    accountId: text('account_id').notNull(),
+    provider: text('provider').notNull(),
+    surface: text('surface').notNull(),
+    model: text('model').notNull(),
+    stream: integer('stream', { mode: 'boolean' }).notNull(),
+    status: integer('status').notNull(),
+    outcome: text('outcome').notNull(),
+    upstreamRequestId: text('upstream_request_id'),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    cacheWrite5mTokens: integer('cache_write_5m_tokens').notNull(),
+    cacheWrite1hTokens: integer('cache_write_1h_tokens').notNull(),
+    cacheReadTokens: integer('cache_read_tokens').notNull(),
+    costMicros: integer('cost_micros').notNull(),
+    unpriced: integer('unpriced', { mode: 'boolean' }).notNull(),
+    ttfbMs: integer('ttfb_ms'),
+    durationMs: integer('duration_ms').notNull(),
+    errorType: text('error_type'),
+  },
+  (t) => [
+    index('request_log_group_idx').on(t.groupId, t.createdAt),
+    index('request_log_key_idx').on(t.keyId, t.createdAt),
+  ],
+);
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at').notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id').notNull(),
+    detail: text('detail', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  (t) => [index('audit_log_target_idx').on(t.targetType, t.targetId)],
+);
+
+export type Account = typeof accounts.$inferSelect;
+export type Group = typeof groups.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;
+export type User = typeof users.$inferSelect;
+export type RequestLogRow = typeof requestLog.$inferInsert;

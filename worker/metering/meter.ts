@@ -1,0 +1,60 @@
+// A meter reads usage out of a response body as its bytes pass by. Providers build their meters
+// from the two generic shapes here: SSE streams and whole JSON bodies.
+import { SseParser } from './sse';
+import type { Usage } from './usage';
+
+export interface Meter {
+  push(chunk: Uint8Array): void;
+  /** Called once when the body ends (or is cut off); returns what was seen. */
+  finish(): MeterReading;
+}
+
+export interface MeterReading {
+  usage: Usage;
+  /** The upstream reported an error inside a 200 response (e.g. an SSE `error` event). */
+  errorType: string | null;
+}
+
+export interface SseUsageReader {
+  onEvent(event: string, data: string): void;
+  reading(): MeterReading;
+}
+
+export function sseMeter(reader: SseUsageReader): Meter {
+  const parser = new SseParser((event, data) => reader.onEvent(event, data));
+  return {
+    push: (chunk) => parser.push(chunk),
+    finish() {
+      parser.end();
+      return reader.reading();
+    },
+  };
+}
+
+/** Keeps a copy of a JSON body while it streams through, parsing it once at the end. */
+export function jsonMeter(read: (body: unknown) => MeterReading, empty: () => MeterReading): Meter {
+  const chunks: Uint8Array[] = [];
+  return {
+    push: (chunk) => void chunks.push(chunk),
+    finish() {
+      try {
+        const text = new TextDecoder().decode(concat(chunks));
+        return read(JSON.parse(text));
+      } catch {
+        return empty();
+      }
+    },
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}

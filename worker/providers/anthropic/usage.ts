@@ -1,0 +1,85 @@
+// Reads Anthropic usage objects. `message_start` carries the input side; each `message_delta`
+// carries cumulative totals, so every non-null field it has replaces what was seen before.
+import type { MeterReading, SseUsageReader } from '../../metering/meter';
+import { emptyUsage, type Usage } from '../../metering/usage';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null;
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+export function mergeAnthropicUsage(into: Usage, raw: unknown): void {
+  if (!isObject(raw)) return;
+  if (num(raw.input_tokens)) into.inputTokens = raw.input_tokens;
+  if (num(raw.output_tokens)) into.outputTokens = raw.output_tokens;
+  if (num(raw.cache_read_input_tokens)) into.cacheReadTokens = raw.cache_read_input_tokens;
+  const split = raw.cache_creation;
+  if (isObject(split) && (num(split.ephemeral_5m_input_tokens) || num(split.ephemeral_1h_input_tokens))) {
+    into.cacheWrite5mTokens = num(split.ephemeral_5m_input_tokens) ? split.ephemeral_5m_input_tokens : 0;
+    into.cacheWrite1hTokens = num(split.ephemeral_1h_input_tokens) ? split.ephemeral_1h_input_tokens : 0;
+  } else if (num(raw.cache_creation_input_tokens)) {
+    // A total without the TTL split (message_delta repeats only the total): keep the split seen in
+    // message_start when it still adds up; otherwise the unexplained part is the default 5-minute kind.
+    const total = raw.cache_creation_input_tokens;
+    if (total !== into.cacheWrite5mTokens + into.cacheWrite1hTokens) {
+      into.cacheWrite1hTokens = Math.min(into.cacheWrite1hTokens, total);
+      into.cacheWrite5mTokens = total - into.cacheWrite1hTokens;
+    }
+  }
+}
+
+export class AnthropicStreamUsage implements SseUsageReader {
+  private readonly usage = emptyUsage();
+  private errorType: string | null = null;
+  /** Set once the first content event passes: from then on a failure cannot be retried. */
+  sawContent = false;
+
+  onEvent(event: string, data: string): void {
+    switch (event) {
+      case 'message_start': {
+        const parsed = parse(data);
+        if (isObject(parsed) && isObject(parsed.message))
+          mergeAnthropicUsage(this.usage, parsed.message.usage);
+        return;
+      }
+      case 'message_delta': {
+        const parsed = parse(data);
+        if (isObject(parsed)) mergeAnthropicUsage(this.usage, parsed.usage);
+        return;
+      }
+      case 'error': {
+        const parsed = parse(data);
+        const type = isObject(parsed) && isObject(parsed.error) ? parsed.error.type : undefined;
+        this.errorType = typeof type === 'string' ? type : 'error';
+        return;
+      }
+      case 'content_block_start':
+      case 'content_block_delta':
+        this.sawContent = true;
+        return;
+    }
+  }
+
+  reading(): MeterReading {
+    return { usage: { ...this.usage }, errorType: this.errorType };
+  }
+}
+
+export function readAnthropicBody(body: unknown): MeterReading {
+  const usage = emptyUsage();
+  if (isObject(body)) {
+    mergeAnthropicUsage(usage, body.usage);
+    if (body.type === 'error' && isObject(body.error) && typeof body.error.type === 'string') {
+      return { usage, errorType: body.error.type };
+    }
+  }
+  return { usage, errorType: null };
+}
+
+function parse(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+}
