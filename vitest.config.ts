@@ -24,6 +24,7 @@ export default defineConfig({
           // 32 zero-ish bytes are fine for tests; production keys come from `wrangler secret put`.
           CREDENTIALS_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
           UPSTREAM_HEADERS_TIMEOUT_MS: '2000',
+          MAX_BODY_BYTES: '1048576',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
         },
         outboundService: 'fake-upstream',
@@ -33,6 +34,8 @@ export default defineConfig({
             modules: true,
             script: fakeUpstream,
             compatibilityDate: '2026-04-20',
+            // The fake notices a client hanging up (and logs `cancelled`) through request.signal.
+            compatibilityFlags: ['enable_request_signal'],
           },
         ],
       },

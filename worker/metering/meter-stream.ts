@@ -17,12 +17,14 @@ export interface TapOptions {
    * (e.g. an SSE error event), so a client never sees a stream that just stops.
    */
   errorTail?: (error: unknown) => Uint8Array | null;
+  /** The client's request signal: it aborts when the client disconnects. */
+  clientSignal?: AbortSignal;
 }
 
 export function meterStream(
   body: ReadableStream<Uint8Array>,
   meter: Meter,
-  { onDone, errorTail }: TapOptions,
+  { onDone, errorTail, clientSignal }: TapOptions,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const started = Date.now();
@@ -33,6 +35,11 @@ export function meterStream(
     done = true;
     onDone({ ...meter.finish(), outcome, firstByteMs });
   };
+  const abandon = (reason?: unknown) => {
+    finish('client_abort');
+    reader.cancel(reason).catch(() => {});
+  };
+  clientSignal?.addEventListener('abort', () => abandon(clientSignal.reason), { once: true });
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -59,10 +66,7 @@ export function meterStream(
         controller.enqueue(chunk.value);
         meter.push(chunk.value);
       },
-      async cancel(reason) {
-        finish('client_abort');
-        await reader.cancel(reason).catch(() => {});
-      },
+      cancel: abandon,
     },
     // Pull only when the client asks: the upstream's own pace reaches the client unchanged.
     { highWaterMark: 0 },

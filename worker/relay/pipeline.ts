@@ -136,6 +136,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
   c.executionCtx.waitUntil(done.then((result) => settle(upstream.status, result, upstreamRequestId)));
   const body = meterStream(upstream.body, adapter!.meter(isStream), {
     onDone: resolveDone,
+    clientSignal: c.req.raw.signal,
     errorTail: isStream
       ? () => anthropicErrorEvent('api_error', 'The upstream connection was lost mid-stream.')
       : undefined,

@@ -1,0 +1,180 @@
+// Every failure on the Anthropic surface answers in Anthropic's error shape with the right status,
+// says whether a retry can help, and leaks nothing: no stack, no upstream credential.
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { admin, fakeLog, leasesInUse, RELAY, relayFetch, requestLogFor, seedCarpool } from './support/relay';
+
+interface AnthropicError {
+  type: string;
+  error: { type: string; message: string };
+}
+
+function messages(
+  key: string | null,
+  body: unknown = { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [] },
+) {
+  return relayFetch(`${RELAY}/v1/messages`, {
+    method: 'POST',
+    headers: { ...(key ? { 'x-api-key': key } : {}), 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+async function expectAnthropicError(res: Response, status: number, type: string): Promise<AnthropicError> {
+  const text = await res.text();
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toContain('application/json');
+  const json = JSON.parse(text) as AnthropicError;
+  expect(json.type).toBe('error');
+  expect(json.error.type).toBe(type);
+  expect(json.error.message.length).toBeGreaterThan(0);
+  expect(text).not.toMatch(/sk-fake|\n\s+at |Error:/);
+  return json;
+}
+
+describe('errors in the Anthropic dialect', () => {
+  it('answers HEAD / and GET / without a key', async () => {
+    expect((await relayFetch(`${RELAY}/`, { method: 'HEAD' })).status).toBe(200);
+    const res = await relayFetch(`${RELAY}/`);
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+  });
+
+  it('401 for a missing, malformed or unknown key, and tells the SDK not to retry', async () => {
+    for (const key of [null, 'not-a-key', `cp-${'x'.repeat(48)}`]) {
+      const res = await messages(key);
+      expect(res.headers.get('x-should-retry')).toBe('false');
+      await expectAnthropicError(res, 401, 'authentication_error');
+    }
+  });
+
+  it('403 for a revoked key and for an expired key', async () => {
+    const carpool = await seedCarpool();
+    expect((await admin('POST', `/keys/${carpool.keyId}/revoke`)).status).toBe(200);
+    const revoked = await messages(carpool.key);
+    expect(revoked.headers.get('x-should-retry')).toBe('false');
+    expect((await expectAnthropicError(revoked, 403, 'permission_error')).error.message).toMatch(/revoked/);
+
+    const expiring = await admin<{ key: string }>('POST', '/keys', {
+      groupId: carpool.groupId,
+      userId: carpool.userId,
+      expiresAt: Date.now() + 100,
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    const expired = await messages(expiring.json.key);
+    expect((await expectAnthropicError(expired, 403, 'permission_error')).error.message).toMatch(/expired/);
+  });
+
+  it('400 for malformed JSON, a non-object body and a missing model; nothing reaches the upstream', async () => {
+    const carpool = await seedCarpool();
+    await expectAnthropicError(
+      await messages(carpool.key, '{"model": "claude'),
+      400,
+      'invalid_request_error',
+    );
+    await expectAnthropicError(await messages(carpool.key, '[1,2]'), 400, 'invalid_request_error');
+    const missing = await expectAnthropicError(
+      await messages(carpool.key, { max_tokens: 5, messages: [] }),
+      400,
+      'invalid_request_error',
+    );
+    expect(missing.error.message).toMatch(/model/);
+    expect(await fakeLog(carpool.tag)).toEqual([]);
+  });
+
+  it('404 for an unknown route, in Anthropic shape', async () => {
+    await expectAnthropicError(await relayFetch(`${RELAY}/v1/nothing-here`), 404, 'not_found_error');
+  });
+
+  it('413 for a body over the limit', async () => {
+    const carpool = await seedCarpool();
+    const big = JSON.stringify({ model: 'claude-sonnet-4-5', pad: 'x'.repeat(Number(env.MAX_BODY_BYTES)) });
+    await expectAnthropicError(await messages(carpool.key, big), 413, 'request_too_large');
+    expect(await fakeLog(carpool.tag)).toEqual([]);
+  });
+
+  it('429 with retry-after when the account has no free concurrency', async () => {
+    const carpool = await seedCarpool({ scenario: 'hang', maxConcurrency: 1 });
+    const first = await messages(carpool.key, {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 5,
+      stream: true,
+      messages: [],
+    });
+    expect(first.status).toBe(200);
+    const second = await messages(carpool.key);
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await expectAnthropicError(second, 429, 'rate_limit_error')).error.message).toMatch(
+      /1\/1 concurrent/,
+    );
+    await first.body?.cancel();
+  });
+
+  it('502 when the upstream rejects the account credential, without blaming the member key', async () => {
+    const carpool = await seedCarpool({ scenario: '401' });
+    const res = await messages(carpool.key);
+    expect(res.headers.get('x-should-retry')).toBeNull();
+    const json = await expectAnthropicError(res, 502, 'api_error');
+    expect(json.error.message).toMatch(/account/);
+  });
+
+  it('passes upstream 529, 429 (with retry-after) and 500 through in Anthropic shape', async () => {
+    const overloaded = await seedCarpool({ scenario: '529' });
+    await expectAnthropicError(await messages(overloaded.key), 529, 'overloaded_error');
+    const limited = await seedCarpool({ scenario: '429.7' });
+    const res = await messages(limited.key);
+    expect(res.headers.get('retry-after')).toBe('7');
+    await expectAnthropicError(res, 429, 'rate_limit_error');
+    const broken = await seedCarpool({ scenario: '500' });
+    await expectAnthropicError(await messages(broken.key), 500, 'api_error');
+  });
+
+  it('503 with retry-after when the group account is disabled', async () => {
+    const carpool = await seedCarpool();
+    await admin('POST', `/accounts/${carpool.accountId}/disable`, { reason: 'card expired' });
+    const res = await messages(carpool.key);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await expectAnthropicError(res, 503, 'api_error')).error.message).toMatch(/card expired/);
+  });
+
+  it('504 when the upstream sends no headers in time, and the lease comes back', async () => {
+    const carpool = await seedCarpool({
+      scenario: `slow_first_byte.${Number(env.UPSTREAM_HEADERS_TIMEOUT_MS) + 1000}`,
+    });
+    await expectAnthropicError(await messages(carpool.key), 504, 'timeout_error');
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row).toMatchObject({ status: 504, outcome: 'failed' });
+    expect(await leasesInUse(carpool.accountId)).toBe(0);
+  });
+
+  it('ends a stream whose upstream connection drops with an Anthropic error event', async () => {
+    const carpool = await seedCarpool({ scenario: 'drop' });
+    const res = await messages(carpool.key, {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 5,
+      stream: true,
+      messages: [],
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('event: message_start');
+    expect(text.trimEnd()).toMatch(/event: error\ndata: \{"type":"error","error":\{"type":"api_error".*\}$/);
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row).toMatchObject({ outcome: 'upstream_error' });
+    expect(row!.input_tokens).toBeGreaterThan(0);
+  });
+
+  it('passes a mid-stream upstream error event through and records it', async () => {
+    const carpool = await seedCarpool({ scenario: 'midstream_error' });
+    const res = await messages(carpool.key, {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 5,
+      stream: true,
+      messages: [],
+    });
+    const text = await res.text();
+    expect(text).toMatch(/event: error\ndata: .*overloaded_error/);
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row).toMatchObject({ status: 200, error_type: 'overloaded_error' });
+  });
+});

@@ -1,0 +1,25 @@
+// What each provider wire format (anthropic.ts; later openai.ts, gemini.ts) supplies to the generic fake.
+import type { Reply } from './reply';
+import type { Answer, Failure } from './scenarios';
+
+/** One upstream request as a provider sees it: already read, recorded and given a request id. */
+export interface UpstreamCall {
+  readonly requestId: string;
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: Headers;
+  readonly body: string;
+  readonly bodyBytes: number;
+}
+
+export interface Provider {
+  /** Whether the path is one of this provider's endpoints. */
+  claims(method: string, url: URL): boolean;
+  newRequestId(): string;
+  /** The API key as this provider's clients send it, or null when absent. */
+  credential(request: Request, url: URL): string | null;
+  /** An error response in the provider's envelope. */
+  failure(call: UpstreamCall, failure: Failure): Reply;
+  /** A successful exchange as the scenario shapes it; unknown paths and unparsable bodies still fail. */
+  answer(call: UpstreamCall, answer: Answer): Reply;
+}

@@ -1,0 +1,144 @@
+// Turns a provider's planned reply into a Response, pacing stream chunks and recording what the client was sent.
+import type { Exchange } from './control';
+import type { Interruption } from './scenarios';
+
+export type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };
+
+export interface JsonReply {
+  readonly kind: 'json';
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Json;
+  readonly usage: Json | null;
+  readonly text: string | null;
+}
+
+export type StreamStep =
+  | { readonly kind: 'send'; readonly chunk: string; readonly usage?: Json; readonly text?: string }
+  | { readonly kind: 'drop' }
+  | { readonly kind: 'stall'; readonly forMs: number };
+
+export interface StreamReply {
+  readonly kind: 'stream';
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** Wait before every step but the first, so a reader sees chunks arrive over time. */
+  readonly chunkDelayMs: number;
+  readonly steps: readonly StreamStep[];
+}
+
+export type Reply = JsonReply | StreamReply;
+
+/** One wire event of a full stream; `start` and `delta` mark where an interruption may cut it. */
+export interface StreamEvent {
+  readonly chunk: string;
+  readonly phase: 'start' | 'delta' | 'other';
+  /** The cumulative usage and text a client knows once it has this event. */
+  readonly usage?: Json;
+  readonly text?: string;
+}
+
+function send(event: StreamEvent): StreamStep {
+  return { kind: 'send', ...event };
+}
+
+/**
+ * The steps of a stream, cut by the scenario's interruption: after the start event, or after the Nth
+ * text delta (the last one when there are fewer), it ends with the provider's error event, a dropped
+ * connection or a stall.
+ */
+export function streamSteps(
+  events: readonly StreamEvent[],
+  interruption: Interruption | null,
+  errorEvent: string,
+): StreamStep[] {
+  if (interruption === null) return events.map(send);
+  const start = events.findIndex((event) => event.phase === 'start');
+  const deltas = events.flatMap((event, index) => (event.phase === 'delta' ? [index] : []));
+  const cut =
+    interruption.afterDeltas === 0
+      ? start
+      : (deltas[Math.min(interruption.afterDeltas, deltas.length) - 1] ?? start);
+  const ending: StreamStep =
+    interruption.ending === 'error_event'
+      ? { kind: 'send', chunk: errorEvent }
+      : interruption.ending === 'drop'
+        ? { kind: 'drop' }
+        : { kind: 'stall', forMs: interruption.forMs };
+  return [...events.slice(0, cut + 1).map(send), ending];
+}
+
+/** `signal` aborts when the client disconnects, which ends a stream just as a reader's cancel does. */
+export function render(reply: Reply, exchange: Exchange, signal: AbortSignal): Response {
+  exchange.answered(reply.status);
+  if (reply.kind === 'json') {
+    exchange.reported(reply.usage ?? undefined, reply.text ?? undefined);
+    exchange.ended('completed');
+    return new Response(JSON.stringify(reply.body), { status: reply.status, headers: reply.headers });
+  }
+  return new Response(pacedBody(reply, exchange, signal), { status: reply.status, headers: reply.headers });
+}
+
+function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let next = 0;
+  let cancelled = false;
+  // Resolves a pending wait early when the reader cancels, so a hang does not outlive its reader.
+  let interruptWait: (() => void) | undefined;
+
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      interruptWait = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const cancel = () => {
+    cancelled = true;
+    interruptWait?.();
+    exchange.ended('cancelled');
+  };
+  signal.addEventListener('abort', cancel);
+
+  // Pull-driven (highWaterMark 0) so each chunk is produced only when the reader asks for more.
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const step = reply.steps[next];
+        if (next > 0 && reply.chunkDelayMs > 0) await wait(reply.chunkDelayMs);
+        next += 1;
+        if (cancelled) return;
+        if (step === undefined) {
+          controller.close();
+          exchange.ended('completed');
+          return;
+        }
+        switch (step.kind) {
+          case 'send':
+            controller.enqueue(encoder.encode(step.chunk));
+            exchange.reported(step.usage, step.text);
+            // Close with the last chunk rather than on the next pull, so the body ends when the data does.
+            if (next === reply.steps.length) {
+              controller.close();
+              exchange.ended('completed');
+            }
+            return;
+          case 'drop':
+            controller.error(new Error('fake-upstream: connection dropped'));
+            exchange.ended('failed');
+            return;
+          case 'stall':
+            await wait(step.forMs);
+            if (cancelled) return;
+            controller.error(new Error('fake-upstream: stalled stream gave up'));
+            exchange.ended('failed');
+            return;
+        }
+      },
+      cancel,
+    },
+    { highWaterMark: 0 },
+  );
+}
