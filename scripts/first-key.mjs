@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// `npm run first-key -- --credential sk-ant-...`: against a running `npm run dev` (or any relay
+// with --url and --token), creates an account, a member, a carpool group and the member's key.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: {
+    credential: { type: 'string' },
+    provider: { type: 'string', default: 'anthropic' },
+    'base-url': { type: 'string' },
+    email: { type: 'string', default: 'me@example.com' },
+    name: { type: 'string', default: 'Me' },
+    url: { type: 'string', default: `http://localhost:${process.env.PORT ?? '8787'}` },
+    token: { type: 'string' },
+  },
+});
+
+const token =
+  opts.token ??
+  (existsSync('.dev.vars')
+    ? readFileSync('.dev.vars', 'utf8').match(/^ADMIN_TOKEN="?([^"\n]+)"?/m)?.[1]
+    : undefined);
+if (!opts.credential || !token) {
+  console.error(
+    'usage: npm run first-key -- --credential <upstream API key> [--provider anthropic] [--base-url URL]',
+  );
+  console.error('       (the operator token comes from .dev.vars, or pass --token)');
+  process.exit(2);
+}
+
+async function call(path, body) {
+  const res = await fetch(`${opts.url}/admin/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) {
+    console.error(`${path}: ${res.status} ${JSON.stringify(json.error ?? json)}`);
+    process.exit(1);
+  }
+  return json;
+}
+
+const account = await call('/accounts', {
+  name: `${opts.provider} account`,
+  provider: opts.provider,
+  credential: opts.credential,
+  ...(opts['base-url'] ? { baseUrl: opts['base-url'] } : {}),
+});
+const user = await call('/users', { email: opts.email, name: opts.name });
+const group = await call('/groups', {
+  name: `${opts.name}'s carpool`,
+  kind: 'carpool',
+  accountId: account.id,
+});
+await call(`/groups/${group.id}/members`, { userId: user.id, role: 'owner' });
+const key = await call('/keys', { groupId: group.id, userId: user.id, name: 'first key' });
+
+console.log(
+  `account ${account.id}\ngroup   ${group.id}\nuser    ${user.id}\n\nYour key (shown once): ${key.key}\n`,
+);
+console.log(`Claude Code:\n  ANTHROPIC_BASE_URL=${opts.url} ANTHROPIC_AUTH_TOKEN=${key.key} claude`);
