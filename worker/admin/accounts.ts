@@ -1,7 +1,7 @@
 // Upstream accounts. Credentials are write-only: encrypted on the way in, never returned.
 import { desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { encryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';

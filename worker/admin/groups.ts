@@ -2,7 +2,7 @@
 // may hold; the database's unique index is the final word on that.
 import { and, count, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Group, groupMembers, groups, users } from '../db/schema';

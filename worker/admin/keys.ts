@@ -1,7 +1,7 @@
 // Member API keys: the plaintext is in the creation response and nowhere else, ever.
 import { and, desc, eq, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { displayPrefix, generateApiKey, sha256Hex } from '../auth/api-key';
 import { forgetKey } from '../auth/client-key';
 import type { AppEnv } from '../context';

@@ -1,7 +1,7 @@
 // Usage read-outs from the hourly aggregates: totals, and breakdowns by model, member and hour.
 import { and, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { usageHourly } from '../db/schema';

@@ -1,7 +1,7 @@
 // People. A user is who a key belongs to; roles come from group and enterprise memberships.
 import { asc } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { users } from '../db/schema';

@@ -1,6 +1,6 @@
 // Token usage in one shape for every provider. Cache writes are kept apart by TTL because
 // Anthropic prices a 1-hour cache write higher than a 5-minute one.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const usageSchema = z.object({
   inputTokens: z.number().int().nonnegative(),

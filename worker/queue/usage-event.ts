@@ -1,6 +1,6 @@
 // One usage event per relayed request, sent to the Queue off the critical path and turned into
 // D1 rows by the consumer. The schema is the contract between the two.
-import { z } from 'zod';
+import * as z from 'zod';
 import { usageSchema } from '../metering/usage';
 
 export const usageEventSchema = z.object({
