@@ -1,10 +1,14 @@
 // AccountGate: the strongly consistent state of one upstream account. It hands out concurrency
-// leases (never more than the account's max), and a lease that is never released expires by alarm.
+// leases (never more than the account's max, with a short fair queue when full), keeps the
+// account's health and cooldown, and says in words why it cannot serve.
 import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
+import { decryptCredential } from '../worker/auth/credentials';
 import { db } from '../worker/db/client';
 import { type Account, accounts } from '../worker/db/schema';
-import type { UpstreamAccount } from '../worker/providers/types';
+import { adapterFor } from '../worker/providers/registry';
+import type { UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
+import type { HealthPolicy } from '../worker/scheduling/policy';
 import { migrateSql } from './sql-schema';
 
 export type AccountConfig = Pick<
@@ -20,72 +24,265 @@ export type AccountConfig = Pick<
   | 'disabledReason'
 >;
 
-export type AcquireResult =
-  | { ok: true; account: UpstreamAccount }
-  | { ok: false; reason: 'not_found' | 'disabled' | 'at_capacity'; message: string; retryAfterMs?: number };
+/** What a GroupGate learns about an account's load with every answer, to rank it next time. */
+export interface AccountLoad {
+  inUse: number;
+  max: number;
+  /** 1 when healthy, falling towards 0 with consecutive failures. */
+  health: number;
+  /** Cooling down or disabled until this time (ms); null when available. */
+  unavailableUntil: number | null;
+}
 
-export interface AccountState {
+export type RefusalReason = 'not_found' | 'disabled' | 'cooling_down' | 'at_capacity';
+
+export interface Refusal {
+  ok: false;
+  reason: RefusalReason;
+  message: string;
+  retryAfterMs: number | null;
+  load: AccountLoad | null;
+}
+
+export type AcquireResult = { ok: true; account: UpstreamAccount; load: AccountLoad } | Refusal;
+
+export interface AcquireRequest {
+  accountId: string;
+  leaseId: string;
+  ttlMs: number;
+  /** 0: refuse at once when full; otherwise wait this long in the fair queue. */
+  waitMs: number;
+}
+
+export type AttemptReport =
+  | { ok: true; firstByteMs: number | null }
+  | { ok: false; failure: UpstreamFailure };
+
+interface Health {
+  cooldownUntil: number | null;
+  cooldownReason: string | null;
+  /** Set when repeated auth failures disabled the account; cleared by reset() or a good probe(). */
+  autoDisabledReason: string | null;
+  consecutiveFailures: number;
+  consecutiveServerFailures: number;
+  consecutiveAuthFailures: number;
+  latencyEwmaMs: number | null;
+  recentErrors: { at: number; kind: UpstreamFailure['kind']; status: number | null }[];
+  lastSuccessAt: number | null;
+}
+
+export interface AccountState extends AccountLoad {
   accountId: string | null;
   enabled: boolean;
-  maxConcurrency: number;
-  leasesInUse: number;
+  /** Why the account cannot serve right now, in words; null when it can. */
+  reason: string | null;
+  queued: number;
   leases: { leaseId: string; expiresAt: number }[];
+  health: number;
+  cooldownUntil: number | null;
+  consecutiveFailures: number;
+  latencyEwmaMs: number | null;
+  recentErrors: Health['recentErrors'];
+  lastSuccessAt: number | null;
+}
+
+interface Waiter {
+  request: AcquireRequest;
+  resolve: (result: AcquireResult) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 const SCHEMA = [
   `CREATE TABLE leases (lease_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
    CREATE TABLE config (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);`,
+  `CREATE TABLE health (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);`,
 ] as const;
+
+const RECENT_ERRORS = 20;
+const QUEUE_LIMIT = 512;
+const LATENCY_ALPHA = 0.2;
+
+function freshHealth(): Health {
+  return {
+    cooldownUntil: null,
+    cooldownReason: null,
+    autoDisabledReason: null,
+    consecutiveFailures: 0,
+    consecutiveServerFailures: 0,
+    consecutiveAuthFailures: 0,
+    latencyEwmaMs: null,
+    recentErrors: [],
+    lastSuccessAt: null,
+  };
+}
+
+const clock = (ms: number) => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 
 export class AccountGate extends DurableObject<Env> {
   private config: AccountConfig | null = null;
+  private health: Health = freshHealth();
   /** Mirror of the leases table, so checks need no query. */
   private readonly leases = new Map<string, number>();
+  private readonly waiters: Waiter[] = [];
   private alarmAt: number | null = null;
   private loading: Promise<AccountConfig | null> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      migrateSql(ctx.storage.sql, SCHEMA);
-      const stored = ctx.storage.sql.exec<{ json: string }>('SELECT json FROM config').toArray()[0];
+      const sql = ctx.storage.sql;
+      migrateSql(sql, SCHEMA);
+      const stored = sql.exec<{ json: string }>('SELECT json FROM config').toArray()[0];
       if (stored) this.config = JSON.parse(stored.json) as AccountConfig;
-      for (const row of ctx.storage.sql.exec<{ lease_id: string; expires_at: number }>(
-        'SELECT * FROM leases',
-      )) {
+      const health = sql.exec<{ json: string }>('SELECT json FROM health').toArray()[0];
+      if (health) this.health = { ...freshHealth(), ...(JSON.parse(health.json) as Partial<Health>) };
+      for (const row of sql.exec<{ lease_id: string; expires_at: number }>('SELECT * FROM leases')) {
         this.leases.set(row.lease_id, row.expires_at);
       }
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
-  /** Takes a concurrency lease if the account can serve now. */
-  async acquire(accountId: string, leaseId: string, ttlMs: number): Promise<AcquireResult> {
-    const config = this.config ?? (await this.loadConfig(accountId));
-    if (!config) return { ok: false, reason: 'not_found', message: `account ${accountId} does not exist` };
-    // Nothing below awaits: the check and the write are one step no other request can interleave with.
-    if (!config.enabled) {
+  /** Takes a concurrency lease if the account can serve, waiting in a fair queue when it is full. */
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const config = this.config ?? (await this.loadConfig(request.accountId));
+    if (!config) {
       return {
         ok: false,
-        reason: 'disabled',
-        message: `disabled: ${config.disabledReason ?? 'by an operator'}`,
+        reason: 'not_found',
+        message: 'account does not exist',
+        retryAfterMs: null,
+        load: null,
       };
     }
+    // Nothing below awaits before the lease is written: check and write are one atomic step.
     const now = Date.now();
     this.reap(now);
-    if (this.leases.size >= config.maxConcurrency) {
-      return {
-        ok: false,
-        reason: 'at_capacity',
-        message: `at ${this.leases.size}/${config.maxConcurrency} concurrent requests`,
-        retryAfterMs: 1000,
+    const refusal = this.unavailability(config, now);
+    if (refusal) return refusal;
+    if (this.leases.size < config.maxConcurrency && this.waiters.length === 0)
+      return this.grant(config, request, now);
+    if (request.waitMs <= 0 || this.waiters.length >= QUEUE_LIMIT) return this.full(config);
+    return new Promise<AcquireResult>((resolve) => {
+      const waiter: Waiter = {
+        request,
+        resolve,
+        timer: setTimeout(() => {
+          const at = this.waiters.indexOf(waiter);
+          if (at !== -1) this.waiters.splice(at, 1);
+          resolve(this.full(config));
+        }, request.waitMs),
       };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Ends a lease and records how the attempt went. Idempotent. */
+  release(leaseId: string, report?: AttemptReport, policy?: HealthPolicy): AccountLoad {
+    if (this.leases.delete(leaseId))
+      this.ctx.storage.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
+    if (report) this.record(report, policy);
+    this.serveWaiters();
+    return this.load(Date.now());
+  }
+
+  /** The admin API pushes every account change here, so the gate never serves stale settings. */
+  configure(config: AccountConfig): void {
+    this.config = config;
+    this.ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)',
+      JSON.stringify(config),
+    );
+    this.serveWaiters();
+  }
+
+  /** Operator reset: forget cooldowns, failure counts and an automatic disable. */
+  reset(): AccountState {
+    this.health = freshHealth();
+    this.saveHealth();
+    this.serveWaiters();
+    return this.state();
+  }
+
+  /**
+   * Asks the upstream whether the credential works (lists models). A good answer lifts an
+   * automatic disable; a bad one is recorded like any other failure.
+   */
+  async probe(): Promise<{ ok: boolean; status: number | null; state: AccountState }> {
+    const config = this.config;
+    const adapter = config && adapterFor(config.provider);
+    if (!config || !adapter) return { ok: false, status: null, state: this.state() };
+    let status: number | null = null;
+    try {
+      const credential = await decryptCredential(this.env.CREDENTIALS_KEY, config.id, config.credentialsEnc);
+      const res = await fetch(
+        adapter.buildRequest({
+          account: config,
+          credential,
+          path: '/v1/models',
+          method: 'GET',
+          clientHeaders: new Headers(),
+          body: null,
+        }),
+        { signal: AbortSignal.timeout(10_000) },
+      );
+      status = res.status;
+      await res.body?.cancel();
+    } catch {
+      status = null;
     }
-    const expiresAt = now + ttlMs;
-    this.leases.set(leaseId, expiresAt);
+    const ok = status !== null && status < 400;
+    if (ok) {
+      this.health.autoDisabledReason = null;
+      this.health.consecutiveAuthFailures = 0;
+      this.health.cooldownUntil = null;
+      this.health.cooldownReason = null;
+      this.saveHealth();
+      this.serveWaiters();
+    }
+    return { ok, status, state: this.state() };
+  }
+
+  state(): AccountState {
+    const now = Date.now();
+    this.reap(now);
+    const config = this.config;
+    return {
+      ...this.load(now),
+      accountId: config?.id ?? null,
+      enabled: config?.enabled ?? false,
+      reason: config
+        ? (this.unavailability(config, now)?.message ?? this.capacityReason(config))
+        : 'not configured',
+      queued: this.waiters.length,
+      leases: [...this.leases].map(([leaseId, expiresAt]) => ({ leaseId, expiresAt })),
+      cooldownUntil: this.health.cooldownUntil,
+      consecutiveFailures: this.health.consecutiveFailures,
+      latencyEwmaMs: this.health.latencyEwmaMs,
+      recentErrors: this.health.recentErrors,
+      lastSuccessAt: this.health.lastSuccessAt,
+    };
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    this.reap(now);
+    const next = Math.min(...this.leases.values());
+    if (Number.isFinite(next)) this.scheduleAlarm(next);
+    // A cooldown ending frees queued requests even if no lease is released meanwhile.
+    if (this.health.cooldownUntil !== null && this.health.cooldownUntil > now) {
+      this.scheduleAlarm(this.health.cooldownUntil);
+    }
+    this.serveWaiters();
+  }
+
+  private grant(config: AccountConfig, request: AcquireRequest, now: number): AcquireResult {
+    const expiresAt = now + request.ttlMs;
+    this.leases.set(request.leaseId, expiresAt);
     this.ctx.storage.sql.exec(
       'INSERT OR REPLACE INTO leases (lease_id, expires_at) VALUES (?, ?)',
-      leaseId,
+      request.leaseId,
       expiresAt,
     );
     this.scheduleAlarm(expiresAt);
@@ -99,50 +296,162 @@ export class AccountGate extends DurableObject<Env> {
         credentialsEnc: config.credentialsEnc,
         modelMapping: config.modelMapping,
       },
+      load: this.load(now),
     };
   }
 
-  release(leaseId: string): boolean {
-    if (!this.leases.delete(leaseId)) return false;
-    this.ctx.storage.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
-    return true;
-  }
-
-  /** The admin API pushes every account change here, so the gate never serves stale settings. */
-  configure(config: AccountConfig): void {
-    this.config = config;
-    this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)',
-      JSON.stringify(config),
-    );
-  }
-
-  state(): AccountState {
-    this.reap(Date.now());
-    return {
-      accountId: this.config?.id ?? null,
-      enabled: this.config?.enabled ?? false,
-      maxConcurrency: this.config?.maxConcurrency ?? 0,
-      leasesInUse: this.leases.size,
-      leases: [...this.leases].map(([leaseId, expiresAt]) => ({ leaseId, expiresAt })),
-    };
-  }
-
-  override async alarm(): Promise<void> {
-    this.alarmAt = null;
-    this.reap(Date.now());
-    const next = Math.min(...this.leases.values());
-    if (Number.isFinite(next)) this.scheduleAlarm(next);
-  }
-
-  private reap(now: number): void {
-    for (const [leaseId, expiresAt] of this.leases) {
-      if (expiresAt <= now) this.release(leaseId);
+  /** Hands freed slots to queued requests in arrival order. */
+  private serveWaiters(): void {
+    const config = this.config;
+    if (!config) return;
+    const now = Date.now();
+    while (this.waiters.length > 0) {
+      const refusal = this.unavailability(config, now);
+      if (!refusal && this.leases.size >= config.maxConcurrency) return;
+      const waiter = this.waiters.shift()!;
+      clearTimeout(waiter.timer);
+      waiter.resolve(refusal ?? this.grant(config, waiter.request, now));
     }
   }
 
+  private unavailability(config: AccountConfig, now: number): Refusal | null {
+    if (!config.enabled) {
+      return this.refuse('disabled', `disabled: ${config.disabledReason ?? 'by an operator'}`, null, now);
+    }
+    if (this.health.autoDisabledReason) {
+      return this.refuse('disabled', this.health.autoDisabledReason, null, now);
+    }
+    const until = this.health.cooldownUntil;
+    if (until !== null && until > now) {
+      return this.refuse(
+        'cooling_down',
+        this.health.cooldownReason ?? `cooling down until ${clock(until)}`,
+        until - now,
+        now,
+      );
+    }
+    return null;
+  }
+
+  private full(config: AccountConfig): Refusal {
+    return this.refuse('at_capacity', this.capacityReason(config) ?? 'at capacity', 1000, Date.now());
+  }
+
+  private capacityReason(config: AccountConfig): string | null {
+    return this.leases.size >= config.maxConcurrency
+      ? `at ${this.leases.size}/${config.maxConcurrency} concurrent requests`
+      : null;
+  }
+
+  private refuse(reason: RefusalReason, message: string, retryAfterMs: number | null, now: number): Refusal {
+    return { ok: false, reason, message, retryAfterMs, load: this.load(now) };
+  }
+
+  private load(now: number): AccountLoad {
+    const config = this.config;
+    const blocked = !config?.enabled || this.health.autoDisabledReason !== null;
+    const cooling = this.health.cooldownUntil !== null && this.health.cooldownUntil > now;
+    return {
+      inUse: this.leases.size,
+      max: config?.maxConcurrency ?? 0,
+      health: 1 / (1 + this.health.consecutiveFailures),
+      unavailableUntil: blocked ? Number.MAX_SAFE_INTEGER : cooling ? this.health.cooldownUntil : null,
+    };
+  }
+
+  private record(report: AttemptReport, policy: HealthPolicy | undefined): void {
+    const h = this.health;
+    const now = Date.now();
+    if (report.ok) {
+      const hadFailures = h.consecutiveFailures > 0 || h.consecutiveAuthFailures > 0;
+      h.consecutiveFailures = 0;
+      h.consecutiveServerFailures = 0;
+      h.consecutiveAuthFailures = 0;
+      h.lastSuccessAt = now;
+      if (report.firstByteMs !== null) {
+        h.latencyEwmaMs =
+          h.latencyEwmaMs === null
+            ? report.firstByteMs
+            : Math.round(h.latencyEwmaMs + LATENCY_ALPHA * (report.firstByteMs - h.latencyEwmaMs));
+      }
+      // Successes are frequent: only a change of state is worth a write.
+      if (hadFailures) this.saveHealth();
+      return;
+    }
+    const failure = report.failure;
+    const status = 'status' in failure ? failure.status : null;
+    h.consecutiveFailures++;
+    h.recentErrors = [...h.recentErrors, { at: now, kind: failure.kind, status }].slice(-RECENT_ERRORS);
+    if (policy) this.coolDown(failure, status, policy, now);
+    this.saveHealth();
+  }
+
+  private coolDown(failure: UpstreamFailure, status: number | null, policy: HealthPolicy, now: number): void {
+    const h = this.health;
+    const what =
+      status !== null
+        ? `${status} from upstream`
+        : failure.kind === 'timeout'
+          ? 'an upstream timeout'
+          : 'a connection failure';
+    let forMs = 0;
+    switch (failure.kind) {
+      case 'rate_limited':
+        forMs = failure.retryAfterMs ?? policy.rateLimitCooldownMs;
+        break;
+      case 'overloaded':
+        forMs = policy.overloadedCooldownMs;
+        break;
+      case 'server_error':
+      case 'timeout':
+      case 'connect_failed':
+        h.consecutiveServerFailures++;
+        forMs = Math.min(
+          policy.maxCooldownMs,
+          policy.serverErrorCooldownMs * 2 ** (h.consecutiveServerFailures - 1),
+        );
+        break;
+      case 'auth_failed':
+        h.consecutiveAuthFailures++;
+        if (h.consecutiveAuthFailures >= policy.authFailuresToDisable) {
+          h.autoDisabledReason = `disabled after ${h.consecutiveAuthFailures} consecutive ${what} (credential rejected); reset or probe the account`;
+          return;
+        }
+        forMs = policy.overloadedCooldownMs;
+        break;
+      case 'stream_failed':
+        return;
+    }
+    if (forMs <= 0) return;
+    const until = now + forMs;
+    if (h.cooldownUntil === null || until > h.cooldownUntil) {
+      h.cooldownUntil = until;
+      h.cooldownReason = `cooling down until ${clock(until)} after ${what}`;
+      this.scheduleAlarm(until);
+    }
+  }
+
+  private saveHealth(): void {
+    this.ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO health (singleton, json) VALUES (1, ?)',
+      JSON.stringify(this.health),
+    );
+  }
+
+  private reap(now: number): void {
+    let freed = false;
+    for (const [leaseId, expiresAt] of this.leases) {
+      if (expiresAt <= now) {
+        this.leases.delete(leaseId);
+        this.ctx.storage.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
+        freed = true;
+      }
+    }
+    if (freed) queueMicrotask(() => this.serveWaiters());
+  }
+
   private scheduleAlarm(at: number): void {
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    if (this.alarmAt !== null && this.alarmAt <= at && this.alarmAt > Date.now()) return;
     this.alarmAt = at;
     void this.ctx.storage.setAlarm(at);
   }

@@ -94,7 +94,12 @@ describe('errors in the Anthropic dialect', () => {
   });
 
   it('429 with retry-after when the account has no free concurrency', async () => {
-    const carpool = await seedCarpool({ scenario: 'hang', maxConcurrency: 1 });
+    // The group does not queue (queueWaitMs 0): a full account is refused at once.
+    const carpool = await seedCarpool({
+      scenario: 'slow.200.20',
+      maxConcurrency: 1,
+      scheduling: { queueWaitMs: 0 },
+    });
     const first = await messages(carpool.key, {
       model: 'claude-sonnet-4-5',
       max_tokens: 5,

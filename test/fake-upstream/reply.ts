@@ -14,7 +14,13 @@ export interface JsonReply {
 }
 
 export type StreamStep =
-  | { readonly kind: 'send'; readonly chunk: string; readonly usage?: Json; readonly text?: string }
+  | {
+      readonly kind: 'send';
+      readonly chunk: string;
+      readonly phase?: StreamEvent['phase'];
+      readonly usage?: Json;
+      readonly text?: string;
+    }
   | { readonly kind: 'drop' }
   | { readonly kind: 'stall'; readonly forMs: number };
 
@@ -22,7 +28,7 @@ export interface StreamReply {
   readonly kind: 'stream';
   readonly status: number;
   readonly headers: Record<string, string>;
-  /** Wait before every step but the first, so a reader sees chunks arrive over time. */
+  /** Wait before each generated piece (text delta, drop, stall), so a reader sees chunks arrive over time. */
   readonly chunkDelayMs: number;
   readonly steps: readonly StreamStep[];
 }
@@ -107,7 +113,10 @@ function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal):
     {
       async pull(controller) {
         const step = reply.steps[next];
-        if (next > 0 && reply.chunkDelayMs > 0) await wait(reply.chunkDelayMs);
+        // Like a real model, the pause is between generated pieces: the preamble (message_start,
+        // content_block_start, ping) and the closing events follow each other at once.
+        const paced = step !== undefined && (step.kind !== 'send' || step.phase === 'delta');
+        if (next > 0 && paced && reply.chunkDelayMs > 0) await wait(reply.chunkDelayMs);
         next += 1;
         if (cancelled) return;
         if (step === undefined) {

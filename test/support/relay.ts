@@ -34,7 +34,12 @@ export interface Carpool {
 
 /** An account on the fake upstream, a carpool group bound to it, one member and their key. */
 export async function seedCarpool(
-  options: { scenario?: string; maxConcurrency?: number; keyLimits?: Record<string, unknown> } = {},
+  options: {
+    scenario?: string;
+    maxConcurrency?: number;
+    keyLimits?: Record<string, unknown>;
+    scheduling?: Record<string, unknown>;
+  } = {},
 ): Promise<Carpool> {
   const tag = crypto.randomUUID().replaceAll('-', '');
   const account = await admin<{ id: string }>('POST', '/accounts', {
@@ -49,6 +54,7 @@ export async function seedCarpool(
     name: `carpool ${tag}`,
     kind: 'carpool',
     accountId: account.json.id,
+    scheduling: options.scheduling,
   });
   await admin('POST', `/groups/${group.json.id}/members`, { userId: user.json.id, role: 'owner' });
   const key = await admin<{ id: string; key: string }>('POST', '/keys', {
@@ -134,5 +140,5 @@ export function requestLogFor(keyId: string, count = 1): Promise<RequestLogRecor
 /** Waits until every lease of an account has been released (release happens in waitUntil). */
 export async function leasesInUse(accountId: string): Promise<number> {
   const stub = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
-  return (await stub.state()).leasesInUse;
+  return (await stub.state()).inUse;
 }

@@ -6,6 +6,7 @@ import * as z from 'zod';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Group, groupMembers, groups, users } from '../db/schema';
+import { policyOverridesSchema } from '../scheduling/policy';
 import { findAccount } from './accounts';
 import { audit } from './audit';
 import { AdminError } from './errors';
@@ -19,6 +20,8 @@ const createGroupSchema = z
     accountId: z.string().min(1).optional(),
     maxMembers: z.number().int().min(1).max(10_000).default(10),
     splitMode: z.enum(groups.splitMode.enumValues).default('usage'),
+    enterpriseId: z.string().min(1).optional(),
+    scheduling: policyOverridesSchema.optional(),
   })
   .refine((g) => g.kind !== 'carpool' || g.accountId, {
     message: 'a carpool group needs an accountId',
@@ -48,6 +51,8 @@ groupRoutes.post('/', validate('json', createGroupSchema), async (c) => {
         boundAccountId: input.accountId ?? null,
         maxMembers: input.maxMembers,
         splitMode: input.splitMode,
+        enterpriseId: input.enterpriseId ?? null,
+        scheduling: input.scheduling ?? null,
       })
       .returning();
   } catch (err) {
@@ -60,7 +65,7 @@ groupRoutes.post('/', validate('json', createGroupSchema), async (c) => {
     throw err;
   }
   await audit(d, 'group.create', 'group', id, { kind: input.kind, accountId: input.accountId });
-  await pushGroup(c.env, row!);
+  await pushGroup(c.env, id);
   return c.json(row, 201);
 });
 

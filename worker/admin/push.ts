@@ -1,11 +1,11 @@
 // D1 is the source of truth; the gates keep a copy of what they need on the hot path. Every admin
-// change is pushed to the gate it concerns, so admission never runs on stale settings.
+// change is pushed to the gates it concerns, so admission never runs on stale settings.
 import type { AccountConfig } from '../../durable-objects/account-gate';
-import type { GroupConfig } from '../../durable-objects/group-gate';
-import type { Account, Group } from '../db/schema';
+import type { Account } from '../db/schema';
 import { accountGate, groupGate } from '../relay/gates';
+import { groupsUsingAccount, loadGroupConfig } from '../scheduling/group-config';
 
-export function pushAccount(env: Env, account: Account): Promise<void> {
+export async function pushAccount(env: Env, account: Account): Promise<void> {
   const config: AccountConfig = {
     id: account.id,
     provider: account.provider,
@@ -17,10 +17,13 @@ export function pushAccount(env: Env, account: Account): Promise<void> {
     enabled: account.enabled,
     disabledReason: account.disabledReason,
   };
-  return accountGate(env, account.id).configure(config);
+  await accountGate(env, account.id).configure(config);
+  // Pools list their accounts' priority, weight and models: every group that schedules over this
+  // account needs the new values.
+  await Promise.all((await groupsUsingAccount(env, account)).map((groupId) => pushGroup(env, groupId)));
 }
 
-export function pushGroup(env: Env, group: Group): Promise<void> {
-  const config: GroupConfig = { id: group.id, kind: group.kind, boundAccountId: group.boundAccountId };
-  return groupGate(env, group.id).configure(config);
+export async function pushGroup(env: Env, groupId: string): Promise<void> {
+  const config = await loadGroupConfig(env, groupId);
+  if (config) await groupGate(env, groupId).configure(config);
 }

@@ -2,6 +2,7 @@
 // drizzle-kit; row types everywhere else are inferred from it.
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { PolicyOverrides, PoolPolicies } from '../scheduling/policy';
 
 const createdAt = () =>
   integer('created_at', { mode: 'number' })
@@ -22,6 +23,8 @@ export const users = sqliteTable('users', {
 export const enterprises = sqliteTable('enterprises', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
+  /** Scheduling overrides per provider pool (worker/scheduling/policy.ts). */
+  pools: text('pools', { mode: 'json' }).$type<PoolPolicies>(),
   createdAt: createdAt(),
 });
 
@@ -107,6 +110,8 @@ export const groups = sqliteTable(
     splitMode: text('split_mode', { enum: ['usage', 'even'] })
       .notNull()
       .default('usage'),
+    /** This group's own scheduling overrides, applied over its enterprise pool's. */
+    scheduling: text('scheduling', { mode: 'json' }).$type<PolicyOverrides>(),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('groups_bound_account_unique').on(t.boundAccountId)],

@@ -5,8 +5,15 @@ import type { Usage } from './usage';
 
 export interface Meter {
   push(chunk: Uint8Array): void;
+  /** What the stream has shown so far: failover is possible only until content starts. */
+  progress(): StreamProgress;
   /** Called once when the body ends (or is cut off); returns what was seen. */
   finish(): MeterReading;
+}
+
+export interface StreamProgress {
+  contentStarted: boolean;
+  errorType: string | null;
 }
 
 export interface MeterReading {
@@ -18,12 +25,14 @@ export interface MeterReading {
 export interface SseUsageReader {
   onEvent(event: string, data: string): void;
   reading(): MeterReading;
+  progress(): StreamProgress;
 }
 
 export function sseMeter(reader: SseUsageReader): Meter {
   const parser = new SseParser((event, data) => reader.onEvent(event, data));
   return {
     push: (chunk) => parser.push(chunk),
+    progress: () => reader.progress(),
     finish() {
       parser.end();
       return reader.reading();
@@ -36,6 +45,7 @@ export function jsonMeter(read: (body: unknown) => MeterReading, empty: () => Me
   const chunks: Uint8Array[] = [];
   return {
     push: (chunk) => void chunks.push(chunk),
+    progress: () => ({ contentStarted: true, errorType: null }),
     finish() {
       try {
         const text = new TextDecoder().decode(concat(chunks));

@@ -25,13 +25,19 @@ export interface UpstreamCall {
   body: ArrayBuffer | null;
 }
 
-/** How the scheduler should treat an upstream failure. */
-export type ErrorClass =
-  | { kind: 'rate_limited'; retryAfterMs: number | null }
-  | { kind: 'overloaded' }
-  | { kind: 'server_error' }
-  | { kind: 'auth_failed' }
-  | { kind: 'client_error' };
+/** How an upstream attempt failed, as the scheduler sees it. */
+export type UpstreamFailure =
+  | { kind: 'rate_limited'; status: number; retryAfterMs: number | null }
+  | { kind: 'overloaded'; status: number }
+  | { kind: 'server_error'; status: number }
+  | { kind: 'timeout' }
+  | { kind: 'connect_failed' }
+  | { kind: 'auth_failed'; status: number }
+  /** Failed after content had flowed: counted, but no cooldown (the account did serve). */
+  | { kind: 'stream_failed' };
+
+/** An upstream error status: a failure of the account, or the client's own mistake (not retried). */
+export type ErrorClass = UpstreamFailure | { kind: 'client_error'; status: number };
 
 export interface ProviderAdapter {
   readonly kind: ProviderKind;
@@ -40,4 +46,8 @@ export interface ProviderAdapter {
   /** A meter for a successful response body, by its shape. */
   meter(stream: boolean): Meter;
   classifyError(status: number, headers: Headers): ErrorClass;
+  /** An error event inside a 200 stream (e.g. Anthropic's `overloaded_error`), before any content. */
+  classifyStreamError(errorType: string): UpstreamFailure;
+  /** Bytes that end a stream in this provider's dialect after the upstream failed mid-way. */
+  streamErrorTail(message: string): Uint8Array;
 }

@@ -1,8 +1,9 @@
 // Anthropic Messages API (api.anthropic.com, or any base URL an account names).
 import { jsonMeter, sseMeter } from '../../metering/meter';
 import { emptyUsage } from '../../metering/usage';
+import { anthropicErrorEvent } from '../../relay/dialect';
 import { retryAfterMs, upstreamHeaders } from '../headers';
-import type { ErrorClass, ProviderAdapter, UpstreamCall } from '../types';
+import type { ErrorClass, ProviderAdapter, UpstreamCall, UpstreamFailure } from '../types';
 import { AnthropicStreamUsage, readAnthropicBody } from './usage';
 
 const DEFAULT_VERSION = '2023-06-01';
@@ -27,12 +28,23 @@ export const anthropic: ProviderAdapter = {
   },
 
   classifyError(status: number, headers: Headers): ErrorClass {
-    if (status === 429)
-      return { kind: 'rate_limited', retryAfterMs: retryAfterMs(headers) ?? rateLimitReset(headers) };
-    if (status === 529) return { kind: 'overloaded' };
-    if (status === 401 || status === 403) return { kind: 'auth_failed' };
-    if (status >= 500) return { kind: 'server_error' };
-    return { kind: 'client_error' };
+    if (status === 429) {
+      return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(headers) ?? rateLimitReset(headers) };
+    }
+    if (status === 529) return { kind: 'overloaded', status };
+    if (status === 401 || status === 403) return { kind: 'auth_failed', status };
+    if (status >= 500) return { kind: 'server_error', status };
+    return { kind: 'client_error', status };
+  },
+
+  classifyStreamError(errorType: string): UpstreamFailure {
+    if (errorType === 'overloaded_error') return { kind: 'overloaded', status: 529 };
+    if (errorType === 'rate_limit_error') return { kind: 'rate_limited', status: 429, retryAfterMs: null };
+    return { kind: 'server_error', status: 500 };
+  },
+
+  streamErrorTail(message: string): Uint8Array {
+    return anthropicErrorEvent('api_error', message);
   },
 };
 

@@ -1,6 +1,6 @@
 // Reads Anthropic usage objects. `message_start` carries the input side; each `message_delta`
 // carries cumulative totals, so every non-null field it has replaces what was seen before.
-import type { MeterReading, SseUsageReader } from '../../metering/meter';
+import type { MeterReading, SseUsageReader, StreamProgress } from '../../metering/meter';
 import { emptyUsage, type Usage } from '../../metering/usage';
 
 type Json = Record<string, unknown>;
@@ -32,7 +32,7 @@ export class AnthropicStreamUsage implements SseUsageReader {
   private readonly usage = emptyUsage();
   private errorType: string | null = null;
   /** Set once the first content event passes: from then on a failure cannot be retried. */
-  sawContent = false;
+  private sawContent = false;
 
   onEvent(event: string, data: string): void {
     switch (event) {
@@ -62,6 +62,10 @@ export class AnthropicStreamUsage implements SseUsageReader {
 
   reading(): MeterReading {
     return { usage: { ...this.usage }, errorType: this.errorType };
+  }
+
+  progress(): StreamProgress {
+    return { contentStarted: this.sawContent, errorType: this.errorType };
   }
 }
 

@@ -1,0 +1,142 @@
+// Turns a benchmark run into the markdown tables the console and docs/performance.md show, and
+// rewrites the "Latest results" block of that document between its markers.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+export const targetsToMeet = {
+  throughputRatio: 0.9,
+  throughputLevels: [16, 64],
+  addedTtfbP50Ms: 1,
+  addedTtfbP99Ms: 5,
+  cpuPerRequestMs: 1.5,
+};
+
+const START = '<!-- bench:latest:start (written by `npm run bench`; edits here are overwritten) -->';
+const END = '<!-- bench:latest:end -->';
+
+const ms = (value, digits = 1) =>
+  value === null || value === undefined ? '–' : `${value.toFixed(digits)} ms`;
+const signedMs = (value, digits = 1) =>
+  value === null || value === undefined
+    ? '–'
+    : `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)} ms`;
+const mark = (ok) => (ok === null ? '' : ok ? ' ✅' : ' ❌');
+
+function errorsCell(result) {
+  if (result.errors === 0) return '0';
+  const share = ((100 * result.errors) / Math.max(1, result.requests)).toFixed(1);
+  return `${result.errors} (${share}%)`;
+}
+
+/** Relay against pass-through at one level, with each target checked. */
+export function compare(results, concurrency) {
+  const at = (target) => results.find((r) => r.target === target && r.concurrency === concurrency);
+  const relay = at('relay');
+  const pass = at('pass-through');
+  if (!relay || !pass) return null;
+  const diff = (a, b) => (a === null || b === null ? null : a - b);
+  const ratio = pass.rps > 0 ? relay.rps / pass.rps : null;
+  const addedP50 = diff(relay.ttfbMs.p50, pass.ttfbMs.p50);
+  const addedP99 = diff(relay.ttfbMs.p99, pass.ttfbMs.p99);
+  const checksThroughput = targetsToMeet.throughputLevels.includes(concurrency);
+  return {
+    concurrency,
+    throughputRatio: ratio,
+    addedTtfbP50Ms: addedP50,
+    addedTtfbP99Ms: addedP99,
+    addedTotalP50Ms: diff(relay.totalMs.p50, pass.totalMs.p50),
+    relayCpuMsPerRequest: relay.workerdCpuMsPerRequest,
+    passThroughCpuMsPerRequest: pass.workerdCpuMsPerRequest,
+    addedCpuMsPerRequest: diff(relay.workerdCpuMsPerRequest, pass.workerdCpuMsPerRequest),
+    met: {
+      throughput: checksThroughput && ratio !== null ? ratio >= targetsToMeet.throughputRatio : null,
+      ttfbP50: addedP50 === null ? null : addedP50 <= targetsToMeet.addedTtfbP50Ms,
+      ttfbP99: addedP99 === null ? null : addedP99 <= targetsToMeet.addedTtfbP99Ms,
+      cpu:
+        relay.workerdCpuMsPerRequest === null
+          ? null
+          : relay.workerdCpuMsPerRequest <= targetsToMeet.cpuPerRequestMs,
+    },
+    relayErrors: relay.errors,
+  };
+}
+
+export function markdown(run) {
+  const { config, bundle, results, comparisons, machine } = run;
+  const lines = [];
+  lines.push(
+    `Run ${run.startedAt} on ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, workerd ${machine.workerd}` +
+      `${run.commit ? `, commit ${run.commit}${run.dirty ? ' (with uncommitted changes)' : ''}` : ''}.`,
+  );
+  lines.push(
+    `Upstream: fake Anthropic stream of ${config.chunks} text deltas ${config.chunkDelayMs} ms apart; ` +
+      `request body ${config.requestBytes} B (\`stream: true\`); ${config.durationSec} s per level after ` +
+      `${config.warmupSec} s of warm-up.`,
+  );
+  const wranglerFigure = bundle.wrangler ? ` (wrangler reports ${bundle.wrangler.gzipKiB} KiB gzip)` : '';
+  lines.push(
+    `Relay bundle: ${bundle.bytes.toLocaleString('en')} B, gzip ${bundle.gzipBytes.toLocaleString('en')} B = ` +
+      `${(bundle.gzipBytes / 1024).toFixed(2)} KiB${wranglerFigure}.`,
+  );
+  lines.push('');
+  lines.push(
+    '| c | target | req/s | TTFB p50 | TTFB p99 | total p50 | total p99 | errors | workerd CPU/req | peak RSS | machine busy |',
+  );
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    lines.push(
+      `| ${r.concurrency} | ${r.target} | ${r.rps.toFixed(1)} | ${ms(r.ttfbMs.p50)} | ${ms(r.ttfbMs.p99)} | ` +
+        `${ms(r.totalMs.p50)} | ${ms(r.totalMs.p99)} | ${errorsCell(r)} | ${ms(r.workerdCpuMsPerRequest, 2)} | ` +
+        `${r.peakRssMiB === null ? '–' : `${r.peakRssMiB.toFixed(0)} MiB`} | ${(100 * r.machineBusy).toFixed(0)}% |`,
+    );
+  }
+  if (comparisons.length > 0) {
+    const t = targetsToMeet;
+    lines.push('');
+    lines.push(
+      `| c | relay ÷ pass-through req/s (≥ ${t.throughputRatio} at c=${t.throughputLevels.join(', ')}) | ` +
+        `added TTFB p50 (≤ ${t.addedTtfbP50Ms} ms) | added TTFB p99 (≤ ${t.addedTtfbP99Ms} ms) | ` +
+        `relay CPU/req (≤ ${t.cpuPerRequestMs} ms) | pass-through CPU/req | added CPU/req |`,
+    );
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|');
+    for (const c of comparisons) {
+      lines.push(
+        `| ${c.concurrency} | ${c.throughputRatio === null ? '–' : c.throughputRatio.toFixed(2)}${mark(c.met.throughput)} | ` +
+          `${signedMs(c.addedTtfbP50Ms, 2)}${mark(c.met.ttfbP50)} | ${signedMs(c.addedTtfbP99Ms, 2)}${mark(c.met.ttfbP99)} | ` +
+          `${ms(c.relayCpuMsPerRequest, 2)}${mark(c.met.cpu)} | ${ms(c.passThroughCpuMsPerRequest, 2)} | ` +
+          `${signedMs(c.addedCpuMsPerRequest, 2)} |`,
+      );
+    }
+  }
+  const failures = results.filter((r) => r.errors > 0);
+  if (failures.length > 0) {
+    lines.push('');
+    lines.push('Errors:');
+    for (const r of failures) {
+      for (const [kind, { count, sample }] of Object.entries(r.errorKinds)) {
+        const text = sample ? `: ${sample.replace(/\s+/g, ' ').slice(0, 160)}` : '';
+        lines.push(`- c=${r.concurrency} ${r.target}: ${count} × ${kind}${text}`);
+      }
+    }
+  }
+  if (run.usage) {
+    lines.push('');
+    lines.push(
+      `Usage pipeline: ${run.usage.rows} request_log rows for ${run.usage.relayRequests} relay requests ` +
+        `(warm-up, smoke test and measured).`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the block between the markers, or appends a "Latest results" section with them. */
+export function writeLatestResults(path, table, jsonPath) {
+  const block = `${START}\n\n${table}\n\nRaw numbers: \`${jsonPath}\` (not committed).\n\n${END}`;
+  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Performance\n';
+  const start = current.indexOf(START.slice(0, 24));
+  const end = current.indexOf(END);
+  const next =
+    start !== -1 && end > start
+      ? `${current.slice(0, start)}${block}${current.slice(end + END.length)}`
+      : `${current.trimEnd()}\n\n## Latest results\n\n${block}\n`;
+  writeFileSync(path, next);
+}

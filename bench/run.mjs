@@ -1,0 +1,415 @@
+#!/usr/bin/env node
+// `npm run bench`: the relay against a bare pass-through worker and against the upstream itself,
+// in one run on one machine. Builds the deploy bundle, runs both workers in Miniflare (workerd,
+// no inspector), the fake Anthropic upstream and the load generator in child processes, and
+// measures throughput, latency, and the workerd processes' CPU and memory per concurrency level.
+// Writes bench/results/<timestamp>.json, prints markdown, and rewrites the "Latest results" block
+// of docs/performance.md. Exits non-zero only when the harness itself fails.
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildRelayBundle } from './bundle.mjs';
+import { requestBody, requestHeaders, requestPath } from './claude-code-request.mjs';
+import { cpuMs, memoryKiB, sampleRss } from './proc.mjs';
+import { compare, markdown, writeLatestResults } from './report.mjs';
+import { startPassThrough, startRelay } from './workers.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const allTargets = ['relay', 'pass-through', 'direct'];
+
+const usage = `usage: npm run bench -- [options]     (each option also reads the BENCH_* variable shown)
+  --duration <s>         measured seconds per level and target      BENCH_DURATION    (10)
+  --warmup <s>           warm-up seconds before each measurement     BENCH_WARMUP      (2)
+  --levels <list>        concurrency levels                          BENCH_LEVELS      (1,16,64,128)
+  --targets <list>       relay,pass-through,direct                   BENCH_TARGETS     (all three)
+  --chunks <n>           text deltas per upstream reply              BENCH_CHUNKS      (5)
+  --chunk-delay <ms>     delay between upstream chunks               BENCH_CHUNK_DELAY (20)
+  --request-timeout <s>  a request slower than this is an error      BENCH_REQUEST_TIMEOUT (30)
+  --no-docs              do not rewrite docs/performance.md          BENCH_DOCS=0
+  --out <dir>            where the JSON goes                         BENCH_OUT         (bench/results)`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      levels: { type: 'string' },
+      targets: { type: 'string' },
+      chunks: { type: 'string' },
+      'chunk-delay': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'no-docs': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const env = process.env;
+  const number = (name, flag, fallback, min, max) => {
+    const text = values[flag] ?? env[name] ?? String(fallback);
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new UsageError(`--${flag} must be a number from ${min} to ${max}, got "${text}"`);
+    return value;
+  };
+  const levels = (values.levels ?? env.BENCH_LEVELS ?? '1,16,64,128').split(',').map(Number);
+  if (levels.some((c) => !Number.isInteger(c) || c < 1 || c > 1024))
+    throw new UsageError('--levels must be integers from 1 to 1024');
+  const targets = (values.targets ?? env.BENCH_TARGETS ?? allTargets.join(',')).split(',');
+  if (targets.some((t) => !allTargets.includes(t)))
+    throw new UsageError(`--targets takes ${allTargets.join(', ')}`);
+  return {
+    durationSec: number('BENCH_DURATION', 'duration', 10, 0.5, 300),
+    warmupSec: number('BENCH_WARMUP', 'warmup', 2, 0, 60),
+    levels,
+    targets: allTargets.filter((t) => targets.includes(t)),
+    chunks: number('BENCH_CHUNKS', 'chunks', 5, 1, 1000),
+    chunkDelayMs: number('BENCH_CHUNK_DELAY', 'chunk-delay', 20, 0, 10_000),
+    requestTimeoutSec: number('BENCH_REQUEST_TIMEOUT', 'request-timeout', 30, 1, 600),
+    docs: !(values['no-docs'] ?? env.BENCH_DOCS === '0'),
+    out: values.out ?? env.BENCH_OUT ?? join(root, 'bench', 'results'),
+  };
+}
+
+class UsageError extends Error {}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with the first IPC message of `type` from `child`; rejects if it exits or times out first. */
+function message(child, type, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const done = (fn, value) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      fn(value);
+    };
+    const onMessage = (msg) => msg?.type === type && done(resolve, msg);
+    const onExit = (code, signal) =>
+      done(reject, new Error(`${child.spawnfile} child exited (${signal ?? code}) before "${type}"`));
+    const timer = setTimeout(
+      () => done(reject, new Error(`no "${type}" from child within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+// Everything started is registered here and torn down in reverse order, whatever happens.
+const cleanups = [];
+let cleaning = null;
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`cleanup: ${err.message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+function forkChild(file, env = {}) {
+  const child = fork(join(root, 'bench', file), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { child, stop };
+}
+
+/** The fake upstream in its own process: its CPU is its own and it never waits on the generator. */
+async function startUpstream() {
+  const { child, stop } = forkChild('upstream.mjs', { BENCH_TAG: 'bench' });
+  cleanups.push(stop);
+  const { port } = await message(child, 'listening', 30_000);
+  return { pid: child.pid, port, origin: `http://127.0.0.1:${port}` };
+}
+
+/** One streaming request outside the load generator, to fail fast on a broken setup. */
+async function smoke(target) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${target.port}${requestPath}`, {
+      method: 'POST',
+      headers: target.headers,
+      body: requestBody,
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    const ok = res.status === 200 && /event: message_stop\s*\ndata: [^\n]*\n\n$/.test(text);
+    return ok ? 'ok' : `HTTP ${res.status}: ${text.slice(-300)}`;
+  } catch (err) {
+    return `failed: ${err.message}`;
+  }
+}
+
+const sum = (values) => values.reduce((a, b) => a + (b ?? 0), 0);
+
+async function measure(target, concurrency, config, upstream) {
+  const { child, stop } = forkChild('load.mjs');
+  cleanups.push(stop);
+  try {
+    const warmupMs = config.warmupSec * 1000;
+    const durationMs = config.durationSec * 1000;
+    const timeoutMs = config.requestTimeoutSec * 1000;
+    child.send({
+      type: 'run',
+      spec: {
+        host: '127.0.0.1',
+        port: target.port,
+        path: requestPath,
+        headers: target.headers,
+        body: requestBody,
+        concurrency,
+        warmupMs,
+        durationMs,
+        timeoutMs,
+      },
+    });
+    await message(child, 'warm', warmupMs + timeoutMs + 30_000);
+    // Deferred work of the warm-up (the relay's usage batches) lands before the window opens...
+    if (target.settleMs > 0) await sleep(target.settleMs);
+    const cpuStart = sum(target.pids.map(cpuMs));
+    const upstreamStart = cpuMs(upstream.pid);
+    const stopRss = target.pids.length > 0 ? sampleRss(target.pids) : () => null;
+    const started = performance.now();
+    child.send({ type: 'go' });
+    const { result } = await message(child, 'done', durationMs + timeoutMs + 30_000);
+    const windowMs = performance.now() - started;
+    const cpuAtDone = sum(target.pids.map(cpuMs));
+    const upstreamCpu = cpuMs(upstream.pid) - upstreamStart;
+    // ...and the measured requests' deferred work lands inside it, so CPU/request includes it.
+    if (target.settleMs > 0) await sleep(target.settleMs);
+    const cpuEnd = sum(target.pids.map(cpuMs));
+    const peakRssKiB = stopRss();
+    const answered = Math.max(1, result.requests);
+    return {
+      target: target.name,
+      concurrency,
+      ...result,
+      workerdCpuMs: target.pids.length > 0 ? cpuEnd - cpuStart : null,
+      workerdCpuMsPerRequest: target.pids.length > 0 ? (cpuEnd - cpuStart) / answered : null,
+      upstreamCpuMsPerRequest: upstreamCpu / answered,
+      loadgenCpuMsPerRequest: result.loadgenCpuMs / answered,
+      // Share of all cores the three processes kept busy during the measured window.
+      machineBusy: (cpuAtDone - cpuStart + upstreamCpu + result.loadgenCpuMs) / (windowMs * cpus().length),
+      peakRssMiB: peakRssKiB === null ? null : peakRssKiB / 1024,
+    };
+  } finally {
+    await stop();
+    cleanups.splice(cleanups.indexOf(stop), 1);
+  }
+}
+
+function versionOf(pkg, from = root) {
+  try {
+    return createRequire(join(from, 'package.json'))(`${pkg}/package.json`).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function gitState() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+        cwd: root,
+        encoding: 'utf8',
+      }).trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
+
+async function main() {
+  const config = options();
+  const startedAt = new Date();
+  const levelSec = config.warmupSec + config.durationSec + 1;
+  const estimateSec = 20 + config.levels.length * config.targets.length * levelSec + config.levels.length * 6;
+  console.log(
+    `bench: levels ${config.levels.join(', ')} × ${config.targets.join(', ')}; ${config.durationSec} s each ` +
+      `after ${config.warmupSec} s warm-up; about ${Math.ceil(estimateSec / 60)} min`,
+  );
+  // A hung harness must not outlive its budget.
+  const watchdogMs = (estimateSec + 180 + config.requestTimeoutSec * 2) * 1000;
+  const watchdog = setTimeout(() => {
+    console.error(`bench: still running after ${watchdogMs / 1000} s, giving up`);
+    cleanup().finally(() => process.exit(1));
+  }, watchdogMs);
+  watchdog.unref();
+
+  const tmp = mkdtempSync(join(tmpdir(), 'aicarpool-bench-'));
+  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const bundle = await buildRelayBundle(root, join(tmp, 'bundle'), join(tmp, 'wrangler-logs'));
+  console.log(
+    `bundle: ${bundle.bytes} B, gzip ${bundle.gzipBytes} B (${(bundle.gzipBytes / 1024).toFixed(2)} KiB)` +
+      (bundle.wrangler
+        ? `; wrangler: ${bundle.wrangler.totalKiB} KiB / gzip ${bundle.wrangler.gzipKiB} KiB`
+        : ''),
+  );
+
+  const upstream = await startUpstream();
+  const upstreamCredential = `sk-fake.bench.slow.${config.chunkDelayMs}.${config.chunks}`;
+  const relay = await startRelay({
+    root,
+    bundle,
+    persistRoot: join(tmp, 'relay-state'),
+    upstreamOrigin: upstream.origin,
+    upstreamCredential,
+  });
+  cleanups.push(() => relay.dispose());
+  const passThrough = await startPassThrough({
+    persistRoot: join(tmp, 'pass-through-state'),
+    upstreamOrigin: upstream.origin,
+    compatibility: relay.compatibility,
+  });
+  cleanups.push(() => passThrough.dispose());
+
+  const header = (key) => ({ ...requestHeaders, 'x-api-key': key });
+  const port = (url) => Number(new URL(url).port);
+  const targets = {
+    relay: {
+      name: 'relay',
+      port: port(relay.url),
+      headers: header(relay.apiKey),
+      pids: relay.pids,
+      settleMs: relay.queueBatchTimeoutMs + 500,
+    },
+    'pass-through': {
+      name: 'pass-through',
+      port: port(passThrough.url),
+      headers: header(upstreamCredential),
+      pids: passThrough.pids,
+      settleMs: 0,
+    },
+    direct: {
+      name: 'direct',
+      port: upstream.port,
+      headers: header(upstreamCredential),
+      pids: [],
+      settleMs: 0,
+    },
+  };
+  console.log(
+    `relay ${relay.url} (workerd ${relay.pids.join(',')}), pass-through ${passThrough.url} ` +
+      `(workerd ${passThrough.pids.join(',')}), upstream ${upstream.origin} (pid ${upstream.pid})`,
+  );
+  let relayRequests = 0;
+  for (const name of config.targets) {
+    const verdict = await smoke(targets[name]);
+    if (name === 'relay') relayRequests += 1;
+    console.log(`smoke ${name}: ${verdict}`);
+  }
+
+  const results = [];
+  for (const concurrency of config.levels) {
+    for (const name of config.targets) {
+      const result = await measure(targets[name], concurrency, config, upstream);
+      results.push(result);
+      if (name === 'relay') relayRequests += result.requests + result.warmupRequests;
+      const cpu =
+        result.workerdCpuMsPerRequest === null
+          ? ''
+          : `, ${result.workerdCpuMsPerRequest.toFixed(2)} ms CPU/req`;
+      console.log(
+        `c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ${result.rps.toFixed(1).padStart(7)} req/s, ` +
+          `TTFB p50 ${result.ttfbMs.p50?.toFixed(1)} p99 ${result.ttfbMs.p99?.toFixed(1)} ms, ` +
+          `total p50 ${result.totalMs.p50?.toFixed(1)} ms, ${result.errors} errors${cpu}`,
+      );
+    }
+  }
+
+  const comparisons = config.levels.map((c) => compare(results, c)).filter(Boolean);
+  const usage = config.targets.includes('relay')
+    ? { rows: await relay.countRequestLog(), relayRequests }
+    : null;
+  const run = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    ...gitState(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model?.trim() ?? 'unknown',
+      node: process.versions.node,
+      wrangler: versionOf('wrangler'),
+      miniflare: versionOf(
+        'miniflare',
+        dirname(createRequire(import.meta.url).resolve('wrangler/package.json')),
+      ),
+      workerd: versionOf('workerd', dirname(createRequire(import.meta.url).resolve('wrangler/package.json'))),
+    },
+    config: { ...config, out: undefined, requestBytes: Buffer.byteLength(requestBody), requestPath },
+    bundle: {
+      bytes: bundle.bytes,
+      gzipBytes: bundle.gzipBytes,
+      modules: bundle.modules,
+      wrangler: bundle.wrangler,
+    },
+    results,
+    comparisons,
+    usage,
+    peakRssKiB: {
+      relay: memoryKiB(relay.pids[0])?.hwm ?? null,
+      passThrough: memoryKiB(passThrough.pids[0])?.hwm ?? null,
+    },
+    workerdLog: { relay: relay.log(), passThrough: passThrough.log() },
+  };
+
+  mkdirSync(config.out, { recursive: true });
+  const jsonPath = join(config.out, `${startedAt.toISOString().replaceAll(':', '-')}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(run, null, 2)}\n`);
+  const table = markdown(run);
+  console.log(`\n${table}\n`);
+  console.log(`wrote ${relative(process.cwd(), jsonPath)}`);
+  if (run.workerdLog.relay.lines > 0) {
+    console.log(`relay workerd printed ${run.workerdLog.relay.lines} lines; last ones:`);
+    for (const line of run.workerdLog.relay.last.slice(-10)) console.log(`  ${line}`);
+  }
+  if (config.docs) {
+    const doc = join(root, 'docs', 'performance.md');
+    writeLatestResults(doc, table, relative(root, jsonPath));
+    console.log(`updated ${relative(process.cwd(), doc)}`);
+  }
+  clearTimeout(watchdog);
+}
+
+try {
+  await main();
+  await cleanup();
+  process.exit(0);
+} catch (err) {
+  if (err instanceof UsageError) console.error(`${err.message}\n\n${usage}`);
+  else console.error(`bench: harness failure: ${err.stack ?? err}`);
+  await cleanup();
+  process.exit(err instanceof UsageError ? 2 : 1);
+}

@@ -1,0 +1,208 @@
+// The two workerd-hosted targets, each in its own Miniflare instance (so each has its own workerd
+// process whose CPU and memory can be read from /proc): the relay, configured from the project's
+// own wrangler config and run from the bundle `wrangler deploy` would upload, and a bare
+// pass-through worker with the same compatibility settings and no bindings.
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { childPids, isAlive } from './proc.mjs';
+
+const require = createRequire(import.meta.url);
+// The Miniflare that wrangler itself depends on, whatever else is hoisted next to it.
+const { Miniflare, NoOpLog } = require(createRequire(require.resolve('wrangler')).resolve('miniflare'));
+const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = require('wrangler');
+
+/** Keeps the last lines a workerd printed and counts them, so worker errors show in the report. */
+function runtimeLog() {
+  const lines = [];
+  let count = 0;
+  const take = (stream) => {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        if (line.trim() === '') continue;
+        count += 1;
+        lines.push(line.slice(0, 500));
+        if (lines.length > 50) lines.shift();
+      }
+    });
+  };
+  return {
+    handleRuntimeStdio(stdout, stderr) {
+      take(stdout);
+      take(stderr);
+    },
+    snapshot: () => ({ lines: count, last: [...lines] }),
+  };
+}
+
+// Options both instances share. No inspector (wrangler dev opens one, and with it every isolate
+// runs with the V8 inspector attached), no request logging, no dev registry, no cf.json download.
+function sharedOptions(persistRoot, log) {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    log: new NoOpLog(),
+    logRequests: false,
+    cf: false,
+    telemetry: { enabled: false },
+    liveReload: false,
+    defaultPersistRoot: persistRoot,
+    handleRuntimeStdio: log.handleRuntimeStdio,
+  };
+}
+
+/** Starts a Miniflare and finds the workerd process it spawned (a direct child of this process). */
+async function startInstance(options, log) {
+  const before = new Set(childPids(process.pid, 'workerd'));
+  const mf = new Miniflare(options);
+  let url;
+  try {
+    url = await mf.ready;
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    throw new Error(`${err.message}\nworkerd said:\n${log.snapshot().last.join('\n')}`);
+  }
+  const pids = childPids(process.pid, 'workerd').filter((pid) => !before.has(pid));
+  if (pids.length === 0) throw new Error('could not find the workerd process Miniflare started');
+  return {
+    mf,
+    url,
+    pids,
+    async dispose() {
+      await mf.dispose().catch(() => {});
+      // dispose() waits for workerd to exit; this only guards against a runtime that ignores it.
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    },
+  };
+}
+
+async function applyMigrations(db, dir) {
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.sql'))
+    .sort();
+  for (const file of files) {
+    const statements = readFileSync(join(dir, file), 'utf8')
+      .split('--> statement-breakpoint')
+      .map((sql) => sql.trim())
+      .filter(Boolean);
+    for (const sql of statements) await db.prepare(sql).run();
+  }
+  return files;
+}
+
+async function operatorCall(url, token, path, body) {
+  const res = await fetch(new URL(`/admin/v1${path}`, url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`seeding ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/**
+ * The relay from its built bundle, with local D1, SQLite-backed Durable Objects and the usage
+ * queue (its consumer included) as the wrangler config declares them; migrated and seeded with
+ * one account pointing at the fake upstream, one carpool group, its member and a key.
+ */
+export async function startRelay({ root, bundle, persistRoot, upstreamOrigin, upstreamCredential }) {
+  const configPath = join(root, 'wrangler.jsonc');
+  const config = unstable_readConfig({ config: configPath });
+  // Quiet: wrangler would announce the .dev.vars it reads (whose values are replaced below anyway).
+  const level = process.env.WRANGLER_LOG;
+  process.env.WRANGLER_LOG = 'error';
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
+  if (level === undefined) delete process.env.WRANGLER_LOG;
+  else process.env.WRANGLER_LOG = level;
+  const adminToken = `bench-${randomBytes(16).toString('hex')}`;
+  const log = runtimeLog();
+  const instance = await startInstance(
+    {
+      ...sharedOptions(persistRoot, log),
+      workers: [
+        {
+          ...workerOptions,
+          name: config.name,
+          modules: true,
+          scriptPath: bundle.mainModule,
+          modulesRoot: dirname(bundle.mainModule),
+          // The config's vars and the two secrets; a developer's .dev.vars does not leak in.
+          bindings: {
+            ...config.vars,
+            ADMIN_TOKEN: adminToken,
+            CREDENTIALS_KEY: randomBytes(32).toString('base64'),
+          },
+        },
+      ],
+    },
+    log,
+  );
+  try {
+    const db = await instance.mf.getD1Database('DB');
+    const migrations = await applyMigrations(db, join(root, 'migrations'));
+    const call = (path, body) => operatorCall(instance.url, adminToken, path, body);
+    const account = await call('/accounts', {
+      name: 'bench upstream',
+      provider: 'anthropic',
+      credential: upstreamCredential,
+      baseUrl: upstreamOrigin,
+      // High enough that the AccountGate never turns a benchmark request away.
+      maxConcurrency: 1000,
+    });
+    const user = await call('/users', { email: 'bench@example.com', name: 'Bench' });
+    const group = await call('/groups', { name: 'Bench carpool', kind: 'carpool', accountId: account.id });
+    await call(`/groups/${group.id}/members`, { userId: user.id, role: 'owner' });
+    const key = await call('/keys', { groupId: group.id, userId: user.id, name: 'bench' });
+    const queueConsumer = Object.values(workerOptions.queueConsumers ?? {})[0];
+    return {
+      ...instance,
+      name: 'relay',
+      apiKey: key.key,
+      migrations,
+      queueBatchTimeoutMs: (queueConsumer?.maxBatchTimeout ?? 1) * 1000,
+      compatibility: {
+        compatibilityDate: workerOptions.compatibilityDate,
+        compatibilityFlags: workerOptions.compatibilityFlags,
+      },
+      log: log.snapshot,
+      async countRequestLog() {
+        const row = await db.prepare('SELECT count(*) AS n FROM request_log').first();
+        return Number(row?.n ?? 0);
+      },
+    };
+  } catch (err) {
+    await instance.dispose();
+    throw err;
+  }
+}
+
+/** A module worker that forwards the request as it came and streams the answer back untouched. */
+export async function startPassThrough({ persistRoot, upstreamOrigin, compatibility }) {
+  const script = `export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const upstream = await fetch(${JSON.stringify(upstreamOrigin)} + url.pathname + url.search, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+    });
+    return new Response(upstream.body, upstream);
+  },
+};
+`;
+  const log = runtimeLog();
+  const instance = await startInstance(
+    {
+      ...sharedOptions(persistRoot, log),
+      workers: [{ name: 'pass-through', modules: true, script, ...compatibility }],
+    },
+    log,
+  );
+  return { ...instance, name: 'pass-through', log: log.snapshot };
+}
