@@ -217,8 +217,11 @@ export class GroupGate extends DurableObject<Env> {
     const full: PoolAccount[] = [];
     let retryAfterMs: number | null = null;
     for (const account of ordered) {
+      // Counted as picked before the await, so concurrent admissions spread instead of piling on
+      // the same account; the AccountGate's answer then replaces the optimistic load.
+      if (config.kind === 'enterprise') this.notePick(account, candidates);
       const result = await this.tryAccount(account, request, ttlMs, 0);
-      if (result.ok) return this.admitted(config, account, candidates, request, result, policy);
+      if (result.ok) return this.admitted(config, account, request, result, policy);
       reasons.push(`${account.name}: ${result.message}`);
       if (result.reason === 'at_capacity') full.push(account);
       if (result.retryAfterMs !== null)
@@ -228,7 +231,7 @@ export class GroupGate extends DurableObject<Env> {
     if (full.length > 0 && policy.queueWaitMs > 0) {
       const target = [...full].sort((a, b) => this.utilisation(a) - this.utilisation(b))[0]!;
       const result = await this.tryAccount(target, request, ttlMs, policy.queueWaitMs);
-      if (result.ok) return this.admitted(config, target, candidates, request, result, policy);
+      if (result.ok) return this.admitted(config, target, request, result, policy);
       reasons.push(`${target.name}: still ${result.message} after waiting ${policy.queueWaitMs} ms`);
     }
     return this.refusal(
@@ -266,15 +269,19 @@ export class GroupGate extends DurableObject<Env> {
   private admitted(
     config: GroupConfig,
     account: PoolAccount,
-    candidates: PoolAccount[],
     request: AdmitRequest,
     result: Extract<AcquireResult, { ok: true }>,
     policy: SchedulingPolicy,
   ): Admission {
-    this.ranker.picked(account, candidates);
     if (request.sessionKey && config.kind === 'enterprise')
       this.bindSession(request.sessionKey, account.id, policy);
     return { ok: true, leaseId: request.leaseId, account: result.account, maxAttempts: policy.maxAttempts };
+  }
+
+  private notePick(account: PoolAccount, candidates: PoolAccount[]): void {
+    this.ranker.picked(account, candidates);
+    const load = this.loads.get(account.id);
+    if (load) this.loads.set(account.id, { ...load, inUse: load.inUse + 1 });
   }
 
   private refusal(kind: RelayErrorKind, reasons: string[], retryAfterMs: number | null): Admission {

@@ -142,3 +142,102 @@ export async function leasesInUse(accountId: string): Promise<number> {
   const stub = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
   return (await stub.state()).inUse;
 }
+
+export interface PoolAccountSpec {
+  scenario?: string;
+  maxConcurrency?: number;
+  priority?: number;
+  weight?: number;
+  supportedModels?: string[];
+}
+
+export interface Enterprise {
+  enterpriseId: string;
+  groupId: string;
+  userId: string;
+  keyId: string;
+  key: string;
+  accounts: { id: string; tag: string }[];
+}
+
+/** An enterprise pool of fake accounts, one enterprise group over it, one member and their key. */
+export async function seedEnterprise(
+  specs: PoolAccountSpec[],
+  options: {
+    pools?: Record<string, unknown>;
+    scheduling?: Record<string, unknown>;
+    keyLimits?: Record<string, unknown>;
+  } = {},
+): Promise<Enterprise> {
+  const run = crypto.randomUUID().replaceAll('-', '');
+  const enterprise = await admin<{ id: string }>('POST', '/enterprises', {
+    name: `ent ${run}`,
+    pools: options.pools,
+  });
+  if (enterprise.status !== 201) throw new Error(`enterprise: ${JSON.stringify(enterprise.json)}`);
+  const accounts: { id: string; tag: string }[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const tag = `${run}a${i}`;
+    const account = await admin<{ id: string }>('POST', '/accounts', {
+      name: `pool-${i}`,
+      provider: 'anthropic',
+      credential: `sk-fake.${tag}.${spec.scenario ?? 'ok'}`,
+      maxConcurrency: spec.maxConcurrency ?? 10,
+      priority: spec.priority,
+      weight: spec.weight,
+      supportedModels: spec.supportedModels,
+      enterpriseId: enterprise.json.id,
+    });
+    if (account.status !== 201) throw new Error(`account: ${JSON.stringify(account.json)}`);
+    accounts.push({ id: account.json.id, tag });
+  }
+  const user = await admin<{ id: string }>('POST', '/users', { email: `${run}@example.com`, name: 'Member' });
+  const group = await admin<{ id: string }>('POST', '/groups', {
+    name: `dept ${run}`,
+    kind: 'enterprise',
+    enterpriseId: enterprise.json.id,
+    scheduling: options.scheduling,
+  });
+  if (group.status !== 201) throw new Error(`group: ${JSON.stringify(group.json)}`);
+  await admin('POST', `/groups/${group.json.id}/members`, { userId: user.json.id, role: 'member' });
+  const key = await admin<{ id: string; key: string }>('POST', '/keys', {
+    groupId: group.json.id,
+    userId: user.json.id,
+    ...options.keyLimits,
+  });
+  return {
+    enterpriseId: enterprise.json.id,
+    groupId: group.json.id,
+    userId: user.json.id,
+    keyId: key.json.id,
+    key: key.json.key,
+    accounts,
+  };
+}
+
+/** A streaming /v1/messages call as Claude Code makes it, with an optional session id. */
+export function streamMessage(
+  key: string,
+  options: { session?: string; text?: string; model?: string; signal?: AbortSignal } = {},
+): Promise<Response> {
+  return relayFetch(`${RELAY}/v1/messages?beta=true`, {
+    method: 'POST',
+    signal: options.signal,
+    headers: {
+      authorization: `Bearer ${key}`,
+      'content-type': 'application/json',
+      ...(options.session ? { 'x-claude-code-session-id': options.session } : {}),
+    },
+    body: JSON.stringify({
+      model: options.model ?? 'claude-sonnet-4-5',
+      max_tokens: 100,
+      stream: true,
+      messages: [{ role: 'user', content: options.text ?? 'hello' }],
+    }),
+  });
+}
+
+/** How many requests each account's fake received. */
+export async function countsByAccount(accounts: { tag: string }[]): Promise<number[]> {
+  return Promise.all(accounts.map(async (a) => (await fakeLog(a.tag)).length));
+}

@@ -8,6 +8,7 @@ import { db } from '../db/client';
 import { type Account, accounts } from '../db/schema';
 import { accountGate } from '../relay/gates';
 import { audit } from './audit';
+import { findEnterprise } from './enterprises';
 import { AdminError } from './errors';
 import { pushAccount } from './push';
 import { validate } from './validate';
@@ -20,6 +21,8 @@ const accountFields = {
   priority: z.number().int().min(0).max(1000),
   weight: z.number().int().min(1).max(1000),
   maxConcurrency: z.number().int().min(1).max(10_000),
+  /** The enterprise pool this account joins; none for a carpool account. */
+  enterpriseId: z.string().min(1).nullable(),
 };
 
 const createAccountSchema = z.object({
@@ -33,6 +36,7 @@ const createAccountSchema = z.object({
   priority: accountFields.priority.optional(),
   weight: accountFields.weight.optional(),
   maxConcurrency: accountFields.maxConcurrency.optional(),
+  enterpriseId: accountFields.enterpriseId.optional(),
 });
 
 const updateAccountSchema = z
@@ -54,6 +58,7 @@ export const accountRoutes = new Hono<AppEnv>();
 
 accountRoutes.post('/', validate('json', createAccountSchema), async (c) => {
   const input = c.req.valid('json');
+  if (input.enterpriseId) await findEnterprise(c.env, input.enterpriseId);
   const id = crypto.randomUUID();
   const d = db(c.env);
   const [row] = await d
@@ -70,6 +75,7 @@ accountRoutes.post('/', validate('json', createAccountSchema), async (c) => {
       priority: input.priority,
       weight: input.weight,
       maxConcurrency: input.maxConcurrency,
+      enterpriseId: input.enterpriseId ?? null,
       updatedAt: Date.now(),
     })
     .returning();
@@ -92,6 +98,7 @@ accountRoutes.get('/:id', async (c) => {
 accountRoutes.patch('/:id', validate('json', updateAccountSchema), async (c) => {
   const existing = await findAccount(c.env, c.req.param('id'));
   const { credential, ...changes } = c.req.valid('json');
+  if (changes.enterpriseId) await findEnterprise(c.env, changes.enterpriseId);
   const credentialsEnc =
     credential === undefined
       ? undefined
@@ -108,6 +115,26 @@ accountRoutes.post(
     return c.json(await updateAccount(c.env, existing.id, { enabled: false, disabledReason: reason }));
   },
 );
+
+/** Live scheduler state: leases in use, queue, cooldown and its reason, recent errors, latency. */
+accountRoutes.get('/:id/state', async (c) => {
+  const row = await findAccount(c.env, c.req.param('id'));
+  return c.json(await accountGate(c.env, row.id).state());
+});
+
+/** Clears cooldown, failure counts and an automatic disable (not an operator's own disable). */
+accountRoutes.post('/:id/reset', async (c) => {
+  const row = await findAccount(c.env, c.req.param('id'));
+  const state = await accountGate(c.env, row.id).reset();
+  await audit(db(c.env), 'account.reset', 'account', row.id);
+  return c.json(state);
+});
+
+/** Asks the upstream whether the credential works; success lifts an automatic disable. */
+accountRoutes.post('/:id/probe', async (c) => {
+  const row = await findAccount(c.env, c.req.param('id'));
+  return c.json(await accountGate(c.env, row.id).probe());
+});
 
 accountRoutes.post('/:id/enable', async (c) => {
   const existing = await findAccount(c.env, c.req.param('id'));

@@ -6,9 +6,11 @@ import * as z from 'zod';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Group, groupMembers, groups, users } from '../db/schema';
+import { groupGate } from '../relay/gates';
 import { policyOverridesSchema } from '../scheduling/policy';
 import { findAccount } from './accounts';
 import { audit } from './audit';
+import { findEnterprise } from './enterprises';
 import { AdminError } from './errors';
 import { pushGroup } from './push';
 import { validate } from './validate';
@@ -38,6 +40,7 @@ export const groupRoutes = new Hono<AppEnv>();
 groupRoutes.post('/', validate('json', createGroupSchema), async (c) => {
   const input = c.req.valid('json');
   if (input.accountId) await findAccount(c.env, input.accountId);
+  if (input.enterpriseId) await findEnterprise(c.env, input.enterpriseId);
   const d = db(c.env);
   const id = crypto.randomUUID();
   let row: Group | undefined;
@@ -79,6 +82,12 @@ groupRoutes.get('/:id', async (c) => {
     .innerJoin(users, eq(users.id, groupMembers.userId))
     .where(eq(groupMembers.groupId, group.id));
   return c.json({ ...group, members });
+});
+
+/** Live scheduler state: leases in use and sticky sessions with their accounts. */
+groupRoutes.get('/:id/state', async (c) => {
+  const group = await findGroup(c.env, c.req.param('id'));
+  return c.json(await groupGate(c.env, group.id).state());
 });
 
 groupRoutes.post('/:id/members', validate('json', addMemberSchema), async (c) => {

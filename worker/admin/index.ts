@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { accountRoutes } from './accounts';
+import { enterpriseRoutes } from './enterprises';
 import { groupRoutes } from './groups';
 import { keyRoutes } from './keys';
 import { operatorAuth } from './operator-auth';
@@ -11,6 +12,7 @@ import { userRoutes } from './users';
 export const adminApi = new Hono<AppEnv>();
 
 adminApi.use(operatorAuth());
+adminApi.route('/enterprises', enterpriseRoutes);
 adminApi.route('/accounts', accountRoutes);
 adminApi.route('/users', userRoutes);
 adminApi.route('/groups', groupRoutes);

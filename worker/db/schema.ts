@@ -283,4 +283,5 @@ export type Account = typeof accounts.$inferSelect;
 export type Group = typeof groups.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type User = typeof users.$inferSelect;
+export type Enterprise = typeof enterprises.$inferSelect;
 export type RequestLogRow = typeof requestLog.$inferInsert;
