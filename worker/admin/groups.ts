@@ -59,7 +59,7 @@ groupRoutes.post('/', validate('json', createGroupSchema), async (c) => {
       })
       .returning();
   } catch (err) {
-    if (String(err).includes('UNIQUE')) {
+    if (isUniqueViolation(err)) {
       throw new AdminError(
         'conflict',
         `Account ${input.accountId} is already bound to another carpool group.`,
@@ -126,4 +126,10 @@ export async function isMember(env: Env, groupId: string, userId: string): Promi
     .from(groupMembers)
     .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.userId, userId)));
   return row !== undefined;
+}
+
+/** drizzle wraps D1's error; the constraint name is in the cause. */
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e.message.includes('UNIQUE constraint failed')) return true;
+  return false;
 }
