@@ -130,6 +130,7 @@ export async function isMember(env: Env, groupId: string, userId: string): Promi
 
 /** drizzle wraps D1's error; the constraint name is in the cause. */
 function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e.message.includes('UNIQUE constraint failed')) return true;
+  for (let e: unknown = err; e instanceof Error; e = e.cause)
+    if (e.message.includes('UNIQUE constraint failed')) return true;
   return false;
 }
