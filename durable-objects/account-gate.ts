@@ -215,17 +215,15 @@ export class AccountGate extends DurableObject<Env> {
     let status: number | null = null;
     try {
       const credential = await decryptCredential(this.env.CREDENTIALS_KEY, config.id, config.credentialsEnc);
-      const res = await fetch(
-        adapter.buildRequest({
-          account: config,
-          credential,
-          path: '/v1/models',
-          method: 'GET',
-          clientHeaders: new Headers(),
-          body: null,
-        }),
-        { signal: AbortSignal.timeout(10_000) },
-      );
+      const request = await adapter.buildRequest({
+        account: config,
+        credential,
+        operation: { wire: adapter.wires[0]!, kind: 'models', model: '', stream: false, search: '' },
+        method: 'GET',
+        clientHeaders: new Headers(),
+        body: null,
+      });
+      const res = await fetch(request, { signal: AbortSignal.timeout(10_000) });
       status = res.status;
       await res.body?.cancel();
     } catch {

@@ -5,8 +5,8 @@ import { costOf } from '../worker/metering/cost';
 import { findPrice, SHIPPED_PRICES } from '../worker/metering/prices';
 import { SseParser } from '../worker/metering/sse';
 import { emptyUsage } from '../worker/metering/usage';
-import { AnthropicStreamUsage } from '../worker/providers/anthropic/usage';
 import { sessionKeyOf } from '../worker/relay/session';
+import { AnthropicStreamUsage } from '../worker/wires/anthropic-usage';
 
 const STREAM = [
   'event: message_start\r\ndata: {"type":"message_start","message":{"usage":{"input_tokens":12,"cache_creation_input_tokens":30,',

@@ -7,6 +7,8 @@ import { AdminError, renderAdminError } from './admin/errors';
 import type { AppEnv } from './context';
 import { anthropicSurface } from './relay/anthropic';
 import { type Dialect, RelayError, renderRelayError } from './relay/dialect';
+import { geminiSurface } from './relay/gemini';
+import { openAISurface } from './relay/openai';
 
 const OPENAI_PATHS = /^\/v1\/(chat|responses|completions|embeddings)(\/|$)/;
 
@@ -30,6 +32,8 @@ export function newApp() {
 
   app.route('/admin/v1', adminApi);
   app.route('/', anthropicSurface);
+  app.route('/', openAISurface);
+  app.route('/', geminiSurface);
 
   app.notFound((c) => {
     if (c.req.path.startsWith('/admin/'))

@@ -241,3 +241,51 @@ export function streamMessage(
 export async function countsByAccount(accounts: { tag: string }[]): Promise<number[]> {
   return Promise.all(accounts.map(async (a) => (await fakeLog(a.tag)).length));
 }
+
+/** A carpool over any provider: the account is created from `account` (provider, credential, baseUrl…). */
+export async function seedCarpoolWith(account: Record<string, unknown>): Promise<Carpool> {
+  const tag = crypto.randomUUID().replaceAll('-', '');
+  const credential = String(account.credential ?? `sk-fake.${tag}.ok`).replaceAll('{tag}', tag);
+  const created = await admin<{ id: string }>('POST', '/accounts', {
+    name: `acct ${tag}`,
+    ...account,
+    credential,
+  });
+  if (created.status !== 201) throw new Error(`account: ${JSON.stringify(created.json)}`);
+  const user = await admin<{ id: string }>('POST', '/users', { email: `${tag}@example.com`, name: 'Member' });
+  const group = await admin<{ id: string }>('POST', '/groups', {
+    name: `carpool ${tag}`,
+    kind: 'carpool',
+    accountId: created.json.id,
+  });
+  await admin('POST', `/groups/${group.json.id}/members`, { userId: user.json.id, role: 'owner' });
+  const key = await admin<{ id: string; key: string }>('POST', '/keys', {
+    groupId: group.json.id,
+    userId: user.json.id,
+  });
+  return {
+    tag,
+    accountId: created.json.id,
+    groupId: group.json.id,
+    userId: user.json.id,
+    keyId: key.json.id,
+    key: key.json.key,
+  };
+}
+
+/**
+ * Runs `fn` with the isolate's global fetch sending relay URLs to the relay, for SDKs (like
+ * @google/genai) that take no fetch option. Everything else still reaches the fake upstream.
+ */
+export async function withRelayFetch<T>(fn: () => Promise<T>): Promise<T> {
+  const original = globalThis.fetch;
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = input instanceof Request ? input.url : String(input);
+    return url.startsWith(RELAY) ? relayFetch(input, init) : original(input, init);
+  };
+  try {
+    return await fn();
+  } finally {
+    globalThis.fetch = original;
+  }
+}

@@ -6,6 +6,7 @@ import { encryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Account, accounts } from '../db/schema';
+import { PRESETS, type Preset } from '../providers/compatible';
 import { accountGate } from '../relay/gates';
 import { audit } from './audit';
 import { findEnterprise } from './enterprises';
@@ -25,19 +26,49 @@ const accountFields = {
   enterpriseId: z.string().min(1).nullable(),
 };
 
-const createAccountSchema = z.object({
-  ...accountFields,
-  provider: z.enum(accounts.provider.enumValues),
-  authKind: z.enum(accounts.authKind.enumValues).default('api_key'),
-  credential: z.string().min(1).max(10_000),
-  baseUrl: accountFields.baseUrl.optional(),
-  modelMapping: accountFields.modelMapping.optional(),
-  supportedModels: accountFields.supportedModels.optional(),
-  priority: accountFields.priority.optional(),
-  weight: accountFields.weight.optional(),
-  maxConcurrency: accountFields.maxConcurrency.optional(),
-  enterpriseId: accountFields.enterpriseId.optional(),
-});
+const createAccountSchema = z
+  .object({
+    ...accountFields,
+    /** A vendor endpoint by name, for the compatible kinds: fills baseUrl. */
+    preset: z.enum(Object.keys(PRESETS) as [Preset, ...Preset[]]).optional(),
+    provider: z.enum(accounts.provider.enumValues),
+    authKind: z.enum(accounts.authKind.enumValues).default('api_key'),
+    credential: z.string().min(1).max(10_000),
+    baseUrl: accountFields.baseUrl.optional(),
+    modelMapping: accountFields.modelMapping.optional(),
+    supportedModels: accountFields.supportedModels.optional(),
+    priority: accountFields.priority.optional(),
+    weight: accountFields.weight.optional(),
+    maxConcurrency: accountFields.maxConcurrency.optional(),
+    enterpriseId: accountFields.enterpriseId.optional(),
+  })
+  .transform(({ preset, ...account }) => {
+    if (!preset || account.baseUrl) return account;
+    const endpoints = PRESETS[preset];
+    const baseUrl = account.provider === 'anthropic-compatible' ? endpoints.anthropic : endpoints.openai;
+    return { ...account, baseUrl };
+  })
+  .refine((a) => !NEEDS_BASE_URL.has(a.provider) || a.baseUrl, {
+    message: 'this provider needs a baseUrl (or, for the compatible kinds, a preset)',
+    path: ['baseUrl'],
+  })
+  .refine((a) => a.provider !== 'bedrock' || isBedrockCredential(a.credential), {
+    message: 'a Bedrock credential is JSON: {"accessKeyId","secretAccessKey","region","sessionToken"?}',
+    path: ['credential'],
+  });
+
+const NEEDS_BASE_URL = new Set(['openai-compatible', 'anthropic-compatible', 'azure-openai']);
+
+function isBedrockCredential(text: string): boolean {
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return ['accessKeyId', 'secretAccessKey', 'region'].every(
+      (k) => typeof parsed[k] === 'string' && parsed[k],
+    );
+  } catch {
+    return false;
+  }
+}
 
 const updateAccountSchema = z
   .object({

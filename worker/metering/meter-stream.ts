@@ -1,6 +1,7 @@
 // The metering tap: every chunk from the upstream is handed to the client the moment it arrives,
 // and a copy is fed to the meter. The one exception is a stream's preamble (e.g. message_start),
 // held until the first content event so that an error right after it can still fail over.
+import { concatBytes } from './bytes';
 import type { Meter, MeterReading } from './meter';
 
 export type StreamOutcome = 'complete' | 'client_abort' | 'upstream_error';
@@ -127,7 +128,7 @@ export function meterStream(
         if (first) {
           // The held preamble goes out as one chunk, together with the first content event.
           const rest = held.splice(0);
-          controller.enqueue(rest.length === 0 ? first : concat([first, ...rest]));
+          controller.enqueue(rest.length === 0 ? first : concatBytes([first, ...rest]));
           return;
         }
         if (source.ended) {
@@ -160,14 +161,4 @@ export function meterStream(
     // Pull only when the client asks: the upstream's own pace reaches the client unchanged.
     { highWaterMark: 0 },
   );
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }

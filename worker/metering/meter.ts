@@ -1,5 +1,6 @@
 // A meter reads usage out of a response body as its bytes pass by. Providers build their meters
 // from the two generic shapes here: SSE streams and whole JSON bodies.
+import { concatBytes } from './bytes';
 import { SseParser } from './sse';
 import type { Usage } from './usage';
 
@@ -48,23 +49,11 @@ export function jsonMeter(read: (body: unknown) => MeterReading, empty: () => Me
     progress: () => ({ contentStarted: true, errorType: null }),
     finish() {
       try {
-        const text = new TextDecoder().decode(concat(chunks));
+        const text = new TextDecoder().decode(concatBytes(chunks));
         return read(JSON.parse(text));
       } catch {
         return empty();
       }
     },
   };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }

@@ -1,7 +1,6 @@
 // The one interface every upstream provider adapter implements. Shared code (the pipeline, the
 // scheduler) talks only to this; provider quirks stay in the provider's folder.
 import type { Account } from '../db/schema';
-import type { Meter } from '../metering/meter';
 
 export type ProviderKind = Account['provider'];
 
@@ -15,13 +14,27 @@ export interface UpstreamAccount {
   modelMapping: Record<string, string> | null;
 }
 
+/** The wire formats the relay speaks, with clients and with upstreams. */
+export type Wire = 'anthropic' | 'openai-chat' | 'openai-responses' | 'gemini';
+
+/** What is being asked of the upstream, independent of its URL layout. */
+export interface Operation {
+  wire: Wire;
+  kind: 'generate' | 'count_tokens' | 'models';
+  /** The upstream model (after the account's mapping); empty for `models`. */
+  model: string;
+  stream: boolean;
+  /** The client's query string, forwarded where the wire has one (Anthropic's `?beta=true`). */
+  search: string;
+}
+
 export interface UpstreamCall {
   account: UpstreamAccount;
   credential: string;
-  /** Path on the provider's API, e.g. `/v1/messages`. */
-  path: string;
+  operation: Operation;
   method: string;
   clientHeaders: Headers;
+  /** Already in the upstream's wire format. */
   body: ArrayBuffer | null;
 }
 
@@ -42,12 +55,13 @@ export type ErrorClass = UpstreamFailure | { kind: 'client_error'; status: numbe
 export interface ProviderAdapter {
   readonly kind: ProviderKind;
   readonly defaultBaseUrl: string;
-  buildRequest(call: UpstreamCall): Request;
-  /** A meter for a successful response body, by its shape. */
-  meter(stream: boolean): Meter;
+  /** The wires this provider serves natively, preferred first. */
+  readonly wires: readonly Wire[];
+  buildRequest(call: UpstreamCall): Request | Promise<Request>;
+  /**
+   * The response body in its wire's standard form, for providers that frame it otherwise
+   * (Bedrock's binary event stream becomes Anthropic SSE). Absent: the body is used as it is.
+   */
+  decodeBody?(response: Response, operation: Operation): ReadableStream<Uint8Array>;
   classifyError(status: number, headers: Headers): ErrorClass;
-  /** An error event inside a 200 stream (e.g. Anthropic's `overloaded_error`), before any content. */
-  classifyStreamError(errorType: string): UpstreamFailure;
-  /** Bytes that end a stream in this provider's dialect after the upstream failed mid-way. */
-  streamErrorTail(message: string): Uint8Array;
 }

@@ -7,6 +7,8 @@ import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
+import { conversionFor } from '../convert';
+import type { Conversion, JsonObject } from '../convert/types';
 import type { Meter } from '../metering/meter';
 import {
   type HeldStream,
@@ -17,24 +19,36 @@ import {
 } from '../metering/meter-stream';
 import { emptyUsage } from '../metering/usage';
 import { downstreamHeaders } from '../providers/headers';
-import { adapterFor } from '../providers/registry';
-import type { ProviderAdapter, ProviderKind, UpstreamAccount, UpstreamFailure } from '../providers/types';
+import { adapterFor, allAdapters } from '../providers/registry';
+import type {
+  Operation,
+  ProviderAdapter,
+  ProviderKind,
+  UpstreamAccount,
+  UpstreamFailure,
+  Wire,
+} from '../providers/types';
 import type { UsageEvent } from '../queue/usage-event';
+import { wireFormat } from '../wires';
+import type { WireFormat } from '../wires/types';
 import { RelayError } from './dialect';
 import { groupGate } from './gates';
+import { convertJson, stripOpenAIUsageChunk } from './rewrite-stream';
 
 export interface RelayRequest {
   key: KeyRecord;
-  surface: UsageEvent['surface'];
-  /** Account kinds that can serve this surface. */
-  providers: ProviderKind[];
-  /** Upstream path with the client's query string, e.g. `/v1/messages?beta=true`. */
-  path: string;
+  /** The client's wire (its surface). */
+  wire: Wire;
+  operation: Operation['kind'];
+  /** The client's query string, e.g. `?beta=true`. */
+  search: string;
   method: string;
   headers: Headers;
   model: string;
   stream: boolean;
   body: ArrayBuffer | null;
+  /** The body parsed, for conversion; the bytes above are what is forwarded when none is needed. */
+  json: JsonObject | null;
   sessionKey: string | null;
   /** False for calls that cost nothing and are not worth a log row (e.g. listing models). */
   metered?: boolean;
@@ -47,9 +61,19 @@ type Settlement = Omit<TapResult, 'outcome'> & { outcome: UsageEvent['outcome'] 
 interface Served {
   kind: 'served';
   upstream: Response;
-  adapter: ProviderAdapter;
+  plan: Plan;
   meter: Meter;
   source: HeldStream | null;
+}
+
+/** How one attempt talks to its account: which wire, converted or not. */
+interface Plan {
+  adapter: ProviderAdapter;
+  operation: Operation;
+  upstreamWire: WireFormat;
+  conversion: Conversion | null;
+  /** The client did not ask for OpenAI's usage chunk; the relay did, and drops it on the way back. */
+  stripUsageChunk: boolean;
 }
 
 /** An attempt that failed in a way another account might not. */
@@ -72,7 +96,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     groupId: request.key.groupId,
     keyId: request.key.id,
     model: request.model,
-    providers: request.providers,
+    providers: providersFor(request.wire),
     sessionKey: request.sessionKey,
     limits: {
       maxConcurrency: request.key.maxConcurrency,
@@ -101,7 +125,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
         groupId: request.key.groupId,
         accountId: account.id,
         provider: account.provider,
-        surface: request.surface,
+        surface: request.wire,
         model: upstreamModel(account, request.model),
         stream: request.stream,
         status,
@@ -126,7 +150,9 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     };
 
     const outcome = await attemptOnce(env, account, request, startedAt);
-    if (outcome.kind === 'served') return respond(c, outcome, settle, { attempts: attempt, startedAt });
+    if (outcome.kind === 'served') {
+      return respond(c, outcome, settle, { attempts: attempt, startedAt, clientModel: request.model });
+    }
 
     if (attempt < admission.maxAttempts) {
       const next = await gate.failover({
@@ -144,7 +170,12 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     }
     // Nowhere else to go: the client sees what the upstream said (or why it could not be reached).
     if (outcome.answer)
-      return respond(c, outcome.answer, settle, { attempts: attempt, startedAt, failure: outcome.failure });
+      return respond(c, outcome.answer, settle, {
+        attempts: attempt,
+        startedAt,
+        clientModel: request.model,
+        failure: outcome.failure,
+      });
     const failed: Settlement = {
       usage: emptyUsage(),
       errorType: outcome.error.kind,
@@ -163,14 +194,14 @@ async function attemptOnce(
   request: RelayRequest,
   startedAt: number,
 ): Promise<Served | Failed> {
-  const adapter = adapterFor(account.provider);
-  if (!adapter) {
-    const error = new RelayError('upstream', `No adapter for provider ${account.provider}.`);
+  const plan = planFor(account, request);
+  if (!plan) {
+    const error = new RelayError('upstream', `This account (${account.provider}) cannot serve this API.`);
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer: null, error };
   }
   let upstream: Response;
   try {
-    upstream = await forward(env, adapter, account, request);
+    upstream = await forward(env, plan, account, request);
   } catch (err) {
     const error =
       err instanceof RelayError ? err : new RelayError('upstream', 'The upstream could not be reached.');
@@ -180,16 +211,10 @@ async function attemptOnce(
   }
 
   if (!upstream.ok) {
-    const classified = adapter.classifyError(upstream.status, upstream.headers);
-    const meter = adapter.meter(false);
+    const classified = plan.adapter.classifyError(upstream.status, upstream.headers);
+    const meter = plan.upstreamWire.meter(false);
     if (classified.kind === 'client_error') {
-      return {
-        kind: 'served',
-        upstream,
-        adapter,
-        meter,
-        source: upstream.body ? unheld(upstream.body) : null,
-      };
+      return { kind: 'served', upstream, plan, meter, source: upstream.body ? unheld(upstream.body) : null };
     }
     if (classified.kind === 'auth_failed') {
       // The member's key is fine; the account's credential is not. Saying 401 would make the client
@@ -207,44 +232,101 @@ async function attemptOnce(
     const answer: Served = {
       kind: 'served',
       upstream: kept,
-      adapter,
+      plan,
       meter,
       source: unheld(new Response(bytes).body!),
     };
-    return {
-      kind: 'failed',
-      failure: classified,
-      answer,
-      error: new RelayError('upstream', `Upstream answered ${upstream.status}.`),
-    };
+    const error = new RelayError('upstream', `Upstream answered ${upstream.status}.`);
+    return { kind: 'failed', failure: classified, answer, error };
   }
 
-  const isStream = (upstream.headers.get('content-type') ?? '').startsWith('text/event-stream');
-  const meter = adapter.meter(isStream);
-  if (!upstream.body) return { kind: 'served', upstream, adapter, meter, source: null };
-  if (!isStream) return { kind: 'served', upstream, adapter, meter, source: unheld(upstream.body) };
+  const body = plan.adapter.decodeBody ? plan.adapter.decodeBody(upstream, plan.operation) : upstream.body;
+  const isStream = plan.operation.stream || isEventStream(upstream.headers);
+  const meter = plan.upstreamWire.meter(isStream);
+  if (!body) return { kind: 'served', upstream, plan, meter, source: null };
+  if (!isStream) return { kind: 'served', upstream, plan, meter, source: unheld(body) };
 
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
-  const held = await holdUntilContent(upstream.body, meter, startedAt, timeoutMs);
+  const held = await holdUntilContent(body, meter, startedAt, timeoutMs);
   if (held.timedOut) {
     const error = new RelayError('timeout', `The upstream sent no content within ${timeoutMs} ms.`);
     return { kind: 'failed', failure: { kind: 'timeout' }, answer: null, error };
   }
-  const answer: Served = { kind: 'served', upstream, adapter, meter, source: held };
-  const errorType = meter.progress().errorType;
-  if (!meter.progress().contentStarted) {
-    if (errorType !== null) {
-      return {
-        kind: 'failed',
-        failure: adapter.classifyStreamError(errorType),
-        answer,
-        error: streamError(),
-      };
-    }
-    if (held.readError)
-      return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer, error: streamError() };
+  const answer: Served = { kind: 'served', upstream, plan, meter, source: held };
+  const { contentStarted, errorType } = meter.progress();
+  if (!contentStarted && errorType !== null) {
+    return {
+      kind: 'failed',
+      failure: plan.upstreamWire.classifyStreamError(errorType),
+      answer,
+      error: streamError(),
+    };
+  }
+  if (!contentStarted && held.readError) {
+    return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer, error: streamError() };
   }
   return answer;
+}
+
+/** Native when the account speaks the client's wire; otherwise through a conversion it supports. */
+function planFor(account: UpstreamAccount, request: RelayRequest): Plan | null {
+  const adapter = adapterFor(account.provider);
+  if (!adapter) return null;
+  const model = upstreamModel(account, request.model);
+  const operation = (wire: Wire): Operation => ({
+    wire,
+    kind: request.operation,
+    model,
+    stream: request.stream,
+    search: request.search,
+  });
+  if (adapter.wires.includes(request.wire)) {
+    const stripUsageChunk = request.wire === 'openai-chat' && request.stream && !asksForUsage(request.json);
+    return {
+      adapter,
+      operation: operation(request.wire),
+      upstreamWire: wireFormat(request.wire),
+      conversion: null,
+      stripUsageChunk,
+    };
+  }
+  if (request.operation !== 'generate') return null;
+  for (const wire of adapter.wires) {
+    const conversion = conversionFor(request.wire, wire);
+    if (conversion) {
+      return {
+        adapter,
+        operation: operation(wire),
+        upstreamWire: wireFormat(wire),
+        conversion,
+        stripUsageChunk: false,
+      };
+    }
+  }
+  return null;
+}
+
+const providersByWire = new Map<Wire, ProviderKind[]>();
+
+/** Account kinds that can serve a client wire, natively or by conversion. */
+function providersFor(wire: Wire): ProviderKind[] {
+  let kinds = providersByWire.get(wire);
+  if (!kinds) {
+    kinds = allAdapters()
+      .filter((a) => a.wires.includes(wire) || a.wires.some((w) => conversionFor(wire, w) !== null))
+      .map((a) => a.kind);
+    providersByWire.set(wire, kinds);
+  }
+  return kinds;
+}
+
+function asksForUsage(json: JsonObject | null): boolean {
+  const options = json?.stream_options;
+  return typeof options === 'object' && options !== null && (options as JsonObject).include_usage === true;
+}
+
+function isEventStream(headers: Headers): boolean {
+  return (headers.get('content-type') ?? '').startsWith('text/event-stream');
 }
 
 function streamError(): RelayError {
@@ -265,17 +347,14 @@ type Settle = (
 interface RespondOptions {
   attempts: number;
   startedAt: number;
+  clientModel: string;
   /** The failure being passed through, reported to the scheduler when the request settles. */
   failure?: UpstreamFailure;
 }
 
-function respond(
-  c: Context<AppEnv>,
-  served: Served,
-  settle: Settle,
-  { attempts, startedAt, failure }: RespondOptions,
-): Response {
-  const { upstream, adapter, meter, source } = served;
+function respond(c: Context<AppEnv>, served: Served, settle: Settle, options: RespondOptions): Response {
+  const { upstream, plan, meter, source } = served;
+  const { attempts, startedAt, clientModel, failure } = options;
   const headers = downstreamHeaders(upstream.headers);
   headers.set('x-carpool-request-id', c.get('requestId'));
   if (attempts > 1) headers.set('x-carpool-attempts', String(attempts));
@@ -294,32 +373,43 @@ function respond(
     resolveDone = resolve;
   });
   c.executionCtx.waitUntil(done.then((result) => settle(upstream.status, result, upstream, failure)));
-  const isStream = (upstream.headers.get('content-type') ?? '').startsWith('text/event-stream');
-  const body = meterStream(source, meter, {
+  const isStream = upstream.ok && (plan.operation.stream || isEventStream(upstream.headers));
+  let body = meterStream(source, meter, {
     startedAt,
     onDone: resolveDone,
     clientSignal: c.req.raw.signal,
     errorTail: isStream
-      ? () => adapter.streamErrorTail('The upstream connection was lost mid-stream.')
+      ? () => plan.upstreamWire.streamErrorTail('The upstream connection was lost mid-stream.')
       : undefined,
   });
+  if (plan.stripUsageChunk) body = body.pipeThrough(stripOpenAIUsageChunk());
+  const conversion = plan.conversion;
+  if (conversion) {
+    if (!upstream.ok)
+      body = body.pipeThrough(convertJson((json) => conversion.errorBody(upstream.status, json)));
+    else if (isStream) body = body.pipeThrough(conversion.responseStream(clientModel));
+    else body = body.pipeThrough(convertJson((json) => conversion.responseBody(json, clientModel)));
+  }
+  if (conversion || plan.adapter.decodeBody) {
+    headers.set('content-type', isStream ? 'text/event-stream; charset=utf-8' : 'application/json');
+  }
   return new Response(body, { status: upstream.status, headers });
 }
 
 async function forward(
   env: Env,
-  adapter: ProviderAdapter,
+  plan: Plan,
   account: UpstreamAccount,
   request: RelayRequest,
 ): Promise<Response> {
   const credential = await decryptCredential(env.CREDENTIALS_KEY, account.id, account.credentialsEnc);
-  const upstreamRequest = adapter.buildRequest({
+  const upstreamRequest = await plan.adapter.buildRequest({
     account,
     credential,
-    path: request.path,
+    operation: plan.operation,
     method: request.method,
     clientHeaders: request.headers,
-    body: remapModel(account, request),
+    body: upstreamBody(plan, request),
   });
   // The timeout covers the wait for response headers only: a long stream is not a slow upstream.
   const controller = new AbortController();
@@ -342,11 +432,24 @@ function upstreamModel(account: UpstreamAccount, model: string): string {
   return account.modelMapping?.[model] ?? model;
 }
 
-/** The client's bytes, unless the account maps the model to another name upstream. */
-function remapModel(account: UpstreamAccount, request: RelayRequest): ArrayBuffer | null {
-  const mapped = upstreamModel(account, request.model);
-  if (mapped === request.model || !request.body) return request.body;
-  const parsed = JSON.parse(new TextDecoder().decode(request.body)) as Record<string, unknown>;
-  parsed.model = mapped;
-  return new TextEncoder().encode(JSON.stringify(parsed)).buffer as ArrayBuffer;
+/**
+ * The client's bytes, untouched, unless something must change: a conversion to the account's
+ * wire, a model the account calls by another name, or the OpenAI usage chunk the relay needs.
+ */
+function upstreamBody(plan: Plan, request: RelayRequest): ArrayBuffer | null {
+  if (!request.body || !request.json) return request.body;
+  const model = plan.operation.model;
+  let json: JsonObject;
+  if (plan.conversion) {
+    json = plan.conversion.request(request.json, model);
+  } else if (model !== request.model || plan.stripUsageChunk) {
+    json = { ...request.json };
+    if (model !== request.model) json.model = model;
+    if (plan.stripUsageChunk) {
+      json.stream_options = { ...(json.stream_options as JsonObject | undefined), include_usage: true };
+    }
+  } else {
+    return request.body;
+  }
+  return new TextEncoder().encode(JSON.stringify(json)).buffer as ArrayBuffer;
 }

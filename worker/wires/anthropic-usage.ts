@@ -1,11 +1,10 @@
 // Reads Anthropic usage objects. `message_start` carries the input side; each `message_delta`
 // carries cumulative totals, so every non-null field it has replaces what was seen before.
-import type { MeterReading, SseUsageReader, StreamProgress } from '../../metering/meter';
-import { emptyUsage, type Usage } from '../../metering/usage';
+import type { MeterReading, SseUsageReader, StreamProgress } from '../metering/meter';
+import { emptyUsage, type Usage } from '../metering/usage';
 
-type Json = Record<string, unknown>;
+import { isObject, parseJson } from './json';
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null;
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 export function mergeAnthropicUsage(into: Usage, raw: unknown): void {
@@ -37,18 +36,18 @@ export class AnthropicStreamUsage implements SseUsageReader {
   onEvent(event: string, data: string): void {
     switch (event) {
       case 'message_start': {
-        const parsed = parse(data);
+        const parsed = parseJson(data);
         if (isObject(parsed) && isObject(parsed.message))
           mergeAnthropicUsage(this.usage, parsed.message.usage);
         return;
       }
       case 'message_delta': {
-        const parsed = parse(data);
+        const parsed = parseJson(data);
         if (isObject(parsed)) mergeAnthropicUsage(this.usage, parsed.usage);
         return;
       }
       case 'error': {
-        const parsed = parse(data);
+        const parsed = parseJson(data);
         const type = isObject(parsed) && isObject(parsed.error) ? parsed.error.type : undefined;
         this.errorType = typeof type === 'string' ? type : 'error';
         return;
@@ -78,12 +77,4 @@ export function readAnthropicBody(body: unknown): MeterReading {
     }
   }
   return { usage, errorType: null };
-}
-
-function parse(data: string): unknown {
-  try {
-    return JSON.parse(data);
-  } catch {
-    return undefined;
-  }
 }

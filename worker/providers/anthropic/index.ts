@@ -1,51 +1,44 @@
 // Anthropic Messages API (api.anthropic.com, or any base URL an account names).
-import { jsonMeter, sseMeter } from '../../metering/meter';
-import { emptyUsage } from '../../metering/usage';
-import { anthropicErrorEvent } from '../../relay/dialect';
 import { retryAfterMs, upstreamHeaders } from '../headers';
-import type { ErrorClass, ProviderAdapter, UpstreamCall, UpstreamFailure } from '../types';
-import { AnthropicStreamUsage, readAnthropicBody } from './usage';
+import type { ErrorClass, Operation, ProviderAdapter, UpstreamCall } from '../types';
+import { joinUrl } from '../url';
 
 const DEFAULT_VERSION = '2023-06-01';
+
+const PATHS: Record<Operation['kind'], string> = {
+  generate: '/v1/messages',
+  count_tokens: '/v1/messages/count_tokens',
+  models: '/v1/models',
+};
+
+export function anthropicRequest(call: UpstreamCall, defaultBaseUrl: string, bearerToo: boolean): Request {
+  const { account, credential, operation, method, clientHeaders, body } = call;
+  const headers = upstreamHeaders(clientHeaders);
+  if (account.authKind === 'oauth' || bearerToo) headers.set('authorization', `Bearer ${credential}`);
+  if (account.authKind !== 'oauth') headers.set('x-api-key', credential);
+  if (!headers.has('anthropic-version')) headers.set('anthropic-version', DEFAULT_VERSION);
+  // Only the Anthropic wire carries a query string worth keeping (`?beta=true`).
+  const search = operation.wire === 'anthropic' ? operation.search : '';
+  const url = joinUrl(account.baseUrl ?? defaultBaseUrl, PATHS[operation.kind]) + search;
+  return new Request(url, { method, headers, body });
+}
+
+export function classifyAnthropicError(status: number, headers: Headers): ErrorClass {
+  if (status === 429) {
+    return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(headers) ?? rateLimitReset(headers) };
+  }
+  if (status === 529) return { kind: 'overloaded', status };
+  if (status === 401 || status === 403) return { kind: 'auth_failed', status };
+  if (status >= 500) return { kind: 'server_error', status };
+  return { kind: 'client_error', status };
+}
 
 export const anthropic: ProviderAdapter = {
   kind: 'anthropic',
   defaultBaseUrl: 'https://api.anthropic.com',
-
-  buildRequest({ account, credential, path, method, clientHeaders, body }: UpstreamCall): Request {
-    const headers = upstreamHeaders(clientHeaders);
-    if (account.authKind === 'oauth') headers.set('authorization', `Bearer ${credential}`);
-    else headers.set('x-api-key', credential);
-    if (!headers.has('anthropic-version')) headers.set('anthropic-version', DEFAULT_VERSION);
-    const base = (account.baseUrl ?? this.defaultBaseUrl).replace(/\/+$/, '');
-    return new Request(`${base}${path}`, { method, headers, body });
-  },
-
-  meter(stream: boolean) {
-    return stream
-      ? sseMeter(new AnthropicStreamUsage())
-      : jsonMeter(readAnthropicBody, () => ({ usage: emptyUsage(), errorType: null }));
-  },
-
-  classifyError(status: number, headers: Headers): ErrorClass {
-    if (status === 429) {
-      return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(headers) ?? rateLimitReset(headers) };
-    }
-    if (status === 529) return { kind: 'overloaded', status };
-    if (status === 401 || status === 403) return { kind: 'auth_failed', status };
-    if (status >= 500) return { kind: 'server_error', status };
-    return { kind: 'client_error', status };
-  },
-
-  classifyStreamError(errorType: string): UpstreamFailure {
-    if (errorType === 'overloaded_error') return { kind: 'overloaded', status: 529 };
-    if (errorType === 'rate_limit_error') return { kind: 'rate_limited', status: 429, retryAfterMs: null };
-    return { kind: 'server_error', status: 500 };
-  },
-
-  streamErrorTail(message: string): Uint8Array {
-    return anthropicErrorEvent('api_error', message);
-  },
+  wires: ['anthropic'],
+  buildRequest: (call) => anthropicRequest(call, 'https://api.anthropic.com', false),
+  classifyError: classifyAnthropicError,
 };
 
 /** The latest of the `anthropic-ratelimit-*-reset` RFC 3339 times that lie in the future. */

@@ -1,0 +1,33 @@
+// Azure OpenAI: a resource endpoint (`https://<resource>.openai.azure.com`), the deployment in
+// the path (the upstream model name, via the account's model mapping), `api-version` in the query
+// (taken from the account's base URL, e.g. `https://res.openai.azure.com?api-version=2024-10-21`),
+// and the key in an `api-key` header.
+import { upstreamHeaders } from '../headers';
+import { classifyOpenAIError } from '../openai';
+import type { ProviderAdapter, UpstreamCall } from '../types';
+
+const DEFAULT_API_VERSION = '2024-10-21';
+
+function azureUrl({ account, operation }: UpstreamCall): string {
+  if (!account.baseUrl) throw new Error('an Azure OpenAI account needs its resource endpoint as baseUrl');
+  const base = new URL(account.baseUrl);
+  const version = base.searchParams.get('api-version') ?? DEFAULT_API_VERSION;
+  const origin = base.origin;
+  const deployment = encodeURIComponent(operation.model);
+  if (operation.kind === 'models') return `${origin}/openai/models?api-version=${version}`;
+  if (operation.kind === 'count_tokens') throw new Error('Azure OpenAI has no token counting endpoint');
+  if (operation.wire === 'openai-responses') return `${origin}/openai/v1/responses?api-version=preview`;
+  return `${origin}/openai/deployments/${deployment}/chat/completions?api-version=${version}`;
+}
+
+export const azureOpenAI: ProviderAdapter = {
+  kind: 'azure-openai',
+  defaultBaseUrl: '',
+  wires: ['openai-chat', 'openai-responses'],
+  buildRequest(call) {
+    const headers = upstreamHeaders(call.clientHeaders);
+    headers.set('api-key', call.credential);
+    return new Request(azureUrl(call), { method: call.method, headers, body: call.body });
+  },
+  classifyError: classifyOpenAIError,
+};

@@ -1,0 +1,104 @@
+// AWS Bedrock serving Anthropic's Claude models: the Anthropic Messages wire over InvokeModel,
+// signed with the account's IAM key, its binary stream decoded back into Anthropic SSE.
+import type { ProviderAdapter, UpstreamCall } from '../types';
+import { joinUrl } from '../url';
+import { anthropicModelList, anthropicTokenCount, rewriteJson } from './anthropic-json';
+import { anthropicSseFromEventStream } from './anthropic-sse';
+import { classifyBedrockError } from './classify-error';
+import { parseBedrockCredentials } from './credentials';
+import { countTokensBody, countTokensModelId, invokeBody } from './invoke-body';
+import { signRequest, type UnsignedRequest } from './sign';
+
+/** The runtime endpoint of the account's region, unless the account names a base URL. */
+const RUNTIME_ENDPOINT = 'https://bedrock-runtime.{region}.amazonaws.com';
+
+export interface BedrockAdapterOptions {
+  /** The signing clock; tests fix it to check a signature. */
+  now?: () => Date;
+}
+
+export function createBedrockAdapter({
+  now = () => new Date(),
+}: BedrockAdapterOptions = {}): ProviderAdapter {
+  return {
+    kind: 'bedrock',
+    defaultBaseUrl: RUNTIME_ENDPOINT,
+    wires: ['anthropic'],
+
+    async buildRequest(call) {
+      if (call.operation.wire !== 'anthropic') {
+        throw new Error(`Bedrock is called over the Anthropic wire, not ${call.operation.wire}`);
+      }
+      const credentials = parseBedrockCredentials(call.credential);
+      const runtime = call.account.baseUrl ?? RUNTIME_ENDPOINT.replace('{region}', credentials.region);
+      return signRequest(unsignedRequest(call, runtime), credentials, now());
+    },
+
+    decodeBody(response, operation) {
+      const body: ReadableStream<Uint8Array> =
+        response.body ?? new ReadableStream({ start: (controller) => controller.close() });
+      // Error bodies are Bedrock's own `{"message"}` JSON, left as they are for the error path.
+      if (!response.ok) return body;
+      switch (operation.kind) {
+        case 'generate':
+          return operation.stream ? body.pipeThrough(anthropicSseFromEventStream()) : body;
+        case 'count_tokens':
+          return body.pipeThrough(rewriteJson(anthropicTokenCount));
+        case 'models':
+          return body.pipeThrough(rewriteJson(anthropicModelList));
+      }
+    },
+
+    classifyError: classifyBedrockError,
+  };
+}
+
+export const bedrock = createBedrockAdapter();
+
+/**
+ * Only headers Bedrock reads are sent: the client's (the relay key among them) mean nothing to
+ * AWS, and `anthropic-beta` travels in the body instead.
+ */
+function unsignedRequest({ operation, clientHeaders, body }: UpstreamCall, runtime: string): UnsignedRequest {
+  const headers = new Headers({ 'content-type': 'application/json', accept: 'application/json' });
+  switch (operation.kind) {
+    case 'generate': {
+      if (operation.stream) headers.set('accept', 'application/vnd.amazon.eventstream');
+      const action = operation.stream ? 'invoke-with-response-stream' : 'invoke';
+      return {
+        method: 'POST',
+        url: joinUrl(runtime, `/model/${encodeURIComponent(operation.model)}/${action}`),
+        headers,
+        body: JSON.stringify(invokeBody(body, clientHeaders)),
+      };
+    }
+    case 'count_tokens':
+      return {
+        method: 'POST',
+        url: joinUrl(
+          runtime,
+          `/model/${encodeURIComponent(countTokensModelId(operation.model))}/count-tokens`,
+        ),
+        headers,
+        body: JSON.stringify(countTokensBody(body, clientHeaders)),
+      };
+    case 'models':
+      headers.delete('content-type');
+      return {
+        method: 'GET',
+        url: `${joinUrl(controlPlane(runtime), '/foundation-models')}?byProvider=anthropic`,
+        headers,
+        body: null,
+      };
+  }
+}
+
+/**
+ * The model catalogue lives on the control plane (`bedrock.<region>`, `bedrock-fips.<region>`)
+ * beside the runtime; a base URL that is not an AWS runtime host (a proxy) serves both.
+ */
+function controlPlane(runtime: string): string {
+  const url = new URL(runtime);
+  url.hostname = url.hostname.replace(/(^|\.)bedrock-runtime(?=[.-])/, '$1bedrock');
+  return url.toString();
+}

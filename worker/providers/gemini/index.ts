@@ -1,0 +1,41 @@
+// Google Gemini API (generativelanguage.googleapis.com): the model and method are in the path,
+// the key in `x-goog-api-key`. The client's own query string is never forwarded: Gemini clients
+// may put their relay key in `?key=`.
+import { retryAfterMs, upstreamHeaders } from '../headers';
+import type { ErrorClass, Operation, ProviderAdapter } from '../types';
+import { joinUrl } from '../url';
+
+function geminiPath(operation: Operation): string {
+  const model = encodeURIComponent(operation.model.replace(/^models\//, ''));
+  switch (operation.kind) {
+    case 'models':
+      return '/v1beta/models';
+    case 'count_tokens':
+      return `/v1beta/models/${model}:countTokens`;
+    case 'generate':
+      return operation.stream
+        ? `/v1beta/models/${model}:streamGenerateContent?alt=sse`
+        : `/v1beta/models/${model}:generateContent`;
+  }
+}
+
+export const gemini: ProviderAdapter = {
+  kind: 'gemini',
+  defaultBaseUrl: 'https://generativelanguage.googleapis.com',
+  wires: ['gemini'],
+  buildRequest({ account, credential, operation, method, clientHeaders, body }) {
+    const headers = upstreamHeaders(clientHeaders);
+    headers.set('x-goog-api-key', credential);
+    const [path, query] = geminiPath(operation).split('?');
+    const url = joinUrl(account.baseUrl ?? 'https://generativelanguage.googleapis.com', path!);
+    return new Request(query ? `${url}?${query}` : url, { method, headers, body });
+  },
+  classifyError(status: number, headers: Headers): ErrorClass {
+    if (status === 429) return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(headers) };
+    // Google answers a bad API key with 400 API_KEY_INVALID; 401/403 are token and permission problems.
+    if (status === 401 || status === 403) return { kind: 'auth_failed', status };
+    if (status === 503) return { kind: 'overloaded', status };
+    if (status >= 500) return { kind: 'server_error', status };
+    return { kind: 'client_error', status };
+  },
+};

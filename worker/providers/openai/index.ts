@@ -1,0 +1,54 @@
+// OpenAI (api.openai.com/v1): Chat Completions and Responses, bearer key.
+import { retryAfterMs, upstreamHeaders } from '../headers';
+import type { ErrorClass, Operation, ProviderAdapter, UpstreamCall } from '../types';
+import { joinUrl } from '../url';
+
+export function openAIPath(operation: Operation): string {
+  if (operation.kind === 'models') return '/models';
+  if (operation.kind === 'count_tokens') throw new Error('OpenAI has no token counting endpoint');
+  return operation.wire === 'openai-responses' ? '/responses' : '/chat/completions';
+}
+
+export function openAIRequest(call: UpstreamCall, defaultBaseUrl: string): Request {
+  const headers = upstreamHeaders(call.clientHeaders);
+  headers.set('authorization', `Bearer ${call.credential}`);
+  const url = joinUrl(call.account.baseUrl ?? defaultBaseUrl, openAIPath(call.operation));
+  return new Request(url, { method: call.method, headers, body: call.body });
+}
+
+/** `x-ratelimit-reset-requests: 6m0s` / `1.5s` / `250ms` → milliseconds (the longer of requests and tokens). */
+export function openAIRateLimitReset(headers: Headers): number | null {
+  let longest: number | null = null;
+  for (const name of ['x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens']) {
+    const value = headers.get(name);
+    if (!value) continue;
+    let ms = 0;
+    for (const [, amount, unit] of value.matchAll(/([\d.]+)(ms|s|m|h)/g)) {
+      ms += Number(amount) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+    }
+    if (ms > 0 && (longest === null || ms > longest)) longest = ms;
+  }
+  return longest;
+}
+
+export function classifyOpenAIError(status: number, headers: Headers): ErrorClass {
+  if (status === 429) {
+    return {
+      kind: 'rate_limited',
+      status,
+      retryAfterMs: retryAfterMs(headers) ?? openAIRateLimitReset(headers),
+    };
+  }
+  if (status === 401 || status === 403) return { kind: 'auth_failed', status };
+  if (status === 503 || status === 529) return { kind: 'overloaded', status };
+  if (status >= 500) return { kind: 'server_error', status };
+  return { kind: 'client_error', status };
+}
+
+export const openai: ProviderAdapter = {
+  kind: 'openai',
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  wires: ['openai-chat', 'openai-responses'],
+  buildRequest: (call) => openAIRequest(call, 'https://api.openai.com/v1'),
+  classifyError: classifyOpenAIError,
+};

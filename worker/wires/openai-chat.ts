@@ -1,0 +1,96 @@
+// The OpenAI Chat Completions wire. `prompt_tokens` includes `cached_tokens`, so the uncached
+// input is the difference; `completion_tokens` includes reasoning tokens, all billed as output.
+// Streams are `data:`-only; usage arrives in a last chunk with no choices (stream_options.include_usage).
+import {
+  jsonMeter,
+  type MeterReading,
+  type SseUsageReader,
+  type StreamProgress,
+  sseMeter,
+} from '../metering/meter';
+import { emptyUsage, type Usage } from '../metering/usage';
+import type { UpstreamFailure } from '../providers/types';
+import { count, isObject, parseJson } from './json';
+import { sseEvent } from './sse-encode';
+import type { WireFormat } from './types';
+
+export function openAIChatUsage(raw: unknown): Usage | null {
+  if (!isObject(raw)) return null;
+  const cached = isObject(raw.prompt_tokens_details) ? count(raw.prompt_tokens_details.cached_tokens) : 0;
+  return {
+    ...emptyUsage(),
+    inputTokens: Math.max(0, count(raw.prompt_tokens) - cached),
+    outputTokens: count(raw.completion_tokens),
+    cacheReadTokens: cached,
+  };
+}
+
+class OpenAIChatStreamUsage implements SseUsageReader {
+  private usage = emptyUsage();
+  private errorType: string | null = null;
+  private contentStarted = false;
+
+  onEvent(_event: string, data: string): void {
+    if (data === '[DONE]') return;
+    // Once content flows, most chunks are deltas with nothing to meter: skip their JSON.
+    if (this.contentStarted && !data.includes('"usage":{') && !data.includes('"error"')) return;
+    const parsed = parseJson(data);
+    if (!isObject(parsed)) return;
+    if (isObject(parsed.error)) {
+      const e = parsed.error;
+      this.errorType = typeof e.type === 'string' ? e.type : typeof e.code === 'string' ? e.code : 'error';
+      return;
+    }
+    const usage = openAIChatUsage(parsed.usage);
+    if (usage) this.usage = usage;
+    if (!this.contentStarted && Array.isArray(parsed.choices)) {
+      const choice = parsed.choices[0];
+      if (isObject(choice)) {
+        const delta = isObject(choice.delta) ? choice.delta : {};
+        this.contentStarted =
+          (typeof delta.content === 'string' && delta.content.length > 0) ||
+          Array.isArray(delta.tool_calls) ||
+          (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) ||
+          choice.finish_reason != null;
+      }
+    }
+  }
+
+  reading(): MeterReading {
+    return { usage: { ...this.usage }, errorType: this.errorType };
+  }
+
+  progress(): StreamProgress {
+    return { contentStarted: this.contentStarted, errorType: this.errorType };
+  }
+}
+
+export function readOpenAIErrorType(body: unknown): string | null {
+  if (!isObject(body) || !isObject(body.error)) return null;
+  const e = body.error;
+  return typeof e.type === 'string' ? e.type : typeof e.code === 'string' ? e.code : 'error';
+}
+
+export function classifyOpenAIStreamError(errorType: string): UpstreamFailure {
+  if (errorType.includes('rate_limit') || errorType === 'insufficient_quota') {
+    return { kind: 'rate_limited', status: 429, retryAfterMs: null };
+  }
+  if (errorType.includes('overloaded')) return { kind: 'overloaded', status: 503 };
+  return { kind: 'server_error', status: 500 };
+}
+
+export const openAIChatWire: WireFormat = {
+  wire: 'openai-chat',
+  meter: (stream) =>
+    stream
+      ? sseMeter(new OpenAIChatStreamUsage())
+      : jsonMeter(
+          (body) => ({
+            usage: (isObject(body) ? openAIChatUsage(body.usage) : null) ?? emptyUsage(),
+            errorType: readOpenAIErrorType(body),
+          }),
+          () => ({ usage: emptyUsage(), errorType: null }),
+        ),
+  classifyStreamError: classifyOpenAIStreamError,
+  streamErrorTail: (message) => sseEvent({ error: { message, type: 'api_error', param: null, code: null } }),
+};

@@ -1,0 +1,93 @@
+// The OpenAI Responses wire (Codex CLI). Streams have `event:` lines and end with
+// `response.completed` (or `.incomplete` / `.failed`), whose `response.usage` is the bill:
+// `input_tokens` includes cached ones, `output_tokens` includes reasoning ones.
+import {
+  jsonMeter,
+  type MeterReading,
+  type SseUsageReader,
+  type StreamProgress,
+  sseMeter,
+} from '../metering/meter';
+import { emptyUsage, type Usage } from '../metering/usage';
+import { count, isObject, parseJson } from './json';
+import { classifyOpenAIStreamError, readOpenAIErrorType } from './openai-chat';
+import { sseEvent } from './sse-encode';
+import type { WireFormat } from './types';
+
+export function responsesUsage(raw: unknown): Usage | null {
+  if (!isObject(raw)) return null;
+  const cached = isObject(raw.input_tokens_details) ? count(raw.input_tokens_details.cached_tokens) : 0;
+  return {
+    ...emptyUsage(),
+    inputTokens: Math.max(0, count(raw.input_tokens) - cached),
+    outputTokens: count(raw.output_tokens),
+    cacheReadTokens: cached,
+  };
+}
+
+const FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+class ResponsesStreamUsage implements SseUsageReader {
+  private usage = emptyUsage();
+  private errorType: string | null = null;
+  private contentStarted = false;
+
+  onEvent(event: string, data: string): void {
+    if (FINAL_EVENTS.has(event) || event === 'error') {
+      const parsed = parseJson(data);
+      if (!isObject(parsed)) return;
+      const response = isObject(parsed.response) ? parsed.response : null;
+      const usage = responsesUsage(response?.usage);
+      if (usage) this.usage = usage;
+      if (event === 'response.failed') {
+        const error = response && isObject(response.error) ? response.error : null;
+        this.errorType = typeof error?.code === 'string' ? error.code : 'server_error';
+      } else if (event === 'error') {
+        this.errorType = typeof parsed.code === 'string' ? parsed.code : 'server_error';
+      } else {
+        this.contentStarted = true;
+      }
+      return;
+    }
+    // Created / in_progress / item added are the preamble; the first delta is content.
+    if (!this.contentStarted && (event.endsWith('.delta') || event === 'response.output_item.done')) {
+      this.contentStarted = true;
+    }
+  }
+
+  reading(): MeterReading {
+    return { usage: { ...this.usage }, errorType: this.errorType };
+  }
+
+  progress(): StreamProgress {
+    return { contentStarted: this.contentStarted, errorType: this.errorType };
+  }
+}
+
+export const openAIResponsesWire: WireFormat = {
+  wire: 'openai-responses',
+  meter: (stream) =>
+    stream
+      ? sseMeter(new ResponsesStreamUsage())
+      : jsonMeter(
+          (body) => ({
+            usage: (isObject(body) ? responsesUsage(body.usage) : null) ?? emptyUsage(),
+            errorType: readOpenAIErrorType(body),
+          }),
+          () => ({ usage: emptyUsage(), errorType: null }),
+        ),
+  classifyStreamError: classifyOpenAIStreamError,
+  streamErrorTail: (message) =>
+    sseEvent(
+      {
+        type: 'response.failed',
+        response: {
+          id: 'resp_relay',
+          object: 'response',
+          status: 'failed',
+          error: { code: 'server_error', message },
+        },
+      },
+      'response.failed',
+    ),
+};
