@@ -179,9 +179,12 @@ export class AccountGate extends DurableObject<Env> {
 
   /** Ends a lease and records how the attempt went. Idempotent. */
   release(leaseId: string, report?: AttemptReport, policy?: HealthPolicy): AccountLoad {
-    if (this.leases.delete(leaseId))
+    // Only the first release of a lease counts its outcome: a failover that already reported a
+    // failure and the request's final settlement must not count it twice.
+    if (this.leases.delete(leaseId)) {
       this.ctx.storage.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
-    if (report) this.record(report, policy);
+      if (report) this.record(report, policy);
+    }
     this.serveWaiters();
     return this.load(Date.now());
   }

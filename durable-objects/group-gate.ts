@@ -34,7 +34,18 @@ export interface FailoverRequest extends AdmitRequest {
 }
 
 export type Admission =
-  | { ok: true; leaseId: string; account: UpstreamAccount; maxAttempts: number }
+  | {
+      ok: true;
+      leaseId: string;
+      account: UpstreamAccount;
+      maxAttempts: number;
+      /**
+       * Where the request ends its lease: through this gate when the gate tracks it (key limits,
+       * pool load), or straight at the AccountGate — one hop and no write here for the common case.
+       */
+      releaseVia: 'group' | 'account';
+      health: HealthPolicy;
+    }
   | { ok: false; kind: RelayErrorKind; message: string; retryAfterSec?: number };
 
 export interface SessionView {
@@ -133,17 +144,25 @@ export class GroupGate extends DurableObject<Env> {
     const config = this.config ?? (await this.loadConfig(request.groupId));
     if (!config)
       return { ok: false, kind: 'permission', message: 'This key belongs to a group that no longer exists.' };
-    await this.release(request.failed.leaseId, { ok: false, failure: request.failed.failure });
+    await this.release(
+      request.failed.leaseId,
+      { ok: false, failure: request.failed.failure },
+      request.failed.accountId,
+    );
     return this.place(config, request, new Set(request.tried));
   }
 
-  /** Ends a request: frees the key's slot and the account lease, recording how it went. Idempotent. */
-  async release(leaseId: string, report?: AttemptReport): Promise<void> {
+  /**
+   * Ends a request: frees the key's slot and the account lease, recording how it went. Idempotent.
+   * `accountId` names the account of a lease this gate did not track.
+   */
+  async release(leaseId: string, report?: AttemptReport, accountId?: string): Promise<void> {
     const lease = this.leases.get(leaseId);
     this.dropLease(leaseId);
-    if (!lease) return;
-    const load = await this.accountGate(lease.accountId).release(leaseId, report, this.healthPolicy());
-    this.loads.set(lease.accountId, load);
+    const account = lease?.accountId ?? accountId;
+    if (!account) return;
+    const load = await this.accountGate(account).release(leaseId, report, this.healthPolicy());
+    this.loads.set(account, load);
   }
 
   configure(config: GroupConfig): void {
@@ -244,11 +263,13 @@ export class GroupGate extends DurableObject<Env> {
   private async tryAccount(account: PoolAccount, request: AdmitRequest, ttlMs: number, waitMs: number) {
     const now = Date.now();
     // Hold the key's slot across the AccountGate call, which opens this object's input gate.
-    this.holdLease(request.leaseId, {
-      keyId: request.keyId,
-      accountId: account.id,
-      expiresAt: now + ttlMs + waitMs,
-    });
+    if (this.tracks(request)) {
+      this.holdLease(request.leaseId, {
+        keyId: request.keyId,
+        accountId: account.id,
+        expiresAt: now + ttlMs + waitMs,
+      });
+    }
     let result: AcquireResult;
     try {
       result = await this.accountGate(account.id).acquire({
@@ -275,7 +296,23 @@ export class GroupGate extends DurableObject<Env> {
   ): Admission {
     if (request.sessionKey && config.kind === 'enterprise')
       this.bindSession(request.sessionKey, account.id, policy);
-    return { ok: true, leaseId: request.leaseId, account: result.account, maxAttempts: policy.maxAttempts };
+    return {
+      ok: true,
+      leaseId: request.leaseId,
+      account: result.account,
+      maxAttempts: policy.maxAttempts,
+      releaseVia: this.tracks(request) ? 'group' : 'account',
+      health: this.healthPolicy(),
+    };
+  }
+
+  /**
+   * Whether this gate keeps its own copy of the lease: needed for a key concurrency limit, and in
+   * a pool to keep each account's load current for the strategies. A carpool key without a
+   * concurrency limit needs none: the AccountGate's lease is the whole truth.
+   */
+  private tracks(request: AdmitRequest): boolean {
+    return this.config?.kind === 'enterprise' || request.limits.maxConcurrency !== null;
   }
 
   private notePick(account: PoolAccount, candidates: PoolAccount[]): void {

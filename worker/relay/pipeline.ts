@@ -7,7 +7,7 @@ import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
-import { conversionFor } from '../convert';
+import { conversionFor, type ResponseStreamOptions, responseStreamOptions } from '../convert';
 import type { Conversion, JsonObject } from '../convert/types';
 import type { Meter } from '../metering/meter';
 import {
@@ -32,7 +32,7 @@ import type { UsageEvent } from '../queue/usage-event';
 import { wireFormat } from '../wires';
 import type { WireFormat } from '../wires/types';
 import { RelayError } from './dialect';
-import { groupGate } from './gates';
+import { accountGate, groupGate } from './gates';
 import { convertJson, stripOpenAIUsageChunk } from './rewrite-stream';
 
 export interface RelayRequest {
@@ -115,6 +115,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
   const tried: string[] = [];
   for (let attempt = 1; ; attempt++) {
     const { account, leaseId } = admission;
+    const current = admission;
     tried.push(account.id);
     const settle: Settle = (status, result, upstream, failure) => {
       const event: UsageEvent = {
@@ -143,7 +144,11 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
           ? { ok: false as const, failure: { kind: 'stream_failed' as const } }
           : { ok: true as const, firstByteMs: result.firstByteMs };
       const sent = request.metered === false ? null : env.USAGE_QUEUE.send(event);
-      return Promise.all([gate.release(leaseId, report), sent]).then(
+      const released =
+        current.releaseVia === 'account'
+          ? accountGate(env, account.id).release(leaseId, report, current.health)
+          : gate.release(leaseId, report);
+      return Promise.all([released, sent]).then(
         () => {},
         (err: unknown) => console.error('settle failed', { requestId, error: String(err) }),
       );
@@ -151,7 +156,12 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
 
     const outcome = await attemptOnce(env, account, request, startedAt);
     if (outcome.kind === 'served') {
-      return respond(c, outcome, settle, { attempts: attempt, startedAt, clientModel: request.model });
+      return respond(c, outcome, settle, {
+        attempts: attempt,
+        startedAt,
+        clientModel: request.model,
+        streamOptions: streamOptionsOf(request),
+      });
     }
 
     if (attempt < admission.maxAttempts) {
@@ -174,6 +184,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
         attempts: attempt,
         startedAt,
         clientModel: request.model,
+        streamOptions: streamOptionsOf(request),
         failure: outcome.failure,
       });
     const failed: Settlement = {
@@ -320,6 +331,10 @@ function providersFor(wire: Wire): ProviderKind[] {
   return kinds;
 }
 
+function streamOptionsOf(request: RelayRequest): ResponseStreamOptions {
+  return request.json ? responseStreamOptions(request.json) : {};
+}
+
 function asksForUsage(json: JsonObject | null): boolean {
   const options = json?.stream_options;
   return typeof options === 'object' && options !== null && (options as JsonObject).include_usage === true;
@@ -348,6 +363,7 @@ interface RespondOptions {
   attempts: number;
   startedAt: number;
   clientModel: string;
+  streamOptions: ResponseStreamOptions;
   /** The failure being passed through, reported to the scheduler when the request settles. */
   failure?: UpstreamFailure;
 }
@@ -387,7 +403,7 @@ function respond(c: Context<AppEnv>, served: Served, settle: Settle, options: Re
   if (conversion) {
     if (!upstream.ok)
       body = body.pipeThrough(convertJson((json) => conversion.errorBody(upstream.status, json)));
-    else if (isStream) body = body.pipeThrough(conversion.responseStream(clientModel));
+    else if (isStream) body = body.pipeThrough(conversion.responseStream(clientModel, options.streamOptions));
     else body = body.pipeThrough(convertJson((json) => conversion.responseBody(json, clientModel)));
   }
   if (conversion || plan.adapter.decodeBody) {
