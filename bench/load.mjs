@@ -66,10 +66,13 @@ function sendOne(agent, spec) {
       path: spec.path,
       headers: { ...spec.headers, 'content-length': String(Buffer.byteLength(spec.body)) },
     });
-    const timer = setTimeout(() => req.destroy(new Error('timeout')), spec.timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy(new Error(`no end within ${spec.timeoutMs} ms`));
+    }, spec.timeoutMs);
     req.on('error', (err) => {
-      const reason = err.message === 'timeout' ? 'timeout' : (err.code ?? err.message);
-      finish({ kind: `socket ${reason}`, message: err.message });
+      finish({ kind: timedOut ? 'timeout' : `socket ${err.code ?? err.message}`, message: err.message });
     });
     req.on('response', (res) => {
       let tail = '';
@@ -80,7 +83,9 @@ function sendOne(agent, spec) {
       });
       res.on('error', () => {});
       res.on('close', () => {
-        if (!res.complete) return finish({ kind: 'response cut off', message: tail.slice(-200) });
+        if (!res.complete) {
+          return finish({ kind: timedOut ? 'timeout' : 'response cut off', message: tail.slice(-200) });
+        }
         if (res.statusCode !== 200) return finish(httpFailure(res.statusCode, tail));
         if (!String(res.headers['content-type']).startsWith('text/event-stream')) {
           return finish({

@@ -78,3 +78,32 @@ export function sampleRss(pids, everyMs = 200) {
     return peak;
   };
 }
+
+/** CPU time per thread of one process, in ms, keyed by thread id. */
+export function threadCpuMs(pid) {
+  const threads = new Map();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ms = cpuMs(`${pid}/task/${tid}`);
+      if (ms !== null) threads.set(tid, ms);
+    }
+  } catch {
+    // The process has exited.
+  }
+  return threads;
+}
+
+/** The largest CPU time any one thread used between two `threadCpuMs` snapshots, in ms. */
+export function busiestThreadMs(before, after) {
+  let most = 0;
+  for (const [tid, ms] of after) most = Math.max(most, ms - (before.get(tid) ?? 0));
+  return most;
+}
+
+/** CPU time the whole machine spent busy (not idle or waiting for I/O), in ms summed over cores. */
+export function machineBusyMs() {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user).
+  const busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7];
+  return (busy * 1000) / clockTicks;
+}

@@ -19,6 +19,7 @@ const signedMs = (value, digits = 1) =>
   value === null || value === undefined
     ? '–'
     : `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)} ms`;
+const percent = (share) => `${(100 * share).toFixed(0)}%`;
 const mark = (ok) => (ok === null ? '' : ok ? ' ✅' : ' ❌');
 
 function errorsCell(result) {
@@ -28,11 +29,12 @@ function errorsCell(result) {
 }
 
 /** Relay against pass-through at one level, with each target checked. */
-export function compare(results, concurrency) {
-  const at = (target) => results.find((r) => r.target === target && r.concurrency === concurrency);
+export function compare(results, level) {
+  const at = (target) => results.find((r) => r.target === target && r.level === level);
   const relay = at('relay');
   const pass = at('pass-through');
   if (!relay || !pass) return null;
+  const { concurrency } = relay;
   const diff = (a, b) => (a === null || b === null ? null : a - b);
   const ratio = pass.rps > 0 ? relay.rps / pass.rps : null;
   const addedP50 = diff(relay.ttfbMs.p50, pass.ttfbMs.p50);
@@ -70,7 +72,8 @@ export function markdown(run) {
   lines.push(
     `Upstream: fake Anthropic stream of ${config.chunks} text deltas ${config.chunkDelayMs} ms apart; ` +
       `request body ${config.requestBytes} B (\`stream: true\`); ${config.durationSec} s per level after ` +
-      `${config.warmupSec} s of warm-up.`,
+      `${config.warmupSec} s of warm-up; D1, Durable Object and queue state in \`${config.stateDir}\`` +
+      `${config.queueConsumer ? '' : '; **relay queue consumer off** (diagnostic)'}.`,
   );
   const wranglerFigure = bundle.wrangler ? ` (wrangler reports ${bundle.wrangler.gzipKiB} KiB gzip)` : '';
   lines.push(
@@ -79,14 +82,15 @@ export function markdown(run) {
   );
   lines.push('');
   lines.push(
-    '| c | target | req/s | TTFB p50 | TTFB p99 | total p50 | total p99 | errors | workerd CPU/req | peak RSS | machine busy |',
+    '| c | target | req/s | TTFB p50 | TTFB p99 | total p50 | total p99 | errors | workerd CPU/req | hottest workerd thread | peak RSS | machine busy |',
   );
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     lines.push(
       `| ${r.concurrency} | ${r.target} | ${r.rps.toFixed(1)} | ${ms(r.ttfbMs.p50)} | ${ms(r.ttfbMs.p99)} | ` +
         `${ms(r.totalMs.p50)} | ${ms(r.totalMs.p99)} | ${errorsCell(r)} | ${ms(r.workerdCpuMsPerRequest, 2)} | ` +
-        `${r.peakRssMiB === null ? '–' : `${r.peakRssMiB.toFixed(0)} MiB`} | ${(100 * r.machineBusy).toFixed(0)}% |`,
+        `${r.hottestThreadBusy === null ? '–' : percent(r.hottestThreadBusy)} | ` +
+        `${r.peakRssMiB === null ? '–' : `${r.peakRssMiB.toFixed(0)} MiB`} | ${percent(r.machineBusy)} |`,
     );
   }
   if (comparisons.length > 0) {
@@ -100,12 +104,21 @@ export function markdown(run) {
     lines.push('|---:|---:|---:|---:|---:|---:|---:|');
     for (const c of comparisons) {
       lines.push(
-        `| ${c.concurrency} | ${c.throughputRatio === null ? '–' : c.throughputRatio.toFixed(2)}${mark(c.met.throughput)} | ` +
+        `| ${c.concurrency} | ${c.throughputRatio === null ? '–' : c.throughputRatio.toFixed(3)}${mark(c.met.throughput)} | ` +
           `${signedMs(c.addedTtfbP50Ms, 2)}${mark(c.met.ttfbP50)} | ${signedMs(c.addedTtfbP99Ms, 2)}${mark(c.met.ttfbP99)} | ` +
           `${ms(c.relayCpuMsPerRequest, 2)}${mark(c.met.cpu)} | ${ms(c.passThroughCpuMsPerRequest, 2)} | ` +
           `${signedMs(c.addedCpuMsPerRequest, 2)} |`,
       );
     }
+  }
+  const disturbed = results.filter((r) => r.otherBusy > 0.1);
+  if (disturbed.length > 0) {
+    lines.push('');
+    lines.push(
+      `Other processes kept the machine busy during ${disturbed
+        .map((r) => `c=${r.concurrency} ${r.target} (${percent(r.otherBusy)})`)
+        .join(', ')}: those rows are disturbed.`,
+    );
   }
   const failures = results.filter((r) => r.errors > 0);
   if (failures.length > 0) {

@@ -6,7 +6,7 @@
 // Writes bench/results/<timestamp>.json, prints markdown, and rewrites the "Latest results" block
 // of docs/performance.md. Exits non-zero only when the harness itself fails.
 import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildRelayBundle } from './bundle.mjs';
 import { requestBody, requestHeaders, requestPath } from './claude-code-request.mjs';
-import { cpuMs, memoryKiB, sampleRss } from './proc.mjs';
+import { busiestThreadMs, cpuMs, machineBusyMs, memoryKiB, sampleRss, threadCpuMs } from './proc.mjs';
 import { compare, markdown, writeLatestResults } from './report.mjs';
 import { startPassThrough, startRelay } from './workers.mjs';
 
@@ -30,39 +30,56 @@ const usage = `usage: npm run bench -- [options]     (each option also reads the
   --chunks <n>           text deltas per upstream reply              BENCH_CHUNKS      (5)
   --chunk-delay <ms>     delay between upstream chunks               BENCH_CHUNK_DELAY (20)
   --request-timeout <s>  a request slower than this is an error      BENCH_REQUEST_TIMEOUT (30)
+  --state-dir <dir>      where D1/DO/queue state lives (a temp dir   BENCH_STATE_DIR   (/dev/shm)
+                         is made inside it and removed)
+  --no-queue-consumer    diagnostic: run the relay without its usage BENCH_QUEUE_CONSUMER=0
+                         queue consumer (events pile up unconsumed)
   --no-docs              do not rewrite docs/performance.md          BENCH_DOCS=0
   --out <dir>            where the JSON goes                         BENCH_OUT         (bench/results)`;
 
+function parseFlags() {
+  try {
+    return parseArgs({ options: flags }).values;
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+}
+
+const flags = {
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  levels: { type: 'string' },
+  targets: { type: 'string' },
+  chunks: { type: 'string' },
+  'chunk-delay': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'no-docs': { type: 'boolean' },
+  'state-dir': { type: 'string' },
+  'no-queue-consumer': { type: 'boolean' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
 function options() {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      levels: { type: 'string' },
-      targets: { type: 'string' },
-      chunks: { type: 'string' },
-      'chunk-delay': { type: 'string' },
-      'request-timeout': { type: 'string' },
-      'no-docs': { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const values = parseFlags();
   if (values.help) {
     console.log(usage);
     process.exit(0);
   }
   const env = process.env;
-  const number = (name, flag, fallback, min, max) => {
+  const number = (name, flag, fallback, min, max, integer = false) => {
     const text = values[flag] ?? env[name] ?? String(fallback);
     const value = Number(text);
-    if (!Number.isFinite(value) || value < min || value > max)
-      throw new UsageError(`--${flag} must be a number from ${min} to ${max}, got "${text}"`);
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      const what = integer ? 'an integer' : 'a number';
+      throw new UsageError(`--${flag} must be ${what} from ${min} to ${max}, got "${text}"`);
+    }
     return value;
   };
   const levels = (values.levels ?? env.BENCH_LEVELS ?? '1,16,64,128').split(',').map(Number);
   if (levels.some((c) => !Number.isInteger(c) || c < 1 || c > 1024))
     throw new UsageError('--levels must be integers from 1 to 1024');
+  const queueConsumer = !(values['no-queue-consumer'] ?? env.BENCH_QUEUE_CONSUMER === '0');
   const targets = (values.targets ?? env.BENCH_TARGETS ?? allTargets.join(',')).split(',');
   if (targets.some((t) => !allTargets.includes(t)))
     throw new UsageError(`--targets takes ${allTargets.join(', ')}`);
@@ -71,10 +88,16 @@ function options() {
     warmupSec: number('BENCH_WARMUP', 'warmup', 2, 0, 60),
     levels,
     targets: allTargets.filter((t) => targets.includes(t)),
-    chunks: number('BENCH_CHUNKS', 'chunks', 5, 1, 1000),
-    chunkDelayMs: number('BENCH_CHUNK_DELAY', 'chunk-delay', 20, 0, 10_000),
+    // Whole numbers: they travel in the fake upstream's credential, `sk-fake.<tag>.slow.<ms>.<n>`.
+    chunks: number('BENCH_CHUNKS', 'chunks', 5, 1, 1000, true),
+    chunkDelayMs: number('BENCH_CHUNK_DELAY', 'chunk-delay', 20, 0, 10_000, true),
     requestTimeoutSec: number('BENCH_REQUEST_TIMEOUT', 'request-timeout', 30, 1, 600),
-    docs: !(values['no-docs'] ?? env.BENCH_DOCS === '0'),
+    // tmpfs by default: SQLite's fsyncs on this machine's disk would otherwise dominate the relay's
+    // latency, and they say nothing about Durable Object storage in production.
+    stateDir: values['state-dir'] ?? env.BENCH_STATE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()),
+    queueConsumer,
+    // A diagnostic run without the consumer never replaces the documented results.
+    docs: queueConsumer && !(values['no-docs'] ?? env.BENCH_DOCS === '0'),
     out: values.out ?? env.BENCH_OUT ?? join(root, 'bench', 'results'),
   };
 }
@@ -109,7 +132,7 @@ const cleanups = [];
 let cleaning = null;
 function cleanup() {
   cleaning ??= (async () => {
-    for (const fn of cleanups.reverse()) {
+    for (const fn of [...cleanups].reverse()) {
       try {
         await fn();
       } catch (err) {
@@ -119,12 +142,25 @@ function cleanup() {
   })();
   return cleaning;
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    cleanup().finally(() => process.exit(130));
-  });
+let signalled = false;
+function onSignal(signal) {
+  if (signalled) process.exit(130);
+  signalled = true;
+  console.error(`\n${signal}: stopping`);
+  cleanup().finally(() => process.exit(130));
 }
+/**
+ * Ours must be the only signal handler: wrangler installs one on import that exits at once, which
+ * would leave workerd, the children and the temp dirs behind.
+ */
+function takeOverSignals() {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    for (const listener of process.listeners(signal))
+      if (listener !== onSignal) process.off(signal, listener);
+    if (!process.listeners(signal).includes(onSignal)) process.on(signal, onSignal);
+  }
+}
+takeOverSignals();
 
 function forkChild(file, env = {}) {
   const child = fork(join(root, 'bench', file), [], {
@@ -196,12 +232,24 @@ async function measure(target, concurrency, config, upstream) {
     const cpuStart = sum(target.pids.map(cpuMs));
     const upstreamStart = cpuMs(upstream.pid);
     const stopRss = target.pids.length > 0 ? sampleRss(target.pids) : () => null;
+    const threadsStart = target.pids.map(threadCpuMs);
+    const machineStart = machineBusyMs();
+    const harnessStart = process.cpuUsage();
     const started = performance.now();
     child.send({ type: 'go' });
     const { result } = await message(child, 'done', durationMs + timeoutMs + 30_000);
     const windowMs = performance.now() - started;
     const cpuAtDone = sum(target.pids.map(cpuMs));
     const upstreamCpu = cpuMs(upstream.pid) - upstreamStart;
+    const harness = process.cpuUsage(harnessStart);
+    const machine = machineBusyMs() - machineStart;
+    const hottestThread = Math.max(
+      0,
+      ...target.pids.map((pid, i) => busiestThreadMs(threadsStart[i], threadCpuMs(pid))),
+    );
+    const oursMs =
+      cpuAtDone - cpuStart + upstreamCpu + result.loadgenCpuMs + harness.user / 1000 + harness.system / 1000;
+    const capacityMs = windowMs * cpus().length;
     // ...and the measured requests' deferred work lands inside it, so CPU/request includes it.
     if (target.settleMs > 0) await sleep(target.settleMs);
     const cpuEnd = sum(target.pids.map(cpuMs));
@@ -215,8 +263,15 @@ async function measure(target, concurrency, config, upstream) {
       workerdCpuMsPerRequest: target.pids.length > 0 ? (cpuEnd - cpuStart) / answered : null,
       upstreamCpuMsPerRequest: upstreamCpu / answered,
       loadgenCpuMsPerRequest: result.loadgenCpuMs / answered,
-      // Share of all cores the three processes kept busy during the measured window.
-      machineBusy: (cpuAtDone - cpuStart + upstreamCpu + result.loadgenCpuMs) / (windowMs * cpus().length),
+      // Miniflare's Node side should be idle during load: this shows it if anything goes through it.
+      harnessCpuMsPerRequest: (harness.user + harness.system) / 1000 / answered,
+      // Share of one core the busiest workerd thread used: near 100 % means the target is bound by
+      // that thread, whatever the rest of the machine is doing.
+      hottestThreadBusy: target.pids.length > 0 ? hottestThread / windowMs : null,
+      // Share of all cores the three processes kept busy during the measured window...
+      machineBusy: (cpuAtDone - cpuStart + upstreamCpu + result.loadgenCpuMs) / capacityMs,
+      // ...and what everything else on the machine took meanwhile (a disturbed run if large).
+      otherBusy: Math.max(0, machine - oursMs) / capacityMs,
       peakRssMiB: peakRssKiB === null ? null : peakRssKiB / 1024,
     };
   } finally {
@@ -267,6 +322,16 @@ async function main() {
   }, watchdogMs);
   watchdog.unref();
 
+  const idleFrom = machineBusyMs();
+  await sleep(1000);
+  const busyBefore = (machineBusyMs() - idleFrom) / (1000 * cpus().length);
+  if (busyBefore > 0.2) {
+    console.log(
+      `bench: warning: the machine is ${Math.round(100 * busyBefore)}% busy before the run; ` +
+        'the results will be disturbed (see "Other processes" below the tables)',
+    );
+  }
+
   const tmp = mkdtempSync(join(tmpdir(), 'aicarpool-bench-'));
   cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -278,22 +343,27 @@ async function main() {
         : ''),
   );
 
+  const state = mkdtempSync(join(config.stateDir, 'aicarpool-bench-state-'));
+  cleanups.push(() => rmSync(state, { recursive: true, force: true }));
+
   const upstream = await startUpstream();
   const upstreamCredential = `sk-fake.bench.slow.${config.chunkDelayMs}.${config.chunks}`;
   const relay = await startRelay({
     root,
     bundle,
-    persistRoot: join(tmp, 'relay-state'),
+    persistRoot: join(state, 'relay'),
     upstreamOrigin: upstream.origin,
     upstreamCredential,
+    queueConsumer: config.queueConsumer,
   });
   cleanups.push(() => relay.dispose());
   const passThrough = await startPassThrough({
-    persistRoot: join(tmp, 'pass-through-state'),
+    persistRoot: join(state, 'pass-through'),
     upstreamOrigin: upstream.origin,
     compatibility: relay.compatibility,
   });
   cleanups.push(() => passThrough.dispose());
+  takeOverSignals();
 
   const header = (key) => ({ ...requestHeaders, 'x-api-key': key });
   const port = (url) => Number(new URL(url).port);
@@ -303,7 +373,7 @@ async function main() {
       port: port(relay.url),
       headers: header(relay.apiKey),
       pids: relay.pids,
-      settleMs: relay.queueBatchTimeoutMs + 500,
+      settleMs: config.queueConsumer ? relay.queueBatchTimeoutMs + 500 : 0,
     },
     'pass-through': {
       name: 'pass-through',
@@ -332,9 +402,9 @@ async function main() {
   }
 
   const results = [];
-  for (const concurrency of config.levels) {
+  for (const [level, concurrency] of config.levels.entries()) {
     for (const name of config.targets) {
-      const result = await measure(targets[name], concurrency, config, upstream);
+      const result = { level, ...(await measure(targets[name], concurrency, config, upstream)) };
       results.push(result);
       if (name === 'relay') relayRequests += result.requests + result.warmupRequests;
       const cpu =
@@ -343,18 +413,19 @@ async function main() {
           : `, ${result.workerdCpuMsPerRequest.toFixed(2)} ms CPU/req`;
       console.log(
         `c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ${result.rps.toFixed(1).padStart(7)} req/s, ` +
-          `TTFB p50 ${result.ttfbMs.p50?.toFixed(1)} p99 ${result.ttfbMs.p99?.toFixed(1)} ms, ` +
-          `total p50 ${result.totalMs.p50?.toFixed(1)} ms, ${result.errors} errors${cpu}`,
+          `TTFB p50 ${result.ttfbMs.p50?.toFixed(1) ?? '–'} p99 ${result.ttfbMs.p99?.toFixed(1) ?? '–'} ms, ` +
+          `total p50 ${result.totalMs.p50?.toFixed(1) ?? '–'} ms, ${result.errors} errors${cpu}`,
       );
     }
   }
 
-  const comparisons = config.levels.map((c) => compare(results, c)).filter(Boolean);
+  const comparisons = config.levels.map((_, level) => compare(results, level)).filter(Boolean);
   const usage = config.targets.includes('relay')
     ? { rows: await relay.countRequestLog(), relayRequests }
     : null;
   const run = {
     startedAt: startedAt.toISOString(),
+    machineBusyBefore: busyBefore,
     finishedAt: new Date().toISOString(),
     ...gitState(),
     machine: {
@@ -408,6 +479,8 @@ try {
   await cleanup();
   process.exit(0);
 } catch (err) {
+  // After Ctrl-C the children die with us and whatever waited on them fails: not worth a word.
+  if (signalled) await new Promise(() => {});
   if (err instanceof UsageError) console.error(`${err.message}\n\n${usage}`);
   else console.error(`bench: harness failure: ${err.stack ?? err}`);
   await cleanup();

@@ -111,7 +111,14 @@ async function operatorCall(url, token, path, body) {
  * queue (its consumer included) as the wrangler config declares them; migrated and seeded with
  * one account pointing at the fake upstream, one carpool group, its member and a key.
  */
-export async function startRelay({ root, bundle, persistRoot, upstreamOrigin, upstreamCredential }) {
+export async function startRelay({
+  root,
+  bundle,
+  persistRoot,
+  upstreamOrigin,
+  upstreamCredential,
+  queueConsumer = true,
+}) {
   const configPath = join(root, 'wrangler.jsonc');
   const config = unstable_readConfig({ config: configPath });
   // Quiet: wrangler would announce the .dev.vars it reads (whose values are replaced below anyway).
@@ -128,6 +135,9 @@ export async function startRelay({ root, bundle, persistRoot, upstreamOrigin, up
       workers: [
         {
           ...workerOptions,
+          // Without the consumer the usage events pile up in the local queue: a diagnostic, to see
+          // the consumer's (and its D1 writes') share of the relay's CPU.
+          ...(queueConsumer ? {} : { queueConsumers: {} }),
           name: config.name,
           modules: true,
           scriptPath: bundle.mainModule,
@@ -159,13 +169,13 @@ export async function startRelay({ root, bundle, persistRoot, upstreamOrigin, up
     const group = await call('/groups', { name: 'Bench carpool', kind: 'carpool', accountId: account.id });
     await call(`/groups/${group.id}/members`, { userId: user.id, role: 'owner' });
     const key = await call('/keys', { groupId: group.id, userId: user.id, name: 'bench' });
-    const queueConsumer = Object.values(workerOptions.queueConsumers ?? {})[0];
+    const consumer = Object.values(workerOptions.queueConsumers ?? {})[0];
     return {
       ...instance,
       name: 'relay',
       apiKey: key.key,
       migrations,
-      queueBatchTimeoutMs: (queueConsumer?.maxBatchTimeout ?? 1) * 1000,
+      queueBatchTimeoutMs: (consumer?.maxBatchTimeout ?? 1) * 1000,
       compatibility: {
         compatibilityDate: workerOptions.compatibilityDate,
         compatibilityFlags: workerOptions.compatibilityFlags,
