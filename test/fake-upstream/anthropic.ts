@@ -1,16 +1,18 @@
 // The Anthropic Messages API wire format: credentials, headers, error envelopes, messages, count_tokens, models.
+import { type MessageEvent, messageBody, messageEvents, planMessage } from './anthropic-messages';
+import { type JsonObject, parseJsonObject } from './completion';
 import type { Provider, UpstreamCall } from './provider';
 import { randomBase58 } from './random-id';
-import { type Json, type JsonReply, type Reply, type StreamEvent, streamSteps } from './reply';
+import { type Json, type JsonReply, type Reply, type StreamEvent, streamSteps, unstreamed } from './reply';
 import type { Answer, ErrorKind, Failure } from './scenarios';
-import { splitText, tokensForBytes, tokensForText, truncateToTokens } from './tokens';
+import { namedEvent } from './sse';
+import { tokensForBytes } from './tokens';
 
+const anthropicHost = 'api.anthropic.com';
 const organizationId = 'f4ce0000-0000-4000-8000-00000000a1c0';
 const requestsPerMinute = 4000;
 const inputTokensPerMinute = 2_000_000;
 const outputTokensPerMinute = 400_000;
-// Long enough to recognise the prompt in a log, short enough to keep streams small.
-const echoedCodePoints = 200;
 
 export const models = [
   { id: 'claude-opus-4-5-20251101', display_name: 'Claude Opus 4.5', created_at: '2025-11-24T00:00:00Z' },
@@ -41,31 +43,6 @@ const errors: Record<ErrorKind, { status: number; type: string; message: string 
   server: { status: 500, type: 'api_error', message: 'Internal server error' },
   overloaded: { status: 529, type: 'overloaded_error', message: 'Overloaded' },
 };
-
-export type MessageUsage = {
-  input_tokens: number;
-  cache_creation_input_tokens: number;
-  cache_read_input_tokens: number;
-  cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
-  output_tokens: number;
-  service_tier: 'standard';
-};
-
-type StopReason = 'end_turn' | 'max_tokens';
-
-/** What one messages call will answer, derived only from the request so tests can predict it. */
-interface Completion {
-  readonly model: string;
-  readonly text: string;
-  readonly stopReason: StopReason;
-  readonly usage: MessageUsage;
-}
-
-type JsonObject = { readonly [key: string]: unknown };
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 // Anthropic writes reset times as RFC 3339 to the second.
 function rfc3339(ms: number): string {
@@ -134,137 +111,24 @@ function failure(call: UpstreamCall, { kind, message, retryAfterSeconds }: Failu
   };
 }
 
-/** The last text of the last user message: content as a string, or its last text block. */
-function lastUserText(messages: unknown): string {
-  if (!Array.isArray(messages)) return '';
-  const message: unknown = messages.findLast((item) => isObject(item) && item.role === 'user');
-  if (!isObject(message)) return '';
-  const { content } = message;
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  const block: unknown = content.findLast((item) => isObject(item) && item.type === 'text');
-  return isObject(block) && typeof block.text === 'string' ? block.text : '';
-}
-
-// Prompt caching: a body that marks cache breakpoints reads half its tokens from cache and writes a
-// quarter, the write split between TTLs in proportion to the breakpoints that ask for `"ttl":"1h"`.
-function usageFor(call: UpstreamCall, outputTokens: number): MessageUsage {
-  const total = tokensForBytes(call.bodyBytes);
-  const breakpoints = call.body.split('"cache_control"').length - 1;
-  if (breakpoints === 0) {
-    return {
-      input_tokens: total,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
-      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
-      output_tokens: outputTokens,
-      service_tier: 'standard',
-    };
-  }
-  const oneHourBreakpoints = Math.min(breakpoints, call.body.match(/"ttl"\s*:\s*"1h"/g)?.length ?? 0);
-  const cacheRead = Math.max(1, Math.floor(total / 2));
-  const cacheCreation = Math.max(1, Math.floor(total / 4));
-  const oneHour = Math.floor((cacheCreation * oneHourBreakpoints) / breakpoints);
-  return {
-    input_tokens: Math.max(1, total - cacheRead - cacheCreation),
-    cache_creation_input_tokens: cacheCreation,
-    cache_read_input_tokens: cacheRead,
-    cache_creation: {
-      ephemeral_5m_input_tokens: cacheCreation - oneHour,
-      ephemeral_1h_input_tokens: oneHour,
-    },
-    output_tokens: outputTokens,
-    service_tier: 'standard',
-  };
-}
-
-function complete(call: UpstreamCall, request: JsonObject): Completion {
-  const echo = `echo: ${Array.from(lastUserText(request.messages)).slice(0, echoedCodePoints).join('')}`;
-  const { max_tokens: maxTokens, model } = request;
-  const capped =
-    typeof maxTokens === 'number' &&
-    Number.isSafeInteger(maxTokens) &&
-    maxTokens > 0 &&
-    tokensForText(echo) > maxTokens;
-  const text = capped ? truncateToTokens(echo, maxTokens) : echo;
-  return {
-    model: typeof model === 'string' ? model : models[0].id,
-    text,
-    stopReason: capped ? 'max_tokens' : 'end_turn',
-    usage: usageFor(call, tokensForText(text)),
-  };
-}
-
-function sse(type: string, data: Json): string {
-  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-const overloadedEvent = sse('error', {
+const overloadedEvent = namedEvent('error', {
   type: 'error',
   error: { type: 'overloaded_error', message: 'Overloaded' },
 });
 // Byte-for-byte what Anthropic sends, space included.
 const pingEvent = 'event: ping\ndata: {"type": "ping"}\n\n';
 
-function streamEvents(completion: Completion, chunks: number): StreamEvent[] {
-  const { model, text, stopReason, usage } = completion;
-  const startUsage: MessageUsage = { ...usage, output_tokens: 1 };
-  const message = {
-    id: `msg_01${randomBase58(22)}`,
-    type: 'message',
-    role: 'assistant',
-    model,
-    content: [],
-    stop_reason: null,
-    stop_sequence: null,
-    usage: startUsage,
-  };
-  let sent = '';
-  const deltas = splitText(text, chunks).map((piece): StreamEvent => {
-    sent += piece;
-    const delta = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } };
-    return { chunk: sse('content_block_delta', delta), phase: 'delta', text: sent };
-  });
-  // message_delta usage is cumulative: Anthropic repeats the input and cache counts beside the final output.
-  const finalUsage = {
-    input_tokens: usage.input_tokens,
-    cache_creation_input_tokens: usage.cache_creation_input_tokens,
-    cache_read_input_tokens: usage.cache_read_input_tokens,
-    output_tokens: usage.output_tokens,
-  };
-  return [
-    {
-      chunk: sse('message_start', { type: 'message_start', message }),
-      phase: 'start',
-      usage: startUsage,
-      text: '',
-    },
-    {
-      chunk: sse('content_block_start', {
-        type: 'content_block_start',
-        index: 0,
-        content_block: { type: 'text', text: '' },
-      }),
-      phase: 'other',
-    },
-    { chunk: pingEvent, phase: 'other' },
-    ...deltas,
-    { chunk: sse('content_block_stop', { type: 'content_block_stop', index: 0 }), phase: 'other' },
-    {
-      chunk: sse('message_delta', {
-        type: 'message_delta',
-        delta: { stop_reason: stopReason, stop_sequence: null },
-        usage: finalUsage,
-      }),
-      phase: 'other',
-      usage,
-    },
-    { chunk: sse('message_stop', { type: 'message_stop' }), phase: 'other' },
-  ];
+function frame({ type, data, ...event }: MessageEvent): StreamEvent {
+  return { ...event, chunk: type === 'ping' ? pingEvent : namedEvent(type, data) };
 }
 
 function messages(call: UpstreamCall, request: JsonObject, answer: Answer): Reply {
-  const completion = complete(call, request);
+  const plan = planMessage(
+    call,
+    request,
+    answer,
+    typeof request.model === 'string' ? request.model : models[0].id,
+  );
   const { interruption } = answer;
   if (request.stream === true) {
     return {
@@ -272,45 +136,13 @@ function messages(call: UpstreamCall, request: JsonObject, answer: Answer): Repl
       status: 200,
       headers: { ...headers(call, 'text/event-stream; charset=utf-8'), 'cache-control': 'no-cache' },
       chunkDelayMs: answer.chunkDelayMs,
-      steps: streamSteps(streamEvents(completion, answer.chunks), interruption, overloadedEvent),
+      steps: streamSteps(messageEvents(plan, answer.chunks).map(frame), interruption, overloadedEvent),
     };
   }
-  // Without a stream there is no "middle": an error event becomes an error status, a drop or stall
-  // happens before the body.
   if (interruption?.ending === 'error_event') return failure(call, { kind: 'overloaded' });
-  if (interruption !== null) {
-    return {
-      kind: 'stream',
-      status: 200,
-      headers: headers(call, 'application/json'),
-      chunkDelayMs: 0,
-      steps: [
-        interruption.ending === 'drop' ? { kind: 'drop' } : { kind: 'stall', forMs: interruption.forMs },
-      ],
-    };
-  }
-  const { model, text, stopReason, usage } = completion;
-  const body = {
-    id: `msg_01${randomBase58(22)}`,
-    type: 'message',
-    role: 'assistant',
-    model,
-    content: [{ type: 'text', text }],
-    stop_reason: stopReason,
-    stop_sequence: null,
-    usage,
-  };
-  return jsonReply(call, 200, body, usage, text);
-}
-
-function parseBody(call: UpstreamCall): JsonObject | null {
-  try {
-    const parsed: unknown = JSON.parse(call.body);
-    // Nothing is validated beyond parsing: clients send fields and roles the fake need not understand.
-    return isObject(parsed) ? parsed : {};
-  } catch {
-    return null;
-  }
+  if (interruption !== null) return unstreamed(headers(call, 'application/json'), interruption);
+  const text = plan.block.type === 'text' ? plan.block.text : plan.block.json;
+  return jsonReply(call, 200, messageBody(plan), plan.usage, text);
 }
 
 const malformed: Failure = {
@@ -333,7 +165,7 @@ function answer(call: UpstreamCall, answer: Answer): Reply {
   if (route !== 'POST /v1/messages' && route !== 'POST /v1/messages/count_tokens') {
     return failure(call, { kind: 'not_found' });
   }
-  const request = parseBody(call);
+  const request = parseJsonObject(call.body);
   if (request === null) return failure(call, malformed);
   if (route === 'POST /v1/messages/count_tokens') {
     return jsonReply(call, 200, { input_tokens: tokensForBytes(call.bodyBytes) });
@@ -342,7 +174,12 @@ function answer(call: UpstreamCall, answer: Answer): Reply {
 }
 
 export const anthropic: Provider = {
-  claims: (_method, url) => url.pathname.startsWith('/v1/messages') || url.pathname.startsWith('/v1/models'),
+  // `/v1/models` is OpenAI's path too: elsewhere than Anthropic's own host, the Anthropic headers tell.
+  claims: (request, url) =>
+    url.hostname === anthropicHost ||
+    url.pathname.startsWith('/v1/messages') ||
+    (url.pathname.startsWith('/v1/models') &&
+      (request.headers.has('anthropic-version') || request.headers.has('x-api-key'))),
   newRequestId: () => `req_011C${randomBase58(20)}`,
   // x-api-key wins when both are present, as it does at Anthropic.
   credential: (request) =>

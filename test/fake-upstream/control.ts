@@ -3,9 +3,14 @@ import type { Json } from './reply';
 import { type Scenario, scenarioFrom } from './scenarios';
 
 export interface LogEntry {
-  /** The `request-id` the response carried. */
+  /**
+   * The id the response carried: `request-id` (Anthropic), `x-request-id` (OpenAI, Azure),
+   * `x-amzn-RequestId` (Bedrock), the body's `responseId` (Gemini).
+   */
   id: string;
   method: string;
+  /** The host the request was sent to: which endpoint an account's base URL or preset reached. */
+  host: string;
   path: string;
   search: string;
   headers: Record<string, string>;
@@ -14,9 +19,12 @@ export interface LogEntry {
   scenario: string | null;
   /** Null until the response headers are decided (e.g. during a slow first byte). */
   status: number | null;
-  /** The usage as the client last saw it: final cumulative values, or null when none was reported. */
+  /**
+   * The provider's raw usage object as the client last saw it (Anthropic `usage`, OpenAI `usage`, Gemini
+   * `usageMetadata`), or null when none was sent (an OpenAI chat stream without `include_usage`).
+   */
   usage: Json | null;
-  /** The reply text sent so far, or null when the response carries none. */
+  /** The reply text sent so far (a tool call's arguments JSON), or null when the response carries none. */
   text: string | null;
   startedAt: number;
   endedAt: number | null;
@@ -91,7 +99,7 @@ export class Exchange {
 
 export type Arrival = Pick<
   LogEntry,
-  'id' | 'method' | 'path' | 'search' | 'headers' | 'body' | 'bodySha256' | 'scenario'
+  'id' | 'method' | 'host' | 'path' | 'search' | 'headers' | 'body' | 'bodySha256' | 'scenario'
 >;
 
 export function openExchange(tag: string, arrival: Arrival): Exchange {

@@ -1,21 +1,27 @@
 // Fake AI provider for the relay's tests and benchmarks: every outbound fetch lands here, whatever its URL.
 import { anthropic } from './anthropic';
+import { azure } from './azure';
+import { bedrock } from './bedrock';
 import { control } from './control';
+import { gemini } from './gemini';
+import { openai } from './openai';
 import type { Provider } from './provider';
 import { play } from './upstream';
 
 export type { LogEntry, Stats } from './control';
 
 const controlHost = 'fake.control';
-const providers: readonly Provider[] = [anthropic];
-// Paths no provider claims get this provider's not-found envelope.
+// First claim wins. Hosts decide where they are known; OpenAI comes last because it matches only a path
+// suffix (`/chat/completions`, `/responses`, `/models`) under any host and base path.
+const providers: readonly Provider[] = [bedrock, azure, gemini, anthropic, openai];
+// Paths no provider claims (Claude Code's `HEAD /` probe among them) get Anthropic's envelope.
 const fallback = anthropic;
 
 export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.hostname === controlHost) return control(request, url);
-    const provider = providers.find((candidate) => candidate.claims(request.method, url)) ?? fallback;
+    const provider = providers.find((candidate) => candidate.claims(request, url)) ?? fallback;
     return play(provider, request, url);
   },
 };

@@ -1,4 +1,4 @@
-// What each provider wire format (anthropic.ts; later openai.ts, gemini.ts) supplies to the generic fake.
+// What each provider wire format (anthropic.ts, openai.ts, azure.ts, gemini.ts, bedrock.ts) supplies to the generic fake.
 import type { Reply } from './reply';
 import type { Answer, Failure } from './scenarios';
 
@@ -13,11 +13,16 @@ export interface UpstreamCall {
 }
 
 export interface Provider {
-  /** Whether the path is one of this provider's endpoints. */
-  claims(method: string, url: URL): boolean;
+  /** Whether the request (host, path, and for shared paths its headers) is one of this provider's endpoints. */
+  claims(request: Request, url: URL): boolean;
   newRequestId(): string;
-  /** The API key as this provider's clients send it, or null when absent. */
+  /** The API key as this provider's clients send it, or null when absent or malformed. */
   credential(request: Request, url: URL): string | null;
+  /**
+   * A reply the provider's front door gives before it looks at the key (Azure answers a URL without
+   * `api-version` with a 404 whatever the key), or null to go on.
+   */
+  refuse?(call: UpstreamCall): Reply | null;
   /** An error response in the provider's envelope. */
   failure(call: UpstreamCall, failure: Failure): Reply;
   /** A successful exchange as the scenario shapes it; unknown paths and unparsable bodies still fail. */

@@ -13,10 +13,13 @@ export interface JsonReply {
   readonly text: string | null;
 }
 
+/** Text for SSE and JSON streams; bytes for binary framings such as AWS event streams. */
+export type Chunk = string | Uint8Array;
+
 export type StreamStep =
   | {
       readonly kind: 'send';
-      readonly chunk: string;
+      readonly chunk: Chunk;
       readonly phase?: StreamEvent['phase'];
       readonly usage?: Json;
       readonly text?: string;
@@ -37,7 +40,7 @@ export type Reply = JsonReply | StreamReply;
 
 /** One wire event of a full stream; `start` and `delta` mark where an interruption may cut it. */
 export interface StreamEvent {
-  readonly chunk: string;
+  readonly chunk: Chunk;
   readonly phase: 'start' | 'delta' | 'other';
   /** The cumulative usage and text a client knows once it has this event. */
   readonly usage?: Json;
@@ -51,27 +54,46 @@ function send(event: StreamEvent): StreamStep {
 /**
  * The steps of a stream, cut by the scenario's interruption: after the start event, or after the Nth
  * text delta (the last one when there are fewer), it ends with the provider's error event, a dropped
- * connection or a stall.
+ * connection or a stall. A stream with no start event (Gemini's chunks all carry text) starts at its
+ * first delta. The error event may depend on how many events went before it (a sequence number).
  */
 export function streamSteps(
   events: readonly StreamEvent[],
   interruption: Interruption | null,
-  errorEvent: string,
+  errorEvent: Chunk | ((sent: number) => Chunk),
 ): StreamStep[] {
   if (interruption === null) return events.map(send);
-  const start = events.findIndex((event) => event.phase === 'start');
   const deltas = events.flatMap((event, index) => (event.phase === 'delta' ? [index] : []));
+  const startIndex = events.findIndex((event) => event.phase === 'start');
+  const start = startIndex === -1 ? (deltas[0] ?? -1) : startIndex;
   const cut =
     interruption.afterDeltas === 0
       ? start
       : (deltas[Math.min(interruption.afterDeltas, deltas.length) - 1] ?? start);
   const ending: StreamStep =
     interruption.ending === 'error_event'
-      ? { kind: 'send', chunk: errorEvent }
+      ? { kind: 'send', chunk: typeof errorEvent === 'function' ? errorEvent(cut + 1) : errorEvent }
       : interruption.ending === 'drop'
         ? { kind: 'drop' }
         : { kind: 'stall', forMs: interruption.forMs };
   return [...events.slice(0, cut + 1).map(send), ending];
+}
+
+/**
+ * A non-streamed reply that never arrives whole: there is no "middle" without a stream, so a drop or a
+ * stall happens before the body. (An error event becomes an error status, which each provider renders.)
+ */
+export function unstreamed(
+  headers: Record<string, string>,
+  interruption: Exclude<Interruption, { ending: 'error_event' }>,
+): StreamReply {
+  return {
+    kind: 'stream',
+    status: 200,
+    headers,
+    chunkDelayMs: 0,
+    steps: [interruption.ending === 'drop' ? { kind: 'drop' } : { kind: 'stall', forMs: interruption.forMs }],
+  };
 }
 
 /** `signal` aborts when the client disconnects, which ends a stream just as a reader's cancel does. */
@@ -126,7 +148,7 @@ function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal):
         }
         switch (step.kind) {
           case 'send':
-            controller.enqueue(encoder.encode(step.chunk));
+            controller.enqueue(typeof step.chunk === 'string' ? encoder.encode(step.chunk) : step.chunk);
             exchange.reported(step.usage, step.text);
             // Close with the last chunk rather than on the next pull, so the body ends when the data does.
             if (next === reply.steps.length) {

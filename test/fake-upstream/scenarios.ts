@@ -14,6 +14,7 @@ export const scenarioNames = [
   '429',
   '500',
   '529',
+  'tool_call',
 ] as const;
 
 export type ScenarioName = (typeof scenarioNames)[number];
@@ -48,8 +49,12 @@ export type Interruption =
   | { readonly afterDeltas: number; readonly ending: 'drop' }
   | { readonly afterDeltas: number; readonly ending: 'stall'; readonly forMs: number };
 
+/** What the model says: text, or a call of the first tool the request offers. */
+export type Content = 'text' | 'tool_call';
+
 export interface Answer {
   readonly kind: 'answer';
+  readonly content: Content;
   readonly firstByteDelayMs: number;
   readonly chunkDelayMs: number;
   readonly chunks: number;
@@ -85,6 +90,7 @@ export function behaviourOf(scenario: Scenario): Behaviour {
   }
   const answer: Answer = {
     kind: 'answer',
+    content: name === 'tool_call' ? 'tool_call' : 'text',
     firstByteDelayMs: 0,
     chunkDelayMs: 0,
     chunks: scenario.chunks ?? defaultChunks,
@@ -92,6 +98,7 @@ export function behaviourOf(scenario: Scenario): Behaviour {
   };
   switch (name) {
     case 'ok':
+    case 'tool_call':
       return { ...answer, chunkDelayMs: param ?? 0 };
     case 'slow':
       return { ...answer, chunkDelayMs: param ?? defaultSlowDelayMs };

@@ -35,6 +35,7 @@ export async function play(provider: Provider, request: Request, url: URL): Prom
   const exchange = openExchange(key?.tag ?? '', {
     id: call.requestId,
     method: call.method,
+    host: url.host,
     path: url.pathname,
     search: url.search,
     headers: Object.fromEntries(request.headers),
@@ -47,6 +48,8 @@ export async function play(provider: Provider, request: Request, url: URL): Prom
   const { signal } = request;
   signal.addEventListener('abort', () => exchange.ended('cancelled'));
   try {
+    const refused = provider.refuse?.(call) ?? null;
+    if (refused !== null) return render(refused, exchange, signal);
     if (key === null) return render(provider.failure(call, { kind: 'authentication' }), exchange, signal);
     if (scenario === null) {
       const message = `fake-upstream: unknown scenario "${key.scenarioText}"`;

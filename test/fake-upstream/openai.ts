@@ -1,0 +1,58 @@
+// OpenAI and OpenAI-compatible vendors (DeepSeek, Moonshot, DashScope, GLM): routes by path suffix under any base path.
+import { parseJsonObject } from './completion';
+import { chatCompletions } from './openai-chat';
+import { jsonReply, newOpenAiRequestId, openAiDialect } from './openai-dialect';
+import { responses } from './openai-responses';
+import type { Provider, UpstreamCall } from './provider';
+import type { Reply } from './reply';
+import type { Answer, Failure } from './scenarios';
+
+// Vendors mount the same API under their own prefix (`/v1`, `/compatible-mode/v1`, `/api/paas/v4`).
+const endpoint = /\/(chat\/completions|responses|models)(?:\/([^/]+))?$/;
+
+const created = 1754425777;
+export const openAiModels = [
+  'gpt-5',
+  'gpt-5-2025-08-07',
+  'gpt-5-mini',
+  'gpt-5-nano',
+  'gpt-5-codex',
+  'gpt-5.1',
+].map((id) => ({ id, object: 'model', created, owned_by: 'system' }));
+
+const malformed: Failure = {
+  kind: 'invalid_request',
+  message:
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
+};
+
+function answer(call: UpstreamCall, answer: Answer): Reply {
+  const [, kind, id] = endpoint.exec(call.url.pathname) ?? [];
+  if (kind === 'models' && call.method === 'GET') {
+    if (id === undefined) return jsonReply(openAiDialect, call, { object: 'list', data: openAiModels });
+    const model = openAiModels.find((candidate) => candidate.id === decodeURIComponent(id));
+    if (model !== undefined) return jsonReply(openAiDialect, call, model);
+    return openAiDialect.failure(call, {
+      kind: 'not_found',
+      message: `The model '${decodeURIComponent(id)}' does not exist`,
+    });
+  }
+  const generates = call.method === 'POST' && id === undefined;
+  if (!generates || (kind !== 'chat/completions' && kind !== 'responses')) {
+    return openAiDialect.failure(call, { kind: 'not_found' });
+  }
+  const request = parseJsonObject(call.body);
+  if (request === null) return openAiDialect.failure(call, malformed);
+  const model = typeof request.model === 'string' ? request.model : 'gpt-5';
+  return kind === 'responses'
+    ? responses(call, request, answer, openAiDialect, model)
+    : chatCompletions(call, request, answer, openAiDialect, model);
+}
+
+export const openai: Provider = {
+  claims: (_request, url) => endpoint.test(url.pathname),
+  newRequestId: newOpenAiRequestId,
+  credential: (request) => request.headers.get('authorization')?.replace(/^Bearer\s+/i, '') ?? null,
+  failure: openAiDialect.failure,
+  answer,
+};

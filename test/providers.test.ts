@@ -1,0 +1,360 @@
+// Every client and every provider: the official OpenAI and Google SDKs against the relay, OpenAI,
+// Azure, Gemini and OpenAI-compatible accounts, and format conversion both ways.
+import { GoogleGenAI } from '@google/genai';
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import {
+  anthropicClient,
+  fakeLog,
+  RELAY,
+  relayFetch,
+  requestLogFor,
+  seedCarpoolWith,
+  withRelayFetch,
+} from './support/relay';
+
+function openaiClient(key: string): OpenAI {
+  return new OpenAI({ apiKey: key, baseURL: `${RELAY}/v1`, fetch: relayFetch, maxRetries: 0 });
+}
+
+interface ChatUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+}
+
+/** GPT-5 list prices by hand: $1.25 in, $10 out, $0.125 cached in, per MTok (in eighths of a micro-dollar). */
+function gpt5CostMicros(input: number, cached: number, output: number): number {
+  const eighths = input * 10 + cached + output * 80;
+  return Math.floor((eighths + 4) / 8);
+}
+
+describe('OpenAI surface with the official openai SDK', () => {
+  it('chat completions, non-streaming: text intact, usage and cost exact', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai' });
+    const completion = await openaiClient(carpool.key).chat.completions.create({
+      model: 'gpt-5',
+      messages: [{ role: 'user', content: 'hello from the openai sdk' }],
+      prompt_cache_key: 'cache-me',
+    });
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(upstream!.path).toBe('/v1/chat/completions');
+    expect(upstream!.headers.authorization).toBe(`Bearer sk-fake.${carpool.tag}.ok`);
+    expect(completion.choices[0]!.message.content).toBe(upstream!.text);
+    const usage = upstream!.usage as unknown as ChatUsage;
+    const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+    expect(cached).toBeGreaterThan(0);
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row).toMatchObject({
+      model: 'gpt-5',
+      input_tokens: usage.prompt_tokens - cached,
+      cache_read_tokens: cached,
+      output_tokens: usage.completion_tokens,
+    });
+    expect(row!.cost_micros).toBe(
+      gpt5CostMicros(usage.prompt_tokens - cached, cached, usage.completion_tokens),
+    );
+  });
+
+  it('chat completions, streaming without include_usage: metered, yet the client sees no usage chunk', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai' });
+    const stream = await openaiClient(carpool.key).chat.completions.create({
+      model: 'gpt-5-mini',
+      stream: true,
+      messages: [{ role: 'user', content: 'stream please' }],
+    });
+    let text = '';
+    let sawUsage = false;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      if (chunk.usage) sawUsage = true;
+    }
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(text).toBe(upstream!.text);
+    expect(sawUsage).toBe(false);
+    expect(JSON.parse(upstream!.body).stream_options).toEqual({ include_usage: true });
+    const usage = upstream!.usage as unknown as ChatUsage;
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row!.output_tokens).toBe(usage.completion_tokens);
+    expect(row!.input_tokens + row!.cache_read_tokens).toBe(usage.prompt_tokens);
+  });
+
+  it('chat completions, streaming with include_usage: the client gets its usage chunk', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai' });
+    const stream = await openaiClient(carpool.key).chat.completions.create({
+      model: 'gpt-5',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'with usage' }],
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) usage = chunk.usage ?? usage;
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(usage?.completion_tokens).toBe((upstream!.usage as unknown as ChatUsage).completion_tokens);
+  });
+
+  it('responses (Codex CLI), streaming and not: text intact, cached and reasoning tokens metered', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai' });
+    const client = openaiClient(carpool.key);
+    const plain = await client.responses.create({
+      model: 'gpt-5-codex',
+      input: 'plain response',
+      store: false,
+    });
+    const stream = await client.responses.create({
+      model: 'gpt-5-codex',
+      input: [
+        { role: 'developer', content: 'you are codex' },
+        { role: 'user', content: 'streamed response' },
+      ],
+      prompt_cache_key: 'codex-session',
+      store: false,
+      stream: true,
+    });
+    let streamed = '';
+    let completed = false;
+    for await (const event of stream) {
+      if (event.type === 'response.output_text.delta') streamed += event.delta;
+      if (event.type === 'response.completed') completed = true;
+    }
+    const log = await fakeLog(carpool.tag);
+    expect(log.map((e) => e.path)).toEqual(['/v1/responses', '/v1/responses']);
+    expect(plain.output_text).toBe(log[0]!.text);
+    expect(streamed).toBe(log[1]!.text);
+    expect(completed).toBe(true);
+    type ResponsesUsage = {
+      input_tokens: number;
+      output_tokens: number;
+      input_tokens_details: { cached_tokens: number };
+    };
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as ResponsesUsage;
+      expect(row.input_tokens + row.cache_read_tokens).toBe(usage.input_tokens);
+      expect(row.cache_read_tokens).toBe(usage.input_tokens_details.cached_tokens);
+      expect(row.output_tokens).toBe(usage.output_tokens);
+    }
+  });
+
+  it('answers errors in the OpenAI shape', async () => {
+    const badKey = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer cp-nope', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-5', messages: [] }),
+    });
+    expect(badKey.status).toBe(401);
+    expect(await badKey.json()).toMatchObject({
+      error: { type: 'invalid_request_error', message: expect.any(String) },
+    });
+    const carpool = await seedCarpoolWith({ provider: 'openai' });
+    const missing = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${carpool.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [] }),
+    });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/model/);
+  });
+});
+
+describe('Gemini surface with the official @google/genai SDK', () => {
+  it('generateContent and generateContentStream: text intact, thoughts billed as output', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'gemini' });
+    const ai = new GoogleGenAI({ apiKey: carpool.key, httpOptions: { baseUrl: RELAY } });
+    const { whole, streamed } = await withRelayFetch(async () => {
+      const whole = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hello gemini' });
+      let streamed = '';
+      for await (const chunk of await ai.models.generateContentStream({
+        model: 'gemini-2.5-flash',
+        contents: 'stream gemini',
+      })) {
+        streamed += chunk.text ?? '';
+      }
+      return { whole, streamed };
+    });
+    const log = await fakeLog(carpool.tag);
+    expect(log.map((e) => e.path)).toEqual([
+      '/v1beta/models/gemini-2.5-flash:generateContent',
+      '/v1beta/models/gemini-2.5-flash:streamGenerateContent',
+    ]);
+    expect(log[1]!.search).toBe('?alt=sse');
+    expect(log[0]!.headers['x-goog-api-key']).toBe(`sk-fake.${carpool.tag}.ok`);
+    expect(JSON.stringify(log)).not.toContain(carpool.key);
+    expect(whole.text).toBe(log[0]!.text);
+    expect(streamed).toBe(log[1]!.text);
+    type GeminiUsage = { promptTokenCount: number; candidatesTokenCount: number; thoughtsTokenCount: number };
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as GeminiUsage;
+      expect(usage.thoughtsTokenCount).toBeGreaterThan(0);
+      expect(row.output_tokens).toBe(usage.candidatesTokenCount + usage.thoughtsTokenCount);
+      expect(row.input_tokens + row.cache_read_tokens).toBe(usage.promptTokenCount);
+    }
+  });
+
+  it('takes the key from ?key= and answers errors in the Google shape', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'gemini' });
+    const ok = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-pro:countTokens?key=${carpool.key}`, {
+      method: 'POST',
+      body: JSON.stringify({ contents: [{ parts: [{ text: 'count me' }] }] }),
+    });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { totalTokens: number }).totalTokens).toBeGreaterThan(0);
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(upstream!.search).not.toContain(carpool.key);
+    const bad = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-pro:generateContent?key=cp-bad`, {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(bad.status).toBe(401);
+    expect(await bad.json()).toMatchObject({ error: { code: 401, status: 'UNAUTHENTICATED' } });
+  });
+});
+
+describe('Azure OpenAI and compatible vendors', () => {
+  it('calls an Azure deployment URL with api-version and the api-key header', async () => {
+    const carpool = await seedCarpoolWith({
+      provider: 'azure-openai',
+      baseUrl: 'https://contoso.openai.azure.com?api-version=2024-10-21',
+      modelMapping: { 'gpt-5': 'contoso-gpt5' },
+    });
+    const completion = await openaiClient(carpool.key).chat.completions.create({
+      model: 'gpt-5',
+      messages: [{ role: 'user', content: 'azure hello' }],
+    });
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(upstream!.host).toBe('contoso.openai.azure.com');
+    expect(upstream!.path).toBe('/openai/deployments/contoso-gpt5/chat/completions');
+    expect(upstream!.search).toBe('?api-version=2024-10-21');
+    expect(upstream!.headers['api-key']).toBe(`sk-fake.${carpool.tag}.ok`);
+    expect(upstream!.headers.authorization).toBeUndefined();
+    expect(completion.choices[0]!.message.content).toBe(upstream!.text);
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row!.model).toBe('contoso-gpt5');
+  });
+
+  it('reaches a vendor by preset (DeepSeek, OpenAI-compatible)', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'deepseek' });
+    await openaiClient(carpool.key).chat.completions.create({
+      model: 'deepseek-chat',
+      messages: [{ role: 'user', content: 'ni hao' }],
+    });
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(upstream!.host).toBe('api.deepseek.com');
+    expect(upstream!.path).toBe('/v1/chat/completions');
+  });
+});
+
+describe('AWS Bedrock', () => {
+  it('serves the Anthropic SDK from Bedrock: signed request, event stream decoded, usage exact', async () => {
+    const carpool = await seedCarpoolWith({
+      provider: 'bedrock',
+      credential: JSON.stringify({
+        accessKeyId: 'sk-fake.{tag}.ok',
+        secretAccessKey: 'test-secret-access-key',
+        region: 'us-east-1',
+      }),
+      modelMapping: { 'claude-sonnet-4-5': 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' },
+    });
+    const client = anthropicClient(carpool.key);
+    const text = await client.messages
+      .stream({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'hello bedrock' }],
+      })
+      .finalText();
+    const plain = await client.messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'plain bedrock' }],
+    });
+    const log = await fakeLog(carpool.tag);
+    expect(log.map((e) => `${e.host}${e.path}`)).toEqual([
+      'bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream',
+      'bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke',
+    ]);
+    expect(log[0]!.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=sk-fake\.[0-9a-f]+\.ok\/\d{8}\/us-east-1\/bedrock\/aws4_request, SignedHeaders=[^,]+, Signature=[0-9a-f]{64}$/,
+    );
+    const sent = JSON.parse(log[0]!.body);
+    expect(sent.anthropic_version).toBe('bedrock-2023-05-31');
+    expect(sent.model).toBeUndefined();
+    expect(text).toBe(log[0]!.text);
+    expect(plain.content[0]).toMatchObject({ type: 'text', text: log[1]!.text });
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as { input_tokens: number; output_tokens: number };
+      expect(row).toMatchObject({
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        status: 200,
+      });
+    }
+  });
+});
+
+describe('format conversion', () => {
+  it('serves the Anthropic SDK from an OpenAI-compatible account, streaming a tool call', async () => {
+    const carpool = await seedCarpoolWith({
+      provider: 'openai-compatible',
+      preset: 'kimi',
+      credential: 'sk-fake.{tag}.tool_call',
+      modelMapping: { 'claude-sonnet-4-5': 'kimi-k2' },
+    });
+    const stream = anthropicClient(carpool.key).messages.stream({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 256,
+      tools: [
+        {
+          name: 'get_weather',
+          description: 'Weather for a city',
+          input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        },
+      ],
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    });
+    const message = await stream.finalMessage();
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(`${upstream!.host}${upstream!.path}`).toBe('api.moonshot.ai/v1/chat/completions');
+    const sent = JSON.parse(upstream!.body);
+    expect(sent.model).toBe('kimi-k2');
+    expect(sent.tools[0].function.name).toBe('get_weather');
+    expect(sent.stream_options).toEqual({ include_usage: true });
+    const toolUse = message.content.find((b) => b.type === 'tool_use');
+    expect(toolUse).toMatchObject({ type: 'tool_use', name: 'get_weather' });
+    expect(message.stop_reason).toBe('tool_use');
+    const usage = upstream!.usage as unknown as ChatUsage;
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row!.model).toBe('kimi-k2');
+    expect(row!.output_tokens).toBe(usage.completion_tokens);
+    expect(message.usage.output_tokens).toBe(usage.completion_tokens);
+  });
+
+  it('serves an OpenAI chat client from an Anthropic account', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'anthropic' });
+    const stream = await openaiClient(carpool.key).chat.completions.create({
+      model: 'claude-haiku-4-5',
+      stream: true,
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'convert me' },
+      ],
+    });
+    let text = '';
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(upstream!.path).toBe('/v1/messages');
+    const sent = JSON.parse(upstream!.body);
+    expect(sent.system).toBe('be brief');
+    expect(sent.max_tokens).toBeGreaterThan(0);
+    expect(text).toBe(upstream!.text);
+    expect(finish).toBe('stop');
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row!.output_tokens).toBe((upstream!.usage as { output_tokens: number }).output_tokens);
+  });
+});
