@@ -32,6 +32,7 @@
 //   complete. Dropped: `logprobs`, choices other than the first, `system_fingerprint`, and tool-call
 //   fragments for a call already closed (providers stream calls one after another).
 
+import { isObject, listOf, numberOr, objectOr, parseJson, stringOr } from '../json';
 import {
   anthropicErrorBody,
   anthropicErrorTypeForHint,
@@ -40,7 +41,6 @@ import {
   statusInError,
 } from './errors';
 import { anthropicMessageId, anthropicToolId } from './ids';
-import { isObject, listOf, numberOr, objectOr, parseJson, stringOr } from './json';
 import { namedEvent, type SseTranslator, translateSse } from './sse-encode';
 import { anthropicStopReason } from './stop-reasons';
 import type { Conversion, JsonObject } from './types';

@@ -1,6 +1,6 @@
 // Upstream errors re-dressed in the client's dialect. The status decides the type when there is one
 // (it is what clients retry on); inside a stream there is no status, so the upstream's type decides.
-import { isObject, numberOr, objectOr, stringOr } from './json';
+import { isObject, numberOr, objectOr, stringOr } from '../json';
 
 export interface UpstreamError {
   message: string;

@@ -1,8 +1,9 @@
 // Conversion registry: which converter serves a client wire on an upstream wire. Adding a pair is a
 // module in this folder and a line here.
+
+import { objectOr } from '../json';
 import type { Wire } from '../providers/types';
 import { anthropicToOpenAIChat } from './anthropic-to-openai-chat';
-import { objectOr } from './json';
 import { openAIChatToAnthropic } from './openai-chat-to-anthropic';
 import type { Conversion, JsonObject, ResponseStreamOptions } from './types';
 

@@ -36,6 +36,8 @@
 //   `prompt_tokens_details.cached_tokens`; `event: error` → `data: {"error":…}`, ending the stream. A
 //   stream cut off before `message_delta` ends with an error too. Dropped: `ping`, signatures,
 //   `redacted_thinking`, citations, server-tool blocks, `stop_sequence`, `container`.
+
+import { isObject, listOf, numberOr, objectOr, parseJson, stringOr } from '../json';
 import {
   openAIErrorBody,
   openAIErrorTypeForAnthropic,
@@ -43,7 +45,6 @@ import {
   readUpstreamError,
 } from './errors';
 import { anthropicToolId, chatCompletionId, randomId } from './ids';
-import { isObject, listOf, numberOr, objectOr, parseJson, stringOr } from './json';
 import { DONE_EVENT, dataEvent, type SseTranslator, translateSse } from './sse-encode';
 import { openAIFinishReason } from './stop-reasons';
 import type { Conversion, JsonObject } from './types';

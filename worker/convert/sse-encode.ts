@@ -8,17 +8,7 @@ export interface SseTranslator {
   end(): string;
 }
 
-/** An Anthropic-style event: `event:` line for the SDK's dispatch, then the JSON payload. */
-export function namedEvent(name: string, payload: unknown): string {
-  return `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
-}
-
-/** An OpenAI-style `data:`-only event. */
-export function dataEvent(payload: unknown): string {
-  return `data: ${JSON.stringify(payload)}\n\n`;
-}
-
-export const DONE_EVENT = 'data: [DONE]\n\n';
+export { DONE_EVENT, dataEvent, namedEvent } from '../metering/sse';
 
 export function translateSse(translator: SseTranslator): TransformStream<Uint8Array, Uint8Array> {
   const encoder = new TextEncoder();

@@ -1,8 +1,9 @@
 // Format conversion between a client's wire and an account's wire (e.g. Claude Code served by an
 // OpenAI-compatible account). Metering always reads the upstream's own wire, before conversion.
+import type { JsonObject } from '../json';
 import type { Wire } from '../providers/types';
 
-export type JsonObject = Record<string, unknown>;
+export type { JsonObject } from '../json';
 
 /** What the client asked of the converted stream that its request body carried but the upstream's did not. */
 export interface ResponseStreamOptions {

@@ -1,6 +1,6 @@
 // Token counts across wires. OpenAI's `prompt_tokens` includes cached tokens; Anthropic's
 // `input_tokens` excludes cache reads and cache writes, which it reports beside it.
-import { isObject, numberOr, objectOr } from './json';
+import { isObject, numberOr, objectOr } from '../json';
 
 export interface AnthropicUsage {
   input_tokens: number;

@@ -2,7 +2,7 @@
 // from the two generic shapes here: SSE streams and whole JSON bodies.
 import { concatBytes } from './bytes';
 import { SseParser } from './sse';
-import type { Usage } from './usage';
+import { emptyUsage, type Usage } from './usage';
 
 export interface Meter {
   push(chunk: Uint8Array): void;
@@ -39,6 +39,35 @@ export function sseMeter(reader: SseUsageReader): Meter {
       return reader.reading();
     },
   };
+}
+
+/** The bookkeeping every SSE usage reader shares; each wire adds how it reads its own events. */
+export abstract class StreamUsage implements SseUsageReader {
+  protected usage: Usage = emptyUsage();
+  protected errorType: string | null = null;
+  /** Set once the first content event passes: from then on a failure cannot be retried. */
+  protected contentStarted = false;
+
+  abstract onEvent(event: string, data: string): void;
+
+  reading(): MeterReading {
+    return { usage: { ...this.usage }, errorType: this.errorType };
+  }
+
+  progress(): StreamProgress {
+    return { contentStarted: this.contentStarted, errorType: this.errorType };
+  }
+}
+
+/** A meter for a whole JSON body, from a wire's readers of its usage and of its error type. */
+export function jsonUsageMeter(
+  usageOf: (body: unknown) => Usage | null,
+  errorOf: (body: unknown) => string | null,
+): Meter {
+  return jsonMeter(
+    (body) => ({ usage: usageOf(body) ?? emptyUsage(), errorType: errorOf(body) }),
+    () => ({ usage: emptyUsage(), errorType: null }),
+  );
 }
 
 /** Keeps a copy of a JSON body while it streams through, parsing it once at the end. */

@@ -1,5 +1,5 @@
-// Incremental Server-Sent Events parser: fed raw chunks as they pass, it reports each complete
-// event (name and joined data) without holding more than one partial line.
+// Server-Sent Events in and out. The parser is fed raw chunks as they pass and reports each
+// complete event (name and joined data) without holding more than one partial line.
 export type SseEventHandler = (event: string, data: string) => void;
 
 export class SseParser {
@@ -43,4 +43,24 @@ export class SseParser {
       this.event = (line.charCodeAt(6) === 32 ? line.slice(7) : line.slice(6)).trim();
     }
   }
+}
+
+/** An Anthropic-style event: `event:` line for the SDK's dispatch, then the JSON payload. */
+export function namedEvent(name: string, payload: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
+}
+
+/** An OpenAI- or Gemini-style `data:`-only event. */
+export function dataEvent(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+export const DONE_EVENT = 'data: [DONE]\n\n';
+
+const encoder = new TextEncoder();
+
+/** The bytes of one event, named or data-only; a string payload is taken as JSON text already. */
+export function sseBytes(payload: unknown, event?: string): Uint8Array {
+  const json = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return encoder.encode(event ? `event: ${event}\ndata: ${json}\n\n` : `data: ${json}\n\n`);
 }

@@ -116,9 +116,3 @@ function errorBody(error: RelayError, info: KindInfo, dialect: Dialect, requestI
       return { error: { code: info.status, message: error.message, status: info.google } };
   }
 }
-
-/** An SSE error event that ends an Anthropic stream whose upstream failed after content flowed. */
-export function anthropicErrorEvent(type: string, message: string): Uint8Array {
-  const data = JSON.stringify({ type: 'error', error: { type, message } });
-  return new TextEncoder().encode(`event: error\ndata: ${data}\n\n`);
-}

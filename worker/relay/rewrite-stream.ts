@@ -1,7 +1,8 @@
 // Stream rewrites the relay applies after the metering tap, when the client must not see the
 // upstream's bytes as they are.
+
+import { parseJson } from '../json';
 import { concatBytes } from '../metering/bytes';
-import { parseJson } from '../wires/json';
 
 /**
  * Drops OpenAI's usage-only chunk (`"choices":[]` with `usage`) that the relay asked for on the

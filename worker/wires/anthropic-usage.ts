@@ -1,9 +1,9 @@
 // Reads Anthropic usage objects. `message_start` carries the input side; each `message_delta`
 // carries cumulative totals, so every non-null field it has replaces what was seen before.
-import type { MeterReading, SseUsageReader, StreamProgress } from '../metering/meter';
-import { emptyUsage, type Usage } from '../metering/usage';
 
-import { isObject, parseJson } from './json';
+import { isObject, parseJson } from '../json';
+import { type MeterReading, StreamUsage } from '../metering/meter';
+import { emptyUsage, type Usage } from '../metering/usage';
 
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
@@ -27,12 +27,7 @@ export function mergeAnthropicUsage(into: Usage, raw: unknown): void {
   }
 }
 
-export class AnthropicStreamUsage implements SseUsageReader {
-  private readonly usage = emptyUsage();
-  private errorType: string | null = null;
-  /** Set once the first content event passes: from then on a failure cannot be retried. */
-  private sawContent = false;
-
+export class AnthropicStreamUsage extends StreamUsage {
   onEvent(event: string, data: string): void {
     switch (event) {
       case 'message_start': {
@@ -54,17 +49,9 @@ export class AnthropicStreamUsage implements SseUsageReader {
       }
       case 'content_block_start':
       case 'content_block_delta':
-        this.sawContent = true;
+        this.contentStarted = true;
         return;
     }
-  }
-
-  reading(): MeterReading {
-    return { usage: { ...this.usage }, errorType: this.errorType };
-  }
-
-  progress(): StreamProgress {
-    return { contentStarted: this.sawContent, errorType: this.errorType };
   }
 }
 

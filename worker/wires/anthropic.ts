@@ -1,9 +1,9 @@
 // The Anthropic Messages wire: usage from message_start / message_delta, errors as `event: error`.
 import { jsonMeter, sseMeter } from '../metering/meter';
+import { sseBytes } from '../metering/sse';
 import { emptyUsage } from '../metering/usage';
 import type { UpstreamFailure } from '../providers/types';
 import { AnthropicStreamUsage, readAnthropicBody } from './anthropic-usage';
-import { sseEvent } from './sse-encode';
 import type { WireFormat } from './types';
 
 export const anthropicWire: WireFormat = {
@@ -17,5 +17,5 @@ export const anthropicWire: WireFormat = {
     if (errorType === 'rate_limit_error') return { kind: 'rate_limited', status: 429, retryAfterMs: null };
     return { kind: 'server_error', status: 500 };
   },
-  streamErrorTail: (message) => sseEvent({ type: 'error', error: { type: 'api_error', message } }, 'error'),
+  streamErrorTail: (message) => sseBytes({ type: 'error', error: { type: 'api_error', message } }, 'error'),
 };

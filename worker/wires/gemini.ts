@@ -1,16 +1,11 @@
 // The Gemini generateContent wire. Every stream chunk is a whole response; the last
 // `usageMetadata` is the bill. `promptTokenCount` includes cached tokens; thoughts are billed as output.
-import {
-  jsonMeter,
-  type MeterReading,
-  type SseUsageReader,
-  type StreamProgress,
-  sseMeter,
-} from '../metering/meter';
+
+import { count, isObject, parseJson } from '../json';
+import { jsonUsageMeter, StreamUsage, sseMeter } from '../metering/meter';
+import { sseBytes } from '../metering/sse';
 import { emptyUsage, type Usage } from '../metering/usage';
 import type { UpstreamFailure } from '../providers/types';
-import { count, isObject, parseJson } from './json';
-import { sseEvent } from './sse-encode';
 import type { WireFormat } from './types';
 
 export function geminiUsage(raw: unknown): Usage | null {
@@ -38,11 +33,7 @@ function hasParts(chunk: Record<string, unknown>): boolean {
   return isObject(first.content) && Array.isArray(first.content.parts) && first.content.parts.length > 0;
 }
 
-class GeminiStreamUsage implements SseUsageReader {
-  private usage = emptyUsage();
-  private errorType: string | null = null;
-  private contentStarted = false;
-
+class GeminiStreamUsage extends StreamUsage {
   onEvent(_event: string, data: string): void {
     const parsed = parseJson(data);
     if (!isObject(parsed)) return;
@@ -55,14 +46,6 @@ class GeminiStreamUsage implements SseUsageReader {
     if (usage) this.usage = usage;
     if (!this.contentStarted && hasParts(parsed)) this.contentStarted = true;
   }
-
-  reading(): MeterReading {
-    return { usage: { ...this.usage }, errorType: this.errorType };
-  }
-
-  progress(): StreamProgress {
-    return { contentStarted: this.contentStarted, errorType: this.errorType };
-  }
 }
 
 export const geminiWire: WireFormat = {
@@ -70,17 +53,14 @@ export const geminiWire: WireFormat = {
   meter: (stream) =>
     stream
       ? sseMeter(new GeminiStreamUsage())
-      : jsonMeter(
-          (body) => ({
-            usage: (isObject(body) ? geminiUsage(body.usageMetadata) : null) ?? emptyUsage(),
-            errorType: googleErrorStatus(body),
-          }),
-          () => ({ usage: emptyUsage(), errorType: null }),
+      : jsonUsageMeter(
+          (body) => (isObject(body) ? geminiUsage(body.usageMetadata) : null),
+          googleErrorStatus,
         ),
   classifyStreamError(status: string): UpstreamFailure {
     if (status === 'RESOURCE_EXHAUSTED') return { kind: 'rate_limited', status: 429, retryAfterMs: null };
     if (status === 'UNAVAILABLE') return { kind: 'overloaded', status: 503 };
     return { kind: 'server_error', status: 500 };
   },
-  streamErrorTail: (message) => sseEvent({ error: { code: 502, message, status: 'UNAVAILABLE' } }),
+  streamErrorTail: (message) => sseBytes({ error: { code: 502, message, status: 'UNAVAILABLE' } }),
 };

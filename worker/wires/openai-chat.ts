@@ -1,17 +1,12 @@
 // The OpenAI Chat Completions wire. `prompt_tokens` includes `cached_tokens`, so the uncached
 // input is the difference; `completion_tokens` includes reasoning tokens, all billed as output.
 // Streams are `data:`-only; usage arrives in a last chunk with no choices (stream_options.include_usage).
-import {
-  jsonMeter,
-  type MeterReading,
-  type SseUsageReader,
-  type StreamProgress,
-  sseMeter,
-} from '../metering/meter';
+
+import { count, isObject, parseJson } from '../json';
+import { jsonUsageMeter, StreamUsage, sseMeter } from '../metering/meter';
+import { sseBytes } from '../metering/sse';
 import { emptyUsage, type Usage } from '../metering/usage';
 import type { UpstreamFailure } from '../providers/types';
-import { count, isObject, parseJson } from './json';
-import { sseEvent } from './sse-encode';
 import type { WireFormat } from './types';
 
 export function openAIChatUsage(raw: unknown): Usage | null {
@@ -25,11 +20,7 @@ export function openAIChatUsage(raw: unknown): Usage | null {
   };
 }
 
-class OpenAIChatStreamUsage implements SseUsageReader {
-  private usage = emptyUsage();
-  private errorType: string | null = null;
-  private contentStarted = false;
-
+class OpenAIChatStreamUsage extends StreamUsage {
   onEvent(_event: string, data: string): void {
     if (data === '[DONE]') return;
     // Once content flows, most chunks are deltas with nothing to meter: skip their JSON.
@@ -55,14 +46,6 @@ class OpenAIChatStreamUsage implements SseUsageReader {
       }
     }
   }
-
-  reading(): MeterReading {
-    return { usage: { ...this.usage }, errorType: this.errorType };
-  }
-
-  progress(): StreamProgress {
-    return { contentStarted: this.contentStarted, errorType: this.errorType };
-  }
 }
 
 export function readOpenAIErrorType(body: unknown): string | null {
@@ -84,13 +67,7 @@ export const openAIChatWire: WireFormat = {
   meter: (stream) =>
     stream
       ? sseMeter(new OpenAIChatStreamUsage())
-      : jsonMeter(
-          (body) => ({
-            usage: (isObject(body) ? openAIChatUsage(body.usage) : null) ?? emptyUsage(),
-            errorType: readOpenAIErrorType(body),
-          }),
-          () => ({ usage: emptyUsage(), errorType: null }),
-        ),
+      : jsonUsageMeter((body) => (isObject(body) ? openAIChatUsage(body.usage) : null), readOpenAIErrorType),
   classifyStreamError: classifyOpenAIStreamError,
-  streamErrorTail: (message) => sseEvent({ error: { message, type: 'api_error', param: null, code: null } }),
+  streamErrorTail: (message) => sseBytes({ error: { message, type: 'api_error', param: null, code: null } }),
 };

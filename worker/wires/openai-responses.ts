@@ -1,17 +1,12 @@
 // The OpenAI Responses wire (Codex CLI). Streams have `event:` lines and end with
 // `response.completed` (or `.incomplete` / `.failed`), whose `response.usage` is the bill:
 // `input_tokens` includes cached ones, `output_tokens` includes reasoning ones.
-import {
-  jsonMeter,
-  type MeterReading,
-  type SseUsageReader,
-  type StreamProgress,
-  sseMeter,
-} from '../metering/meter';
+
+import { count, isObject, parseJson } from '../json';
+import { jsonUsageMeter, StreamUsage, sseMeter } from '../metering/meter';
+import { sseBytes } from '../metering/sse';
 import { emptyUsage, type Usage } from '../metering/usage';
-import { count, isObject, parseJson } from './json';
 import { classifyOpenAIStreamError, readOpenAIErrorType } from './openai-chat';
-import { sseEvent } from './sse-encode';
 import type { WireFormat } from './types';
 
 export function responsesUsage(raw: unknown): Usage | null {
@@ -27,11 +22,7 @@ export function responsesUsage(raw: unknown): Usage | null {
 
 const FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
-class ResponsesStreamUsage implements SseUsageReader {
-  private usage = emptyUsage();
-  private errorType: string | null = null;
-  private contentStarted = false;
-
+class ResponsesStreamUsage extends StreamUsage {
   onEvent(event: string, data: string): void {
     if (FINAL_EVENTS.has(event) || event === 'error') {
       const parsed = parseJson(data);
@@ -54,14 +45,6 @@ class ResponsesStreamUsage implements SseUsageReader {
       this.contentStarted = true;
     }
   }
-
-  reading(): MeterReading {
-    return { usage: { ...this.usage }, errorType: this.errorType };
-  }
-
-  progress(): StreamProgress {
-    return { contentStarted: this.contentStarted, errorType: this.errorType };
-  }
 }
 
 export const openAIResponsesWire: WireFormat = {
@@ -69,16 +52,10 @@ export const openAIResponsesWire: WireFormat = {
   meter: (stream) =>
     stream
       ? sseMeter(new ResponsesStreamUsage())
-      : jsonMeter(
-          (body) => ({
-            usage: (isObject(body) ? responsesUsage(body.usage) : null) ?? emptyUsage(),
-            errorType: readOpenAIErrorType(body),
-          }),
-          () => ({ usage: emptyUsage(), errorType: null }),
-        ),
+      : jsonUsageMeter((body) => (isObject(body) ? responsesUsage(body.usage) : null), readOpenAIErrorType),
   classifyStreamError: classifyOpenAIStreamError,
   streamErrorTail: (message) =>
-    sseEvent(
+    sseBytes(
       {
         type: 'response.failed',
         response: {

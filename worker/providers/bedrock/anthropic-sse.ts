@@ -1,6 +1,6 @@
 // Bedrock's streamed Claude answer (binary event-stream frames, each wrapping one base64 Anthropic
 // event) → the Anthropic SSE a direct stream would have carried, so the Anthropic wire meters it.
-import { sseEvent } from '../../wires/sse-encode';
+import { sseBytes } from '../../metering/sse';
 import { EventStreamDecoder, type EventStreamMessage } from './event-stream';
 
 /** Bedrock stream exceptions in Anthropic's vocabulary; anything else is a plain `api_error`. */
@@ -67,7 +67,7 @@ function anthropicEvent(message: EventStreamMessage): Uint8Array | null {
   if (!isObject(event) || typeof event.type !== 'string')
     throw new Error('a chunk is not an Anthropic event');
   // Passed on byte for byte unless a line break would split the SSE `data:` line.
-  return sseEvent(/[\r\n]/.test(text) ? JSON.stringify(event) : text, event.type);
+  return sseBytes(/[\r\n]/.test(text) ? JSON.stringify(event) : text, event.type);
 }
 
 function failureOf(message: EventStreamMessage): StreamFailure | null {
@@ -93,7 +93,7 @@ function failureOf(message: EventStreamMessage): StreamFailure | null {
 }
 
 function errorEvent({ type, message }: StreamFailure): Uint8Array {
-  return sseEvent({ type: 'error', error: { type, message } }, 'error');
+  return sseBytes({ type: 'error', error: { type, message } }, 'error');
 }
 
 function fromBase64(text: string): Uint8Array {

@@ -1,6 +1,6 @@
-// Light readers for untrusted JSON on the hot path: a conversion touches every request and stream
-// event, so fields are checked where they are read instead of validating whole bodies up front.
-import type { JsonObject } from './types';
+// Light readers for untrusted JSON on the hot path (upstream bodies, stream events, conversions):
+// fields are checked where they are read instead of validating whole bodies up front.
+export type JsonObject = Record<string, unknown>;
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -29,4 +29,9 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** A token count: a finite non-negative number, else 0. */
+export function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
 }

@@ -1,0 +1,59 @@
+// The steps every client surface shares: authenticate, read the body once, and hand the request
+// to the pipeline. A surface only says which wire and operation a route is.
+import type { Context } from 'hono';
+import { authenticate } from '../auth/client-key';
+import type { AppEnv } from '../context';
+import type { Operation, Wire } from '../providers/types';
+import { parseJsonObject, readBody, requireModel } from './body';
+import { relay } from './pipeline';
+import { sessionKeyOf } from './session';
+
+export interface JsonRoute {
+  wire: Wire;
+  operation: Operation['kind'];
+  /** The client's query string to forward (only Anthropic's is). */
+  search?: string;
+  /** The model from the path (Gemini); otherwise the body's `model` field. */
+  model?: string;
+  /** Streaming from the path (Gemini); otherwise the body's `stream` field. */
+  stream?: boolean;
+}
+
+export async function relayJson(c: Context<AppEnv>, route: JsonRoute): Promise<Response> {
+  const req = c.req.raw;
+  const key = await authenticate(c.env, req);
+  const body = await readBody(req, Number(c.env.MAX_BODY_BYTES));
+  const json = parseJsonObject(body);
+  return relay(c, {
+    key,
+    wire: route.wire,
+    operation: route.operation,
+    search: route.search ?? '',
+    method: 'POST',
+    headers: req.headers,
+    model: route.model ?? requireModel(json),
+    stream: route.stream ?? (route.operation === 'generate' && json.stream === true),
+    body,
+    json,
+    sessionKey: await sessionKeyOf(key.id, req.headers, json),
+  });
+}
+
+/** A model list from the group's account: relayed as it is, not metered. */
+export async function relayModels(c: Context<AppEnv>, wire: Wire, search = ''): Promise<Response> {
+  const key = await authenticate(c.env, c.req.raw);
+  return relay(c, {
+    key,
+    wire,
+    operation: 'models',
+    search,
+    method: 'GET',
+    headers: c.req.raw.headers,
+    model: '',
+    stream: false,
+    body: null,
+    json: null,
+    sessionKey: null,
+    metered: false,
+  });
+}
