@@ -2,7 +2,7 @@
 // Azure, Gemini and OpenAI-compatible accounts, and format conversion both ways.
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   anthropicClient,
   fakeLog,
@@ -189,6 +189,31 @@ describe('Gemini surface with the official @google/genai SDK', () => {
       expect(usage.thoughtsTokenCount).toBeGreaterThan(0);
       expect(row.output_tokens).toBe(usage.candidatesTokenCount + usage.thoughtsTokenCount);
       expect(row.input_tokens + row.cache_read_tokens).toBe(usage.promptTokenCount);
+    }
+  });
+
+  it('passes a mid-stream error on and logs it (Gemini CLI itself exits 0 with no output)', async () => {
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      const carpool = await seedCarpoolWith({
+        provider: 'gemini',
+        credential: 'sk-fake.{tag}.midstream_error',
+      });
+      const res = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': carpool.key, 'content-type': 'application/json' },
+        body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'break midway' }] }] }),
+      });
+      const text = await res.text();
+      expect(text).toContain('"status":"UNAVAILABLE"');
+      const [row] = await requestLogFor(carpool.keyId);
+      expect(row!.error_type).toBe('UNAVAILABLE');
+      expect(warn).toHaveBeenCalledWith(
+        'upstream failure',
+        expect.objectContaining({ accountId: carpool.accountId, wire: 'gemini', errorType: 'UNAVAILABLE' }),
+      );
+    } finally {
+      warn.mockRestore();
     }
   });
 

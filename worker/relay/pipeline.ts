@@ -143,6 +143,17 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
         : result.outcome === 'upstream_error'
           ? { ok: false as const, failure: { kind: 'stream_failed' as const } }
           : { ok: true as const, firstByteMs: result.firstByteMs };
+      // Some clients hide a failed stream (Gemini CLI exits 0 with no output): the relay's log must not.
+      if (result.errorType !== null || result.outcome === 'upstream_error') {
+        console.warn('upstream failure', {
+          requestId,
+          accountId: account.id,
+          wire: request.wire,
+          status,
+          outcome: result.outcome,
+          errorType: result.errorType,
+        });
+      }
       const sent = request.metered === false ? null : env.USAGE_QUEUE.send(event);
       const released =
         current.releaseVia === 'account'
