@@ -382,4 +382,15 @@ describe('format conversion', () => {
     const [row] = await requestLogFor(carpool.keyId);
     expect(row!.output_tokens).toBe((upstream!.usage as { output_tokens: number }).output_tokens);
   });
+
+  it("lists an Anthropic account's models to an OpenAI client (Cherry Studio, Cursor)", async () => {
+    const carpool = await seedCarpoolWith({ provider: 'anthropic' });
+    const models = await openaiClient(carpool.key).models.list();
+    const ids = models.data.map((m) => m.id);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.every((id) => id.startsWith('claude-'))).toBe(true);
+    expect(models.data[0]).toMatchObject({ object: 'model', owned_by: 'anthropic' });
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(upstream!.path).toBe('/v1/models');
+  });
 });

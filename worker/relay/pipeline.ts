@@ -8,6 +8,7 @@ import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
 import { conversionFor, type ResponseStreamOptions, responseStreamOptions } from '../convert';
+import { modelListConversion } from '../convert/model-list';
 import type { Conversion, JsonObject } from '../convert/types';
 import type { Meter } from '../metering/meter';
 import {
@@ -312,9 +313,10 @@ function planFor(account: UpstreamAccount, request: RelayRequest): Plan | null {
       stripUsageChunk,
     };
   }
-  if (request.operation !== 'generate') return null;
+  if (request.operation === 'count_tokens') return null;
   for (const wire of adapter.wires) {
-    const conversion = conversionFor(request.wire, wire);
+    const messages = conversionFor(request.wire, wire);
+    const conversion = messages && request.operation === 'models' ? modelListConversion(messages) : messages;
     if (conversion) {
       return {
         adapter,
