@@ -217,6 +217,19 @@ describe('Gemini surface with the official @google/genai SDK', () => {
     }
   });
 
+  it("reports a Gemini account's rejected key as the relay's problem, not the member's", async () => {
+    const carpool = await seedCarpoolWith({ provider: 'gemini', credential: 'sk-fake.{tag}.401' });
+    const res = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-flash:generateContent`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': carpool.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ contents: [{ parts: [{ text: 'hi' }] }] }),
+    });
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { status: string; message: string } };
+    expect(body.error.status).toBe('UNAVAILABLE');
+    expect(body.error.message).toMatch(/account/);
+  });
+
   it('takes the key from ?key= and answers errors in the Google shape', async () => {
     const carpool = await seedCarpoolWith({ provider: 'gemini' });
     const ok = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-pro:countTokens?key=${carpool.key}`, {

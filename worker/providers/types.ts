@@ -64,4 +64,9 @@ export interface ProviderAdapter {
    */
   decodeBody?(response: Response, operation: Operation): ReadableStream<Uint8Array>;
   classifyError(status: number, headers: Headers): ErrorClass;
+  /**
+   * For providers whose status alone misleads (Gemini answers a bad API key with 400): refines a
+   * `client_error` from the small error body. Null keeps the first answer.
+   */
+  refineClientError?(status: number, body: string): ErrorClass | null;
 }

@@ -234,7 +234,12 @@ async function attemptOnce(
   }
 
   if (!upstream.ok) {
-    const classified = plan.adapter.classifyError(upstream.status, upstream.headers);
+    let classified = plan.adapter.classifyError(upstream.status, upstream.headers);
+    if (classified.kind === 'client_error' && plan.adapter.refineClientError) {
+      const text = await upstream.text();
+      classified = plan.adapter.refineClientError(upstream.status, text) ?? classified;
+      upstream = new Response(text, upstream);
+    }
     const meter = plan.upstreamWire.meter(false);
     if (classified.kind === 'client_error') {
       return { kind: 'served', upstream, plan, meter, source: upstream.body ? unheld(upstream.body) : null };

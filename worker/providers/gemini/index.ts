@@ -38,4 +38,7 @@ export const gemini: ProviderAdapter = {
     if (status >= 500) return { kind: 'server_error', status };
     return { kind: 'client_error', status };
   },
+  // The account's key, not the member's: passing "API key not valid" on would blame the member.
+  refineClientError: (status, body) =>
+    status === 400 && body.includes('API_KEY_INVALID') ? { kind: 'auth_failed', status } : null,
 };
