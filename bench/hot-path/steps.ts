@@ -56,7 +56,12 @@ export async function tapStream(chunks: Uint8Array[], upstreamHeaders: Headers):
   const meter = anthropicWire.meter(true);
   const held = await holdUntilContent(body, meter, Date.now(), 60_000);
   let done = false;
-  const out = meterStream(held, meter, { startedAt: Date.now(), onDone: () => void (done = true) });
+  const out = meterStream(held, meter, {
+    startedAt: Date.now(),
+    onDone: () => {
+      done = true;
+    },
+  });
   const reader = out.getReader();
   while (!(await reader.read()).done) {}
   if (!done) throw new Error('tap did not finish');
