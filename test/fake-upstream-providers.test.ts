@@ -1,6 +1,8 @@
 // The fake's OpenAI, Azure OpenAI, Gemini and Bedrock wire formats, and the tool_call scenario on every provider.
 import { describe, expect, it } from 'vitest';
 import type { LogEntry } from './fake-upstream/index';
+import { fakeLog } from './support/relay';
+import { parseNamedEvents } from './support/sse';
 
 type Json = Record<string, unknown>;
 
@@ -8,12 +10,8 @@ function newTag(): string {
   return crypto.randomUUID().slice(0, 8);
 }
 
-async function readLog(tag: string): Promise<LogEntry[]> {
-  return (await fetch(`http://fake.control/log?tag=${tag}`)).json();
-}
-
 async function onlyEntry(tag: string): Promise<LogEntry> {
-  const log = await readLog(tag);
+  const log = await fakeLog(tag);
   expect(log).toHaveLength(1);
   return log[0]!;
 }
@@ -31,19 +29,6 @@ function dataEvents(text: string, separator = '\n\n'): string[] {
       expect(block).toMatch(/^data: /);
       expect(block.includes('\n')).toBe(false);
       return block.slice('data: '.length);
-    });
-}
-
-function namedEvents(text: string): { event: string; data: Json }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.length > 0)
-    .map((block) => {
-      const [eventLine = '', dataLine = '', ...rest] = block.split('\n');
-      expect(rest).toEqual([]);
-      expect(eventLine).toMatch(/^event: /);
-      expect(dataLine).toMatch(/^data: /);
-      return { event: eventLine.slice('event: '.length), data: JSON.parse(dataLine.slice('data: '.length)) };
     });
 }
 
@@ -290,7 +275,7 @@ describe('OpenAI chat completions', () => {
     expect(await missing.json()).toMatchObject({
       error: { code: null, message: expect.stringMatching(/didn't provide/) },
     });
-    expect((await readLog(tag)).map((entry) => entry.status)).toEqual([429, 429, 400, 401, 403, 500, 503]);
+    expect((await fakeLog(tag)).map((entry) => entry.status)).toEqual([429, 429, 400, 401, 403, 500, 503]);
   });
 
   it('lists gpt-5 models', async () => {
@@ -333,7 +318,7 @@ describe('OpenAI Responses', () => {
     const response = await postJson(url, { authorization: `Bearer sk-fake.${tag}` }, body);
     const text = await response.text();
     expect(text).not.toContain('[DONE]');
-    const events = namedEvents(text);
+    const events = parseNamedEvents(text);
     expect(events.map((event) => event.event)).toEqual([
       'response.created',
       'response.in_progress',
@@ -394,7 +379,7 @@ describe('OpenAI Responses', () => {
       { authorization: `Bearer sk-fake.${tag}.tool_call` },
       codexBody({ tools }),
     );
-    const events = namedEvents(await response.text());
+    const events = parseNamedEvents(await response.text());
     expect(events.map((event) => event.event)).toEqual([
       'response.created',
       'response.in_progress',
@@ -431,7 +416,7 @@ describe('OpenAI Responses', () => {
       { authorization: `Bearer sk-fake.${newTag()}.overloaded_after_start` },
       codexBody(),
     );
-    const events = namedEvents(await response.text());
+    const events = parseNamedEvents(await response.text());
     expect(events.map((event) => event.event)).toEqual(['response.created', 'response.failed']);
     expect(events[1]!.data).toMatchObject({
       sequence_number: 1,
@@ -951,7 +936,7 @@ describe('Anthropic tool_call and routing', () => {
       { 'x-api-key': `sk-fake.${tag}.tool_call` },
       body,
     );
-    const events = namedEvents(await response.text());
+    const events = parseNamedEvents(await response.text());
     expect(events[1]!.data.content_block).toMatchObject({
       type: 'tool_use',
       name: 'Bash',

@@ -1,13 +1,10 @@
 // The fake Anthropic upstream speaks the real wire format and records exactly what it sent.
 import { describe, expect, it } from 'vitest';
-import type { LogEntry, Stats } from './fake-upstream/index';
+import type { LogEntry } from './fake-upstream/index';
+import { fakeLog, fakeStats } from './support/relay';
+import { parseNamedEvents } from './support/sse';
 
 const messagesUrl = 'https://api.anthropic.com/v1/messages?beta=true';
-
-interface SseEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
 
 function newTag(): string {
   return crypto.randomUUID().slice(0, 8);
@@ -35,27 +32,6 @@ function messageBody(text: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-function parseSse(text: string): SseEvent[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.length > 0)
-    .map((block) => {
-      const [eventLine = '', dataLine = '', ...rest] = block.split('\n');
-      expect(rest).toEqual([]);
-      expect(eventLine).toMatch(/^event: /);
-      expect(dataLine).toMatch(/^data: /);
-      return { event: eventLine.slice('event: '.length), data: JSON.parse(dataLine.slice('data: '.length)) };
-    });
-}
-
-async function readLog(tag: string): Promise<LogEntry[]> {
-  return (await fetch(`http://fake.control/log?tag=${tag}`)).json();
-}
-
-async function readStats(tag: string): Promise<Stats> {
-  return (await fetch(`http://fake.control/stats?tag=${tag}`)).json();
-}
-
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
@@ -73,7 +49,7 @@ describe('messages, streamed', () => {
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     expect(response.headers.get('cache-control')).toBe('no-cache');
     expect(response.headers.get('anthropic-ratelimit-requests-remaining')).toBe('3999');
-    const events = parseSse(await response.text());
+    const events = parseNamedEvents(await response.text());
     expect(events.map((event) => event.event)).toEqual([
       'message_start',
       'content_block_start',
@@ -100,7 +76,7 @@ describe('messages, streamed', () => {
     const delta = events[8]!.data;
     expect(delta.delta).toEqual({ stop_reason: 'end_turn', stop_sequence: null });
 
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     expect(entry).toMatchObject({
       id: response.headers.get('request-id'),
       method: 'POST',
@@ -137,11 +113,11 @@ describe('messages, streamed', () => {
       { type: 'text', text: 'question', cache_control: { type: 'ephemeral', ttl: '1h' } },
     ];
     const body = JSON.stringify(messageBody('', { stream: true, messages: [{ role: 'user', content }] }));
-    const events = parseSse(await (await post(messagesUrl, `sk-fake.${tag}`, body)).text());
+    const events = parseNamedEvents(await (await post(messagesUrl, `sk-fake.${tag}`, body)).text());
 
     const total = tokens(body);
     const creation = Math.floor(total / 4);
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     expect(entry!.text).toBe('echo: question');
     expect(entry!.usage).toEqual({
       input_tokens: total - Math.floor(total / 2) - creation,
@@ -167,13 +143,13 @@ describe('messages, streamed', () => {
       messageBody('hi', { stream: true }),
     );
     expect(response.status).toBe(200);
-    const events = parseSse(await response.text());
+    const events = parseNamedEvents(await response.text());
     expect(events.map((event) => event.event)).toEqual(['message_start', 'error']);
     expect(events[1]!.data).toEqual({
       type: 'error',
       error: { type: 'overloaded_error', message: 'Overloaded' },
     });
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     expect(entry).toMatchObject({ status: 200, text: '', usage: { output_tokens: 1 } });
   });
 
@@ -184,7 +160,7 @@ describe('messages, streamed', () => {
       `sk-fake.${tag}.midstream_error`,
       messageBody('hello', { stream: true }),
     );
-    const events = parseSse(await response.text());
+    const events = parseNamedEvents(await response.text());
     expect(events.map((event) => event.event)).toEqual([
       'message_start',
       'content_block_start',
@@ -197,7 +173,7 @@ describe('messages, streamed', () => {
       type: 'error',
       error: { type: 'overloaded_error', message: 'Overloaded' },
     });
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     const sent = events
       .slice(3, 5)
       .map((event) => (event.data.delta as { text: string }).text)
@@ -210,10 +186,10 @@ describe('messages, streamed', () => {
     const response = await post(messagesUrl, `sk-fake.${tag}.drop`, messageBody('hello', { stream: true }));
     expect(response.status).toBe(200);
     await expect(response.text()).rejects.toThrow();
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     expect(entry!.endedAt).not.toBeNull();
     expect(entry!.cancelled).toBe(false);
-    expect(await readStats(tag)).toEqual({ count: 1, inFlight: 0, highWater: 1 });
+    expect(await fakeStats(tag)).toEqual({ count: 1, inFlight: 0, highWater: 1 });
   });
 
   it('hangs after message_start until the reader cancels', async () => {
@@ -226,7 +202,7 @@ describe('messages, streamed', () => {
     const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 200));
     expect(await Promise.race([next, timeout])).toBe('still waiting');
     await reader.cancel();
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     expect(entry).toMatchObject({ scenario: 'hang', status: 200, text: '', usage: { output_tokens: 1 } });
   });
 
@@ -244,10 +220,10 @@ describe('messages, streamed', () => {
     let entry: LogEntry | undefined;
     for (let attempt = 0; attempt < 25 && entry?.endedAt == null; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      [entry] = await readLog(tag);
+      [entry] = await fakeLog(tag);
     }
     expect(entry).toMatchObject({ cancelled: true, text: '' });
-    expect(await readStats(tag)).toEqual({ count: 1, inFlight: 0, highWater: 1 });
+    expect(await fakeStats(tag)).toEqual({ count: 1, inFlight: 0, highWater: 1 });
   });
 
   it('waits before the headers on slow_first_byte', async () => {
@@ -259,7 +235,7 @@ describe('messages, streamed', () => {
       messageBody('hi', { stream: true }),
     );
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-    expect(parseSse(await response.text()).at(-1)!.event).toBe('message_stop');
+    expect(parseNamedEvents(await response.text()).at(-1)!.event).toBe('message_stop');
   });
 
   it('counts three parallel slow streams in flight at once', async () => {
@@ -268,7 +244,7 @@ describe('messages, streamed', () => {
       [1, 2, 3].map(() => post(messagesUrl, `sk-fake.${tag}.slow.30`, messageBody('hi', { stream: true }))),
     );
     await Promise.all(responses.map((response) => response.text()));
-    expect(await readStats(tag)).toEqual({ count: 3, inFlight: 0, highWater: 3 });
+    expect(await fakeStats(tag)).toEqual({ count: 3, inFlight: 0, highWater: 3 });
   });
 });
 
@@ -302,7 +278,7 @@ describe('messages, not streamed', () => {
       stop_sequence: null,
     });
     expect(message.id).toMatch(/^msg_/);
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     expect(message.usage).toEqual(entry!.usage);
     expect(entry!.usage).toMatchObject({ input_tokens: tokens(body), output_tokens: tokens('echo: hello') });
   });
@@ -347,7 +323,7 @@ describe('errors', () => {
       /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
     );
     expect(await response.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
-    const [entry] = await readLog(tag);
+    const [entry] = await fakeLog(tag);
     expect(entry).toMatchObject({ status: 429, usage: null, text: null, scenario: '429' });
   });
 
@@ -379,7 +355,7 @@ describe('errors', () => {
     expect(await unknownScenario.json()).toMatchObject({
       error: { message: 'fake-upstream: unknown scenario "nonsense"' },
     });
-    expect((await readLog(tag)).map((entry) => entry.status)).toEqual([400, 404, 400]);
+    expect((await fakeLog(tag)).map((entry) => entry.status)).toEqual([400, 404, 400]);
   });
 });
 
@@ -426,11 +402,13 @@ describe('control API', () => {
       if (response.status === 429) expect(response.headers.get('retry-after')).toBe('3');
       const text = await response.text();
       if (i === 2) {
-        expect(parseSse(text).filter((event) => event.event === 'content_block_delta')).toHaveLength(2);
+        expect(parseNamedEvents(text).filter((event) => event.event === 'content_block_delta')).toHaveLength(
+          2,
+        );
       }
     }
     expect(statuses).toEqual([529, 429, 200, 200]);
-    expect((await readLog(tag)).map((entry) => entry.scenario)).toEqual(['529', '429.3', 'slow.1.2', 'ok']);
+    expect((await fakeLog(tag)).map((entry) => entry.scenario)).toEqual(['529', '429.3', 'slow.1.2', 'ok']);
   });
 
   it('rejects a script with an unknown scenario', async () => {
@@ -446,7 +424,7 @@ describe('control API', () => {
     const tag = newTag();
     await (await post(messagesUrl, `sk-fake.${tag}.ok`, messageBody('hi'))).text();
     await (await fetch(`http://fake.control/reset?tag=${tag}`, { method: 'POST' })).text();
-    expect(await readLog(tag)).toEqual([]);
-    expect(await readStats(tag)).toEqual({ count: 0, inFlight: 0, highWater: 0 });
+    expect(await fakeLog(tag)).toEqual([]);
+    expect(await fakeStats(tag)).toEqual({ count: 0, inFlight: 0, highWater: 0 });
   });
 });

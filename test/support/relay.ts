@@ -33,7 +33,7 @@ export interface Carpool {
 }
 
 /** An account on the fake upstream, a carpool group bound to it, one member and their key. */
-export async function seedCarpool(
+export function seedCarpool(
   options: {
     scenario?: string;
     maxConcurrency?: number;
@@ -41,36 +41,14 @@ export async function seedCarpool(
     scheduling?: Record<string, unknown>;
   } = {},
 ): Promise<Carpool> {
-  const tag = crypto.randomUUID().replaceAll('-', '');
-  const account = await admin<{ id: string }>('POST', '/accounts', {
-    name: `fake ${tag}`,
-    provider: 'anthropic',
-    credential: `sk-fake.${tag}.${options.scenario ?? 'ok'}`,
-    maxConcurrency: options.maxConcurrency ?? 5,
-  });
-  if (account.status !== 201) throw new Error(`account: ${JSON.stringify(account.json)}`);
-  const user = await admin<{ id: string }>('POST', '/users', { email: `${tag}@example.com`, name: 'Member' });
-  const group = await admin<{ id: string }>('POST', '/groups', {
-    name: `carpool ${tag}`,
-    kind: 'carpool',
-    accountId: account.json.id,
-    scheduling: options.scheduling,
-  });
-  await admin('POST', `/groups/${group.json.id}/members`, { userId: user.json.id, role: 'owner' });
-  const key = await admin<{ id: string; key: string }>('POST', '/keys', {
-    groupId: group.json.id,
-    userId: user.json.id,
-    ...options.keyLimits,
-  });
-  if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.json)}`);
-  return {
-    tag,
-    accountId: account.json.id,
-    groupId: group.json.id,
-    userId: user.json.id,
-    keyId: key.json.id,
-    key: key.json.key,
-  };
+  return seedCarpoolWith(
+    {
+      provider: 'anthropic',
+      credential: `sk-fake.{tag}.${options.scenario ?? 'ok'}`,
+      maxConcurrency: options.maxConcurrency ?? 5,
+    },
+    { keyLimits: options.keyLimits, scheduling: options.scheduling },
+  );
 }
 
 export function anthropicClient(key: string, options: { authToken?: boolean } = {}): Anthropic {
@@ -242,8 +220,15 @@ export async function countsByAccount(accounts: { tag: string }[]): Promise<numb
   return Promise.all(accounts.map(async (a) => (await fakeLog(a.tag)).length));
 }
 
-/** A carpool over any provider: the account is created from `account` (provider, credential, baseUrl…). */
-export async function seedCarpoolWith(account: Record<string, unknown>): Promise<Carpool> {
+/**
+ * A carpool over any provider: the account is created from `account` (provider, credential,
+ * baseUrl…; `{tag}` in the credential becomes the run's fake-upstream tag), then a group, a member
+ * and the member's key.
+ */
+export async function seedCarpoolWith(
+  account: Record<string, unknown>,
+  options: { keyLimits?: Record<string, unknown>; scheduling?: Record<string, unknown> } = {},
+): Promise<Carpool> {
   const tag = crypto.randomUUID().replaceAll('-', '');
   const credential = String(account.credential ?? `sk-fake.${tag}.ok`).replaceAll('{tag}', tag);
   const created = await admin<{ id: string }>('POST', '/accounts', {
@@ -257,12 +242,15 @@ export async function seedCarpoolWith(account: Record<string, unknown>): Promise
     name: `carpool ${tag}`,
     kind: 'carpool',
     accountId: created.json.id,
+    scheduling: options.scheduling,
   });
   await admin('POST', `/groups/${group.json.id}/members`, { userId: user.json.id, role: 'owner' });
   const key = await admin<{ id: string; key: string }>('POST', '/keys', {
     groupId: group.json.id,
     userId: user.json.id,
+    ...options.keyLimits,
   });
+  if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.json)}`);
   return {
     tag,
     accountId: created.json.id,
