@@ -24,6 +24,8 @@ export default defineConfig({
           // 32 zero-ish bytes are fine for tests; production keys come from `wrangler secret put`.
           CREDENTIALS_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
           UPSTREAM_HEADERS_TIMEOUT_MS: '2000',
+          // Short, so that tests see leases renewed under long streams and expire when abandoned.
+          LEASE_TTL_MS: '3000',
           MAX_BODY_BYTES: '1048576',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
         },

@@ -6,6 +6,7 @@ import { eq } from 'drizzle-orm';
 import { decryptCredential } from '../worker/auth/credentials';
 import { db } from '../worker/db/client';
 import { type Account, accounts } from '../worker/db/schema';
+import { metrics } from '../worker/metrics';
 import { adapterFor } from '../worker/providers/registry';
 import type { UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import type { HealthPolicy } from '../worker/scheduling/policy';
@@ -34,7 +35,7 @@ export interface AccountLoad {
   unavailableUntil: number | null;
 }
 
-export type RefusalReason = 'not_found' | 'disabled' | 'cooling_down' | 'at_capacity';
+export type RefusalReason = 'not_found' | 'disabled' | 'cooling_down' | 'at_capacity' | 'cancelled';
 
 export interface Refusal {
   ok: false;
@@ -58,6 +59,19 @@ export type AttemptReport =
   | { ok: true; firstByteMs: number | null }
   | { ok: false; failure: UpstreamFailure };
 
+/** One lease to end, with how its attempt went (none: the client left before an answer). */
+export interface LeaseRelease {
+  leaseId: string;
+  report?: AttemptReport;
+  health?: HealthPolicy;
+}
+
+interface Lease {
+  expiresAt: number;
+  /** When the request holding it last showed it was alive (grant or renewal; load time after a restart). */
+  seenAt: number;
+}
+
 interface Health {
   cooldownUntil: number | null;
   cooldownReason: string | null;
@@ -77,7 +91,7 @@ export interface AccountState extends AccountLoad {
   /** Why the account cannot serve right now, in words; null when it can. */
   reason: string | null;
   queued: number;
-  leases: { leaseId: string; expiresAt: number }[];
+  leases: { leaseId: string; expiresAt: number; seenAt: number }[];
   health: number;
   cooldownUntil: number | null;
   consecutiveFailures: number;
@@ -122,7 +136,7 @@ export class AccountGate extends DurableObject<Env> {
   private config: AccountConfig | null = null;
   private health: Health = freshHealth();
   /** Mirror of the leases table, so checks need no query. */
-  private readonly leases = new Map<string, number>();
+  private readonly leases = new Map<string, Lease>();
   private readonly waiters: Waiter[] = [];
   private alarmAt: number | null = null;
   private loading: Promise<AccountConfig | null> | null = null;
@@ -136,8 +150,9 @@ export class AccountGate extends DurableObject<Env> {
       if (stored) this.config = JSON.parse(stored.json) as AccountConfig;
       const health = sql.exec<{ json: string }>('SELECT json FROM health').toArray()[0];
       if (health) this.health = { ...freshHealth(), ...(JSON.parse(health.json) as Partial<Health>) };
+      const now = Date.now();
       for (const row of sql.exec<{ lease_id: string; expires_at: number }>('SELECT * FROM leases')) {
-        this.leases.set(row.lease_id, row.expires_at);
+        this.leases.set(row.lease_id, { expiresAt: row.expires_at, seenAt: now });
       }
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -179,30 +194,70 @@ export class AccountGate extends DurableObject<Env> {
 
   /** Ends a lease and records how the attempt went. Idempotent. */
   release(leaseId: string, report?: AttemptReport, policy?: HealthPolicy): AccountLoad {
+    this.end({ leaseId, report, health: policy });
+    this.serveWaiters();
+    return this.load(Date.now());
+  }
+
+  /** Ends many leases in one call (a worker's batch of settlements). */
+  releaseMany(releases: LeaseRelease[]): AccountLoad {
+    for (const release of releases) this.end(release);
+    this.serveWaiters();
+    return this.load(Date.now());
+  }
+
+  /** A live request says it still holds its lease: the lease lives another TTL. */
+  renew(leaseId: string): boolean {
+    const lease = this.leases.get(leaseId);
+    if (!lease) return false;
+    const now = Date.now();
+    lease.seenAt = now;
+    lease.expiresAt = now + Number(this.env.LEASE_TTL_MS);
+    this.write('UPDATE leases SET expires_at = ? WHERE lease_id = ?', lease.expiresAt, leaseId);
+    this.scheduleAlarm(lease.expiresAt);
+    return true;
+  }
+
+  private end({ leaseId, report, health }: LeaseRelease): void {
     // Only the first release of a lease counts its outcome: a failover that already reported a
     // failure and the request's final settlement must not count it twice.
     if (this.leases.delete(leaseId)) {
-      this.ctx.storage.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
-      if (report) this.record(report, policy);
+      this.write('DELETE FROM leases WHERE lease_id = ?', leaseId);
+      if (report) this.record(report, health);
+      return;
     }
-    this.serveWaiters();
-    return this.load(Date.now());
+    // A request that left while it waited in the queue: its place goes to the next one.
+    const at = this.waiters.findIndex((w) => w.request.leaseId === leaseId);
+    if (at !== -1) {
+      const [waiter] = this.waiters.splice(at, 1);
+      clearTimeout(waiter!.timer);
+      waiter!.resolve(this.refuse('cancelled', 'the request was withdrawn', null, Date.now()));
+    }
   }
 
   /** The admin API pushes every account change here, so the gate never serves stale settings. */
   configure(config: AccountConfig): void {
     this.config = config;
-    this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)',
-      JSON.stringify(config),
-    );
+    this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
     this.serveWaiters();
   }
 
-  /** Operator reset: forget cooldowns, failure counts and an automatic disable. */
+  /**
+   * Operator reset: forget cooldowns, failure counts and an automatic disable, and free the leases
+   * whose requests are provably gone. A live request renews its lease every third of the TTL, so a
+   * lease unseen for two thirds of it has missed two renewals: its request no longer exists.
+   */
   reset(): AccountState {
     this.health = freshHealth();
     this.saveHealth();
+    const now = Date.now();
+    const gone = now - (2 * Number(this.env.LEASE_TTL_MS)) / 3;
+    for (const [leaseId, lease] of this.leases) {
+      if (lease.seenAt < gone) {
+        this.leases.delete(leaseId);
+        this.write('DELETE FROM leases WHERE lease_id = ?', leaseId);
+      }
+    }
     this.serveWaiters();
     return this.state();
   }
@@ -256,7 +311,7 @@ export class AccountGate extends DurableObject<Env> {
         ? (this.unavailability(config, now)?.message ?? this.capacityReason(config))
         : 'not configured',
       queued: this.waiters.length,
-      leases: [...this.leases].map(([leaseId, expiresAt]) => ({ leaseId, expiresAt })),
+      leases: [...this.leases].map(([leaseId, l]) => ({ leaseId, expiresAt: l.expiresAt, seenAt: l.seenAt })),
       cooldownUntil: this.health.cooldownUntil,
       consecutiveFailures: this.health.consecutiveFailures,
       latencyEwmaMs: this.health.latencyEwmaMs,
@@ -269,7 +324,8 @@ export class AccountGate extends DurableObject<Env> {
     this.alarmAt = null;
     const now = Date.now();
     this.reap(now);
-    const next = Math.min(...this.leases.values());
+    let next = Number.POSITIVE_INFINITY;
+    for (const lease of this.leases.values()) next = Math.min(next, lease.expiresAt);
     if (Number.isFinite(next)) this.scheduleAlarm(next);
     // A cooldown ending frees queued requests even if no lease is released meanwhile.
     if (this.health.cooldownUntil !== null && this.health.cooldownUntil > now) {
@@ -280,8 +336,9 @@ export class AccountGate extends DurableObject<Env> {
 
   private grant(config: AccountConfig, request: AcquireRequest, now: number): AcquireResult {
     const expiresAt = now + request.ttlMs;
-    this.leases.set(request.leaseId, expiresAt);
-    this.ctx.storage.sql.exec(
+    this.leases.set(request.leaseId, { expiresAt, seenAt: now });
+    // Committed before the grant is answered: a lease survives an eviction or a crash.
+    this.write(
       'INSERT OR REPLACE INTO leases (lease_id, expires_at) VALUES (?, ?)',
       request.leaseId,
       expiresAt,
@@ -433,18 +490,20 @@ export class AccountGate extends DurableObject<Env> {
   }
 
   private saveHealth(): void {
-    this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO health (singleton, json) VALUES (1, ?)',
-      JSON.stringify(this.health),
-    );
+    this.write('INSERT OR REPLACE INTO health (singleton, json) VALUES (1, ?)', JSON.stringify(this.health));
+  }
+
+  private write(query: string, ...bindings: (string | number | null)[]): void {
+    metrics.storageWrites++;
+    this.ctx.storage.sql.exec(query, ...bindings);
   }
 
   private reap(now: number): void {
     let freed = false;
-    for (const [leaseId, expiresAt] of this.leases) {
-      if (expiresAt <= now) {
+    for (const [leaseId, lease] of this.leases) {
+      if (lease.expiresAt <= now) {
         this.leases.delete(leaseId);
-        this.ctx.storage.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
+        this.write('DELETE FROM leases WHERE lease_id = ?', leaseId);
         freed = true;
       }
     }

@@ -4,12 +4,17 @@
 // Failover re-admits on another account after a failed attempt.
 import { DurableObject } from 'cloudflare:workers';
 import type { KeyRecord } from '../worker/auth/client-key';
+import { metrics } from '../worker/metrics';
 import type { ProviderKind, UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
+import { writeUsage } from '../worker/queue/consumer';
+import type { UsageEvent } from '../worker/queue/usage-event';
 import type { RelayErrorKind } from '../worker/relay/dialect';
+import { sendUsage } from '../worker/relay/outbox';
 import { type GroupConfig, loadGroupConfig, type PoolAccount } from '../worker/scheduling/group-config';
 import { type HealthPolicy, resolvePolicy, type SchedulingPolicy } from '../worker/scheduling/policy';
 import { Ranker, supportsModel } from '../worker/scheduling/rank';
-import type { AccountLoad, AcquireResult, AttemptReport } from './account-gate';
+import type { AccountLoad, AcquireResult, AttemptReport, LeaseRelease } from './account-gate';
+import { accountGate } from './address';
 import { migrateSql } from './sql-schema';
 
 export type KeyLimits = Pick<KeyRecord, 'maxConcurrency' | 'requestsPerWindow' | 'windowMinutes'>;
@@ -45,6 +50,8 @@ export type Admission =
        */
       releaseVia: 'group' | 'account';
       health: HealthPolicy;
+      /** Mid-stream silence after which the request ends its stream (the policy's). */
+      idleTimeoutMs: number;
     }
   | { ok: false; kind: RelayErrorKind; message: string; retryAfterSec?: number };
 
@@ -60,7 +67,16 @@ const SCHEMA = [
    CREATE TABLE revoked_keys (key_id TEXT PRIMARY KEY);
    CREATE TABLE config (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);`,
   `CREATE TABLE sessions (session_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
+  `CREATE TABLE usage_outbox (request_id TEXT PRIMARY KEY, json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
 ] as const;
+
+/** One lease a worker ends, as it sends them in a batch. */
+export interface GroupRelease {
+  leaseId: string;
+  report?: AttemptReport;
+  /** The account of a lease this gate kept no copy of. */
+  accountId?: string;
+}
 
 interface Lease {
   keyId: string;
@@ -77,6 +93,12 @@ interface Session {
 
 const SESSION_WRITE_SLACK_MS = 5 * 60_000;
 const SESSION_LIMIT = 50_000;
+/** How long a withdrawn lease id and an untracked grant are remembered (an admission's lifetime, with room). */
+const ADMISSION_MEMORY_MS = 5 * 60_000;
+const ADMISSION_MEMORY_LIMIT = 10_000;
+/** Held usage events are sent again this long after a failure; after a few failures, straight to D1. */
+const USAGE_RETRY_MS = 30_000;
+const USAGE_SEND_ATTEMPTS = 3;
 
 export class GroupGate extends DurableObject<Env> {
   private config: GroupConfig | null = null;
@@ -89,6 +111,16 @@ export class GroupGate extends DurableObject<Env> {
   private readonly ranker = new Ranker();
   private alarmAt: number | null = null;
   private loading: Promise<GroupConfig | null> | null = null;
+  /**
+   * Lease ids whose request went away while its admission was in flight: the admission gives the
+   * lease back as soon as it has it (the worker that asked may never hear the answer).
+   */
+  private readonly withdrawn = new Map<string, number>();
+  /** The account each admission in flight is asking, so a withdrawal can leave its queue. */
+  private readonly trying = new Map<string, string>();
+  /** Grants this gate keeps no lease copy of (released at the AccountGate), for a late withdrawal. */
+  private readonly granted = new Map<string, { accountId: string; at: number }>();
+  private usageRetryAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -120,6 +152,8 @@ export class GroupGate extends DurableObject<Env> {
       }
       sql.exec('DELETE FROM sessions WHERE expires_at <= ?', now);
       this.alarmAt = await ctx.storage.getAlarm();
+      const held = sql.exec<{ n: number }>('SELECT count(*) AS n FROM usage_outbox').one().n;
+      if (held > 0) this.retryUsageAt(now + USAGE_RETRY_MS);
     });
   }
 
@@ -131,6 +165,7 @@ export class GroupGate extends DurableObject<Env> {
       return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
     }
     const now = Date.now();
+    if (this.withdrawn.has(request.leaseId)) return withdrawnRefusal();
     this.reap(now);
     const limited = this.checkKeyLimits(request, now);
     if (limited) return limited;
@@ -157,25 +192,82 @@ export class GroupGate extends DurableObject<Env> {
    * `accountId` names the account of a lease this gate did not track.
    */
   async release(leaseId: string, report?: AttemptReport, accountId?: string): Promise<void> {
+    await this.releaseMany([{ leaseId, report, accountId }]);
+  }
+
+  /** Ends many leases in one call: one AccountGate call per account they hold. */
+  async releaseMany(releases: GroupRelease[]): Promise<void> {
+    const byAccount = new Map<string, LeaseRelease[]>();
+    const health = this.healthPolicy();
+    for (const { leaseId, report, accountId } of releases) {
+      const lease = this.leases.get(leaseId);
+      this.dropLease(leaseId);
+      const account = lease?.accountId ?? accountId ?? this.granted.get(leaseId)?.accountId;
+      this.granted.delete(leaseId);
+      if (!account) {
+        this.withdraw(leaseId);
+        continue;
+      }
+      const list = byAccount.get(account) ?? [];
+      list.push({ leaseId, report, health });
+      byAccount.set(account, list);
+    }
+    await Promise.all(
+      [...byAccount].map(async ([account, list]) => {
+        metrics.gateCalls++;
+        this.loads.set(account, await accountGate(this.env, account).releaseMany(list));
+      }),
+    );
+  }
+
+  /** A live request keeps its lease (and its key slot) another TTL. */
+  async renew(leaseId: string): Promise<boolean> {
     const lease = this.leases.get(leaseId);
-    this.dropLease(leaseId);
-    const account = lease?.accountId ?? accountId;
-    if (!account) return;
-    const load = await this.accountGate(account).release(leaseId, report, this.healthPolicy());
-    this.loads.set(account, load);
+    if (!lease) return false;
+    lease.expiresAt = Date.now() + Number(this.env.LEASE_TTL_MS);
+    this.holdLease(leaseId, lease);
+    metrics.gateCalls++;
+    return accountGate(this.env, lease.accountId).renew(leaseId);
+  }
+
+  /**
+   * Usage events a worker could not send to the Queue: kept here (durably) and sent again from the
+   * alarm, straight to D1 after repeated failures. Nothing a relayed request produced is lost.
+   */
+  holdUsage(events: UsageEvent[]): void {
+    for (const event of events) {
+      this.write(
+        'INSERT OR IGNORE INTO usage_outbox (request_id, json) VALUES (?, ?)',
+        event.requestId,
+        JSON.stringify(event),
+      );
+    }
+    this.retryUsageAt(Date.now() + USAGE_RETRY_MS);
+  }
+
+  /** The request went away before its admission answered: its lease, when granted, goes straight back. */
+  private withdraw(leaseId: string): void {
+    const now = Date.now();
+    if (this.withdrawn.size >= ADMISSION_MEMORY_LIMIT) forgetOlder(this.withdrawn, (t) => t, now);
+    this.withdrawn.set(leaseId, now);
+    const account = this.trying.get(leaseId);
+    // Waiting in an account's queue: leave it.
+    if (account) {
+      metrics.gateCalls++;
+      void accountGate(this.env, account)
+        .release(leaseId)
+        .catch(() => {});
+    }
   }
 
   configure(config: GroupConfig): void {
     this.config = config;
-    this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)',
-      JSON.stringify(config),
-    );
+    this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
   }
 
   revokeKey(keyId: string): void {
     this.revoked.add(keyId);
-    this.ctx.storage.sql.exec('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);
+    this.write('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);
   }
 
   state(): { config: GroupConfig | null; leasesInUse: number; revokedKeys: number; sessions: SessionView[] } {
@@ -192,9 +284,41 @@ export class GroupGate extends DurableObject<Env> {
     this.alarmAt = null;
     const now = Date.now();
     this.reap(now);
-    let next = Number.POSITIVE_INFINITY;
+    forgetOlder(this.withdrawn, (t) => t, now);
+    forgetOlder(this.granted, (g) => g.at, now);
+    if (this.usageRetryAt !== null && this.usageRetryAt <= now) {
+      this.usageRetryAt = null;
+      await this.resendUsage();
+    }
+    let next = this.usageRetryAt ?? Number.POSITIVE_INFINITY;
     for (const lease of this.leases.values()) next = Math.min(next, lease.expiresAt);
     if (Number.isFinite(next)) this.scheduleAlarm(next);
+  }
+
+  private async resendUsage(): Promise<void> {
+    const rows = this.ctx.storage.sql
+      .exec<{ request_id: string; json: string; attempts: number }>('SELECT * FROM usage_outbox LIMIT 100')
+      .toArray();
+    if (rows.length === 0) return;
+    const events = rows.map((r) => JSON.parse(r.json) as UsageEvent);
+    const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
+    try {
+      // The consumer is idempotent by request id: an event sent twice is counted once.
+      if (attempts > USAGE_SEND_ATTEMPTS) await writeUsage(this.env, events);
+      else await sendUsage(this.env, events, { hold: false });
+      for (const row of rows) this.write('DELETE FROM usage_outbox WHERE request_id = ?', row.request_id);
+    } catch (err) {
+      console.error('held usage not sent yet', { events: rows.length, attempts, error: String(err) });
+      for (const row of rows)
+        this.write('UPDATE usage_outbox SET attempts = ? WHERE request_id = ?', attempts, row.request_id);
+    }
+    const more = this.ctx.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM usage_outbox').one().n;
+    if (more > 0) this.retryUsageAt(Date.now() + (rows.length === 100 ? 0 : USAGE_RETRY_MS));
+  }
+
+  private retryUsageAt(at: number): void {
+    if (this.usageRetryAt === null || at < this.usageRetryAt) this.usageRetryAt = at;
+    this.scheduleAlarm(this.usageRetryAt);
   }
 
   /** Chooses an account and takes a lease on it, trying candidates in ranked order. */
@@ -236,6 +360,7 @@ export class GroupGate extends DurableObject<Env> {
     const full: PoolAccount[] = [];
     let retryAfterMs: number | null = null;
     for (const account of ordered) {
+      if (this.withdrawn.has(request.leaseId)) return withdrawnRefusal();
       // Counted as picked before the await, so concurrent admissions spread instead of piling on
       // the same account; the AccountGate's answer then replaces the optimistic load.
       if (config.kind === 'enterprise') this.notePick(account, candidates);
@@ -247,7 +372,7 @@ export class GroupGate extends DurableObject<Env> {
         retryAfterMs = Math.min(retryAfterMs ?? result.retryAfterMs, result.retryAfterMs);
     }
     // Every account is busy: wait in the fair queue of the least loaded one rather than fail at once.
-    if (full.length > 0 && policy.queueWaitMs > 0) {
+    if (full.length > 0 && policy.queueWaitMs > 0 && !this.withdrawn.has(request.leaseId)) {
       const target = [...full].sort((a, b) => this.utilisation(a) - this.utilisation(b))[0]!;
       const result = await this.tryAccount(target, request, ttlMs, policy.queueWaitMs);
       if (result.ok) return this.admitted(config, target, request, result, policy);
@@ -271,8 +396,10 @@ export class GroupGate extends DurableObject<Env> {
       });
     }
     let result: AcquireResult;
+    this.trying.set(request.leaseId, account.id);
     try {
-      result = await this.accountGate(account.id).acquire({
+      metrics.gateCalls++;
+      result = await accountGate(this.env, account.id).acquire({
         accountId: account.id,
         leaseId: request.leaseId,
         ttlMs,
@@ -281,8 +408,23 @@ export class GroupGate extends DurableObject<Env> {
     } catch (err) {
       this.dropLease(request.leaseId);
       throw err;
+    } finally {
+      this.trying.delete(request.leaseId);
     }
     if (result.load) this.loads.set(account.id, result.load);
+    if (result.ok && this.withdrawn.has(request.leaseId)) {
+      // Its request left while this call was out: give the lease straight back.
+      this.dropLease(request.leaseId);
+      metrics.gateCalls++;
+      this.loads.set(account.id, await accountGate(this.env, account.id).release(request.leaseId));
+      return {
+        ok: false as const,
+        reason: 'cancelled' as const,
+        message: 'the request was withdrawn',
+        retryAfterMs: null,
+        load: null,
+      };
+    }
     if (!result.ok) this.dropLease(request.leaseId);
     return result;
   }
@@ -296,13 +438,20 @@ export class GroupGate extends DurableObject<Env> {
   ): Admission {
     if (request.sessionKey && config.kind === 'enterprise')
       this.bindSession(request.sessionKey, account.id, policy);
+    const releaseVia = this.tracks(request) ? 'group' : 'account';
+    if (releaseVia === 'account') {
+      const now = Date.now();
+      if (this.granted.size >= ADMISSION_MEMORY_LIMIT) forgetOlder(this.granted, (g) => g.at, now);
+      this.granted.set(request.leaseId, { accountId: account.id, at: now });
+    }
     return {
       ok: true,
       leaseId: request.leaseId,
       account: result.account,
       maxAttempts: policy.maxAttempts,
-      releaseVia: this.tracks(request) ? 'group' : 'account',
+      releaseVia,
       health: this.healthPolicy(),
+      idleTimeoutMs: policy.streamIdleTimeoutMs,
     };
   }
 
@@ -386,7 +535,7 @@ export class GroupGate extends DurableObject<Env> {
     }
     if (this.sessions.size >= SESSION_LIMIT) this.pruneSessions(now);
     this.sessions.set(sessionKey, { accountId, expiresAt, storedExpiresAt: expiresAt });
-    this.ctx.storage.sql.exec(
+    this.write(
       'INSERT OR REPLACE INTO sessions (session_key, account_id, expires_at) VALUES (?, ?, ?)',
       sessionKey,
       accountId,
@@ -396,7 +545,7 @@ export class GroupGate extends DurableObject<Env> {
 
   private pruneSessions(now: number): void {
     for (const [key, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(key);
-    this.ctx.storage.sql.exec('DELETE FROM sessions WHERE expires_at <= ?', now);
+    this.write('DELETE FROM sessions WHERE expires_at <= ?', now);
   }
 
   private policyFor(config: GroupConfig, providers: ProviderKind[]): SchedulingPolicy {
@@ -422,7 +571,7 @@ export class GroupGate extends DurableObject<Env> {
 
   private holdLease(leaseId: string, lease: Lease): void {
     this.leases.set(leaseId, lease);
-    this.ctx.storage.sql.exec(
+    this.write(
       'INSERT OR REPLACE INTO leases (lease_id, key_id, account_id, expires_at) VALUES (?, ?, ?, ?)',
       leaseId,
       lease.keyId,
@@ -433,8 +582,12 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   private dropLease(leaseId: string): void {
-    if (this.leases.delete(leaseId))
-      this.ctx.storage.sql.exec('DELETE FROM leases WHERE lease_id = ?', leaseId);
+    if (this.leases.delete(leaseId)) this.write('DELETE FROM leases WHERE lease_id = ?', leaseId);
+  }
+
+  private write(query: string, ...bindings: (string | number | null)[]): void {
+    metrics.storageWrites++;
+    this.ctx.storage.sql.exec(query, ...bindings);
   }
 
   // The AccountGate reaps its own copy of an expired lease; this one only frees the key's slot.
@@ -448,10 +601,6 @@ export class GroupGate extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  private accountGate(accountId: string) {
-    return this.env.ACCOUNT_GATE.get(this.env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
-  }
-
   // Single flight: concurrent first requests share one D1 read.
   private loadConfig(groupId: string): Promise<GroupConfig | null> {
     this.loading ??= loadGroupConfig(this.env, groupId)
@@ -463,5 +612,17 @@ export class GroupGate extends DurableObject<Env> {
         this.loading = null;
       });
     return this.loading;
+  }
+}
+
+function withdrawnRefusal(): Admission {
+  return { ok: false, kind: 'invalid_request', message: 'The request was withdrawn by its client.' };
+}
+
+/** Drops entries older than the admission memory, oldest first (a Map keeps insertion order). */
+function forgetOlder<T>(map: Map<string, T>, at: (value: T) => number, now: number): void {
+  for (const [key, value] of map) {
+    if (at(value) > now - ADMISSION_MEMORY_MS) break;
+    map.delete(key);
   }
 }

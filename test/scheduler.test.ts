@@ -166,12 +166,30 @@ describe('failover', () => {
     expect(await countsByAccount(pool.accounts)).toEqual([1, 1]);
   });
 
-  it('does not retry once content has flowed: the error reaches the client as an event', async () => {
-    const pool = await seedEnterprise([{ scenario: 'drop', priority: 1 }, { priority: 2 }]);
+  it('does not retry once content has flowed: the failure reaches the client', async () => {
+    // An upstream error event passes through; a dropped connection cuts the client's stream.
+    const pool = await seedEnterprise([{ scenario: 'midstream_error', priority: 1 }, { priority: 2 }]);
     const text = await (await streamMessage(pool.key)).text();
     expect(text).toContain('content_block_delta');
-    expect(text.trimEnd()).toMatch(/event: error\ndata: \{"type":"error","error":\{"type":"api_error"/);
+    expect(text.trimEnd()).toMatch(
+      /event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error"/,
+    );
     expect(await countsByAccount(pool.accounts)).toEqual([1, 0]);
+
+    const dropped = await seedEnterprise([{ scenario: 'drop', priority: 1 }, { priority: 2 }]);
+    const reader = (await streamMessage(dropped.key)).body!.getReader();
+    let seen = '';
+    await expect(
+      (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          seen += new TextDecoder().decode(value);
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(seen).toContain('content_block_delta');
+    expect(await countsByAccount(dropped.accounts)).toEqual([1, 0]);
   });
 
   it('gives up after maxAttempts and passes the last upstream error through', async () => {

@@ -5,6 +5,7 @@ export const scenarioNames = [
   'slow',
   'slow_first_byte',
   'hang',
+  'stall',
   'overloaded_after_start',
   'midstream_error',
   'drop',
@@ -106,6 +107,16 @@ export function behaviourOf(scenario: Scenario): Behaviour {
       return { ...answer, firstByteDelayMs: param ?? defaultFirstByteDelayMs };
     case 'hang':
       return { ...answer, interruption: { afterDeltas: 0, ending: 'stall', forMs: param ?? defaultHangMs } };
+    // Content flows, then the upstream goes quiet without closing: `stall.<deltas before it>`.
+    case 'stall':
+      return {
+        ...answer,
+        interruption: {
+          afterDeltas: param ?? defaultInterruptedDeltas,
+          ending: 'stall',
+          forMs: defaultHangMs,
+        },
+      };
     case 'overloaded_after_start':
       return { ...answer, interruption: { afterDeltas: 0, ending: 'error_event' } };
     case 'midstream_error':

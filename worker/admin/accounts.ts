@@ -2,12 +2,12 @@
 import { desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { accountGate } from '../../durable-objects/address';
 import { encryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Account, accounts } from '../db/schema';
 import { PRESETS, type Preset } from '../providers/compatible';
-import { accountGate } from '../relay/gates';
 import { audit } from './audit';
 import { findEnterprise } from './enterprises';
 import { AdminError } from './errors';

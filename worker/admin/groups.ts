@@ -3,10 +3,10 @@
 import { and, count, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { groupGate } from '../../durable-objects/address';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Group, groupMembers, groups, users } from '../db/schema';
-import { groupGate } from '../relay/gates';
 import { policyOverridesSchema } from '../scheduling/policy';
 import { findAccount } from './accounts';
 import { audit } from './audit';

@@ -2,12 +2,12 @@
 import { and, desc, eq, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { groupGate } from '../../durable-objects/address';
 import { displayPrefix, generateApiKey, sha256Hex } from '../auth/api-key';
 import { forgetKey } from '../auth/client-key';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type ApiKey, apiKeys } from '../db/schema';
-import { groupGate } from '../relay/gates';
 import { audit } from './audit';
 import { AdminError } from './errors';
 import { findGroup, isMember } from './groups';

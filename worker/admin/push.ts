@@ -1,8 +1,8 @@
 // D1 is the source of truth; the gates keep a copy of what they need on the hot path. Every admin
 // change is pushed to the gates it concerns, so admission never runs on stale settings.
 import type { AccountConfig } from '../../durable-objects/account-gate';
+import { accountGate, groupGate } from '../../durable-objects/address';
 import type { Account } from '../db/schema';
-import { accountGate, groupGate } from '../relay/gates';
 import { groupsUsingAccount, loadGroupConfig } from '../scheduling/group-config';
 
 export async function pushAccount(env: Env, account: Account): Promise<void> {

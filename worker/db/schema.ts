@@ -202,7 +202,9 @@ export const budgets = sqliteTable(
 
 /**
  * One row per (hour, key, account, model). Member and group are functions of the key, kept as
- * columns so that per-member and per-group rollups are plain indexed GROUP BYs.
+ * columns so that per-member and per-group rollups are plain indexed GROUP BYs. Maintained by a
+ * trigger on request_log (migrations/0002_*.sql): a request-log row inserted adds to its hour, a
+ * row that already existed (a redelivered event) adds nothing.
  */
 export const usageHourly = sqliteTable(
   'usage_hourly',
@@ -255,6 +257,8 @@ export const requestLog = sqliteTable(
     cacheReadTokens: integer('cache_read_tokens').notNull(),
     costMicros: integer('cost_micros').notNull(),
     unpriced: integer('unpriced', { mode: 'boolean' }).notNull(),
+    /** Output tokens estimated from what streamed: the upstream's own final count never came. */
+    estimated: integer('estimated', { mode: 'boolean' }).notNull().default(false),
     ttfbMs: integer('ttfb_ms'),
     durationMs: integer('duration_ms').notNull(),
     errorType: text('error_type'),

@@ -1,6 +1,13 @@
-// The metering tap: every chunk from the upstream is handed to the client the moment it arrives,
-// and a copy is fed to the meter. The one exception is a stream's preamble (e.g. message_start),
-// held until the first content event so that an error right after it can still fail over.
+// The metering tap. A response body reaches the client as the upstream sends it while a meter
+// reads a copy. Two paths:
+// - native: the body is split (`tee`); the client's branch is piped by the runtime with no
+//   JavaScript per chunk, and the meter reads the other branch in large blocks (one wake-up per
+//   16 KiB, not one per token). Used whenever the client gets the upstream's bytes unchanged.
+// - JavaScript: each chunk passes through a JS stream, for responses the relay rewrites
+//   (conversion, the usage-chunk strip, Bedrock's event stream); it can end a broken stream with
+//   an error event in the client's dialect.
+// Both hold a stream's preamble (e.g. message_start) until the first content event, so that an
+// error right after it can still fail over unseen by the client.
 import { concatBytes } from './bytes';
 import type { Meter, MeterReading } from './meter';
 
@@ -12,10 +19,15 @@ export interface TapResult extends MeterReading {
   firstByteMs: number | null;
 }
 
-/** A response body read up to its first content event (or its end, or an error). */
+/** A metered response body, read up to its first content event (or its end, or an error). */
 export interface HeldStream {
-  reader: ReadableStreamDefaultReader<Uint8Array>;
-  /** Chunks already read (and metered), not yet sent to the client. */
+  /** Native path: the branch the client reads; null on the JavaScript path. */
+  client: ReadableStream<Uint8Array> | null;
+  /** The next chunk of the metered body. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Stops both the metered body and the client's branch. */
+  cancel(reason?: unknown): void;
+  /** JavaScript path: chunks already read (and metered) that the client has not been sent yet. */
   held: Uint8Array[];
   firstByteMs: number | null;
   ended: boolean;
@@ -24,88 +36,142 @@ export interface HeldStream {
   timedOut: boolean;
 }
 
-export async function holdUntilContent(
-  body: ReadableStream<Uint8Array>,
-  meter: Meter,
-  startedAt: number,
-  timeoutMs: number,
-): Promise<HeldStream> {
-  const reader = body.getReader();
-  const held: HeldStream = {
-    reader,
+/** A read of the metered branch: what has been buffered, up to this much. */
+const BLOCK_BYTES = 64 * 1024;
+
+interface NativeSource extends HeldStream {
+  client: ReadableStream<Uint8Array>;
+  readBlock(): Promise<ReadableStreamReadResult<Uint8Array>>;
+}
+
+function heldStream(
+  client: ReadableStream<Uint8Array> | null,
+  read: () => Promise<ReadableStreamReadResult<Uint8Array>>,
+  cancel: (reason?: unknown) => void,
+): HeldStream {
+  return {
+    client,
+    read,
+    cancel,
     held: [],
     firstByteMs: null,
     ended: false,
     readError: null,
     timedOut: false,
   };
+}
+
+/** The JavaScript path's source: one reader, every chunk seen by JavaScript. */
+export function unheld(body: ReadableStream<Uint8Array>): HeldStream {
+  const reader = body.getReader();
+  return heldStream(
+    null,
+    () => reader.read(),
+    (reason) => void reader.cancel(reason).catch(() => {}),
+  );
+}
+
+/** The native path's source: the body split in two, the client's branch left to the runtime. */
+export function teed(body: ReadableStream<Uint8Array>): NativeSource {
+  const [client, metered] = body.tee();
+  const reader = metered.getReader({ mode: 'byob' });
+  const source = heldStream(
+    client,
+    () => reader.read(new Uint8Array(BLOCK_BYTES)),
+    (reason) => {
+      void reader.cancel(reason).catch(() => {});
+      void client.cancel(reason).catch(() => {});
+    },
+  );
+  return {
+    ...source,
+    client,
+    readBlock: () => reader.readAtLeast(BLOCK_BYTES, new Uint8Array(BLOCK_BYTES)),
+  };
+}
+
+export function isNative(source: HeldStream): source is NativeSource {
+  return source.client !== null;
+}
+
+export async function holdUntilContent(
+  source: HeldStream,
+  meter: Meter,
+  startedAt: number,
+  timeoutMs: number,
+): Promise<HeldStream> {
+  const keepsHeld = !isNative(source);
   // An upstream that opens a stream and then says nothing is as stuck as one that never answers.
   const timer = setTimeout(() => {
-    held.timedOut = true;
-    reader.cancel().catch(() => {});
+    source.timedOut = true;
+    source.cancel();
   }, timeoutMs);
   try {
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        chunk = await source.read();
       } catch (error) {
-        held.readError = { error };
-        return held;
+        source.readError = { error };
+        return source;
       }
-      if (held.timedOut) return held;
+      if (source.timedOut) return source;
       if (chunk.done) {
-        held.ended = true;
-        return held;
+        source.ended = true;
+        return source;
       }
-      held.firstByteMs ??= Date.now() - startedAt;
-      held.held.push(chunk.value);
+      source.firstByteMs ??= Date.now() - startedAt;
+      if (keepsHeld) source.held.push(chunk.value);
       meter.push(chunk.value);
       const progress = meter.progress();
-      if (progress.contentStarted || progress.errorType !== null) return held;
+      if (progress.contentStarted || progress.errorType !== null) return source;
     }
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** A response body not held at all (a JSON body): the tap starts at its first byte. */
-export function unheld(body: ReadableStream<Uint8Array>): HeldStream {
-  return {
-    reader: body.getReader(),
-    held: [],
-    firstByteMs: null,
-    ended: false,
-    readError: null,
-    timedOut: false,
+export interface TapOptions {
+  startedAt: number;
+  /** Called once, when the body ends, fails, or the client leaves. */
+  onDone: (result: TapResult) => void;
+  /** Called as upstream bytes arrive (the idle watchdog's clock). */
+  onProgress: () => void;
+  /** Native path: the client stopped reading (it hung up); the JavaScript path sees this as cancel. */
+  onClientGone?: () => void;
+  /** Native path: how often the meter reads while the client's branch streams. */
+  cadenceMs?: number;
+  /**
+   * Receives the tap's `stop`: the client has left; the tap meters what it already holds, ends
+   * with `client_abort` and cancels the upstream.
+   */
+  onStoppable?: (stop: (reason: unknown) => void) => void;
+  /**
+   * JavaScript path: bytes that end the stream properly in the client's dialect when the
+   * upstream fails mid-way (e.g. an SSE error event), so the client does not see a stream that
+   * just stops.
+   */
+  errorTail?: (error: unknown) => Uint8Array | null;
+}
+
+function finisher(meter: Meter, options: TapOptions, source: HeldStream) {
+  let done = false;
+  return (outcome: StreamOutcome) => {
+    if (done) return;
+    done = true;
+    options.onDone({ ...meter.finish(), outcome, firstByteMs: source.firstByteMs });
   };
 }
 
-export interface TapOptions {
-  startedAt: number;
-  onDone: (result: TapResult) => void;
-  /**
-   * Bytes that end the stream properly in the client's dialect when the upstream fails mid-way
-   * (e.g. an SSE error event), so a client never sees a stream that just stops.
-   */
-  errorTail?: (error: unknown) => Uint8Array | null;
-  /** The client's request signal: it aborts when the client disconnects. */
-  clientSignal?: AbortSignal;
-}
-
+/** The JavaScript path: every chunk goes to the client the moment it arrives, a copy to the meter. */
 export function meterStream(
   source: HeldStream,
   meter: Meter,
-  { startedAt, onDone, errorTail, clientSignal }: TapOptions,
+  options: TapOptions,
 ): ReadableStream<Uint8Array> {
-  const { reader, held } = source;
-  let firstByteMs = source.firstByteMs;
-  let done = false;
-  const finish = (outcome: StreamOutcome) => {
-    if (done) return;
-    done = true;
-    onDone({ ...meter.finish(), outcome, firstByteMs });
-  };
+  const { held } = source;
+  const { startedAt, errorTail, onProgress } = options;
+  const finish = finisher(meter, options, source);
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) => {
     finish('upstream_error');
     const tail = errorTail?.(error);
@@ -116,12 +182,7 @@ export function meterStream(
       controller.error(error);
     }
   };
-  const abandon = (reason?: unknown) => {
-    finish('client_abort');
-    reader.cancel(reason).catch(() => {});
-  };
-  clientSignal?.addEventListener('abort', () => abandon(clientSignal.reason), { once: true });
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         const first = held.shift();
@@ -142,7 +203,7 @@ export function meterStream(
         }
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
-          chunk = await reader.read();
+          chunk = await source.read();
         } catch (err) {
           fail(controller, err);
           return;
@@ -152,13 +213,106 @@ export function meterStream(
           finish('complete');
           return;
         }
-        firstByteMs ??= Date.now() - startedAt;
+        source.firstByteMs ??= Date.now() - startedAt;
+        onProgress();
         controller.enqueue(chunk.value);
         meter.push(chunk.value);
       },
-      cancel: abandon,
+      cancel(reason) {
+        finish('client_abort');
+        source.cancel(reason);
+      },
     },
     // Pull only when the client asks: the upstream's own pace reaches the client unchanged.
     { highWaterMark: 0 },
   );
+  // Every chunk the client got has passed the meter: stopping needs nothing more.
+  options.onStoppable?.((reason) => {
+    finish('client_abort');
+    source.cancel(reason);
+  });
+  return stream;
+}
+
+/**
+ * The native path. The client's branch is piped by the runtime into what the client reads; the
+ * meter reads its own branch at a slow cadence (each read takes everything buffered since the
+ * last), and the rest at the end: a request wakes JavaScript about once a second however many
+ * chunks it streams. (A large minimum read on one branch would starve the other: the runtime
+ * reads the source for both.) A body that fails mid-way fails the client's branch too: the
+ * client sees its connection end rather than an error event (docs/architecture.md).
+ */
+export function meterNative(
+  source: HeldStream,
+  meter: Meter,
+  options: TapOptions,
+): ReadableStream<Uint8Array> {
+  if (!isNative(source)) throw new Error('meterNative needs a teed source');
+  const finish = finisher(meter, options, source);
+  const { startedAt, onProgress, cadenceMs = 1000 } = options;
+  const out = new IdentityTransformStream();
+  let piped = false;
+  // The pipe's end is the one moment JavaScript hears from the client's side. It fails when the
+  // client hangs up, and when the upstream fails (which the meter sees at once): deciding a turn
+  // later tells the two apart.
+  const pipe = source.client.pipeTo(out.writable).then(
+    () => {
+      piped = true;
+    },
+    () => {
+      setTimeout(() => options.onClientGone?.(), 0);
+    },
+  );
+  // A holder, not a variable: it is set from a callback, which flow analysis cannot see.
+  const stop: { requested: { reason: unknown } | null } = { requested: null };
+  let wake: () => void = () => {};
+  const pause = () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const woken = new Promise<void>((r) => {
+      wake = r;
+      timer = setTimeout(r, cadenceMs);
+    });
+    return Promise.race([pipe, woken]).finally(() => clearTimeout(timer));
+  };
+  // What is buffered for the meter arrives at once; a read that waits means nothing more is.
+  const drain = async () => {
+    for (;;) {
+      const next = await Promise.race([
+        source.read(),
+        new Promise<null>((r) => setTimeout(() => r(null), 0)),
+      ]);
+      if (next === null || next.done || !next.value) return;
+      meter.push(next.value);
+    }
+  };
+  options.onStoppable?.((reason) => {
+    stop.requested = { reason };
+    wake();
+  });
+  void (async () => {
+    if (source.readError) return finish('upstream_error');
+    if (source.ended) return finish('complete');
+    try {
+      for (;;) {
+        if (!piped && !stop.requested) await pause();
+        if (stop.requested) {
+          await drain();
+          finish('client_abort');
+          source.cancel(stop.requested.reason);
+          return;
+        }
+        // Once the client's branch is done the source has ended: large reads starve nothing.
+        const { done, value } = piped ? await source.readBlock() : await source.read();
+        if (value && value.byteLength > 0) {
+          source.firstByteMs ??= Date.now() - startedAt;
+          onProgress();
+          meter.push(value);
+        }
+        if (done) return finish('complete');
+      }
+    } catch {
+      finish(stop.requested ? 'client_abort' : 'upstream_error');
+    }
+  })();
+  return out.readable;
 }

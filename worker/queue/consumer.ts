@@ -1,13 +1,12 @@
-// Queue consumer: batches of usage events become request-log rows and hourly aggregates in one
-// D1 batch (one transaction). The request id makes it idempotent: an aggregate is only added to
-// when its request-log row was inserted by this very batch, so a redelivered batch adds nothing.
+// Queue consumer: a batch of usage events becomes request-log rows and hourly aggregates in one
+// D1 statement. The request id makes it idempotent: a redelivered event adds nothing.
 import { db } from '../db/client';
-import { modelPrices, requestLog } from '../db/schema';
+import { modelPrices } from '../db/schema';
 import { costOf } from '../metering/cost';
 import { type PriceTable, SHIPPED_PRICES } from '../metering/prices';
+import { metrics } from '../metrics';
 import { type UsageEvent, usageEventSchema } from './usage-event';
 
-const HOUR_MS = 3_600_000;
 const PRICE_CACHE_MS = 60_000;
 let priceCache: { table: PriceTable; until: number } | null = null;
 
@@ -23,82 +22,81 @@ export async function consumeUsageBatch(batch: MessageBatch<unknown>, env: Env):
   batch.ackAll();
 }
 
+/**
+ * Writes a batch of events as ONE statement: the rows are one JSON parameter, inserted with
+ * `ON CONFLICT DO NOTHING` (the request id is the key), and the hourly totals are kept by a
+ * trigger that fires only for rows actually inserted (migrations/0002_usage_in_one_statement.sql).
+ * A redelivered batch therefore adds nothing, and one D1 round trip serves a hundred requests.
+ */
 export async function writeUsage(env: Env, events: UsageEvent[]): Promise<void> {
+  if (events.length === 0) return;
   const table = await prices(env);
-  const d = db(env);
-  const statements = events.flatMap((event) => {
+  const rows = events.map((event) => {
     const { costMicros, unpriced } = costOf(event.model, event.usage, table);
-    const failed = event.status >= 400 || event.errorType !== null || event.outcome === 'upstream_error';
     const u = event.usage;
-    const logRow = d
-      .insert(requestLog)
-      .values({
-        requestId: event.requestId,
-        createdAt: event.at,
-        keyId: event.keyId,
-        userId: event.userId,
-        groupId: event.groupId,
-        accountId: event.accountId,
-        provider: event.provider,
-        surface: event.surface,
-        model: event.model,
-        stream: event.stream,
-        status: event.status,
-        outcome: event.outcome,
-        upstreamRequestId: event.upstreamRequestId,
-        inputTokens: u.inputTokens,
-        outputTokens: u.outputTokens,
-        cacheWrite5mTokens: u.cacheWrite5mTokens,
-        cacheWrite1hTokens: u.cacheWrite1hTokens,
-        cacheReadTokens: u.cacheReadTokens,
-        costMicros,
-        unpriced,
-        ttfbMs: event.ttfbMs,
-        durationMs: event.durationMs,
-        errorType: event.errorType,
-      })
-      .onConflictDoNothing()
-      .toSQL();
     return [
-      env.DB.prepare(logRow.sql).bind(...logRow.params),
-      // changes() is the row count of the INSERT just above, inside the same D1 transaction.
-      env.DB.prepare(AGGREGATE_SQL).bind(
-        Math.floor(event.at / HOUR_MS) * HOUR_MS,
-        event.keyId,
-        event.userId,
-        event.groupId,
-        event.accountId,
-        event.model,
-        failed ? 1 : 0,
-        u.inputTokens,
-        u.outputTokens,
-        u.cacheWrite5mTokens,
-        u.cacheWrite1hTokens,
-        u.cacheReadTokens,
-        costMicros,
-        unpriced ? 1 : 0,
-      ),
+      event.requestId,
+      event.at,
+      event.keyId,
+      event.userId,
+      event.groupId,
+      event.accountId,
+      event.provider,
+      event.surface,
+      event.model,
+      event.stream ? 1 : 0,
+      event.status,
+      event.outcome,
+      event.upstreamRequestId,
+      u.inputTokens,
+      u.outputTokens,
+      u.cacheWrite5mTokens,
+      u.cacheWrite1hTokens,
+      u.cacheReadTokens,
+      costMicros,
+      unpriced ? 1 : 0,
+      event.estimated ? 1 : 0,
+      event.ttfbMs,
+      event.durationMs,
+      event.errorType,
     ];
   });
-  if (statements.length > 0) await env.DB.batch(statements);
+  metrics.d1Statements++;
+  await env.DB.prepare(INSERT_SQL).bind(JSON.stringify(rows)).run();
 }
 
-const AGGREGATE_SQL = `
-        INSERT INTO usage_hourly (hour, key_id, user_id, group_id, account_id, model, requests, errors,
-          input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
-          cost_micros, unpriced_requests)
-        SELECT ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?
-        WHERE changes() = 1
-        ON CONFLICT (hour, key_id, account_id, model) DO UPDATE SET
-          requests = requests + excluded.requests,
-          errors = errors + excluded.errors,
-          input_tokens = input_tokens + excluded.input_tokens,
-          output_tokens = output_tokens + excluded.output_tokens,
-          cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
-          cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-          cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-          cost_micros = cost_micros + excluded.cost_micros,
-          unpriced_requests = unpriced_requests + excluded.unpriced_requests`;
+const COLUMNS = [
+  'request_id',
+  'created_at',
+  'key_id',
+  'user_id',
+  'group_id',
+  'account_id',
+  'provider',
+  'surface',
+  'model',
+  'stream',
+  'status',
+  'outcome',
+  'upstream_request_id',
+  'input_tokens',
+  'output_tokens',
+  'cache_write_5m_tokens',
+  'cache_write_1h_tokens',
+  'cache_read_tokens',
+  'cost_micros',
+  'unpriced',
+  'estimated',
+  'ttfb_ms',
+  'duration_ms',
+  'error_type',
+];
+
+// Each row is a JSON array in COLUMNS order. `WHERE true` lets SQLite parse the upsert clause
+// after a SELECT.
+const INSERT_SQL = `INSERT INTO request_log (${COLUMNS.join(', ')})
+  SELECT ${COLUMNS.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?) WHERE true
+  ON CONFLICT (request_id) DO NOTHING`;
 
 /** Shipped prices overlaid with admin overrides from D1, cached briefly per isolate. */
 async function prices(env: Env, now = Date.now()): Promise<PriceTable> {

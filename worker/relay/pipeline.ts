@@ -3,6 +3,7 @@
 // client, stream back through the metering tap, and settle off the critical path (release the
 // lease with how it went, send one usage event).
 import type { Context } from 'hono';
+import { groupGate } from '../../durable-objects/address';
 import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
@@ -14,11 +15,14 @@ import type { Meter } from '../metering/meter';
 import {
   type HeldStream,
   holdUntilContent,
+  isNative,
+  meterNative,
   meterStream,
   type TapResult,
+  teed,
   unheld,
 } from '../metering/meter-stream';
-import { emptyUsage } from '../metering/usage';
+import { metrics } from '../metrics';
 import { downstreamHeaders } from '../providers/headers';
 import { adapterFor, allAdapters } from '../providers/registry';
 import type {
@@ -29,12 +33,11 @@ import type {
   UpstreamFailure,
   Wire,
 } from '../providers/types';
-import type { UsageEvent } from '../queue/usage-event';
 import { wireFormat } from '../wires';
 import type { WireFormat } from '../wires/types';
 import { RelayError } from './dialect';
-import { accountGate, groupGate } from './gates';
 import { convertJson, stripOpenAIUsageChunk } from './rewrite-stream';
+import { type Serving, Settlement } from './settlement';
 
 export interface RelayRequest {
   key: KeyRecord;
@@ -54,9 +57,6 @@ export interface RelayRequest {
   /** False for calls that cost nothing and are not worth a log row (e.g. listing models). */
   metered?: boolean;
 }
-
-/** How a request ended, as the usage event records it. */
-type Settlement = Omit<TapResult, 'outcome'> & { outcome: UsageEvent['outcome'] };
 
 /** An attempt the upstream answered in a way the client should see (success or the client's own error). */
 interface Served {
@@ -92,6 +92,16 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
   const env = c.env;
   const requestId = c.get('requestId');
   const startedAt = Date.now();
+  metrics.relayRequests++;
+  const settlement = new Settlement(
+    env,
+    c.executionCtx,
+    requestId,
+    startedAt,
+    request,
+    (account) => upstreamModel(account, request.model),
+    c.req.raw.signal,
+  );
   const gate = groupGate(env, request.key.groupId);
   const base: Omit<AdmitRequest, 'leaseId'> = {
     groupId: request.key.groupId,
@@ -105,8 +115,12 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
       windowMinutes: request.key.windowMinutes,
     },
   };
+  settlement.asks(requestId);
+  metrics.blockingGateCalls++;
+  metrics.gateCalls++;
   let admission = await gate.admit({ ...base, leaseId: requestId });
   if (!admission.ok) {
+    settlement.refused();
     throw new RelayError(admission.kind, admission.message, {
       retryAfterSec: admission.retryAfterSec,
       retryable: admission.kind !== 'permission' && admission.kind !== 'invalid_request',
@@ -115,60 +129,12 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
 
   const tried: string[] = [];
   for (let attempt = 1; ; attempt++) {
+    if (!settlement.leased(admission)) throw new RelayError('internal', 'The client went away.');
     const { account, leaseId } = admission;
-    const current = admission;
     tried.push(account.id);
-    const settle: Settle = (status, result, upstream, failure) => {
-      const event: UsageEvent = {
-        requestId,
-        at: startedAt,
-        keyId: request.key.id,
-        userId: request.key.userId,
-        groupId: request.key.groupId,
-        accountId: account.id,
-        provider: account.provider,
-        surface: request.wire,
-        model: upstreamModel(account, request.model),
-        stream: request.stream,
-        status,
-        outcome: result.outcome,
-        upstreamRequestId:
-          upstream?.headers.get('request-id') ?? upstream?.headers.get('x-request-id') ?? null,
-        usage: result.usage,
-        ttfbMs: result.firstByteMs,
-        durationMs: Date.now() - startedAt,
-        errorType: result.errorType,
-      };
-      const report = failure
-        ? { ok: false as const, failure }
-        : result.outcome === 'upstream_error'
-          ? { ok: false as const, failure: { kind: 'stream_failed' as const } }
-          : { ok: true as const, firstByteMs: result.firstByteMs };
-      // Some clients hide a failed stream (Gemini CLI exits 0 with no output): the relay's log must not.
-      if (result.errorType !== null || result.outcome === 'upstream_error') {
-        console.warn('upstream failure', {
-          requestId,
-          accountId: account.id,
-          wire: request.wire,
-          status,
-          outcome: result.outcome,
-          errorType: result.errorType,
-        });
-      }
-      const sent = request.metered === false ? null : env.USAGE_QUEUE.send(event);
-      const released =
-        current.releaseVia === 'account'
-          ? accountGate(env, account.id).release(leaseId, report, current.health)
-          : gate.release(leaseId, report);
-      return Promise.all([released, sent]).then(
-        () => {},
-        (err: unknown) => console.error('settle failed', { requestId, error: String(err) }),
-      );
-    };
-
-    const outcome = await attemptOnce(env, account, request, startedAt);
+    const outcome = await attemptOnce(env, account, request, startedAt, settlement);
     if (outcome.kind === 'served') {
-      return respond(c, outcome, settle, {
+      return respond(c, outcome, settlement, {
         attempts: attempt,
         startedAt,
         clientModel: request.model,
@@ -177,6 +143,8 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     }
 
     if (attempt < admission.maxAttempts) {
+      settlement.asks(`${requestId}~${attempt + 1}`);
+      metrics.gateCalls++;
       const next = await gate.failover({
         ...base,
         leaseId: `${requestId}~${attempt + 1}`,
@@ -188,24 +156,27 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
         admission = next;
         continue;
       }
+      // The gate released the failed lease when it recorded the failure; nothing is leased now.
+      settlement.unleased();
       console.warn('no failover', { requestId, reason: next.message });
     }
     // Nowhere else to go: the client sees what the upstream said (or why it could not be reached).
     if (outcome.answer)
-      return respond(c, outcome.answer, settle, {
+      return respond(c, outcome.answer, settlement, {
         attempts: attempt,
         startedAt,
         clientModel: request.model,
         streamOptions: streamOptionsOf(request),
         failure: outcome.failure,
       });
-    const failed: Settlement = {
-      usage: emptyUsage(),
-      errorType: outcome.error.kind,
+    settlement.finish({
       outcome: 'failed',
+      status: outcome.error.status,
+      reading: null,
       firstByteMs: null,
-    };
-    c.executionCtx.waitUntil(settle(outcome.error.status, failed, null, outcome.failure));
+      failure: outcome.failure,
+      errorType: outcome.error.kind,
+    });
     throw outcome.error;
   }
 }
@@ -216,15 +187,17 @@ async function attemptOnce(
   account: UpstreamAccount,
   request: RelayRequest,
   startedAt: number,
+  settlement: Settlement,
 ): Promise<Served | Failed> {
   const plan = planFor(account, request);
   if (!plan) {
     const error = new RelayError('upstream', `This account (${account.provider}) cannot serve this API.`);
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer: null, error };
   }
+  const controller = settlement.newAttempt();
   let upstream: Response;
   try {
-    upstream = await forward(env, plan, account, request);
+    upstream = await forward(env, plan, account, request, controller);
   } catch (err) {
     const error =
       err instanceof RelayError ? err : new RelayError('upstream', 'The upstream could not be reached.');
@@ -272,10 +245,13 @@ async function attemptOnce(
   const isStream = plan.operation.stream || isEventStream(upstream.headers);
   const meter = plan.upstreamWire.meter(isStream);
   if (!body) return { kind: 'served', upstream, plan, meter, source: null };
-  if (!isStream) return { kind: 'served', upstream, plan, meter, source: unheld(body) };
+  // The client gets the upstream's bytes unchanged: the runtime can pipe them natively.
+  const source = rewrites(plan) ? unheld(body) : teed(body);
+  if (!isStream) return { kind: 'served', upstream, plan, meter, source };
 
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
-  const held = await holdUntilContent(body, meter, startedAt, timeoutMs);
+  settlement.serves(serving(upstream, meter, source));
+  const held = await holdUntilContent(source, meter, startedAt, timeoutMs);
   if (held.timedOut) {
     const error = new RelayError('timeout', `The upstream sent no content within ${timeoutMs} ms.`);
     return { kind: 'failed', failure: { kind: 'timeout' }, answer: null, error };
@@ -294,6 +270,21 @@ async function attemptOnce(
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer, error: streamError() };
   }
   return answer;
+}
+
+/** Whether the client gets other bytes than the upstream sent (then every chunk passes JavaScript). */
+function rewrites(plan: Plan): boolean {
+  return plan.conversion !== null || plan.stripUsageChunk || plan.adapter.decodeBody !== undefined;
+}
+
+function serving(upstream: Response, meter: Meter, source: HeldStream | null): Serving {
+  return {
+    status: upstream.status,
+    upstreamRequestId: upstream.headers.get('request-id') ?? upstream.headers.get('x-request-id'),
+    meter,
+    firstByteMs: () => source?.firstByteMs ?? null,
+    cancel: (reason) => source?.cancel(reason),
+  };
 }
 
 /** Native when the account speaks the client's wire; otherwise through a conversion it supports. */
@@ -367,15 +358,8 @@ function streamError(): RelayError {
 }
 
 async function discard(failed: Failed): Promise<void> {
-  await failed.answer?.source?.reader.cancel().catch(() => {});
+  failed.answer?.source?.cancel();
 }
-
-type Settle = (
-  status: number,
-  result: Settlement,
-  upstream: Response | null,
-  failure?: UpstreamFailure,
-) => Promise<void>;
 
 interface RespondOptions {
   attempts: number;
@@ -386,36 +370,48 @@ interface RespondOptions {
   failure?: UpstreamFailure;
 }
 
-function respond(c: Context<AppEnv>, served: Served, settle: Settle, options: RespondOptions): Response {
+function respond(
+  c: Context<AppEnv>,
+  served: Served,
+  settlement: Settlement,
+  options: RespondOptions,
+): Response {
   const { upstream, plan, meter, source } = served;
   const { attempts, startedAt, clientModel, failure } = options;
   const headers = downstreamHeaders(upstream.headers);
   headers.set('x-carpool-request-id', c.get('requestId'));
   if (attempts > 1) headers.set('x-carpool-attempts', String(attempts));
+  settlement.serves(serving(upstream, meter, source));
+  const settle = (result: TapResult) =>
+    settlement.finish({
+      outcome: result.outcome,
+      status: upstream.status,
+      reading: result,
+      firstByteMs: result.firstByteMs,
+      failure: result.outcome === 'upstream_error' ? undefined : failure,
+    });
   if (!source) {
-    const empty: Settlement = {
-      usage: emptyUsage(),
-      errorType: null,
-      outcome: 'complete',
-      firstByteMs: null,
-    };
-    c.executionCtx.waitUntil(settle(upstream.status, empty, upstream, failure));
+    settle({ ...meter.finish(), outcome: 'complete', firstByteMs: null });
     return new Response(null, { status: upstream.status, headers });
   }
-  let resolveDone: (result: TapResult) => void = () => {};
-  const done = new Promise<TapResult>((resolve) => {
-    resolveDone = resolve;
-  });
-  c.executionCtx.waitUntil(done.then((result) => settle(upstream.status, result, upstream, failure)));
   const isStream = upstream.ok && (plan.operation.stream || isEventStream(upstream.headers));
-  let body = meterStream(source, meter, {
+  const tap = {
     startedAt,
-    onDone: resolveDone,
-    clientSignal: c.req.raw.signal,
+    onDone: settle,
+    onProgress: () => settlement.progressed(),
+    onClientGone: () => settlement.abort(),
+    onStoppable: (stop: (reason: unknown) => void) => settlement.stoppable(stop),
+    cadenceMs: settlement.meterCadenceMs,
     errorTail: isStream
-      ? () => plan.upstreamWire.streamErrorTail('The upstream connection was lost mid-stream.')
+      ? () =>
+          plan.upstreamWire.streamErrorTail(
+            settlement.stallMessage ?? 'The upstream connection was lost mid-stream.',
+          )
       : undefined,
-  });
+  };
+  if (isNative(source))
+    return new Response(meterNative(source, meter, tap), { status: upstream.status, headers });
+  let body = meterStream(source, meter, tap);
   if (plan.stripUsageChunk) body = body.pipeThrough(stripOpenAIUsageChunk());
   const conversion = plan.conversion;
   if (conversion) {
@@ -430,11 +426,13 @@ function respond(c: Context<AppEnv>, served: Served, settle: Settle, options: Re
   return new Response(body, { status: upstream.status, headers });
 }
 
+/** The upstream's answer within the headers timeout; the attempt's controller also stops it when the client leaves. */
 async function forward(
   env: Env,
   plan: Plan,
   account: UpstreamAccount,
   request: RelayRequest,
+  controller: AbortController,
 ): Promise<Response> {
   const credential = await decryptCredential(env.CREDENTIALS_KEY, account.id, account.credentialsEnc);
   const upstreamRequest = await plan.adapter.buildRequest({
@@ -446,13 +444,13 @@ async function forward(
     body: upstreamBody(plan, request),
   });
   // The timeout covers the wait for response headers only: a long stream is not a slow upstream.
-  const controller = new AbortController();
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const timedOut = new Error('upstream headers timeout');
+  const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
   try {
     return await fetch(upstreamRequest, { signal: controller.signal });
   } catch (err) {
-    if (controller.signal.aborted) {
+    if (controller.signal.reason === timedOut) {
       throw new RelayError('timeout', `The upstream sent no response within ${timeoutMs} ms.`);
     }
     console.warn('upstream fetch failed', { accountId: account.id, error: String(err) });

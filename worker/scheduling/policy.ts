@@ -19,6 +19,11 @@ export const schedulingPolicySchema = z.object({
     .min(1_000)
     .max(7 * 86_400_000)
     .default(3_600_000),
+  /**
+   * Mid-stream silence after which the relay ends a stream (the upstream is cancelled, the client
+   * gets an error, the request settles). Generous: thinking models pause for minutes.
+   */
+  streamIdleTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(300_000),
   /** Consecutive 401/403 answers from the upstream before the account is disabled. */
   authFailuresToDisable: z.number().int().min(1).max(100).default(3),
   /** Cooldown after a 429 that names no reset time. */

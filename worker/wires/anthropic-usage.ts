@@ -38,7 +38,10 @@ export class AnthropicStreamUsage extends StreamUsage {
       }
       case 'message_delta': {
         const parsed = parseJson(data);
-        if (isObject(parsed)) mergeAnthropicUsage(this.usage, parsed.usage);
+        if (isObject(parsed)) {
+          mergeAnthropicUsage(this.usage, parsed.usage);
+          if (isObject(parsed.usage)) this.final = true;
+        }
         return;
       }
       case 'error': {
@@ -47,12 +50,23 @@ export class AnthropicStreamUsage extends StreamUsage {
         this.errorType = typeof type === 'string' ? type : 'error';
         return;
       }
-      case 'content_block_start':
       case 'content_block_delta':
+        this.output.add(data, deltaText);
+        this.contentStarted = true;
+        return;
+      case 'content_block_start':
         this.contentStarted = true;
         return;
     }
   }
+}
+
+/** The generated text of a content_block_delta: text, thinking or a tool call's JSON. */
+function deltaText(event: unknown): string | null {
+  if (!isObject(event) || !isObject(event.delta)) return null;
+  const d = event.delta;
+  const text = d.text ?? d.thinking ?? d.partial_json;
+  return typeof text === 'string' ? text : null;
 }
 
 export function readAnthropicBody(body: unknown): MeterReading {
@@ -60,8 +74,8 @@ export function readAnthropicBody(body: unknown): MeterReading {
   if (isObject(body)) {
     mergeAnthropicUsage(usage, body.usage);
     if (body.type === 'error' && isObject(body.error) && typeof body.error.type === 'string') {
-      return { usage, errorType: body.error.type };
+      return { usage, errorType: body.error.type, estimated: false };
     }
   }
-  return { usage, errorType: null };
+  return { usage, errorType: null, estimated: false };
 }

@@ -44,6 +44,15 @@ class GeminiStreamUsage extends StreamUsage {
     }
     const usage = geminiUsage(parsed.usageMetadata);
     if (usage) this.usage = usage;
+    const candidate = Array.isArray(parsed.candidates) ? parsed.candidates[0] : undefined;
+    if (isObject(candidate)) {
+      // Every chunk carries the counts so far; the one with a finish reason carries the bill.
+      if (candidate.finishReason && usage) this.final = true;
+      if (isObject(candidate.content) && Array.isArray(candidate.content.parts)) {
+        for (const part of candidate.content.parts)
+          if (isObject(part) && typeof part.text === 'string') this.output.addText(part.text);
+      }
+    }
     if (!this.contentStarted && hasParts(parsed)) this.contentStarted = true;
   }
 }

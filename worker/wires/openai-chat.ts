@@ -24,7 +24,10 @@ class OpenAIChatStreamUsage extends StreamUsage {
   onEvent(_event: string, data: string): void {
     if (data === '[DONE]') return;
     // Once content flows, most chunks are deltas with nothing to meter: skip their JSON.
-    if (this.contentStarted && !data.includes('"usage":{') && !data.includes('"error"')) return;
+    if (this.contentStarted && !data.includes('"usage":{') && !data.includes('"error"')) {
+      this.output.add(data, chunkText);
+      return;
+    }
     const parsed = parseJson(data);
     if (!isObject(parsed)) return;
     if (isObject(parsed.error)) {
@@ -33,7 +36,10 @@ class OpenAIChatStreamUsage extends StreamUsage {
       return;
     }
     const usage = openAIChatUsage(parsed.usage);
-    if (usage) this.usage = usage;
+    if (usage) {
+      this.usage = usage;
+      this.final = true;
+    }
     if (!this.contentStarted && Array.isArray(parsed.choices)) {
       const choice = parsed.choices[0];
       if (isObject(choice)) {
@@ -46,6 +52,19 @@ class OpenAIChatStreamUsage extends StreamUsage {
       }
     }
   }
+}
+
+/** The generated text of a chat chunk: content, reasoning, or a tool call's arguments. */
+function chunkText(chunk: unknown): string | null {
+  if (!isObject(chunk) || !Array.isArray(chunk.choices)) return null;
+  const choice = chunk.choices[0];
+  if (!isObject(choice) || !isObject(choice.delta)) return null;
+  const d = choice.delta;
+  if (typeof d.content === 'string') return d.content;
+  if (typeof d.reasoning_content === 'string') return d.reasoning_content;
+  const call = Array.isArray(d.tool_calls) && isObject(d.tool_calls[0]) ? d.tool_calls[0] : null;
+  const args = call && isObject(call.function) ? call.function.arguments : null;
+  return typeof args === 'string' ? args : null;
 }
 
 export function readOpenAIErrorType(body: unknown): string | null {

@@ -20,6 +20,11 @@ export function responsesUsage(raw: unknown): Usage | null {
   };
 }
 
+/** The generated text of a `*.delta` event (output text, reasoning summary, function arguments). */
+function deltaText(event: unknown): string | null {
+  return isObject(event) && typeof event.delta === 'string' ? event.delta : null;
+}
+
 const FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
 class ResponsesStreamUsage extends StreamUsage {
@@ -29,7 +34,10 @@ class ResponsesStreamUsage extends StreamUsage {
       if (!isObject(parsed)) return;
       const response = isObject(parsed.response) ? parsed.response : null;
       const usage = responsesUsage(response?.usage);
-      if (usage) this.usage = usage;
+      if (usage) {
+        this.usage = usage;
+        this.final = true;
+      }
       if (event === 'response.failed') {
         const error = response && isObject(response.error) ? response.error : null;
         this.errorType = typeof error?.code === 'string' ? error.code : 'server_error';
@@ -41,7 +49,10 @@ class ResponsesStreamUsage extends StreamUsage {
       return;
     }
     // Created / in_progress / item added are the preamble; the first delta is content.
-    if (!this.contentStarted && (event.endsWith('.delta') || event === 'response.output_item.done')) {
+    if (event.endsWith('.delta')) {
+      this.output.add(data, deltaText);
+      this.contentStarted = true;
+    } else if (event === 'response.output_item.done') {
       this.contentStarted = true;
     }
   }

@@ -1,0 +1,144 @@
+// The settlement work of many requests, sent together. An isolate gathers the usage events and
+// lease releases of requests that end within a few milliseconds of each other and sends them as
+// one Queue sendBatch and one release call per gate. Each request's waitUntil holds until the
+// batch carrying its own items is sent, so nothing is left in memory of an isolate that may die.
+//
+// A usage event is never dropped: a failed send is retried once, then handed to the group's gate,
+// which keeps it in its storage and sends it again from its alarm (durable-objects/group-gate.ts).
+
+import type { AttemptReport } from '../../durable-objects/account-gate';
+import { accountGate, groupGate } from '../../durable-objects/address';
+import { metrics } from '../metrics';
+import type { UsageEvent } from '../queue/usage-event';
+import type { HealthPolicy } from '../scheduling/policy';
+
+/** Releases wait this long for company; usage events ride along. Short: a late release holds a slot. */
+const FLUSH_DELAY_MS = 5;
+/** A Queue sendBatch takes at most 100 messages (and 256 KB: events are bounded well below 2 KB). */
+const SEND_BATCH_LIMIT = 100;
+
+export interface AccountRelease {
+  leaseId: string;
+  report?: AttemptReport;
+  health?: HealthPolicy;
+}
+
+export interface GroupRelease {
+  leaseId: string;
+  report?: AttemptReport;
+  /** The lease's account, for a lease the group's gate did not keep a copy of. */
+  accountId?: string;
+}
+
+export type Release =
+  | { via: 'account'; accountId: string; item: AccountRelease }
+  | { via: 'group'; groupId: string; item: GroupRelease };
+
+class Outbox {
+  private events: UsageEvent[] = [];
+  private readonly accountReleases = new Map<string, AccountRelease[]>();
+  private readonly groupReleases = new Map<string, GroupRelease[]>();
+  private pending: Promise<void> | null = null;
+
+  /** Queues one request's settlement; resolves once the batch that carries it has been sent. */
+  add(env: Env, work: { event?: UsageEvent; release?: Release }): Promise<void> {
+    if (work.event) this.events.push(work.event);
+    const release = work.release;
+    if (release?.via === 'account') push(this.accountReleases, release.accountId, release.item);
+    else if (release?.via === 'group') push(this.groupReleases, release.groupId, release.item);
+    this.pending ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() =>
+      this.flush(env),
+    );
+    return this.pending;
+  }
+
+  private async flush(env: Env): Promise<void> {
+    this.pending = null;
+    const events = this.events;
+    this.events = [];
+    const accounts = [...this.accountReleases];
+    const groups = [...this.groupReleases];
+    this.accountReleases.clear();
+    this.groupReleases.clear();
+    await Promise.all([
+      sendUsage(env, events),
+      ...accounts.map(([id, items]) =>
+        retryOnce(() => {
+          metrics.gateCalls++;
+          return accountGate(env, id).releaseMany(items);
+        }, `release at account ${id}`),
+      ),
+      ...groups.map(([id, items]) =>
+        retryOnce(() => {
+          metrics.gateCalls++;
+          return groupGate(env, id).releaseMany(items);
+        }, `release at group ${id}`),
+      ),
+    ]);
+  }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, item: T): void {
+  const list = map.get(key);
+  if (list) list.push(item);
+  else map.set(key, [item]);
+}
+
+/** A lease that is never released expires by its TTL: a failed release is worth one more try. */
+async function retryOnce(call: () => Promise<unknown>, what: string): Promise<void> {
+  try {
+    await call();
+  } catch {
+    try {
+      await call();
+    } catch (err) {
+      console.error('settlement call failed', { what, error: String(err) });
+    }
+  }
+}
+
+/**
+ * Sends usage events to the Queue, retrying once. Then, by default, hands what failed to the
+ * groups' gates; with `hold: false` (the gates' own resend) the failure is thrown instead.
+ */
+export async function sendUsage(env: Env, events: UsageEvent[], { hold = true } = {}): Promise<void> {
+  for (let i = 0; i < events.length; i += SEND_BATCH_LIMIT) {
+    const batch = events.slice(i, i + SEND_BATCH_LIMIT);
+    try {
+      await sendBatch(env.USAGE_QUEUE, batch);
+    } catch {
+      try {
+        await sendBatch(env.USAGE_QUEUE, batch);
+      } catch (err) {
+        if (!hold) throw err;
+        console.warn('usage send failed; the group gates keep the events', { error: String(err) });
+        await holdAtGates(env, batch);
+      }
+    }
+  }
+}
+
+function sendBatch(queue: Queue, events: UsageEvent[]): Promise<unknown> {
+  metrics.queueSends++;
+  metrics.usageEvents += events.length;
+  return queue.sendBatch(events.map((body) => ({ body, contentType: 'json' as const })));
+}
+
+async function holdAtGates(env: Env, events: UsageEvent[]): Promise<void> {
+  const byGroup = new Map<string, UsageEvent[]>();
+  for (const event of events) push(byGroup, event.groupId, event);
+  await Promise.all(
+    [...byGroup].map(async ([groupId, held]) => {
+      try {
+        metrics.gateCalls++;
+        await groupGate(env, groupId).holdUsage(held);
+      } catch (err) {
+        // The last resort: the log keeps the whole event, so it can be replayed by hand.
+        for (const event of held) console.error('usage event not delivered', JSON.stringify(event));
+        console.error('usage hold failed', { groupId, error: String(err) });
+      }
+    }),
+  );
+}
+
+export const outbox = new Outbox();

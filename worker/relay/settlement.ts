@@ -1,0 +1,350 @@
+// How one relayed request ends: exactly once, whatever the ending. A Settlement follows the
+// request from admission to its last byte and, when it ends, releases its lease (with how the
+// attempt went), sends its one usage event and lets the request's context go.
+//
+// Why it is an object that outlives the handler: when a client hangs up, the runtime drops the
+// handler's pending awaits (an upstream fetch in flight never resolves for it), so the code
+// after them never runs. The Settlement is registered with waitUntil from the first line and
+// listens to the client's signal itself; whatever phase the request was in, the abort handler
+// cancels the upstream, gives the lease back and records the request.
+import type { AttemptReport } from '../../durable-objects/account-gate';
+import { accountGate, groupGate } from '../../durable-objects/address';
+import type { Admission } from '../../durable-objects/group-gate';
+import type { Meter, MeterReading } from '../metering/meter';
+import { emptyUsage } from '../metering/usage';
+import { metrics } from '../metrics';
+import type { UpstreamAccount, UpstreamFailure } from '../providers/types';
+import type { UsageEvent } from '../queue/usage-event';
+import { outbox, type Release } from './outbox';
+import type { RelayRequest } from './pipeline';
+
+type Granted = Extract<Admission, { ok: true }>;
+
+/** The client went away: the reason an attempt's upstream call is aborted with. */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client disconnected');
+  }
+}
+
+/** The upstream sent nothing for too long mid-stream. */
+export class StreamStalled extends Error {
+  constructor(readonly idleMs: number) {
+    super(`The upstream sent nothing for ${Math.round(idleMs / 1000)} s; the relay ended the stream.`);
+  }
+}
+
+/** What the upstream answered, as far as the settlement needs it. */
+export interface Serving {
+  status: number;
+  upstreamRequestId: string | null;
+  meter: Meter;
+  firstByteMs: () => number | null;
+  /** Stops reading the upstream's body (and the client's branch of it). */
+  cancel: (reason: unknown) => void;
+}
+
+export interface Ending {
+  outcome: UsageEvent['outcome'];
+  status: number;
+  /** Null: nothing was read (no response, or none of it metered). */
+  reading: MeterReading | null;
+  firstByteMs: number | null;
+  /** How the attempt failed, for the account's health. */
+  failure?: UpstreamFailure;
+  /** Why it failed, when the reading says nothing (e.g. a relay error kind). */
+  errorType?: string | null;
+}
+
+/** Status recorded for a request whose client left before any response (nginx's convention). */
+const CLIENT_CLOSED = 499;
+/** Bounded strings in the usage event: the event's size is bounded by construction. */
+const MAX_ERROR_TYPE = 64;
+const MAX_UPSTREAM_ID = 128;
+
+export class Settlement {
+  /** Resolves when the request is settled; the request's context waits for it. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private ended = false;
+  private aborted = false;
+  private stalled: StreamStalled | null = null;
+  /** The lease id of an admission or failover in flight. */
+  private asking: string | null = null;
+  private lease: Granted | null = null;
+  private account: UpstreamAccount | null = null;
+  /** Set once an upstream call has been made: only then is there something to record. */
+  private attempted = false;
+  private attempt: AbortController | null = null;
+  private serving: Serving | null = null;
+  private stop: ((reason: unknown) => void) | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private lastProgressAt = 0;
+  private lastRenewAt = 0;
+
+  constructor(
+    private readonly env: Env,
+    ctx: { waitUntil(promise: Promise<unknown>): void },
+    private readonly requestId: string,
+    private readonly startedAt: number,
+    private readonly request: RelayRequest,
+    private readonly modelFor: (account: UpstreamAccount) => string,
+    signal: AbortSignal,
+  ) {
+    this.done = new Promise<void>((resolve) => {
+      this.resolveDone = resolve;
+    });
+    ctx.waitUntil(this.done);
+    // An already aborted signal never fires its event.
+    if (signal.aborted) this.aborted = true;
+    else signal.addEventListener('abort', () => this.abort(), { once: true });
+  }
+
+  /** Why the relay ended the stream itself, in words for the client; null when it did not. */
+  get stallMessage(): string | null {
+    return this.stalled?.message ?? null;
+  }
+
+  /** How often a native stream's meter reads: often enough for the idle watchdog to see progress. */
+  get meterCadenceMs(): number {
+    return Math.max(50, Math.min(1000, Math.floor((this.lease?.idleTimeoutMs ?? 4000) / 4)));
+  }
+
+  /** A lease is being asked for (admission, or failover to another account). */
+  asks(leaseId: string): void {
+    this.asking = leaseId;
+    this.lease = null;
+    this.serving = null;
+  }
+
+  /** Admission answered with a lease. False when the client left meanwhile (the lease is given back). */
+  leased(admission: Granted): boolean {
+    this.asking = null;
+    this.lease = admission;
+    this.account = admission.account;
+    if (this.aborted) {
+      this.release(undefined);
+      this.end();
+      return false;
+    }
+    this.lastRenewAt = Date.now();
+    this.watch();
+    return true;
+  }
+
+  /** A failover found no account: the gate released the failed lease itself. */
+  unleased(): void {
+    this.asking = null;
+    this.lease = null;
+  }
+
+  /** Admission refused: nothing to release or record. */
+  refused(): void {
+    this.asking = null;
+    this.end();
+  }
+
+  /** A new upstream attempt; its signal aborts when the client leaves or the stream stalls. */
+  newAttempt(): AbortController {
+    this.attempted = true;
+    this.attempt = new AbortController();
+    if (this.aborted) this.attempt.abort(new ClientGone());
+    return this.attempt;
+  }
+
+  /** The upstream's answer is on its way to the client. */
+  serves(serving: Serving): void {
+    this.serving = serving;
+    this.lastProgressAt = Date.now();
+  }
+
+  /** The tap that streams the answer can stop itself, metering what it holds first. */
+  stoppable(stop: (reason: unknown) => void): void {
+    this.stop = stop;
+  }
+
+  /** Upstream bytes arrived: the idle watchdog's clock. */
+  progressed(): void {
+    this.lastProgressAt = Date.now();
+  }
+
+  /** The one settlement of the request. Later calls are ignored. */
+  finish(ending: Ending): void {
+    if (this.ended) return;
+    const stalled = this.stalled;
+    // A stream that broke, or that carried the upstream's own error event, counts against the
+    // account; a client's own mistake (a 4xx passed through) does not.
+    const streamFailed =
+      ending.outcome === 'upstream_error' || (ending.status < 400 && ending.reading?.errorType != null);
+    const failure: UpstreamFailure | undefined =
+      ending.failure ?? (streamFailed ? { kind: 'stream_failed' } : undefined);
+    const report: AttemptReport | undefined = failure
+      ? { ok: false, failure }
+      : ending.outcome === 'client_abort' && this.serving === null
+        ? undefined
+        : { ok: true, firstByteMs: ending.firstByteMs };
+    const errorType = stalled
+      ? 'stream_idle_timeout'
+      : (ending.errorType ?? ending.reading?.errorType ?? null);
+    const event = this.usageEvent(ending, errorType);
+    if (errorType !== null || ending.outcome === 'upstream_error') {
+      // Some clients hide a failed stream (Gemini CLI exits 0 with no output): the relay's log must not.
+      console.warn('upstream failure', {
+        requestId: this.requestId,
+        accountId: this.account?.id,
+        wire: this.request.wire,
+        status: ending.status,
+        outcome: ending.outcome,
+        errorType,
+      });
+    }
+    this.ended = true;
+    this.stopWatch();
+    const release = this.releaseOf(report);
+    this.lease = null;
+    outbox.add(this.env, { event: event ?? undefined, release }).then(this.resolveDone, this.resolveDone);
+  }
+
+  /** The client went away, in whatever phase the request was. */
+  abort(): void {
+    if (this.aborted || this.ended) return;
+    this.aborted = true;
+    // A stream being served is stopped by its tap (which meters what is buffered first); anything
+    // earlier is cut at once.
+    if (!this.serving) this.attempt?.abort(new ClientGone());
+    if (this.asking !== null) {
+      // The admission's answer may never reach this request: the group's gate gives the lease back
+      // itself when it comes (or refuses it, if this arrives first).
+      outbox.add(this.env, {
+        release: { via: 'group', groupId: this.request.key.groupId, item: { leaseId: this.asking } },
+      });
+      this.asking = null;
+    }
+    if (!this.attempted) {
+      if (this.lease) this.release(undefined);
+      this.end();
+      return;
+    }
+    const serving = this.serving;
+    const gone = new ClientGone();
+    if (serving && this.stop) {
+      // The tap settles (through finish) once it has metered what it holds; should it not
+      // manage within a second, the request settles with what the meter has seen.
+      this.stop(gone);
+      setTimeout(() => this.abandon(serving, gone), 1000);
+      return;
+    }
+    this.abandon(serving, gone);
+  }
+
+  private abandon(serving: Serving | null, reason: ClientGone): void {
+    this.finish({
+      outcome: 'client_abort',
+      status: serving?.status ?? CLIENT_CLOSED,
+      reading: serving ? serving.meter.finish() : null,
+      firstByteMs: serving?.firstByteMs() ?? null,
+    });
+    serving?.cancel(reason);
+    this.attempt?.abort(reason);
+  }
+
+  private usageEvent(ending: Ending, errorType: string | null): UsageEvent | null {
+    const account = this.account;
+    if (!account || !this.attempted || this.request.metered === false) return null;
+    const reading = ending.reading;
+    return {
+      requestId: this.requestId,
+      at: this.startedAt,
+      keyId: this.request.key.id,
+      userId: this.request.key.userId,
+      groupId: this.request.key.groupId,
+      accountId: account.id,
+      provider: account.provider,
+      surface: this.request.wire,
+      model: this.modelFor(account),
+      stream: this.request.stream,
+      status: ending.status,
+      outcome: ending.outcome,
+      upstreamRequestId: this.serving?.upstreamRequestId?.slice(0, MAX_UPSTREAM_ID) ?? null,
+      usage: reading?.usage ?? emptyUsage(),
+      estimated: reading?.estimated ?? false,
+      ttfbMs: ending.firstByteMs,
+      durationMs: Date.now() - this.startedAt,
+      errorType: errorType?.slice(0, MAX_ERROR_TYPE) ?? null,
+    };
+  }
+
+  private releaseOf(report: AttemptReport | undefined): Release | undefined {
+    const lease = this.lease;
+    if (!lease) return undefined;
+    return lease.releaseVia === 'account'
+      ? {
+          via: 'account',
+          accountId: lease.account.id,
+          item: { leaseId: lease.leaseId, report, health: lease.health },
+        }
+      : {
+          via: 'group',
+          groupId: this.request.key.groupId,
+          item: { leaseId: lease.leaseId, report, accountId: lease.account.id },
+        };
+  }
+
+  private release(report: AttemptReport | undefined): void {
+    const release = this.releaseOf(report);
+    this.lease = null;
+    if (release) outbox.add(this.env, { release });
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopWatch();
+    // Whatever was handed to the outbox is awaited by its own promise; this request waits for it.
+    outbox.add(this.env, {}).then(this.resolveDone, this.resolveDone);
+  }
+
+  /**
+   * One timer per request: renews the lease while the request lives (a long stream keeps its
+   * slot; a lease whose request is gone expires a TTL after its last renewal) and ends a stream
+   * whose upstream has gone quiet for longer than the policy's idle timeout.
+   */
+  private watch(): void {
+    if (this.timer !== null || !this.lease) return;
+    const ttl = Number(this.env.LEASE_TTL_MS);
+    const renewEvery = Math.max(1000, Math.floor(ttl / 3));
+    const idle = this.lease.idleTimeoutMs;
+    const tick = Math.max(100, Math.min(renewEvery, Math.floor(idle / 4)));
+    const check = () => {
+      this.timer = null;
+      if (this.ended || !this.lease) return;
+      const now = Date.now();
+      if (now - this.lastRenewAt >= renewEvery) {
+        this.lastRenewAt = now;
+        this.renew(this.lease);
+      }
+      if (this.serving && now - this.lastProgressAt > idle && !this.stalled) {
+        this.stalled = new StreamStalled(now - this.lastProgressAt);
+        this.attempt?.abort(this.stalled);
+      }
+      this.timer = setTimeout(check, tick);
+    };
+    this.timer = setTimeout(check, tick);
+  }
+
+  private stopWatch(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private renew(lease: Granted): void {
+    metrics.gateCalls++;
+    const renewed =
+      lease.releaseVia === 'account'
+        ? accountGate(this.env, lease.account.id).renew(lease.leaseId)
+        : groupGate(this.env, this.request.key.groupId).renew(lease.leaseId);
+    renewed.catch((err: unknown) =>
+      console.warn('lease renewal failed', { requestId: this.requestId, error: String(err) }),
+    );
+  }
+}
