@@ -165,7 +165,6 @@ export class GroupGate extends DurableObject<Env> {
       return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
     }
     const now = Date.now();
-    if (this.withdrawn.has(request.leaseId)) return withdrawnRefusal();
     this.reap(now);
     const limited = this.checkKeyLimits(request, now);
     if (limited) return limited;
