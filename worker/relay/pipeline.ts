@@ -29,7 +29,7 @@ import type {
   UpstreamFailure,
   Wire,
 } from '../providers/types';
-import type { UsageEvent } from '../queue/usage-event';
+import { type UsageEvent, usageEvent } from '../queue/usage-event';
 import { wireFormat } from '../wires';
 import type { WireFormat } from '../wires/types';
 import { RelayError } from './dialect';
@@ -119,7 +119,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     const current = admission;
     tried.push(account.id);
     const settle: Settle = (status, result, upstream, failure) => {
-      const event: UsageEvent = {
+      const event = usageEvent({
         requestId,
         at: startedAt,
         keyId: request.key.id,
@@ -138,7 +138,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
         ttfbMs: result.firstByteMs,
         durationMs: Date.now() - startedAt,
         errorType: result.errorType,
-      };
+      });
       const report = failure
         ? { ok: false as const, failure }
         : result.outcome === 'upstream_error'
