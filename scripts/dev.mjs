@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm run dev`: the whole relay on localhost with local D1, Durable Objects and Queues (Miniflare).
 // First run: creates .dev.vars with a fresh ADMIN_TOKEN and CREDENTIALS_KEY, and prints them.
+// Wrangler's own flags pass through (`npm run dev -- --port 8790 --inspector-port 9230`); the
+// defaults below apply only to the flags not given.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,8 +11,29 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const varsPath = join(root, '.dev.vars');
-const port = process.env.PORT ?? '8787';
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
+const args = process.argv.slice(2);
+
+/** The value of `--name value`, `--name=value` (or a short alias) among the given flags. */
+function flag(...names) {
+  for (const [i, arg] of args.entries()) {
+    for (const name of names) {
+      if (arg === name) return args[i + 1];
+      if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1);
+    }
+  }
+  return undefined;
+}
+
+const has = (...names) => names.some((name) => args.some((a) => a === name || a.startsWith(`${name}=`)));
+const port = flag('--port') ?? process.env.PORT ?? '8787';
+const ip = flag('--ip') ?? '127.0.0.1';
+const defaults = [...(has('--port') ? [] : ['--port', port]), ...(has('--ip') ? [] : ['--ip', ip])];
+// The flags that choose which local database `wrangler dev` opens: migrations go to the same one.
+const databaseFlags = [['--config', '-c'], ['--env', '-e'], ['--persist-to']].flatMap((names) => {
+  const value = flag(...names);
+  return value === undefined ? [] : [names[0], value];
+});
 
 function readVars() {
   if (!existsSync(varsPath)) return {};
@@ -39,14 +62,18 @@ if (!vars.ADMIN_TOKEN || !vars.CREDENTIALS_KEY) {
   created = true;
 }
 
-const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local'], {
-  cwd: root,
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, CI: 'true' },
-});
-if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+// `--remote` runs against the deployed bindings, whose migrations are applied with `--remote`.
+if (!has('--remote', '-r')) {
+  const migrate = spawnSync(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', ...databaseFlags], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, CI: 'true' },
+  });
+  if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+}
 
-const base = `http://localhost:${port}`;
+const host = ip === '127.0.0.1' || ip === '0.0.0.0' ? 'localhost' : ip;
+const base = `${flag('--local-protocol') ?? 'http'}://${host}:${port}`;
 console.log(`
 AiCarpool relay: ${base}
 ${created ? 'Created .dev.vars with a new operator token:' : 'Operator token (from .dev.vars):'} ${vars.ADMIN_TOKEN}
@@ -56,7 +83,7 @@ Create your first key (in another terminal, with the upstream API key of the acc
 or by hand with the operator API: see README.md, "Operator API".
 `);
 
-const dev = spawn(wrangler, ['dev', '--port', port, '--ip', '127.0.0.1', ...process.argv.slice(2)], {
+const dev = spawn(wrangler, ['dev', ...defaults, ...args], {
   cwd: root,
   stdio: 'inherit',
 });

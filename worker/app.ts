@@ -5,11 +5,14 @@ import { HTTPException } from 'hono/http-exception';
 import { adminApi } from './admin';
 import { AdminError, renderAdminError } from './admin/errors';
 import type { AppEnv } from './context';
+import { clip } from './limits';
 import { anthropicSurface } from './relay/anthropic';
 import { type Dialect, RelayError, renderRelayError } from './relay/dialect';
 import { geminiSurface } from './relay/gemini';
 import { openAISurface } from './relay/openai';
 
+/** How much of an unknown path a 404 repeats. */
+const PATH_ECHO_MAX = 512;
 const OPENAI_PATHS = /^\/v1\/(chat|responses|completions|embeddings)(\/|$)/;
 
 function dialectOf(path: string): Dialect {
@@ -36,9 +39,9 @@ export function newApp() {
   app.route('/', geminiSurface);
 
   app.notFound((c) => {
-    if (c.req.path.startsWith('/admin/'))
-      throw new AdminError('not_found', `No route ${c.req.method} ${c.req.path}.`);
-    throw new RelayError('not_found', `No route ${c.req.method} ${c.req.path}.`);
+    const route = `${c.req.method} ${clip(c.req.path, PATH_ECHO_MAX)}`;
+    if (c.req.path.startsWith('/admin/')) throw new AdminError('not_found', `No route ${route}.`);
+    throw new RelayError('not_found', `No route ${route}.`);
   });
 
   app.onError((err, c) => {

@@ -2,7 +2,7 @@
 import { type MessageEvent, messageBody, messageEvents, planMessage } from './anthropic-messages';
 import { type JsonObject, parseJsonObject } from './completion';
 import type { Provider, UpstreamCall } from './provider';
-import { randomBase58 } from './random-id';
+import { cfRay, randomBase58 } from './random-id';
 import { type Json, type JsonReply, type Reply, type StreamEvent, streamSteps, unstreamed } from './reply';
 import type { Answer, ErrorKind, Failure } from './scenarios';
 import { namedEvent } from './sse';
@@ -74,6 +74,14 @@ function headers(
     'anthropic-ratelimit-tokens-remaining': String(inputTokensPerMinute + outputTokensPerMinute),
     'anthropic-ratelimit-tokens-reset': nextSecond,
     ...(limit === undefined ? {} : { 'retry-after': String(limit.retryAfterSeconds) }),
+    // The API sits behind Google's load balancer and Cloudflare, which add their own.
+    via: '1.1 google',
+    'x-envoy-upstream-service-time': '137',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
+    'x-robots-tag': 'none',
+    'cf-cache-status': 'DYNAMIC',
+    server: 'cloudflare',
+    'cf-ray': cfRay(),
   };
 }
 

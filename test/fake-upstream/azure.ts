@@ -28,6 +28,14 @@ function headers(
     'apim-request-id': crypto.randomUUID(),
     'x-ms-region': 'Sweden Central',
     'x-ms-rai-invoked': 'true',
+    'azureml-model-session': 'd089-20251017124316',
+    'x-envoy-upstream-service-time': '128',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
+    'x-content-type-options': 'nosniff',
+    // Azure echoes the caller's tracing id.
+    ...(call.headers.has('x-ms-client-request-id')
+      ? { 'x-ms-client-request-id': call.headers.get('x-ms-client-request-id')! }
+      : {}),
     ...(deployment === undefined ? {} : { 'x-ms-deployment-name': decodeURIComponent(deployment) }),
     'x-ratelimit-limit-requests': String(requestsPerMinute),
     'x-ratelimit-remaining-requests': retryAfterSeconds === undefined ? String(requestsPerMinute - 1) : '0',

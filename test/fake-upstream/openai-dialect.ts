@@ -1,7 +1,7 @@
 // OpenAI's envelope: response headers, the `{"error":{message,type,param,code}}` errors, and what its hosts (OpenAI, Azure) vary.
 import { echo, type Spoken } from './completion';
 import type { UpstreamCall } from './provider';
-import { randomHex } from './random-id';
+import { cfRay, randomHex } from './random-id';
 import type { Json, JsonReply, Reply } from './reply';
 import type { ErrorKind, Failure } from './scenarios';
 import { tokensForBytes } from './tokens';
@@ -57,6 +57,15 @@ function openAiHeaders(
     'x-ratelimit-reset-requests': limit === undefined ? '6ms' : goDuration(limit.retryAfterSeconds),
     'x-ratelimit-reset-tokens': '0s',
     ...(limit === undefined ? {} : { 'retry-after': String(limit.retryAfterSeconds) }),
+    // Cloudflare in front of the API adds its bot-management cookie and its own headers.
+    'x-envoy-upstream-service-time': '131',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
+    'cf-cache-status': 'DYNAMIC',
+    'set-cookie': `__cf_bm=${randomHex(43)}-${Math.floor(Date.now() / 1000)}-1.0.1.1-${randomHex(86)}; path=/; expires=${new Date(Date.now() + 1_800_000).toUTCString()}; domain=.${call.url.hostname}; HttpOnly; Secure; SameSite=None`,
+    'x-content-type-options': 'nosniff',
+    server: 'cloudflare',
+    'cf-ray': cfRay(),
+    'alt-svc': 'h3=":443"; ma=86400',
   };
 }
 

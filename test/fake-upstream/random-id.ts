@@ -20,3 +20,8 @@ export function randomBase64Url(length: number): string {
 export function randomHex(length: number): string {
   return randomFrom('0123456789abcdef', length);
 }
+
+/** Cloudflare's `cf-ray`: 16 hex digits and the data centre that answered. */
+export function cfRay(): string {
+  return `${randomHex(16)}-SJC`;
+}

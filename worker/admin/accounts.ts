@@ -7,6 +7,7 @@ import { encryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Account, accounts } from '../db/schema';
+import { MODEL_NAME_MAX } from '../limits';
 import { PRESETS, type Preset } from '../providers/compatible';
 import { audit } from './audit';
 import { findEnterprise } from './enterprises';
@@ -14,11 +15,14 @@ import { AdminError } from './errors';
 import { pushAccount } from './push';
 import { validate } from './validate';
 
+// Names longer than a client may send (worker/limits.ts) could never match a request.
+const modelName = z.string().min(1).max(MODEL_NAME_MAX);
+
 const accountFields = {
   name: z.string().trim().min(1).max(100),
   baseUrl: z.url({ protocol: /^https?$/ }).nullable(),
-  modelMapping: z.record(z.string().min(1), z.string().min(1)).nullable(),
-  supportedModels: z.array(z.string().min(1)).nullable(),
+  modelMapping: z.record(modelName, modelName).nullable(),
+  supportedModels: z.array(modelName).nullable(),
   priority: z.number().int().min(0).max(1000),
   weight: z.number().int().min(1).max(1000),
   maxConcurrency: z.number().int().min(1).max(10_000),

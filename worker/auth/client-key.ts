@@ -30,14 +30,18 @@ const CACHE_LIMIT = 10_000;
 // Unknown keys are remembered briefly too, so a client hammering with a wrong key costs no D1 reads.
 const NEGATIVE_TTL_MS = 5_000;
 
-/** The key a client sent: `x-api-key`, `x-goog-api-key`, `?key=` or `Authorization: Bearer`. */
+/**
+ * The key a client sent: `x-api-key`, `x-goog-api-key` or `Authorization: Bearer`; and `?key=` on
+ * the Gemini surface only, where Google's clients put it. Elsewhere a key in the URL is not one
+ * (URLs end up in logs); the adapters never forward a client's query string either way.
+ */
 export function readClientKey(req: Request): string | null {
   const direct = req.headers.get('x-api-key') ?? req.headers.get('x-goog-api-key');
   if (direct) return direct.trim();
   const auth = req.headers.get('authorization');
   if (auth) return auth.replace(/^Bearer\s+/i, '').trim();
   const url = new URL(req.url);
-  return url.searchParams.get('key');
+  return url.pathname.startsWith('/v1beta/') ? url.searchParams.get('key') : null;
 }
 
 export async function authenticate(env: Env, req: Request, now = Date.now()): Promise<KeyRecord> {

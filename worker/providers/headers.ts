@@ -1,64 +1,85 @@
-// Header hygiene shared by every adapter: what a client may pass upstream, and what an upstream
-// may pass back. Auth, hop-by-hop and edge headers never cross the relay in either direction.
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-];
+// Header hygiene shared by every adapter. Headers cross the relay by allow-list only, in both
+// directions: each adapter declares (as data, `ProviderAdapter.headers`) the client headers its
+// provider reads and the response headers a member may see. Everything else stays on its side:
+// credentials, cookies, addresses and edge headers, organisation and project ids, anything new.
+//
+// Adding a header: put its lower-case name (or a `prefix-*`) in the adapter's policy, then extend
+// the table of its provider in test/hygiene.test.ts.
 
-const NEVER_UPSTREAM = new Set([
-  ...HOP_BY_HOP,
-  'authorization',
-  'x-api-key',
-  'api-key',
-  'x-goog-api-key',
-  'cookie',
-  // workerd negotiates and decodes compression itself; forwarding the client's list would hand us
-  // an encoding we then have to undo to meter the stream.
-  'accept-encoding',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-real-ip',
-  'true-client-ip',
-  'cdn-loop',
-]);
+/** Lower-case header names; a trailing `*` allows every name with that prefix (`x-ratelimit-*`). */
+export type HeaderList = readonly string[];
 
-const NEVER_DOWNSTREAM = new Set([
-  ...HOP_BY_HOP,
-  // The body reaching the client is already decoded by workerd.
-  'content-encoding',
-  'set-cookie',
-  'alt-svc',
-  'cf-ray',
-  'cf-cache-status',
-  'server',
-  'nel',
-  'report-to',
-]);
+export interface HeaderPolicy {
+  /** Client request headers the provider documents as meaningful, forwarded as the client sent them. */
+  readonly upstream: HeaderList;
+  /** Upstream response headers a member's client may see. */
+  readonly downstream: HeaderList;
+}
 
-export function upstreamHeaders(client: Headers): Headers {
+/**
+ * What every HTTP provider shares. `user-agent` names the client software (Claude Code, Codex,
+ * an SDK), never a person, and providers recognise and support their own clients by it.
+ * `accept-encoding` is absent on purpose: workerd negotiates compression with the upstream and
+ * hands back decoded bytes, which the tap must read anyway.
+ */
+export const BASE_HEADERS: HeaderPolicy = {
+  upstream: ['content-type', 'accept', 'user-agent'],
+  // `content-encoding` and `content-length` never: the body reaching the client is decoded by
+  // workerd and, when converted, of another length.
+  downstream: ['content-type', 'cache-control', 'retry-after'],
+};
+
+/** The base policy plus a provider's own names. */
+export function withBase(own: HeaderPolicy): HeaderPolicy {
+  return {
+    upstream: [...BASE_HEADERS.upstream, ...own.upstream],
+    downstream: [...BASE_HEADERS.downstream, ...own.downstream],
+  };
+}
+
+interface Matcher {
+  exact: Set<string>;
+  prefixes: string[];
+}
+
+const matchers = new WeakMap<HeaderList, Matcher>();
+
+function matcherOf(list: HeaderList): Matcher {
+  let matcher = matchers.get(list);
+  if (!matcher) {
+    matcher = { exact: new Set(), prefixes: [] };
+    for (const name of list) {
+      if (name.endsWith('*')) matcher.prefixes.push(name.slice(0, -1));
+      else matcher.exact.add(name);
+    }
+    matchers.set(list, matcher);
+  }
+  return matcher;
+}
+
+export function allows(list: HeaderList, name: string): boolean {
+  const { exact, prefixes } = matcherOf(list);
+  const lower = name.toLowerCase();
+  return exact.has(lower) || prefixes.some((prefix) => lower.startsWith(prefix));
+}
+
+/** The headers of `from` that `list` allows (repeated ones, e.g. two `set-cookie`, stay apart). */
+export function pickHeaders(from: Headers, list: HeaderList): Headers {
   const out = new Headers();
-  for (const [name, value] of client) {
-    if (!NEVER_UPSTREAM.has(name) && !name.startsWith('cf-')) out.set(name, value);
+  for (const [name, value] of from) {
+    if (allows(list, name)) out.append(name, value);
   }
   return out;
 }
 
-export function downstreamHeaders(upstream: Headers): Headers {
-  const out = new Headers();
-  for (const [name, value] of upstream) {
-    if (!NEVER_DOWNSTREAM.has(name)) out.append(name, value);
-  }
-  return out;
+/** The client's headers the provider reads; the adapter then adds its own (auth, version). */
+export function upstreamHeaders(client: Headers, policy: HeaderPolicy): Headers {
+  return pickHeaders(client, policy.upstream);
+}
+
+/** The upstream's response headers a member may see. */
+export function downstreamHeaders(upstream: Headers, policy: HeaderPolicy): Headers {
+  return pickHeaders(upstream, policy.downstream);
 }
 
 /** `retry-after` (seconds or HTTP date) or `retry-after-ms`, in milliseconds. */

@@ -1,6 +1,7 @@
 // The one interface every upstream provider adapter implements. Shared code (the pipeline, the
 // scheduler) talks only to this; provider quirks stay in the provider's folder.
 import type { Account } from '../db/schema';
+import type { HeaderPolicy } from './headers';
 
 export type ProviderKind = Account['provider'];
 
@@ -24,7 +25,10 @@ export interface Operation {
   /** The upstream model (after the account's mapping); empty for `models`. */
   model: string;
   stream: boolean;
-  /** The client's query string, forwarded where the wire has one (Anthropic's `?beta=true`). */
+  /**
+   * The client's query string. An adapter forwards only the parameters its API defines for the
+   * operation (Anthropic's `?beta=true`), never the rest: a Gemini client's `?key=` among them.
+   */
   search: string;
 }
 
@@ -57,6 +61,8 @@ export interface ProviderAdapter {
   readonly defaultBaseUrl: string;
   /** The wires this provider serves natively, preferred first. */
   readonly wires: readonly Wire[];
+  /** The headers allowed across the relay, each way (`headers.ts`); nothing else crosses. */
+  readonly headers: HeaderPolicy;
   buildRequest(call: UpstreamCall): Request | Promise<Request>;
   /**
    * The response body in its wire's standard form, for providers that frame it otherwise

@@ -1,5 +1,6 @@
 // Reading a client's request body once, within the size limit, and the few fields routing needs.
 // The bytes read are the bytes forwarded: nothing is re-serialised unless a model is remapped.
+import { MODEL_NAME_MAX } from '../limits';
 import { RelayError } from './dialect';
 
 export async function readBody(req: Request, maxBytes: number): Promise<ArrayBuffer> {
@@ -27,6 +28,17 @@ export function requireModel(body: Record<string, unknown>): string {
   const model = body.model;
   if (typeof model !== 'string' || model.length === 0) {
     throw new RelayError('invalid_request', 'model: Field required');
+  }
+  return checkModelName(model);
+}
+
+/** A model name within bounds: it is repeated into logs, usage events and error messages. */
+export function checkModelName(model: string): string {
+  if (model.length > MODEL_NAME_MAX) {
+    throw new RelayError(
+      'invalid_request',
+      `model: at most ${MODEL_NAME_MAX} characters, this one has ${model.length}.`,
+    );
   }
   return model;
 }

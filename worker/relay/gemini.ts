@@ -1,7 +1,9 @@
 // The Gemini client surface (Gemini CLI, @google/genai): `/v1beta/models/{model}:{method}`.
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
+import { clip, MODEL_NAME_MAX } from '../limits';
 import type { Operation } from '../providers/types';
+import { checkModelName } from './body';
 import { RelayError } from './dialect';
 import { relayJson, relayModels } from './surface';
 
@@ -20,6 +22,9 @@ geminiSurface.post('/v1beta/models/:target', (c) => {
   const colon = target.lastIndexOf(':');
   const model = colon > 0 ? target.slice(0, colon) : '';
   const method = METHODS[target.slice(colon + 1)];
-  if (!model || !method) throw new RelayError('not_found', `Unknown method ${target}.`);
+  if (!model || !method) {
+    throw new RelayError('not_found', `Unknown method ${clip(target, MODEL_NAME_MAX)}.`);
+  }
+  checkModelName(model);
   return relayJson(c, { wire: 'gemini', operation: method.operation, model, stream: method.stream });
 });

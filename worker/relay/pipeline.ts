@@ -378,7 +378,7 @@ function respond(
 ): Response {
   const { upstream, plan, meter, source } = served;
   const { attempts, startedAt, clientModel, failure } = options;
-  const headers = downstreamHeaders(upstream.headers);
+  const headers = downstreamHeaders(upstream.headers, plan.adapter.headers);
   headers.set('x-carpool-request-id', c.get('requestId'));
   if (attempts > 1) headers.set('x-carpool-attempts', String(attempts));
   settlement.serves(serving(upstream, meter, source));

@@ -14,7 +14,7 @@ import type { Meter, MeterReading } from '../metering/meter';
 import { emptyUsage } from '../metering/usage';
 import { metrics } from '../metrics';
 import type { UpstreamAccount, UpstreamFailure } from '../providers/types';
-import type { UsageEvent } from '../queue/usage-event';
+import { type UsageEvent, usageEvent } from '../queue/usage-event';
 import { outbox, type Release } from './outbox';
 import type { RelayRequest } from './pipeline';
 
@@ -58,9 +58,6 @@ export interface Ending {
 
 /** Status recorded for a request whose client left before any response (nginx's convention). */
 const CLIENT_CLOSED = 499;
-/** Bounded strings in the usage event: the event's size is bounded by construction. */
-const MAX_ERROR_TYPE = 64;
-const MAX_UPSTREAM_ID = 128;
 
 export class Settlement {
   /** Resolves when the request is settled; the request's context waits for it. */
@@ -252,7 +249,7 @@ export class Settlement {
     const account = this.account;
     if (!account || !this.attempted || this.request.metered === false) return null;
     const reading = ending.reading;
-    return {
+    return usageEvent({
       requestId: this.requestId,
       at: this.startedAt,
       keyId: this.request.key.id,
@@ -265,13 +262,13 @@ export class Settlement {
       stream: this.request.stream,
       status: ending.status,
       outcome: ending.outcome,
-      upstreamRequestId: this.serving?.upstreamRequestId?.slice(0, MAX_UPSTREAM_ID) ?? null,
+      upstreamRequestId: this.serving?.upstreamRequestId ?? null,
       usage: reading?.usage ?? emptyUsage(),
       estimated: reading?.estimated ?? false,
       ttfbMs: ending.firstByteMs,
       durationMs: Date.now() - this.startedAt,
-      errorType: errorType?.slice(0, MAX_ERROR_TYPE) ?? null,
-    };
+      errorType,
+    });
   }
 
   private releaseOf(report: AttemptReport | undefined): Release | undefined {

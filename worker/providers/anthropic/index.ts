@@ -1,7 +1,7 @@
 // Anthropic Messages API (api.anthropic.com, or any base URL an account names).
-import { retryAfterMs, upstreamHeaders } from '../headers';
+import { type HeaderPolicy, retryAfterMs, upstreamHeaders, withBase } from '../headers';
 import type { ErrorClass, Operation, ProviderAdapter, UpstreamCall } from '../types';
-import { joinUrl } from '../url';
+import { joinUrl, pickQuery } from '../url';
 
 const DEFAULT_VERSION = '2023-06-01';
 
@@ -11,14 +11,31 @@ const PATHS: Record<Operation['kind'], string> = {
   models: '/v1/models',
 };
 
+/** The query parameters Anthropic defines per operation (Claude Code sends `?beta=true`). */
+const QUERY: Record<Operation['kind'], readonly string[]> = {
+  generate: ['beta'],
+  count_tokens: ['beta'],
+  models: ['beta', 'before_id', 'after_id', 'limit'],
+};
+
+/**
+ * Versions and betas; idempotency keys; and what Claude Code sends to be recognised as itself
+ * (`x-app`, its session id, which the body's `metadata.user_id` repeats anyway). Downstream:
+ * the request id and the rate-limit headers. `anthropic-organization-id` never crosses.
+ */
+export const ANTHROPIC_HEADERS: HeaderPolicy = withBase({
+  upstream: ['anthropic-version', 'anthropic-beta', 'idempotency-key', 'x-app', 'x-claude-code-session-id'],
+  downstream: ['request-id', 'anthropic-ratelimit-*', 'x-should-retry'],
+});
+
 export function anthropicRequest(call: UpstreamCall, defaultBaseUrl: string, bearerToo: boolean): Request {
   const { account, credential, operation, method, clientHeaders, body } = call;
-  const headers = upstreamHeaders(clientHeaders);
+  const headers = upstreamHeaders(clientHeaders, ANTHROPIC_HEADERS);
   if (account.authKind === 'oauth' || bearerToo) headers.set('authorization', `Bearer ${credential}`);
   if (account.authKind !== 'oauth') headers.set('x-api-key', credential);
   if (!headers.has('anthropic-version')) headers.set('anthropic-version', DEFAULT_VERSION);
-  // Only the Anthropic wire carries a query string worth keeping (`?beta=true`).
-  const search = operation.wire === 'anthropic' ? operation.search : '';
+  // Only a client of the Anthropic wire has a query string worth keeping.
+  const search = operation.wire === 'anthropic' ? pickQuery(operation.search, QUERY[operation.kind]) : '';
   const url = joinUrl(account.baseUrl ?? defaultBaseUrl, PATHS[operation.kind]) + search;
   return new Request(url, { method, headers, body });
 }
@@ -37,6 +54,7 @@ export const anthropic: ProviderAdapter = {
   kind: 'anthropic',
   defaultBaseUrl: 'https://api.anthropic.com',
   wires: ['anthropic'],
+  headers: ANTHROPIC_HEADERS,
   buildRequest: (call) => anthropicRequest(call, 'https://api.anthropic.com', false),
   classifyError: classifyAnthropicError,
 };

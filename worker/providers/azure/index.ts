@@ -2,11 +2,27 @@
 // the path (the upstream model name, via the account's model mapping), `api-version` in the query
 // (taken from the account's base URL, e.g. `https://res.openai.azure.com?api-version=2024-10-21`),
 // and the key in an `api-key` header.
-import { upstreamHeaders } from '../headers';
+import { type HeaderPolicy, upstreamHeaders, withBase } from '../headers';
 import { classifyOpenAIError } from '../openai';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 
 const DEFAULT_API_VERSION = '2024-10-21';
+
+/**
+ * Azure's tracing id (`x-ms-client-request-id`, echoed back) and the OpenAI request id, rate
+ * limits and retry delays. The resource's region, deployment name and model session
+ * (`x-ms-region`, `x-ms-deployment-name`, `azureml-model-session`) describe the account: they stay.
+ */
+export const AZURE_HEADERS: HeaderPolicy = withBase({
+  upstream: ['x-ms-client-request-id'],
+  downstream: [
+    'x-request-id',
+    'apim-request-id',
+    'x-ms-client-request-id',
+    'x-ratelimit-*',
+    'retry-after-ms',
+  ],
+});
 
 function azureUrl({ account, operation }: UpstreamCall): string {
   if (!account.baseUrl) throw new Error('an Azure OpenAI account needs its resource endpoint as baseUrl');
@@ -24,8 +40,9 @@ export const azureOpenAI: ProviderAdapter = {
   kind: 'azure-openai',
   defaultBaseUrl: '',
   wires: ['openai-chat', 'openai-responses'],
+  headers: AZURE_HEADERS,
   buildRequest(call) {
-    const headers = upstreamHeaders(call.clientHeaders);
+    const headers = upstreamHeaders(call.clientHeaders, AZURE_HEADERS);
     headers.set('api-key', call.credential);
     return new Request(azureUrl(call), { method: call.method, headers, body: call.body });
   },

@@ -1,5 +1,6 @@
 // AWS Bedrock serving Anthropic's Claude models: the Anthropic Messages wire over InvokeModel,
 // signed with the account's IAM key, its binary stream decoded back into Anthropic SSE.
+import { type HeaderPolicy, upstreamHeaders } from '../headers';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
 import { anthropicModelList, anthropicTokenCount, rewriteJson } from './anthropic-json';
@@ -11,6 +12,24 @@ import { signRequest, type UnsignedRequest } from './sign';
 
 /** The runtime endpoint of the account's region, unless the account names a base URL. */
 const RUNTIME_ENDPOINT = 'https://bedrock-runtime.{region}.amazonaws.com';
+
+/**
+ * No client header reaches AWS (see `unsignedRequest`). Back come the request id, the error type
+ * (its error bodies hold only a message) and the token counts of a whole invocation.
+ */
+export const BEDROCK_HEADERS: HeaderPolicy = {
+  upstream: [],
+  downstream: [
+    'content-type',
+    'x-amzn-requestid',
+    'x-amzn-errortype',
+    'x-amzn-bedrock-input-token-count',
+    'x-amzn-bedrock-output-token-count',
+    'x-amzn-bedrock-cache-read-input-token-count',
+    'x-amzn-bedrock-cache-write-input-token-count',
+    'x-amzn-bedrock-invocation-latency',
+  ],
+};
 
 export interface BedrockAdapterOptions {
   /** The signing clock; tests fix it to check a signature. */
@@ -24,6 +43,7 @@ export function createBedrockAdapter({
     kind: 'bedrock',
     defaultBaseUrl: RUNTIME_ENDPOINT,
     wires: ['anthropic'],
+    headers: BEDROCK_HEADERS,
 
     async buildRequest(call) {
       if (call.operation.wire !== 'anthropic') {
@@ -57,10 +77,12 @@ export const bedrock = createBedrockAdapter();
 
 /**
  * Only headers Bedrock reads are sent: the client's (the relay key among them) mean nothing to
- * AWS, and `anthropic-beta` travels in the body instead.
+ * AWS, and `anthropic-beta` travels in the body instead. Whatever the policy allows is signed too.
  */
 function unsignedRequest({ operation, clientHeaders, body }: UpstreamCall, runtime: string): UnsignedRequest {
-  const headers = new Headers({ 'content-type': 'application/json', accept: 'application/json' });
+  const headers = upstreamHeaders(clientHeaders, BEDROCK_HEADERS);
+  headers.set('content-type', 'application/json');
+  headers.set('accept', 'application/json');
   switch (operation.kind) {
     case 'generate': {
       if (operation.stream) headers.set('accept', 'application/vnd.amazon.eventstream');

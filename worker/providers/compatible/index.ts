@@ -1,7 +1,7 @@
 // OpenAI- and Anthropic-compatible vendors. Each is the base adapter with another base URL;
 // a preset names a vendor's endpoint so an operator does not have to look it up.
-import { anthropicRequest, classifyAnthropicError } from '../anthropic';
-import { classifyOpenAIError, openAIRequest } from '../openai';
+import { ANTHROPIC_HEADERS, anthropicRequest, classifyAnthropicError } from '../anthropic';
+import { classifyOpenAIError, OPENAI_HEADERS, openAIRequest } from '../openai';
 import type { ProviderAdapter } from '../types';
 
 /** Vendor endpoints, by preset name. */
@@ -25,6 +25,7 @@ export const openAICompatible: ProviderAdapter = {
   // A compatible account always names its endpoint (a base URL or a preset).
   defaultBaseUrl: 'https://api.openai.com/v1',
   wires: ['openai-chat'],
+  headers: OPENAI_HEADERS,
   buildRequest: (call) => openAIRequest(call, 'https://api.openai.com/v1'),
   classifyError: classifyOpenAIError,
 };
@@ -33,6 +34,7 @@ export const anthropicCompatible: ProviderAdapter = {
   kind: 'anthropic-compatible',
   defaultBaseUrl: 'https://api.anthropic.com',
   wires: ['anthropic'],
+  headers: ANTHROPIC_HEADERS,
   // Vendors differ on which header they read; sending the key in both costs nothing.
   buildRequest: (call) => anthropicRequest(call, 'https://api.anthropic.com', true),
   classifyError: classifyAnthropicError,

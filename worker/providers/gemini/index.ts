@@ -1,9 +1,20 @@
 // Google Gemini API (generativelanguage.googleapis.com): the model and method are in the path,
 // the key in `x-goog-api-key`. The client's own query string is never forwarded: Gemini clients
-// may put their relay key in `?key=`.
-import { retryAfterMs, upstreamHeaders } from '../headers';
+// may put their relay key in `?key=`, and `alt=sse` is the adapter's own.
+import { type HeaderPolicy, retryAfterMs, upstreamHeaders, withBase } from '../headers';
 import type { ErrorClass, Operation, ProviderAdapter } from '../types';
 import { joinUrl } from '../url';
+
+/**
+ * Only the client library's name (`x-goog-api-client`). Google's other system parameters stay:
+ * `x-goog-user-project` and `x-goog-quota-user` name whom to bill, and `x-goog-fieldmask` could
+ * strip `usageMetadata` from the answer and with it the metering. Google documents no response
+ * header a client needs beyond the base ones (its retry delay is in the error body).
+ */
+export const GEMINI_HEADERS: HeaderPolicy = withBase({
+  upstream: ['x-goog-api-client'],
+  downstream: [],
+});
 
 function geminiPath(operation: Operation): string {
   const model = encodeURIComponent(operation.model.replace(/^models\//, ''));
@@ -23,8 +34,9 @@ export const gemini: ProviderAdapter = {
   kind: 'gemini',
   defaultBaseUrl: 'https://generativelanguage.googleapis.com',
   wires: ['gemini'],
+  headers: GEMINI_HEADERS,
   buildRequest({ account, credential, operation, method, clientHeaders, body }) {
-    const headers = upstreamHeaders(clientHeaders);
+    const headers = upstreamHeaders(clientHeaders, GEMINI_HEADERS);
     headers.set('x-goog-api-key', credential);
     const [path, query] = geminiPath(operation).split('?');
     const url = joinUrl(account.baseUrl ?? 'https://generativelanguage.googleapis.com', path!);

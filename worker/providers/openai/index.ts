@@ -1,5 +1,5 @@
 // OpenAI (api.openai.com/v1): Chat Completions and Responses, bearer key.
-import { retryAfterMs, upstreamHeaders } from '../headers';
+import { type HeaderPolicy, retryAfterMs, upstreamHeaders, withBase } from '../headers';
 import type { ErrorClass, Operation, ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
 
@@ -9,8 +9,25 @@ export function openAIPath(operation: Operation): string {
   return operation.wire === 'openai-responses' ? '/responses' : '/chat/completions';
 }
 
+/**
+ * Betas, the client's own request id (OpenAI logs it beside its `x-request-id`) and idempotency
+ * keys. `openai-organization` and `openai-project` never cross: upstream they would bill another
+ * organisation or project of the account's key, downstream they name the account's.
+ */
+export const OPENAI_HEADERS: HeaderPolicy = withBase({
+  upstream: ['openai-beta', 'x-client-request-id', 'idempotency-key'],
+  downstream: [
+    'x-request-id',
+    'openai-version',
+    'openai-processing-ms',
+    'x-ratelimit-*',
+    'retry-after-ms',
+    'x-should-retry',
+  ],
+});
+
 export function openAIRequest(call: UpstreamCall, defaultBaseUrl: string): Request {
-  const headers = upstreamHeaders(call.clientHeaders);
+  const headers = upstreamHeaders(call.clientHeaders, OPENAI_HEADERS);
   headers.set('authorization', `Bearer ${call.credential}`);
   const url = joinUrl(call.account.baseUrl ?? defaultBaseUrl, openAIPath(call.operation));
   return new Request(url, { method: call.method, headers, body: call.body });
@@ -49,6 +66,7 @@ export const openai: ProviderAdapter = {
   kind: 'openai',
   defaultBaseUrl: 'https://api.openai.com/v1',
   wires: ['openai-chat', 'openai-responses'],
+  headers: OPENAI_HEADERS,
   buildRequest: (call) => openAIRequest(call, 'https://api.openai.com/v1'),
   classifyError: classifyOpenAIError,
 };
