@@ -54,17 +54,16 @@ const PRESET_NAMES = Object.keys(CLIENT_PRESETS) as [ClientPreset, ...ClientPres
  */
 const userAgentPatternSchema = z
   .string()
-  .min(1)
   .max(200)
-  .regex(/^[\x20-\x7e]+$/, 'a User-Agent pattern is printable ASCII')
-  .refine((p) => p.replaceAll('*', '').length > 0, {
-    message: 'a pattern of only * matches every client; leave allowedClients null instead',
-  });
+  .regex(/^[\x20-\x7e]+$/)
+  .refine((p) => p.replaceAll('*', '').length > 0);
 
-export const clientRuleSchema = z.union([
-  z.enum(PRESET_NAMES, { error: `a client preset is one of ${PRESET_NAMES.join(', ')}` }),
-  z.strictObject({ userAgent: userAgentPatternSchema }),
-]);
+export const clientRuleSchema = z.union(
+  [z.enum(PRESET_NAMES), z.strictObject({ userAgent: userAgentPatternSchema })],
+  {
+    error: `a client is a preset (${PRESET_NAMES.join(', ')}) or {"userAgent": "<pattern>"}, the pattern printable ASCII with * for any run of characters (not * alone)`,
+  },
+);
 export type ClientRule = z.infer<typeof clientRuleSchema>;
 
 const modelRuleSchema = z
