@@ -7,12 +7,13 @@ import { db } from '../db/client';
 import { users } from '../db/schema';
 import { audit } from './audit';
 import { AdminError } from './errors';
-import { validate } from './validate';
+import { notSupportedYet, validate } from './validate';
 
-const createUserSchema = z.object({
+const createUserSchema = z.strictObject({
   email: z.email().transform((e) => e.toLowerCase()),
   name: z.string().trim().min(1).max(100),
-  systemRole: z.enum(users.systemRole.enumValues).default('user'),
+  // No one signs in yet, so a system role would grant nothing: only the default is accepted.
+  systemRole: notSupportedYet('system roles take effect once people sign in', 'user'),
 });
 
 export const userRoutes = new Hono<AppEnv>();
@@ -22,7 +23,7 @@ userRoutes.post('/', validate('json', createUserSchema), async (c) => {
   const d = db(c.env);
   const [row] = await d
     .insert(users)
-    .values({ id: crypto.randomUUID(), ...input })
+    .values({ id: crypto.randomUUID(), email: input.email, name: input.name })
     .onConflictDoNothing()
     .returning();
   if (!row) throw new AdminError('conflict', `A user with email ${input.email} already exists.`);

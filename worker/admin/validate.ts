@@ -1,10 +1,10 @@
 // zod validation for admin routes, wired once: a failure becomes an AdminError with the issues.
 import { zValidator } from '@hono/zod-validator';
 import type { ValidationTargets } from 'hono';
-import type { ZodType } from 'zod';
+import * as z from 'zod';
 import { AdminError } from './errors';
 
-export function validate<Target extends keyof ValidationTargets, Schema extends ZodType>(
+export function validate<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
   target: Target,
   schema: Schema,
 ) {
@@ -18,4 +18,13 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
       );
     }
   });
+}
+
+/**
+ * A field that has a column but no behaviour yet: it may be left out (or sent as `value`, its
+ * default); anything else is refused, because a setting accepted and ignored is a silent lie.
+ */
+export function notSupportedYet<const T extends string | null = null>(why: string, value: T = null as T) {
+  const shown = value === null ? 'null' : `"${value}"`;
+  return z.literal(value, { error: `not supported yet (${why}); leave it out or send ${shown}` }).optional();
 }

@@ -1,11 +1,14 @@
 // Finding and checking a member's key on a client surface. Key records are cached per isolate for
 // a short time, so a warm request authenticates without touching D1. Revocation does not wait
-// for the cache: GroupGate refuses a revoked key at admission.
-import { eq } from 'drizzle-orm';
+// for the cache: GroupGate refuses a revoked key at admission. A key's own rules (models,
+// services, clients) are checked from the cached record once the request's model is known
+// (`authorize`), which is also where a key that activates on first use is activated.
+import { eq, sql } from 'drizzle-orm';
 import { db } from '../db/client';
 import { type ApiKey, apiKeys } from '../db/schema';
 import { RelayError } from '../relay/dialect';
 import { isWellFormedApiKey, sha256Hex } from './api-key';
+import { checkExpiry, checkKeyRules, type KeyUse } from './key-rules';
 
 export type KeyRecord = Pick<
   ApiKey,
@@ -15,6 +18,10 @@ export type KeyRecord = Pick<
   | 'status'
   | 'expiresAt'
   | 'allowedModels'
+  | 'allowedServices'
+  | 'allowedClients'
+  | 'activeForMs'
+  | 'activatedAt'
   | 'maxConcurrency'
   | 'requestsPerWindow'
   | 'windowMinutes'
@@ -58,10 +65,45 @@ export async function authenticate(env: Env, req: Request, now = Date.now()): Pr
   if (!record) throw new RelayError('authentication', 'Invalid API key.', { retryable: false });
   if (record.status !== 'active')
     throw new RelayError('permission', 'This API key has been revoked.', { retryable: false });
-  if (record.expiresAt !== null && record.expiresAt <= now) {
-    throw new RelayError('permission', 'This API key has expired.', { retryable: false });
-  }
+  checkExpiry(record, now);
   return record;
+}
+
+/**
+ * The key's own rules for this request, from the cached record (no round trip); then, on a key
+ * that activates on first use and has not yet, its activation (one D1 write, once per isolate).
+ */
+export async function authorize(env: Env, key: KeyRecord, use: KeyUse, now = Date.now()): Promise<void> {
+  checkKeyRules(key, use);
+  if (key.activeForMs === null || key.activatedAt !== null) return;
+  let pending = activations.get(key.id);
+  if (!pending) {
+    pending = activate(env, key.id, now).finally(() => activations.delete(key.id));
+    activations.set(key.id, pending);
+  }
+  // The cached record is this isolate's copy of the row, and activation only ever goes from null to
+  // one fixed time, so every request holding it may see the stored value.
+  key.activatedAt = await pending;
+  checkExpiry(key, now);
+}
+
+// One activation in flight per key in this isolate; concurrent first requests share it.
+const activations = new Map<string, Promise<number>>();
+
+/**
+ * Sets `activated_at` if it is still null and returns what is stored: the first request to reach
+ * D1 wins, whichever isolate it came from, and a loser (an isolate whose cached record was read
+ * before the winner's write) learns the winner's time instead of overwriting it.
+ */
+async function activate(env: Env, id: string, now: number): Promise<number> {
+  const [row] = await db(env)
+    .update(apiKeys)
+    .set({ activatedAt: sql`coalesce(${apiKeys.activatedAt}, ${now})` })
+    .where(eq(apiKeys.id, id))
+    .returning({ activatedAt: apiKeys.activatedAt });
+  if (!row || row.activatedAt === null)
+    throw new RelayError('authentication', 'Invalid API key.', { retryable: false });
+  return row.activatedAt;
 }
 
 async function findKey(env: Env, hash: string, now: number): Promise<KeyRecord | null> {
@@ -75,6 +117,10 @@ async function findKey(env: Env, hash: string, now: number): Promise<KeyRecord |
       status: apiKeys.status,
       expiresAt: apiKeys.expiresAt,
       allowedModels: apiKeys.allowedModels,
+      allowedServices: apiKeys.allowedServices,
+      allowedClients: apiKeys.allowedClients,
+      activeForMs: apiKeys.activeForMs,
+      activatedAt: apiKeys.activatedAt,
       maxConcurrency: apiKeys.maxConcurrency,
       requestsPerWindow: apiKeys.requestsPerWindow,
       windowMinutes: apiKeys.windowMinutes,

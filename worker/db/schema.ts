@@ -2,6 +2,7 @@
 // drizzle-kit; row types everywhere else are inferred from it.
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { ClientRule, KeyService } from '../auth/key-rules';
 import type { PolicyOverrides, PoolPolicies } from '../scheduling/policy';
 
 const createdAt = () =>
@@ -163,8 +164,18 @@ export const apiKeys = sqliteTable(
     status: text('status', { enum: ['active', 'revoked'] })
       .notNull()
       .default('active'),
+    /** A fixed deadline (ms since the epoch); null: none. */
     expiresAt: integer('expires_at'),
+    /** Key rules (worker/auth/key-rules.ts): null means no restriction. Exact ids or `prefix*`. */
     allowedModels: text('allowed_models', { mode: 'json' }).$type<string[]>(),
+    /** The client surfaces this key may call. */
+    allowedServices: text('allowed_services', { mode: 'json' }).$type<KeyService[]>(),
+    /** Client presets and User-Agent globs this key may be used from. */
+    allowedClients: text('allowed_clients', { mode: 'json' }).$type<ClientRule[]>(),
+    /** Activate on first use: the key is valid for this long from its first request. */
+    activeForMs: integer('active_for_ms'),
+    /** When the first request came (set once, by a conditional update); null: not used yet. */
+    activatedAt: integer('activated_at'),
     maxConcurrency: integer('max_concurrency'),
     requestsPerWindow: integer('requests_per_window'),
     windowMinutes: integer('window_minutes'),

@@ -1,10 +1,13 @@
-// The steps every client surface shares: authenticate, read the body once, and hand the request
-// to the pipeline. A surface only says which wire and operation a route is.
+// The steps every client surface shares: authenticate, read the body once, check the key's own
+// rules, and hand the request to the pipeline. A surface only says which wire and operation a
+// route is.
 import type { Context } from 'hono';
-import { authenticate } from '../auth/client-key';
+import { authenticate, authorize } from '../auth/client-key';
+import { serviceOf } from '../auth/key-rules';
 import type { AppEnv } from '../context';
 import type { Operation, Wire } from '../providers/types';
 import { parseJsonObject, readBody, requireModel } from './body';
+import { filterModelList } from './model-list-filter';
 import { relay } from './pipeline';
 import { sessionKeyOf } from './session';
 
@@ -24,6 +27,12 @@ export async function relayJson(c: Context<AppEnv>, route: JsonRoute): Promise<R
   const key = await authenticate(c.env, req);
   const body = await readBody(req, Number(c.env.MAX_BODY_BYTES));
   const json = parseJsonObject(body);
+  const model = route.model ?? requireModel(json);
+  await authorize(c.env, key, {
+    service: serviceOf(route.wire),
+    model,
+    userAgent: req.headers.get('user-agent'),
+  });
   return relay(c, {
     key,
     wire: route.wire,
@@ -31,7 +40,7 @@ export async function relayJson(c: Context<AppEnv>, route: JsonRoute): Promise<R
     search: route.search ?? '',
     method: 'POST',
     headers: req.headers,
-    model: route.model ?? requireModel(json),
+    model,
     stream: route.stream ?? (route.operation === 'generate' && json.stream === true),
     body,
     json,
@@ -39,10 +48,18 @@ export async function relayJson(c: Context<AppEnv>, route: JsonRoute): Promise<R
   });
 }
 
-/** A model list from the group's account: relayed as it is, not metered. */
+/**
+ * A model list from the group's account: relayed as it is, not metered; for a key limited to some
+ * models, only those are listed.
+ */
 export async function relayModels(c: Context<AppEnv>, wire: Wire, search = ''): Promise<Response> {
   const key = await authenticate(c.env, c.req.raw);
-  return relay(c, {
+  await authorize(c.env, key, {
+    service: serviceOf(wire),
+    model: null,
+    userAgent: c.req.header('user-agent') ?? null,
+  });
+  const list = await relay(c, {
     key,
     wire,
     operation: 'models',
@@ -56,4 +73,5 @@ export async function relayModels(c: Context<AppEnv>, wire: Wire, search = ''): 
     sessionKey: null,
     metered: false,
   });
+  return filterModelList(list, wire, key.allowedModels);
 }
