@@ -2,14 +2,12 @@
 // D1 batch (one transaction). The request id makes it idempotent: an aggregate is only added to
 // when its request-log row was inserted by this very batch, so a redelivered batch adds nothing.
 import { db } from '../db/client';
-import { modelPrices, requestLog } from '../db/schema';
+import { requestLog } from '../db/schema';
 import { costOf } from '../metering/cost';
-import { type PriceTable, SHIPPED_PRICES } from '../metering/prices';
+import { priceTable } from '../metering/price-overrides';
 import { type UsageEvent, usageEventSchema } from './usage-event';
 
 const HOUR_MS = 3_600_000;
-const PRICE_CACHE_MS = 60_000;
-let priceCache: { table: PriceTable; until: number } | null = null;
 
 export async function consumeUsageBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const events: UsageEvent[] = [];
@@ -24,10 +22,10 @@ export async function consumeUsageBatch(batch: MessageBatch<unknown>, env: Env):
 }
 
 export async function writeUsage(env: Env, events: UsageEvent[]): Promise<void> {
-  const table = await prices(env);
+  const table = await priceTable(env);
   const d = db(env);
   const statements = events.flatMap((event) => {
-    const { costMicros, unpriced } = costOf(event.model, event.usage, table);
+    const { costMicros, unpriced } = costOf(event.model, event.usage, table, event.at);
     const failed = event.status >= 400 || event.errorType !== null || event.outcome === 'upstream_error';
     const u = event.usage;
     const logRow = d
@@ -99,13 +97,3 @@ const AGGREGATE_SQL = `
           cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
           cost_micros = cost_micros + excluded.cost_micros,
           unpriced_requests = unpriced_requests + excluded.unpriced_requests`;
-
-/** Shipped prices overlaid with admin overrides from D1, cached briefly per isolate. */
-async function prices(env: Env, now = Date.now()): Promise<PriceTable> {
-  if (priceCache && priceCache.until > now) return priceCache.table;
-  const overrides = await db(env).select().from(modelPrices);
-  const table: Record<string, PriceTable[string]> = { ...SHIPPED_PRICES };
-  for (const row of overrides) table[row.model] = row;
-  priceCache = { table, until: now + PRICE_CACHE_MS };
-  return table;
-}
