@@ -114,6 +114,12 @@ function build(asOf) {
       }
     }
   }
+  // The relay folds a Bedrock cross-region profile (`us.anthropic.…`) to its regional id when it
+  // does not find it: a profile priced as its region need not be listed.
+  for (const [name, index] of Object.entries(names)) {
+    const regional = name.replace(/^(?!global\.)[a-z-]+\.(?=anthropic\.)/, '');
+    if (regional !== name && names[regional] === index) delete names[name];
+  }
   const sorted = Object.fromEntries(Object.entries(names).sort(([a], [b]) => (a < b ? -1 : 1)));
   return { prices, names: sorted, skipped };
 }
