@@ -286,6 +286,10 @@ describe('operator overrides', () => {
 
     const effective = await admin('GET', '/prices/claude-opus-4-8-20261101');
     expect(effective.json).toMatchObject({ matched: 'claude-opus-4-8', source: 'override', unpriced: false });
+    expect((await admin('GET', '/prices/models/gemini-2.5-pro')).json).toMatchObject({
+      matched: 'gemini-2.5-pro',
+      source: 'google',
+    });
 
     const removed = await admin('DELETE', '/prices/claude-opus-4-8');
     expect(removed.status).toBe(200);
@@ -357,6 +361,8 @@ describe('operator overrides', () => {
     });
     expect(unordered.status).toBe(400);
     expect(unordered.json.error.message).toMatch(/ascending/);
+    // An override under Gemini's resource name would never match: the relay looks names up without it.
+    expect((await admin('PUT', '/prices/models/gemini-x', sonnetLike)).status).toBe(400);
     expect((await admin('GET', '/prices/x-model')).json).toMatchObject({ unpriced: true });
   });
 });

@@ -20,6 +20,8 @@ import { validate } from './validate';
 // A model name may hold `/`, `.` and `:` (Bedrock's `us.anthropic.claude-…-v1:0`): take the rest.
 const MODEL = '/:model{.+}';
 const modelParam = z.object({ model: modelNameSchema });
+/** A look-up takes any name the relay might record, `models/…` included. */
+const anyModelParam = z.object({ model: z.string().min(1).max(200) });
 const atQuery = z.object({ at: z.coerce.number().int().optional() });
 
 export const priceRoutes = new Hono<AppEnv>();
@@ -36,7 +38,7 @@ priceRoutes.get('/', validate('query', atQuery), async (c) => {
 });
 
 /** What usage of this model made at `at` (default now) is billed at, and which name matched. */
-priceRoutes.get(MODEL, validate('param', modelParam), validate('query', atQuery), async (c) => {
+priceRoutes.get(MODEL, validate('param', anyModelParam), validate('query', atQuery), async (c) => {
   const { model } = c.req.valid('param');
   return c.json(await effectivePrice(c.env, model, c.req.valid('query').at ?? Date.now()));
 });
