@@ -49,30 +49,51 @@ describe('SSE metering', () => {
 });
 
 describe('prices and cost', () => {
-  it('matches dated ids to their family but not look-alike names', () => {
-    expect(findPrice('claude-sonnet-4-5-20250929', SHIPPED_PRICES)).toBe(SHIPPED_PRICES['claude-sonnet-4-5']);
-    expect(findPrice('claude-sonnet-4-20250514', SHIPPED_PRICES)).toBe(SHIPPED_PRICES['claude-sonnet-4']);
-    expect(findPrice('gpt-5-mini-2025-08-07', SHIPPED_PRICES)).toBe(SHIPPED_PRICES['gpt-5-mini']);
-    expect(findPrice('gpt-50', SHIPPED_PRICES)).toBeUndefined();
+  const at = Date.UTC(2026, 11, 1);
+
+  it('matches dated ids to their model but not look-alike names', () => {
+    expect(findPrice('claude-sonnet-4-5-20250929', SHIPPED_PRICES, at)?.matched).toBe('claude-sonnet-4-5');
+    expect(findPrice('claude-sonnet-4-20250514', SHIPPED_PRICES, at)?.matched).toBe('claude-sonnet-4');
+    expect(findPrice('gpt-5-mini-2025-08-07', SHIPPED_PRICES, at)?.price.inputMicros).toBe(250_000);
+    expect(findPrice('gpt-50', SHIPPED_PRICES, at)).toBeUndefined();
   });
 
   it('is integer micro-dollars, rounded once, half up', () => {
     // Haiku 4.5 cache reads are $0.10/MTok: 5 tokens = 0.5 micro-dollars, which rounds up to 1.
-    expect(costOf('claude-haiku-4-5', { ...emptyUsage(), cacheReadTokens: 5 }, SHIPPED_PRICES)).toEqual({
+    expect(costOf('claude-haiku-4-5', { ...emptyUsage(), cacheReadTokens: 5 }, SHIPPED_PRICES, at)).toEqual({
       costMicros: 1,
       unpriced: false,
     });
     expect(
-      costOf('claude-haiku-4-5', { ...emptyUsage(), cacheReadTokens: 4 }, SHIPPED_PRICES).costMicros,
+      costOf('claude-haiku-4-5', { ...emptyUsage(), cacheReadTokens: 4 }, SHIPPED_PRICES, at).costMicros,
     ).toBe(0);
     // A million output tokens of Opus 4.1 is exactly $75.
     expect(
-      costOf('claude-opus-4-1', { ...emptyUsage(), outputTokens: 1_000_000 }, SHIPPED_PRICES).costMicros,
+      costOf('claude-opus-4-1', { ...emptyUsage(), outputTokens: 1_000_000 }, SHIPPED_PRICES, at).costMicros,
     ).toBe(75_000_000);
-    expect(costOf('unknown-model', { ...emptyUsage(), inputTokens: 99 }, SHIPPED_PRICES)).toEqual({
+    expect(costOf('unknown-model', { ...emptyUsage(), inputTokens: 99 }, SHIPPED_PRICES, at)).toEqual({
       costMicros: 0,
       unpriced: true,
     });
+  });
+
+  it('stays exact past 2^53 micro-dollar millionths', () => {
+    const table = {
+      ...SHIPPED_PRICES,
+      overrides: {
+        huge: {
+          inputMicros: 100_000_000_000,
+          outputMicros: 100_000_000_001,
+          cacheWrite5mMicros: 0,
+          cacheWrite1hMicros: 0,
+          cacheReadMicros: 0,
+          tiers: [],
+        },
+      },
+    };
+    // 10^8 × 10^11 + 10^8 × (10^11 + 1) = 2·10^19 + 10^8, over 10^6: 2·10^13 + 100.
+    const usage = { ...emptyUsage(), inputTokens: 100_000_000, outputTokens: 100_000_000 };
+    expect(costOf('huge', usage, table, at).costMicros).toBe(20_000_000_000_100);
   });
 });
 

@@ -6,6 +6,7 @@ import { enterpriseRoutes } from './enterprises';
 import { groupRoutes } from './groups';
 import { keyRoutes } from './keys';
 import { operatorAuth } from './operator-auth';
+import { priceRoutes } from './prices';
 import { usageRoutes } from './usage';
 import { userRoutes } from './users';
 
@@ -18,3 +19,4 @@ adminApi.route('/users', userRoutes);
 adminApi.route('/groups', groupRoutes);
 adminApi.route('/keys', keyRoutes);
 adminApi.route('/usage', usageRoutes);
+adminApi.route('/prices', priceRoutes);

@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { ClientRule, KeyService } from '../auth/key-rules';
+import type { PriceTier } from '../metering/prices';
 import type { PolicyOverrides, PoolPolicies } from '../scheduling/policy';
 
 const createdAt = () =>
@@ -187,7 +188,10 @@ export const apiKeys = sqliteTable(
   (t) => [index('api_keys_group_idx').on(t.groupId), index('api_keys_user_idx').on(t.userId)],
 );
 
-/** Admin overrides of the shipped price table (worker/metering/prices.ts); micro-dollars per million tokens. */
+/**
+ * Operator overrides of the shipped price table (worker/metering/prices.ts), by lower-case model
+ * name; micro-dollars per million tokens.
+ */
 export const modelPrices = sqliteTable('model_prices', {
   model: text('model').primaryKey(),
   inputMicros: integer('input_micros').notNull(),
@@ -195,6 +199,8 @@ export const modelPrices = sqliteTable('model_prices', {
   cacheWrite5mMicros: integer('cache_write_5m_micros').notNull(),
   cacheWrite1hMicros: integer('cache_write_1h_micros').notNull(),
   cacheReadMicros: integer('cache_read_micros').notNull(),
+  /** Context tiers, ascending: other rates for a request whose prompt is longer than `aboveTokens`. */
+  tiers: text('tiers', { mode: 'json' }).$type<PriceTier[]>().notNull().default(sql`'[]'`),
   updatedAt: integer('updated_at').notNull(),
 });
 

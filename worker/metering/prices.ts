@@ -1,7 +1,14 @@
-// The shipped price table: integer micro-dollars per million tokens (so $3.00/MTok is 3_000_000).
-// Published list prices as of November 2026; admins override any row through model_prices in D1.
-// Matching is by longest prefix, so dated ids such as `claude-sonnet-4-5-20250929` find their family.
-export interface ModelPrice {
+// Which price a model is billed at. The shipped table (price-table.ts) is generated from
+// @pydantic/genai-prices by `npm run prices:update`; operators override any model in D1
+// (model_prices, through /admin/v1/prices). Prices are integer micro-dollars per million tokens.
+//
+// Matching never guesses: a model is priced by its exact name, or by a name it extends only with a
+// version or date suffix (`-20250929`, `-2025-08-07`, `@20250929`, `-latest`, `-001`, Bedrock's
+// `-v1:0`). `claude-opus-4-8` is not `claude-opus-4`: a model nobody priced is recorded unpriced.
+import { SHIPPED_TABLE } from './price-table';
+
+/** Micro-dollars per million tokens of each kind. */
+export interface Rates {
   inputMicros: number;
   outputMicros: number;
   cacheWrite5mMicros: number;
@@ -9,78 +16,156 @@ export interface ModelPrice {
   cacheReadMicros: number;
 }
 
-const usd = (dollarsPerMTok: number) => Math.round(dollarsPerMTok * 1_000_000);
-
-/** Anthropic: 5-minute cache writes cost 1.25× input, 1-hour writes 2×, cache reads 0.1×. */
-function anthropic(input: number, output: number): ModelPrice {
-  return {
-    inputMicros: usd(input),
-    outputMicros: usd(output),
-    cacheWrite5mMicros: usd(input * 1.25),
-    cacheWrite1hMicros: usd(input * 2),
-    cacheReadMicros: usd(input * 0.1),
-  };
+/** Rates that replace the base ones for a request whose prompt is longer than `aboveTokens`. */
+export interface PriceTier extends Rates {
+  aboveTokens: number;
 }
 
-/** OpenAI and Google bill cached input at a discount and have no separate cache-write price. */
-function cachedInput(input: number, output: number, cacheRead: number): ModelPrice {
-  return {
-    inputMicros: usd(input),
-    outputMicros: usd(output),
-    cacheWrite5mMicros: usd(input),
-    cacheWrite1hMicros: usd(input),
-    cacheReadMicros: usd(cacheRead),
-  };
+export interface ModelPrice extends Rates {
+  /** Ascending by `aboveTokens`; the last one a request's prompt exceeds applies. */
+  tiers: readonly PriceTier[];
 }
 
-export const SHIPPED_PRICES: Readonly<Record<string, ModelPrice>> = {
-  'claude-opus-4-5': anthropic(5, 25),
-  'claude-opus-4-6': anthropic(5, 25),
-  'claude-opus-4-1': anthropic(15, 75),
-  'claude-opus-4': anthropic(15, 75),
-  'claude-sonnet-4-5': anthropic(3, 15),
-  'claude-sonnet-4-6': anthropic(3, 15),
-  'claude-sonnet-4': anthropic(3, 15),
-  'claude-3-7-sonnet': anthropic(3, 15),
-  'claude-haiku-4-5': anthropic(1, 5),
-  'claude-3-5-haiku': anthropic(0.8, 4),
-  'gpt-5': cachedInput(1.25, 10, 0.125),
-  'gpt-5.1': cachedInput(1.25, 10, 0.125),
-  'gpt-5-codex': cachedInput(1.25, 10, 0.125),
-  'gpt-5.1-codex': cachedInput(1.25, 10, 0.125),
-  'gpt-5-mini': cachedInput(0.25, 2, 0.025),
-  'gpt-5.1-codex-mini': cachedInput(0.25, 2, 0.025),
-  'gpt-5-nano': cachedInput(0.05, 0.4, 0.005),
-  'gpt-5-pro': cachedInput(15, 120, 15),
-  'gpt-4.1': cachedInput(2, 8, 0.5),
-  'gpt-4o': cachedInput(2.5, 10, 1.25),
-  'gemini-2.5-pro': cachedInput(1.25, 10, 0.125),
-  'gemini-2.5-flash': cachedInput(0.3, 2.5, 0.03),
-  'gemini-2.5-flash-lite': cachedInput(0.1, 0.4, 0.01),
-};
+type RateTuple = readonly [
+  input: number,
+  output: number,
+  cacheWrite5m: number,
+  cacheWrite1h: number,
+  cacheRead: number,
+];
+interface ShippedRates {
+  rates: RateTuple;
+  tiers?: readonly (readonly [aboveTokens: number, rates: RateTuple])[];
+}
+interface ShippedRow extends ShippedRates {
+  /** In force from this UTC day on. */
+  from?: string;
+  /** In force between these seconds of the UTC day (the end excluded; may wrap past midnight). */
+  utc?: readonly [start: number, end: number];
+}
+type ShippedPrice = { provider: string } & (ShippedRates | { schedule: readonly ShippedRow[] });
 
-export type PriceTable = Readonly<Record<string, ModelPrice>>;
+/** The generated table's shape: prices stored once, names pointing at them. */
+export interface ShippedTable {
+  source: string;
+  asOf: string;
+  prices: readonly ShippedPrice[];
+  names: Readonly<Record<string, number>>;
+}
 
-/** Longest-prefix match of a model id against a price table; exact ids win over families. */
-export function findPrice(model: string, table: PriceTable): ModelPrice | undefined {
-  const exact = table[model];
-  if (exact) return exact;
-  let best: string | undefined;
-  for (const prefix of Object.keys(table)) {
-    if (
-      model.startsWith(prefix) &&
-      isFamilyBoundary(model, prefix) &&
-      (!best || prefix.length > best.length)
-    ) {
-      best = prefix;
+export interface PriceTable {
+  shipped: ShippedTable;
+  /** Operator overrides by model name (lower case); they win over the shipped table. */
+  overrides: Readonly<Record<string, ModelPrice>>;
+}
+
+export const SHIPPED_PRICES: PriceTable = { shipped: SHIPPED_TABLE, overrides: {} };
+
+export interface FoundPrice {
+  price: ModelPrice;
+  /** The name that matched: the model itself, or the model without its date or version suffix. */
+  matched: string;
+  /** `override`, or the provider whose list the shipped price comes from (`anthropic`, `bedrock`, …). */
+  source: string;
+}
+
+/** The price of `model` for usage at time `at` (ms), or undefined when nobody priced it. */
+export function findPrice(model: string, table: PriceTable, at: number): FoundPrice | undefined {
+  const names = candidateNames(model);
+  // An operator's override of a name covers its dated forms, even those the shipped table lists.
+  for (const name of names) {
+    const price = table.overrides[name];
+    if (price) return { price, matched: name, source: 'override' };
+  }
+  for (const name of names) {
+    const index = table.shipped.names[name];
+    const entry = index === undefined ? undefined : table.shipped.prices[index];
+    if (entry) return { price: priceAt(entry, at), matched: name, source: entry.provider };
+  }
+  return undefined;
+}
+
+// A version or date suffix, as the providers' own ids carry them: Bedrock's `-v1:0`, a date as
+// `-20250929`, `@20250929`, `-2025-08-07`, `-250414` or `-0613`, `-latest` and Gemini's `-001`.
+const SUFFIX =
+  /(?:-v\d+:\d+|[-@]20\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|-20\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])|-\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|-(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|[-@]latest|-0\d\d)$/;
+// A Bedrock cross-region inference profile (`us.`, `eu.`, `apac.`, `us-gov.`…) is priced as the
+// model in its region; the `global.` profile has prices of its own, so it is not folded.
+const BEDROCK_GEO = /^(?!global\.)[a-z-]+\.(?=anthropic\.)/;
+
+/** The names to try, most specific first: the id, then the id less one suffix at a time. */
+export function candidateNames(model: string): string[] {
+  // Gemini's resource name form (`models/gemini-…`) names the same model.
+  let name = model
+    .trim()
+    .toLowerCase()
+    .replace(/^models\//, '');
+  const names: string[] = [];
+  for (;;) {
+    names.push(name);
+    if (BEDROCK_GEO.test(name)) names.push(name.replace(BEDROCK_GEO, ''));
+    const stripped = name.replace(SUFFIX, '');
+    if (stripped === name || stripped === '') return names;
+    name = stripped;
+  }
+}
+
+const decoded = new Map<ShippedRates, ModelPrice>();
+
+function priceAt(entry: ShippedPrice, at: number): ModelPrice {
+  return decode('schedule' in entry ? rowAt(entry.schedule, at) : entry);
+}
+
+/** As genai-prices reads a schedule: the last row whose condition holds, else the first. */
+function rowAt(schedule: readonly ShippedRow[], at: number): ShippedRow {
+  const secondOfDay = Math.floor((at % 86_400_000) / 1000);
+  for (let i = schedule.length - 1; i > 0; i--) {
+    const row = schedule[i]!;
+    if (row.from !== undefined && at >= Date.parse(row.from)) return row;
+    if (row.utc !== undefined) {
+      const [start, end] = row.utc;
+      const inside =
+        start <= end ? secondOfDay >= start && secondOfDay < end : secondOfDay >= start || secondOfDay < end;
+      if (inside) return row;
     }
   }
-  return best === undefined ? undefined : table[best];
+  return schedule[0]!;
 }
 
-// `gpt-5` must not price `gpt-50`, but must price `gpt-5-2025-08-07`; `claude-sonnet-4` must
-// price `claude-sonnet-4-20250514` yet leave `claude-sonnet-4-5` to its own row.
-function isFamilyBoundary(model: string, prefix: string): boolean {
-  const next = model[prefix.length];
-  return next === undefined || next === '-' || next === '@' || next === ':';
+function decode(shipped: ShippedRates): ModelPrice {
+  let price = decoded.get(shipped);
+  if (!price) {
+    price = {
+      ...rates(shipped.rates),
+      tiers: (shipped.tiers ?? []).map(([aboveTokens, r]) => ({ aboveTokens, ...rates(r) })),
+    };
+    decoded.set(shipped, price);
+  }
+  return price;
+}
+
+function rates([input, output, cacheWrite5m, cacheWrite1h, cacheRead]: RateTuple): Rates {
+  return {
+    inputMicros: input,
+    outputMicros: output,
+    cacheWrite5mMicros: cacheWrite5m,
+    cacheWrite1hMicros: cacheWrite1h,
+    cacheReadMicros: cacheRead,
+  };
+}
+
+/** Every shipped price with the names it answers to, for the operator API. */
+export function shippedPrices(table: ShippedTable, at: number) {
+  const names = new Map<number, string[]>();
+  for (const [name, index] of Object.entries(table.names)) {
+    const list = names.get(index);
+    if (list) list.push(name);
+    else names.set(index, [name]);
+  }
+  return table.prices.map((entry, index) => ({
+    names: names.get(index) ?? [],
+    provider: entry.provider,
+    ...priceAt(entry, at),
+    scheduled: 'schedule' in entry,
+  }));
 }

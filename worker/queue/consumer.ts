@@ -1,14 +1,9 @@
 // Queue consumer: a batch of usage events becomes request-log rows and hourly aggregates in one
 // D1 statement. The request id makes it idempotent: a redelivered event adds nothing.
-import { db } from '../db/client';
-import { modelPrices } from '../db/schema';
 import { costOf } from '../metering/cost';
-import { type PriceTable, SHIPPED_PRICES } from '../metering/prices';
+import { priceTable } from '../metering/price-overrides';
 import { metrics } from '../metrics';
 import { type UsageEvent, usageEventSchema } from './usage-event';
-
-const PRICE_CACHE_MS = 60_000;
-let priceCache: { table: PriceTable; until: number } | null = null;
 
 export async function consumeUsageBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const events: UsageEvent[] = [];
@@ -30,9 +25,9 @@ export async function consumeUsageBatch(batch: MessageBatch<unknown>, env: Env):
  */
 export async function writeUsage(env: Env, events: UsageEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const table = await prices(env);
+  const table = await priceTable(env);
   const rows = events.map((event) => {
-    const { costMicros, unpriced } = costOf(event.model, event.usage, table);
+    const { costMicros, unpriced } = costOf(event.model, event.usage, table, event.at);
     const u = event.usage;
     return [
       event.requestId,
@@ -97,13 +92,3 @@ const COLUMNS = [
 const INSERT_SQL = `INSERT INTO request_log (${COLUMNS.join(', ')})
   SELECT ${COLUMNS.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?) WHERE true
   ON CONFLICT (request_id) DO NOTHING`;
-
-/** Shipped prices overlaid with admin overrides from D1, cached briefly per isolate. */
-async function prices(env: Env, now = Date.now()): Promise<PriceTable> {
-  if (priceCache && priceCache.until > now) return priceCache.table;
-  const overrides = await db(env).select().from(modelPrices);
-  const table: Record<string, PriceTable[string]> = { ...SHIPPED_PRICES };
-  for (const row of overrides) table[row.model] = row;
-  priceCache = { table, until: now + PRICE_CACHE_MS };
-  return table;
-}

@@ -1,0 +1,1 @@
+ALTER TABLE `model_prices` ADD `tiers` text DEFAULT '[]' NOT NULL;
