@@ -34,7 +34,7 @@ export function compare(results, level) {
   const relay = at('relay');
   const pass = at('pass-through');
   if (!relay || !pass) return null;
-  const { concurrency } = relay;
+  const { concurrency, scenario } = relay;
   const diff = (a, b) => (a === null || b === null ? null : a - b);
   const ratio = pass.rps > 0 ? relay.rps / pass.rps : null;
   const addedP50 = diff(relay.ttfbMs.p50, pass.ttfbMs.p50);
@@ -42,6 +42,7 @@ export function compare(results, level) {
   const checksThroughput = targetsToMeet.throughputLevels.includes(concurrency);
   return {
     concurrency,
+    scenario,
     throughputRatio: ratio,
     addedTtfbP50Ms: addedP50,
     addedTtfbP99Ms: addedP99,
@@ -59,6 +60,7 @@ export function compare(results, level) {
           : relay.workerdCpuMsPerRequest <= targetsToMeet.cpuPerRequestMs,
     },
     relayErrors: relay.errors,
+    work: relay.workPerRequest,
   };
 }
 
@@ -70,7 +72,7 @@ export function markdown(run) {
       `${run.commit ? `, commit ${run.commit}${run.dirty ? ' (with uncommitted changes)' : ''}` : ''}.`,
   );
   lines.push(
-    `Upstream: fake Anthropic stream of ${config.chunks} text deltas ${config.chunkDelayMs} ms apart; ` +
+    `Upstream: fake Anthropic streams: ${(run.scenarios ?? [{ name: 'short', chunks: config.chunks, chunkDelayMs: config.chunkDelayMs }]).map((sc) => `*${sc.name}*, ${sc.chunks} text deltas ${sc.chunkDelayMs} ms apart`).join('; ')}; ` +
       `request body ${config.requestBytes} B (\`stream: true\`); ${config.durationSec} s per level after ` +
       `${config.warmupSec} s of warm-up; D1, Durable Object and queue state in \`${config.stateDir}\`` +
       `${config.queueConsumer ? '' : '; **relay queue consumer off** (diagnostic)'}.`,
@@ -82,12 +84,12 @@ export function markdown(run) {
   );
   lines.push('');
   lines.push(
-    '| c | target | req/s | TTFB p50 | TTFB p99 | total p50 | total p99 | errors | workerd CPU/req | hottest workerd thread | peak RSS | machine busy |',
+    '| answer | c | target | req/s | TTFB p50 | TTFB p99 | total p50 | total p99 | errors | workerd CPU/req | hottest workerd thread | peak RSS | machine busy |',
   );
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     lines.push(
-      `| ${r.concurrency} | ${r.target} | ${r.rps.toFixed(1)} | ${ms(r.ttfbMs.p50)} | ${ms(r.ttfbMs.p99)} | ` +
+      `| ${r.scenario ?? 'short'} | ${r.concurrency} | ${r.target} | ${r.rps.toFixed(1)} | ${ms(r.ttfbMs.p50)} | ${ms(r.ttfbMs.p99)} | ` +
         `${ms(r.totalMs.p50)} | ${ms(r.totalMs.p99)} | ${errorsCell(r)} | ${ms(r.workerdCpuMsPerRequest, 2)} | ` +
         `${r.hottestThreadBusy === null ? '–' : percent(r.hottestThreadBusy)} | ` +
         `${r.peakRssMiB === null ? '–' : `${r.peakRssMiB.toFixed(0)} MiB`} | ${percent(r.machineBusy)} |`,
@@ -97,17 +99,40 @@ export function markdown(run) {
     const t = targetsToMeet;
     lines.push('');
     lines.push(
-      `| c | relay ÷ pass-through req/s (≥ ${t.throughputRatio} at c=${t.throughputLevels.join(', ')}) | ` +
+      `| answer | c | relay ÷ pass-through req/s (≥ ${t.throughputRatio} at c=${t.throughputLevels.join(', ')}) | ` +
         `added TTFB p50 (≤ ${t.addedTtfbP50Ms} ms) | added TTFB p99 (≤ ${t.addedTtfbP99Ms} ms) | ` +
         `relay CPU/req (≤ ${t.cpuPerRequestMs} ms) | pass-through CPU/req | added CPU/req |`,
     );
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const c of comparisons) {
       lines.push(
-        `| ${c.concurrency} | ${c.throughputRatio === null ? '–' : c.throughputRatio.toFixed(3)}${mark(c.met.throughput)} | ` +
+        `| ${c.scenario ?? 'short'} | ${c.concurrency} | ${c.throughputRatio === null ? '–' : c.throughputRatio.toFixed(3)}${mark(c.met.throughput)} | ` +
           `${signedMs(c.addedTtfbP50Ms, 2)}${mark(c.met.ttfbP50)} | ${signedMs(c.addedTtfbP99Ms, 2)}${mark(c.met.ttfbP99)} | ` +
           `${ms(c.relayCpuMsPerRequest, 2)}${mark(c.met.cpu)} | ${ms(c.passThroughCpuMsPerRequest, 2)} | ` +
           `${signedMs(c.addedCpuMsPerRequest, 2)} |`,
+      );
+    }
+  }
+  const withWork = comparisons.filter((c) => c.work);
+  if (withWork.length > 0) {
+    const n = (value) => (value === undefined ? '–' : value.toFixed(2));
+    lines.push('');
+    lines.push(
+      "Work per relayed request (the relay's own counters over the window): Durable Object calls the " +
+        'worker waited on before the upstream fetch, all Durable Object calls (worker → gate and gate → gate), ' +
+        'Durable Object storage write statements, Queue sends (one `sendBatch` carries many events), and D1 ' +
+        'statements (the consumer writes a batch in one).',
+    );
+    lines.push('');
+    lines.push(
+      '| answer | c | blocking DO calls | DO calls | storage writes | queue sends | D1 statements |',
+    );
+    lines.push('|---|---:|---:|---:|---:|---:|---:|');
+    for (const c of withWork) {
+      const w = c.work;
+      lines.push(
+        `| ${c.scenario} | ${c.concurrency} | ${n(w.blockingGateCalls)} | ${n(w.gateCalls)} | ${n(w.storageWrites)} | ` +
+          `${n(w.queueSends)} | ${n(w.d1Statements)} |`,
       );
     }
   }

@@ -29,6 +29,9 @@ const usage = `usage: npm run bench -- [options]     (each option also reads the
   --targets <list>       relay,pass-through,direct                   BENCH_TARGETS     (all three)
   --chunks <n>           text deltas per upstream reply              BENCH_CHUNKS      (5)
   --chunk-delay <ms>     delay between upstream chunks               BENCH_CHUNK_DELAY (20)
+  --long-chunks <n>      text deltas of the long-answer scenario     BENCH_LONG_CHUNKS (200; 0: off)
+  --long-chunk-delay <ms> delay between its chunks                   BENCH_LONG_CHUNK_DELAY (5)
+  --long-levels <list>   concurrency levels of the long answers      BENCH_LONG_LEVELS (16)
   --request-timeout <s>  a request slower than this is an error      BENCH_REQUEST_TIMEOUT (30)
   --state-dir <dir>      where D1/DO/queue state lives (a temp dir   BENCH_STATE_DIR   (/dev/shm)
                          is made inside it and removed)
@@ -52,6 +55,9 @@ const flags = {
   targets: { type: 'string' },
   chunks: { type: 'string' },
   'chunk-delay': { type: 'string' },
+  'long-chunks': { type: 'string' },
+  'long-chunk-delay': { type: 'string' },
+  'long-levels': { type: 'string' },
   'request-timeout': { type: 'string' },
   'no-docs': { type: 'boolean' },
   'state-dir': { type: 'string' },
@@ -76,9 +82,14 @@ function options() {
     }
     return value;
   };
-  const levels = (values.levels ?? env.BENCH_LEVELS ?? '1,16,64,128').split(',').map(Number);
-  if (levels.some((c) => !Number.isInteger(c) || c < 1 || c > 1024))
-    throw new UsageError('--levels must be integers from 1 to 1024');
+  const levelList = (text, flag) => {
+    const list = text.split(',').map(Number);
+    if (list.some((c) => !Number.isInteger(c) || c < 1 || c > 1024))
+      throw new UsageError(`--${flag} must be integers from 1 to 1024`);
+    return list;
+  };
+  const levels = levelList(values.levels ?? env.BENCH_LEVELS ?? '1,16,64,128', 'levels');
+  const longLevels = levelList(values['long-levels'] ?? env.BENCH_LONG_LEVELS ?? '16', 'long-levels');
   const queueConsumer = !(values['no-queue-consumer'] ?? env.BENCH_QUEUE_CONSUMER === '0');
   const targets = (values.targets ?? env.BENCH_TARGETS ?? allTargets.join(',')).split(',');
   if (targets.some((t) => !allTargets.includes(t)))
@@ -91,6 +102,10 @@ function options() {
     // Whole numbers: they travel in the fake upstream's credential, `sk-fake.<tag>.slow.<ms>.<n>`.
     chunks: number('BENCH_CHUNKS', 'chunks', 5, 1, 1000, true),
     chunkDelayMs: number('BENCH_CHUNK_DELAY', 'chunk-delay', 20, 0, 10_000, true),
+    // A long answer: CPU per request must not grow with the number of streamed chunks.
+    longChunks: number('BENCH_LONG_CHUNKS', 'long-chunks', 200, 0, 1000, true),
+    longChunkDelayMs: number('BENCH_LONG_CHUNK_DELAY', 'long-chunk-delay', 5, 0, 10_000, true),
+    longLevels,
     requestTimeoutSec: number('BENCH_REQUEST_TIMEOUT', 'request-timeout', 30, 1, 600),
     // tmpfs by default: SQLite's fsyncs on this machine's disk would otherwise dominate the relay's
     // latency, and they say nothing about Durable Object storage in production.
@@ -229,6 +244,7 @@ async function measure(target, concurrency, config, upstream) {
     await message(child, 'warm', warmupMs + timeoutMs + 30_000);
     // Deferred work of the warm-up (the relay's usage batches) lands before the window opens...
     if (target.settleMs > 0) await sleep(target.settleMs);
+    const workStart = target.metrics ? await target.metrics() : null;
     const cpuStart = sum(target.pids.map(cpuMs));
     const upstreamStart = cpuMs(upstream.pid);
     const stopRss = target.pids.length > 0 ? sampleRss(target.pids) : () => null;
@@ -253,6 +269,7 @@ async function measure(target, concurrency, config, upstream) {
     // ...and the measured requests' deferred work lands inside it, so CPU/request includes it.
     if (target.settleMs > 0) await sleep(target.settleMs);
     const cpuEnd = sum(target.pids.map(cpuMs));
+    const workEnd = target.metrics ? await target.metrics() : null;
     const peakRssKiB = stopRss();
     const answered = Math.max(1, result.requests);
     return {
@@ -273,6 +290,16 @@ async function measure(target, concurrency, config, upstream) {
       // ...and what everything else on the machine took meanwhile (a disturbed run if large).
       otherBusy: Math.max(0, machine - oursMs) / capacityMs,
       peakRssMiB: peakRssKiB === null ? null : peakRssKiB / 1024,
+      // What each relayed request caused, from the relay's own counters over the window.
+      workPerRequest:
+        workStart && workEnd
+          ? Object.fromEntries(
+              Object.keys(workEnd).map((k) => [
+                k,
+                (workEnd[k] - workStart[k]) / Math.max(1, workEnd.relayRequests - workStart.relayRequests),
+              ]),
+            )
+          : null,
     };
   } finally {
     await stop();
@@ -309,10 +336,34 @@ async function main() {
   const config = options();
   const startedAt = new Date();
   const levelSec = config.warmupSec + config.durationSec + 1;
-  const estimateSec = 20 + config.levels.length * config.targets.length * levelSec + config.levels.length * 6;
+  // Each scenario is an upstream reply shape, served by its own carpool account in the relay.
+  const scenarios = [
+    {
+      name: 'short',
+      chunks: config.chunks,
+      chunkDelayMs: config.chunkDelayMs,
+      levels: config.levels,
+    },
+    ...(config.longChunks > 0
+      ? [
+          {
+            name: 'long',
+            chunks: config.longChunks,
+            chunkDelayMs: config.longChunkDelayMs,
+            levels: config.longLevels,
+          },
+        ]
+      : []),
+  ].map((scenario) => ({
+    ...scenario,
+    credential: `sk-fake.bench.slow.${scenario.chunkDelayMs}.${scenario.chunks}`,
+  }));
+  const allLevels = scenarios.flatMap((sc) => sc.levels);
+  const estimateSec = 20 + allLevels.length * config.targets.length * levelSec + allLevels.length * 6;
   console.log(
-    `bench: levels ${config.levels.join(', ')} × ${config.targets.join(', ')}; ${config.durationSec} s each ` +
-      `after ${config.warmupSec} s warm-up; about ${Math.ceil(estimateSec / 60)} min`,
+    `bench: ${scenarios.map((sc) => `${sc.name} answers (${sc.chunks} deltas) at c = ${sc.levels.join(', ')}`).join('; ')}` +
+      ` × ${config.targets.join(', ')}; ${config.durationSec} s each after ${config.warmupSec} s warm-up; ` +
+      `about ${Math.ceil(estimateSec / 60)} min`,
   );
   // A hung harness must not outlive its budget.
   const watchdogMs = (estimateSec + 180 + config.requestTimeoutSec * 2) * 1000;
@@ -347,13 +398,12 @@ async function main() {
   cleanups.push(() => rmSync(state, { recursive: true, force: true }));
 
   const upstream = await startUpstream();
-  const upstreamCredential = `sk-fake.bench.slow.${config.chunkDelayMs}.${config.chunks}`;
   const relay = await startRelay({
     root,
     bundle,
     persistRoot: join(state, 'relay'),
     upstreamOrigin: upstream.origin,
-    upstreamCredential,
+    upstreamCredentials: Object.fromEntries(scenarios.map((sc) => [sc.name, sc.credential])),
     queueConsumer: config.queueConsumer,
   });
   cleanups.push(() => relay.dispose());
@@ -367,59 +417,70 @@ async function main() {
 
   const header = (key) => ({ ...requestHeaders, 'x-api-key': key });
   const port = (url) => Number(new URL(url).port);
-  const targets = {
+  const targetsFor = (scenario) => ({
     relay: {
       name: 'relay',
       port: port(relay.url),
-      headers: header(relay.apiKey),
+      headers: header(relay.apiKeys[scenario.name]),
       pids: relay.pids,
       settleMs: config.queueConsumer ? relay.queueBatchTimeoutMs + 500 : 0,
+      metrics: relay.metrics,
     },
     'pass-through': {
       name: 'pass-through',
       port: port(passThrough.url),
-      headers: header(upstreamCredential),
+      headers: header(scenario.credential),
       pids: passThrough.pids,
       settleMs: 0,
     },
     direct: {
       name: 'direct',
       port: upstream.port,
-      headers: header(upstreamCredential),
+      headers: header(scenario.credential),
       pids: [],
       settleMs: 0,
     },
-  };
+  });
   console.log(
     `relay ${relay.url} (workerd ${relay.pids.join(',')}), pass-through ${passThrough.url} ` +
       `(workerd ${passThrough.pids.join(',')}), upstream ${upstream.origin} (pid ${upstream.pid})`,
   );
   let relayRequests = 0;
-  for (const name of config.targets) {
-    const verdict = await smoke(targets[name]);
-    if (name === 'relay') relayRequests += 1;
-    console.log(`smoke ${name}: ${verdict}`);
-  }
-
-  const results = [];
-  for (const [level, concurrency] of config.levels.entries()) {
+  for (const scenario of scenarios) {
+    const targets = targetsFor(scenario);
     for (const name of config.targets) {
-      const result = { level, ...(await measure(targets[name], concurrency, config, upstream)) };
-      results.push(result);
-      if (name === 'relay') relayRequests += result.requests + result.warmupRequests;
-      const cpu =
-        result.workerdCpuMsPerRequest === null
-          ? ''
-          : `, ${result.workerdCpuMsPerRequest.toFixed(2)} ms CPU/req`;
-      console.log(
-        `c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ${result.rps.toFixed(1).padStart(7)} req/s, ` +
-          `TTFB p50 ${result.ttfbMs.p50?.toFixed(1) ?? '–'} p99 ${result.ttfbMs.p99?.toFixed(1) ?? '–'} ms, ` +
-          `total p50 ${result.totalMs.p50?.toFixed(1) ?? '–'} ms, ${result.errors} errors${cpu}`,
-      );
+      const verdict = await smoke(targets[name]);
+      if (name === 'relay') relayRequests += 1;
+      console.log(`smoke ${scenario.name} ${name}: ${verdict}`);
     }
   }
 
-  const comparisons = config.levels.map((_, level) => compare(results, level)).filter(Boolean);
+  const results = [];
+  let level = 0;
+  for (const scenario of scenarios) {
+    const targets = targetsFor(scenario);
+    for (const concurrency of scenario.levels) {
+      for (const name of config.targets) {
+        const measured = await measure(targets[name], concurrency, config, upstream);
+        const result = { level, scenario: scenario.name, chunks: scenario.chunks, ...measured };
+        results.push(result);
+        if (name === 'relay') relayRequests += result.requests + result.warmupRequests;
+        const cpu =
+          result.workerdCpuMsPerRequest === null
+            ? ''
+            : `, ${result.workerdCpuMsPerRequest.toFixed(2)} ms CPU/req`;
+        console.log(
+          `${scenario.name.padEnd(5)} c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ` +
+            `${result.rps.toFixed(1).padStart(7)} req/s, ` +
+            `TTFB p50 ${result.ttfbMs.p50?.toFixed(1) ?? '–'} p99 ${result.ttfbMs.p99?.toFixed(1) ?? '–'} ms, ` +
+            `total p50 ${result.totalMs.p50?.toFixed(1) ?? '–'} ms, ${result.errors} errors${cpu}`,
+        );
+      }
+      level += 1;
+    }
+  }
+
+  const comparisons = Array.from({ length: level }, (_, i) => compare(results, i)).filter(Boolean);
   const usage = config.targets.includes('relay')
     ? { rows: await relay.countRequestLog(), relayRequests }
     : null;
@@ -440,6 +501,7 @@ async function main() {
       workerd: versionOf('workerd', dirname(createRequire(import.meta.url).resolve('wrangler/package.json'))),
     },
     config: { ...config, out: undefined, requestBytes: Buffer.byteLength(requestBody), requestPath },
+    scenarios,
     bundle: {
       bytes: bundle.bytes,
       gzipBytes: bundle.gzipBytes,

@@ -116,7 +116,7 @@ export async function startRelay({
   bundle,
   persistRoot,
   upstreamOrigin,
-  upstreamCredential,
+  upstreamCredentials,
   queueConsumer = true,
 }) {
   const configPath = join(root, 'wrangler.jsonc');
@@ -157,24 +157,37 @@ export async function startRelay({
     const db = await instance.mf.getD1Database('DB');
     const migrations = await applyMigrations(db, join(root, 'migrations'));
     const call = (path, body) => operatorCall(instance.url, adminToken, path, body);
-    const account = await call('/accounts', {
-      name: 'bench upstream',
-      provider: 'anthropic',
-      credential: upstreamCredential,
-      baseUrl: upstreamOrigin,
-      // High enough that the AccountGate never turns a benchmark request away.
-      maxConcurrency: 1000,
-    });
     const user = await call('/users', { email: 'bench@example.com', name: 'Bench' });
-    const group = await call('/groups', { name: 'Bench carpool', kind: 'carpool', accountId: account.id });
-    await call(`/groups/${group.id}/members`, { userId: user.id, role: 'owner' });
-    const key = await call('/keys', { groupId: group.id, userId: user.id, name: 'bench' });
+    // One carpool per reply shape, each with its own account on the fake upstream and its own key.
+    const apiKeys = {};
+    for (const [name, credential] of Object.entries(upstreamCredentials)) {
+      const account = await call('/accounts', {
+        name: `bench upstream (${name})`,
+        provider: 'anthropic',
+        credential,
+        baseUrl: upstreamOrigin,
+        // High enough that the AccountGate never turns a benchmark request away.
+        maxConcurrency: 1000,
+      });
+      const group = await call('/groups', { name: `Bench ${name}`, kind: 'carpool', accountId: account.id });
+      await call(`/groups/${group.id}/members`, { userId: user.id, role: 'owner' });
+      apiKeys[name] = (
+        await call('/keys', { groupId: group.id, userId: user.id, name: `bench ${name}` })
+      ).key;
+    }
     const consumer = Object.values(workerOptions.queueConsumers ?? {})[0];
     return {
       ...instance,
       name: 'relay',
-      apiKey: key.key,
+      apiKeys,
       migrations,
+      /** The relay isolate's work counters (Durable Object calls, storage writes, queue sends…). */
+      async metrics() {
+        const res = await fetch(new URL('/admin/v1/metrics', instance.url), {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        return res.json();
+      },
       queueBatchTimeoutMs: (consumer?.maxBatchTimeout ?? 1) * 1000,
       compatibility: {
         compatibilityDate: workerOptions.compatibilityDate,

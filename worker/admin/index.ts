@@ -1,6 +1,7 @@
 // The operator API under /admin/v1: JSON in and out, zod-validated, one error envelope.
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
+import { metrics } from '../metrics';
 import { accountRoutes } from './accounts';
 import { enterpriseRoutes } from './enterprises';
 import { groupRoutes } from './groups';
@@ -20,3 +21,6 @@ adminApi.route('/groups', groupRoutes);
 adminApi.route('/keys', keyRoutes);
 adminApi.route('/usage', usageRoutes);
 adminApi.route('/prices', priceRoutes);
+
+/** This isolate's counters of Durable Object calls, storage writes, queue sends and D1 statements (the bench reads them). */
+adminApi.get('/metrics', (c) => c.json(metrics));

@@ -36,8 +36,10 @@ export interface HeldStream {
   timedOut: boolean;
 }
 
-/** A read of the metered branch: what has been buffered, up to this much. */
-const BLOCK_BYTES = 64 * 1024;
+/** A read of the metered branch takes what has been buffered, up to the view's size. */
+const READ_BYTES = 16 * 1024;
+/** Once the body has ended, larger reads: fewer wake-ups for what is left. */
+const DRAIN_BYTES = 64 * 1024;
 
 interface NativeSource extends HeldStream {
   client: ReadableStream<Uint8Array>;
@@ -77,7 +79,7 @@ export function teed(body: ReadableStream<Uint8Array>): NativeSource {
   const reader = metered.getReader({ mode: 'byob' });
   const source = heldStream(
     client,
-    () => reader.read(new Uint8Array(BLOCK_BYTES)),
+    () => reader.read(new Uint8Array(READ_BYTES)),
     (reason) => {
       void reader.cancel(reason).catch(() => {});
       void client.cancel(reason).catch(() => {});
@@ -86,7 +88,7 @@ export function teed(body: ReadableStream<Uint8Array>): NativeSource {
   return {
     ...source,
     client,
-    readBlock: () => reader.readAtLeast(BLOCK_BYTES, new Uint8Array(BLOCK_BYTES)),
+    readBlock: () => reader.readAtLeast(DRAIN_BYTES, new Uint8Array(DRAIN_BYTES)),
   };
 }
 
@@ -94,40 +96,34 @@ export function isNative(source: HeldStream): source is NativeSource {
   return source.client !== null;
 }
 
+/**
+ * Reads the metered body until its first content event. The caller bounds the wait: stopping the
+ * source (`cancel`, after setting `timedOut`) ends it.
+ */
 export async function holdUntilContent(
   source: HeldStream,
   meter: Meter,
   startedAt: number,
-  timeoutMs: number,
 ): Promise<HeldStream> {
   const keepsHeld = !isNative(source);
-  // An upstream that opens a stream and then says nothing is as stuck as one that never answers.
-  const timer = setTimeout(() => {
-    source.timedOut = true;
-    source.cancel();
-  }, timeoutMs);
-  try {
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await source.read();
-      } catch (error) {
-        source.readError = { error };
-        return source;
-      }
-      if (source.timedOut) return source;
-      if (chunk.done) {
-        source.ended = true;
-        return source;
-      }
-      source.firstByteMs ??= Date.now() - startedAt;
-      if (keepsHeld) source.held.push(chunk.value);
-      meter.push(chunk.value);
-      const progress = meter.progress();
-      if (progress.contentStarted || progress.errorType !== null) return source;
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await source.read();
+    } catch (error) {
+      source.readError = { error };
+      return source;
     }
-  } finally {
-    clearTimeout(timer);
+    if (source.timedOut) return source;
+    if (chunk.done) {
+      source.ended = true;
+      return source;
+    }
+    source.firstByteMs ??= Date.now() - startedAt;
+    if (keepsHeld) source.held.push(chunk.value);
+    meter.push(chunk.value);
+    const progress = meter.progress();
+    if (progress.contentStarted || progress.errorType !== null) return source;
   }
 }
 
@@ -139,19 +135,28 @@ export interface TapOptions {
   onProgress: () => void;
   /** Native path: the client stopped reading (it hung up); the JavaScript path sees this as cancel. */
   onClientGone?: () => void;
-  /** Native path: how often the meter reads while the client's branch streams. */
-  cadenceMs?: number;
-  /**
-   * Receives the tap's `stop`: the client has left; the tap meters what it already holds, ends
-   * with `client_abort` and cancels the upstream.
-   */
-  onStoppable?: (stop: (reason: unknown) => void) => void;
+  /** Receives the tap's controls (see TapControl). */
+  onControl?: (control: TapControl) => void;
   /**
    * JavaScript path: bytes that end the stream properly in the client's dialect when the
    * upstream fails mid-way (e.g. an SSE error event), so the client does not see a stream that
    * just stops.
    */
   errorTail?: (error: unknown) => Uint8Array | null;
+}
+
+/** How the request's settlement drives a tap. */
+export interface TapControl {
+  /**
+   * The client has left: the tap meters what it already holds, ends with `client_abort` and
+   * cancels the upstream.
+   */
+  stop(reason: unknown): void;
+  /**
+   * The request's periodic tick: the native meter reads what has arrived since the last one (so
+   * it wakes once a tick, not once a chunk, and the idle watchdog sees progress).
+   */
+  tick(): void;
 }
 
 function finisher(meter: Meter, options: TapOptions, source: HeldStream) {
@@ -227,17 +232,20 @@ export function meterStream(
     { highWaterMark: 0 },
   );
   // Every chunk the client got has passed the meter: stopping needs nothing more.
-  options.onStoppable?.((reason) => {
-    finish('client_abort');
-    source.cancel(reason);
+  options.onControl?.({
+    stop(reason) {
+      finish('client_abort');
+      source.cancel(reason);
+    },
+    tick() {},
   });
   return stream;
 }
 
 /**
  * The native path. The client's branch is piped by the runtime into what the client reads; the
- * meter reads its own branch at a slow cadence (each read takes everything buffered since the
- * last), and the rest at the end: a request wakes JavaScript about once a second however many
+ * meter reads its own branch once per tick of the request (each read takes everything buffered
+ * since the last), and the rest at the end: a request wakes JavaScript a few times however many
  * chunks it streams. (A large minimum read on one branch would starve the other: the runtime
  * reads the source for both.) A body that fails mid-way fails the client's branch too: the
  * client sees its connection end rather than an error event (docs/architecture.md).
@@ -249,7 +257,7 @@ export function meterNative(
 ): ReadableStream<Uint8Array> {
   if (!isNative(source)) throw new Error('meterNative needs a teed source');
   const finish = finisher(meter, options, source);
-  const { startedAt, onProgress, cadenceMs = 1000 } = options;
+  const { startedAt, onProgress } = options;
   const out = new IdentityTransformStream();
   let piped = false;
   // The pipe's end is the one moment JavaScript hears from the client's side. It fails when the
@@ -266,14 +274,7 @@ export function meterNative(
   // A holder, not a variable: it is set from a callback, which flow analysis cannot see.
   const stop: { requested: { reason: unknown } | null } = { requested: null };
   let wake: () => void = () => {};
-  const pause = () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const woken = new Promise<void>((r) => {
-      wake = r;
-      timer = setTimeout(r, cadenceMs);
-    });
-    return Promise.race([pipe, woken]).finally(() => clearTimeout(timer));
-  };
+  const pause = () => Promise.race([pipe, new Promise<void>((r) => (wake = r))]);
   // What is buffered for the meter arrives at once; a read that waits means nothing more is.
   const drain = async () => {
     for (;;) {
@@ -285,9 +286,12 @@ export function meterNative(
       meter.push(next.value);
     }
   };
-  options.onStoppable?.((reason) => {
-    stop.requested = { reason };
-    wake();
+  options.onControl?.({
+    stop(reason) {
+      stop.requested = { reason };
+      wake();
+    },
+    tick: () => wake(),
   });
   void (async () => {
     if (source.readError) return finish('upstream_error');

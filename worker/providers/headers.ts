@@ -38,7 +38,7 @@ export function withBase(own: HeaderPolicy): HeaderPolicy {
 }
 
 interface Matcher {
-  exact: Set<string>;
+  exact: string[];
   prefixes: string[];
 }
 
@@ -47,10 +47,10 @@ const matchers = new WeakMap<HeaderList, Matcher>();
 function matcherOf(list: HeaderList): Matcher {
   let matcher = matchers.get(list);
   if (!matcher) {
-    matcher = { exact: new Set(), prefixes: [] };
+    matcher = { exact: [], prefixes: [] };
     for (const name of list) {
       if (name.endsWith('*')) matcher.prefixes.push(name.slice(0, -1));
-      else matcher.exact.add(name);
+      else matcher.exact.push(name);
     }
     matchers.set(list, matcher);
   }
@@ -60,14 +60,30 @@ function matcherOf(list: HeaderList): Matcher {
 export function allows(list: HeaderList, name: string): boolean {
   const { exact, prefixes } = matcherOf(list);
   const lower = name.toLowerCase();
-  return exact.has(lower) || prefixes.some((prefix) => lower.startsWith(prefix));
+  return exact.includes(lower) || prefixes.some((prefix) => lower.startsWith(prefix));
 }
 
-/** The headers of `from` that `list` allows (repeated ones, e.g. two `set-cookie`, stay apart). */
+/**
+ * The headers of `from` that `list` allows. Named headers are looked up, not searched for: a
+ * client sends twenty headers and a provider reads a handful. Only a list with prefixes walks
+ * the headers (whose names the runtime yields in lower case).
+ */
 export function pickHeaders(from: Headers, list: HeaderList): Headers {
+  const { exact, prefixes } = matcherOf(list);
   const out = new Headers();
-  for (const [name, value] of from) {
-    if (allows(list, name)) out.append(name, value);
+  for (const name of exact) {
+    const value = from.get(name);
+    if (value !== null) out.set(name, value);
+  }
+  if (prefixes.length > 0) {
+    for (const [name, value] of from) {
+      for (const prefix of prefixes) {
+        if (name.startsWith(prefix)) {
+          out.append(name, value);
+          break;
+        }
+      }
+    }
   }
   return out;
 }

@@ -18,6 +18,7 @@ import {
   isNative,
   meterNative,
   meterStream,
+  type TapControl,
   type TapResult,
   teed,
   unheld,
@@ -197,7 +198,7 @@ async function attemptOnce(
   const controller = settlement.newAttempt();
   let upstream: Response;
   try {
-    upstream = await forward(env, plan, account, request, controller);
+    upstream = await forward(env, plan, account, request, controller, settlement, startedAt);
   } catch (err) {
     const error =
       err instanceof RelayError ? err : new RelayError('upstream', 'The upstream could not be reached.');
@@ -249,9 +250,15 @@ async function attemptOnce(
   const source = rewrites(plan) ? unheld(body) : teed(body);
   if (!isStream) return { kind: 'served', upstream, plan, meter, source };
 
+  // An upstream that opens a stream and then says nothing is as stuck as one that never answers.
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
   settlement.serves(serving(upstream, meter, source));
-  const held = await holdUntilContent(source, meter, startedAt, timeoutMs);
+  settlement.due(startedAt + timeoutMs, () => {
+    source.timedOut = true;
+    source.cancel();
+  });
+  const held = await holdUntilContent(source, meter, startedAt);
+  settlement.due(null);
   if (held.timedOut) {
     const error = new RelayError('timeout', `The upstream sent no content within ${timeoutMs} ms.`);
     return { kind: 'failed', failure: { kind: 'timeout' }, answer: null, error };
@@ -400,8 +407,7 @@ function respond(
     onDone: settle,
     onProgress: () => settlement.progressed(),
     onClientGone: () => settlement.abort(),
-    onStoppable: (stop: (reason: unknown) => void) => settlement.stoppable(stop),
-    cadenceMs: settlement.meterCadenceMs,
+    onControl: (control: TapControl) => settlement.controls(control),
     errorTail: isStream
       ? () =>
           plan.upstreamWire.streamErrorTail(
@@ -433,6 +439,8 @@ async function forward(
   account: UpstreamAccount,
   request: RelayRequest,
   controller: AbortController,
+  settlement: Settlement,
+  startedAt: number,
 ): Promise<Response> {
   const credential = await decryptCredential(env.CREDENTIALS_KEY, account.id, account.credentialsEnc);
   const upstreamRequest = await plan.adapter.buildRequest({
@@ -446,7 +454,7 @@ async function forward(
   // The timeout covers the wait for response headers only: a long stream is not a slow upstream.
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
   const timedOut = new Error('upstream headers timeout');
-  const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
+  settlement.due(startedAt + timeoutMs, () => controller.abort(timedOut));
   try {
     return await fetch(upstreamRequest, { signal: controller.signal });
   } catch (err) {
@@ -456,7 +464,7 @@ async function forward(
     console.warn('upstream fetch failed', { accountId: account.id, error: String(err) });
     throw new RelayError('upstream', 'The upstream could not be reached.');
   } finally {
-    clearTimeout(timer);
+    settlement.due(null);
   }
 }
 

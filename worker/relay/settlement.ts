@@ -11,6 +11,7 @@ import type { AttemptReport } from '../../durable-objects/account-gate';
 import { accountGate, groupGate } from '../../durable-objects/address';
 import type { Admission } from '../../durable-objects/group-gate';
 import type { Meter, MeterReading } from '../metering/meter';
+import type { TapControl } from '../metering/meter-stream';
 import { emptyUsage } from '../metering/usage';
 import { metrics } from '../metrics';
 import type { UpstreamAccount, UpstreamFailure } from '../providers/types';
@@ -74,7 +75,8 @@ export class Settlement {
   private attempted = false;
   private attempt: AbortController | null = null;
   private serving: Serving | null = null;
-  private stop: ((reason: unknown) => void) | null = null;
+  private control: TapControl | null = null;
+  private deadline: { at: number; action: () => void } | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastProgressAt = 0;
   private lastRenewAt = 0;
@@ -102,9 +104,12 @@ export class Settlement {
     return this.stalled?.message ?? null;
   }
 
-  /** How often a native stream's meter reads: often enough for the idle watchdog to see progress. */
-  get meterCadenceMs(): number {
-    return Math.max(50, Math.min(1000, Math.floor((this.lease?.idleTimeoutMs ?? 4000) / 4)));
+  /**
+   * Something due by a time: the upstream's headers, or its first content. One timer per request
+   * watches every deadline (see watch()).
+   */
+  due(at: number | null, action: () => void = () => {}): void {
+    this.deadline = at === null ? null : { at, action };
   }
 
   /** A lease is being asked for (admission, or failover to another account). */
@@ -155,9 +160,9 @@ export class Settlement {
     this.lastProgressAt = Date.now();
   }
 
-  /** The tap that streams the answer can stop itself, metering what it holds first. */
-  stoppable(stop: (reason: unknown) => void): void {
-    this.stop = stop;
+  /** The tap that streams the answer: ticked by the watchdog, stopped when the client leaves. */
+  controls(control: TapControl): void {
+    this.control = control;
   }
 
   /** Upstream bytes arrived: the idle watchdog's clock. */
@@ -224,10 +229,10 @@ export class Settlement {
     }
     const serving = this.serving;
     const gone = new ClientGone();
-    if (serving && this.stop) {
+    if (serving && this.control) {
       // The tap settles (through finish) once it has metered what it holds; should it not
       // manage within a second, the request settles with what the meter has seen.
-      this.stop(gone);
+      this.control.stop(gone);
       setTimeout(() => this.abandon(serving, gone), 1000);
       return;
     }
@@ -302,28 +307,36 @@ export class Settlement {
   }
 
   /**
-   * One timer per request: renews the lease while the request lives (a long stream keeps its
-   * slot; a lease whose request is gone expires a TTL after its last renewal) and ends a stream
-   * whose upstream has gone quiet for longer than the policy's idle timeout.
+   * One timer per request. Each tick: a deadline that has passed fires (no headers, or no content,
+   * in time); the lease is renewed while the request lives (a long stream keeps its slot; a lease
+   * whose request is gone expires a TTL after its last renewal); a stream whose upstream has gone
+   * quiet for longer than the policy's idle timeout is ended; and the native tap reads what has
+   * arrived since the last tick.
    */
   private watch(): void {
     if (this.timer !== null || !this.lease) return;
-    const ttl = Number(this.env.LEASE_TTL_MS);
-    const renewEvery = Math.max(1000, Math.floor(ttl / 3));
+    const renewEvery = Math.max(1000, Math.floor(Number(this.env.LEASE_TTL_MS) / 3));
     const idle = this.lease.idleTimeoutMs;
-    const tick = Math.max(100, Math.min(renewEvery, Math.floor(idle / 4)));
+    const headers = Number(this.env.UPSTREAM_HEADERS_TIMEOUT_MS);
+    const tick = Math.max(50, Math.min(renewEvery, Math.floor(idle / 4), Math.floor(headers / 4)));
     const check = () => {
       this.timer = null;
       if (this.ended || !this.lease) return;
       const now = Date.now();
+      const deadline = this.deadline;
+      if (deadline && now >= deadline.at) {
+        this.deadline = null;
+        deadline.action();
+      }
       if (now - this.lastRenewAt >= renewEvery) {
         this.lastRenewAt = now;
         this.renew(this.lease);
       }
-      if (this.serving && now - this.lastProgressAt > idle && !this.stalled) {
+      if (this.serving && this.control && now - this.lastProgressAt > idle && !this.stalled) {
         this.stalled = new StreamStalled(now - this.lastProgressAt);
         this.attempt?.abort(this.stalled);
       }
+      this.control?.tick();
       this.timer = setTimeout(check, tick);
     };
     this.timer = setTimeout(check, tick);
