@@ -6,7 +6,7 @@ import { sha256Hex } from '../worker/auth/api-key';
 import { decryptCredential } from '../worker/auth/credentials';
 import { admin, eventually, RELAY, seedCarpool, streamMessage } from './support/relay';
 
-interface AdminErrorBody {
+interface ApiErrorBody {
   error: { code: string; message: string; requestId: string };
 }
 
@@ -17,14 +17,14 @@ describe('operator API', () => {
         headers: authorization ? { authorization } : {},
       });
       expect(res.status).toBe(401);
-      const body = (await res.json()) as AdminErrorBody;
+      const body = (await res.json()) as ApiErrorBody;
       expect(body.error.code).toBe('unauthorized');
       expect(body.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
     }
   });
 
   it('validates input and names the field', async () => {
-    const res = await admin<AdminErrorBody>('POST', '/accounts', {
+    const res = await admin<ApiErrorBody>('POST', '/accounts', {
       name: '',
       provider: 'nope',
       credential: 'x',
@@ -39,7 +39,7 @@ describe('operator API', () => {
       body: '{',
     });
     expect(notJson.status).toBe(400);
-    expect(((await notJson.json()) as AdminErrorBody).error.code).toBe('invalid_request');
+    expect(((await notJson.json()) as ApiErrorBody).error.code).toBe('invalid_request');
   });
 
   it('never returns an upstream credential, and stores it encrypted to its account', async () => {
@@ -80,7 +80,7 @@ describe('operator API', () => {
 
   it('binds an account to one carpool only, caps members, and gives keys only to members', async () => {
     const carpool = await seedCarpool();
-    const second = await admin<AdminErrorBody>('POST', '/groups', {
+    const second = await admin<ApiErrorBody>('POST', '/groups', {
       name: 'thief',
       kind: 'carpool',
       accountId: carpool.accountId,
@@ -111,19 +111,19 @@ describe('operator API', () => {
     expect((await admin('POST', `/groups/${small.json.id}/members`, { userId: u1.json.id })).status).toBe(
       201,
     );
-    const full = await admin<AdminErrorBody>('POST', `/groups/${small.json.id}/members`, {
+    const full = await admin<ApiErrorBody>('POST', `/groups/${small.json.id}/members`, {
       userId: u2.json.id,
     });
     expect(full.status).toBe(409);
     expect(full.json.error.message).toMatch(/full/);
 
-    const outsider = await admin<AdminErrorBody>('POST', '/keys', {
+    const outsider = await admin<ApiErrorBody>('POST', '/keys', {
       groupId: small.json.id,
       userId: u2.json.id,
     });
     expect(outsider.status).toBe(400);
     expect(outsider.json.error.message).toMatch(/not a member/);
-    expect((await admin<AdminErrorBody>('GET', '/groups/no-such-group')).json.error.code).toBe('not_found');
+    expect((await admin<ApiErrorBody>('GET', '/groups/no-such-group')).json.error.code).toBe('not_found');
   });
 
   it('reads usage for a key and for its group', async () => {
@@ -141,6 +141,6 @@ describe('operator API', () => {
     expect(byGroup.json.totals).toEqual(byKey.totals);
     expect(byKey.totals.costMicros).toBeGreaterThan(0);
     expect(byGroup.json.byMember.map((m) => m.userId)).toEqual([carpool.userId]);
-    expect((await admin<AdminErrorBody>('GET', '/usage')).json.error.code).toBe('invalid_request');
+    expect((await admin<ApiErrorBody>('GET', '/usage')).json.error.code).toBe('invalid_request');
   });
 });

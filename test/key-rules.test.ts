@@ -27,7 +27,7 @@ const GEMINI_CLI_UA = 'GeminiCLI/0.61.0/gemini-2.5-flash (linux; x64)';
 const CHERRY_STUDIO_UA =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) CherryStudio/1.5.7 Chrome/134.0.6998.205 Electron/35.6.0 Safari/537.36';
 
-interface AdminErrorBody {
+interface ApiErrorBody {
   error: { code: string; message: string };
 }
 
@@ -389,7 +389,7 @@ describe('activation on first use', () => {
 
 describe('operator API for key rules and unused fields', () => {
   async function createKey(carpool: Carpool, fields: Record<string, unknown>) {
-    return admin<AdminErrorBody & Record<string, unknown>>('POST', '/keys', {
+    return admin<ApiErrorBody & Record<string, unknown>>('POST', '/keys', {
       groupId: carpool.groupId,
       userId: carpool.userId,
       ...fields,
@@ -456,7 +456,7 @@ describe('operator API for key rules and unused fields', () => {
       credential: 'k',
     });
     const group = (fields: Record<string, unknown>) =>
-      admin<AdminErrorBody>('POST', '/groups', {
+      admin<ApiErrorBody>('POST', '/groups', {
         name: 'g',
         kind: 'carpool',
         accountId: account.json.id,
@@ -470,7 +470,7 @@ describe('operator API for key rules and unused fields', () => {
     expect(department.json.error.message).toMatch(/departmentId: not supported yet/);
     expect((await group({ splitMode: 'usage' })).status).toBe(201);
 
-    const admin1 = await admin<AdminErrorBody>('POST', '/users', {
+    const admin1 = await admin<ApiErrorBody>('POST', '/users', {
       email: `root-${carpool.tag}@example.com`,
       name: 'Root',
       systemRole: 'system_admin',

@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { adminApi } from './admin';
-import { AdminError, renderAdminError } from './admin/errors';
+import { ApiError, renderApiError } from './api/errors';
 import type { AppEnv } from './context';
 import { clip } from './limits';
 import { anthropicSurface } from './relay/anthropic';
@@ -40,7 +40,7 @@ export function newApp() {
 
   app.notFound((c) => {
     const route = `${c.req.method} ${clip(c.req.path, PATH_ECHO_MAX)}`;
-    if (c.req.path.startsWith('/admin/')) throw new AdminError('not_found', `No route ${route}.`);
+    if (c.req.path.startsWith('/admin/')) throw new ApiError('not_found', `No route ${route}.`);
     throw new RelayError('not_found', `No route ${route}.`);
   });
 
@@ -48,11 +48,11 @@ export function newApp() {
     const requestId = c.get('requestId') ?? crypto.randomUUID();
     const isAdmin = c.req.path.startsWith('/admin/');
     if (err instanceof RelayError) return renderRelayError(err, c.get('dialect') ?? 'anthropic', requestId);
-    if (err instanceof AdminError) return renderAdminError(err, requestId);
+    if (err instanceof ApiError) return renderApiError(err, requestId);
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own 4xx (e.g. a JSON body that does not parse before validation).
       return isAdmin
-        ? renderAdminError(new AdminError('invalid_request', err.message || 'Bad request.'), requestId)
+        ? renderApiError(new ApiError('invalid_request', err.message || 'Bad request.'), requestId)
         : renderRelayError(
             new RelayError('invalid_request', err.message || 'Bad request.'),
             c.get('dialect'),
@@ -61,7 +61,7 @@ export function newApp() {
     }
     console.error('unhandled error', { requestId, path: c.req.path, error: String(err) });
     return isAdmin
-      ? renderAdminError(new AdminError('internal', 'Internal error.'), requestId)
+      ? renderApiError(new ApiError('internal', 'Internal error.'), requestId)
       : renderRelayError(
           new RelayError('internal', 'Internal error in the relay.'),
           c.get('dialect'),

@@ -3,6 +3,7 @@ import { desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
 import { accountGate } from '../../durable-objects/address';
+import { ApiError } from '../api/errors';
 import { encryptCredential } from '../auth/credentials';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
@@ -11,7 +12,6 @@ import { MODEL_NAME_MAX } from '../limits';
 import { PRESETS, type Preset } from '../providers/compatible';
 import { audit } from './audit';
 import { findEnterprise } from './enterprises';
-import { AdminError } from './errors';
 import { pushAccount } from './push';
 import { validate } from './validate';
 
@@ -191,6 +191,6 @@ async function updateAccount(env: Env, id: string, changes: Partial<Account>): P
 
 export async function findAccount(env: Env, id: string): Promise<Account> {
   const [row] = await db(env).select().from(accounts).where(eq(accounts.id, id));
-  if (!row) throw new AdminError('not_found', `No account ${id}.`);
+  if (!row) throw new ApiError('not_found', `No account ${id}.`);
   return row;
 }

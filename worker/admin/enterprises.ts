@@ -2,12 +2,12 @@
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { ApiError } from '../api/errors';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Enterprise, enterprises, groups } from '../db/schema';
 import { poolPoliciesSchema } from '../scheduling/policy';
 import { audit } from './audit';
-import { AdminError } from './errors';
 import { pushGroup } from './push';
 import { validate } from './validate';
 
@@ -50,6 +50,6 @@ enterpriseRoutes.patch('/:id', validate('json', enterpriseSchema.partial()), asy
 
 export async function findEnterprise(env: Env, id: string): Promise<Enterprise> {
   const [row] = await db(env).select().from(enterprises).where(eq(enterprises.id, id));
-  if (!row) throw new AdminError('not_found', `No enterprise ${id}.`);
+  if (!row) throw new ApiError('not_found', `No enterprise ${id}.`);
   return row;
 }

@@ -4,6 +4,7 @@ import { and, count, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
 import { groupGate } from '../../durable-objects/address';
+import { ApiError } from '../api/errors';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type Group, groupMembers, groups, users } from '../db/schema';
@@ -11,7 +12,6 @@ import { policyOverridesSchema } from '../scheduling/policy';
 import { findAccount } from './accounts';
 import { audit } from './audit';
 import { findEnterprise } from './enterprises';
-import { AdminError } from './errors';
 import { pushGroup } from './push';
 import { notSupportedYet, validate } from './validate';
 
@@ -61,10 +61,7 @@ groupRoutes.post('/', validate('json', createGroupSchema), async (c) => {
       .returning();
   } catch (err) {
     if (isUniqueViolation(err)) {
-      throw new AdminError(
-        'conflict',
-        `Account ${input.accountId} is already bound to another carpool group.`,
-      );
+      throw new ApiError('conflict', `Account ${input.accountId} is already bound to another carpool group.`);
     }
     throw err;
   }
@@ -96,28 +93,27 @@ groupRoutes.post('/:id/members', validate('json', addMemberSchema), async (c) =>
   const input = c.req.valid('json');
   const d = db(c.env);
   const [user] = await d.select({ id: users.id }).from(users).where(eq(users.id, input.userId));
-  if (!user) throw new AdminError('not_found', `No user ${input.userId}.`);
+  if (!user) throw new ApiError('not_found', `No user ${input.userId}.`);
   const [members] = await d
     .select({ n: count() })
     .from(groupMembers)
     .where(eq(groupMembers.groupId, group.id));
   if ((members?.n ?? 0) >= group.maxMembers) {
-    throw new AdminError('conflict', `Group ${group.id} is full (${group.maxMembers} members).`);
+    throw new ApiError('conflict', `Group ${group.id} is full (${group.maxMembers} members).`);
   }
   const [row] = await d
     .insert(groupMembers)
     .values({ groupId: group.id, userId: input.userId, role: input.role })
     .onConflictDoNothing()
     .returning();
-  if (!row)
-    throw new AdminError('conflict', `User ${input.userId} is already a member of group ${group.id}.`);
+  if (!row) throw new ApiError('conflict', `User ${input.userId} is already a member of group ${group.id}.`);
   await audit(d, 'group.member.add', 'group', group.id, { userId: input.userId, role: input.role });
   return c.json(row, 201);
 });
 
 export async function findGroup(env: Env, id: string): Promise<Group> {
   const [row] = await db(env).select().from(groups).where(eq(groups.id, id));
-  if (!row) throw new AdminError('not_found', `No group ${id}.`);
+  if (!row) throw new ApiError('not_found', `No group ${id}.`);
   return row;
 }
 

@@ -3,6 +3,7 @@ import { and, desc, eq, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
 import { groupGate } from '../../durable-objects/address';
+import { ApiError } from '../api/errors';
 import { displayPrefix, generateApiKey, sha256Hex } from '../auth/api-key';
 import { forgetKey } from '../auth/client-key';
 import { keyRulesSchema } from '../auth/key-rules';
@@ -10,7 +11,6 @@ import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { type ApiKey, apiKeys } from '../db/schema';
 import { audit } from './audit';
-import { AdminError } from './errors';
 import { findGroup, isMember } from './groups';
 import { notSupportedYet, validate } from './validate';
 
@@ -43,10 +43,7 @@ keyRoutes.post('/', validate('json', createKeySchema), async (c) => {
   const input = c.req.valid('json');
   await findGroup(c.env, input.groupId);
   if (!(await isMember(c.env, input.groupId, input.userId))) {
-    throw new AdminError(
-      'invalid_request',
-      `User ${input.userId} is not a member of group ${input.groupId}.`,
-    );
+    throw new ApiError('invalid_request', `User ${input.userId} is not a member of group ${input.groupId}.`);
   }
   const { dailyBudgetMicros: _daily, monthlyBudgetMicros: _monthly, ...fields } = input;
   const key = generateApiKey();
@@ -91,6 +88,6 @@ keyRoutes.post('/:id/revoke', async (c) => {
 
 async function findKey(env: Env, id: string): Promise<ApiKey> {
   const [row] = await db(env).select().from(apiKeys).where(eq(apiKeys.id, id));
-  if (!row) throw new AdminError('not_found', `No key ${id}.`);
+  if (!row) throw new ApiError('not_found', `No key ${id}.`);
   return row;
 }

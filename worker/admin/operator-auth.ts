@@ -1,15 +1,15 @@
 // Operator authentication for /admin/v1: the ADMIN_TOKEN secret as a bearer token, compared in
 // constant time so its length and content cannot be probed by timing.
 import type { MiddlewareHandler } from 'hono';
+import { ApiError } from '../api/errors';
 import type { AppEnv } from '../context';
-import { AdminError } from './errors';
 
 export function operatorAuth(): MiddlewareHandler<AppEnv> {
   return async function operatorAuth(c, next) {
     const expected = c.env.ADMIN_TOKEN;
     const given = (c.req.header('authorization') ?? '').replace(/^Bearer\s+/i, '');
     if (!expected || !given || !(await sameSecret(given, expected))) {
-      throw new AdminError(
+      throw new ApiError(
         'unauthorized',
         'A valid operator token is required (Authorization: Bearer <ADMIN_TOKEN>).',
       );

@@ -2,6 +2,7 @@
 // is billed at. Matching and the cache live in worker/metering; this file parses, calls, renders.
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { ApiError } from '../api/errors';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import {
@@ -14,7 +15,6 @@ import {
 } from '../metering/price-overrides';
 import { findPrice, shippedPrices } from '../metering/prices';
 import { audit } from './audit';
-import { AdminError } from './errors';
 import { validate } from './validate';
 
 // A model name may hold `/`, `.` and `:` (Bedrock's `us.anthropic.claude-…-v1:0`): take the rest.
@@ -55,7 +55,7 @@ priceRoutes.put(MODEL, validate('param', modelParam), validate('json', priceInpu
 priceRoutes.delete(MODEL, validate('param', modelParam), async (c) => {
   const { model } = c.req.valid('param');
   const d = db(c.env);
-  if (!(await deleteOverride(d, model))) throw new AdminError('not_found', `No price override for ${model}.`);
+  if (!(await deleteOverride(d, model))) throw new ApiError('not_found', `No price override for ${model}.`);
   await audit(d, 'price.delete', 'model_price', model);
   return c.json(await effectivePrice(c.env, model, Date.now()));
 });

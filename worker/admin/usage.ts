@@ -2,10 +2,10 @@
 import { and, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { ApiError } from '../api/errors';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { usageHourly } from '../db/schema';
-import { AdminError } from './errors';
 import { validate } from './validate';
 
 const DAY_MS = 86_400_000;
@@ -36,7 +36,7 @@ export const usageRoutes = new Hono<AppEnv>();
 usageRoutes.get('/', validate('query', usageQuerySchema), async (c) => {
   const q = c.req.valid('query');
   if (!q.keyId && !q.groupId && !q.userId && !q.accountId) {
-    throw new AdminError('invalid_request', 'Name one of keyId, groupId, userId or accountId.');
+    throw new ApiError('invalid_request', 'Name one of keyId, groupId, userId or accountId.');
   }
   const to = q.to ?? Date.now();
   const from = q.from ?? to - 30 * DAY_MS;

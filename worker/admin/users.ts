@@ -2,11 +2,11 @@
 import { asc } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
+import { ApiError } from '../api/errors';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import { users } from '../db/schema';
 import { audit } from './audit';
-import { AdminError } from './errors';
 import { notSupportedYet, validate } from './validate';
 
 const createUserSchema = z.strictObject({
@@ -26,7 +26,7 @@ userRoutes.post('/', validate('json', createUserSchema), async (c) => {
     .values({ id: crypto.randomUUID(), email: input.email, name: input.name })
     .onConflictDoNothing()
     .returning();
-  if (!row) throw new AdminError('conflict', `A user with email ${input.email} already exists.`);
+  if (!row) throw new ApiError('conflict', `A user with email ${input.email} already exists.`);
   await audit(d, 'user.create', 'user', row.id);
   return c.json(row, 201);
 });

@@ -1,8 +1,8 @@
-// zod validation for admin routes, wired once: a failure becomes an AdminError with the issues.
+// zod validation for admin routes, wired once: a failure becomes an ApiError with the issues.
 import { zValidator } from '@hono/zod-validator';
 import type { ValidationTargets } from 'hono';
 import * as z from 'zod';
-import { AdminError } from './errors';
+import { ApiError } from '../api/errors';
 
 export function validate<Target extends keyof ValidationTargets, Schema extends z.ZodType>(
   target: Target,
@@ -11,7 +11,7 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
   return zValidator(target, schema, (result) => {
     if (!result.success) {
       const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-      throw new AdminError(
+      throw new ApiError(
         'invalid_request',
         `Invalid ${target}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
         issues,
