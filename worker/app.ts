@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { adminApi } from './admin';
+import { api } from './api';
 import { ApiError, renderApiError } from './api/errors';
 import type { AppEnv } from './context';
 import { clip } from './limits';
@@ -33,6 +34,9 @@ export function newApp() {
   // Claude Code checks connectivity with `HEAD /` (no key) before its first request.
   app.get('/', (c) => c.json({ name: 'aicarpool', status: 'ok' }));
 
+  app.route('/api/v1', api);
+  // The operator API of old: the same routes; what is not yet moved to /api/v1 stays behind them.
+  app.route('/admin/v1', api);
   app.route('/admin/v1', adminApi);
   app.route('/', anthropicSurface);
   app.route('/', openAISurface);
@@ -40,13 +44,14 @@ export function newApp() {
 
   app.notFound((c) => {
     const route = `${c.req.method} ${clip(c.req.path, PATH_ECHO_MAX)}`;
-    if (c.req.path.startsWith('/admin/')) throw new ApiError('not_found', `No route ${route}.`);
+    if (c.req.path.startsWith('/admin/') || c.req.path.startsWith('/api/'))
+      throw new ApiError('not_found', `No route ${route}.`);
     throw new RelayError('not_found', `No route ${route}.`);
   });
 
   app.onError((err, c) => {
     const requestId = c.get('requestId') ?? crypto.randomUUID();
-    const isAdmin = c.req.path.startsWith('/admin/');
+    const isAdmin = c.req.path.startsWith('/admin/') || c.req.path.startsWith('/api/');
     if (err instanceof RelayError) return renderRelayError(err, c.get('dialect') ?? 'anthropic', requestId);
     if (err instanceof ApiError) return renderApiError(err, requestId);
     if (err instanceof HTTPException && err.status < 500) {

@@ -3,7 +3,6 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { metrics } from '../metrics';
 import { accountRoutes } from './accounts';
-import { enterpriseRoutes } from './enterprises';
 import { groupRoutes } from './groups';
 import { keyRoutes } from './keys';
 import { operatorAuth } from './operator-auth';
@@ -14,7 +13,6 @@ import { userRoutes } from './users';
 export const adminApi = new Hono<AppEnv>();
 
 adminApi.use(operatorAuth());
-adminApi.route('/enterprises', enterpriseRoutes);
 adminApi.route('/accounts', accountRoutes);
 adminApi.route('/users', userRoutes);
 adminApi.route('/groups', groupRoutes);

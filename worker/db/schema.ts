@@ -286,18 +286,32 @@ export const requestLog = sqliteTable(
   ],
 );
 
+/**
+ * Every change, by whom, to what, from where. `actor` is `operator` (the ADMIN_TOKEN) or
+ * `user:<id>`; the enterprise and group a change belongs to decide who may read it.
+ */
 export const auditLog = sqliteTable(
   'audit_log',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     at: integer('at').notNull(),
     actor: text('actor').notNull(),
+    /** The acting user, when a person acted. */
+    actorId: text('actor_id'),
     action: text('action').notNull(),
     targetType: text('target_type').notNull(),
     targetId: text('target_id').notNull(),
+    enterpriseId: text('enterprise_id'),
+    groupId: text('group_id'),
+    /** What the change did, without secrets: the fields before and after, or what was created. */
     detail: text('detail', { mode: 'json' }).$type<Record<string, unknown>>(),
+    ip: text('ip'),
   },
-  (t) => [index('audit_log_target_idx').on(t.targetType, t.targetId)],
+  (t) => [
+    index('audit_log_target_idx').on(t.targetType, t.targetId),
+    index('audit_log_enterprise_idx').on(t.enterpriseId, t.at),
+    index('audit_log_group_idx').on(t.groupId, t.at),
+  ],
 );
 
 export type Account = typeof accounts.$inferSelect;

@@ -1,0 +1,39 @@
+// The API for people and the dashboard, under /api/v1 (and, for automation written against it
+// before people could sign in, /admin/v1: the same routes, reached with the operator token). One
+// route file per resource under routes/, thin handlers over worker/domain/. The OpenAPI 3.1
+// document is generated from the same zod schemas the routes validate with.
+
+import { newRouter } from './openapi';
+import { principalMiddleware } from './principal';
+import { referencePage } from './reference';
+import { enterpriseRoutes } from './routes/enterprises';
+
+export const api = newRouter();
+
+api.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'A personal access token (`cpat_…`), or the operator token (ADMIN_TOKEN).',
+});
+api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
+  type: 'apiKey',
+  in: 'cookie',
+  name: 'carpool_session',
+  description: 'The session cookie set by sign-in; writes also need a same-origin `Origin` header.',
+});
+
+api.use(principalMiddleware());
+api.route('/', enterpriseRoutes);
+
+api.doc31('/openapi.json', {
+  openapi: '3.1.0',
+  info: {
+    title: 'AiCarpool API',
+    version: '1',
+    description:
+      'People, groups, accounts, keys, usage and money. Every error is `{"error":{"code","message","requestId"}}`.',
+  },
+  servers: [{ url: '/api/v1' }],
+});
+
+api.get('/docs', (c) => c.html(referencePage('/api/v1/openapi.json')));

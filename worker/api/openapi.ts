@@ -1,0 +1,85 @@
+// The pieces every API route file shares: an OpenAPIHono whose validation failures become the
+// one error envelope, the envelope's schema, and `route`, which declares a route with the
+// permission it needs (`x-permission`, read by the role × route matrix test and shown in the
+// reference) and the errors it can answer.
+import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../context';
+import type { Action } from '../domain/permissions';
+import { API_ERROR_STATUS, ApiError } from './errors';
+
+export { z };
+
+export function newRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook(result, _c) {
+      if (result.success) return;
+      const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      throw new ApiError(
+        'invalid_request',
+        `Invalid ${result.target}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+        issues,
+      );
+    },
+  });
+}
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(API_ERROR_STATUS) as [keyof typeof API_ERROR_STATUS]),
+      message: z.string(),
+      requestId: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi('Error');
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorSchema } },
+});
+
+/**
+ * Who may call a route: an action of the permission table (checked by the domain function on the
+ * resource the route names), `signed-in` (any principal; the domain function decides what it
+ * shows), or `public` (no credential).
+ */
+export type Permission = Action | 'signed-in' | 'public';
+
+/** A JSON body, validated and documented. */
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return { body: { content: { 'application/json': { schema } }, required: true, description } };
+}
+
+/** A JSON response of `schema` with `status`. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+export function route<const R extends RouteConfig>(permission: Permission, config: R) {
+  return createRoute({
+    ...config,
+    'x-permission': permission,
+    security: permission === 'public' ? [] : [{ bearer: [] }, { session: [] }],
+    responses: {
+      ...config.responses,
+      400: errorResponse('The request is malformed: the message names each field.'),
+      ...(permission === 'public'
+        ? {}
+        : {
+            401: errorResponse('No valid credential.'),
+            403: errorResponse('The caller sees the resource but their role does not allow this.'),
+            404: errorResponse('No such resource, or not one the caller may see.'),
+          }),
+    },
+  } as R);
+}
+
+/** A path id, as every `{id}` route takes it. */
+export const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});

@@ -1,0 +1,67 @@
+// Who is calling the API. In order: the operator token (`Authorization: Bearer <ADMIN_TOKEN>`, a
+// system admin without a user: the automation path), then the other credentials registered in
+// `resolvers` (personal access tokens, session cookies). Anonymous callers get a null caller;
+// routes that need one use `requireCaller`.
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../context';
+import { db } from '../db/client';
+import type { Caller, Principal } from '../domain/caller';
+import { ApiError } from './errors';
+
+/** A way to recognise a principal from a request; null when the request does not carry it. */
+export type PrincipalResolver = (c: Context<AppEnv>) => Promise<Principal | null>;
+
+export function bearer(c: Context<AppEnv>): string | null {
+  const header = c.req.header('authorization');
+  if (!header) return null;
+  const match = /^Bearer\s+(.+)$/i.exec(header);
+  return match ? match[1]!.trim() : null;
+}
+
+/** Compared as SHA-256 digests in constant time: neither length nor content can be timed. */
+export async function sameSecret(a: string, b: string): Promise<boolean> {
+  const encoder = new TextEncoder();
+  const [ha, hb] = await Promise.all([
+    crypto.subtle.digest('SHA-256', encoder.encode(a)),
+    crypto.subtle.digest('SHA-256', encoder.encode(b)),
+  ]);
+  return crypto.subtle.timingSafeEqual(ha, hb);
+}
+
+const operator: PrincipalResolver = async (c) => {
+  const given = bearer(c);
+  const expected = c.env.ADMIN_TOKEN;
+  if (!given || !expected) return null;
+  return (await sameSecret(given, expected)) ? { kind: 'operator' } : null;
+};
+
+/** Tried in order; the first that recognises the request wins. */
+export const resolvers: PrincipalResolver[] = [operator];
+
+export function clientAddress(c: Context<AppEnv>): string | null {
+  return c.req.header('cf-connecting-ip') ?? null;
+}
+
+export function principalMiddleware(): MiddlewareHandler<AppEnv> {
+  return async function principal(c, next) {
+    let found: Principal | null = null;
+    for (const resolve of resolvers) {
+      found = await resolve(c);
+      if (found) break;
+    }
+    c.set('caller', found ? { principal: found, db: db(c.env), env: c.env, ip: clientAddress(c) } : null);
+    await next();
+  };
+}
+
+export function requireCaller(c: Context<AppEnv>): Caller {
+  const caller = c.get('caller');
+  if (caller) return caller;
+  // A bearer credential that no resolver recognised is wrong, not missing.
+  throw new ApiError(
+    'unauthorized',
+    bearer(c)
+      ? 'This token is not valid (expired, revoked or unknown).'
+      : 'Sign in, or send a token: Authorization: Bearer <token>.',
+  );
+}
