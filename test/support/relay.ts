@@ -23,6 +23,34 @@ export async function admin<T = Record<string, unknown>>(
   return { status: res.status, json: (await res.json()) as T };
 }
 
+/** A call to /api/v1 with a bearer token (a personal access token, or the operator token). */
+export async function api<T = Record<string, unknown>>(
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const res = await SELF.fetch(`${RELAY}/api/v1${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+/** A new user and a personal access token to act as them (minted by the operator). */
+export async function newUser(name = 'Person'): Promise<{ id: string; email: string; token: string }> {
+  const email = `${crypto.randomUUID().slice(0, 12)}@example.com`;
+  const user = await admin<{ id: string }>('POST', '/users', { email, name });
+  if (user.status !== 201) throw new Error(`user: ${JSON.stringify(user.json)}`);
+  const token = await admin<{ token: string }>('POST', `/users/${user.json.id}/tokens`, { name: 'test' });
+  if (token.status !== 201) throw new Error(`token: ${JSON.stringify(token.json)}`);
+  return { id: user.json.id, email, token: token.json.token };
+}
+
 export interface Carpool {
   tag: string;
   accountId: string;

@@ -7,6 +7,7 @@ import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
 import { enterpriseRoutes } from './routes/enterprises';
+import { meRoutes } from './routes/me';
 
 export const api = newRouter();
 
@@ -24,6 +25,7 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 
 api.use(principalMiddleware());
 api.route('/', enterpriseRoutes);
+api.route('/', meRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',

@@ -6,6 +6,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import type { Caller, Principal } from '../domain/caller';
+import { principalOfToken, TOKEN_PREFIX } from '../domain/tokens';
 import { ApiError } from './errors';
 
 /** A way to recognise a principal from a request; null when the request does not carry it. */
@@ -35,8 +36,13 @@ const operator: PrincipalResolver = async (c) => {
   return (await sameSecret(given, expected)) ? { kind: 'operator' } : null;
 };
 
+const personalToken: PrincipalResolver = async (c) => {
+  const given = bearer(c);
+  return given?.startsWith(TOKEN_PREFIX) ? principalOfToken({ db: db(c.env) }, given) : null;
+};
+
 /** Tried in order; the first that recognises the request wins. */
-export const resolvers: PrincipalResolver[] = [operator];
+export const resolvers: PrincipalResolver[] = [operator, personalToken];
 
 export function clientAddress(c: Context<AppEnv>): string | null {
   return c.req.header('cf-connecting-ip') ?? null;

@@ -189,6 +189,29 @@ export const apiKeys = sqliteTable(
 );
 
 /**
+ * Personal access tokens: a person's credential for scripts and the API (`cpat_…`). Stored only
+ * as a SHA-256 hash; the plaintext is shown once. Revocable, and expiring when the holder says so.
+ */
+export const personalAccessTokens = sqliteTable(
+  'personal_access_tokens',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    /** The first characters of the token, for a person to recognise it. */
+    prefix: text('prefix').notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at'),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('personal_access_tokens_user_idx').on(t.userId)],
+);
+
+/**
  * Operator overrides of the shipped price table (worker/metering/prices.ts), by lower-case model
  * name; micro-dollars per million tokens.
  */
@@ -320,3 +343,4 @@ export type ApiKey = typeof apiKeys.$inferSelect;
 export type User = typeof users.$inferSelect;
 export type Enterprise = typeof enterprises.$inferSelect;
 export type RequestLogRow = typeof requestLog.$inferInsert;
+export type PersonalAccessToken = typeof personalAccessTokens.$inferSelect;

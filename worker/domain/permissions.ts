@@ -26,6 +26,8 @@ export const ACTIONS = [
   'user.invite',
   /** Use a group's AI through one's own keys. */
   'ai.use',
+  /** One's own profile, sessions and tokens (over a user resource: that user, or a system admin). */
+  'profile.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -100,7 +102,9 @@ export function rolesOver(m: Memberships, resource: Resource): Role[] {
 
 /** Whether the principal holds `action` over `resource`. */
 export function can(m: Memberships, action: Action, resource: Resource): boolean {
-  if (resource.type === 'user') return m.system || (m.userId !== null && m.userId === resource.userId);
+  // A person is their own profile's manager; a system admin everyone's.
+  if (resource.type === 'user')
+    return m.system || (action === 'profile.manage' && m.userId !== null && m.userId === resource.userId);
   return rolesOver(m, resource).some((role) => ROLE_ACTIONS[role].includes(action));
 }
 
@@ -117,6 +121,6 @@ export function viewActionOf(resource: Resource): Action {
       // A pool's account is the enterprise's; a carpool's is its group's.
       return resource.groupId ? 'group.view' : 'enterprise.view';
     case 'user':
-      return 'system.admin';
+      return 'profile.manage';
   }
 }

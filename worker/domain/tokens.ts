@@ -1,0 +1,109 @@
+// Personal access tokens: a person's own credential for scripts (`Authorization: Bearer cpat_…`),
+// acting with exactly that person's roles. A person manages their own; a system admin may mint
+// one for any user (automation, and tests acting as a user).
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import { ApiError } from '../api/errors';
+import { sha256Hex, toHex } from '../auth/api-key';
+import { type PersonalAccessToken, personalAccessTokens, users } from '../db/schema';
+import { audit } from './audit';
+import { authorize, type Caller, type Principal } from './caller';
+
+export const TOKEN_PREFIX = 'cpat_';
+const TOKEN_PATTERN = /^cpat_[0-9a-f]{40}$/;
+
+export type PublicToken = Omit<PersonalAccessToken, 'tokenHash'>;
+
+function publicToken({ tokenHash: _hash, ...rest }: PersonalAccessToken): PublicToken {
+  return rest;
+}
+
+export interface TokenInput {
+  name: string;
+  /** Milliseconds since the epoch; none: until revoked. */
+  expiresAt?: number | null;
+}
+
+export async function createToken(
+  caller: Caller,
+  userId: string,
+  input: TokenInput,
+): Promise<PublicToken & { token: string }> {
+  await authorize(caller, 'profile.manage', { type: 'user', userId }, `user ${userId}`);
+  const [user] = await caller.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
+  if (!user) throw new ApiError('not_found', `No user ${userId}.`);
+  if (input.expiresAt != null && input.expiresAt <= Date.now())
+    throw new ApiError('invalid_request', 'expiresAt must be in the future.');
+  const token = `${TOKEN_PREFIX}${toHex(crypto.getRandomValues(new Uint8Array(20)))}`;
+  const [row] = await caller.db
+    .insert(personalAccessTokens)
+    .values({
+      id: crypto.randomUUID(),
+      userId,
+      name: input.name,
+      tokenHash: await sha256Hex(token),
+      prefix: `${token.slice(0, 11)}…${token.slice(-4)}`,
+      expiresAt: input.expiresAt ?? null,
+    })
+    .returning();
+  await audit(caller, {
+    action: 'token.create',
+    target: { type: 'token', id: row!.id },
+    detail: { userId, name: input.name, expiresAt: input.expiresAt ?? null },
+  });
+  return { ...publicToken(row!), token };
+}
+
+export async function listTokens(caller: Caller, userId: string): Promise<PublicToken[]> {
+  await authorize(caller, 'profile.manage', { type: 'user', userId }, `user ${userId}`);
+  const rows = await caller.db
+    .select()
+    .from(personalAccessTokens)
+    .where(eq(personalAccessTokens.userId, userId))
+    .orderBy(desc(personalAccessTokens.createdAt));
+  return rows.map(publicToken);
+}
+
+export async function revokeToken(caller: Caller, userId: string, tokenId: string): Promise<PublicToken> {
+  await authorize(caller, 'profile.manage', { type: 'user', userId }, `user ${userId}`);
+  const [row] = await caller.db
+    .update(personalAccessTokens)
+    .set({ revokedAt: Date.now() })
+    .where(
+      and(
+        eq(personalAccessTokens.id, tokenId),
+        eq(personalAccessTokens.userId, userId),
+        isNull(personalAccessTokens.revokedAt),
+      ),
+    )
+    .returning();
+  if (!row) throw new ApiError('not_found', `No active token ${tokenId}.`);
+  await audit(caller, { action: 'token.revoke', target: { type: 'token', id: tokenId }, detail: { userId } });
+  return publicToken(row);
+}
+
+/** The principal a bearer token stands for, or null when it is not a valid personal access token. */
+export async function principalOfToken(caller: Pick<Caller, 'db'>, token: string): Promise<Principal | null> {
+  if (!TOKEN_PATTERN.test(token)) return null;
+  const now = Date.now();
+  const [row] = await caller.db
+    .select({
+      id: personalAccessTokens.id,
+      userId: personalAccessTokens.userId,
+      expiresAt: personalAccessTokens.expiresAt,
+      revokedAt: personalAccessTokens.revokedAt,
+      lastUsedAt: personalAccessTokens.lastUsedAt,
+      systemRole: users.systemRole,
+    })
+    .from(personalAccessTokens)
+    .innerJoin(users, eq(users.id, personalAccessTokens.userId))
+    .where(eq(personalAccessTokens.tokenHash, await sha256Hex(token)));
+  if (!row || row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return null;
+  // Last use to the minute is enough, and spares a write per call.
+  if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) {
+    await caller.db
+      .update(personalAccessTokens)
+      .set({ lastUsedAt: now })
+      .where(eq(personalAccessTokens.id, row.id));
+  }
+  return { kind: 'user', userId: row.userId, systemRole: row.systemRole, via: 'token', credentialId: row.id };
+}
