@@ -11,9 +11,10 @@ import type { UsageEvent } from '../worker/queue/usage-event';
 import type { RelayErrorKind } from '../worker/relay/dialect';
 import { sendUsage } from '../worker/relay/outbox';
 import { type GroupConfig, loadGroupConfig, type PoolAccount } from '../worker/scheduling/group-config';
+import { describeAccount, describeModels, servesModel } from '../worker/scheduling/models';
 import { type HealthPolicy, resolvePolicy, type SchedulingPolicy } from '../worker/scheduling/policy';
-import { Ranker, supportsModel } from '../worker/scheduling/rank';
-import type { AccountLoad, AcquireResult, AttemptReport, LeaseRelease } from './account-gate';
+import { Ranker, type Tiering } from '../worker/scheduling/rank';
+import type { AccountLoad, AcquireResult, AttemptReport, LeaseRelease, Refusal } from './account-gate';
 import { accountGate } from './address';
 import { migrateSql } from './sql-schema';
 
@@ -25,8 +26,10 @@ export interface AdmitRequest {
   /** Lease id of this attempt; the relay request id for the first one. */
   leaseId: string;
   model: string;
-  /** Account kinds that can serve this client surface. */
+  /** Account kinds that can serve this client surface, natively or by conversion. */
   providers: ProviderKind[];
+  /** Those of them that speak the client's wire: preferred over a conversion. */
+  native: ProviderKind[];
   /** Sticky-session key (see worker/relay/session.ts); null when the request carries none. */
   sessionKey: string | null;
   limits: KeyLimits;
@@ -49,11 +52,19 @@ export type Admission =
        * pool load), or straight at the AccountGate — one hop and no write here for the common case.
        */
       releaseVia: 'group' | 'account';
+      /** The account's health policy (defaults ← its pool ← the group), for a release at the AccountGate. */
       health: HealthPolicy;
-      /** Mid-stream silence after which the request ends its stream (the policy's). */
+      /** Mid-stream silence after which the request ends its stream (the account's policy). */
       idleTimeoutMs: number;
     }
-  | { ok: false; kind: RelayErrorKind; message: string; retryAfterSec?: number };
+  | {
+      ok: false;
+      kind: RelayErrorKind;
+      message: string;
+      retryAfterSec?: number;
+      /** A stable code for OpenAI's `code` field, e.g. `model_not_found`. */
+      code?: string;
+    };
 
 export interface SessionView {
   sessionKey: string;
@@ -109,6 +120,9 @@ export class GroupGate extends DurableObject<Env> {
   private readonly windows = new Map<string, number[]>();
   private readonly loads = new Map<string, AccountLoad>();
   private readonly ranker = new Ranker();
+  /** Each pool's effective policy (defaults ← pool ← group), by provider kind, for the current config. */
+  private readonly policies = new Map<string, SchedulingPolicy>();
+  private readonly accountsById = new Map<string, PoolAccount>();
   private alarmAt: number | null = null;
   private loading: Promise<GroupConfig | null> | null = null;
   /**
@@ -128,7 +142,9 @@ export class GroupGate extends DurableObject<Env> {
       const sql = ctx.storage.sql;
       migrateSql(sql, SCHEMA);
       const stored = sql.exec<{ json: string }>('SELECT json FROM config').toArray()[0];
-      if (stored) this.config = JSON.parse(stored.json) as GroupConfig;
+      // A configuration stored before accounts carried their model families is read again from D1.
+      const config = stored ? (JSON.parse(stored.json) as GroupConfig) : null;
+      if (config?.accounts.every((a) => Array.isArray(a.family))) this.useConfig(config);
       for (const row of sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys'))
         this.revoked.add(row.key_id);
       type LeaseRow = { lease_id: string; key_id: string; account_id: string; expires_at: number };
@@ -197,7 +213,6 @@ export class GroupGate extends DurableObject<Env> {
   /** Ends many leases in one call: one AccountGate call per account they hold. */
   async releaseMany(releases: GroupRelease[]): Promise<void> {
     const byAccount = new Map<string, LeaseRelease[]>();
-    const health = this.healthPolicy();
     for (const { leaseId, report, accountId } of releases) {
       const lease = this.leases.get(leaseId);
       this.dropLease(leaseId);
@@ -208,7 +223,7 @@ export class GroupGate extends DurableObject<Env> {
         continue;
       }
       const list = byAccount.get(account) ?? [];
-      list.push({ leaseId, report, health });
+      list.push({ leaseId, report, health: this.healthPolicy(account) });
       byAccount.set(account, list);
     }
     await Promise.all(
@@ -260,7 +275,7 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   configure(config: GroupConfig): void {
-    this.config = config;
+    this.useConfig(config);
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
   }
 
@@ -322,33 +337,31 @@ export class GroupGate extends DurableObject<Env> {
 
   /** Chooses an account and takes a lease on it, trying candidates in ranked order. */
   private async place(config: GroupConfig, request: AdmitRequest, tried: Set<string>): Promise<Admission> {
-    const policy = this.policyFor(config, request.providers);
     const now = Date.now();
     const reasons: string[] = [];
     const candidates: PoolAccount[] = [];
+    let unserved = 0;
     for (const account of config.accounts) {
       if (!request.providers.includes(account.provider)) continue;
-      if (tried.has(account.id)) reasons.push(`${account.name}: failed on this request already`);
-      else if (!supportsModel(account, request.model))
-        reasons.push(`${account.name}: model ${request.model} not supported`);
+      if (!servesModel(account, request.model)) unserved++;
+      else if (tried.has(account.id)) reasons.push(`${account.name}: failed on this request already`);
       else candidates.push(account);
     }
-    if (candidates.length === 0) {
-      if (config.accounts.length === 0 || reasons.length === 0) {
-        return {
-          ok: false,
-          kind: 'unavailable',
-          message: 'This group has no upstream account for this API yet.',
-          retryAfterSec: 60,
-        };
-      }
-      return this.refusal(tried.size > 0 ? 'unavailable' : 'invalid_request', reasons, null);
+    if (candidates.length === 0 && reasons.length === 0) {
+      if (unserved > 0) return modelRefusal(config, request);
+      return {
+        ok: false,
+        kind: 'unavailable',
+        message: 'This group has no upstream account for this API yet.',
+        retryAfterSec: 60,
+      };
     }
+    if (candidates.length === 0)
+      return this.refusal('unavailable', [...reasons, ...unservedReasons(config, request)], null);
 
+    const tiering = this.tiering(config, request);
     const ordered =
-      config.kind === 'carpool'
-        ? candidates
-        : this.ranker.order(candidates, policy.strategy, this.loads, now);
+      config.kind === 'carpool' ? candidates : this.ranker.order(candidates, tiering, this.loads, now);
     const session = request.sessionKey ? this.sessions.get(request.sessionKey) : undefined;
     if (session && session.expiresAt > now) {
       const at = ordered.findIndex((a) => a.id === session.accountId);
@@ -357,31 +370,31 @@ export class GroupGate extends DurableObject<Env> {
 
     const ttlMs = Number(this.env.LEASE_TTL_MS);
     const full: PoolAccount[] = [];
-    let retryAfterMs: number | null = null;
+    const refusals: Refusal[] = [];
     for (const account of ordered) {
       if (this.withdrawn.has(request.leaseId)) return withdrawnRefusal();
       // Counted as picked before the await, so concurrent admissions spread instead of piling on
       // the same account; the AccountGate's answer then replaces the optimistic load.
-      if (config.kind === 'enterprise') this.notePick(account, candidates);
+      if (config.kind === 'enterprise') this.notePick(account, candidates, tiering);
       const result = await this.tryAccount(account, request, ttlMs, 0);
-      if (result.ok) return this.admitted(config, account, request, result, policy);
+      if (result.ok) return this.admitted(config, account, request, result);
       reasons.push(`${account.name}: ${result.message}`);
+      refusals.push(result);
       if (result.reason === 'at_capacity') full.push(account);
-      if (result.retryAfterMs !== null)
-        retryAfterMs = Math.min(retryAfterMs ?? result.retryAfterMs, result.retryAfterMs);
     }
     // Every account is busy: wait in the fair queue of the least loaded one rather than fail at once.
-    if (full.length > 0 && policy.queueWaitMs > 0 && !this.withdrawn.has(request.leaseId)) {
-      const target = [...full].sort((a, b) => this.utilisation(a) - this.utilisation(b))[0]!;
-      const result = await this.tryAccount(target, request, ttlMs, policy.queueWaitMs);
-      if (result.ok) return this.admitted(config, target, request, result, policy);
-      reasons.push(`${target.name}: still ${result.message} after waiting ${policy.queueWaitMs} ms`);
+    const target = [...full].sort((a, b) => this.utilisation(a) - this.utilisation(b))[0];
+    const waitMs = target ? this.policyFor(config, target.provider).queueWaitMs : 0;
+    if (target && waitMs > 0 && !this.withdrawn.has(request.leaseId)) {
+      const result = await this.tryAccount(target, request, ttlMs, waitMs);
+      if (result.ok) return this.admitted(config, target, request, result);
+      reasons.push(`${target.name}: still ${result.message} after waiting ${waitMs} ms`);
     }
-    return this.refusal(
-      full.length > 0 || retryAfterMs !== null ? 'rate_limited' : 'unavailable',
-      reasons,
-      retryAfterMs,
-    );
+    let retryAfterMs: number | null = null;
+    for (const r of refusals)
+      if (r.retryAfterMs !== null) retryAfterMs = Math.min(retryAfterMs ?? r.retryAfterMs, r.retryAfterMs);
+    reasons.push(...unservedReasons(config, request));
+    return this.refusal(refusalKind(refusals), reasons, retryAfterMs);
   }
 
   private async tryAccount(account: PoolAccount, request: AdmitRequest, ttlMs: number, waitMs: number) {
@@ -433,8 +446,8 @@ export class GroupGate extends DurableObject<Env> {
     account: PoolAccount,
     request: AdmitRequest,
     result: Extract<AcquireResult, { ok: true }>,
-    policy: SchedulingPolicy,
   ): Admission {
+    const policy = this.policyFor(config, account.provider);
     if (request.sessionKey && config.kind === 'enterprise')
       this.bindSession(request.sessionKey, account.id, policy);
     const releaseVia = this.tracks(request) ? 'group' : 'account';
@@ -449,7 +462,7 @@ export class GroupGate extends DurableObject<Env> {
       account: result.account,
       maxAttempts: policy.maxAttempts,
       releaseVia,
-      health: this.healthPolicy(),
+      health: policy,
       idleTimeoutMs: policy.streamIdleTimeoutMs,
     };
   }
@@ -463,8 +476,8 @@ export class GroupGate extends DurableObject<Env> {
     return this.config?.kind === 'enterprise' || request.limits.maxConcurrency !== null;
   }
 
-  private notePick(account: PoolAccount, candidates: PoolAccount[]): void {
-    this.ranker.picked(account, candidates);
+  private notePick(account: PoolAccount, candidates: PoolAccount[], tiering: Tiering): void {
+    this.ranker.picked(account, candidates, tiering);
     const load = this.loads.get(account.id);
     if (load) this.loads.set(account.id, { ...load, inUse: load.inUse + 1 });
   }
@@ -547,13 +560,42 @@ export class GroupGate extends DurableObject<Env> {
     this.write('DELETE FROM sessions WHERE expires_at <= ?', now);
   }
 
-  private policyFor(config: GroupConfig, providers: ProviderKind[]): SchedulingPolicy {
-    const pool = providers.map((p) => config.pools?.[p]).find(Boolean);
-    return resolvePolicy(pool, config.scheduling);
+  private useConfig(config: GroupConfig): void {
+    this.config = config;
+    this.policies.clear();
+    this.accountsById.clear();
+    for (const account of config.accounts) this.accountsById.set(account.id, account);
   }
 
-  private healthPolicy(): HealthPolicy {
+  /**
+   * The policy an account is scheduled under: defaults ← its provider's pool ← the group. It
+   * decides the account's cooldowns, and for a request it takes, the attempts, session and idle
+   * timeout; its strategy orders the account's tier.
+   */
+  private policyFor(config: GroupConfig, provider: ProviderKind): SchedulingPolicy {
+    let policy = this.policies.get(provider);
+    if (!policy) {
+      policy = resolvePolicy(config.pools?.[provider], config.scheduling);
+      this.policies.set(provider, policy);
+    }
+    return policy;
+  }
+
+  /** Native wire first, then priority; the strategy is each account's pool's. */
+  private tiering(config: GroupConfig, request: AdmitRequest): Tiering {
+    const native = request.native;
+    return {
+      // Priorities run 0–1000: a converted account ranks after every native one.
+      tierOf: (a) => (native.includes(a.provider) ? 0 : 10_000) + a.priority,
+      strategyOf: (a) => this.policyFor(config, a.provider).strategy,
+    };
+  }
+
+  /** The health policy of an account's lease (the group's alone for an account it no longer lists). */
+  private healthPolicy(accountId: string): HealthPolicy {
     const config = this.config;
+    const account = this.accountsById.get(accountId);
+    if (config && account) return this.policyFor(config, account.provider);
     return resolvePolicy(config?.scheduling);
   }
 
@@ -612,6 +654,50 @@ export class GroupGate extends DurableObject<Env> {
       });
     return this.loading;
   }
+}
+
+/**
+ * No account serves the model: as a provider answers a model it does not have (404), with each
+ * account's reason in the group's order. A retry cannot help; an operator can.
+ */
+function modelRefusal(config: GroupConfig, request: AdmitRequest): Admission {
+  const reasons = config.accounts.map((account) =>
+    request.providers.includes(account.provider)
+      ? `${describeAccount(account)} ${describeModels(account)}`
+      : `${describeAccount(account)} cannot serve this API`,
+  );
+  return {
+    ok: false,
+    kind: 'not_found',
+    code: 'model_not_found',
+    message:
+      `No account in this group serves ${request.model}: ${reasons.join('; ')}. ` +
+      'Add the model to an account’s supportedModels or modelMapping.',
+  };
+}
+
+/** Why the accounts of this API that do not serve the model were not asked (for a refusal that has other reasons). */
+function unservedReasons(config: GroupConfig, request: AdmitRequest): string[] {
+  return config.accounts
+    .filter((a) => request.providers.includes(a.provider) && !servesModel(a, request.model))
+    .map((a) => `${describeAccount(a)} ${describeModels(a)}, not ${request.model}`);
+}
+
+/**
+ * What the client is told when every account refused: a rate limit (429) when one is full or
+ * rate-limited upstream, so it should slow down; overloaded (529 or 503, by dialect) when they
+ * cool down after the provider said so; otherwise unavailable (503): server errors, timeouts,
+ * rejected credentials, disabled accounts.
+ */
+function refusalKind(refusals: Refusal[]): RelayErrorKind {
+  let overloaded = false;
+  for (const r of refusals) {
+    if (r.reason === 'at_capacity') return 'rate_limited';
+    if (r.reason !== 'cooling_down') continue;
+    if (r.cause === 'overloaded') overloaded = true;
+    else if (r.cause !== 'failing') return 'rate_limited';
+  }
+  return overloaded ? 'overloaded' : 'unavailable';
 }
 
 function withdrawnRefusal(): Admission {

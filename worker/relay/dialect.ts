@@ -19,6 +19,8 @@ export type RelayErrorKind =
 
 interface KindInfo {
   status: number;
+  /** Where a dialect says it with another status (only Anthropic has 529). */
+  statusIn?: Partial<Record<Dialect, number>>;
   anthropic: string;
   openai: string;
   google: string;
@@ -63,7 +65,13 @@ const KINDS: Record<RelayErrorKind, KindInfo> = {
   },
   upstream: { status: 502, anthropic: 'api_error', openai: 'api_error', google: 'UNAVAILABLE' },
   unavailable: { status: 503, anthropic: 'api_error', openai: 'api_error', google: 'UNAVAILABLE' },
-  overloaded: { status: 529, anthropic: 'overloaded_error', openai: 'api_error', google: 'UNAVAILABLE' },
+  overloaded: {
+    status: 529,
+    statusIn: { openai: 503, google: 503 },
+    anthropic: 'overloaded_error',
+    openai: 'api_error',
+    google: 'UNAVAILABLE',
+  },
   timeout: { status: 504, anthropic: 'timeout_error', openai: 'timeout', google: 'DEADLINE_EXCEEDED' },
   internal: { status: 500, anthropic: 'api_error', openai: 'api_error', google: 'INTERNAL' },
 };
@@ -75,6 +83,8 @@ export interface RelayErrorOptions {
   retryable?: boolean;
   /** A stable machine code for OpenAI's `code` field and our logs. */
   code?: string;
+  /** Upstream attempts the request made before this error; sent as `x-carpool-attempts` when more than one. */
+  attempts?: number;
 }
 
 export class RelayError extends HTTPException {
@@ -89,18 +99,27 @@ export class RelayError extends HTTPException {
 
 export function renderRelayError(error: RelayError, dialect: Dialect, requestId: string): Response {
   const info = KINDS[error.kind];
+  const status = info.statusIn?.[dialect] ?? info.status;
   const headers = new Headers({ 'content-type': 'application/json', 'x-carpool-request-id': requestId });
   if (error.options.retryAfterSec !== undefined) {
     headers.set('retry-after', String(Math.max(1, Math.ceil(error.options.retryAfterSec))));
   }
   if (error.options.retryable === false) headers.set('x-should-retry', 'false');
-  return new Response(JSON.stringify(errorBody(error, info, dialect, requestId)), {
-    status: info.status,
+  const attempts = error.options.attempts ?? 1;
+  if (attempts > 1) headers.set('x-carpool-attempts', String(attempts));
+  return new Response(JSON.stringify(errorBody(error, info, status, dialect, requestId)), {
+    status,
     headers,
   });
 }
 
-function errorBody(error: RelayError, info: KindInfo, dialect: Dialect, requestId: string): unknown {
+function errorBody(
+  error: RelayError,
+  info: KindInfo,
+  status: number,
+  dialect: Dialect,
+  requestId: string,
+): unknown {
   switch (dialect) {
     case 'anthropic':
       return {
@@ -113,6 +132,6 @@ function errorBody(error: RelayError, info: KindInfo, dialect: Dialect, requestI
         error: { message: error.message, type: info.openai, param: null, code: error.options.code ?? null },
       };
     case 'google':
-      return { error: { code: info.status, message: error.message, status: info.google } };
+      return { error: { code: status, message: error.message, status: info.google } };
   }
 }

@@ -108,7 +108,9 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     groupId: request.key.groupId,
     keyId: request.key.id,
     model: request.model,
-    providers: providersFor(request.wire),
+    // Token counting has no conversion: only an account of the client's own wire can answer it.
+    providers: request.operation === 'count_tokens' ? nativeFor(request.wire) : providersFor(request.wire),
+    native: nativeFor(request.wire),
     sessionKey: request.sessionKey,
     limits: {
       maxConcurrency: request.key.maxConcurrency,
@@ -124,7 +126,8 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     settlement.refused();
     throw new RelayError(admission.kind, admission.message, {
       retryAfterSec: admission.retryAfterSec,
-      retryable: admission.kind !== 'permission' && admission.kind !== 'invalid_request',
+      code: admission.code,
+      retryable: !['permission', 'invalid_request', 'not_found'].includes(admission.kind),
     });
   }
 
@@ -178,7 +181,10 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
       failure: outcome.failure,
       errorType: outcome.error.kind,
     });
-    throw outcome.error;
+    throw new RelayError(outcome.error.kind, outcome.error.message, {
+      ...outcome.error.options,
+      attempts: attempt,
+    });
   }
 }
 
@@ -334,6 +340,7 @@ function planFor(account: UpstreamAccount, request: RelayRequest): Plan | null {
 }
 
 const providersByWire = new Map<Wire, ProviderKind[]>();
+const nativeByWire = new Map<Wire, ProviderKind[]>();
 
 /** Account kinds that can serve a client wire, natively or by conversion. */
 function providersFor(wire: Wire): ProviderKind[] {
@@ -343,6 +350,18 @@ function providersFor(wire: Wire): ProviderKind[] {
       .filter((a) => a.wires.includes(wire) || a.wires.some((w) => conversionFor(wire, w) !== null))
       .map((a) => a.kind);
     providersByWire.set(wire, kinds);
+  }
+  return kinds;
+}
+
+/** Account kinds that speak a client wire themselves (no conversion). */
+function nativeFor(wire: Wire): ProviderKind[] {
+  let kinds = nativeByWire.get(wire);
+  if (!kinds) {
+    kinds = allAdapters()
+      .filter((a) => a.wires.includes(wire))
+      .map((a) => a.kind);
+    nativeByWire.set(wire, kinds);
   }
   return kinds;
 }
