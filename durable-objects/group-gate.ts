@@ -4,6 +4,9 @@
 // Failover re-admits on another account after a failed attempt.
 import { DurableObject } from 'cloudflare:workers';
 import type { KeyRecord } from '../worker/auth/client-key';
+import { budgetAlert } from '../worker/budgets/alerts';
+import { periodEnd, periodKey } from '../worker/budgets/periods';
+import { applicable, type BudgetRule, type Reservation } from '../worker/budgets/rules';
 import { metrics } from '../worker/metrics';
 import type { ProviderKind, UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import { writeUsage } from '../worker/queue/consumer';
@@ -15,7 +18,8 @@ import { describeAccount, describeModels, servesModel } from '../worker/scheduli
 import { type HealthPolicy, resolvePolicy, type SchedulingPolicy } from '../worker/scheduling/policy';
 import { Ranker, type Tiering } from '../worker/scheduling/rank';
 import type { AccountLoad, AcquireResult, AttemptReport, LeaseRelease, Refusal } from './account-gate';
-import { accountGate } from './address';
+import { accountGate, enterpriseLedger } from './address';
+import { BUDGET_SCHEMA, BudgetBook, type BudgetView } from './budget-book';
 import { migrateSql } from './sql-schema';
 
 export type KeyLimits = Pick<KeyRecord, 'maxConcurrency' | 'requestsPerWindow' | 'windowMinutes'>;
@@ -33,6 +37,10 @@ export interface AdmitRequest {
   /** Sticky-session key (see worker/relay/session.ts); null when the request carries none. */
   sessionKey: string | null;
   limits: KeyLimits;
+  /** The key's holder: member budgets are theirs. */
+  userId: string;
+  /** What the request reserves against each budget until it settles (an estimate, capped). */
+  reserveMicros: number;
 }
 
 export interface FailoverRequest extends AdmitRequest {
@@ -79,6 +87,7 @@ const SCHEMA = [
    CREATE TABLE config (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);`,
   `CREATE TABLE sessions (session_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
   `CREATE TABLE usage_outbox (request_id TEXT PRIMARY KEY, json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
+  BUDGET_SCHEMA,
 ] as const;
 
 /** One lease a worker ends, as it sends them in a batch. */
@@ -87,12 +96,16 @@ export interface GroupRelease {
   report?: AttemptReport;
   /** The account of a lease this gate kept no copy of. */
   accountId?: string;
+  /** What the request cost, for its budgets; absent when it is not known. */
+  costMicros?: number;
 }
 
 interface Lease {
   keyId: string;
   accountId: string;
   expiresAt: number;
+  /** What the request holds against budgets until it settles. */
+  reservations?: Reservation[];
 }
 
 interface Session {
@@ -135,6 +148,13 @@ export class GroupGate extends DurableObject<Env> {
   /** Grants this gate keeps no lease copy of (released at the AccountGate), for a late withdrawal. */
   private readonly granted = new Map<string, { accountId: string; at: number }>();
   private usageRetryAt: number | null = null;
+  private readonly book = new BudgetBook(
+    (query, ...bindings) => this.write(query, ...bindings),
+    (rule, key, percent) => this.alertBudget(rule, key, percent),
+  );
+  /** Top-ups in flight, one per wide budget. */
+  private readonly toppingUp = new Map<string, Promise<void>>();
+  private reportAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -147,14 +167,25 @@ export class GroupGate extends DurableObject<Env> {
       if (config?.accounts.every((a) => Array.isArray(a.family))) this.useConfig(config);
       for (const row of sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys'))
         this.revoked.add(row.key_id);
-      type LeaseRow = { lease_id: string; key_id: string; account_id: string; expires_at: number };
+      type LeaseRow = {
+        lease_id: string;
+        key_id: string;
+        account_id: string;
+        expires_at: number;
+        reservations: string | null;
+      };
       for (const row of sql.exec<LeaseRow>('SELECT * FROM leases')) {
         this.leases.set(row.lease_id, {
           keyId: row.key_id,
           accountId: row.account_id,
           expiresAt: row.expires_at,
+          reservations: row.reservations ? (JSON.parse(row.reservations) as Reservation[]) : undefined,
         });
       }
+      this.book.load(
+        sql,
+        [...this.leases.values()].flatMap((l) => (l.reservations ? [l.reservations] : [])),
+      );
       type SessionRow = { session_key: string; account_id: string; expires_at: number };
       const now = Date.now();
       for (const row of sql.exec<SessionRow>('SELECT * FROM sessions')) {
@@ -186,7 +217,17 @@ export class GroupGate extends DurableObject<Env> {
     if (limited) return limited;
     // Counted before any await: a concurrent admit for the same key must already see this one.
     this.countRequest(request, now);
-    return this.place(config, request, new Set());
+    const rules = applicable(config.budgets ?? [], request.keyId, request.userId);
+    let reservations: Reservation[] = [];
+    if (rules.length > 0) {
+      const held = await this.reserveBudgets(config, rules, request.reserveMicros);
+      if (!held.ok) return held.refusal;
+      reservations = held.reservations;
+    }
+    const admission = await this.place(config, request, new Set(), reservations);
+    // Not admitted: what it reserved goes back.
+    if (!admission.ok && reservations.length > 0) this.book.settle(rules, reservations, 0);
+    return admission;
   }
 
   /** A failed attempt: record it on its account, then place the request on another one. */
@@ -194,12 +235,18 @@ export class GroupGate extends DurableObject<Env> {
     const config = this.config ?? (await this.loadConfig(request.groupId));
     if (!config)
       return { ok: false, kind: 'permission', message: 'This key belongs to a group that no longer exists.' };
+    // The request's reservations move to its next attempt: the failed lease gives them up unsettled.
+    const failed = this.leases.get(request.failed.leaseId);
+    const reservations = failed?.reservations ?? [];
+    if (failed) failed.reservations = undefined;
     await this.release(
       request.failed.leaseId,
       { ok: false, failure: request.failed.failure },
       request.failed.accountId,
     );
-    return this.place(config, request, new Set(request.tried));
+    const admission = await this.place(config, request, new Set(request.tried), reservations);
+    if (!admission.ok && reservations.length > 0) this.book.settle(config.budgets ?? [], reservations, 0);
+    return admission;
   }
 
   /**
@@ -213,8 +260,9 @@ export class GroupGate extends DurableObject<Env> {
   /** Ends many leases in one call: one AccountGate call per account they hold. */
   async releaseMany(releases: GroupRelease[]): Promise<void> {
     const byAccount = new Map<string, LeaseRelease[]>();
-    for (const { leaseId, report, accountId } of releases) {
+    for (const { leaseId, report, accountId, costMicros } of releases) {
       const lease = this.leases.get(leaseId);
+      if (lease?.reservations) this.settleBudgets(lease.reservations, costMicros ?? null);
       this.dropLease(leaseId);
       const account = lease?.accountId ?? accountId ?? this.granted.get(leaseId)?.accountId;
       this.granted.delete(leaseId);
@@ -284,14 +332,116 @@ export class GroupGate extends DurableObject<Env> {
     this.write('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);
   }
 
-  state(): { config: GroupConfig | null; leasesInUse: number; revokedKeys: number; sessions: SessionView[] } {
+  state(): {
+    config: GroupConfig | null;
+    leasesInUse: number;
+    revokedKeys: number;
+    sessions: SessionView[];
+    budgets: BudgetView[];
+  } {
     const now = Date.now();
     this.reap(now);
     const sessions: SessionView[] = [];
     for (const [sessionKey, s] of this.sessions) {
       if (s.expiresAt > now) sessions.push({ sessionKey, accountId: s.accountId, expiresAt: s.expiresAt });
     }
-    return { config: this.config, leasesInUse: this.leases.size, revokedKeys: this.revoked.size, sessions };
+    return {
+      config: this.config,
+      leasesInUse: this.leases.size,
+      revokedKeys: this.revoked.size,
+      sessions,
+      budgets: this.book.view(this.config?.budgets ?? [], now),
+    };
+  }
+
+  /** The budgets a key answers to, as they stand (its holder's `GET /v1/key`). */
+  async keyBudgets(groupId: string, keyId: string, userId: string): Promise<BudgetView[]> {
+    const config = this.config ?? (await this.loadConfig(groupId));
+    return this.book.view(applicable(config?.budgets ?? [], keyId, userId), Date.now());
+  }
+
+  /**
+   * Reserves the request's estimate against every budget it answers to, or says which one is
+   * spent. Wide budgets with no allowance left here are topped up from the enterprise's ledger
+   * first (the one case a request waits for a second object); those running low are topped up
+   * behind it.
+   */
+  private async reserveBudgets(
+    config: GroupConfig,
+    rules: BudgetRule[],
+    micros: number,
+  ): Promise<{ ok: true; reservations: Reservation[] } | { ok: false; refusal: Admission }> {
+    let now = Date.now();
+    let check = this.book.check(rules, micros, now);
+    if (!check.ok && 'topUp' in check) {
+      await Promise.all(check.topUp.map((rule) => this.topUp(config, rule)));
+      now = Date.now();
+      check = this.book.check(rules, micros, now);
+      if (!check.ok && 'topUp' in check) {
+        const rule = check.topUp[0]!;
+        return { ok: false, refusal: budgetRefusal(rule, null, periodEnd(rule.period, now, rule.timeZone)) };
+      }
+    }
+    if (!check.ok && 'exhausted' in check) {
+      return { ok: false, refusal: budgetRefusal(check.exhausted, check.spent, check.resetsAt) };
+    }
+    if (!check.ok) throw new Error('unreachable');
+    this.book.reserve(rules, check.reservations);
+    for (const rule of this.book.runningLow(rules, now)) void this.topUp(config, rule);
+    return { ok: true, reservations: check.reservations };
+  }
+
+  /** Asks the enterprise's ledger for allowance on a wide budget (one request at a time per budget). */
+  private topUp(config: GroupConfig, rule: BudgetRule): Promise<void> {
+    const enterpriseId = config.enterpriseId;
+    if (!enterpriseId) return Promise.resolve();
+    let pending = this.toppingUp.get(rule.id);
+    if (!pending) {
+      const key = periodKey(rule.period, Date.now(), rule.timeZone);
+      const { want, deficit } = this.book.wanted(rule, key);
+      metrics.gateCalls++;
+      pending = enterpriseLedger(this.env, enterpriseId)
+        .grant({ groupId: config.id, budgetId: rule.id, periodKey: key, want, deficit }, enterpriseId)
+        .then(({ granted }) => {
+          if (granted > 0) this.book.credit(rule, key, granted);
+        })
+        .catch((err: unknown) =>
+          console.warn('budget top-up failed', { budgetId: rule.id, error: String(err) }),
+        )
+        .finally(() => this.toppingUp.delete(rule.id));
+      this.toppingUp.set(rule.id, pending);
+    }
+    return pending;
+  }
+
+  private settleBudgets(reservations: Reservation[], cost: number | null): void {
+    const rules = this.config?.budgets ?? [];
+    this.book.settle(rules, reservations, cost);
+    // Spending on wide budgets is told to the ledger within a second, in one call.
+    if (this.book.hasUnreported() && this.config?.enterpriseId) {
+      const at = Date.now() + 1000;
+      if (this.reportAt === null || this.reportAt > at) this.reportAt = at;
+      this.scheduleAlarm(this.reportAt);
+    }
+  }
+
+  private async reportSpending(): Promise<void> {
+    const enterpriseId = this.config?.enterpriseId;
+    const entries = this.book.takeUnreported();
+    if (!enterpriseId || entries.length === 0) return;
+    try {
+      metrics.gateCalls++;
+      await enterpriseLedger(this.env, enterpriseId).report(entries, enterpriseId);
+    } catch (err) {
+      for (const e of entries) this.book.addUnreported(e.budgetId, e.periodKey, e.micros);
+      this.reportAt = Date.now() + 30_000;
+      console.warn('budget report failed', { error: String(err) });
+    }
+  }
+
+  private alertBudget(rule: BudgetRule, key: string, percent: number): void {
+    const view = this.book.view([rule], Date.now())[0];
+    this.ctx.waitUntil(budgetAlert(this.env, rule, key, percent, view?.spentMicros ?? 0));
   }
 
   override async alarm(): Promise<void> {
@@ -304,7 +454,14 @@ export class GroupGate extends DurableObject<Env> {
       this.usageRetryAt = null;
       await this.resendUsage();
     }
-    let next = this.usageRetryAt ?? Number.POSITIVE_INFINITY;
+    if (this.reportAt !== null && this.reportAt <= now) {
+      this.reportAt = null;
+      await this.reportSpending();
+    }
+    let next = Math.min(
+      this.usageRetryAt ?? Number.POSITIVE_INFINITY,
+      this.reportAt ?? Number.POSITIVE_INFINITY,
+    );
     for (const lease of this.leases.values()) next = Math.min(next, lease.expiresAt);
     if (Number.isFinite(next)) this.scheduleAlarm(next);
   }
@@ -336,7 +493,12 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   /** Chooses an account and takes a lease on it, trying candidates in ranked order. */
-  private async place(config: GroupConfig, request: AdmitRequest, tried: Set<string>): Promise<Admission> {
+  private async place(
+    config: GroupConfig,
+    request: AdmitRequest,
+    tried: Set<string>,
+    reservations: Reservation[],
+  ): Promise<Admission> {
     const now = Date.now();
     const reasons: string[] = [];
     const candidates: PoolAccount[] = [];
@@ -376,7 +538,7 @@ export class GroupGate extends DurableObject<Env> {
       // Counted as picked before the await, so concurrent admissions spread instead of piling on
       // the same account; the AccountGate's answer then replaces the optimistic load.
       if (config.kind === 'enterprise') this.notePick(account, candidates, tiering);
-      const result = await this.tryAccount(account, request, ttlMs, 0);
+      const result = await this.tryAccount(account, request, ttlMs, 0, reservations);
       if (result.ok) return this.admitted(config, account, request, result);
       reasons.push(`${account.name}: ${result.message}`);
       refusals.push(result);
@@ -386,7 +548,7 @@ export class GroupGate extends DurableObject<Env> {
     const target = [...full].sort((a, b) => this.utilisation(a) - this.utilisation(b))[0];
     const waitMs = target ? this.policyFor(config, target.provider).queueWaitMs : 0;
     if (target && waitMs > 0 && !this.withdrawn.has(request.leaseId)) {
-      const result = await this.tryAccount(target, request, ttlMs, waitMs);
+      const result = await this.tryAccount(target, request, ttlMs, waitMs, reservations);
       if (result.ok) return this.admitted(config, target, request, result);
       reasons.push(`${target.name}: still ${result.message} after waiting ${waitMs} ms`);
     }
@@ -397,14 +559,21 @@ export class GroupGate extends DurableObject<Env> {
     return this.refusal(refusalKind(refusals), reasons, retryAfterMs);
   }
 
-  private async tryAccount(account: PoolAccount, request: AdmitRequest, ttlMs: number, waitMs: number) {
+  private async tryAccount(
+    account: PoolAccount,
+    request: AdmitRequest,
+    ttlMs: number,
+    waitMs: number,
+    reservations: Reservation[],
+  ) {
     const now = Date.now();
     // Hold the key's slot across the AccountGate call, which opens this object's input gate.
-    if (this.tracks(request)) {
+    if (this.tracks(request, reservations)) {
       this.holdLease(request.leaseId, {
         keyId: request.keyId,
         accountId: account.id,
         expiresAt: now + ttlMs + waitMs,
+        reservations: reservations.length > 0 ? reservations : undefined,
       });
     }
     let result: AcquireResult;
@@ -450,7 +619,7 @@ export class GroupGate extends DurableObject<Env> {
     const policy = this.policyFor(config, account.provider);
     if (request.sessionKey && config.kind === 'enterprise')
       this.bindSession(request.sessionKey, account.id, policy);
-    const releaseVia = this.tracks(request) ? 'group' : 'account';
+    const releaseVia = this.leases.has(request.leaseId) ? 'group' : 'account';
     if (releaseVia === 'account') {
       const now = Date.now();
       if (this.granted.size >= ADMISSION_MEMORY_LIMIT) forgetOlder(this.granted, (g) => g.at, now);
@@ -468,12 +637,15 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   /**
-   * Whether this gate keeps its own copy of the lease: needed for a key concurrency limit, and in
-   * a pool to keep each account's load current for the strategies. A carpool key without a
-   * concurrency limit needs none: the AccountGate's lease is the whole truth.
+   * Whether this gate keeps its own copy of the lease: needed for a key concurrency limit, for
+   * budget reservations (settled when the lease ends), and in a pool to keep each account's load
+   * current for the strategies. A carpool key without limits or budgets needs none: the
+   * AccountGate's lease is the whole truth.
    */
-  private tracks(request: AdmitRequest): boolean {
-    return this.config?.kind === 'enterprise' || request.limits.maxConcurrency !== null;
+  private tracks(request: AdmitRequest, reservations: Reservation[]): boolean {
+    return (
+      this.config?.kind === 'enterprise' || request.limits.maxConcurrency !== null || reservations.length > 0
+    );
   }
 
   private notePick(account: PoolAccount, candidates: PoolAccount[], tiering: Tiering): void {
@@ -613,11 +785,12 @@ export class GroupGate extends DurableObject<Env> {
   private holdLease(leaseId: string, lease: Lease): void {
     this.leases.set(leaseId, lease);
     this.write(
-      'INSERT OR REPLACE INTO leases (lease_id, key_id, account_id, expires_at) VALUES (?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO leases (lease_id, key_id, account_id, expires_at, reservations) VALUES (?, ?, ?, ?, ?)',
       leaseId,
       lease.keyId,
       lease.accountId,
       lease.expiresAt,
+      lease.reservations ? JSON.stringify(lease.reservations) : null,
     );
     this.scheduleAlarm(lease.expiresAt);
   }
@@ -631,9 +804,14 @@ export class GroupGate extends DurableObject<Env> {
     this.ctx.storage.sql.exec(query, ...bindings);
   }
 
-  // The AccountGate reaps its own copy of an expired lease; this one only frees the key's slot.
+  // The AccountGate reaps its own copy of an expired lease; this one frees the key's slot and
+  // the budgets' reservations (what the request cost, if anything, is not known here).
   private reap(now: number): void {
-    for (const [leaseId, lease] of this.leases) if (lease.expiresAt <= now) this.dropLease(leaseId);
+    for (const [leaseId, lease] of this.leases) {
+      if (lease.expiresAt > now) continue;
+      if (lease.reservations) this.settleBudgets(lease.reservations, null);
+      this.dropLease(leaseId);
+    }
   }
 
   private scheduleAlarm(at: number): void {
@@ -710,4 +888,40 @@ function forgetOlder<T>(map: Map<string, T>, at: (value: T) => number, now: numb
     if (at(value) > now - ADMISSION_MEMORY_MS) break;
     map.delete(key);
   }
+}
+
+function usd(micros: number): string {
+  return `$${(micros / 1_000_000).toFixed(2)}`;
+}
+
+const SCOPE_WORDS: Record<BudgetRule['scope'], string> = {
+  enterprise: "the enterprise's",
+  department: "the department's",
+  group: "the group's",
+  member: 'your',
+  key: "this key's",
+};
+
+/**
+ * A spent budget, in words a member can act on: which budget, its limit, what was spent, when it
+ * resets. A retry cannot help until then (`x-should-retry: false`).
+ */
+function budgetRefusal(rule: BudgetRule, spent: number | null, resetsAt: number | null): Admission {
+  const period =
+    rule.period === 'total' ? 'total' : `${rule.period === 'day' ? 'daily' : `${rule.period}ly`}`;
+  const spentText = spent === null ? 'used up' : `spent (${usd(spent)} used)`;
+  const reset =
+    resetsAt === null
+      ? 'It does not reset; ask an owner to raise it.'
+      : `It resets at ${new Date(resetsAt).toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
+  return {
+    ok: false,
+    kind: 'budget',
+    code: 'budget_exhausted',
+    message: `${capitalise(SCOPE_WORDS[rule.scope])} ${period} budget of ${usd(rule.limitMicros)} is ${spentText}. ${reset}`,
+  };
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -77,12 +77,16 @@ describe('gates rebuilt from storage', () => {
         keyId: other.json.id,
         leaseId: 'after-eviction-1',
         limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+        userId: 'user',
+        reserveMicros: 0,
       });
       const limitedKey = await fresh.admit({
         ...request,
         keyId: pool.keyId,
         leaseId: 'after-eviction-2',
         limits: { maxConcurrency: 1, requestsPerWindow: null, windowMinutes: null },
+        userId: 'user',
+        reserveMicros: 0,
       });
       return { revoked, limitedKey };
     });
@@ -132,6 +136,8 @@ describe('gates rebuilt from storage', () => {
         native: ['anthropic'],
         sessionKey: null,
         limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+        userId: 'user',
+        reserveMicros: 0,
       });
       return { before, admission, after: fresh.state().config };
     });

@@ -161,6 +161,8 @@ describe('a withdrawal at the gates', () => {
     native: ['anthropic' as const],
     sessionKey: null,
     limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+    userId: 'user',
+    reserveMicros: 0,
   });
 
   it('that arrives before the admission refuses it', async () => {

@@ -11,6 +11,7 @@ export type RelayErrorKind =
   | 'not_found'
   | 'too_large'
   | 'rate_limited'
+  | 'budget'
   | 'upstream'
   | 'unavailable'
   | 'overloaded'
@@ -61,6 +62,16 @@ const KINDS: Record<RelayErrorKind, KindInfo> = {
     status: 429,
     anthropic: 'rate_limit_error',
     openai: 'rate_limit_error',
+    google: 'RESOURCE_EXHAUSTED',
+  },
+  // 402, not 429: the CLIs retry a 429 (Codex six times, Gemini CLI with backoff; Claude Code
+  // unless told not to) and none retries a 402, which is what a spent budget needs: the member
+  // sees the message at once. Anthropic names it `billing_error`; OpenAI's quota error type is
+  // `insufficient_quota`.
+  budget: {
+    status: 402,
+    anthropic: 'billing_error',
+    openai: 'insufficient_quota',
     google: 'RESOURCE_EXHAUSTED',
   },
   upstream: { status: 502, anthropic: 'api_error', openai: 'api_error', google: 'UNAVAILABLE' },

@@ -7,6 +7,7 @@ import { groupGate } from '../../durable-objects/address';
 import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
+import { reservationFor } from '../budgets/reservation';
 import type { AppEnv } from '../context';
 import { conversionFor, type ResponseStreamOptions, responseStreamOptions } from '../convert';
 import { modelListConversion } from '../convert/model-list';
@@ -23,6 +24,7 @@ import {
   teed,
   unheld,
 } from '../metering/meter-stream';
+import { pricesNow } from '../metering/price-overrides';
 import { metrics } from '../metrics';
 import { downstreamHeaders } from '../providers/headers';
 import { adapterFor, allAdapters } from '../providers/registry';
@@ -104,6 +106,8 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     c.req.raw.signal,
   );
   const gate = groupGate(env, request.key.groupId);
+  const prices = pricesNow(env, (p) => c.executionCtx.waitUntil(p));
+  const table = prices instanceof Promise ? await prices : prices;
   const base: Omit<AdmitRequest, 'leaseId'> = {
     groupId: request.key.groupId,
     keyId: request.key.id,
@@ -117,6 +121,18 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
       requestsPerWindow: request.key.requestsPerWindow,
       windowMinutes: request.key.windowMinutes,
     },
+    userId: request.key.userId,
+    reserveMicros:
+      request.metered === false
+        ? 0
+        : reservationFor(
+            request.model,
+            request.body?.byteLength ?? 0,
+            request.json,
+            table,
+            startedAt,
+            Number(env.BUDGET_RESERVATION_CAP_MICROS),
+          ),
   };
   settlement.asks(requestId);
   metrics.blockingGateCalls++;
@@ -127,7 +143,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     throw new RelayError(admission.kind, admission.message, {
       retryAfterSec: admission.retryAfterSec,
       code: admission.code,
-      retryable: !['permission', 'invalid_request', 'not_found'].includes(admission.kind),
+      retryable: !['permission', 'invalid_request', 'not_found', 'budget'].includes(admission.kind),
     });
   }
 

@@ -3,6 +3,8 @@
 // it serves. Read from D1 when a gate starts cold and pushed by the admin API after every change,
 // so admission needs no D1.
 import { and, eq, or } from 'drizzle-orm';
+import { loadGroupBudgets } from '../budgets/config';
+import type { BudgetRule } from '../budgets/rules';
 import { db } from '../db/client';
 import { type Account, accounts, enterprises, type Group, groups } from '../db/schema';
 import type { Preset } from '../providers/compatible';
@@ -25,6 +27,8 @@ export interface GroupConfig {
   id: string;
   kind: Group['kind'];
   enterpriseId: string | null;
+  /** Every budget the group's requests answer to: its own, its members', its keys', and wider ones. */
+  budgets?: BudgetRule[];
   scheduling: PolicyOverrides | null;
   pools: PoolPolicies | null;
   accounts: PoolAccount[];
@@ -76,6 +80,7 @@ export async function loadGroupConfig(env: Env, groupId: string): Promise<GroupC
     id: group.id,
     kind: group.kind,
     enterpriseId: group.enterpriseId,
+    budgets: await loadGroupBudgets(env, group),
     scheduling: group.scheduling,
     pools,
     accounts: pool.map(poolAccount),
