@@ -6,6 +6,7 @@
 import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
+import { alertRoutes } from './routes/alerts';
 import { enterpriseRoutes } from './routes/enterprises';
 import { meRoutes } from './routes/me';
 
@@ -26,6 +27,7 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 api.use(principalMiddleware());
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);
+api.route('/', alertRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',
