@@ -315,8 +315,9 @@ export async function testEndpoint(
     maxAttempts: 1,
     nextAttemptAt: Date.now(),
   });
-  const settings = deliverySettings(caller.env);
-  const { delivery } = await attemptDelivery(caller.env, deliveryId, settings, { evenIfDisabled: true });
+  const { delivery } = await attemptDelivery(caller.env, deliveryId, deliverySettings(caller.env), {
+    evenIfDisabled: true,
+  });
   return delivery!;
 }
 
