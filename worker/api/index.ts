@@ -6,6 +6,7 @@
 import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
+import { alertRoutes } from './routes/alerts';
 import { budgetRoutes } from './routes/budgets';
 import { enterpriseRoutes } from './routes/enterprises';
 import { meRoutes } from './routes/me';
@@ -28,6 +29,7 @@ api.use(principalMiddleware());
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);
 api.route('/', budgetRoutes);
+api.route('/', alertRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',
