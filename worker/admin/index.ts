@@ -2,7 +2,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { metrics } from '../metrics';
-import { accountRoutes } from './accounts';
 import { groupRoutes } from './groups';
 import { keyRoutes } from './keys';
 import { operatorAuth } from './operator-auth';
@@ -13,7 +12,6 @@ import { userRoutes } from './users';
 export const adminApi = new Hono<AppEnv>();
 
 adminApi.use(operatorAuth());
-adminApi.route('/accounts', accountRoutes);
 adminApi.route('/users', userRoutes);
 adminApi.route('/groups', groupRoutes);
 adminApi.route('/keys', keyRoutes);

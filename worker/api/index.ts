@@ -6,6 +6,7 @@
 import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
+import { accountRoutes } from './routes/accounts';
 import { enterpriseRoutes } from './routes/enterprises';
 import { meRoutes } from './routes/me';
 
@@ -24,6 +25,7 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 });
 
 api.use(principalMiddleware());
+api.route('/', accountRoutes);
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);
 
