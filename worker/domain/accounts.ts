@@ -431,7 +431,7 @@ async function boundAccount(caller: Caller, group: Group): Promise<Scoped> {
 export async function bindCarpoolAccount(
   caller: Caller,
   groupId: string,
-  input: AccountSettings & Endpoint,
+  input: Omit<AccountSettings, 'name'> & Endpoint & { name?: string },
 ): Promise<PublicAccount> {
   const group = await carpoolFor(caller, groupId, 'group.manage');
   if (group.kind !== 'carpool')
@@ -444,7 +444,7 @@ export async function bindCarpoolAccount(
       'conflict',
       `Group ${groupId} already has an account: change it (PATCH) or unbind it (DELETE) first.`,
     );
-  const endpoint = resolveEndpoint(input);
+  const endpoint = resolveEndpoint({ ...input, name: input.name ?? group.name });
   const id = crypto.randomUUID();
   const d = caller.db;
   const [, bound] = await d.batch([

@@ -109,7 +109,11 @@ const AccountInput = z
   .openapi('AccountInput');
 
 const CarpoolAccountInput = z
-  .strictObject({ ...endpointFields, ...optionalSettings })
+  .strictObject({
+    ...endpointFields,
+    ...optionalSettings,
+    name: optionalSettings.name.optional().openapi({ description: "Default: the group's name." }),
+  })
   .openapi('CarpoolAccountInput');
 
 const AccountChanges = strictChanges({
