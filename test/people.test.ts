@@ -353,3 +353,27 @@ describe('the old operator router', () => {
     await served.body?.cancel();
   });
 });
+
+describe('operator-only routes', () => {
+  it('prices and metrics answer system admins only, at the same paths on /api/v1 and /admin/v1', async () => {
+    const ana = await newUser('Ana');
+    for (const [method, path, body] of [
+      ['GET', '/prices', undefined],
+      ['GET', '/prices/claude-sonnet-4-5', undefined],
+      [
+        'PUT',
+        '/prices/x-model',
+        { inputMicros: 1, outputMicros: 1, cacheWrite5mMicros: 1, cacheWrite1hMicros: 1, cacheReadMicros: 1 },
+      ],
+      ['DELETE', '/prices/x-model', undefined],
+      ['GET', '/metrics', undefined],
+    ] as const) {
+      expect(await status(ana.token, method, path, body), `${method} ${path}`).toBe(404);
+      expect(await status(null, method, path, body), `${method} ${path}`).toBe(401);
+    }
+    expect(await status(ADMIN_TOKEN, 'GET', '/prices/models/gemini-2.5-pro')).toBe(200);
+    const metrics = await admin<{ relayRequests: number }>('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(typeof metrics.json.relayRequests).toBe('number');
+  });
+});
