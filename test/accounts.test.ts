@@ -258,13 +258,25 @@ describe("a carpool's account", () => {
     expect(refused.status).toBeGreaterThanOrEqual(400);
     await refused.text();
 
-    const bound = await api<AccountBody>(pool.owner.token, 'POST', `/groups/${pool.groupId}/account`, {
-      name: 'new one',
-      provider: 'anthropic',
-      credential: `sk-fake.${pool.tag}.ok`,
-      maxConcurrency: 3,
-    });
-    expect(bound).toMatchObject({ status: 201, json: { groupId: pool.groupId, enterpriseId: null } });
+    // Five binds at once: exactly one account is made and bound, the rest are 409 and leave nothing.
+    const name = `new one ${pool.tag}`;
+    const binds = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        api<AccountBody>(pool.owner.token, 'POST', `/groups/${pool.groupId}/account`, {
+          name,
+          provider: 'anthropic',
+          credential: `sk-fake.${pool.tag}.ok`,
+          maxConcurrency: 3,
+        }),
+      ),
+    );
+    expect(binds.map((b) => b.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    const bound = binds.find((b) => b.status === 201)!;
+    expect(bound.json).toMatchObject({ groupId: pool.groupId, enterpriseId: null });
+    const made = await env.DB.prepare('SELECT id FROM accounts WHERE name = ?')
+      .bind(name)
+      .all<{ id: string }>();
+    expect(made.results).toEqual([{ id: bound.json.id }]);
     expect(JSON.stringify(bound.json)).not.toContain('sk-fake');
     const ok = await streamMessage(pool.key);
     expect(ok.status).toBe(200);
