@@ -8,7 +8,7 @@ import { decryptCredential } from '../worker/auth/credentials';
 import { db } from '../worker/db/client';
 import { type Account, accounts } from '../worker/db/schema';
 import { metrics } from '../worker/metrics';
-import { adapterFor } from '../worker/providers/registry';
+import { probeUpstream } from '../worker/providers/probe';
 import type { UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import type { HealthPolicy } from '../worker/scheduling/policy';
 import { migrateSql } from './sql-schema';
@@ -284,22 +284,11 @@ export class AccountGate extends DurableObject<Env> {
    */
   async probe(): Promise<{ ok: boolean; status: number | null; state: AccountState }> {
     const config = this.config;
-    const adapter = config && adapterFor(config.provider);
-    if (!config || !adapter) return { ok: false, status: null, state: this.state() };
+    if (!config) return { ok: false, status: null, state: this.state() };
     let status: number | null = null;
     try {
       const credential = await decryptCredential(this.env.CREDENTIALS_KEY, config.id, config.credentialsEnc);
-      const request = await adapter.buildRequest({
-        account: config,
-        credential,
-        operation: { wire: adapter.wires[0]!, kind: 'models', model: '', stream: false, search: '' },
-        method: 'GET',
-        clientHeaders: new Headers(),
-        body: null,
-      });
-      const res = await fetch(request, { signal: AbortSignal.timeout(10_000) });
-      status = res.status;
-      await res.body?.cancel();
+      status = await probeUpstream(config, credential);
     } catch {
       status = null;
     }

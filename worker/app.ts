@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { adminApi } from './admin';
 import { api } from './api';
-import { ApiError, renderApiError } from './api/errors';
+import { ApiError, constraintConflict, renderApiError } from './api/errors';
 import type { AppEnv } from './context';
 import { clip } from './limits';
 import { anthropicSurface } from './relay/anthropic';
@@ -56,6 +56,9 @@ export function newApp() {
     const isAdmin = c.req.path.startsWith('/admin/') || c.req.path.startsWith('/api/');
     if (err instanceof RelayError) return renderRelayError(err, c.get('dialect') ?? 'anthropic', requestId);
     if (err instanceof ApiError) return renderApiError(err, requestId);
+    // A rule the database keeps (a trigger), broken by whichever path wrote: a 409 in its words.
+    const conflict = isAdmin ? constraintConflict(err) : null;
+    if (conflict) return renderApiError(conflict, requestId);
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own 4xx (e.g. a JSON body that does not parse before validation).
       return isAdmin

@@ -7,11 +7,9 @@ import { groupGate } from '../../durable-objects/address';
 import { ApiError } from '../api/errors';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
-import { type Group, groupMembers, groups, users } from '../db/schema';
+import { accounts, enterprises, type Group, groupMembers, groups, users } from '../db/schema';
 import { policyOverridesSchema } from '../scheduling/policy';
-import { findAccount } from './accounts';
 import { audit } from './audit';
-import { findEnterprise } from './enterprises';
 import { pushGroup } from './push';
 import { notSupportedYet, validate } from './validate';
 
@@ -41,9 +39,19 @@ export const groupRoutes = new Hono<AppEnv>();
 
 groupRoutes.post('/', validate('json', createGroupSchema), async (c) => {
   const input = c.req.valid('json');
-  if (input.accountId) await findAccount(c.env, input.accountId);
-  if (input.enterpriseId) await findEnterprise(c.env, input.enterpriseId);
   const d = db(c.env);
+  // (worker/admin/accounts.ts and enterprises.ts moved to the API; their look-ups, inline until this file moves.)
+  if (
+    input.accountId &&
+    !(await d.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, input.accountId))).length
+  )
+    throw new ApiError('not_found', `No account ${input.accountId}.`);
+  if (
+    input.enterpriseId &&
+    !(await d.select({ id: enterprises.id }).from(enterprises).where(eq(enterprises.id, input.enterpriseId)))
+      .length
+  )
+    throw new ApiError('not_found', `No enterprise ${input.enterpriseId}.`);
   const id = crypto.randomUUID();
   let row: Group | undefined;
   try {

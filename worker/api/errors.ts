@@ -27,3 +27,16 @@ export function renderApiError(error: ApiError, requestId: string): Response {
   const body = { error: { code: error.code, message: error.message, requestId, details: error.details } };
   return Response.json(body, { status: error.status, headers: { 'x-carpool-request-id': requestId } });
 }
+
+/**
+ * A rule the database itself keeps (a trigger's `RAISE(ABORT, 'conflict: …')`, see
+ * migrations/), as the 409 it is, worded for people; null for any other error. drizzle wraps D1's
+ * error, so the trigger's words are somewhere down the cause chain.
+ */
+export function constraintConflict(err: unknown): ApiError | null {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const match = /conflict: (.+?)(?:: SQLITE_CONSTRAINT.*)?$/s.exec(e.message);
+    if (match) return new ApiError('conflict', match[1]!);
+  }
+  return null;
+}

@@ -6,10 +6,16 @@
 import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
+import { accountRoutes } from './routes/accounts';
 import { alertRoutes } from './routes/alerts';
+import { auditRoutes } from './routes/audit';
 import { budgetRoutes } from './routes/budgets';
+import { enterpriseMemberRoutes } from './routes/enterprise-members';
 import { enterpriseRoutes } from './routes/enterprises';
 import { meRoutes } from './routes/me';
+import { operatorRoutes } from './routes/operator';
+import { usageRoutes } from './routes/usage';
+import { userRoutes } from './routes/users';
 
 export const api = newRouter();
 
@@ -26,10 +32,16 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 });
 
 api.use(principalMiddleware());
+api.route('/', accountRoutes);
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);
 api.route('/', budgetRoutes);
 api.route('/', alertRoutes);
+api.route('/', enterpriseMemberRoutes);
+api.route('/', userRoutes);
+api.route('/', usageRoutes);
+api.route('/', auditRoutes);
+api.route('/', operatorRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',

@@ -20,6 +20,8 @@ export const users = sqliteTable('users', {
   systemRole: text('system_role', { enum: ['system_admin', 'user'] })
     .notNull()
     .default('user'),
+  /** When a system admin disabled the person: no sign-in, no tokens, keys revoked; null: active. */
+  disabledAt: integer('disabled_at'),
   createdAt: createdAt(),
 });
 

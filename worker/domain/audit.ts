@@ -1,8 +1,11 @@
 // The audit log: every change a domain function makes is written here, by whom and from where,
-// in the scope (enterprise, group) whose managers may read it. Never a secret: callers pass a
-// summary of what changed, not the row.
-import { auditLog } from '../db/schema';
-import { actorId, type Caller } from './caller';
+// in the scope (enterprise, group) whose managers may read it (readAudit). Never a secret: callers
+// pass a summary of what changed, not the row.
+import { and, desc, eq, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { ApiError } from '../api/errors';
+import { auditLog, groups } from '../db/schema';
+import { actorId, authorize, type Caller, memberships } from './caller';
+import { can } from './permissions';
 
 export interface AuditEntry {
   action: string;
@@ -31,4 +34,79 @@ export function auditInsert(caller: Caller, entry: AuditEntry) {
 
 export async function audit(caller: Caller, entry: AuditEntry): Promise<void> {
   await auditInsert(caller, entry);
+}
+
+export interface AuditQuery {
+  enterpriseId?: string;
+  groupId?: string;
+  /** Milliseconds since the epoch, inclusive. */
+  from?: number;
+  /** Exclusive; default now. */
+  to?: number;
+  /** Newest first, at most this many (default 100). */
+  limit?: number;
+}
+
+export type AuditRecord = typeof auditLog.$inferSelect;
+
+/**
+ * The entries whose scope the caller manages, newest first: a system admin reads all of them; an
+ * enterprise's owners and admins its entries and its groups'; a group's owner the group's. Naming
+ * a scope the caller cannot see is a 404; one they see but do not manage (a plain member), a 403.
+ */
+export async function readAudit(caller: Caller, q: AuditQuery): Promise<AuditRecord[]> {
+  const d = caller.db;
+  const filters: SQL[] = [];
+  if (q.from !== undefined) filters.push(gte(auditLog.at, q.from));
+  if (q.to !== undefined) filters.push(lt(auditLog.at, q.to));
+  const groupsOf = (enterpriseIds: string[]) =>
+    d.select({ id: groups.id }).from(groups).where(inArray(groups.enterpriseId, enterpriseIds));
+  if (q.enterpriseId) {
+    await authorize(
+      caller,
+      'group.manage',
+      { type: 'enterprise', enterpriseId: q.enterpriseId },
+      `enterprise ${q.enterpriseId}`,
+    );
+    filters.push(
+      or(eq(auditLog.enterpriseId, q.enterpriseId), inArray(auditLog.groupId, groupsOf([q.enterpriseId])))!,
+    );
+  }
+  if (q.groupId) {
+    const [group] = await d
+      .select({ enterpriseId: groups.enterpriseId })
+      .from(groups)
+      .where(eq(groups.id, q.groupId));
+    if (!group) throw new ApiError('not_found', `No group ${q.groupId}.`);
+    await authorize(
+      caller,
+      'group.manage',
+      { type: 'group', groupId: q.groupId, enterpriseId: group.enterpriseId },
+      `group ${q.groupId}`,
+    );
+    filters.push(eq(auditLog.groupId, q.groupId));
+  }
+  const m = await memberships(caller);
+  if (!m.system && !q.enterpriseId && !q.groupId) {
+    const owned = [...m.groups.keys()].filter((groupId) =>
+      can(m, 'group.manage', { type: 'group', groupId, enterpriseId: null }),
+    );
+    const run = [...m.enterprises.keys()].filter((enterpriseId) =>
+      can(m, 'group.manage', { type: 'enterprise', enterpriseId }),
+    );
+    if (owned.length === 0 && run.length === 0) return [];
+    filters.push(
+      or(
+        run.length ? inArray(auditLog.enterpriseId, run) : undefined,
+        run.length ? inArray(auditLog.groupId, groupsOf(run)) : undefined,
+        owned.length ? inArray(auditLog.groupId, owned) : undefined,
+      )!,
+    );
+  }
+  return d
+    .select()
+    .from(auditLog)
+    .where(and(...filters))
+    .orderBy(desc(auditLog.at), desc(auditLog.id))
+    .limit(q.limit ?? 100);
 }

@@ -93,11 +93,14 @@ export async function principalOfToken(caller: Pick<Caller, 'db'>, token: string
       revokedAt: personalAccessTokens.revokedAt,
       lastUsedAt: personalAccessTokens.lastUsedAt,
       systemRole: users.systemRole,
+      disabledAt: users.disabledAt,
     })
     .from(personalAccessTokens)
     .innerJoin(users, eq(users.id, personalAccessTokens.userId))
     .where(eq(personalAccessTokens.tokenHash, await sha256Hex(token)));
   if (!row || row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return null;
+  // A disabled person's tokens stop working; they work again if the person is let back in.
+  if (row.disabledAt !== null) return null;
   // Last use to the minute is enough, and spares a write per call.
   if (row.lastUsedAt === null || now - row.lastUsedAt > 60_000) {
     await caller.db

@@ -1,0 +1,224 @@
+// Usage and the audit log, read by people: each sees what their scope covers, and a filter naming
+// something outside it is a 404.
+import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, admin, api, eventually, newUser, streamMessage } from './support/relay';
+
+interface Usage {
+  totals: { requests: number; costMicros: number };
+  byMember: { userId: string; requests: number }[];
+  byModel: { model: string }[];
+  byHour: { hour: number }[];
+}
+interface AuditEntry {
+  action: string;
+  enterpriseId: string | null;
+  groupId: string | null;
+  targetId: string;
+}
+type Person = Awaited<ReturnType<typeof newUser>>;
+
+async function status(token: string, path: string): Promise<number> {
+  return (await api(token, 'GET', path)).status;
+}
+
+async function use(key: string, times: number) {
+  for (let i = 0; i < times; i++) await (await streamMessage(key)).text();
+}
+
+async function keyFor(groupId: string, person: Person) {
+  await admin('POST', `/groups/${groupId}/members`, { userId: person.id, role: 'member' });
+  return (await admin<{ id: string; key: string }>('POST', '/keys', { groupId, userId: person.id })).json;
+}
+
+/**
+ * An enterprise (owner, admin, plain member) with a pool account and one group of two members who
+ * each use it; and a carpool (owner, member) that both use.
+ */
+async function world() {
+  const tag = crypto.randomUUID().replaceAll('-', '');
+  const people = await Promise.all(
+    ['owner', 'admin', 'member', 'u1', 'u2', 'carOwner', 'carMember', 'stranger'].map((n) => newUser(n)),
+  );
+  const [owner, entAdmin, entMember, u1, u2, carOwner, carMember, stranger] = people as [
+    Person,
+    Person,
+    Person,
+    Person,
+    Person,
+    Person,
+    Person,
+    Person,
+  ];
+  const enterprise = (
+    await api<{ id: string }>(ADMIN_TOKEN, 'POST', '/enterprises', { name: `e ${tag}`, ownerId: owner.id })
+  ).json.id;
+  await api(owner.token, 'POST', `/enterprises/${enterprise}/members`, {
+    userId: entAdmin.id,
+    role: 'admin',
+  });
+  await api(owner.token, 'POST', `/enterprises/${enterprise}/members`, {
+    userId: entMember.id,
+    role: 'member',
+  });
+  const poolAccount = (
+    await api<{ id: string }>(owner.token, 'POST', '/accounts', {
+      name: 'pool',
+      provider: 'anthropic',
+      credential: `sk-fake.${tag}p.ok`,
+      enterpriseId: enterprise,
+    })
+  ).json.id;
+  const group = (
+    await admin<{ id: string }>('POST', '/groups', {
+      name: 'g',
+      kind: 'enterprise',
+      enterpriseId: enterprise,
+    })
+  ).json.id;
+  const k1 = await keyFor(group, u1);
+  const k2 = await keyFor(group, u2);
+
+  const carAccount = (
+    await admin<{ id: string }>('POST', '/accounts', {
+      name: 'car',
+      provider: 'anthropic',
+      credential: `sk-fake.${tag}c.ok`,
+    })
+  ).json.id;
+  const carpool = (
+    await admin<{ id: string }>('POST', '/groups', { name: 'c', kind: 'carpool', accountId: carAccount })
+  ).json.id;
+  await admin('POST', `/groups/${carpool}/members`, { userId: carOwner.id, role: 'owner' });
+  const kc = await keyFor(carpool, carMember);
+
+  await use(k1.key, 1);
+  await use(k2.key, 2);
+  await use(kc.key, 1);
+  await eventually(async () => {
+    const all = await api<Usage>(ADMIN_TOKEN, 'GET', `/usage?groupId=${group}`);
+    const car = await api<Usage>(ADMIN_TOKEN, 'GET', `/usage?groupId=${carpool}`);
+    return all.json.totals.requests === 3 && car.json.totals.requests === 1 ? true : undefined;
+  });
+  return {
+    enterprise,
+    group,
+    carpool,
+    poolAccount,
+    carAccount,
+    owner,
+    entAdmin,
+    entMember,
+    u1,
+    u2,
+    carOwner,
+    carMember,
+    stranger,
+    k1,
+    k2,
+    kc,
+  };
+}
+
+describe('usage, scoped by the caller', () => {
+  it('a member: their own usage, their group’s totals, nobody else’s', async () => {
+    const w = await world();
+    const own = await api<Usage>(w.u1.token, 'GET', `/usage?userId=${w.u1.id}`);
+    expect(own.json.totals.requests).toBe(1);
+    const byKey = await api<Usage>(w.u1.token, 'GET', `/usage?keyId=${w.k1.id}`);
+    expect(byKey.json.totals.requests).toBe(1);
+
+    const group = await api<Usage>(w.u1.token, 'GET', `/usage?groupId=${w.group}`);
+    expect(group.status).toBe(200);
+    expect(group.json.totals.requests).toBe(3);
+    expect(group.json.byMember).toEqual([expect.objectContaining({ userId: w.u1.id, requests: 1 })]);
+
+    expect(await status(w.u1.token, `/usage?userId=${w.u2.id}`)).toBe(404);
+    expect(await status(w.u1.token, `/usage?keyId=${w.k2.id}`)).toBe(404);
+    expect(await status(w.u1.token, `/usage?groupId=${w.carpool}`)).toBe(404);
+    expect(await status(w.u1.token, `/usage?groupId=${w.group}&userId=${w.u2.id}`)).toBe(404);
+    // An account is seen by whoever sees it: a carpool's by its members (their own usage on it),
+    // a pool's by the enterprise's people, not by a member of one of its groups.
+    const onAccount = await api<Usage>(w.carMember.token, 'GET', `/usage?accountId=${w.carAccount}`);
+    expect(onAccount.json.totals.requests).toBe(1);
+    expect(await status(w.u1.token, `/usage?accountId=${w.poolAccount}`)).toBe(404);
+    expect(await status(w.u1.token, `/usage?accountId=${w.carAccount}`)).toBe(404);
+  });
+
+  it('whoever manages a group sees all of it; the enterprise’s plain members and strangers do not', async () => {
+    const w = await world();
+    for (const manager of [w.owner, w.entAdmin]) {
+      const group = await api<Usage>(manager.token, 'GET', `/usage?groupId=${w.group}`);
+      expect(group.json.totals.requests).toBe(3);
+      expect(group.json.byMember.map((m) => m.userId).sort()).toEqual([w.u1.id, w.u2.id].sort());
+      expect((await api<Usage>(manager.token, 'GET', `/usage?userId=${w.u2.id}`)).json.totals.requests).toBe(
+        2,
+      );
+      expect((await api<Usage>(manager.token, 'GET', `/usage?keyId=${w.k2.id}`)).json.totals.requests).toBe(
+        2,
+      );
+      expect(
+        (await api<Usage>(manager.token, 'GET', `/usage?accountId=${w.poolAccount}`)).json.totals.requests,
+      ).toBe(3);
+      expect(await status(manager.token, `/usage?groupId=${w.carpool}`)).toBe(404);
+      expect(await status(manager.token, `/usage?userId=${w.carMember.id}`)).toBe(404);
+    }
+    expect(await status(w.entMember.token, `/usage?groupId=${w.group}`)).toBe(404);
+    expect(await status(w.stranger.token, `/usage?groupId=${w.group}`)).toBe(404);
+    expect(await status(w.stranger.token, `/usage?accountId=${w.poolAccount}`)).toBe(404);
+
+    const car = await api<Usage>(w.carOwner.token, 'GET', `/usage?groupId=${w.carpool}`);
+    expect(car.json.byMember.map((m) => m.userId)).toEqual([w.carMember.id]);
+    expect(
+      (await api<Usage>(w.carOwner.token, 'GET', `/usage?userId=${w.carMember.id}`)).json.totals.requests,
+    ).toBe(1);
+    expect(
+      (await api<Usage>(w.carOwner.token, 'GET', `/usage?accountId=${w.carAccount}`)).json.totals.requests,
+    ).toBe(1);
+    expect(await status(w.carOwner.token, `/usage?groupId=${w.group}`)).toBe(404);
+    // A filter is needed; the operator reads anything.
+    expect(await status(w.u1.token, '/usage')).toBe(400);
+    expect((await api<Usage>(ADMIN_TOKEN, 'GET', `/usage?userId=${w.u2.id}`)).json.totals.requests).toBe(2);
+  });
+});
+
+describe('the audit log', () => {
+  it('is read by those who manage its scope', async () => {
+    const w = await world();
+    await api(w.owner.token, 'PATCH', `/accounts/${w.poolAccount}`, { weight: 2 });
+    expect(
+      (await api(w.carOwner.token, 'PATCH', `/groups/${w.carpool}/account`, { name: 'renamed' })).status,
+    ).toBe(200);
+
+    for (const manager of [w.owner, w.entAdmin]) {
+      const read = await api<{ data: AuditEntry[] }>(
+        manager.token,
+        'GET',
+        `/audit?enterpriseId=${w.enterprise}`,
+      );
+      expect(read.status).toBe(200);
+      const actions = read.json.data.map((e) => e.action);
+      expect(actions).toEqual(
+        expect.arrayContaining(['enterprise.member.add', 'account.create', 'account.update']),
+      );
+      expect(read.json.data.every((e) => e.enterpriseId === w.enterprise)).toBe(true);
+      // Without a filter: everything they manage, nothing else.
+      const mine = await api<{ data: AuditEntry[] }>(manager.token, 'GET', '/audit');
+      expect(mine.json.data.some((e) => e.groupId === w.carpool)).toBe(false);
+      expect(mine.json.data.some((e) => e.enterpriseId === w.enterprise)).toBe(true);
+    }
+    expect(await status(w.entMember.token, `/audit?enterpriseId=${w.enterprise}`)).toBe(403);
+    expect(await status(w.stranger.token, `/audit?enterpriseId=${w.enterprise}`)).toBe(404);
+    expect(await status(w.carOwner.token, `/audit?enterpriseId=${w.enterprise}`)).toBe(404);
+    expect((await api<{ data: unknown[] }>(w.stranger.token, 'GET', '/audit')).json.data).toEqual([]);
+
+    const car = await api<{ data: AuditEntry[] }>(w.carOwner.token, 'GET', `/audit?groupId=${w.carpool}`);
+    expect(car.json.data.map((e) => e.action)).toEqual(['account.update']);
+    expect(await status(w.carMember.token, `/audit?groupId=${w.carpool}`)).toBe(403);
+    expect(await status(w.owner.token, `/audit?groupId=${w.carpool}`)).toBe(404);
+
+    const limited = await api<{ data: AuditEntry[] }>(ADMIN_TOKEN, 'GET', '/audit?limit=2');
+    expect(limited.json.data).toHaveLength(2);
+    const later = await api<{ data: AuditEntry[] }>(ADMIN_TOKEN, 'GET', `/audit?from=${Date.now() + 60_000}`);
+    expect(later.json.data).toEqual([]);
+  });
+});

@@ -1,0 +1,30 @@
+// /audit: who changed what, for those who manage the scope (worker/domain/audit.ts).
+import { createSelectSchema } from 'drizzle-zod';
+import { auditLog } from '../../db/schema';
+import { readAudit } from '../../domain/audit';
+import { jsonResponse, newRouter, route, z } from '../openapi';
+import { requireCaller } from '../principal';
+
+const AuditQuery = z.object({
+  enterpriseId: z.string().min(1).max(64).optional(),
+  groupId: z.string().min(1).max(64).optional(),
+  from: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch, inclusive' }),
+  to: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch, exclusive' }),
+  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'default 100' }),
+});
+
+const AuditEntrySchema = createSelectSchema(auditLog, {
+  detail: z.record(z.string(), z.unknown()).nullable(),
+}).openapi('AuditEntry');
+
+export const auditRoutes = newRouter().openapi(
+  route('signed-in', {
+    method: 'get',
+    path: '/audit',
+    summary:
+      "The audit log, newest first: an enterprise's (owners, admins), a group's (its owner and the enterprise's), all (system admin)",
+    request: { query: AuditQuery },
+    responses: { 200: jsonResponse(z.object({ data: z.array(AuditEntrySchema) }), 'The entries.') },
+  }),
+  async (c) => c.json({ data: await readAudit(requireCaller(c), c.req.valid('query')) }, 200),
+);

@@ -1,0 +1,137 @@
+// People, as a system admin runs them: list, create (without a password: they sign in later
+// through an invite or OIDC), rename, grant or revoke system admin, disable. A disabled person's
+// tokens stop working and their keys are revoked at once; there is always one active system admin
+// left (the operator token is automation, not a person who can recover the system).
+import { and, asc, eq, isNotNull, ne, or, type SQL, sql } from 'drizzle-orm';
+import { ApiError } from '../api/errors';
+import { users } from '../db/schema';
+import { audit } from './audit';
+import { authorize, type Caller } from './caller';
+import { revokeKeysWhere, tellGates } from './key-revocation';
+
+/** A user as the API shows one: never a password hash or any other column by accident. */
+export const userColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  systemRole: users.systemRole,
+  disabledAt: users.disabledAt,
+  createdAt: users.createdAt,
+};
+export type PublicUser = {
+  [K in keyof typeof userColumns]: (typeof users.$inferSelect)[K];
+};
+
+export type SystemRole = PublicUser['systemRole'];
+
+export interface UserInput {
+  email: string;
+  name: string;
+  systemRole?: SystemRole;
+}
+
+export interface UserChanges {
+  name?: string;
+  systemRole?: SystemRole;
+  /** True disables the person, false lets them back in (their revoked keys stay revoked). */
+  disabled?: boolean;
+}
+
+const SYSTEM = { type: 'system' } as const;
+
+export async function listUsers(caller: Caller, filter: { email?: string } = {}): Promise<PublicUser[]> {
+  await authorize(caller, 'system.admin', SYSTEM, 'such list');
+  return caller.db
+    .select(userColumns)
+    .from(users)
+    .where(filter.email ? eq(users.email, filter.email.toLowerCase()) : undefined)
+    .orderBy(asc(users.createdAt));
+}
+
+export async function createUser(caller: Caller, input: UserInput): Promise<PublicUser> {
+  await authorize(caller, 'system.admin', SYSTEM, 'such list');
+  const email = input.email.toLowerCase();
+  const [row] = await caller.db
+    .insert(users)
+    .values({ id: crypto.randomUUID(), email, name: input.name, systemRole: input.systemRole ?? 'user' })
+    .onConflictDoNothing()
+    .returning(userColumns);
+  if (!row) throw new ApiError('conflict', `A user with email ${email} already exists.`);
+  await audit(caller, {
+    action: 'user.create',
+    target: { type: 'user', id: row.id },
+    detail: { email, name: row.name, systemRole: row.systemRole },
+  });
+  return row;
+}
+
+/** One user: themself, or anyone for a system admin. */
+export async function getUser(caller: Caller, id: string): Promise<PublicUser> {
+  await authorize(caller, 'profile.manage', { type: 'user', userId: id }, `user ${id}`);
+  return findUser(caller, id);
+}
+
+async function findUser(caller: Caller, id: string): Promise<PublicUser> {
+  const [row] = await caller.db.select(userColumns).from(users).where(eq(users.id, id));
+  if (!row) throw new ApiError('not_found', `No user ${id}.`);
+  return row;
+}
+
+/**
+ * A system admin's changes to a person. Demoting or disabling the last active system admin is
+ * refused (409), decided by the UPDATE itself so that two admins demoting each other at once
+ * cannot both succeed.
+ */
+export async function updateUser(caller: Caller, id: string, changes: UserChanges): Promise<PublicUser> {
+  await authorize(caller, 'system.admin', { type: 'user', userId: id }, `user ${id}`);
+  const before = await findUser(caller, id);
+  const now = Date.now();
+  const set: Partial<typeof users.$inferInsert> = {};
+  if (changes.name !== undefined) set.name = changes.name;
+  if (changes.systemRole !== undefined) set.systemRole = changes.systemRole;
+  if (changes.disabled !== undefined) set.disabledAt = changes.disabled ? (before.disabledAt ?? now) : null;
+  if (Object.keys(set).length === 0) return before;
+
+  const d = caller.db;
+  const anotherAdmin = sql`EXISTS (SELECT 1 FROM ${users} AS others WHERE others.system_role = 'system_admin' AND others.disabled_at IS NULL AND others.id != ${id})`;
+  const staysAdmin =
+    (set.systemRole ?? before.systemRole) === 'system_admin' &&
+    (changes.disabled === undefined ? before.disabledAt === null : !changes.disabled);
+  // Allowed unless it takes away the last active system admin.
+  const keepsAnAdmin: SQL = staysAdmin
+    ? sql`1`
+    : or(ne(users.systemRole, 'system_admin'), isNotNull(users.disabledAt), anotherAdmin)!;
+  const [[row], revoked] = await d.batch([
+    d
+      .update(users)
+      .set(set)
+      .where(and(eq(users.id, id), keepsAnAdmin))
+      .returning(userColumns),
+    // A disabled person's keys stop at once; only when the UPDATE above did disable them.
+    revokeKeysWhere(
+      d,
+      id,
+      changes.disabled === true
+        ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.disabledAt} IS NOT NULL)`
+        : sql`0`,
+    ),
+  ]);
+  if (!row)
+    throw new ApiError(
+      'conflict',
+      'This is the last active system admin: make someone else system admin before demoting or disabling them.',
+    );
+  await tellGates(caller.env, revoked);
+  const fields = Object.keys(changes) as (keyof UserChanges)[];
+  await audit(caller, {
+    action: 'user.update',
+    target: { type: 'user', id },
+    detail: {
+      fields,
+      before: { name: before.name, systemRole: before.systemRole, disabled: before.disabledAt !== null },
+      after: { name: row.name, systemRole: row.systemRole, disabled: row.disabledAt !== null },
+      ...(revoked.length ? { keysRevoked: revoked.length } : {}),
+    },
+  });
+  return row;
+}
