@@ -27,6 +27,13 @@ export default defineConfig({
           // Short, so that tests see leases renewed under long streams and expire when abandoned.
           LEASE_TTL_MS: '3000',
           MAX_BODY_BYTES: '1048576',
+          // Sign-in (test/auth.test.ts, setup.test.ts, oidc.test.ts): the dashboard's origin, the
+          // first-run token, and the fake OIDC provider of test/fake-idp/ with its registered client.
+          ALLOWED_ORIGINS: 'https://dash.test, https://other-dash.test',
+          SETUP_TOKEN: 'test-setup-token',
+          OIDC_ISSUER: 'https://idp.test',
+          OIDC_CLIENT_ID: 'carpool-relay',
+          OIDC_CLIENT_SECRET: 'fake-idp-secret',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
         },
         outboundService: 'fake-upstream',

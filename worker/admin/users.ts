@@ -1,5 +1,5 @@
 // People. A user is who a key belongs to; roles come from group and enterprise memberships.
-import { asc } from 'drizzle-orm';
+import { asc, getTableColumns } from 'drizzle-orm';
 import { Hono } from 'hono';
 import * as z from 'zod';
 import { ApiError } from '../api/errors';
@@ -16,6 +16,9 @@ const createUserSchema = z.strictObject({
   systemRole: notSupportedYet('system roles take effect once people sign in', 'user'),
 });
 
+// A password hash never leaves the server.
+const { passwordHash: _passwordHash, ...publicColumns } = getTableColumns(users);
+
 export const userRoutes = new Hono<AppEnv>();
 
 userRoutes.post('/', validate('json', createUserSchema), async (c) => {
@@ -25,12 +28,12 @@ userRoutes.post('/', validate('json', createUserSchema), async (c) => {
     .insert(users)
     .values({ id: crypto.randomUUID(), email: input.email, name: input.name })
     .onConflictDoNothing()
-    .returning();
+    .returning(publicColumns);
   if (!row) throw new ApiError('conflict', `A user with email ${input.email} already exists.`);
   await audit(d, 'user.create', 'user', row.id);
   return c.json(row, 201);
 });
 
 userRoutes.get('/', async (c) => {
-  return c.json({ data: await db(c.env).select().from(users).orderBy(asc(users.createdAt)) });
+  return c.json({ data: await db(c.env).select(publicColumns).from(users).orderBy(asc(users.createdAt)) });
 });

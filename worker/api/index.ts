@@ -6,8 +6,10 @@
 import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
+import { authRoutes } from './routes/auth';
 import { enterpriseRoutes } from './routes/enterprises';
 import { meRoutes } from './routes/me';
+import { setupRoutes } from './routes/setup';
 
 export const api = newRouter();
 
@@ -26,6 +28,8 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 api.use(principalMiddleware());
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);
+api.route('/', authRoutes);
+api.route('/', setupRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',
