@@ -99,7 +99,8 @@ describe('password sign-in', () => {
     expect(stable(unknown.json)).toEqual(stable(wrong.json));
     expect((wrong.json as unknown as ErrorBody).error.message).toBe('Wrong email or password.');
 
-    // Both do the same PBKDF2 work: timed alternately, neither takes a multiple of the other.
+    // Both do the same PBKDF2 work (without it an unknown email answers in about half the time):
+    // timed alternately, the medians stay within a factor of 1.6 of each other.
     const time = async (email: string) => {
       const start = performance.now();
       const res = await login(email, 'wrong password');
@@ -108,14 +109,14 @@ describe('password sign-in', () => {
     };
     const known: number[] = [];
     const missing: number[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 8; i++) {
       known.push(await time(ana.email));
       missing.push(await time(`nobody-${crypto.randomUUID()}@example.com`));
     }
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const ratio = median(known) / median(missing);
-    expect(ratio, `known ${median(known)} ms, unknown ${median(missing)} ms`).toBeLessThan(2.5);
-    expect(ratio, `known ${median(known)} ms, unknown ${median(missing)} ms`).toBeGreaterThan(0.4);
+    expect(ratio, `known ${median(known)} ms, unknown ${median(missing)} ms`).toBeLessThan(1.6);
+    expect(ratio, `known ${median(known)} ms, unknown ${median(missing)} ms`).toBeGreaterThan(1 / 1.6);
   });
 
   it('refuses a person without a password like a wrong password', async () => {

@@ -1,4 +1,6 @@
 // Fake AI provider for the relay's tests and benchmarks: every outbound fetch lands here, whatever its URL.
+// Host idp.test is the fake OpenID Connect provider (test/fake-idp/).
+import { IDP_HOST, idp } from '../fake-idp';
 import { anthropic } from './anthropic';
 import { azure } from './azure';
 import { bedrock } from './bedrock';
@@ -21,6 +23,7 @@ export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.hostname === controlHost) return control(request, url);
+    if (url.hostname === IDP_HOST) return idp(request, url);
     const provider = providers.find((candidate) => candidate.claims(request, url)) ?? fallback;
     return play(provider, request, url);
   },
