@@ -37,15 +37,19 @@ export async function completeSetup(
   ctx: SignInContext,
   input: { token: string; email: string; name: string; password: string },
 ): Promise<IssuedSession> {
-  if (await anyUser(ctx.db)) throw new ApiError('conflict', DONE);
   const expected = ctx.env.SETUP_TOKEN;
-  if (!expected)
+  const valid = expected ? await sameSecret(input.token, expected) : false;
+  // Only a refusal looks at whether setup is done (to say so plainly); the way in is the one
+  // conditional insert below, with no check before it that a concurrent setup could slip past.
+  if (!valid) {
+    if (await anyUser(ctx.db)) throw new ApiError('conflict', DONE);
     throw new ApiError(
       'forbidden',
-      'Setup needs the SETUP_TOKEN secret to be set (wrangler secret put SETUP_TOKEN).',
+      expected
+        ? 'The setup token is wrong.'
+        : 'Setup needs the SETUP_TOKEN secret to be set (wrangler secret put SETUP_TOKEN).',
     );
-  if (!(await sameSecret(input.token, expected)))
-    throw new ApiError('forbidden', 'The setup token is wrong.');
+  }
   const values = await passwordUserValues({ ...input, systemRole: 'system_admin' });
   const inserted = await ctx.db.all<{ id: string }>(sql`
     INSERT INTO ${users} (id, email, name, system_role, password_hash)
