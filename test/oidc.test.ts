@@ -126,6 +126,14 @@ describe('OIDC sign-in', () => {
     expect(me2.json.userId).toBe(me.json.userId);
   });
 
+  it('knows a linked identity by issuer and subject, whatever email the provider gives later', async () => {
+    const ana = await person();
+    const first = await browser<{ userId: string }>(sessionCookieOf((await signInAs(ana)).res), 'GET', '/me');
+    const renamed = await person({ sub: ana.sub, email: `renamed-${ana.email}` });
+    const later = await browser<{ userId: string }>(sessionCookieOf((await signInAs(renamed)).res), 'GET', '/me');
+    expect(later.json.userId).toBe(first.json.userId);
+  });
+
   it('verifies ES256 ID tokens too', async () => {
     const done = await signInAs(await person({ alg: 'ES256' }));
     expect(done.status).toBe(302);
