@@ -16,7 +16,7 @@ import {
   setCookie,
   signedIn,
 } from './support/auth';
-import { ADMIN_TOKEN, api, newUser, RELAY } from './support/relay';
+import { ADMIN_TOKEN, admin, api, newUser, RELAY } from './support/relay';
 
 interface Me {
   userId: string;
@@ -64,6 +64,11 @@ describe('password sign-in', () => {
       ana.id,
     );
     expect(stored!.token_hash).toBe(await sha256Hex(ana.session));
+    // Neither leaves the server: not in the operator's user list either.
+    const listed = await admin('GET', '/users');
+    expect(listed.status).toBe(200);
+    expect(JSON.stringify(listed.json)).toContain(ana.id);
+    expect(JSON.stringify(listed.json)).not.toMatch(/pbkdf2|passwordHash/);
   });
 
   it('verifies a hash made with other iterations and redoes it at today’s count', async () => {
