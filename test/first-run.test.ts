@@ -3,6 +3,8 @@
 // file has its own storage), and its tests run in order on the same database.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { db } from '../worker/db/client';
+import { completeSetup, setupState } from '../worker/domain/setup';
 import { browser, login, sessionCookieOf } from './support/auth';
 
 const TOKEN = 'test-setup-token';
@@ -36,6 +38,15 @@ describe('first-run setup', () => {
     expect(wrong.json.error!.message).toContain('setup token is wrong');
     const weak = await setup({ token: TOKEN, email: 'root@example.com', name: 'Root', password: 'short' });
     expect(weak.status).toBe(400);
+    expect(await userCount()).toBe(0);
+  });
+
+  it('is refused, and says why, while SETUP_TOKEN is not set', async () => {
+    const without = { ...env, SETUP_TOKEN: '' };
+    expect((await setupState(db(env), without)).message).toContain('SETUP_TOKEN');
+    const ctx = { db: db(env), env: without, ip: null, userAgent: null };
+    const input = { token: '', email: 'root@example.com', name: 'Root', password: 'long enough' };
+    await expect(completeSetup(ctx, input)).rejects.toThrow(/SETUP_TOKEN/);
     expect(await userCount()).toBe(0);
   });
 

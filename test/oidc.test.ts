@@ -5,6 +5,9 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { sha256Base64url } from '../worker/auth/encoding';
+import { oidcConfig } from '../worker/auth/oidc';
+import { db } from '../worker/db/client';
+import { startOidcSignIn } from '../worker/domain/oidc';
 import { CLIENT, type FakePerson, ISSUER } from './fake-idp';
 import { browser, DASHBOARD_ORIGIN, sessionCookieOf, setCookie } from './support/auth';
 import { newUser, RELAY } from './support/relay';
@@ -65,6 +68,23 @@ async function signInAs(who: FakePerson, returnTo?: string) {
 }
 
 describe('OIDC sign-in', () => {
+  it('is off, and says so, without OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET', async () => {
+    for (const missing of ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET'] as const) {
+      const without = { ...env, [missing]: '' };
+      expect(oidcConfig(without)).toBeNull();
+      const ctx = { db: db(env), env: without, ip: null, userAgent: null };
+      await expect(startOidcSignIn(ctx, { redirectUri: CALLBACK })).rejects.toThrow(/not configured/);
+    }
+  });
+
+  it('is announced to the sign-in page', async () => {
+    const methods = await browser(null, 'GET', '/auth/methods');
+    expect(methods.json).toEqual({
+      password: true,
+      oidc: { issuer: ISSUER, start: '/api/v1/auth/oidc/start' },
+    });
+  });
+
   it('goes to the provider with PKCE S256, a state and a nonce, bound to this browser by a cookie', async () => {
     const { res, location, flowCookie } = await start();
     expect(res.status).toBe(302);
@@ -130,7 +150,11 @@ describe('OIDC sign-in', () => {
     const ana = await person();
     const first = await browser<{ userId: string }>(sessionCookieOf((await signInAs(ana)).res), 'GET', '/me');
     const renamed = await person({ sub: ana.sub, email: `renamed-${ana.email}` });
-    const later = await browser<{ userId: string }>(sessionCookieOf((await signInAs(renamed)).res), 'GET', '/me');
+    const later = await browser<{ userId: string }>(
+      sessionCookieOf((await signInAs(renamed)).res),
+      'GET',
+      '/me',
+    );
     expect(later.json.userId).toBe(first.json.userId);
   });
 

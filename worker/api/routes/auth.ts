@@ -4,6 +4,7 @@
 
 import { createSelectSchema } from 'drizzle-zod';
 import { getCookie, setCookie } from 'hono/cookie';
+import { oidcConfig } from '../../auth/oidc';
 import { NewPasswordSchema } from '../../auth/password';
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from '../../auth/session-cookie';
 import { sessions, users } from '../../db/schema';
@@ -69,6 +70,18 @@ const OidcCallbackQuery = z.object({
   iss: z.string().max(1024).optional(),
 });
 
+const SignInMethodsSchema = z
+  .object({
+    password: z.boolean(),
+    oidc: z
+      .object({ issuer: z.string(), start: z.string() })
+      .nullable()
+      .openapi({
+        description: 'The configured OIDC provider, and where to send the browser to use it; null when none.',
+      }),
+  })
+  .openapi('SignInMethods');
+
 const redirect = (description: string) => ({
   description,
   headers: { location: { schema: { type: 'string' as const } } },
@@ -79,6 +92,21 @@ function callbackUrl(requestUrl: string): string {
 }
 
 export const authRoutes = newRouter()
+  .openapi(
+    route('public', {
+      method: 'get',
+      path: '/auth/methods',
+      summary: 'How people can sign in here (for the sign-in page)',
+      responses: { 200: jsonResponse(SignInMethodsSchema, 'The sign-in methods.') },
+    }),
+    async (c) => {
+      const oidc = oidcConfig(c.env);
+      return c.json(
+        { password: true, oidc: oidc ? { issuer: oidc.issuer, start: '/api/v1/auth/oidc/start' } : null },
+        200,
+      );
+    },
+  )
   .openapi(
     route('public', {
       method: 'post',
