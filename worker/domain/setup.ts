@@ -37,7 +37,7 @@ export async function completeSetup(
   ctx: SignInContext,
   input: { token: string; email: string; name: string; password: string },
 ): Promise<IssuedSession> {
-  const expected = ctx.env.SETUP_TOKEN;
+  const expected = ctx.env.SETUP_TOKEN?.trim();
   const valid = expected ? await sameSecret(input.token, expected) : false;
   // Only a refusal looks at whether setup is done (to say so plainly); the way in is the one
   // conditional insert below, with no check before it that a concurrent setup could slip past.
