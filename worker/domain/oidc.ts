@@ -131,6 +131,7 @@ export async function finishOidcSignIn(
   return { issued: await signIn(ctx, user, 'oidc'), returnTo: flow.returnTo };
 }
 
+/** The person acting for themself, as the audit log records it: their session does not exist yet. */
 function selfCaller(ctx: SignInContext, userId: string): Caller {
   return {
     principal: { kind: 'user', userId, systemRole: 'user', via: 'session', credentialId: 'oidc-callback' },
