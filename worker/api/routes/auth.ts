@@ -73,12 +73,9 @@ const OidcCallbackQuery = z.object({
 const SignInMethodsSchema = z
   .object({
     password: z.boolean(),
-    oidc: z
-      .object({ issuer: z.string(), start: z.string() })
-      .nullable()
-      .openapi({
-        description: 'The configured OIDC provider, and where to send the browser to use it; null when none.',
-      }),
+    oidc: z.object({ issuer: z.string(), start: z.string() }).nullable().openapi({
+      description: 'The configured OIDC provider, and where to send the browser to use it; null when none.',
+    }),
   })
   .openapi('SignInMethods');
 
