@@ -93,7 +93,11 @@ export async function createPasswordUser(
 }
 
 /** The caller a freshly signed-in person acts as, for the audit log of their own sign-in. */
-function callerOf(ctx: SignInContext, user: Pick<User, 'id' | 'systemRole'>, sessionId: string): Caller {
+export function sessionCaller(
+  ctx: SignInContext,
+  user: Pick<User, 'id' | 'systemRole'>,
+  sessionId: string,
+): Caller {
   return {
     principal: {
       kind: 'user',
@@ -148,7 +152,7 @@ export async function signIn(
         ip: ctx.ip,
       })
       .returning(),
-    auditInsert(callerOf(ctx, user, id), {
+    auditInsert(sessionCaller(ctx, user, id), {
       action: 'session.create',
       target: { type: 'session', id },
       detail: { userId: user.id, method },

@@ -8,7 +8,13 @@ import { sameSecret } from '../auth/secrets';
 import type { Db } from '../db/client';
 import { users } from '../db/schema';
 import { auditInsert } from './audit';
-import { type IssuedSession, passwordUserValues, type SignInContext, signIn } from './sessions';
+import {
+  type IssuedSession,
+  passwordUserValues,
+  type SignInContext,
+  sessionCaller,
+  signIn,
+} from './sessions';
 
 export interface SetupState {
   open: boolean;
@@ -59,24 +65,10 @@ export async function completeSetup(
   if (inserted.length === 0) throw new ApiError('conflict', DONE);
   const [user] = await ctx.db.select().from(users).where(eq(users.id, values.id));
   const issued = await signIn(ctx, user!, 'setup');
-  await auditInsert(
-    {
-      principal: {
-        kind: 'user',
-        userId: user!.id,
-        systemRole: 'system_admin',
-        via: 'session',
-        credentialId: issued.session.id,
-      },
-      db: ctx.db,
-      env: ctx.env,
-      ip: ctx.ip,
-    },
-    {
-      action: 'user.create',
-      target: { type: 'user', id: user!.id },
-      detail: { email: user!.email, name: user!.name, systemRole: 'system_admin', via: 'setup' },
-    },
-  );
+  await auditInsert(sessionCaller(ctx, user!, issued.session.id), {
+    action: 'user.create',
+    target: { type: 'user', id: user!.id },
+    detail: { email: user!.email, name: user!.name, systemRole: 'system_admin', via: 'setup' },
+  });
   return issued;
 }
