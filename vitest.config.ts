@@ -31,6 +31,13 @@ export default defineConfig({
           ALERT_MAX_ATTEMPTS: '3',
           ALERT_RETRY_BASE_SECONDS: '1',
           ALERT_TIMEOUT_MS: '2000',
+          // Sign-in (test/auth.test.ts, setup.test.ts, oidc.test.ts): the dashboard's origin, the
+          // first-run token, and the fake OIDC provider of test/fake-idp/ with its registered client.
+          ALLOWED_ORIGINS: 'https://dash.test, https://other-dash.test',
+          SETUP_TOKEN: 'test-setup-token',
+          OIDC_ISSUER: 'https://idp.test',
+          OIDC_CLIENT_ID: 'carpool-relay',
+          OIDC_CLIENT_SECRET: 'fake-idp-secret',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
         },
         outboundService: 'fake-upstream',

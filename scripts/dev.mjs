@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm run dev`: the whole relay on localhost with local D1, Durable Objects and Queues (Miniflare).
-// First run: creates .dev.vars with a fresh ADMIN_TOKEN and CREDENTIALS_KEY, and prints them.
+// First run: creates .dev.vars with a fresh ADMIN_TOKEN, CREDENTIALS_KEY and SETUP_TOKEN, and
+// prints them. Once the relay answers, it asks it whether setup is still open (no user yet): if so
+// it prints the one-time setup link, otherwise that setup is done.
 // Wrangler's own flags pass through (`npm run dev -- --port 8790 --inspector-port 9230`); the
 // defaults below apply only to the flags not given.
 import { spawn, spawnSync } from 'node:child_process';
@@ -48,9 +50,10 @@ function readVars() {
 
 const vars = readVars();
 let created = false;
-if (!vars.ADMIN_TOKEN || !vars.CREDENTIALS_KEY) {
+if (!vars.ADMIN_TOKEN || !vars.CREDENTIALS_KEY || !vars.SETUP_TOKEN) {
   vars.ADMIN_TOKEN ||= `cpadmin-${randomBytes(24).toString('hex')}`;
   vars.CREDENTIALS_KEY ||= randomBytes(32).toString('base64');
+  vars.SETUP_TOKEN ||= randomBytes(24).toString('base64url');
   const lines = Object.entries(vars).map(([k, v]) => `${k}="${v}"`);
   writeFileSync(
     varsPath,
@@ -89,3 +92,33 @@ const dev = spawn(wrangler, ['dev', ...defaults, ...args], {
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal));
 dev.on('exit', (code) => process.exit(code ?? 0));
+
+/** Asks the running relay whether setup is open, and prints the setup link (or that it is done). */
+async function announceSetup() {
+  const probe = `${base.replace('//localhost:', `//${ip === '0.0.0.0' ? '127.0.0.1' : ip}:`)}/api/v1/setup`;
+  const link = `${base}/setup?token=${encodeURIComponent(vars.SETUP_TOKEN)}`;
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline && dev.exitCode === null) {
+    try {
+      const state = await (await fetch(probe, { signal: AbortSignal.timeout(2000) })).json();
+      if (state.open) {
+        console.log(`
+First run: create the first user (a system admin) with this one-time setup link:
+  ${link}
+(the dashboard serves that page; until it is built, the same with curl:)
+  curl ${base}/api/v1/setup -H 'content-type: application/json' \\
+    -d '{"token":"${vars.SETUP_TOKEN}","email":"you@example.com","name":"You","password":"at least 8 characters"}'
+`);
+      } else {
+        console.log(`\nSetup is done: the first user exists. Sign in with POST ${base}/api/v1/auth/login.\n`);
+      }
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  console.log(
+    `\nCould not ask the relay whether setup is open. While no user exists, the setup link is:\n  ${link}\n`,
+  );
+}
+announceSetup();

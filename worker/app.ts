@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { adminApi } from './admin';
 import { api } from './api';
 import { ApiError, constraintConflict, renderApiError } from './api/errors';
+import { apiCors } from './auth/origin';
 import type { AppEnv } from './context';
 import { clip } from './limits';
 import { anthropicSurface } from './relay/anthropic';
@@ -35,6 +36,8 @@ export function newApp() {
   // Claude Code checks connectivity with `HEAD /` (no key) before its first request.
   app.get('/', (c) => c.json({ name: 'aicarpool', status: 'ok' }));
 
+  // The dashboard may be deployed on its own origin: CORS with credentials for ALLOWED_ORIGINS.
+  app.use('/api/v1/*', apiCors());
   app.route('/api/v1', api);
   // The operator API of old: the same routes; what is not yet moved to /api/v1 stays behind them.
   app.route('/admin/v1', api);

@@ -1,5 +1,7 @@
 // Fake AI provider for the relay's tests and benchmarks: every outbound fetch lands here, whatever its URL.
 // It also receives the relay's alert webhooks (./hooks.ts).
+// Host idp.test is the fake OpenID Connect provider (test/fake-idp/).
+import { IDP_HOST, idp } from '../fake-idp';
 import { anthropic } from './anthropic';
 import { azure } from './azure';
 import { bedrock } from './bedrock';
@@ -26,6 +28,7 @@ export default {
     if (url.hostname === controlHost) return (await hookControl(request, url)) ?? control(request, url);
     // Alert webhooks (a path no provider uses).
     if (claimsHook(url)) return receiveHook(request, url);
+    if (url.hostname === IDP_HOST) return idp(request, url);
     const provider = providers.find((candidate) => candidate.claims(request, url)) ?? fallback;
     return play(provider, request, url);
   },

@@ -23,9 +23,21 @@ export class ApiError extends HTTPException {
   }
 }
 
+/** A 429 that says, in `retry-after` too, when trying again can succeed. */
+export class RetryLaterError extends ApiError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('rate_limited', message, { retryAfterSeconds });
+  }
+}
+
 export function renderApiError(error: ApiError, requestId: string): Response {
   const body = { error: { code: error.code, message: error.message, requestId, details: error.details } };
-  return Response.json(body, { status: error.status, headers: { 'x-carpool-request-id': requestId } });
+  const headers: Record<string, string> = { 'x-carpool-request-id': requestId };
+  if (error instanceof RetryLaterError) headers['retry-after'] = String(error.retryAfterSeconds);
+  return Response.json(body, { status: error.status, headers });
 }
 
 /**

@@ -9,11 +9,13 @@ import { referencePage } from './reference';
 import { accountRoutes } from './routes/accounts';
 import { alertRoutes } from './routes/alerts';
 import { auditRoutes } from './routes/audit';
+import { authRoutes } from './routes/auth';
 import { budgetRoutes } from './routes/budgets';
 import { enterpriseMemberRoutes } from './routes/enterprise-members';
 import { enterpriseRoutes } from './routes/enterprises';
 import { meRoutes } from './routes/me';
 import { operatorRoutes } from './routes/operator';
+import { setupRoutes } from './routes/setup';
 import { usageRoutes } from './routes/usage';
 import { userRoutes } from './routes/users';
 
@@ -42,6 +44,8 @@ api.route('/', userRoutes);
 api.route('/', usageRoutes);
 api.route('/', auditRoutes);
 api.route('/', operatorRoutes);
+api.route('/', authRoutes);
+api.route('/', setupRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',

@@ -1,11 +1,16 @@
 // Who is calling the API. In order: the operator token (`Authorization: Bearer <ADMIN_TOKEN>`, a
 // system admin without a user: the automation path), then the other credentials registered in
 // `resolvers` (personal access tokens, session cookies). Anonymous callers get a null caller;
-// routes that need one use `requireCaller`.
+// routes that need one use `requireCaller`. Writes made with the session cookie, and anonymous
+// writes from a browser, must come from a trusted Origin (worker/auth/origin.ts).
 import type { Context, MiddlewareHandler } from 'hono';
+import { checkOrigin } from '../auth/origin';
+import { sameSecret } from '../auth/secrets';
+import { readSessionCookie } from '../auth/session-cookie';
 import type { AppEnv } from '../context';
 import { db } from '../db/client';
 import type { Caller, Principal } from '../domain/caller';
+import { principalOfSession, type SignInContext } from '../domain/sessions';
 import { principalOfToken, TOKEN_PREFIX } from '../domain/tokens';
 import { ApiError } from './errors';
 
@@ -17,16 +22,6 @@ export function bearer(c: Context<AppEnv>): string | null {
   if (!header) return null;
   const match = /^Bearer\s+(.+)$/i.exec(header);
   return match ? match[1]!.trim() : null;
-}
-
-/** Compared as SHA-256 digests in constant time: neither length nor content can be timed. */
-export async function sameSecret(a: string, b: string): Promise<boolean> {
-  const encoder = new TextEncoder();
-  const [ha, hb] = await Promise.all([
-    crypto.subtle.digest('SHA-256', encoder.encode(a)),
-    crypto.subtle.digest('SHA-256', encoder.encode(b)),
-  ]);
-  return crypto.subtle.timingSafeEqual(ha, hb);
 }
 
 const operator: PrincipalResolver = async (c) => {
@@ -41,11 +36,23 @@ const personalToken: PrincipalResolver = async (c) => {
   return given?.startsWith(TOKEN_PREFIX) ? principalOfToken({ db: db(c.env) }, given) : null;
 };
 
+/** The session cookie, when the request names no other credential (an Authorization header). */
+const sessionCookie: PrincipalResolver = async (c) => {
+  if (c.req.header('authorization') !== undefined) return null;
+  const token = readSessionCookie(c);
+  return token ? principalOfSession({ db: db(c.env), env: c.env }, token) : null;
+};
+
 /** Tried in order; the first that recognises the request wins. */
-export const resolvers: PrincipalResolver[] = [operator, personalToken];
+export const resolvers: PrincipalResolver[] = [operator, personalToken, sessionCookie];
 
 export function clientAddress(c: Context<AppEnv>): string | null {
   return c.req.header('cf-connecting-ip') ?? null;
+}
+
+/** What a sign-in records of the request: where from, and with which browser. */
+export function signInContext(c: Context<AppEnv>): SignInContext {
+  return { db: db(c.env), env: c.env, ip: clientAddress(c), userAgent: c.req.header('user-agent') ?? null };
 }
 
 export function principalMiddleware(): MiddlewareHandler<AppEnv> {
@@ -55,6 +62,10 @@ export function principalMiddleware(): MiddlewareHandler<AppEnv> {
       found = await resolve(c);
       if (found) break;
     }
+    checkOrigin(
+      c,
+      found === null ? 'none' : found.kind === 'user' && found.via === 'session' ? 'session' : 'bearer',
+    );
     c.set('caller', found ? { principal: found, db: db(c.env), env: c.env, ip: clientAddress(c) } : null);
     await next();
   };
@@ -68,6 +79,8 @@ export function requireCaller(c: Context<AppEnv>): Caller {
     'unauthorized',
     bearer(c)
       ? 'This token is not valid (expired, revoked or unknown).'
-      : 'Sign in, or send a token: Authorization: Bearer <token>.',
+      : readSessionCookie(c)
+        ? 'Your session has ended (expired, signed out or revoked): sign in again.'
+        : 'Sign in, or send a token: Authorization: Bearer <token>.',
   );
 }

@@ -22,6 +22,11 @@ export const users = sqliteTable('users', {
     .default('user'),
   /** When a system admin disabled the person: no sign-in, no tokens, keys revoked; null: active. */
   disabledAt: integer('disabled_at'),
+  /**
+   * Self-describing PBKDF2 hash (worker/auth/password.ts): `pbkdf2-sha256$<iterations>$<salt>$<hash>`.
+   * Null for a person who signs in only through OIDC, or who has not chosen a password yet.
+   */
+  passwordHash: text('password_hash'),
   createdAt: createdAt(),
 });
 
@@ -212,6 +217,82 @@ export const personalAccessTokens = sqliteTable(
     revokedAt: integer('revoked_at'),
   },
   (t) => [index('personal_access_tokens_user_idx').on(t.userId)],
+);
+
+/**
+ * Signed-in browsers. The cookie holds a random token; only its SHA-256 is kept. A session ends at
+ * `expiresAt` (absolute), after SESSION_IDLE_TTL_MS without use (from `lastSeenAt`), or when revoked.
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    /** The public id, for listing and revoking one's sessions; not the credential. */
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    /** How the person signed in. */
+    method: text('method', { enum: ['password', 'oidc', 'setup', 'invite'] }).notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at').notNull(),
+    /** Updated at most once a minute; the idle expiry counts from here. */
+    lastSeenAt: integer('last_seen_at').notNull(),
+    /** The browser's User-Agent, cut to a bound. */
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/**
+ * Failed sign-in attempts per account (`account:<email>`) and per client address
+ * (`address:<ip>`), in a fixed window from the first failure. One atomic upsert per attempt
+ * (worker/auth/login-limits.ts).
+ */
+export const loginLimits = sqliteTable(
+  'login_limits',
+  {
+    key: text('key').primaryKey(),
+    windowStart: integer('window_start').notNull(),
+    failures: integer('failures').notNull(),
+  },
+  (t) => [index('login_limits_window_idx').on(t.windowStart)],
+);
+
+/** A person's identity at an OIDC provider, linked to their user: (issuer, subject) is theirs. */
+export const userIdentities = sqliteTable(
+  'user_identities',
+  {
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The email the provider gave when the identity was linked. */
+    email: text('email'),
+    createdAt: createdAt(),
+    lastSignInAt: integer('last_sign_in_at'),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index('user_identities_user_idx').on(t.userId)],
+);
+
+/**
+ * OIDC sign-ins in flight, between /auth/oidc/start and the callback: hashes of the state, the
+ * nonce and the PKCE verifier (which stays in the browser's cookie, binding the flow to it).
+ */
+export const oidcLogins = sqliteTable(
+  'oidc_logins',
+  {
+    stateHash: text('state_hash').primaryKey(),
+    nonceHash: text('nonce_hash').notNull(),
+    verifierHash: text('verifier_hash').notNull(),
+    /** Where to send the browser once signed in: a path, or a URL on an allowed dashboard origin. */
+    returnTo: text('return_to').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('oidc_logins_expires_idx').on(t.expiresAt)],
 );
 
 /**
@@ -527,3 +608,4 @@ export type AlertRule = typeof alertRules.$inferSelect;
 export type AlertSilence = typeof alertSilences.$inferSelect;
 export type AlertFiring = typeof alertFirings.$inferSelect;
 export type AlertDelivery = typeof alertDeliveries.$inferSelect;
+export type Session = typeof sessions.$inferSelect;

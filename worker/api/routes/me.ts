@@ -41,7 +41,8 @@ const TokenIdParam = z.object({
     .openapi({ param: { name: 'tokenId', in: 'path' } }),
 });
 
-function selfId(c: Parameters<typeof requireCaller>[0]): string {
+/** The calling person's id; the operator token is nobody's. */
+export function selfId(c: Parameters<typeof requireCaller>[0]): string {
   const { principal } = requireCaller(c);
   if (principal.kind !== 'user') throw new ApiError('invalid_request', 'The operator token is no user.');
   return principal.userId;
