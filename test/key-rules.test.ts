@@ -448,7 +448,7 @@ describe('operator API for key rules and unused fields', () => {
     }
   });
 
-  it('refuses splitMode, departmentId and systemRole other than their defaults', async () => {
+  it('refuses splitMode and systemRole other than their defaults, and a department on a carpool', async () => {
     const carpool = await seed('anthropic', {});
     const account = await admin<{ id: string }>('POST', '/accounts', {
       name: 'split',
@@ -467,7 +467,7 @@ describe('operator API for key rules and unused fields', () => {
     expect(even.json.error.message).toMatch(/splitMode: not supported yet/);
     const department = await group({ departmentId: 'd1' });
     expect(department.status).toBe(400);
-    expect(department.json.error.message).toMatch(/departmentId: not supported yet/);
+    expect(department.json.error.message).toMatch(/departmentId: departments are an enterprise’s/);
     expect((await group({ splitMode: 'usage' })).status).toBe(201);
 
     const admin1 = await admin<ApiErrorBody>('POST', '/users', {

@@ -160,6 +160,8 @@ describe('a withdrawal at the gates', () => {
     providers: ['anthropic' as const],
     sessionKey: null,
     limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+    service: 'anthropic' as const,
+    userAgent: null,
   });
 
   it('that arrives before the admission refuses it', async () => {

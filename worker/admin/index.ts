@@ -3,8 +3,6 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../context';
 import { metrics } from '../metrics';
 import { accountRoutes } from './accounts';
-import { groupRoutes } from './groups';
-import { keyRoutes } from './keys';
 import { operatorAuth } from './operator-auth';
 import { priceRoutes } from './prices';
 import { usageRoutes } from './usage';
@@ -15,8 +13,6 @@ export const adminApi = new Hono<AppEnv>();
 adminApi.use(operatorAuth());
 adminApi.route('/accounts', accountRoutes);
 adminApi.route('/users', userRoutes);
-adminApi.route('/groups', groupRoutes);
-adminApi.route('/keys', keyRoutes);
 adminApi.route('/usage', usageRoutes);
 adminApi.route('/prices', priceRoutes);
 

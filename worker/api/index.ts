@@ -7,6 +7,9 @@ import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
 import { enterpriseRoutes } from './routes/enterprises';
+import { groupRoutes } from './routes/groups';
+import { inviteRoutes } from './routes/invites';
+import { keyRoutes } from './routes/keys';
 import { meRoutes } from './routes/me';
 
 export const api = newRouter();
@@ -26,6 +29,9 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 api.use(principalMiddleware());
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);
+api.route('/', groupRoutes);
+api.route('/', keyRoutes);
+api.route('/', inviteRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',

@@ -7,6 +7,7 @@ import { groupGate } from '../../durable-objects/address';
 import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
+import { serviceOf } from '../auth/key-rules';
 import type { AppEnv } from '../context';
 import { conversionFor, type ResponseStreamOptions, responseStreamOptions } from '../convert';
 import { modelListConversion } from '../convert/model-list';
@@ -115,6 +116,8 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
       requestsPerWindow: request.key.requestsPerWindow,
       windowMinutes: request.key.windowMinutes,
     },
+    service: serviceOf(request.wire),
+    userAgent: request.headers.get('user-agent'),
   };
   settlement.asks(requestId);
   metrics.blockingGateCalls++;
@@ -125,6 +128,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     throw new RelayError(admission.kind, admission.message, {
       retryAfterSec: admission.retryAfterSec,
       retryable: admission.kind !== 'permission' && admission.kind !== 'invalid_request',
+      code: admission.code,
     });
   }
 

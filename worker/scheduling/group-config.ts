@@ -2,6 +2,7 @@
 // use (its one bound account for a carpool, its enterprise pool otherwise). Read from D1 when a
 // gate starts cold and pushed by the admin API after every change.
 import { and, eq, or } from 'drizzle-orm';
+import type { KeyBounds } from '../auth/key-bounds';
 import { db } from '../db/client';
 import { type Account, accounts, enterprises, type Group, groups } from '../db/schema';
 import type { PolicyOverrides, PoolPolicies } from './policy';
@@ -16,6 +17,8 @@ export interface GroupConfig {
   kind: Group['kind'];
   enterpriseId: string | null;
   scheduling: PolicyOverrides | null;
+  /** What any key of the group may allow at most, applied at admission. */
+  keyBounds: KeyBounds | null;
   pools: PoolPolicies | null;
   accounts: PoolAccount[];
 }
@@ -53,6 +56,7 @@ export async function loadGroupConfig(env: Env, groupId: string): Promise<GroupC
     kind: group.kind,
     enterpriseId: group.enterpriseId,
     scheduling: group.scheduling,
+    keyBounds: group.keyBounds,
     pools,
     accounts: pool,
   };
