@@ -88,21 +88,28 @@ export async function addMember(
   return row;
 }
 
+export interface Removal {
+  groupId: string;
+  userId: string;
+  /** How many of their keys in the group were revoked. */
+  keysRevoked: number;
+}
+
 /** Removes a member (whoever manages the group); their keys in the group are revoked at once. */
-export async function removeMember(caller: Caller, groupId: string, userId: string): Promise<void> {
+export async function removeMember(caller: Caller, groupId: string, userId: string): Promise<Removal> {
   const group = await authorizedGroup(caller, groupId, 'group.manage');
-  await remove(caller, group, userId, 'group.member.remove');
+  return remove(caller, group, userId, 'group.member.remove');
 }
 
 /** The caller leaves the group; their keys in it are revoked at once. */
-export async function leaveGroup(caller: Caller, groupId: string): Promise<void> {
+export async function leaveGroup(caller: Caller, groupId: string): Promise<Removal> {
   const group = await authorizedGroup(caller, groupId, 'group.view');
   const self = actorId(caller);
   if (!self) throw new ApiError('invalid_request', 'The operator token is no member of any group.');
-  await remove(caller, group, self, 'group.member.leave');
+  return remove(caller, group, self, 'group.member.leave');
 }
 
-async function remove(caller: Caller, group: Group, userId: string, action: string): Promise<void> {
+async function remove(caller: Caller, group: Group, userId: string, action: string): Promise<Removal> {
   const d = caller.db;
   const member = and(eq(groupMembers.groupId, group.id), eq(groupMembers.userId, userId));
   const [[gone], , revoked] = await d.batch([
@@ -132,6 +139,7 @@ async function remove(caller: Caller, group: Group, userId: string, action: stri
   ]);
   if (!gone) throw await notRemovable(caller, group, userId);
   await revokeAtGate(caller.env, group.id, revoked);
+  return { groupId: group.id, userId, keysRevoked: revoked.length };
 }
 
 /** Changes a member's role (whoever manages the group). */

@@ -87,6 +87,10 @@ const MemberParams = IdParam.extend({
 
 const members = jsonResponse(z.object({ data: z.array(MemberSchema) }), 'The members.');
 
+const RemovalSchema = z
+  .object({ groupId: z.string(), userId: z.string(), keysRevoked: z.number().int() })
+  .openapi('Removal');
+
 export const groupRoutes = newRouter()
   .openapi(
     route('signed-in', {
@@ -201,12 +205,11 @@ export const groupRoutes = newRouter()
       path: '/groups/{id}/members/{userId}',
       summary: 'Remove a member: their keys in the group are revoked at once',
       request: { params: MemberParams },
-      responses: { 204: { description: 'Removed.' } },
+      responses: { 200: jsonResponse(RemovalSchema, 'Who was removed, and how many keys were revoked.') },
     }),
     async (c) => {
       const { id: groupId, userId } = c.req.valid('param');
-      await removeMember(requireCaller(c), groupId, userId);
-      return c.body(null, 204);
+      return c.json(await removeMember(requireCaller(c), groupId, userId), 200);
     },
   )
   .openapi(
@@ -215,12 +218,9 @@ export const groupRoutes = newRouter()
       path: '/groups/{id}/leave',
       summary: 'Leave a group (a carpool’s last owner transfers it first): one’s keys in it are revoked',
       request: { params: IdParam },
-      responses: { 204: { description: 'Left.' } },
+      responses: { 200: jsonResponse(RemovalSchema, 'The group left, and how many keys were revoked.') },
     }),
-    async (c) => {
-      await leaveGroup(requireCaller(c), c.req.valid('param').id);
-      return c.body(null, 204);
-    },
+    async (c) => c.json(await leaveGroup(requireCaller(c), c.req.valid('param').id), 200),
   )
   .openapi(
     route('group.manage', {
