@@ -167,6 +167,24 @@ describe('self-service keys', () => {
     });
   });
 
+  it('a widened rule takes effect at once where it was made (elsewhere, within KEY_CACHE_TTL_MS)', async () => {
+    const carpool = await ownedCarpool();
+    const member = await memberOf(carpool.groupId);
+    const made = await ownKey(member, carpool.groupId, { allowedModels: ['claude-haiku-*'] });
+    expect((await relayStatus(made.key, 'claude-sonnet-4-5')).status).toBe(403);
+    expect((await api(member.token, 'PATCH', `/keys/${made.id}`, { allowedModels: null })).status).toBe(200);
+    expect((await relayStatus(made.key, 'claude-sonnet-4-5')).status).toBe(200);
+  });
+
+  it('the database stores no key for someone outside its group, whatever path writes it', async () => {
+    const carpool = await ownedCarpool();
+    const outsider = await ownedCarpool();
+    const insert = env.DB.prepare(
+      "INSERT INTO api_keys (id, key_hash, prefix, user_id, group_id) VALUES (?, ?, 'cp-x', ?, ?)",
+    ).bind(crypto.randomUUID(), crypto.randomUUID(), outsider.owner.id, carpool.groupId);
+    await expect(insert.run()).rejects.toThrow(/key_owner_not_member/);
+  });
+
   it('refuses budgets and fields a key cannot change', async () => {
     const carpool = await ownedCarpool();
     for (const body of [{ dailyBudgetMicros: 1000 }, { groupId: 'other' }, { userId: 'someone' }]) {
