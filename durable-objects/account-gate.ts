@@ -37,9 +37,18 @@ export interface AccountLoad {
 
 export type RefusalReason = 'not_found' | 'disabled' | 'cooling_down' | 'at_capacity' | 'cancelled';
 
+/**
+ * What a cooldown follows, for the client's error: the provider's rate limit (a 429), its own
+ * overload (529, 503 overloaded), or the account failing (5xx, timeouts, connection failures,
+ * rejected credentials).
+ */
+export type CooldownCause = 'rate_limited' | 'overloaded' | 'failing';
+
 export interface Refusal {
   ok: false;
   reason: RefusalReason;
+  /** For `cooling_down`: why. Absent for a cooldown recorded before causes were. */
+  cause?: CooldownCause;
   message: string;
   retryAfterMs: number | null;
   load: AccountLoad | null;
@@ -75,6 +84,7 @@ interface Lease {
 interface Health {
   cooldownUntil: number | null;
   cooldownReason: string | null;
+  cooldownCause: CooldownCause | null;
   /** Set when repeated auth failures disabled the account; cleared by reset() or a good probe(). */
   autoDisabledReason: string | null;
   consecutiveFailures: number;
@@ -120,6 +130,7 @@ function freshHealth(): Health {
   return {
     cooldownUntil: null,
     cooldownReason: null,
+    cooldownCause: null,
     autoDisabledReason: null,
     consecutiveFailures: 0,
     consecutiveServerFailures: 0,
@@ -293,6 +304,7 @@ export class AccountGate extends DurableObject<Env> {
       this.health.consecutiveAuthFailures = 0;
       this.health.cooldownUntil = null;
       this.health.cooldownReason = null;
+      this.health.cooldownCause = null;
       this.saveHealth();
       this.serveWaiters();
     }
@@ -381,12 +393,14 @@ export class AccountGate extends DurableObject<Env> {
     }
     const until = this.health.cooldownUntil;
     if (until !== null && until > now) {
-      return this.refuse(
+      const refusal = this.refuse(
         'cooling_down',
         this.health.cooldownReason ?? `cooling down until ${clock(until)}`,
         until - now,
         now,
       );
+      const cause = this.health.cooldownCause;
+      return cause ? { ...refusal, cause } : refusal;
     }
     return null;
   }
@@ -453,12 +467,15 @@ export class AccountGate extends DurableObject<Env> {
           ? 'an upstream timeout'
           : 'a connection failure';
     let forMs = 0;
+    let cause: CooldownCause = 'failing';
     switch (failure.kind) {
       case 'rate_limited':
         forMs = failure.retryAfterMs ?? policy.rateLimitCooldownMs;
+        cause = 'rate_limited';
         break;
       case 'overloaded':
         forMs = policy.overloadedCooldownMs;
+        cause = 'overloaded';
         break;
       case 'server_error':
       case 'timeout':
@@ -485,6 +502,7 @@ export class AccountGate extends DurableObject<Env> {
     if (h.cooldownUntil === null || until > h.cooldownUntil) {
       h.cooldownUntil = until;
       h.cooldownReason = `cooling down until ${clock(until)} after ${what}`;
+      h.cooldownCause = cause;
       this.scheduleAlarm(until);
     }
   }

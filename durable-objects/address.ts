@@ -19,3 +19,7 @@ export function groupGate(env: Env, groupId: string) {
 export function accountGate(env: Env, accountId: string) {
   return env.ACCOUNT_GATE.get(idFor(env.ACCOUNT_GATE, `account:${accountId}`));
 }
+
+export function enterpriseLedger(env: Env, enterpriseId: string) {
+  return env.ENTERPRISE_LEDGER.get(idFor(env.ENTERPRISE_LEDGER, `ledger:${enterpriseId}`));
+}

@@ -8,6 +8,9 @@ import { DurableObject } from 'cloudflare:workers';
 import type { KeyRecord } from '../worker/auth/client-key';
 import { boundsRefusal, effectiveLimits } from '../worker/auth/key-bounds';
 import { checkExpiry, checkKeyRules, type KeyRules, type KeyService } from '../worker/auth/key-rules';
+import { budgetAlert } from '../worker/budgets/alerts';
+import { periodEnd, periodKey } from '../worker/budgets/periods';
+import { applicable, type BudgetRule, type Reservation } from '../worker/budgets/rules';
 import { metrics } from '../worker/metrics';
 import type { ProviderKind, UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import { writeUsage } from '../worker/queue/consumer';
@@ -15,10 +18,12 @@ import type { UsageEvent } from '../worker/queue/usage-event';
 import { RelayError, type RelayErrorKind } from '../worker/relay/dialect';
 import { sendUsage } from '../worker/relay/outbox';
 import { type GroupConfig, loadGroupConfig, type PoolAccount } from '../worker/scheduling/group-config';
+import { describeAccount, describeModels, servesModel } from '../worker/scheduling/models';
 import { type HealthPolicy, resolvePolicy, type SchedulingPolicy } from '../worker/scheduling/policy';
-import { Ranker, supportsModel } from '../worker/scheduling/rank';
-import type { AccountLoad, AcquireResult, AttemptReport, LeaseRelease } from './account-gate';
-import { accountGate } from './address';
+import { Ranker, type Tiering } from '../worker/scheduling/rank';
+import type { AccountLoad, AcquireResult, AttemptReport, LeaseRelease, Refusal } from './account-gate';
+import { accountGate, enterpriseLedger } from './address';
+import { BUDGET_SCHEMA, BudgetBook, type BudgetView } from './budget-book';
 import { migrateSql } from './sql-schema';
 
 export type KeyLimits = Pick<KeyRecord, 'maxConcurrency' | 'requestsPerWindow' | 'windowMinutes'>;
@@ -32,11 +37,17 @@ export interface AdmitRequest {
   /** Lease id of this attempt; the relay request id for the first one. */
   leaseId: string;
   model: string;
-  /** Account kinds that can serve this client surface. */
+  /** Account kinds that can serve this client surface, natively or by conversion. */
   providers: ProviderKind[];
+  /** Those of them that speak the client's wire: preferred over a conversion. */
+  native: ProviderKind[];
   /** Sticky-session key (see worker/relay/session.ts); null when the request carries none. */
   sessionKey: string | null;
   limits: KeyLimits;
+  /** The key's holder: member budgets are theirs. */
+  userId: string;
+  /** What the request reserves against each budget until it settles (an estimate, capped). */
+  reserveMicros: number;
   /** The client surface and User-Agent, for rules changed since the worker cached the key. */
   service: KeyService;
   userAgent: string | null;
@@ -59,11 +70,19 @@ export type Admission =
        * pool load), or straight at the AccountGate — one hop and no write here for the common case.
        */
       releaseVia: 'group' | 'account';
+      /** The account's health policy (defaults ← its pool ← the group), for a release at the AccountGate. */
       health: HealthPolicy;
-      /** Mid-stream silence after which the request ends its stream (the policy's). */
+      /** Mid-stream silence after which the request ends its stream (the account's policy). */
       idleTimeoutMs: number;
     }
-  | { ok: false; kind: RelayErrorKind; message: string; retryAfterSec?: number; code?: string };
+  | {
+      ok: false;
+      kind: RelayErrorKind;
+      message: string;
+      retryAfterSec?: number;
+      /** A stable code for OpenAI's `code` field, e.g. `model_not_found`. */
+      code?: string;
+    };
 
 export interface SessionView {
   sessionKey: string;
@@ -78,6 +97,7 @@ const SCHEMA = [
    CREATE TABLE config (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);`,
   `CREATE TABLE sessions (session_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
   `CREATE TABLE usage_outbox (request_id TEXT PRIMARY KEY, json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
+  BUDGET_SCHEMA,
   `CREATE TABLE key_rules (key_id TEXT PRIMARY KEY, json TEXT NOT NULL, until INTEGER NOT NULL);`,
 ] as const;
 
@@ -87,12 +107,16 @@ export interface GroupRelease {
   report?: AttemptReport;
   /** The account of a lease this gate kept no copy of. */
   accountId?: string;
+  /** What the request cost, for its budgets; absent when it is not known. */
+  costMicros?: number;
 }
 
 interface Lease {
   keyId: string;
   accountId: string;
   expiresAt: number;
+  /** What the request holds against budgets until it settles. */
+  reservations?: Reservation[];
 }
 
 interface Session {
@@ -122,6 +146,9 @@ export class GroupGate extends DurableObject<Env> {
   private readonly windows = new Map<string, number[]>();
   private readonly loads = new Map<string, AccountLoad>();
   private readonly ranker = new Ranker();
+  /** Each pool's effective policy (defaults ← pool ← group), by provider kind, for the current config. */
+  private readonly policies = new Map<string, SchedulingPolicy>();
+  private readonly accountsById = new Map<string, PoolAccount>();
   private alarmAt: number | null = null;
   private loading: Promise<GroupConfig | null> | null = null;
   /**
@@ -134,6 +161,13 @@ export class GroupGate extends DurableObject<Env> {
   /** Grants this gate keeps no lease copy of (released at the AccountGate), for a late withdrawal. */
   private readonly granted = new Map<string, { accountId: string; at: number }>();
   private usageRetryAt: number | null = null;
+  private readonly book = new BudgetBook(
+    (query, ...bindings) => this.write(query, ...bindings),
+    (rule, key, percent) => this.alertBudget(rule, key, percent),
+  );
+  /** Top-ups in flight, one per wide budget. */
+  private readonly toppingUp = new Map<string, Promise<void>>();
+  private reportAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -141,20 +175,33 @@ export class GroupGate extends DurableObject<Env> {
       const sql = ctx.storage.sql;
       migrateSql(sql, SCHEMA);
       const stored = sql.exec<{ json: string }>('SELECT json FROM config').toArray()[0];
-      if (stored) this.config = JSON.parse(stored.json) as GroupConfig;
+      // A configuration stored before accounts carried their model families is read again from D1.
+      const config = stored ? (JSON.parse(stored.json) as GroupConfig) : null;
+      if (config?.accounts.every((a) => Array.isArray(a.family))) this.useConfig(config);
       for (const row of sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys'))
         this.revoked.add(row.key_id);
       sql.exec('DELETE FROM key_rules WHERE until <= ?', Date.now());
       for (const row of sql.exec<{ key_id: string; json: string; until: number }>('SELECT * FROM key_rules'))
         this.changedKeys.set(row.key_id, { policy: JSON.parse(row.json) as KeyPolicy, until: row.until });
-      type LeaseRow = { lease_id: string; key_id: string; account_id: string; expires_at: number };
+      type LeaseRow = {
+        lease_id: string;
+        key_id: string;
+        account_id: string;
+        expires_at: number;
+        reservations: string | null;
+      };
       for (const row of sql.exec<LeaseRow>('SELECT * FROM leases')) {
         this.leases.set(row.lease_id, {
           keyId: row.key_id,
           accountId: row.account_id,
           expiresAt: row.expires_at,
+          reservations: row.reservations ? (JSON.parse(row.reservations) as Reservation[]) : undefined,
         });
       }
+      this.book.load(
+        sql,
+        [...this.leases.values()].flatMap((l) => (l.reservations ? [l.reservations] : [])),
+      );
       type SessionRow = { session_key: string; account_id: string; expires_at: number };
       const now = Date.now();
       for (const row of sql.exec<SessionRow>('SELECT * FROM sessions')) {
@@ -189,7 +236,17 @@ export class GroupGate extends DurableObject<Env> {
     if (limited) return limited;
     // Counted before any await: a concurrent admit for the same key must already see this one.
     this.countRequest(request, now);
-    return this.place(config, request, new Set());
+    const rules = applicable(config.budgets ?? [], request.keyId, request.userId);
+    let reservations: Reservation[] = [];
+    if (rules.length > 0) {
+      const held = await this.reserveBudgets(config, rules, request.reserveMicros);
+      if (!held.ok) return held.refusal;
+      reservations = held.reservations;
+    }
+    const admission = await this.place(config, request, new Set(), reservations);
+    // Not admitted: what it reserved goes back.
+    if (!admission.ok && reservations.length > 0) this.book.settle(rules, reservations, 0);
+    return admission;
   }
 
   /** A failed attempt: record it on its account, then place the request on another one. */
@@ -198,12 +255,18 @@ export class GroupGate extends DurableObject<Env> {
     if (!config)
       return { ok: false, kind: 'permission', message: 'This key belongs to a group that no longer exists.' };
     const request = this.withCurrentLimits(config, asked, Date.now());
+    // The request's reservations move to its next attempt: the failed lease gives them up unsettled.
+    const failed = this.leases.get(request.failed.leaseId);
+    const reservations = failed?.reservations ?? [];
+    if (failed) failed.reservations = undefined;
     await this.release(
       request.failed.leaseId,
       { ok: false, failure: request.failed.failure },
       request.failed.accountId,
     );
-    return this.place(config, request, new Set(request.tried));
+    const admission = await this.place(config, request, new Set(request.tried), reservations);
+    if (!admission.ok && reservations.length > 0) this.book.settle(config.budgets ?? [], reservations, 0);
+    return admission;
   }
 
   /**
@@ -217,9 +280,9 @@ export class GroupGate extends DurableObject<Env> {
   /** Ends many leases in one call: one AccountGate call per account they hold. */
   async releaseMany(releases: GroupRelease[]): Promise<void> {
     const byAccount = new Map<string, LeaseRelease[]>();
-    const health = this.healthPolicy();
-    for (const { leaseId, report, accountId } of releases) {
+    for (const { leaseId, report, accountId, costMicros } of releases) {
       const lease = this.leases.get(leaseId);
+      if (lease?.reservations) this.settleBudgets(lease.reservations, costMicros ?? null);
       this.dropLease(leaseId);
       const account = lease?.accountId ?? accountId ?? this.granted.get(leaseId)?.accountId;
       this.granted.delete(leaseId);
@@ -228,7 +291,7 @@ export class GroupGate extends DurableObject<Env> {
         continue;
       }
       const list = byAccount.get(account) ?? [];
-      list.push({ leaseId, report, health });
+      list.push({ leaseId, report, health: this.healthPolicy(account) });
       byAccount.set(account, list);
     }
     await Promise.all(
@@ -280,7 +343,7 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   configure(config: GroupConfig): void {
-    this.config = config;
+    this.useConfig(config);
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
   }
 
@@ -304,14 +367,116 @@ export class GroupGate extends DurableObject<Env> {
     );
   }
 
-  state(): { config: GroupConfig | null; leasesInUse: number; revokedKeys: number; sessions: SessionView[] } {
+  state(): {
+    config: GroupConfig | null;
+    leasesInUse: number;
+    revokedKeys: number;
+    sessions: SessionView[];
+    budgets: BudgetView[];
+  } {
     const now = Date.now();
     this.reap(now);
     const sessions: SessionView[] = [];
     for (const [sessionKey, s] of this.sessions) {
       if (s.expiresAt > now) sessions.push({ sessionKey, accountId: s.accountId, expiresAt: s.expiresAt });
     }
-    return { config: this.config, leasesInUse: this.leases.size, revokedKeys: this.revoked.size, sessions };
+    return {
+      config: this.config,
+      leasesInUse: this.leases.size,
+      revokedKeys: this.revoked.size,
+      sessions,
+      budgets: this.book.view(this.config?.budgets ?? [], now),
+    };
+  }
+
+  /** The budgets a key answers to, as they stand (its holder's `GET /v1/key`). */
+  async keyBudgets(groupId: string, keyId: string, userId: string): Promise<BudgetView[]> {
+    const config = this.config ?? (await this.loadConfig(groupId));
+    return this.book.view(applicable(config?.budgets ?? [], keyId, userId), Date.now());
+  }
+
+  /**
+   * Reserves the request's estimate against every budget it answers to, or says which one is
+   * spent. Wide budgets with no allowance left here are topped up from the enterprise's ledger
+   * first (the one case a request waits for a second object); those running low are topped up
+   * behind it.
+   */
+  private async reserveBudgets(
+    config: GroupConfig,
+    rules: BudgetRule[],
+    micros: number,
+  ): Promise<{ ok: true; reservations: Reservation[] } | { ok: false; refusal: Admission }> {
+    let now = Date.now();
+    let check = this.book.check(rules, micros, now);
+    if (!check.ok && 'topUp' in check) {
+      await Promise.all(check.topUp.map((rule) => this.topUp(config, rule)));
+      now = Date.now();
+      check = this.book.check(rules, micros, now);
+      if (!check.ok && 'topUp' in check) {
+        const rule = check.topUp[0]!;
+        return { ok: false, refusal: budgetRefusal(rule, null, periodEnd(rule.period, now, rule.timeZone)) };
+      }
+    }
+    if (!check.ok && 'exhausted' in check) {
+      return { ok: false, refusal: budgetRefusal(check.exhausted, check.spent, check.resetsAt) };
+    }
+    if (!check.ok) throw new Error('unreachable');
+    this.book.reserve(rules, check.reservations);
+    for (const rule of this.book.runningLow(rules, now)) void this.topUp(config, rule);
+    return { ok: true, reservations: check.reservations };
+  }
+
+  /** Asks the enterprise's ledger for allowance on a wide budget (one request at a time per budget). */
+  private topUp(config: GroupConfig, rule: BudgetRule): Promise<void> {
+    const enterpriseId = config.enterpriseId;
+    if (!enterpriseId) return Promise.resolve();
+    let pending = this.toppingUp.get(rule.id);
+    if (!pending) {
+      const key = periodKey(rule.period, Date.now(), rule.timeZone);
+      const { want, deficit } = this.book.wanted(rule, key);
+      metrics.gateCalls++;
+      pending = enterpriseLedger(this.env, enterpriseId)
+        .grant({ groupId: config.id, budgetId: rule.id, periodKey: key, want, deficit }, enterpriseId)
+        .then(({ granted }) => {
+          if (granted > 0) this.book.credit(rule, key, granted);
+        })
+        .catch((err: unknown) =>
+          console.warn('budget top-up failed', { budgetId: rule.id, error: String(err) }),
+        )
+        .finally(() => this.toppingUp.delete(rule.id));
+      this.toppingUp.set(rule.id, pending);
+    }
+    return pending;
+  }
+
+  private settleBudgets(reservations: Reservation[], cost: number | null): void {
+    const rules = this.config?.budgets ?? [];
+    this.book.settle(rules, reservations, cost);
+    // Spending on wide budgets is told to the ledger within a second, in one call.
+    if (this.book.hasUnreported() && this.config?.enterpriseId) {
+      const at = Date.now() + 1000;
+      if (this.reportAt === null || this.reportAt > at) this.reportAt = at;
+      this.scheduleAlarm(this.reportAt);
+    }
+  }
+
+  private async reportSpending(): Promise<void> {
+    const enterpriseId = this.config?.enterpriseId;
+    const entries = this.book.takeUnreported();
+    if (!enterpriseId || entries.length === 0) return;
+    try {
+      metrics.gateCalls++;
+      await enterpriseLedger(this.env, enterpriseId).report(entries, enterpriseId);
+    } catch (err) {
+      for (const e of entries) this.book.addUnreported(e.budgetId, e.periodKey, e.micros);
+      this.reportAt = Date.now() + 30_000;
+      console.warn('budget report failed', { error: String(err) });
+    }
+  }
+
+  private alertBudget(rule: BudgetRule, key: string, percent: number): void {
+    const view = this.book.view([rule], Date.now())[0];
+    this.ctx.waitUntil(budgetAlert(this.env, rule, key, percent, view?.spentMicros ?? 0));
   }
 
   override async alarm(): Promise<void> {
@@ -324,7 +489,14 @@ export class GroupGate extends DurableObject<Env> {
       this.usageRetryAt = null;
       await this.resendUsage();
     }
-    let next = this.usageRetryAt ?? Number.POSITIVE_INFINITY;
+    if (this.reportAt !== null && this.reportAt <= now) {
+      this.reportAt = null;
+      await this.reportSpending();
+    }
+    let next = Math.min(
+      this.usageRetryAt ?? Number.POSITIVE_INFINITY,
+      this.reportAt ?? Number.POSITIVE_INFINITY,
+    );
     for (const lease of this.leases.values()) next = Math.min(next, lease.expiresAt);
     if (Number.isFinite(next)) this.scheduleAlarm(next);
   }
@@ -356,34 +528,37 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   /** Chooses an account and takes a lease on it, trying candidates in ranked order. */
-  private async place(config: GroupConfig, request: AdmitRequest, tried: Set<string>): Promise<Admission> {
-    const policy = this.policyFor(config, request.providers);
+  private async place(
+    config: GroupConfig,
+    request: AdmitRequest,
+    tried: Set<string>,
+    reservations: Reservation[],
+  ): Promise<Admission> {
     const now = Date.now();
     const reasons: string[] = [];
     const candidates: PoolAccount[] = [];
+    let unserved = 0;
     for (const account of config.accounts) {
       if (!request.providers.includes(account.provider)) continue;
-      if (tried.has(account.id)) reasons.push(`${account.name}: failed on this request already`);
-      else if (!supportsModel(account, request.model))
-        reasons.push(`${account.name}: model ${request.model} not supported`);
+      if (!servesModel(account, request.model)) unserved++;
+      else if (tried.has(account.id)) reasons.push(`${account.name}: failed on this request already`);
       else candidates.push(account);
     }
-    if (candidates.length === 0) {
-      if (config.accounts.length === 0 || reasons.length === 0) {
-        return {
-          ok: false,
-          kind: 'unavailable',
-          message: 'This group has no upstream account for this API yet.',
-          retryAfterSec: 60,
-        };
-      }
-      return this.refusal(tried.size > 0 ? 'unavailable' : 'invalid_request', reasons, null);
+    if (candidates.length === 0 && reasons.length === 0) {
+      if (unserved > 0) return modelRefusal(config, request);
+      return {
+        ok: false,
+        kind: 'unavailable',
+        message: 'This group has no upstream account for this API yet.',
+        retryAfterSec: 60,
+      };
     }
+    if (candidates.length === 0)
+      return this.refusal('unavailable', [...reasons, ...unservedReasons(config, request)], null);
 
+    const tiering = this.tiering(config, request);
     const ordered =
-      config.kind === 'carpool'
-        ? candidates
-        : this.ranker.order(candidates, policy.strategy, this.loads, now);
+      config.kind === 'carpool' ? candidates : this.ranker.order(candidates, tiering, this.loads, now);
     const session = request.sessionKey ? this.sessions.get(request.sessionKey) : undefined;
     if (session && session.expiresAt > now) {
       const at = ordered.findIndex((a) => a.id === session.accountId);
@@ -392,41 +567,48 @@ export class GroupGate extends DurableObject<Env> {
 
     const ttlMs = Number(this.env.LEASE_TTL_MS);
     const full: PoolAccount[] = [];
-    let retryAfterMs: number | null = null;
+    const refusals: Refusal[] = [];
     for (const account of ordered) {
       if (this.withdrawn.has(request.leaseId)) return withdrawnRefusal();
       // Counted as picked before the await, so concurrent admissions spread instead of piling on
       // the same account; the AccountGate's answer then replaces the optimistic load.
-      if (config.kind === 'enterprise') this.notePick(account, candidates);
-      const result = await this.tryAccount(account, request, ttlMs, 0);
-      if (result.ok) return this.admitted(config, account, request, result, policy);
+      if (config.kind === 'enterprise') this.notePick(account, candidates, tiering);
+      const result = await this.tryAccount(account, request, ttlMs, 0, reservations);
+      if (result.ok) return this.admitted(config, account, request, result);
       reasons.push(`${account.name}: ${result.message}`);
+      refusals.push(result);
       if (result.reason === 'at_capacity') full.push(account);
-      if (result.retryAfterMs !== null)
-        retryAfterMs = Math.min(retryAfterMs ?? result.retryAfterMs, result.retryAfterMs);
     }
     // Every account is busy: wait in the fair queue of the least loaded one rather than fail at once.
-    if (full.length > 0 && policy.queueWaitMs > 0 && !this.withdrawn.has(request.leaseId)) {
-      const target = [...full].sort((a, b) => this.utilisation(a) - this.utilisation(b))[0]!;
-      const result = await this.tryAccount(target, request, ttlMs, policy.queueWaitMs);
-      if (result.ok) return this.admitted(config, target, request, result, policy);
-      reasons.push(`${target.name}: still ${result.message} after waiting ${policy.queueWaitMs} ms`);
+    const target = [...full].sort((a, b) => this.utilisation(a) - this.utilisation(b))[0];
+    const waitMs = target ? this.policyFor(config, target.provider).queueWaitMs : 0;
+    if (target && waitMs > 0 && !this.withdrawn.has(request.leaseId)) {
+      const result = await this.tryAccount(target, request, ttlMs, waitMs, reservations);
+      if (result.ok) return this.admitted(config, target, request, result);
+      reasons.push(`${target.name}: still ${result.message} after waiting ${waitMs} ms`);
     }
-    return this.refusal(
-      full.length > 0 || retryAfterMs !== null ? 'rate_limited' : 'unavailable',
-      reasons,
-      retryAfterMs,
-    );
+    let retryAfterMs: number | null = null;
+    for (const r of refusals)
+      if (r.retryAfterMs !== null) retryAfterMs = Math.min(retryAfterMs ?? r.retryAfterMs, r.retryAfterMs);
+    reasons.push(...unservedReasons(config, request));
+    return this.refusal(refusalKind(refusals), reasons, retryAfterMs);
   }
 
-  private async tryAccount(account: PoolAccount, request: AdmitRequest, ttlMs: number, waitMs: number) {
+  private async tryAccount(
+    account: PoolAccount,
+    request: AdmitRequest,
+    ttlMs: number,
+    waitMs: number,
+    reservations: Reservation[],
+  ) {
     const now = Date.now();
     // Hold the key's slot across the AccountGate call, which opens this object's input gate.
-    if (this.tracks(request)) {
+    if (this.tracks(request, reservations)) {
       this.holdLease(request.leaseId, {
         keyId: request.keyId,
         accountId: account.id,
         expiresAt: now + ttlMs + waitMs,
+        reservations: reservations.length > 0 ? reservations : undefined,
       });
     }
     let result: AcquireResult;
@@ -468,11 +650,11 @@ export class GroupGate extends DurableObject<Env> {
     account: PoolAccount,
     request: AdmitRequest,
     result: Extract<AcquireResult, { ok: true }>,
-    policy: SchedulingPolicy,
   ): Admission {
+    const policy = this.policyFor(config, account.provider);
     if (request.sessionKey && config.kind === 'enterprise')
       this.bindSession(request.sessionKey, account.id, policy);
-    const releaseVia = this.tracks(request) ? 'group' : 'account';
+    const releaseVia = this.leases.has(request.leaseId) ? 'group' : 'account';
     if (releaseVia === 'account') {
       const now = Date.now();
       if (this.granted.size >= ADMISSION_MEMORY_LIMIT) forgetOlder(this.granted, (g) => g.at, now);
@@ -484,22 +666,25 @@ export class GroupGate extends DurableObject<Env> {
       account: result.account,
       maxAttempts: policy.maxAttempts,
       releaseVia,
-      health: this.healthPolicy(),
+      health: policy,
       idleTimeoutMs: policy.streamIdleTimeoutMs,
     };
   }
 
   /**
-   * Whether this gate keeps its own copy of the lease: needed for a key concurrency limit, and in
-   * a pool to keep each account's load current for the strategies. A carpool key without a
-   * concurrency limit needs none: the AccountGate's lease is the whole truth.
+   * Whether this gate keeps its own copy of the lease: needed for a key concurrency limit, for
+   * budget reservations (settled when the lease ends), and in a pool to keep each account's load
+   * current for the strategies. A carpool key without limits or budgets needs none: the
+   * AccountGate's lease is the whole truth.
    */
-  private tracks(request: AdmitRequest): boolean {
-    return this.config?.kind === 'enterprise' || request.limits.maxConcurrency !== null;
+  private tracks(request: AdmitRequest, reservations: Reservation[]): boolean {
+    return (
+      this.config?.kind === 'enterprise' || request.limits.maxConcurrency !== null || reservations.length > 0
+    );
   }
 
-  private notePick(account: PoolAccount, candidates: PoolAccount[]): void {
-    this.ranker.picked(account, candidates);
+  private notePick(account: PoolAccount, candidates: PoolAccount[], tiering: Tiering): void {
+    this.ranker.picked(account, candidates, tiering);
     const load = this.loads.get(account.id);
     if (load) this.loads.set(account.id, { ...load, inUse: load.inUse + 1 });
   }
@@ -622,13 +807,42 @@ export class GroupGate extends DurableObject<Env> {
     this.write('DELETE FROM sessions WHERE expires_at <= ?', now);
   }
 
-  private policyFor(config: GroupConfig, providers: ProviderKind[]): SchedulingPolicy {
-    const pool = providers.map((p) => config.pools?.[p]).find(Boolean);
-    return resolvePolicy(pool, config.scheduling);
+  private useConfig(config: GroupConfig): void {
+    this.config = config;
+    this.policies.clear();
+    this.accountsById.clear();
+    for (const account of config.accounts) this.accountsById.set(account.id, account);
   }
 
-  private healthPolicy(): HealthPolicy {
+  /**
+   * The policy an account is scheduled under: defaults ← its provider's pool ← the group. It
+   * decides the account's cooldowns, and for a request it takes, the attempts, session and idle
+   * timeout; its strategy orders the account's tier.
+   */
+  private policyFor(config: GroupConfig, provider: ProviderKind): SchedulingPolicy {
+    let policy = this.policies.get(provider);
+    if (!policy) {
+      policy = resolvePolicy(config.pools?.[provider], config.scheduling);
+      this.policies.set(provider, policy);
+    }
+    return policy;
+  }
+
+  /** Native wire first, then priority; the strategy is each account's pool's. */
+  private tiering(config: GroupConfig, request: AdmitRequest): Tiering {
+    const native = request.native;
+    return {
+      // Priorities run 0–1000: a converted account ranks after every native one.
+      tierOf: (a) => (native.includes(a.provider) ? 0 : 10_000) + a.priority,
+      strategyOf: (a) => this.policyFor(config, a.provider).strategy,
+    };
+  }
+
+  /** The health policy of an account's lease (the group's alone for an account it no longer lists). */
+  private healthPolicy(accountId: string): HealthPolicy {
     const config = this.config;
+    const account = this.accountsById.get(accountId);
+    if (config && account) return this.policyFor(config, account.provider);
     return resolvePolicy(config?.scheduling);
   }
 
@@ -646,11 +860,12 @@ export class GroupGate extends DurableObject<Env> {
   private holdLease(leaseId: string, lease: Lease): void {
     this.leases.set(leaseId, lease);
     this.write(
-      'INSERT OR REPLACE INTO leases (lease_id, key_id, account_id, expires_at) VALUES (?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO leases (lease_id, key_id, account_id, expires_at, reservations) VALUES (?, ?, ?, ?, ?)',
       leaseId,
       lease.keyId,
       lease.accountId,
       lease.expiresAt,
+      lease.reservations ? JSON.stringify(lease.reservations) : null,
     );
     this.scheduleAlarm(lease.expiresAt);
   }
@@ -664,9 +879,14 @@ export class GroupGate extends DurableObject<Env> {
     this.ctx.storage.sql.exec(query, ...bindings);
   }
 
-  // The AccountGate reaps its own copy of an expired lease; this one only frees the key's slot.
+  // The AccountGate reaps its own copy of an expired lease; this one frees the key's slot and
+  // the budgets' reservations (what the request cost, if anything, is not known here).
   private reap(now: number): void {
-    for (const [leaseId, lease] of this.leases) if (lease.expiresAt <= now) this.dropLease(leaseId);
+    for (const [leaseId, lease] of this.leases) {
+      if (lease.expiresAt > now) continue;
+      if (lease.reservations) this.settleBudgets(lease.reservations, null);
+      this.dropLease(leaseId);
+    }
   }
 
   private scheduleAlarm(at: number): void {
@@ -689,6 +909,50 @@ export class GroupGate extends DurableObject<Env> {
   }
 }
 
+/**
+ * No account serves the model: as a provider answers a model it does not have (404), with each
+ * account's reason in the group's order. A retry cannot help; an operator can.
+ */
+function modelRefusal(config: GroupConfig, request: AdmitRequest): Admission {
+  const reasons = config.accounts.map((account) =>
+    request.providers.includes(account.provider)
+      ? `${describeAccount(account)} ${describeModels(account)}`
+      : `${describeAccount(account)} cannot serve this API`,
+  );
+  return {
+    ok: false,
+    kind: 'not_found',
+    code: 'model_not_found',
+    message:
+      `No account in this group serves ${request.model}: ${reasons.join('; ')}. ` +
+      'Add the model to an account’s supportedModels or modelMapping.',
+  };
+}
+
+/** Why the accounts of this API that do not serve the model were not asked (for a refusal that has other reasons). */
+function unservedReasons(config: GroupConfig, request: AdmitRequest): string[] {
+  return config.accounts
+    .filter((a) => request.providers.includes(a.provider) && !servesModel(a, request.model))
+    .map((a) => `${describeAccount(a)} ${describeModels(a)}, not ${request.model}`);
+}
+
+/**
+ * What the client is told when every account refused: a rate limit (429) when one is full or
+ * rate-limited upstream, so it should slow down; overloaded (529 or 503, by dialect) when they
+ * cool down after the provider said so; otherwise unavailable (503): server errors, timeouts,
+ * rejected credentials, disabled accounts.
+ */
+function refusalKind(refusals: Refusal[]): RelayErrorKind {
+  let overloaded = false;
+  for (const r of refusals) {
+    if (r.reason === 'at_capacity') return 'rate_limited';
+    if (r.reason !== 'cooling_down') continue;
+    if (r.cause === 'overloaded') overloaded = true;
+    else if (r.cause !== 'failing') return 'rate_limited';
+  }
+  return overloaded ? 'overloaded' : 'unavailable';
+}
+
 function withdrawnRefusal(): Admission {
   return { ok: false, kind: 'invalid_request', message: 'The request was withdrawn by its client.' };
 }
@@ -699,4 +963,40 @@ function forgetOlder<T>(map: Map<string, T>, at: (value: T) => number, now: numb
     if (at(value) > now - ADMISSION_MEMORY_MS) break;
     map.delete(key);
   }
+}
+
+function usd(micros: number): string {
+  return `$${(micros / 1_000_000).toFixed(2)}`;
+}
+
+const SCOPE_WORDS: Record<BudgetRule['scope'], string> = {
+  enterprise: "the enterprise's",
+  department: "the department's",
+  group: "the group's",
+  member: 'your',
+  key: "this key's",
+};
+
+/**
+ * A spent budget, in words a member can act on: which budget, its limit, what was spent, when it
+ * resets. A retry cannot help until then (`x-should-retry: false`).
+ */
+function budgetRefusal(rule: BudgetRule, spent: number | null, resetsAt: number | null): Admission {
+  const period =
+    rule.period === 'total' ? 'total' : `${rule.period === 'day' ? 'daily' : `${rule.period}ly`}`;
+  const spentText = spent === null ? 'used up' : `spent (${usd(spent)} used)`;
+  const reset =
+    resetsAt === null
+      ? 'It does not reset; ask an owner to raise it.'
+      : `It resets at ${new Date(resetsAt).toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
+  return {
+    ok: false,
+    kind: 'budget',
+    code: 'budget_exhausted',
+    message: `${capitalise(SCOPE_WORDS[rule.scope])} ${period} budget of ${usd(rule.limitMicros)} is ${spentText}. ${reset}`,
+  };
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -9,6 +9,10 @@ const { values: opts } = parseArgs({
     credential: { type: 'string' },
     provider: { type: 'string', default: 'anthropic' },
     'base-url': { type: 'string' },
+    // A compatible vendor's endpoint and model family by name (deepseek, kimi, qwen, glm).
+    preset: { type: 'string' },
+    // supportedModels, comma-separated: a compatible account with a custom endpoint serves only these.
+    models: { type: 'string' },
     email: { type: 'string', default: 'me@example.com' },
     name: { type: 'string', default: 'Me' },
     url: { type: 'string', default: `http://localhost:${process.env.PORT ?? '8787'}` },
@@ -23,7 +27,7 @@ const token =
     : undefined);
 if (!opts.credential || !token) {
   console.error(
-    'usage: npm run first-key -- --credential <upstream API key> [--provider anthropic] [--base-url URL]',
+    'usage: npm run first-key -- --credential <upstream API key> [--provider anthropic] [--base-url URL] [--preset deepseek] [--models "m1,m2*"]',
   );
   console.error('       (the operator token comes from .dev.vars, or pass --token)');
   process.exit(2);
@@ -48,6 +52,8 @@ const account = await call('/accounts', {
   provider: opts.provider,
   credential: opts.credential,
   ...(opts['base-url'] ? { baseUrl: opts['base-url'] } : {}),
+  ...(opts.preset ? { preset: opts.preset } : {}),
+  ...(opts.models ? { supportedModels: opts.models.split(',').map((m) => m.trim()) } : {}),
 });
 const user = await call('/users', { email: opts.email, name: opts.name });
 const group = await call('/groups', {

@@ -74,6 +74,23 @@ describe('errors in the Anthropic dialect', () => {
     expect((await expectAnthropicError(expired, 403, 'permission_error')).error.message).toMatch(/expired/);
   });
 
+  it('403 for a key revoked through another isolate, which this one still caches as active', async () => {
+    const carpool = await seedCarpool();
+    const ok = await messages(carpool.key);
+    expect(ok.status).toBe(200);
+    await ok.text();
+    // What the revoke route does, from an isolate other than this one: the row and the group's
+    // gate change, this isolate's cached record does not.
+    await env.DB.prepare("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?")
+      .bind(Date.now(), carpool.keyId)
+      .run();
+    await env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${carpool.groupId}`)).revokeKey(carpool.keyId);
+    const revoked = await messages(carpool.key);
+    expect(revoked.headers.get('x-should-retry')).toBe('false');
+    expect((await expectAnthropicError(revoked, 403, 'permission_error')).error.message).toMatch(/revoked/);
+    expect(await fakeLog(carpool.tag)).toHaveLength(1);
+  });
+
   it('400 for malformed JSON, a non-object body and a missing model; nothing reaches the upstream', async () => {
     const carpool = await seedCarpool();
     await expectAnthropicError(
@@ -141,6 +158,41 @@ describe('errors in the Anthropic dialect', () => {
     await expectAnthropicError(res, 429, 'rate_limit_error');
     const broken = await seedCarpool({ scenario: '500' });
     await expectAnthropicError(await messages(broken.key), 500, 'api_error');
+  });
+
+  it('an account cooling down after a 5xx, a 529 or a rejected credential is not a rate limit', async () => {
+    const refusalAfter = async (scenario: string) => {
+      const carpool = await seedCarpool({ scenario });
+      const first = await messages(carpool.key);
+      expect(first.status).not.toBe(200);
+      await first.text();
+      return { carpool, second: await messages(carpool.key) };
+    };
+    const failing = await refusalAfter('500');
+    expect(Number(failing.second.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await expectAnthropicError(failing.second, 503, 'api_error')).error.message).toMatch(
+      /cooling down until .* after 500 from upstream/,
+    );
+    const rejected = await refusalAfter('401');
+    expect((await expectAnthropicError(rejected.second, 503, 'api_error')).error.message).toMatch(
+      /after 401 from upstream/,
+    );
+
+    // Overloaded, in each dialect: Anthropic's 529, OpenAI's and Google's 503.
+    const overloaded = await refusalAfter('529');
+    expect(Number(overloaded.second.headers.get('retry-after'))).toBeGreaterThan(0);
+    await expectAnthropicError(overloaded.second, 529, 'overloaded_error');
+    const chat = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${overloaded.carpool.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(chat.status).toBe(503);
+    await chat.text();
+
+    // A rate limit stays a rate limit.
+    const limited = await refusalAfter('429.30');
+    await expectAnthropicError(limited.second, 429, 'rate_limit_error');
   });
 
   it('503 with retry-after when the group account is disabled', async () => {

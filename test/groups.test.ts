@@ -308,8 +308,11 @@ describe('members', () => {
       leaseId: crypto.randomUUID(),
       model: 'claude-sonnet-4-5',
       providers: ['anthropic'],
+      native: ['anthropic'],
       sessionKey: null,
       limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+      userId: member.id,
+      reserveMicros: 0,
       service: 'anthropic',
       userAgent: null,
     });

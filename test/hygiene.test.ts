@@ -131,7 +131,12 @@ const CASES: Case[] = [
   },
   {
     provider: 'anthropic-compatible',
-    account: { provider: 'anthropic-compatible', baseUrl: 'https://llm.vendor.example' },
+    // A custom endpoint serves only the models its account lists.
+    account: {
+      provider: 'anthropic-compatible',
+      baseUrl: 'https://llm.vendor.example',
+      supportedModels: ['claude-*'],
+    },
     path: '/v1/messages',
     body: anthropicBody(),
     auth: (key) => ({ authorization: `Bearer ${key}` }),
@@ -159,7 +164,8 @@ const CASES: Case[] = [
     provider: 'openai-compatible',
     account: { provider: 'openai-compatible', preset: 'kimi' },
     path: '/v1/chat/completions',
-    body: chatBody,
+    // A model of the preset's family (Kimi serves kimi-*, not gpt-*).
+    body: JSON.stringify({ model: 'kimi-k2-0905-preview', messages: [{ role: 'user', content: 'hygiene' }] }),
     auth: (key) => ({ authorization: `Bearer ${key}` }),
     allowed: OPENAI_CLIENT,
     own: ['authorization'],

@@ -9,6 +9,7 @@ import {
   fakeLog,
   fakeStats,
   leasesInUse,
+  relayFetch,
   scriptFake,
   seedCarpool,
   seedEnterprise,
@@ -125,21 +126,32 @@ describe('sticky sessions', () => {
 
   it('derive the session from metadata.user_id when there is no header', async () => {
     const pool = await seedEnterprise([{}, {}], { pools: { anthropic: { strategy: 'round_robin' } } });
-    const userId = JSON.stringify({ device_id: 'd', account_uuid: '', session_id: 'meta-session' });
-    for (let i = 0; i < 6; i++) {
-      const res = await (await import('./support/relay')).relayFetch('http://relay.test/v1/messages', {
+    const send = async (userId: string, i: number) => {
+      const res = await relayFetch('http://relay.test/v1/messages', {
         method: 'POST',
         headers: { 'x-api-key': pool.key, 'content-type': 'application/json' },
+        // Each request opens differently: only the session id in metadata can keep them together.
         body: JSON.stringify({
           model: 'claude-sonnet-4-5',
           max_tokens: 5,
           metadata: { user_id: userId },
-          messages: [],
+          messages: [{ role: 'user', content: `turn ${i}` }],
         }),
       });
       await res.text();
-    }
+    };
+    const current = JSON.stringify({ device_id: 'd', account_uuid: '', session_id: 'meta-session' });
+    for (let i = 0; i < 6; i++) await send(current, i);
     expect((await countsByAccount(pool.accounts)).sort()).toEqual([0, 6]);
+    // The older form, `user_<hex>_account_<uuid>_session_<uuid>`.
+    const older = `user_${'ab'.repeat(32)}_account_${crypto.randomUUID()}_session_${crypto.randomUUID()}`;
+    for (let i = 0; i < 6; i++) await send(older, i);
+    // All six on one account, whichever it is.
+    const counts = (await countsByAccount(pool.accounts)).sort((a, b) => a - b);
+    expect([
+      [0, 12],
+      [6, 6],
+    ]).toContainEqual(counts);
   });
 });
 
@@ -202,6 +214,16 @@ describe('failover', () => {
     expect((await countsByAccount(pool.accounts)).reduce((a, b) => a + b, 0)).toBe(2);
   });
 
+  it('says how many attempts a relay error after failover took', async () => {
+    // Both accounts reject their credentials: no upstream answer is passed on, the relay explains.
+    const pool = await seedEnterprise([{ scenario: '401' }, { scenario: '401' }]);
+    const res = await streamMessage(pool.key);
+    expect(res.status).toBe(502);
+    expect(res.headers.get('x-carpool-attempts')).toBe('2');
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/credentials/);
+    expect(await countsByAccount(pool.accounts)).toEqual([1, 1]);
+  });
+
   it('explains, account by account, why nothing can serve', async () => {
     const pool = await seedEnterprise([{}, { supportedModels: ['claude-opus-*'] }, { scenario: '429.120' }]);
     await admin('POST', `/accounts/${pool.accounts[0]!.id}/disable`, { reason: 'invoice unpaid' });
@@ -213,7 +235,9 @@ describe('failover', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(100);
     const message = ((await res.json()) as { error: { message: string } }).error.message;
     expect(message).toContain('pool-0: disabled: invoice unpaid');
-    expect(message).toContain('pool-1: model claude-haiku-4-5 not supported');
+    expect(message).toContain(
+      'pool-1 (anthropic) serves only claude-opus-* (its supportedModels), not claude-haiku-4-5',
+    );
     expect(message).toMatch(/pool-2: cooling down until \d\d:\d\d:\d\d UTC after 429 from upstream/);
   });
 });
@@ -273,6 +297,24 @@ describe('strategies', () => {
     expect(large).toBeGreaterThan(medium!);
     expect(small! + medium! + large!).toBe(7);
     await Promise.all(open.map((s) => s.cancel()));
+  });
+
+  it('headroom discounts an account that keeps failing', async () => {
+    // Failures here cost no cooldown, so only the health factor can move work off the bigger account.
+    const pool = await seedEnterprise([{ maxConcurrency: 5 }, { maxConcurrency: 4 }], {
+      pools: { anthropic: { strategy: 'headroom', serverErrorCooldownMs: 0 } },
+    });
+    const [big, small] = pool.accounts;
+    await scriptFake(big!.tag, ['500']);
+    // 5 × 1 against 4 × 1: the bigger account first; it fails, the smaller one serves.
+    const failedOver = await streamMessage(pool.key, { session: 'hr-a' });
+    expect(failedOver.headers.get('x-carpool-attempts')).toBe('2');
+    await failedOver.text();
+    await released(big!.id);
+    await released(small!.id);
+    // Now 5 × 1/2 against 4 × 1.
+    await (await streamMessage(pool.key, { session: 'hr-b' })).text();
+    expect(await countsByAccount(pool.accounts)).toEqual([1, 2]);
   });
 
   it('serves from the first priority tier until it is full, then the next', async () => {

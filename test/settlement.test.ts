@@ -158,8 +158,11 @@ describe('a withdrawal at the gates', () => {
     leaseId,
     model: 'claude-haiku-4-5',
     providers: ['anthropic' as const],
+    native: ['anthropic' as const],
     sessionKey: null,
     limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+    userId: 'user',
+    reserveMicros: 0,
     service: 'anthropic' as const,
     userAgent: null,
   });

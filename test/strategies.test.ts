@@ -17,7 +17,8 @@ async function spread(key: string, total: number, prefix: string, parallel = 10)
   }
 }
 
-describe('strategies', () => {
+// Long by nature (hundreds of requests in a row): a generous timeout, so a busy machine does not fail them.
+describe('strategies', { timeout: 90_000 }, () => {
   it('round_robin rotates evenly over 240 requests', async () => {
     const pool = await seedEnterprise([{}, {}, {}], { pools: { anthropic: { strategy: 'round_robin' } } });
     await spread(pool.key, 240, 'rr');

@@ -10,6 +10,7 @@ import { clip } from './limits';
 import { anthropicSurface } from './relay/anthropic';
 import { type Dialect, RelayError, renderRelayError } from './relay/dialect';
 import { geminiSurface } from './relay/gemini';
+import { keyStatus } from './relay/key-status';
 import { openAISurface } from './relay/openai';
 
 /** How much of an unknown path a 404 repeats. */
@@ -38,6 +39,7 @@ export function newApp() {
   // The operator API of old: the same routes; what is not yet moved to /api/v1 stays behind them.
   app.route('/admin/v1', api);
   app.route('/admin/v1', adminApi);
+  app.route('/', keyStatus);
   app.route('/', anthropicSurface);
   app.route('/', openAISurface);
   app.route('/', geminiSurface);

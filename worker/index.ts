@@ -4,6 +4,7 @@ import { newApp } from './app';
 import { consumeUsageBatch } from './queue/consumer';
 
 export { AccountGate } from '../durable-objects/account-gate';
+export { EnterpriseLedger } from '../durable-objects/enterprise-ledger';
 export { GroupGate } from '../durable-objects/group-gate';
 
 const app = newApp();

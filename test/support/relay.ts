@@ -150,11 +150,16 @@ export async function leasesInUse(accountId: string): Promise<number> {
 }
 
 export interface PoolAccountSpec {
+  /** The account's kind (default `anthropic`); every kind's calls land on the fake upstream. */
+  provider?: string;
   scenario?: string;
   maxConcurrency?: number;
   priority?: number;
   weight?: number;
   supportedModels?: string[];
+  modelMapping?: Record<string, string>;
+  baseUrl?: string;
+  preset?: string;
 }
 
 export interface Enterprise {
@@ -186,12 +191,15 @@ export async function seedEnterprise(
     const tag = `${run}a${i}`;
     const account = await admin<{ id: string }>('POST', '/accounts', {
       name: `pool-${i}`,
-      provider: 'anthropic',
+      provider: spec.provider ?? 'anthropic',
       credential: `sk-fake.${tag}.${spec.scenario ?? 'ok'}`,
       maxConcurrency: spec.maxConcurrency ?? 10,
       priority: spec.priority,
       weight: spec.weight,
       supportedModels: spec.supportedModels,
+      modelMapping: spec.modelMapping,
+      baseUrl: spec.baseUrl,
+      preset: spec.preset,
       enterpriseId: enterprise.json.id,
     });
     if (account.status !== 201) throw new Error(`account: ${JSON.stringify(account.json)}`);

@@ -6,6 +6,7 @@
 import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
+import { budgetRoutes } from './routes/budgets';
 import { enterpriseRoutes } from './routes/enterprises';
 import { groupRoutes } from './routes/groups';
 import { inviteRoutes } from './routes/invites';
@@ -29,6 +30,7 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 api.use(principalMiddleware());
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);
+api.route('/', budgetRoutes);
 api.route('/', groupRoutes);
 api.route('/', keyRoutes);
 api.route('/', inviteRoutes);

@@ -241,17 +241,41 @@ export const modelPrices = sqliteTable('model_prices', {
   updatedAt: integer('updated_at').notNull(),
 });
 
+/**
+ * Spending limits. A budget limits one target — an enterprise, a department, a group, a member
+ * within a group, or a key — over a period (a day, an ISO week, a month in its time zone, or in
+ * total). Hard budgets refuse requests once reached; soft ones only alert. The counters that
+ * enforce them live in the Durable Objects (durable-objects/group-gate.ts, enterprise-ledger.ts);
+ * this table is their configuration.
+ */
 export const budgets = sqliteTable(
   'budgets',
   {
     id: text('id').primaryKey(),
     scope: text('scope', { enum: ['enterprise', 'department', 'group', 'member', 'key'] }).notNull(),
+    /** The target: its id, or `<groupId>:<userId>` for a member. One budget per target and period. */
     scopeId: text('scope_id').notNull(),
-    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    /** The enterprise the target belongs to (null for a carpool's group, member and key budgets). */
+    enterpriseId: text('enterprise_id'),
+    departmentId: text('department_id'),
+    /** The group of a group, member or key budget. */
+    groupId: text('group_id'),
+    userId: text('user_id'),
+    keyId: text('key_id'),
+    period: text('period', { enum: ['day', 'week', 'month', 'total'] }).notNull(),
     limitMicros: integer('limit_micros').notNull(),
+    mode: text('mode', { enum: ['hard', 'soft'] })
+      .notNull()
+      .default('hard'),
+    /** IANA time zone in which calendar periods turn. */
+    timeZone: text('time_zone').notNull().default('UTC'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('budgets_scope_unique').on(t.scope, t.scopeId, t.period)],
+  (t) => [
+    uniqueIndex('budgets_scope_unique').on(t.scope, t.scopeId, t.period),
+    index('budgets_enterprise_idx').on(t.enterpriseId),
+    index('budgets_group_idx').on(t.groupId),
+  ],
 );
 
 /**
@@ -360,3 +384,4 @@ export type User = typeof users.$inferSelect;
 export type Enterprise = typeof enterprises.$inferSelect;
 export type RequestLogRow = typeof requestLog.$inferInsert;
 export type PersonalAccessToken = typeof personalAccessTokens.$inferSelect;
+export type Budget = typeof budgets.$inferSelect;

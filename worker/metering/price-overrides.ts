@@ -48,11 +48,38 @@ let cached: { table: PriceTable; until: number } | null = null;
 /** The shipped table with every override laid over it, cached briefly per isolate. */
 export async function priceTable(env: { DB: D1Database }, now = Date.now()): Promise<PriceTable> {
   if (cached && cached.until > now) return cached.table;
+  return readPriceTable(env);
+}
+
+async function readPriceTable(env: { DB: D1Database }): Promise<PriceTable> {
   const overrides: Record<string, ModelPrice> = {};
   for (const { model, updatedAt: _, ...price } of await listOverrides(db(env))) overrides[model] = price;
   const table = { ...SHIPPED_PRICES, overrides };
-  cached = { table, until: now + PRICE_CACHE_MS };
+  cached = { table, until: Date.now() + PRICE_CACHE_MS };
   return table;
+}
+
+let refreshing: Promise<PriceTable> | null = null;
+
+/**
+ * The price table for the request path: the isolate's copy at once, even a stale one (refreshed
+ * behind the request, in `waitUntil`), so a warm request makes no D1 query; a cold isolate reads
+ * it once.
+ */
+export function pricesNow(
+  env: { DB: D1Database },
+  waitUntil: (promise: Promise<unknown>) => void,
+  now = Date.now(),
+): PriceTable | Promise<PriceTable> {
+  if (!cached) return priceTable(env, now);
+  if (cached.until <= now && !refreshing) {
+    cached.until = now + PRICE_CACHE_MS;
+    refreshing = readPriceTable(env).finally(() => {
+      refreshing = null;
+    });
+    waitUntil(refreshing.catch(() => {}));
+  }
+  return cached.table;
 }
 
 export function listOverrides(d: Db): Promise<PriceOverride[]> {

@@ -2,7 +2,7 @@
 import { anthropic } from './anthropic';
 import { azureOpenAI } from './azure';
 import { bedrock } from './bedrock';
-import { anthropicCompatible, openAICompatible } from './compatible';
+import { anthropicCompatible, openAICompatible, PRESETS, type Preset, presetOf } from './compatible';
 import { gemini } from './gemini';
 import { openai } from './openai';
 import type { ProviderAdapter, ProviderKind } from './types';
@@ -23,4 +23,16 @@ export function adapterFor(kind: ProviderKind): ProviderAdapter | undefined {
 
 export function allAdapters(): ProviderAdapter[] {
   return Object.values(adapters);
+}
+
+/**
+ * The models an account serves by default: its provider's family, or for a compatible account
+ * its vendor preset's (none for a custom endpoint, which serves only what the operator lists).
+ */
+export function modelFamily(
+  kind: ProviderKind,
+  baseUrl: string | null,
+): { models: readonly string[]; preset: Preset | null } {
+  const preset = presetOf(kind, baseUrl);
+  return { models: preset ? PRESETS[preset].models : (adapters[kind]?.models ?? []), preset };
 }

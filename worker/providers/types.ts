@@ -61,6 +61,12 @@ export interface ProviderAdapter {
   readonly defaultBaseUrl: string;
   /** The wires this provider serves natively, preferred first. */
   readonly wires: readonly Wire[];
+  /**
+   * The model family an account of this kind serves unless its `supportedModels` says otherwise,
+   * as model patterns (`worker/scheduling/models.ts`). Empty for the compatible kinds: what they
+   * serve depends on the vendor, named by its preset (`compatible/index.ts`).
+   */
+  readonly models: readonly string[];
   /** The headers allowed across the relay, each way (`headers.ts`); nothing else crosses. */
   readonly headers: HeaderPolicy;
   buildRequest(call: UpstreamCall): Request | Promise<Request>;

@@ -27,7 +27,10 @@ export async function writeUsage(env: Env, events: UsageEvent[]): Promise<void> 
   if (events.length === 0) return;
   const table = await priceTable(env);
   const rows = events.map((event) => {
-    const { costMicros, unpriced } = costOf(event.model, event.usage, table, event.at);
+    const { costMicros, unpriced } =
+      event.costMicros !== undefined
+        ? { costMicros: event.costMicros, unpriced: event.unpriced ?? false }
+        : costOf(event.model, event.usage, table, event.at);
     const u = event.usage;
     return [
       event.requestId,

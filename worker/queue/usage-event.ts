@@ -28,6 +28,12 @@ export const usageEventSchema = z.object({
   usage: usageSchema,
   /** Output tokens estimated from what streamed: the upstream's own count never came. */
   estimated: z.boolean().default(false),
+  /**
+   * The cost the relay charged the request's budgets: the consumer records this very integer, so
+   * budgets and reports agree (absent in older events: the consumer prices them).
+   */
+  costMicros: z.number().int().nonnegative().optional(),
+  unpriced: z.boolean().optional(),
   ttfbMs: z.number().int().nullable(),
   durationMs: z.number().int(),
   errorType: z.string().max(UPSTREAM_TEXT_MAX).nullable(),

@@ -11,6 +11,7 @@ export type RelayErrorKind =
   | 'not_found'
   | 'too_large'
   | 'rate_limited'
+  | 'budget'
   | 'upstream'
   | 'unavailable'
   | 'overloaded'
@@ -19,6 +20,8 @@ export type RelayErrorKind =
 
 interface KindInfo {
   status: number;
+  /** Where a dialect says it with another status (only Anthropic has 529). */
+  statusIn?: Partial<Record<Dialect, number>>;
   anthropic: string;
   openai: string;
   google: string;
@@ -61,9 +64,25 @@ const KINDS: Record<RelayErrorKind, KindInfo> = {
     openai: 'rate_limit_error',
     google: 'RESOURCE_EXHAUSTED',
   },
+  // 402, not 429: the CLIs retry a 429 (Codex six times, Gemini CLI with backoff; Claude Code
+  // unless told not to) and none retries a 402, which is what a spent budget needs: the member
+  // sees the message at once. Anthropic names it `billing_error`; OpenAI's quota error type is
+  // `insufficient_quota`.
+  budget: {
+    status: 402,
+    anthropic: 'billing_error',
+    openai: 'insufficient_quota',
+    google: 'RESOURCE_EXHAUSTED',
+  },
   upstream: { status: 502, anthropic: 'api_error', openai: 'api_error', google: 'UNAVAILABLE' },
   unavailable: { status: 503, anthropic: 'api_error', openai: 'api_error', google: 'UNAVAILABLE' },
-  overloaded: { status: 529, anthropic: 'overloaded_error', openai: 'api_error', google: 'UNAVAILABLE' },
+  overloaded: {
+    status: 529,
+    statusIn: { openai: 503, google: 503 },
+    anthropic: 'overloaded_error',
+    openai: 'api_error',
+    google: 'UNAVAILABLE',
+  },
   timeout: { status: 504, anthropic: 'timeout_error', openai: 'timeout', google: 'DEADLINE_EXCEEDED' },
   internal: { status: 500, anthropic: 'api_error', openai: 'api_error', google: 'INTERNAL' },
 };
@@ -75,6 +94,8 @@ export interface RelayErrorOptions {
   retryable?: boolean;
   /** A stable machine code for OpenAI's `code` field and our logs. */
   code?: string;
+  /** Upstream attempts the request made before this error; sent as `x-carpool-attempts` when more than one. */
+  attempts?: number;
 }
 
 export class RelayError extends HTTPException {
@@ -89,18 +110,27 @@ export class RelayError extends HTTPException {
 
 export function renderRelayError(error: RelayError, dialect: Dialect, requestId: string): Response {
   const info = KINDS[error.kind];
+  const status = info.statusIn?.[dialect] ?? info.status;
   const headers = new Headers({ 'content-type': 'application/json', 'x-carpool-request-id': requestId });
   if (error.options.retryAfterSec !== undefined) {
     headers.set('retry-after', String(Math.max(1, Math.ceil(error.options.retryAfterSec))));
   }
   if (error.options.retryable === false) headers.set('x-should-retry', 'false');
-  return new Response(JSON.stringify(errorBody(error, info, dialect, requestId)), {
-    status: info.status,
+  const attempts = error.options.attempts ?? 1;
+  if (attempts > 1) headers.set('x-carpool-attempts', String(attempts));
+  return new Response(JSON.stringify(errorBody(error, info, status, dialect, requestId)), {
+    status,
     headers,
   });
 }
 
-function errorBody(error: RelayError, info: KindInfo, dialect: Dialect, requestId: string): unknown {
+function errorBody(
+  error: RelayError,
+  info: KindInfo,
+  status: number,
+  dialect: Dialect,
+  requestId: string,
+): unknown {
   switch (dialect) {
     case 'anthropic':
       return {
@@ -113,6 +143,6 @@ function errorBody(error: RelayError, info: KindInfo, dialect: Dialect, requestI
         error: { message: error.message, type: info.openai, param: null, code: error.options.code ?? null },
       };
     case 'google':
-      return { error: { code: info.status, message: error.message, status: info.google } };
+      return { error: { code: status, message: error.message, status: info.google } };
   }
 }

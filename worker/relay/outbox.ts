@@ -6,37 +6,24 @@
 // A usage event is never dropped: a failed send is retried once, then handed to the group's gate,
 // which keeps it in its storage and sends it again from its alarm (durable-objects/group-gate.ts).
 
-import type { AttemptReport } from '../../durable-objects/account-gate';
+import type { LeaseRelease } from '../../durable-objects/account-gate';
 import { accountGate, groupGate } from '../../durable-objects/address';
+import type { GroupRelease } from '../../durable-objects/group-gate';
 import { metrics } from '../metrics';
 import type { UsageEvent } from '../queue/usage-event';
-import type { HealthPolicy } from '../scheduling/policy';
 
 /** Releases wait this long for company; usage events ride along. Short: a late release holds a slot. */
 const FLUSH_DELAY_MS = 5;
 /** A Queue sendBatch takes at most 100 messages (and 256 KB: events are bounded well below 2 KB). */
 const SEND_BATCH_LIMIT = 100;
 
-export interface AccountRelease {
-  leaseId: string;
-  report?: AttemptReport;
-  health?: HealthPolicy;
-}
-
-export interface GroupRelease {
-  leaseId: string;
-  report?: AttemptReport;
-  /** The lease's account, for a lease the group's gate did not keep a copy of. */
-  accountId?: string;
-}
-
 export type Release =
-  | { via: 'account'; accountId: string; item: AccountRelease }
+  | { via: 'account'; accountId: string; item: LeaseRelease }
   | { via: 'group'; groupId: string; item: GroupRelease };
 
 class Outbox {
   private events: UsageEvent[] = [];
-  private readonly accountReleases = new Map<string, AccountRelease[]>();
+  private readonly accountReleases = new Map<string, LeaseRelease[]>();
   private readonly groupReleases = new Map<string, GroupRelease[]>();
   private pending: Promise<void> | null = null;
 

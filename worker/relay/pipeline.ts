@@ -8,6 +8,7 @@ import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
 import { serviceOf } from '../auth/key-rules';
+import { reservationFor } from '../budgets/reservation';
 import type { AppEnv } from '../context';
 import { conversionFor, type ResponseStreamOptions, responseStreamOptions } from '../convert';
 import { modelListConversion } from '../convert/model-list';
@@ -24,6 +25,7 @@ import {
   teed,
   unheld,
 } from '../metering/meter-stream';
+import { pricesNow } from '../metering/price-overrides';
 import { metrics } from '../metrics';
 import { downstreamHeaders } from '../providers/headers';
 import { adapterFor, allAdapters } from '../providers/registry';
@@ -105,17 +107,33 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     c.req.raw.signal,
   );
   const gate = groupGate(env, request.key.groupId);
+  const prices = pricesNow(env, (p) => c.executionCtx.waitUntil(p));
+  const table = prices instanceof Promise ? await prices : prices;
   const base: Omit<AdmitRequest, 'leaseId'> = {
     groupId: request.key.groupId,
     keyId: request.key.id,
     model: request.model,
-    providers: providersFor(request.wire),
+    // Token counting has no conversion: only an account of the client's own wire can answer it.
+    providers: request.operation === 'count_tokens' ? nativeFor(request.wire) : providersFor(request.wire),
+    native: nativeFor(request.wire),
     sessionKey: request.sessionKey,
     limits: {
       maxConcurrency: request.key.maxConcurrency,
       requestsPerWindow: request.key.requestsPerWindow,
       windowMinutes: request.key.windowMinutes,
     },
+    userId: request.key.userId,
+    reserveMicros:
+      request.metered === false
+        ? 0
+        : reservationFor(
+            request.model,
+            request.body?.byteLength ?? 0,
+            request.json,
+            table,
+            startedAt,
+            Number(env.BUDGET_RESERVATION_CAP_MICROS),
+          ),
     service: serviceOf(request.wire),
     userAgent: request.headers.get('user-agent'),
   };
@@ -127,8 +145,8 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     settlement.refused();
     throw new RelayError(admission.kind, admission.message, {
       retryAfterSec: admission.retryAfterSec,
-      retryable: admission.kind !== 'permission' && admission.kind !== 'invalid_request',
       code: admission.code,
+      retryable: !['permission', 'invalid_request', 'not_found', 'budget'].includes(admission.kind),
     });
   }
 
@@ -182,7 +200,10 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
       failure: outcome.failure,
       errorType: outcome.error.kind,
     });
-    throw outcome.error;
+    throw new RelayError(outcome.error.kind, outcome.error.message, {
+      ...outcome.error.options,
+      attempts: attempt,
+    });
   }
 }
 
@@ -338,6 +359,7 @@ function planFor(account: UpstreamAccount, request: RelayRequest): Plan | null {
 }
 
 const providersByWire = new Map<Wire, ProviderKind[]>();
+const nativeByWire = new Map<Wire, ProviderKind[]>();
 
 /** Account kinds that can serve a client wire, natively or by conversion. */
 function providersFor(wire: Wire): ProviderKind[] {
@@ -347,6 +369,18 @@ function providersFor(wire: Wire): ProviderKind[] {
       .filter((a) => a.wires.includes(wire) || a.wires.some((w) => conversionFor(wire, w) !== null))
       .map((a) => a.kind);
     providersByWire.set(wire, kinds);
+  }
+  return kinds;
+}
+
+/** Account kinds that speak a client wire themselves (no conversion). */
+function nativeFor(wire: Wire): ProviderKind[] {
+  let kinds = nativeByWire.get(wire);
+  if (!kinds) {
+    kinds = allAdapters()
+      .filter((a) => a.wires.includes(wire))
+      .map((a) => a.kind);
+    nativeByWire.set(wire, kinds);
   }
   return kinds;
 }

@@ -10,8 +10,11 @@
 import type { AttemptReport } from '../../durable-objects/account-gate';
 import { accountGate, groupGate } from '../../durable-objects/address';
 import type { Admission } from '../../durable-objects/group-gate';
+import { costOf } from '../metering/cost';
 import type { Meter, MeterReading } from '../metering/meter';
 import type { TapControl } from '../metering/meter-stream';
+import { pricesNow } from '../metering/price-overrides';
+import type { PriceTable } from '../metering/prices';
 import { emptyUsage } from '../metering/usage';
 import { metrics } from '../metrics';
 import type { UpstreamAccount, UpstreamFailure } from '../providers/types';
@@ -83,7 +86,7 @@ export class Settlement {
 
   constructor(
     private readonly env: Env,
-    ctx: { waitUntil(promise: Promise<unknown>): void },
+    private readonly ctx: { waitUntil(promise: Promise<unknown>): void },
     private readonly requestId: string,
     private readonly startedAt: number,
     private readonly request: RelayRequest,
@@ -93,7 +96,7 @@ export class Settlement {
     this.done = new Promise<void>((resolve) => {
       this.resolveDone = resolve;
     });
-    ctx.waitUntil(this.done);
+    this.ctx.waitUntil(this.done);
     // An already aborted signal never fires its event.
     if (signal.aborted) this.aborted = true;
     else signal.addEventListener('abort', () => this.abort(), { once: true });
@@ -204,7 +207,19 @@ export class Settlement {
     this.stopWatch();
     const release = this.releaseOf(report);
     this.lease = null;
-    outbox.add(this.env, { event: event ?? undefined, release }).then(this.resolveDone, this.resolveDone);
+    // What it cost, priced once here: the budgets are charged, and the request log records, the
+    // same integer.
+    const send = (table: PriceTable) => {
+      if (event) {
+        const cost = costOf(event.model, event.usage, table, event.at);
+        event.costMicros = cost.costMicros;
+        event.unpriced = cost.unpriced;
+        if (release?.via === 'group') release.item.costMicros = cost.costMicros;
+      }
+      return outbox.add(this.env, { event: event ?? undefined, release });
+    };
+    const prices = pricesNow(this.env, (p) => this.ctx.waitUntil(p));
+    (prices instanceof Promise ? prices.then(send) : send(prices)).then(this.resolveDone, this.resolveDone);
   }
 
   /** The client went away, in whatever phase the request was. */

@@ -1,9 +1,25 @@
-// Orders an enterprise pool's accounts for one request: priority tiers first (lower number
-// first), then the pool's strategy within a tier. Accounts known to be cooling down or disabled
-// go last: they are still asked (they answer at once, with the reason), but only after the rest.
+// Orders an enterprise pool's accounts for one request, in tiers: accounts that speak the
+// client's wire before those that need a conversion, then by priority (lower number first); within
+// a tier, the strategy of its accounts' pool. Accounts known to be cooling down or disabled go
+// last: they are still asked (they answer at once, with the reason), but only after the rest.
 import type { AccountLoad } from '../../durable-objects/account-gate';
 import type { PoolAccount } from './group-config';
-import type { Strategy } from './policy';
+import { DEFAULT_POLICY, type Strategy } from './policy';
+
+/** How one request's candidates are tiered, and the strategy each account's own policy names. */
+export interface Tiering {
+  tierOf(account: PoolAccount): number;
+  strategyOf(account: PoolAccount): Strategy;
+}
+
+/**
+ * A tier mixing pools whose strategies differ (possible only when the group sets none) is ordered
+ * by the default strategy: no one pool's rule can speak for the others' accounts.
+ */
+export function tierStrategy(tier: PoolAccount[], tiering: Tiering): Strategy {
+  const first = tiering.strategyOf(tier[0]!);
+  return tier.every((a) => tiering.strategyOf(a) === first) ? first : DEFAULT_POLICY.strategy;
+}
 
 export class Ranker {
   private sequence = 0;
@@ -12,7 +28,7 @@ export class Ranker {
 
   order(
     accounts: PoolAccount[],
-    strategy: Strategy,
+    tiering: Tiering,
     loads: Map<string, AccountLoad>,
     now: number,
   ): PoolAccount[] {
@@ -24,20 +40,24 @@ export class Ranker {
     }
     const tiers = new Map<number, PoolAccount[]>();
     for (const account of available) {
-      const tier = tiers.get(account.priority) ?? [];
+      const key = tiering.tierOf(account);
+      const tier = tiers.get(key) ?? [];
       tier.push(account);
-      tiers.set(account.priority, tier);
+      tiers.set(key, tier);
     }
     const ordered = [...tiers.entries()]
       .sort(([a], [b]) => a - b)
-      .flatMap(([, tier]) => this.orderTier(tier, strategy, loads));
-    return [...ordered, ...unavailable];
+      .flatMap(([, tier]) => this.orderTier(tier, tierStrategy(tier, tiering), loads));
+    // Unavailable accounts keep the native-before-converted order among themselves.
+    const byClass = unavailable.sort((a, b) => tiering.tierOf(a) - tiering.tierOf(b));
+    return [...ordered, ...byClass];
   }
 
   /** Records the account that took the request, which moves round robin and weighted on. */
-  picked(account: PoolAccount, tierMates: PoolAccount[]): void {
+  picked(account: PoolAccount, candidates: PoolAccount[], tiering: Tiering): void {
     this.lastPicked.set(account.id, ++this.sequence);
-    const tier = tierMates.filter((a) => a.priority === account.priority);
+    const tierOf = tiering.tierOf(account);
+    const tier = candidates.filter((a) => tiering.tierOf(a) === tierOf);
     // Smooth weighted round robin (as in nginx): exact proportions, evenly interleaved.
     let total = 0;
     for (const a of tier) {
@@ -69,14 +89,4 @@ export class Ranker {
       }
     }
   }
-}
-
-/** Whether an account serves a model: no list means any; entries match exactly or as a prefix. */
-export function supportsModel(account: PoolAccount, model: string): boolean {
-  const list = account.supportedModels;
-  return (
-    !list ||
-    list.length === 0 ||
-    list.some((m) => model === m || (m.endsWith('*') && model.startsWith(m.slice(0, -1))))
-  );
 }

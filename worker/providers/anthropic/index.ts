@@ -50,10 +50,14 @@ export function classifyAnthropicError(status: number, headers: Headers): ErrorC
   return { kind: 'client_error', status };
 }
 
+/** Anthropic's models, however they are served: `claude-opus-4-1`, `claude-sonnet-4-5-20250929`… */
+export const CLAUDE_MODELS = ['claude-*'] as const;
+
 export const anthropic: ProviderAdapter = {
   kind: 'anthropic',
   defaultBaseUrl: 'https://api.anthropic.com',
   wires: ['anthropic'],
+  models: CLAUDE_MODELS,
   headers: ANTHROPIC_HEADERS,
   buildRequest: (call) => anthropicRequest(call, 'https://api.anthropic.com', false),
   classifyError: classifyAnthropicError,

@@ -3,7 +3,7 @@
 // (taken from the account's base URL, e.g. `https://res.openai.azure.com?api-version=2024-10-21`),
 // and the key in an `api-key` header.
 import { type HeaderPolicy, upstreamHeaders, withBase } from '../headers';
-import { classifyOpenAIError } from '../openai';
+import { classifyOpenAIError, OPENAI_MODELS } from '../openai';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 
 const DEFAULT_API_VERSION = '2024-10-21';
@@ -40,6 +40,9 @@ export const azureOpenAI: ProviderAdapter = {
   kind: 'azure-openai',
   defaultBaseUrl: '',
   wires: ['openai-chat', 'openai-responses'],
+  // OpenAI's models, deployed under their own names; a deployment named otherwise is reached
+  // through `modelMapping`, which makes its client-side name servable too.
+  models: OPENAI_MODELS,
   headers: AZURE_HEADERS,
   buildRequest(call) {
     const headers = upstreamHeaders(call.clientHeaders, AZURE_HEADERS);

@@ -1,5 +1,6 @@
 // AWS Bedrock serving Anthropic's Claude models: the Anthropic Messages wire over InvokeModel,
 // signed with the account's IAM key, its binary stream decoded back into Anthropic SSE.
+import { CLAUDE_MODELS } from '../anthropic';
 import { type HeaderPolicy, upstreamHeaders } from '../headers';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
@@ -43,6 +44,9 @@ export function createBedrockAdapter({
     kind: 'bedrock',
     defaultBaseUrl: RUNTIME_ENDPOINT,
     wires: ['anthropic'],
+    // Claude only (the Anthropic wire): by Anthropic's names (mapped to Bedrock ids with
+    // `modelMapping`) or by Bedrock's own ids, with or without a cross-region prefix (`us.`, `eu.`…).
+    models: [...CLAUDE_MODELS, 'anthropic.claude-*', '*.anthropic.claude-*'],
     headers: BEDROCK_HEADERS,
 
     async buildRequest(call) {

@@ -34,6 +34,7 @@ export const gemini: ProviderAdapter = {
   kind: 'gemini',
   defaultBaseUrl: 'https://generativelanguage.googleapis.com',
   wires: ['gemini'],
+  models: ['gemini-*', 'gemma-*'],
   headers: GEMINI_HEADERS,
   buildRequest({ account, credential, operation, method, clientHeaders, body }) {
     const headers = upstreamHeaders(clientHeaders, GEMINI_HEADERS);

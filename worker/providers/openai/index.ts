@@ -62,10 +62,14 @@ export function classifyOpenAIError(status: number, headers: Headers): ErrorClas
   return { kind: 'client_error', status };
 }
 
+/** OpenAI's model names: `gpt-4o`, `gpt-5-codex`, the `o1`/`o3`/`o4-mini` reasoning series, `codex-mini-latest`, `chatgpt-4o-latest`. */
+export const OPENAI_MODELS = ['gpt-*', 'o[0-9]*', 'codex-*', 'chatgpt-*'] as const;
+
 export const openai: ProviderAdapter = {
   kind: 'openai',
   defaultBaseUrl: 'https://api.openai.com/v1',
   wires: ['openai-chat', 'openai-responses'],
+  models: OPENAI_MODELS,
   headers: OPENAI_HEADERS,
   buildRequest: (call) => openAIRequest(call, 'https://api.openai.com/v1'),
   classifyError: classifyOpenAIError,

@@ -1,0 +1,178 @@
+// EnterpriseLedger: the money of budgets wider than one group — an enterprise's, its departments'.
+// Their requests are admitted by many GroupGates; asking one object per request would put a second
+// blocking round trip on the hot path. Instead the ledger hands each group slices of allowance
+// (`grant`), counted against the limit the moment they are granted, and the groups report what
+// they actually spent (`report`) off the critical path. A hard budget grants no more than its
+// limit, so spending passes it only by the in-flight overshoot each group may run into
+// (durable-objects/budget-book.ts). Allowance a group holds unspent is not lost: it lapses with the
+// period, and a slice is small (a twentieth of the limit at most).
+import { DurableObject } from 'cloudflare:workers';
+import { budgetAlert } from '../worker/budgets/alerts';
+import { loadWideBudgets } from '../worker/budgets/config';
+import { periodEnd, periodKey } from '../worker/budgets/periods';
+import { type BudgetRule, crossed, isWide } from '../worker/budgets/rules';
+import { metrics } from '../worker/metrics';
+import { migrateSql } from './sql-schema';
+
+interface Counter {
+  periodKey: string;
+  /** Allowance handed to groups in this period (deficits they covered included). */
+  granted: number;
+  /** What the groups reported they spent. */
+  spent: number;
+}
+
+export interface GrantRequest {
+  groupId: string;
+  budgetId: string;
+  periodKey: string;
+  /** A slice. */
+  want: number;
+  /** Spending already past the group's allowance (an overshoot) to cover first. */
+  deficit: number;
+}
+
+export interface LedgerView {
+  budgetId: string;
+  scope: BudgetRule['scope'];
+  target: string;
+  period: BudgetRule['period'];
+  periodKey: string;
+  mode: BudgetRule['mode'];
+  limitMicros: number;
+  grantedMicros: number;
+  spentMicros: number;
+  resetsAt: number | null;
+}
+
+const SCHEMA = [
+  `CREATE TABLE config (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);
+   CREATE TABLE counters (budget_id TEXT PRIMARY KEY, period_key TEXT NOT NULL, granted INTEGER NOT NULL,
+     spent INTEGER NOT NULL);`,
+] as const;
+
+export class EnterpriseLedger extends DurableObject<Env> {
+  private rules: BudgetRule[] | null = null;
+  private readonly counters = new Map<string, Counter>();
+  private loading: Promise<BudgetRule[]> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const sql = ctx.storage.sql;
+      migrateSql(sql, SCHEMA);
+      const stored = sql.exec<{ json: string }>('SELECT json FROM config').toArray()[0];
+      if (stored) this.rules = JSON.parse(stored.json) as BudgetRule[];
+      for (const row of sql.exec<{ budget_id: string; period_key: string; granted: number; spent: number }>(
+        'SELECT * FROM counters',
+      )) {
+        this.counters.set(row.budget_id, {
+          periodKey: row.period_key,
+          granted: row.granted,
+          spent: row.spent,
+        });
+      }
+    });
+  }
+
+  /** The enterprise's wide budgets, pushed on every change. */
+  configure(rules: BudgetRule[]): void {
+    this.rules = rules.filter(isWide);
+    this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(this.rules));
+  }
+
+  /** Hands a group allowance: the deficit it must cover, then a slice, as far as the limit allows. */
+  async grant(request: GrantRequest, enterpriseId: string): Promise<{ granted: number }> {
+    const rule = (await this.load(enterpriseId)).find((r) => r.id === request.budgetId);
+    if (!rule) return { granted: 0 };
+    const counter = this.counter(rule, request.periodKey);
+    if (counter.periodKey !== request.periodKey) return { granted: 0 };
+    const asked = request.want + request.deficit;
+    const granted =
+      rule.mode === 'hard' ? Math.max(0, Math.min(asked, rule.limitMicros - counter.granted)) : asked;
+    if (granted > 0) {
+      counter.granted += granted;
+      this.save(rule.id, counter);
+    }
+    return { granted };
+  }
+
+  /** What groups spent, by budget and period. */
+  async report(entries: { budgetId: string; periodKey: string; micros: number }[], enterpriseId: string) {
+    const rules = await this.load(enterpriseId);
+    for (const entry of entries) {
+      const rule = rules.find((r) => r.id === entry.budgetId);
+      if (!rule) continue;
+      const counter = this.counter(rule, entry.periodKey);
+      if (counter.periodKey !== entry.periodKey) continue;
+      const before = counter.spent;
+      counter.spent += entry.micros;
+      this.save(rule.id, counter);
+      for (const percent of crossed(rule.limitMicros, before, counter.spent)) {
+        this.ctx.waitUntil(budgetAlert(this.env, rule, counter.periodKey, percent, counter.spent));
+      }
+    }
+  }
+
+  async state(enterpriseId: string, now = Date.now()): Promise<LedgerView[]> {
+    return (await this.load(enterpriseId)).map((rule) => {
+      const key = periodKey(rule.period, now, rule.timeZone);
+      const c = this.counters.get(rule.id);
+      const current = c && c.periodKey === key ? c : { granted: 0, spent: 0 };
+      return {
+        budgetId: rule.id,
+        scope: rule.scope,
+        target: rule.target,
+        period: rule.period,
+        periodKey: key,
+        mode: rule.mode,
+        limitMicros: rule.limitMicros,
+        grantedMicros: current.granted,
+        spentMicros: current.spent,
+        resetsAt: periodEnd(rule.period, now, rule.timeZone),
+      };
+    });
+  }
+
+  /**
+   * The counter of the period a request names. A request from a period that has ended finds the
+   * counter moved on (its key differs) and is told so; a request from a new period starts it.
+   */
+  private counter(rule: BudgetRule, key: string): Counter {
+    let counter = this.counters.get(rule.id);
+    if (!counter || counter.periodKey < key) {
+      counter = { periodKey: key, granted: 0, spent: 0 };
+      this.counters.set(rule.id, counter);
+    }
+    return counter;
+  }
+
+  private save(budgetId: string, c: Counter): void {
+    this.write(
+      'INSERT OR REPLACE INTO counters (budget_id, period_key, granted, spent) VALUES (?, ?, ?, ?)',
+      budgetId,
+      c.periodKey,
+      c.granted,
+      c.spent,
+    );
+  }
+
+  private write(query: string, ...bindings: (string | number | null)[]): void {
+    metrics.storageWrites++;
+    this.ctx.storage.sql.exec(query, ...bindings);
+  }
+
+  // Single flight: a ledger that starts cold reads D1 once.
+  private load(enterpriseId: string): Promise<BudgetRule[]> {
+    if (this.rules) return Promise.resolve(this.rules);
+    this.loading ??= loadWideBudgets(this.env, enterpriseId)
+      .then((rules) => {
+        if (!this.rules) this.configure(rules);
+        return this.rules ?? rules;
+      })
+      .finally(() => {
+        this.loading = null;
+      });
+    return this.loading;
+  }
+}

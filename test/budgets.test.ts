@@ -1,0 +1,312 @@
+// Budgets hold under concurrency: a hard budget is passed by at most the actual cost of the
+// requests in flight when it was reached; a refused request gets a 402 in its own dialect that
+// names the budget and says when it resets; after settlement the gate's counter equals what the
+// request log recorded, to the micro-dollar.
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import type { BudgetView } from '../durable-objects/budget-book';
+import {
+  admin,
+  api,
+  type Carpool,
+  eventually,
+  newUser,
+  RELAY,
+  relayFetch,
+  requestLogFor,
+  seedCarpool,
+  seedEnterprise,
+  streamMessage,
+} from './support/relay';
+
+function groupStub(groupId: string) {
+  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
+}
+
+async function budgetView(groupId: string, budgetId: string): Promise<BudgetView> {
+  const { budgets } = await groupStub(groupId).state();
+  const view = budgets.find((b) => b.budgetId === budgetId);
+  if (!view) throw new Error(`no budget ${budgetId} at the gate`);
+  return view;
+}
+
+async function loggedCost(where: string, ...bind: string[]): Promise<{ n: number; cost: number }> {
+  const row = await env.DB.prepare(
+    `SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM request_log WHERE ${where}`,
+  )
+    .bind(...bind)
+    .first<{ n: number; cost: number }>();
+  return row!;
+}
+
+/** The cost of one `streamMessage` request on this carpool, measured with a key of its own. */
+async function costOfOne(carpool: Carpool): Promise<number> {
+  const probe = await admin<{ id: string; key: string }>('POST', '/keys', {
+    groupId: carpool.groupId,
+    userId: carpool.userId,
+  });
+  await (await streamMessage(probe.json.key)).text();
+  const [row] = await requestLogFor(probe.json.id);
+  expect(row!.cost_micros).toBeGreaterThan(0);
+  return row!.cost_micros;
+}
+
+/** Sends `total` requests, `parallel` at a time; returns each status and the refusals' bodies. */
+async function send(key: string, total: number, parallel: number) {
+  const statuses: number[] = [];
+  const refusals: { headers: Headers; body: { error: { type: string; message: string } } }[] = [];
+  for (let i = 0; i < total; i += parallel) {
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, total - i) }, async () => {
+        const res = await streamMessage(key);
+        statuses.push(res.status);
+        if (res.status === 200) await res.text();
+        else refusals.push({ headers: res.headers, body: (await res.json()) as never });
+      }),
+    );
+  }
+  return { statuses, refusals };
+}
+
+describe('a hard key budget', () => {
+  it('holds under 200 requests: within its bound, refused plainly, counters equal the log', async () => {
+    const carpool = await seedCarpool({ maxConcurrency: 10 });
+    const cost = await costOfOne(carpool);
+    const limit = 20 * cost;
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'key',
+      keyId: carpool.keyId,
+      period: 'month',
+      limitMicros: limit,
+    });
+    expect(budget.status).toBe(201);
+
+    const { statuses, refusals } = await send(carpool.key, 200, 8);
+    const served = statuses.filter((s) => s === 200).length;
+    expect(served + refusals.length).toBe(200);
+    expect(served).toBeGreaterThanOrEqual(15);
+    expect(refusals.length).toBeGreaterThan(100);
+    for (const r of refusals) {
+      expect(r.headers.get('x-should-retry')).toBe('false');
+      expect(r.body.error.type).toBe('billing_error');
+      expect(r.body.error.message).toMatch(/This key's monthly budget of \$\d+\.\d\d is spent .* resets at/);
+    }
+    expect(statuses.filter((s) => s !== 200 && s !== 402)).toEqual([]);
+
+    // Settled: nothing reserved, and the counter is what the log recorded, exactly.
+    const logged = await eventually(async () => {
+      const row = await loggedCost('key_id = ?', carpool.keyId);
+      return row.n === served ? row : undefined;
+    });
+    const view = await eventually(async () => {
+      const v = await budgetView(carpool.groupId, budget.json.id);
+      return v.reservedMicros === 0 ? v : undefined;
+    });
+    expect(view.spentMicros).toBe(logged.cost);
+    // The bound: at most the requests in flight when the limit was reached (≤ the account's 10).
+    expect(logged.cost).toBeGreaterThanOrEqual(limit - cost);
+    expect(logged.cost).toBeLessThanOrEqual(limit + 10 * cost);
+  });
+
+  it('is refused in each client dialect with a 402 that a retry cannot fix', async () => {
+    const carpool = await seedCarpool();
+    await admin('POST', '/budgets', { scope: 'key', keyId: carpool.keyId, period: 'day', limitMicros: 0 });
+    const body = { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+    const anthropic = await relayFetch(`${RELAY}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': carpool.key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(anthropic.status).toBe(402);
+    expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'billing_error' } });
+    const openai = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${carpool.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(openai.status).toBe(402);
+    expect(await openai.json()).toMatchObject({
+      error: { type: 'insufficient_quota', code: 'budget_exhausted' },
+    });
+    expect(openai.headers.get('x-should-retry')).toBe('false');
+  });
+});
+
+describe('member and group budgets', () => {
+  it('a member budget limits every key of that member; a group budget the whole group', async () => {
+    const carpool = await seedCarpool();
+    const second = await admin<{ key: string }>('POST', '/keys', {
+      groupId: carpool.groupId,
+      userId: carpool.userId,
+    });
+    await admin('POST', '/budgets', {
+      scope: 'member',
+      groupId: carpool.groupId,
+      userId: carpool.userId,
+      period: 'week',
+      limitMicros: 1,
+    });
+    // The first request is admitted (nothing spent yet) and spends past the limit; then both keys stop.
+    expect((await streamMessage(carpool.key)).status).toBe(200);
+    await eventually(async () =>
+      (await loggedCost('group_id = ?', carpool.groupId)).n === 1 ? true : undefined,
+    );
+    await eventually(async () => ((await streamMessage(second.json.key)).status === 402 ? true : undefined));
+    const refused = await streamMessage(carpool.key);
+    expect(refused.status).toBe(402);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /^Your weekly budget/,
+    );
+  });
+});
+
+describe('enterprise budgets', () => {
+  it('hold across groups through the ledger, and name the enterprise when spent', async () => {
+    const pool = await seedEnterprise([{ maxConcurrency: 20 }]);
+    // A second group of the same enterprise, with its own member and key.
+    const group2 = await admin<{ id: string }>('POST', '/groups', {
+      name: 'second',
+      kind: 'enterprise',
+      enterpriseId: pool.enterpriseId,
+    });
+    const user2 = await admin<{ id: string }>('POST', '/users', {
+      email: `${crypto.randomUUID().slice(0, 8)}@example.com`,
+      name: 'Two',
+    });
+    await admin('POST', `/groups/${group2.json.id}/members`, { userId: user2.json.id, role: 'member' });
+    const key2 = await admin<{ id: string; key: string }>('POST', '/keys', {
+      groupId: group2.json.id,
+      userId: user2.json.id,
+    });
+    const one = await admin<{ id: string; key: string }>('POST', '/keys', {
+      groupId: pool.groupId,
+      userId: pool.userId,
+    });
+    await (await streamMessage(one.json.key)).text();
+    const [first] = await requestLogFor(one.json.id);
+    const cost = first!.cost_micros;
+    const limit = 30 * cost;
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'enterprise',
+      enterpriseId: pool.enterpriseId,
+      period: 'month',
+      limitMicros: limit,
+      timeZone: 'Asia/Shanghai',
+    });
+    expect(budget.status).toBe(201);
+
+    const [a, b] = await Promise.all([send(pool.key, 60, 4), send(key2.json.key, 60, 4)]);
+    const served = [...a.statuses, ...b.statuses].filter((s) => s === 200).length;
+    const refusals = [...a.refusals, ...b.refusals];
+    expect(served + refusals.length).toBe(120);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const r of refusals) {
+      expect(r.body.error.type).toBe('billing_error');
+      expect(r.body.error.message).toMatch(/^The enterprise's monthly budget of/);
+    }
+    const spent = await eventually(async () => {
+      const row = await env.DB.prepare(
+        'SELECT count(*) AS n, sum(cost_micros) AS cost FROM request_log WHERE group_id IN (?, ?) AND key_id <> ?',
+      )
+        .bind(pool.groupId, group2.json.id, one.json.id)
+        .first<{ n: number; cost: number }>();
+      return row && row.n === served ? row.cost : undefined;
+    });
+    // Slices are counted against the limit when granted: spending passes it by at most what was
+    // in flight (each group's 10 at a time).
+    expect(spent).toBeLessThanOrEqual(limit + 20 * cost);
+    expect(spent).toBeGreaterThanOrEqual(limit / 2);
+    // The ledger hears of every micro-dollar (reports are sent within a second).
+    const ledger = env.ENTERPRISE_LEDGER.get(env.ENTERPRISE_LEDGER.idFromName(`ledger:${pool.enterpriseId}`));
+    await eventually(async () => {
+      const [view] = await ledger.state(pool.enterpriseId);
+      return view?.spentMicros === spent ? true : undefined;
+    }, 15_000);
+    const [view] = await ledger.state(pool.enterpriseId);
+    expect(view!.grantedMicros).toBeLessThanOrEqual(limit);
+  });
+});
+
+describe('a soft budget', () => {
+  it('never refuses', async () => {
+    const carpool = await seedCarpool();
+    await admin('POST', '/budgets', {
+      scope: 'group',
+      groupId: carpool.groupId,
+      period: 'day',
+      limitMicros: 1,
+      mode: 'soft',
+    });
+    for (let i = 0; i < 3; i++)
+      expect((await (await streamMessage(carpool.key)).text()).length).toBeGreaterThan(0);
+    expect((await send(carpool.key, 3, 3)).statuses).toEqual([200, 200, 200]);
+  });
+});
+
+describe('the key holder', () => {
+  it('reads their key’s limits, spend and what remains with the key alone (GET /v1/key)', async () => {
+    const carpool = await seedCarpool({ keyLimits: { maxConcurrency: 3 } });
+    await admin('POST', '/budgets', {
+      scope: 'key',
+      keyId: carpool.keyId,
+      period: 'day',
+      limitMicros: 5_000_000,
+      timeZone: 'Europe/Paris',
+    });
+    await (await streamMessage(carpool.key)).text();
+    const [row] = await requestLogFor(carpool.keyId);
+    const status = await eventually(async () => {
+      const res = await relayFetch(`${RELAY}/v1/key`, {
+        headers: { authorization: `Bearer ${carpool.key}` },
+      });
+      const json = (await res.json()) as {
+        key: { id: string; rules: { maxConcurrency: number } };
+        budgets: { scope: string; spentMicros: number; remainingMicros: number; resetsAt: number }[];
+      };
+      return json.budgets[0]?.spentMicros === row!.cost_micros ? json : undefined;
+    });
+    expect(status.key).toMatchObject({ id: carpool.keyId, rules: { maxConcurrency: 3 } });
+    expect(status.budgets[0]).toMatchObject({ scope: 'key', remainingMicros: 5_000_000 - row!.cost_micros });
+    expect(status.budgets[0]!.resetsAt).toBeGreaterThan(Date.now());
+    expect((await relayFetch(`${RELAY}/v1/key`)).status).toBe(401);
+  });
+});
+
+describe('who sets budgets', () => {
+  it('owners set group and member budgets; a member only their own key; other tenants see nothing', async () => {
+    const owner = await newUser('Owner');
+    const member = await newUser('Member');
+    const stranger = await newUser('Stranger');
+    const carpool = await seedCarpool();
+    await admin('POST', `/groups/${carpool.groupId}/members`, { userId: owner.id, role: 'owner' });
+    await admin('POST', `/groups/${carpool.groupId}/members`, { userId: member.id, role: 'member' });
+    const memberKey = await admin<{ id: string }>('POST', '/keys', {
+      groupId: carpool.groupId,
+      userId: member.id,
+    });
+    const groupBudget = { scope: 'group', groupId: carpool.groupId, period: 'month', limitMicros: 1_000_000 };
+    expect((await api(member.token, 'POST', '/budgets', groupBudget)).status).toBe(403);
+    expect((await api(stranger.token, 'POST', '/budgets', groupBudget)).status).toBe(404);
+    const created = await api<{ id: string }>(owner.token, 'POST', '/budgets', groupBudget);
+    expect(created.status).toBe(201);
+    expect(
+      (
+        await api(member.token, 'POST', '/budgets', {
+          scope: 'key',
+          keyId: memberKey.json.id,
+          period: 'day',
+          limitMicros: 10,
+        })
+      ).status,
+    ).toBe(201);
+    expect((await api(member.token, 'GET', `/budgets/${created.json.id}`)).status).toBe(200);
+    expect((await api(stranger.token, 'GET', `/budgets/${created.json.id}`)).status).toBe(404);
+    expect((await api(member.token, 'PATCH', `/budgets/${created.json.id}`, { limitMicros: 5 })).status).toBe(
+      403,
+    );
+    expect(
+      (await api(owner.token, 'POST', '/budgets', { ...groupBudget, timeZone: 'Mars/Olympus' })).status,
+    ).toBe(400);
+    expect((await api(owner.token, 'POST', '/budgets', groupBudget)).status).toBe(409);
+  });
+});

@@ -1,0 +1,153 @@
+// A Durable Object is evicted after a while without requests and rebuilt from its SQLite storage
+// by the next one. Whatever the gates promise must survive that: leases, sticky sessions and
+// revocations in a GroupGate, cooldowns and leases in an AccountGate. Each check builds a new
+// instance of the gate's class over the same storage, as the runtime does after an eviction.
+import { env, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { AccountGate } from '../durable-objects/account-gate';
+import { GroupGate } from '../durable-objects/group-gate';
+import { admin, eventually, seedEnterprise, streamMessage } from './support/relay';
+
+/** A new instance of a gate over the storage of the one in `state`, once it has loaded. */
+async function rebuild<T>(state: DurableObjectState, make: () => T): Promise<T> {
+  const fresh = make();
+  // The constructor loads under blockConcurrencyWhile; a second call runs once that is done.
+  await state.blockConcurrencyWhile(async () => {});
+  return fresh;
+}
+
+function groupStub(groupId: string) {
+  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
+}
+
+function accountStub(accountId: string) {
+  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
+}
+
+describe('gates rebuilt from storage', () => {
+  it('keep leases, sessions, revocations and cooldowns', async () => {
+    const pool = await seedEnterprise(
+      [
+        { scenario: 'slow.100.60', priority: 2 },
+        { scenario: '429.120', priority: 1 },
+      ],
+      { keyLimits: { maxConcurrency: 3 } },
+    );
+    // The first account asked answers 429 and cools down; the request fails over to the other,
+    // whose stream stays open: a lease (and a key slot), and a sticky session pointing at it.
+    const open = await streamMessage(pool.key, { session: 'evicted-session' });
+    expect(open.status).toBe(200);
+    expect(open.headers.get('x-carpool-attempts')).toBe('2');
+    const reader = open.body!.getReader();
+    await reader.read();
+    const cooling = pool.accounts[1]!;
+    const before = await accountStub(cooling.id).state();
+    expect(before.cooldownUntil).toBeGreaterThan(Date.now() + 60_000);
+    // A second key of the group, revoked.
+    const other = await admin<{ id: string }>('POST', '/keys', {
+      groupId: pool.groupId,
+      userId: pool.userId,
+    });
+    await admin('POST', `/keys/${other.json.id}/revoke`);
+
+    const live = await groupStub(pool.groupId).state();
+    expect(live.leasesInUse).toBe(1);
+    const rebuilt = await runInDurableObject(groupStub(pool.groupId), async (_gate: GroupGate, state) => {
+      const fresh = await rebuild(state, () => new GroupGate(state, env));
+      return fresh.state();
+    });
+    expect(rebuilt.leasesInUse).toBe(1);
+    expect(rebuilt.revokedKeys).toBe(1);
+    expect(rebuilt.sessions).toEqual(live.sessions);
+    expect(rebuilt.sessions.map((s) => s.accountId)).toContain(pool.accounts[0]!.id);
+    expect(rebuilt.config?.accounts.map((a) => a.id).sort()).toEqual(pool.accounts.map((a) => a.id).sort());
+
+    // A rebuilt GroupGate refuses the revoked key and counts the live lease against the key's limit.
+    const admitted = await runInDurableObject(groupStub(pool.groupId), async (_gate: GroupGate, state) => {
+      const fresh = await rebuild(state, () => new GroupGate(state, env));
+      const request = {
+        groupId: pool.groupId,
+        model: 'claude-sonnet-4-5',
+        providers: ['anthropic' as const],
+        native: ['anthropic' as const],
+        sessionKey: null,
+        service: 'anthropic' as const,
+        userAgent: null,
+      };
+      const revoked = await fresh.admit({
+        ...request,
+        keyId: other.json.id,
+        leaseId: 'after-eviction-1',
+        limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+        userId: 'user',
+        reserveMicros: 0,
+      });
+      const limitedKey = await fresh.admit({
+        ...request,
+        keyId: pool.keyId,
+        leaseId: 'after-eviction-2',
+        limits: { maxConcurrency: 1, requestsPerWindow: null, windowMinutes: null },
+        userId: 'user',
+        reserveMicros: 0,
+      });
+      return { revoked, limitedKey };
+    });
+    expect(admitted.revoked).toMatchObject({ ok: false, message: 'This API key has been revoked.' });
+    expect(admitted.limitedKey).toMatchObject({ ok: false, kind: 'rate_limited' });
+
+    // The AccountGates: the cooldown and its reason, and the live lease.
+    const account = await runInDurableObject(accountStub(cooling.id), async (_gate: AccountGate, state) =>
+      (await rebuild(state, () => new AccountGate(state, env))).state(),
+    );
+    expect(account.cooldownUntil).toBe(before.cooldownUntil);
+    expect(account.reason).toBe(before.reason);
+    const holder = await runInDurableObject(
+      accountStub(pool.accounts[0]!.id),
+      async (_gate: AccountGate, state) => (await rebuild(state, () => new AccountGate(state, env))).state(),
+    );
+    expect(holder.inUse).toBe(1);
+
+    await reader.cancel();
+    await eventually(async () =>
+      (await accountStub(pool.accounts[0]!.id).state()).inUse === 0 ? true : undefined,
+    );
+  });
+
+  it('read a configuration stored before accounts carried model families again from D1', async () => {
+    const pool = await seedEnterprise([{ provider: 'openai' }]);
+    const gate = groupStub(pool.groupId);
+    await gate.state();
+    const result = await runInDurableObject(gate, async (_gate: GroupGate, state) => {
+      // The shape an older version stored: accounts without family, preset or mapped names.
+      const sql = state.storage.sql;
+      const stored = JSON.parse(sql.exec<{ json: string }>('SELECT json FROM config').one().json);
+      for (const account of stored.accounts) {
+        delete account.family;
+        delete account.preset;
+        delete account.mapped;
+      }
+      sql.exec('UPDATE config SET json = ?', JSON.stringify(stored));
+      const fresh = await rebuild(state, () => new GroupGate(state, env));
+      const before = fresh.state().config;
+      const admission = await fresh.admit({
+        groupId: pool.groupId,
+        keyId: pool.keyId,
+        leaseId: 'old-config',
+        model: 'claude-sonnet-4-5',
+        providers: ['anthropic', 'openai'],
+        native: ['anthropic'],
+        sessionKey: null,
+        limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+        userId: 'user',
+        reserveMicros: 0,
+        service: 'anthropic',
+        userAgent: null,
+      });
+      return { before, admission, after: fresh.state().config };
+    });
+    expect(result.before).toBeNull();
+    // Reloaded, the OpenAI account is known to serve its own family only.
+    expect(result.admission).toMatchObject({ ok: false, kind: 'not_found' });
+    expect(result.after?.accounts[0]?.family).toContain('gpt-*');
+  });
+});

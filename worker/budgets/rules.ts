@@ -1,0 +1,58 @@
+// Budgets as a gate sees them: the rules that apply to a request, and the shape of what admission
+// reserves and settlement spends. Pure data and functions; the counters live in the gates.
+import type { Period } from './periods';
+
+export type BudgetScope = 'enterprise' | 'department' | 'group' | 'member' | 'key';
+
+export interface BudgetRule {
+  id: string;
+  scope: BudgetScope;
+  /** The limited target: enterprise, department or group id, the member's user id, or the key id. */
+  target: string;
+  period: Period;
+  limitMicros: number;
+  mode: 'hard' | 'soft';
+  timeZone: string;
+}
+
+/** Scopes wider than a group span many GroupGates: their money is held by the enterprise's ledger. */
+export function isWide(rule: Pick<BudgetRule, 'scope'>): boolean {
+  return rule.scope === 'enterprise' || rule.scope === 'department';
+}
+
+/** The rules a request of this key (held by this user) is subject to, in the group's config. */
+export function applicable(rules: readonly BudgetRule[], keyId: string, userId: string): BudgetRule[] {
+  return rules.filter(
+    (r) =>
+      r.scope === 'group' ||
+      r.scope === 'enterprise' ||
+      r.scope === 'department' ||
+      (r.scope === 'member' && r.target === userId) ||
+      (r.scope === 'key' && r.target === keyId),
+  );
+}
+
+/** What one admission holds against one budget until it settles. */
+export interface Reservation {
+  budgetId: string;
+  periodKey: string;
+  micros: number;
+}
+
+/**
+ * The slice of a wide budget an enterprise ledger hands a group at a time: a twentieth of the
+ * limit, between a tenth of a cent and ten dollars. Small enough that money idle in groups stays small,
+ * large enough that a group asks rarely.
+ */
+export function sliceOf(rule: Pick<BudgetRule, 'limitMicros'>): number {
+  return Math.min(10_000_000, Math.max(1_000, Math.floor(rule.limitMicros / 20)));
+}
+
+/** Thresholds at which a budget alerts, in percent of its limit. */
+export const ALERT_THRESHOLDS = [50, 80, 100] as const;
+
+/** The thresholds crossed going from `before` to `after` spent, for a limit. */
+export function crossed(limit: number, before: number, after: number): number[] {
+  if (limit <= 0) return [];
+  return ALERT_THRESHOLDS.filter((t) => before * 100 < t * limit && after * 100 >= t * limit);
+}

@@ -1,0 +1,330 @@
+// Budgets: spending limits on an enterprise, a department, a group, a member within a group, or a
+// key, over a day, an ISO week, a month (in the budget's time zone) or in total; hard (refuse
+// once reached) or soft (alert only). Enterprise and department budgets are set by the
+// enterprise's owners; group, member and key budgets by whoever manages the group, and a member
+// may limit their own key. Every change reaches the counters at once: a group's gate learns its
+// budgets, an enterprise's ledger its wide ones.
+import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
+import { enterpriseLedger, groupGate } from '../../durable-objects/address';
+import type { BudgetView } from '../../durable-objects/budget-book';
+import type { LedgerView } from '../../durable-objects/enterprise-ledger';
+import { pushGroup } from '../admin/push';
+import { ApiError } from '../api/errors';
+import { budgetRule, loadWideBudgets } from '../budgets/config';
+import { isTimeZone, type Period } from '../budgets/periods';
+import { isWide } from '../budgets/rules';
+import { db } from '../db/client';
+import { apiKeys, type Budget, budgets, departments, groupMembers, groups } from '../db/schema';
+import { audit } from './audit';
+import { allows, authorize, type Caller, memberships } from './caller';
+import type { Resource } from './permissions';
+
+export interface BudgetTarget {
+  scope: Budget['scope'];
+  enterpriseId?: string;
+  departmentId?: string;
+  groupId?: string;
+  userId?: string;
+  keyId?: string;
+}
+
+export interface BudgetInput extends BudgetTarget {
+  period: Period;
+  limitMicros: number;
+  mode?: 'hard' | 'soft';
+  timeZone?: string;
+}
+
+/** A target resolved to its ids, the resource whose managers set it, and its unique name. */
+interface Resolved {
+  scopeId: string;
+  enterpriseId: string | null;
+  departmentId: string | null;
+  groupId: string | null;
+  userId: string | null;
+  keyId: string | null;
+  resource: Resource;
+  what: string;
+  /** A key's holder may limit their own key. */
+  holder: string | null;
+}
+
+async function resolve(caller: Caller, t: BudgetTarget): Promise<Resolved> {
+  const d = caller.db;
+  const none = { departmentId: null, groupId: null, userId: null, keyId: null, holder: null };
+  switch (t.scope) {
+    case 'enterprise': {
+      const id = required(t.enterpriseId, 'enterpriseId');
+      return {
+        ...none,
+        scopeId: id,
+        enterpriseId: id,
+        resource: { type: 'enterprise', enterpriseId: id },
+        what: `enterprise ${id}`,
+      };
+    }
+    case 'department': {
+      const id = required(t.departmentId, 'departmentId');
+      const [dept] = await d.select().from(departments).where(eq(departments.id, id));
+      if (!dept) throw new ApiError('not_found', `No department ${id}.`);
+      return {
+        ...none,
+        scopeId: id,
+        enterpriseId: dept.enterpriseId,
+        departmentId: id,
+        resource: { type: 'enterprise', enterpriseId: dept.enterpriseId },
+        what: `department ${id}`,
+      };
+    }
+    case 'group':
+    case 'member': {
+      const groupId = required(t.groupId, 'groupId');
+      const group = await findGroup(caller, groupId);
+      const base = {
+        ...none,
+        enterpriseId: group.enterpriseId,
+        groupId,
+        resource: { type: 'group' as const, groupId, enterpriseId: group.enterpriseId },
+      };
+      if (t.scope === 'group') return { ...base, scopeId: groupId, what: `group ${groupId}` };
+      const userId = required(t.userId, 'userId');
+      const [member] = await d
+        .select({ userId: groupMembers.userId })
+        .from(groupMembers)
+        .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.userId, userId)));
+      if (!member)
+        throw new ApiError('invalid_request', `User ${userId} is not a member of group ${groupId}.`);
+      return {
+        ...base,
+        userId,
+        scopeId: `${groupId}:${userId}`,
+        what: `member ${userId} of group ${groupId}`,
+      };
+    }
+    case 'key': {
+      const keyId = required(t.keyId, 'keyId');
+      const [key] = await d.select().from(apiKeys).where(eq(apiKeys.id, keyId));
+      if (!key) throw new ApiError('not_found', `No key ${keyId}.`);
+      const group = await findGroup(caller, key.groupId);
+      return {
+        ...none,
+        scopeId: keyId,
+        enterpriseId: group.enterpriseId,
+        groupId: key.groupId,
+        keyId,
+        resource: { type: 'group', groupId: key.groupId, enterpriseId: group.enterpriseId },
+        what: `key ${keyId}`,
+        holder: key.userId,
+      };
+    }
+  }
+}
+
+function required(value: string | undefined, field: string): string {
+  if (!value) throw new ApiError('invalid_request', `${field} is required for this scope.`);
+  return value;
+}
+
+async function findGroup(caller: Caller, id: string) {
+  const [group] = await caller.db.select().from(groups).where(eq(groups.id, id));
+  if (!group) throw new ApiError('not_found', `No group ${id}.`);
+  return group;
+}
+
+/** Enterprise owners set wide budgets; group managers the group's; a key's holder their own key's. */
+async function authorizeTarget(caller: Caller, target: Resolved): Promise<void> {
+  const m = await memberships(caller);
+  if (target.holder !== null && target.holder === m.userId) {
+    await authorize(caller, 'ai.use', target.resource, target.what);
+    return;
+  }
+  const action = target.resource.type === 'enterprise' ? 'enterprise.manage' : 'group.manage';
+  await authorize(caller, action, target.resource, target.what);
+}
+
+export async function createBudget(caller: Caller, input: BudgetInput): Promise<Budget> {
+  const target = await resolve(caller, input);
+  await authorizeTarget(caller, target);
+  const timeZone = input.timeZone ?? 'UTC';
+  if (!isTimeZone(timeZone)) throw new ApiError('invalid_request', `Unknown time zone ${timeZone}.`);
+  const id = crypto.randomUUID();
+  const [row] = await caller.db
+    .insert(budgets)
+    .values({
+      id,
+      scope: input.scope,
+      scopeId: target.scopeId,
+      enterpriseId: target.enterpriseId,
+      departmentId: target.departmentId,
+      groupId: target.groupId,
+      userId: target.userId,
+      keyId: target.keyId,
+      period: input.period,
+      limitMicros: input.limitMicros,
+      mode: input.mode ?? 'hard',
+      timeZone,
+    })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) {
+    throw new ApiError('conflict', `${target.what} already has a ${input.period} budget; change that one.`);
+  }
+  await audit(caller, {
+    action: 'budget.create',
+    target: { type: 'budget', id },
+    enterpriseId: target.enterpriseId,
+    groupId: target.groupId,
+    detail: { scope: input.scope, period: input.period, limitMicros: input.limitMicros, mode: row.mode },
+  });
+  await pushBudgets(caller.env, row);
+  return row;
+}
+
+export async function updateBudget(
+  caller: Caller,
+  id: string,
+  changes: { limitMicros?: number; mode?: 'hard' | 'soft'; timeZone?: string },
+): Promise<Budget> {
+  const before = await findBudget(caller, id);
+  await authorizeTarget(caller, await resolve(caller, targetOf(before)));
+  if (changes.timeZone !== undefined && !isTimeZone(changes.timeZone))
+    throw new ApiError('invalid_request', `Unknown time zone ${changes.timeZone}.`);
+  const [row] = await caller.db.update(budgets).set(changes).where(eq(budgets.id, id)).returning();
+  await audit(caller, {
+    action: 'budget.update',
+    target: { type: 'budget', id },
+    enterpriseId: before.enterpriseId,
+    groupId: before.groupId,
+    detail: {
+      before: { limitMicros: before.limitMicros, mode: before.mode, timeZone: before.timeZone },
+      after: { limitMicros: row!.limitMicros, mode: row!.mode, timeZone: row!.timeZone },
+    },
+  });
+  await pushBudgets(caller.env, row!);
+  return row!;
+}
+
+export async function deleteBudget(caller: Caller, id: string): Promise<void> {
+  const before = await findBudget(caller, id);
+  await authorizeTarget(caller, await resolve(caller, targetOf(before)));
+  await caller.db.delete(budgets).where(eq(budgets.id, id));
+  await audit(caller, {
+    action: 'budget.delete',
+    target: { type: 'budget', id },
+    enterpriseId: before.enterpriseId,
+    groupId: before.groupId,
+    detail: { scope: before.scope, period: before.period, limitMicros: before.limitMicros },
+  });
+  await pushBudgets(caller.env, before);
+}
+
+export interface BudgetWithState extends Budget {
+  /** The counters that enforce it, as they stand: a group's gate, or the enterprise's ledger. */
+  live: BudgetView | LedgerView | null;
+}
+
+/** One budget and its live counters; seen by those who may see its target. */
+export async function getBudget(caller: Caller, id: string): Promise<BudgetWithState> {
+  const row = await findBudget(caller, id);
+  const target = await resolve(caller, targetOf(row));
+  const view = target.resource.type === 'enterprise' ? 'enterprise.view' : 'group.view';
+  await authorize(caller, view, target.resource, target.what);
+  return { ...row, live: await liveState(caller.env, row) };
+}
+
+/** Budgets the caller may see, optionally of one enterprise or group. */
+export async function listBudgets(
+  caller: Caller,
+  filter: { enterpriseId?: string; groupId?: string },
+): Promise<Budget[]> {
+  const clauses: SQL[] = [];
+  if (filter.enterpriseId) {
+    await authorize(
+      caller,
+      'enterprise.view',
+      { type: 'enterprise', enterpriseId: filter.enterpriseId },
+      `enterprise ${filter.enterpriseId}`,
+    );
+    clauses.push(eq(budgets.enterpriseId, filter.enterpriseId));
+  }
+  if (filter.groupId) {
+    const group = await findGroup(caller, filter.groupId);
+    await authorize(
+      caller,
+      'group.view',
+      { type: 'group', groupId: group.id, enterpriseId: group.enterpriseId },
+      `group ${group.id}`,
+    );
+    clauses.push(eq(budgets.groupId, filter.groupId));
+  }
+  const m = await memberships(caller);
+  if (!m.system && clauses.length === 0) {
+    const enterpriseIds = [...m.enterprises.keys()];
+    const groupIds = [...m.groups.keys()];
+    if (enterpriseIds.length === 0 && groupIds.length === 0) return [];
+    const scopes: SQL[] = [];
+    if (enterpriseIds.length > 0) scopes.push(inArray(budgets.enterpriseId, enterpriseIds));
+    if (groupIds.length > 0) scopes.push(inArray(budgets.groupId, groupIds));
+    clauses.push(or(...scopes)!);
+  }
+  const rows = await caller.db
+    .select()
+    .from(budgets)
+    .where(and(...clauses));
+  // An enterprise member who is not an admin sees the enterprise's budgets, not every group's.
+  const visible: Budget[] = [];
+  for (const row of rows) {
+    const resource: Resource = row.groupId
+      ? { type: 'group', groupId: row.groupId, enterpriseId: row.enterpriseId }
+      : { type: 'enterprise', enterpriseId: row.enterpriseId ?? '' };
+    if (await allows(caller, resource.type === 'group' ? 'group.view' : 'enterprise.view', resource))
+      visible.push(row);
+  }
+  return visible;
+}
+
+function targetOf(row: Budget): BudgetTarget {
+  return {
+    scope: row.scope,
+    enterpriseId: row.enterpriseId ?? undefined,
+    departmentId: row.departmentId ?? undefined,
+    groupId: row.groupId ?? undefined,
+    userId: row.userId ?? undefined,
+    keyId: row.keyId ?? undefined,
+  };
+}
+
+async function findBudget(caller: Caller, id: string): Promise<Budget> {
+  const [row] = await caller.db.select().from(budgets).where(eq(budgets.id, id));
+  if (!row) throw new ApiError('not_found', `No budget ${id}.`);
+  return row;
+}
+
+async function liveState(env: Env, row: Budget): Promise<BudgetView | LedgerView | null> {
+  const rule = budgetRule(row);
+  if (isWide(rule)) {
+    const views = await enterpriseLedger(env, row.enterpriseId!).state(row.enterpriseId!);
+    return views.find((v) => v.budgetId === row.id) ?? null;
+  }
+  const state = await groupGate(env, row.groupId!).state();
+  return state.budgets.find((v) => v.budgetId === row.id) ?? null;
+}
+
+/** A budget changed: the gates that count it learn at once. */
+async function pushBudgets(env: Env, row: Budget): Promise<void> {
+  if (row.scope === 'enterprise' || row.scope === 'department') {
+    const enterpriseId = row.enterpriseId!;
+    await enterpriseLedger(env, enterpriseId).configure(await loadWideBudgets(env, enterpriseId));
+    const affected = await db(env)
+      .select({ id: groups.id })
+      .from(groups)
+      .where(
+        row.scope === 'enterprise'
+          ? eq(groups.enterpriseId, enterpriseId)
+          : eq(groups.departmentId, row.departmentId!),
+      );
+    await Promise.all(affected.map((g) => pushGroup(env, g.id)));
+    return;
+  }
+  if (row.groupId) await pushGroup(env, row.groupId);
+}
