@@ -27,6 +27,10 @@ export default defineConfig({
           // Short, so that tests see leases renewed under long streams and expire when abandoned.
           LEASE_TTL_MS: '3000',
           MAX_BODY_BYTES: '1048576',
+          // Alert retries in seconds, not minutes: 1 s, then 2 s; three attempts in all.
+          ALERT_MAX_ATTEMPTS: '3',
+          ALERT_RETRY_BASE_SECONDS: '1',
+          ALERT_TIMEOUT_MS: '2000',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
         },
         outboundService: 'fake-upstream',

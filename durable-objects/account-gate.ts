@@ -3,6 +3,7 @@
 // account's health and cooldown, and says in words why it cannot serve.
 import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
+import { type AccountHealthEvent, accountAlert } from '../worker/alerts/fire';
 import { decryptCredential } from '../worker/auth/credentials';
 import { db } from '../worker/db/client';
 import { type Account, accounts } from '../worker/db/schema';
@@ -93,6 +94,8 @@ interface Health {
   latencyEwmaMs: number | null;
   recentErrors: { at: number; kind: UpstreamFailure['kind']; status: number | null }[];
   lastSuccessAt: number | null;
+  /** When the latest cooldowns started, for the repeated-cooldowns alert. */
+  cooldownsAt: number[];
 }
 
 export interface AccountState extends AccountLoad {
@@ -138,6 +141,7 @@ function freshHealth(): Health {
     latencyEwmaMs: null,
     recentErrors: [],
     lastSuccessAt: null,
+    cooldownsAt: [],
   };
 }
 
@@ -259,6 +263,7 @@ export class AccountGate extends DurableObject<Env> {
    * lease unseen for two thirds of it has missed two renewals: its request no longer exists.
    */
   reset(): AccountState {
+    if (this.health.autoDisabledReason) this.alert({ kind: 'recovered', how: 'reset by an operator' });
     this.health = freshHealth();
     this.saveHealth();
     const now = Date.now();
@@ -300,6 +305,7 @@ export class AccountGate extends DurableObject<Env> {
     }
     const ok = status !== null && status < 400;
     if (ok) {
+      if (this.health.autoDisabledReason) this.alert({ kind: 'recovered', how: 'a probe succeeded' });
       this.health.autoDisabledReason = null;
       this.health.consecutiveAuthFailures = 0;
       this.health.cooldownUntil = null;
@@ -489,6 +495,11 @@ export class AccountGate extends DurableObject<Env> {
       case 'auth_failed':
         h.consecutiveAuthFailures++;
         if (h.consecutiveAuthFailures >= policy.authFailuresToDisable) {
+          if (!h.autoDisabledReason)
+            this.alert({
+              kind: 'disabled',
+              reason: `disabled after ${h.consecutiveAuthFailures} consecutive ${what} (credential rejected)`,
+            });
           h.autoDisabledReason = `disabled after ${h.consecutiveAuthFailures} consecutive ${what} (credential rejected); reset or probe the account`;
           return;
         }
@@ -500,11 +511,31 @@ export class AccountGate extends DurableObject<Env> {
     if (forMs <= 0) return;
     const until = now + forMs;
     if (h.cooldownUntil === null || until > h.cooldownUntil) {
+      // A cooldown starts when the account was not cooling down; extending one is the same one.
+      if (h.cooldownUntil === null || h.cooldownUntil <= now) {
+        h.cooldownsAt = [...h.cooldownsAt, now].slice(-RECENT_ERRORS);
+        this.alert({
+          kind: 'cooldown',
+          reason: `cooling down ${forMs} ms after ${what}`,
+          recentCooldowns: h.cooldownsAt,
+        });
+      }
       h.cooldownUntil = until;
       h.cooldownReason = `cooling down until ${clock(until)} after ${what}`;
       h.cooldownCause = cause;
       this.scheduleAlarm(until);
     }
+  }
+
+  /** Tells the alert rules, off the request's path. */
+  private alert(event: AccountHealthEvent): void {
+    const accountId = this.config?.id;
+    if (!accountId) return;
+    this.ctx.waitUntil(
+      accountAlert(this.env, accountId, event).catch((error) =>
+        console.error('account alert failed', { accountId, kind: event.kind, error: String(error) }),
+      ),
+    );
   }
 
   private saveHealth(): void {

@@ -15,7 +15,7 @@
 
 import { periodEnd, periodKey } from '../worker/budgets/periods';
 import type { Reservation } from '../worker/budgets/rules';
-import { type BudgetRule, crossed, isWide, sliceOf } from '../worker/budgets/rules';
+import { type BudgetRule, isWide, percentMoved, sliceOf } from '../worker/budgets/rules';
 
 interface Counter {
   periodKey: string;
@@ -73,8 +73,8 @@ export class BudgetBook {
 
   constructor(
     private readonly write: Write,
-    /** Called when a local budget's spending crosses an alert threshold. */
-    private readonly onCrossed: (rule: BudgetRule, periodKey: string, percent: number) => void,
+    /** Called when a local budget's spending moves by a whole percent of its limit. */
+    private readonly onMoved: (rule: BudgetRule, periodKey: string, spentMicros: number) => void,
   ) {}
 
   load(sql: SqlStorage, inFlight: Iterable<Reservation[]>): void {
@@ -176,8 +176,8 @@ export class BudgetBook {
         counter.periodKey,
         counter.spent,
       );
-      for (const percent of crossed(rule.limitMicros, before, counter.spent))
-        this.onCrossed(rule, counter.periodKey, percent);
+      if (percentMoved(rule.limitMicros, before, counter.spent))
+        this.onMoved(rule, counter.periodKey, counter.spent);
     }
   }
 

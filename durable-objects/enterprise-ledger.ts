@@ -10,7 +10,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { budgetAlert } from '../worker/budgets/alerts';
 import { loadWideBudgets } from '../worker/budgets/config';
 import { periodEnd, periodKey } from '../worker/budgets/periods';
-import { type BudgetRule, crossed, isWide } from '../worker/budgets/rules';
+import { type BudgetRule, isWide, percentMoved } from '../worker/budgets/rules';
 import { metrics } from '../worker/metrics';
 import { migrateSql } from './sql-schema';
 
@@ -108,8 +108,9 @@ export class EnterpriseLedger extends DurableObject<Env> {
       const before = counter.spent;
       counter.spent += entry.micros;
       this.save(rule.id, counter);
-      for (const percent of crossed(rule.limitMicros, before, counter.spent)) {
-        this.ctx.waitUntil(budgetAlert(this.env, rule, counter.periodKey, percent, counter.spent));
+      if (percentMoved(rule.limitMicros, before, counter.spent)) {
+        const scope = { enterpriseId, groupId: null };
+        this.ctx.waitUntil(budgetAlert(this.env, rule, scope, counter.periodKey, counter.spent));
       }
     }
   }

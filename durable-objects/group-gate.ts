@@ -163,7 +163,7 @@ export class GroupGate extends DurableObject<Env> {
   private usageRetryAt: number | null = null;
   private readonly book = new BudgetBook(
     (query, ...bindings) => this.write(query, ...bindings),
-    (rule, key, percent) => this.alertBudget(rule, key, percent),
+    (rule, key, spent) => this.alertBudget(rule, key, spent),
   );
   /** Top-ups in flight, one per wide budget. */
   private readonly toppingUp = new Map<string, Promise<void>>();
@@ -474,9 +474,9 @@ export class GroupGate extends DurableObject<Env> {
     }
   }
 
-  private alertBudget(rule: BudgetRule, key: string, percent: number): void {
-    const view = this.book.view([rule], Date.now())[0];
-    this.ctx.waitUntil(budgetAlert(this.env, rule, key, percent, view?.spentMicros ?? 0));
+  private alertBudget(rule: BudgetRule, key: string, spentMicros: number): void {
+    const scope = { enterpriseId: this.config?.enterpriseId ?? null, groupId: this.config?.id ?? null };
+    this.ctx.waitUntil(budgetAlert(this.env, rule, scope, key, spentMicros));
   }
 
   override async alarm(): Promise<void> {

@@ -1,5 +1,7 @@
-// Worker entry: HTTP (client surfaces and operator API), the usage queue consumer, and the
-// Durable Object classes.
+// Worker entry: HTTP (client surfaces and the API), the queue consumers (usage events, alert
+// deliveries), the cron sweep of alert deliveries, and the Durable Object classes.
+
+import { ALERT_QUEUE_NAME, consumeAlertBatch, sweepAlertDeliveries } from './alerts/deliver';
 import { newApp } from './app';
 import { consumeUsageBatch } from './queue/consumer';
 
@@ -11,5 +13,9 @@ const app = newApp();
 
 export default {
   fetch: app.fetch,
-  queue: consumeUsageBatch,
+  queue: (batch, env) =>
+    batch.queue === ALERT_QUEUE_NAME ? consumeAlertBatch(batch, env) : consumeUsageBatch(batch, env),
+  scheduled: (_controller, env, ctx) => {
+    ctx.waitUntil(sweepAlertDeliveries(env));
+  },
 } satisfies ExportedHandler<Env>;

@@ -6,6 +6,7 @@
 import { newRouter } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
+import { alertRoutes } from './routes/alerts';
 import { budgetRoutes } from './routes/budgets';
 import { enterpriseRoutes } from './routes/enterprises';
 import { groupRoutes } from './routes/groups';
@@ -34,6 +35,7 @@ api.route('/', budgetRoutes);
 api.route('/', groupRoutes);
 api.route('/', keyRoutes);
 api.route('/', inviteRoutes);
+api.route('/', alertRoutes);
 
 api.doc31('/openapi.json', {
   openapi: '3.1.0',

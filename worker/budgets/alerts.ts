@@ -1,21 +1,23 @@
-// A budget crossed one of its alert thresholds (50, 80, 100 % by default): the gate or ledger that
-// counted it calls this, off its critical path.
+// A budget's spending moved by a whole percent of its limit: the gate or ledger that counted it
+// hands it to the alert rules (worker/alerts), which fire each threshold once per period.
+import { budgetCrossed } from '../alerts/fire';
 import type { BudgetRule } from './rules';
 
 export async function budgetAlert(
-  _env: Env,
+  env: Env,
   rule: BudgetRule,
+  scope: { enterpriseId: string | null; groupId: string | null },
   periodKey: string,
-  percent: number,
   spentMicros: number,
 ): Promise<void> {
-  console.warn('budget threshold crossed', {
-    budgetId: rule.id,
-    scope: rule.scope,
-    target: rule.target,
-    periodKey,
-    percent,
-    spentMicros,
-    limitMicros: rule.limitMicros,
-  });
+  try {
+    await budgetCrossed(
+      env,
+      { id: rule.id, name: `${rule.scope} ${rule.period} budget`, ...scope },
+      periodKey,
+      { spentMicros, limitMicros: rule.limitMicros },
+    );
+  } catch (err) {
+    console.error('budget alert failed', { budgetId: rule.id, error: String(err) });
+  }
 }

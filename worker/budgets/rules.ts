@@ -48,11 +48,11 @@ export function sliceOf(rule: Pick<BudgetRule, 'limitMicros'>): number {
   return Math.min(10_000_000, Math.max(1_000, Math.floor(rule.limitMicros / 20)));
 }
 
-/** Thresholds at which a budget alerts, in percent of its limit. */
-export const ALERT_THRESHOLDS = [50, 80, 100] as const;
-
-/** The thresholds crossed going from `before` to `after` spent, for a limit. */
-export function crossed(limit: number, before: number, after: number): number[] {
-  if (limit <= 0) return [];
-  return ALERT_THRESHOLDS.filter((t) => before * 100 < t * limit && after * 100 >= t * limit);
+/**
+ * Whether spending from `before` to `after` moved the whole percent of the limit spent: the alert
+ * rules (worker/alerts) decide which thresholds that crosses, so they hear of every step.
+ */
+export function percentMoved(limit: number, before: number, after: number): boolean {
+  if (limit <= 0) return false;
+  return Math.floor((before * 100) / limit) !== Math.floor((after * 100) / limit);
 }

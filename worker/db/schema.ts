@@ -1,7 +1,8 @@
 // The durable data of AiCarpool (D1). Migrations in migrations/ are generated from this file by
 // drizzle-kit; row types everywhere else are inferred from it.
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { AlertEvent, AlertRuleParams } from '../alerts/event';
 import type { KeyBounds } from '../auth/key-bounds';
 import type { ClientRule, KeyService } from '../auth/key-rules';
 import type { PriceTier } from '../metering/prices';
@@ -375,6 +376,156 @@ export const auditLog = sqliteTable(
   ],
 );
 
+/**
+ * Where alerts are sent: a webhook in the scope of an enterprise, a group, or (both null) the whole
+ * system. The URL (a Slack or DingTalk URL is itself a credential) and the signing secrets are
+ * AES-GCM sealed like account credentials; only a hint of the URL is ever shown.
+ */
+export const alertEndpoints = sqliteTable(
+  'alert_endpoints',
+  {
+    id: text('id').primaryKey(),
+    enterpriseId: text('enterprise_id').references(() => enterprises.id, { onDelete: 'cascade' }),
+    groupId: text('group_id').references(() => groups.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    format: text('format', { enum: ['json', 'slack', 'discord', 'feishu', 'dingtalk', 'wecom'] }).notNull(),
+    urlEnc: text('url_enc').notNull(),
+    /** The URL's origin and the start of its path, enough to recognise it. */
+    urlHint: text('url_hint').notNull(),
+    /** Our HMAC-SHA256 signing secret (`whsec_…`), sealed; shown once at creation or rotation. */
+    secretEnc: text('secret_enc').notNull(),
+    /** Feishu/Lark or DingTalk's own "signing secret" of the bot, sealed; null: not signed their way. */
+    vendorSecretEnc: text('vendor_secret_enc'),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at').notNull().default(0),
+  },
+  (t) => [
+    index('alert_endpoints_enterprise_idx').on(t.enterpriseId),
+    index('alert_endpoints_group_idx').on(t.groupId),
+    check('alert_endpoints_one_scope', sql`${t.enterpriseId} IS NULL OR ${t.groupId} IS NULL`),
+  ],
+);
+
+/**
+ * What to alert on, in a scope (enterprise, group, or the system when both are null): a kind, an
+ * optional subject (one budget or account; null: every one in the scope) and the kind's params.
+ */
+export const alertRules = sqliteTable(
+  'alert_rules',
+  {
+    id: text('id').primaryKey(),
+    enterpriseId: text('enterprise_id').references(() => enterprises.id, { onDelete: 'cascade' }),
+    groupId: text('group_id').references(() => groups.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['budget.threshold', 'account.disabled', 'account.cooldowns'] }).notNull(),
+    subjectId: text('subject_id'),
+    params: text('params', { mode: 'json' }).$type<AlertRuleParams>().notNull(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at').notNull().default(0),
+  },
+  (t) => [
+    index('alert_rules_kind_idx').on(t.kind, t.enterpriseId, t.groupId),
+    check('alert_rules_one_scope', sql`${t.enterpriseId} IS NULL OR ${t.groupId} IS NULL`),
+  ],
+);
+
+/** The endpoints a rule sends to. */
+export const alertRuleEndpoints = sqliteTable(
+  'alert_rule_endpoints',
+  {
+    ruleId: text('rule_id')
+      .notNull()
+      .references(() => alertRules.id, { onDelete: 'cascade' }),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => alertEndpoints.id, { onDelete: 'cascade' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.ruleId, t.endpointId] }),
+    index('alert_rule_endpoints_endpoint_idx').on(t.endpointId),
+  ],
+);
+
+/** A rule muted until a time, for one subject or (null) all of them. */
+export const alertSilences = sqliteTable(
+  'alert_silences',
+  {
+    id: text('id').primaryKey(),
+    ruleId: text('rule_id')
+      .notNull()
+      .references(() => alertRules.id, { onDelete: 'cascade' }),
+    subjectId: text('subject_id'),
+    endsAt: integer('ends_at').notNull(),
+    comment: text('comment').notNull().default(''),
+    createdBy: text('created_by'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('alert_silences_rule_idx').on(t.ruleId, t.endsAt)],
+);
+
+/**
+ * Each time a rule fired, once per (rule, subject, period, threshold): the unique index is what
+ * makes it fire once, whoever calls at the same moment. Alerts that last until resolved use the
+ * period `open`, which resolution rewrites (freeing the slot for the next time).
+ */
+export const alertFirings = sqliteTable(
+  'alert_firings',
+  {
+    id: text('id').primaryKey(),
+    ruleId: text('rule_id')
+      .notNull()
+      .references(() => alertRules.id, { onDelete: 'cascade' }),
+    subjectId: text('subject_id').notNull(),
+    period: text('period').notNull(),
+    threshold: integer('threshold').notNull().default(0),
+    status: text('status', { enum: ['firing', 'resolved'] })
+      .notNull()
+      .default('firing'),
+    /** A silence covered it: recorded, not delivered. */
+    silenced: integer('silenced', { mode: 'boolean' }).notNull().default(false),
+    event: text('event', { mode: 'json' }).$type<AlertEvent>().notNull(),
+    firedAt: integer('fired_at').notNull(),
+    resolvedAt: integer('resolved_at'),
+  },
+  (t) => [
+    uniqueIndex('alert_firings_once').on(t.ruleId, t.subjectId, t.period, t.threshold),
+    index('alert_firings_rule_idx').on(t.ruleId, t.firedAt),
+  ],
+);
+
+/** The delivery log: one row per event per endpoint, updated by every attempt. */
+export const alertDeliveries = sqliteTable(
+  'alert_deliveries',
+  {
+    id: text('id').primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => alertEndpoints.id, { onDelete: 'cascade' }),
+    firingId: text('firing_id').references(() => alertFirings.id, { onDelete: 'set null' }),
+    event: text('event').notNull(),
+    payload: text('payload', { mode: 'json' }).$type<AlertEvent>().notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    /** When the next attempt is due; null once delivered or failed. */
+    nextAttemptAt: integer('next_attempt_at'),
+    /** An attempt in flight holds the delivery until then (so a redelivered message cannot send it twice). */
+    claimedUntil: integer('claimed_until'),
+    deliveredAt: integer('delivered_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('alert_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
+    index('alert_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+  ],
+);
+
 export type Account = typeof accounts.$inferSelect;
 export type Group = typeof groups.$inferSelect;
 export type GroupMember = typeof groupMembers.$inferSelect;
@@ -385,3 +536,8 @@ export type Enterprise = typeof enterprises.$inferSelect;
 export type RequestLogRow = typeof requestLog.$inferInsert;
 export type PersonalAccessToken = typeof personalAccessTokens.$inferSelect;
 export type Budget = typeof budgets.$inferSelect;
+export type AlertEndpoint = typeof alertEndpoints.$inferSelect;
+export type AlertRule = typeof alertRules.$inferSelect;
+export type AlertSilence = typeof alertSilences.$inferSelect;
+export type AlertFiring = typeof alertFirings.$inferSelect;
+export type AlertDelivery = typeof alertDeliveries.$inferSelect;

@@ -9,6 +9,7 @@ import { enterpriseLedger, groupGate } from '../../durable-objects/address';
 import type { BudgetView } from '../../durable-objects/budget-book';
 import type { LedgerView } from '../../durable-objects/enterprise-ledger';
 import { pushGroup } from '../admin/push';
+import { budgetReset } from '../alerts/fire';
 import { ApiError } from '../api/errors';
 import { budgetRule, loadWideBudgets } from '../budgets/config';
 import { isTimeZone, type Period } from '../budgets/periods';
@@ -201,6 +202,9 @@ export async function updateBudget(
     },
   });
   await pushBudgets(caller.env, row!);
+  // A new limit is a new measure: its thresholds may fire again.
+  if (changes.limitMicros !== undefined && changes.limitMicros !== before.limitMicros)
+    await budgetReset(caller.env, id);
   return row!;
 }
 
