@@ -1,9 +1,13 @@
 // GroupGate: the strongly consistent state of one group. Admission happens here in one call from
 // the worker: the key is checked against revocations and its own limits, a sticky session or the
 // pool's strategy picks an account, and a concurrency lease is taken from that AccountGate.
-// Failover re-admits on another account after a failed attempt.
+// Failover re-admits on another account after a failed attempt. A key whose rules were just
+// changed is held to its new rules here until every isolate's cached copy has expired, and the
+// group's key bounds apply to every key.
 import { DurableObject } from 'cloudflare:workers';
 import type { KeyRecord } from '../worker/auth/client-key';
+import { boundsRefusal, effectiveLimits } from '../worker/auth/key-bounds';
+import { checkExpiry, checkKeyRules, type KeyRules, type KeyService } from '../worker/auth/key-rules';
 import { budgetAlert } from '../worker/budgets/alerts';
 import { periodEnd, periodKey } from '../worker/budgets/periods';
 import { applicable, type BudgetRule, type Reservation } from '../worker/budgets/rules';
@@ -11,7 +15,7 @@ import { metrics } from '../worker/metrics';
 import type { ProviderKind, UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import { writeUsage } from '../worker/queue/consumer';
 import type { UsageEvent } from '../worker/queue/usage-event';
-import type { RelayErrorKind } from '../worker/relay/dialect';
+import { RelayError, type RelayErrorKind } from '../worker/relay/dialect';
 import { sendUsage } from '../worker/relay/outbox';
 import { type GroupConfig, loadGroupConfig, type PoolAccount } from '../worker/scheduling/group-config';
 import { describeAccount, describeModels, servesModel } from '../worker/scheduling/models';
@@ -23,6 +27,9 @@ import { BUDGET_SCHEMA, BudgetBook, type BudgetView } from './budget-book';
 import { migrateSql } from './sql-schema';
 
 export type KeyLimits = Pick<KeyRecord, 'maxConcurrency' | 'requestsPerWindow' | 'windowMinutes'>;
+
+/** A key's rules as D1 holds them after a change (see `updateKey`). */
+export type KeyPolicy = KeyRules & KeyLimits;
 
 export interface AdmitRequest {
   groupId: string;
@@ -41,6 +48,9 @@ export interface AdmitRequest {
   userId: string;
   /** What the request reserves against each budget until it settles (an estimate, capped). */
   reserveMicros: number;
+  /** The client surface and User-Agent, for rules changed since the worker cached the key. */
+  service: KeyService;
+  userAgent: string | null;
 }
 
 export interface FailoverRequest extends AdmitRequest {
@@ -88,6 +98,7 @@ const SCHEMA = [
   `CREATE TABLE sessions (session_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
   `CREATE TABLE usage_outbox (request_id TEXT PRIMARY KEY, json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
   BUDGET_SCHEMA,
+  `CREATE TABLE key_rules (key_id TEXT PRIMARY KEY, json TEXT NOT NULL, until INTEGER NOT NULL);`,
 ] as const;
 
 /** One lease a worker ends, as it sends them in a batch. */
@@ -128,6 +139,8 @@ export class GroupGate extends DurableObject<Env> {
   private config: GroupConfig | null = null;
   private readonly leases = new Map<string, Lease>();
   private readonly revoked = new Set<string>();
+  /** Keys whose rules changed lately: their new rules, until no isolate can hold the old ones. */
+  private readonly changedKeys = new Map<string, { policy: KeyPolicy; until: number }>();
   private readonly sessions = new Map<string, Session>();
   /** Request times per key in the current rolling window. */
   private readonly windows = new Map<string, number[]>();
@@ -167,6 +180,9 @@ export class GroupGate extends DurableObject<Env> {
       if (config?.accounts.every((a) => Array.isArray(a.family))) this.useConfig(config);
       for (const row of sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys'))
         this.revoked.add(row.key_id);
+      sql.exec('DELETE FROM key_rules WHERE until <= ?', Date.now());
+      for (const row of sql.exec<{ key_id: string; json: string; until: number }>('SELECT * FROM key_rules'))
+        this.changedKeys.set(row.key_id, { policy: JSON.parse(row.json) as KeyPolicy, until: row.until });
       type LeaseRow = {
         lease_id: string;
         key_id: string;
@@ -204,14 +220,17 @@ export class GroupGate extends DurableObject<Env> {
     });
   }
 
-  async admit(request: AdmitRequest): Promise<Admission> {
-    const config = this.config ?? (await this.loadConfig(request.groupId));
+  async admit(asked: AdmitRequest): Promise<Admission> {
+    const config = this.config ?? (await this.loadConfig(asked.groupId));
     if (!config)
       return { ok: false, kind: 'permission', message: 'This key belongs to a group that no longer exists.' };
-    if (this.revoked.has(request.keyId)) {
+    if (this.revoked.has(asked.keyId)) {
       return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
     }
     const now = Date.now();
+    const refused = this.checkRules(config, asked, now);
+    if (refused) return refused;
+    const request = this.withCurrentLimits(config, asked, now);
     this.reap(now);
     const limited = this.checkKeyLimits(request, now);
     if (limited) return limited;
@@ -231,10 +250,11 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   /** A failed attempt: record it on its account, then place the request on another one. */
-  async failover(request: FailoverRequest): Promise<Admission> {
-    const config = this.config ?? (await this.loadConfig(request.groupId));
+  async failover(asked: FailoverRequest): Promise<Admission> {
+    const config = this.config ?? (await this.loadConfig(asked.groupId));
     if (!config)
       return { ok: false, kind: 'permission', message: 'This key belongs to a group that no longer exists.' };
+    const request = this.withCurrentLimits(config, asked, Date.now());
     // The request's reservations move to its next attempt: the failed lease gives them up unsettled.
     const failed = this.leases.get(request.failed.leaseId);
     const reservations = failed?.reservations ?? [];
@@ -330,6 +350,21 @@ export class GroupGate extends DurableObject<Env> {
   revokeKey(keyId: string): void {
     this.revoked.add(keyId);
     this.write('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);
+  }
+
+  /**
+   * A key's rules changed in D1. Isolates trust their cached copy of a key for KEY_CACHE_TTL_MS;
+   * until `until` (past that), admission holds the key to these rules as well, so a narrowed rule
+   * binds at once everywhere (a widened one, within the cache TTL).
+   */
+  updateKey(keyId: string, policy: KeyPolicy, until: number): void {
+    this.changedKeys.set(keyId, { policy, until });
+    this.write(
+      'INSERT OR REPLACE INTO key_rules (key_id, json, until) VALUES (?, ?, ?)',
+      keyId,
+      JSON.stringify(policy),
+      until,
+    );
   }
 
   state(): {
@@ -670,6 +705,46 @@ export class GroupGate extends DurableObject<Env> {
             : 30
           : Math.max(1, Math.ceil(retryAfterMs / 1000)),
     };
+  }
+
+  /** The key's rules changed since the worker cached it, and the group's key bounds. */
+  private checkRules(config: GroupConfig, request: AdmitRequest, now: number): Admission | null {
+    const use = { service: request.service, model: request.model || null, userAgent: request.userAgent };
+    const bounded = boundsRefusal(config.keyBounds, use);
+    if (bounded) return { ok: false, kind: 'permission', ...bounded };
+    const changed = this.changedPolicy(request.keyId, now);
+    if (!changed) return null;
+    try {
+      checkKeyRules(changed, use);
+      checkExpiry(changed, now);
+    } catch (err) {
+      if (err instanceof RelayError)
+        return { ok: false, kind: err.kind, message: err.message, code: err.options.code };
+      throw err;
+    }
+    return null;
+  }
+
+  /** The limits to hold the key to: its latest known ones, within the group's bounds. */
+  private withCurrentLimits<T extends AdmitRequest>(config: GroupConfig, request: T, now: number): T {
+    const changed = this.changedPolicy(request.keyId, now);
+    const limits = changed
+      ? {
+          maxConcurrency: changed.maxConcurrency,
+          requestsPerWindow: changed.requestsPerWindow,
+          windowMinutes: changed.windowMinutes,
+        }
+      : request.limits;
+    return { ...request, limits: effectiveLimits(limits, config.keyBounds) };
+  }
+
+  private changedPolicy(keyId: string, now: number): KeyPolicy | null {
+    const changed = this.changedKeys.get(keyId);
+    if (!changed) return null;
+    if (changed.until > now) return changed.policy;
+    this.changedKeys.delete(keyId);
+    this.write('DELETE FROM key_rules WHERE key_id = ?', keyId);
+    return null;
   }
 
   private checkKeyLimits(request: AdmitRequest, now: number): Admission | null {

@@ -330,7 +330,7 @@ describe('an account is one carpool’s or one enterprise’s', () => {
     });
     expect(res.status).toBe(409);
     expect(res.json.error.message).toMatch(
-      /in an enterprise pool; an account is either one carpool's or one enterprise's/,
+      /is in the pool of enterprise [0-9a-f-]+: an account is either one carpool's or one enterprise's/,
     );
     const pool = await carpool();
     await expect(

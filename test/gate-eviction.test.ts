@@ -71,6 +71,8 @@ describe('gates rebuilt from storage', () => {
         providers: ['anthropic' as const],
         native: ['anthropic' as const],
         sessionKey: null,
+        service: 'anthropic' as const,
+        userAgent: null,
       };
       const revoked = await fresh.admit({
         ...request,
@@ -138,6 +140,8 @@ describe('gates rebuilt from storage', () => {
         limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
         userId: 'user',
         reserveMicros: 0,
+        service: 'anthropic',
+        userAgent: null,
       });
       return { before, admission, after: fresh.state().config };
     });

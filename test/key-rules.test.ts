@@ -448,7 +448,7 @@ describe('operator API for key rules and unused fields', () => {
     }
   });
 
-  it('refuses splitMode and departmentId other than their defaults', async () => {
+  it('refuses splitMode other than its default, and a department on a carpool', async () => {
     const account = await admin<{ id: string }>('POST', '/accounts', {
       name: 'split',
       provider: 'anthropic',
@@ -466,7 +466,7 @@ describe('operator API for key rules and unused fields', () => {
     expect(even.json.error.message).toMatch(/splitMode: not supported yet/);
     const department = await group({ departmentId: 'd1' });
     expect(department.status).toBe(400);
-    expect(department.json.error.message).toMatch(/departmentId: not supported yet/);
+    expect(department.json.error.message).toMatch(/departmentId: departments are an enterprise’s/);
     expect((await group({ splitMode: 'usage' })).status).toBe(201);
   });
 });

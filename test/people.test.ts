@@ -340,20 +340,6 @@ describe('departments', () => {
   });
 });
 
-describe('the old operator router', () => {
-  it('serves what has not moved yet to system admins only', async () => {
-    const ana = await newUser('Ana');
-    const as = (token: string) =>
-      SELF.fetch(`${RELAY}/admin/v1/groups`, { headers: { authorization: `Bearer ${token}` } });
-    const refused = await as(ana.token);
-    expect(refused.status).toBe(404);
-    await refused.body?.cancel();
-    const served = await as(ADMIN_TOKEN);
-    expect(served.status).toBe(200);
-    await served.body?.cancel();
-  });
-});
-
 describe('operator-only routes', () => {
   it('prices and metrics answer system admins only, at the same paths on /api/v1 and /admin/v1', async () => {
     const ana = await newUser('Ana');

@@ -163,6 +163,8 @@ describe('a withdrawal at the gates', () => {
     limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
     userId: 'user',
     reserveMicros: 0,
+    service: 'anthropic' as const,
+    userAgent: null,
   });
 
   it('that arrives before the admission refuses it', async () => {

@@ -212,7 +212,14 @@ describe('the audit log', () => {
     expect((await api<{ data: unknown[] }>(w.stranger.token, 'GET', '/audit')).json.data).toEqual([]);
 
     const car = await api<{ data: AuditEntry[] }>(w.carOwner.token, 'GET', `/audit?groupId=${w.carpool}`);
-    expect(car.json.data.map((e) => e.action)).toEqual(['account.update']);
+    // Newest first: the rename, then how the world's fixture built the carpool.
+    expect(car.json.data.map((e) => e.action)).toEqual([
+      'account.update',
+      'key.create',
+      'group.member.add',
+      'group.member.add',
+      'group.create',
+    ]);
     expect(await status(w.carMember.token, `/audit?groupId=${w.carpool}`)).toBe(403);
     expect(await status(w.owner.token, `/audit?groupId=${w.carpool}`)).toBe(404);
 

@@ -2,7 +2,6 @@
 // failure in the dialect of the surface it hit.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { adminApi } from './admin';
 import { api } from './api';
 import { ApiError, constraintConflict, renderApiError } from './api/errors';
 import { apiCors } from './auth/origin';
@@ -39,9 +38,8 @@ export function newApp() {
   // The dashboard may be deployed on its own origin: CORS with credentials for ALLOWED_ORIGINS.
   app.use('/api/v1/*', apiCors());
   app.route('/api/v1', api);
-  // The operator API of old: the same routes; what is not yet moved to /api/v1 stays behind them.
+  // The operator API of old: the same routes, reached with the operator token.
   app.route('/admin/v1', api);
-  app.route('/admin/v1', adminApi);
   app.route('/', keyStatus);
   app.route('/', anthropicSurface);
   app.route('/', openAISurface);

@@ -83,3 +83,12 @@ export const IdParam = z.object({
     .max(64)
     .openapi({ param: { name: 'id', in: 'path' } }),
 });
+
+/**
+ * A field that has a column but no behaviour yet: it may be left out (or sent as `value`, its
+ * default); anything else is refused, because a setting accepted and ignored is a silent lie.
+ */
+export function notSupportedYet<const T extends string | null = null>(why: string, value: T = null as T) {
+  const shown = value === null ? 'null' : `"${value}"`;
+  return z.literal(value, { error: `not supported yet (${why}); leave it out or send ${shown}` }).optional();
+}

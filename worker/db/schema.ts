@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { AlertEvent, AlertRuleParams } from '../alerts/event';
+import type { KeyBounds } from '../auth/key-bounds';
 import type { ClientRule, KeyService } from '../auth/key-rules';
 import type { PriceTier } from '../metering/prices';
 import type { PolicyOverrides, PoolPolicies } from '../scheduling/policy';
@@ -122,6 +123,8 @@ export const groups = sqliteTable(
       .default('usage'),
     /** This group's own scheduling overrides, applied over its enterprise pool's. */
     scheduling: text('scheduling', { mode: 'json' }).$type<PolicyOverrides>(),
+    /** What a key of this group may allow at most (worker/auth/key-bounds.ts); null: no bounds. */
+    keyBounds: text('key_bounds', { mode: 'json' }).$type<KeyBounds>(),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('groups_bound_account_unique').on(t.boundAccountId)],
@@ -142,18 +145,29 @@ export const groupMembers = sqliteTable(
   (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_members_user_idx').on(t.userId)],
 );
 
-export const invites = sqliteTable('invites', {
-  id: text('id').primaryKey(),
-  groupId: text('group_id')
-    .notNull()
-    .references(() => groups.id, { onDelete: 'cascade' }),
-  tokenHash: text('token_hash').notNull().unique(),
-  createdBy: text('created_by').references(() => users.id),
-  expiresAt: integer('expires_at').notNull(),
-  maxUses: integer('max_uses').notNull().default(1),
-  uses: integer('uses').notNull().default(0),
-  createdAt: createdAt(),
-});
+/**
+ * Invite links into a group. The token is stored only as a SHA-256 hash; the plaintext is shown
+ * once. A member joins through one only while it is unrevoked, unexpired and has uses left.
+ */
+export const invites = sqliteTable(
+  'invites',
+  {
+    id: text('id').primaryKey(),
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdBy: text('created_by').references(() => users.id),
+    expiresAt: integer('expires_at').notNull(),
+    maxUses: integer('max_uses').notNull().default(1),
+    uses: integer('uses').notNull().default(0),
+    /** Only the person with this email (lower case) may accept; null: anyone with the link. */
+    email: text('email'),
+    revokedAt: integer('revoked_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('invites_group_idx').on(t.groupId)],
+);
 
 export const apiKeys = sqliteTable(
   'api_keys',
@@ -597,6 +611,8 @@ export const alertDeliveries = sqliteTable(
 
 export type Account = typeof accounts.$inferSelect;
 export type Group = typeof groups.$inferSelect;
+export type GroupMember = typeof groupMembers.$inferSelect;
+export type Invite = typeof invites.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type User = typeof users.$inferSelect;
 export type Enterprise = typeof enterprises.$inferSelect;

@@ -6,7 +6,6 @@
 // gates (pushAccount) before the call returns.
 import { and, desc, eq, inArray, isNull, notExists, or, type SQL } from 'drizzle-orm';
 import { accountGate } from '../../durable-objects/address';
-import { pushAccount, pushGroup } from '../admin/push';
 import { ApiError } from '../api/errors';
 import { encryptCredential } from '../auth/credentials';
 import { type Account, accounts, enterprises, type Group, groups } from '../db/schema';
@@ -16,6 +15,7 @@ import { groupsUsingAccount } from '../scheduling/group-config';
 import { audit } from './audit';
 import { authorize, type Caller, memberships } from './caller';
 import { type Resource, viewActionOf } from './permissions';
+import { pushAccount, pushGroup } from './push';
 
 /** An account as anyone may see it: never the credential. `groupId`: the carpool it is bound to. */
 export type PublicAccount = Omit<Account, 'credentialsEnc'> & { groupId: string | null };

@@ -1,7 +1,7 @@
 // The audit log: every change a domain function makes is written here, by whom and from where,
 // in the scope (enterprise, group) whose managers may read it (readAudit). Never a secret: callers
 // pass a summary of what changed, not the row.
-import { and, desc, eq, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { auditLog, groups } from '../db/schema';
 import { actorId, authorize, type Caller, memberships } from './caller';
@@ -109,4 +109,19 @@ export async function readAudit(caller: Caller, q: AuditQuery): Promise<AuditRec
     .where(and(...filters))
     .orderBy(desc(auditLog.at), desc(auditLog.id))
     .limit(q.limit ?? 100);
+}
+
+/**
+ * The insert for one entry that is written only when `condition` holds when it runs, for a change
+ * that a batch makes conditionally (e.g. `changes() = 1` right after a conditional insert).
+ */
+export function auditInsertIf(caller: Caller, entry: AuditEntry, condition: SQL) {
+  const id = actorId(caller);
+  // Every column of audit_log, in order (the id is assigned).
+  return caller.db.insert(auditLog).select(
+    sql`SELECT NULL, ${Date.now()}, ${id ? `user:${id}` : 'operator'}, ${id}, ${entry.action}, ${entry.target.type},
+      ${entry.target.id}, ${entry.enterpriseId ?? null}, ${entry.groupId ?? null},
+      ${entry.detail === undefined ? null : JSON.stringify(entry.detail)}, ${caller.ip}
+    WHERE ${condition}`,
+  );
 }

@@ -8,7 +8,6 @@ import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
 import { enterpriseLedger, groupGate } from '../../durable-objects/address';
 import type { BudgetView } from '../../durable-objects/budget-book';
 import type { LedgerView } from '../../durable-objects/enterprise-ledger';
-import { pushGroup } from '../admin/push';
 import { budgetReset } from '../alerts/fire';
 import { ApiError } from '../api/errors';
 import { budgetRule, loadWideBudgets } from '../budgets/config';
@@ -19,6 +18,7 @@ import { apiKeys, type Budget, budgets, departments, groupMembers, groups } from
 import { audit } from './audit';
 import { allows, authorize, type Caller, memberships } from './caller';
 import type { Resource } from './permissions';
+import { pushGroup } from './push';
 
 export interface BudgetTarget {
   scope: Budget['scope'];

@@ -2,12 +2,12 @@
 // policy per pool. Created by a system admin (with an owner); seen by their members; changed by
 // their owners (name) and by those who run their pools (`ai.manage`: pool policies).
 import { eq, inArray } from 'drizzle-orm';
-import { pushGroup } from '../admin/push';
 import { ApiError } from '../api/errors';
 import { type Enterprise, enterpriseMembers, enterprises, groups, users } from '../db/schema';
 import type { PoolPolicies } from '../scheduling/policy';
 import { audit } from './audit';
 import { authorize, type Caller, memberships } from './caller';
+import { pushGroup } from './push';
 
 export interface EnterpriseInput {
   name: string;

@@ -7,6 +7,7 @@ import { groupGate } from '../../durable-objects/address';
 import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
+import { serviceOf } from '../auth/key-rules';
 import { reservationFor } from '../budgets/reservation';
 import type { AppEnv } from '../context';
 import { conversionFor, type ResponseStreamOptions, responseStreamOptions } from '../convert';
@@ -133,6 +134,8 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
             startedAt,
             Number(env.BUDGET_RESERVATION_CAP_MICROS),
           ),
+    service: serviceOf(request.wire),
+    userAgent: request.headers.get('user-agent'),
   };
   settlement.asks(requestId);
   metrics.blockingGateCalls++;

@@ -3,6 +3,7 @@
 // it serves. Read from D1 when a gate starts cold and pushed by the admin API after every change,
 // so admission needs no D1.
 import { and, eq, or } from 'drizzle-orm';
+import type { KeyBounds } from '../auth/key-bounds';
 import { loadGroupBudgets } from '../budgets/config';
 import type { BudgetRule } from '../budgets/rules';
 import { db } from '../db/client';
@@ -30,6 +31,8 @@ export interface GroupConfig {
   /** Every budget the group's requests answer to: its own, its members', its keys', and wider ones. */
   budgets?: BudgetRule[];
   scheduling: PolicyOverrides | null;
+  /** What any key of the group may allow at most, applied at admission. */
+  keyBounds: KeyBounds | null;
   pools: PoolPolicies | null;
   accounts: PoolAccount[];
 }
@@ -82,6 +85,7 @@ export async function loadGroupConfig(env: Env, groupId: string): Promise<GroupC
     enterpriseId: group.enterpriseId,
     budgets: await loadGroupBudgets(env, group),
     scheduling: group.scheduling,
+    keyBounds: group.keyBounds,
     pools,
     accounts: pool.map(poolAccount),
   };

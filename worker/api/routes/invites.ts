@@ -1,0 +1,141 @@
+// Invites: thin handlers over worker/domain/invites.ts. Made, listed and revoked on their group;
+// looked at by anyone holding the token (no credential), accepted by a signed-in person.
+//
+// Signing up through an invite (a new person with email and password) is left to the sign-in
+// work: it creates the user and their session, then calls `acceptInvite` as them (see docs/api.md).
+import { createSelectSchema } from 'drizzle-zod';
+import { db } from '../../db/client';
+import { invites } from '../../db/schema';
+import {
+  acceptInvite,
+  createInvite,
+  INVITE_STATUSES,
+  listInvites,
+  previewInvite,
+  revokeInvite,
+} from '../../domain/invites';
+import { ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { requireCaller } from '../principal';
+import { GroupSchema, MembershipSchema } from './groups';
+
+const InviteSchema = createSelectSchema(invites)
+  .omit({ tokenHash: true })
+  .extend({ status: z.enum(['active', 'revoked', 'expired', 'used_up']) })
+  .openapi('Invite');
+
+const NewInviteSchema = InviteSchema.extend({
+  token: z.string().openapi({ description: 'The invite token (`cpinv_…`): shown once, never again.' }),
+}).openapi('NewInvite');
+
+const InviteInput = z
+  .strictObject({
+    /** From now: 1 minute to 90 days; default 7 days. */
+    expiresInMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .max(90 * 86_400_000)
+      .optional(),
+    /** Default 1. */
+    maxUses: z.number().int().min(1).max(1000).optional(),
+    /** Only the person with this email may accept it. */
+    email: z.email().nullable().optional(),
+  })
+  .openapi('InviteInput');
+
+const InvitePreviewSchema = z
+  .object({
+    status: z.enum(INVITE_STATUSES),
+    group: z.object({
+      name: z.string(),
+      kind: z.enum(['carpool', 'enterprise']),
+      members: z.number().int(),
+      maxMembers: z.number().int(),
+    }),
+    invitedBy: z.string().nullable(),
+    expiresAt: z.number().int(),
+    usesLeft: z.number().int(),
+    emailRestricted: z.boolean(),
+  })
+  .openapi('InvitePreview');
+
+const TokenParam = z.object({
+  token: z
+    .string()
+    .min(1)
+    .max(100)
+    .openapi({ param: { name: 'token', in: 'path' } }),
+});
+
+const InviteParams = IdParam.extend({
+  inviteId: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'inviteId', in: 'path' } }),
+});
+
+const notFound = {
+  description: 'No such invite.',
+  content: { 'application/json': { schema: ErrorSchema } },
+};
+
+export const inviteRoutes = newRouter()
+  .openapi(
+    route('user.invite', {
+      method: 'post',
+      path: '/groups/{id}/invites',
+      summary: 'Create an invite link into a group (the token is shown once)',
+      request: { params: IdParam, ...jsonBody(InviteInput) },
+      responses: { 201: jsonResponse(NewInviteSchema, 'The invite, with its token this once.') },
+    }),
+    async (c) =>
+      c.json(await createInvite(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 201),
+  )
+  .openapi(
+    route('user.invite', {
+      method: 'get',
+      path: '/groups/{id}/invites',
+      summary: 'A group’s invites, with their state (never their tokens)',
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(z.object({ data: z.array(InviteSchema) }), 'The invites.') },
+    }),
+    async (c) => c.json({ data: await listInvites(requireCaller(c), c.req.valid('param').id) }, 200),
+  )
+  .openapi(
+    route('user.invite', {
+      method: 'delete',
+      path: '/groups/{id}/invites/{inviteId}',
+      summary: 'Revoke an invite',
+      request: { params: InviteParams },
+      responses: { 200: jsonResponse(InviteSchema, 'The revoked invite.') },
+    }),
+    async (c) => {
+      const { id, inviteId } = c.req.valid('param');
+      return c.json(await revokeInvite(requireCaller(c), id, inviteId), 200);
+    },
+  )
+  .openapi(
+    route('public', {
+      method: 'get',
+      path: '/invites/{token}',
+      summary:
+        'What an invite link leads to: the group, who invited, and whether it can still be used (status)',
+      request: { params: TokenParam },
+      responses: { 200: jsonResponse(InvitePreviewSchema, 'The invite.'), 404: notFound },
+    }),
+    async (c) => c.json(await previewInvite({ db: db(c.env) }, c.req.valid('param').token), 200),
+  )
+  .openapi(
+    route('signed-in', {
+      method: 'post',
+      path: '/invites/{token}/accept',
+      summary:
+        'Join the invite’s group as a member. 409 with details.status `revoked`, `expired`, `used_up`, `group_full` or `already_member`; 403 `wrong_email`',
+      request: { params: TokenParam },
+      responses: {
+        200: jsonResponse(z.object({ group: GroupSchema, member: MembershipSchema }), 'The group joined.'),
+      },
+    }),
+    async (c) => c.json(await acceptInvite(requireCaller(c), c.req.valid('param').token), 200),
+  );

@@ -1,0 +1,184 @@
+// A group's key bounds: the most a key of the group may allow, set by whoever manages the group.
+// A key is made within them (what it leaves open is filled from the bounds; what exceeds them is
+// refused, naming the bound), and the group's gate applies them at admission too, so bounds that
+// are tightened bind existing keys at once. Pure functions: the domain and the gate share them.
+import * as z from 'zod';
+import {
+  type ClientRule,
+  clientAllowed,
+  type KeyService,
+  type KeyUse,
+  keyRulesSchema,
+  modelAllowed,
+} from './key-rules';
+
+const MAX_LIFETIME_MS = 315_360_000_000;
+
+export const keyBoundsSchema = z
+  .strictObject({
+    /** A key may allow only these models (exact ids, or prefixes ending in `*`). */
+    allowedModels: keyRulesSchema.allowedModels.unwrap().unwrap().optional(),
+    allowedServices: keyRulesSchema.allowedServices.unwrap().unwrap().optional(),
+    allowedClients: keyRulesSchema.allowedClients.unwrap().unwrap().optional(),
+    /** Concurrent requests per key, at most. */
+    maxConcurrency: z.number().int().min(1).max(10_000).optional(),
+    /** Requests per key in `windowMinutes` (default 1), at most. */
+    requestsPerWindow: z.number().int().min(1).optional(),
+    windowMinutes: z.number().int().min(1).max(1440).optional(),
+    /** How long a key may be valid: its fixed deadline from its creation, or its `activeForMs`. */
+    maxLifetimeMs: z.number().int().min(1000).max(MAX_LIFETIME_MS).optional(),
+  })
+  .refine((b) => b.windowMinutes === undefined || b.requestsPerWindow !== undefined, {
+    message: 'windowMinutes bounds nothing without requestsPerWindow',
+    path: ['windowMinutes'],
+  });
+export type KeyBounds = z.infer<typeof keyBoundsSchema>;
+
+/** The fields of a key that bounds speak about. */
+export interface BoundedRules {
+  allowedModels: string[] | null;
+  allowedServices: KeyService[] | null;
+  allowedClients: ClientRule[] | null;
+  expiresAt: number | null;
+  activeForMs: number | null;
+  maxConcurrency: number | null;
+  requestsPerWindow: number | null;
+  windowMinutes: number | null;
+}
+
+export type KeyLimits = Pick<BoundedRules, 'maxConcurrency' | 'requestsPerWindow' | 'windowMinutes'>;
+
+/**
+ * The key's rules with what they leave open filled from the bounds, and each way they exceed
+ * them (empty: within). `createdAt` anchors a fixed deadline to the lifetime bound.
+ */
+export function boundKey<T extends BoundedRules>(
+  rules: T,
+  bounds: KeyBounds | null,
+  createdAt: number,
+): { rules: T; violations: string[] } {
+  if (!bounds) return { rules, violations: [] };
+  const out: T = { ...rules };
+  const violations: string[] = [];
+
+  if (bounds.allowedModels) {
+    const allowed = bounds.allowedModels;
+    if (out.allowedModels === null) out.allowedModels = [...allowed];
+    for (const rule of out.allowedModels) {
+      if (!modelRuleWithin(rule, allowed))
+        violations.push(`allowedModels: ${rule} is outside keyBounds.allowedModels (${allowed.join(', ')})`);
+    }
+  }
+  if (bounds.allowedServices) {
+    const allowed = bounds.allowedServices;
+    if (out.allowedServices === null) out.allowedServices = [...allowed];
+    for (const service of out.allowedServices) {
+      if (!allowed.includes(service))
+        violations.push(
+          `allowedServices: ${service} is outside keyBounds.allowedServices (${allowed.join(', ')})`,
+        );
+    }
+  }
+  if (bounds.allowedClients) {
+    const allowed = bounds.allowedClients.map((c) => JSON.stringify(c));
+    if (out.allowedClients === null) out.allowedClients = [...bounds.allowedClients];
+    for (const client of out.allowedClients) {
+      if (!allowed.includes(JSON.stringify(client)))
+        violations.push(
+          `allowedClients: ${JSON.stringify(client)} is outside keyBounds.allowedClients (${allowed.join(', ')})`,
+        );
+    }
+  }
+  if (bounds.maxConcurrency !== undefined) {
+    if (out.maxConcurrency === null) out.maxConcurrency = bounds.maxConcurrency;
+    else if (out.maxConcurrency > bounds.maxConcurrency)
+      violations.push(
+        `maxConcurrency: ${out.maxConcurrency} is above keyBounds.maxConcurrency (${bounds.maxConcurrency})`,
+      );
+  }
+  if (bounds.requestsPerWindow !== undefined) {
+    if (out.requestsPerWindow === null) {
+      out.requestsPerWindow = bounds.requestsPerWindow;
+      out.windowMinutes = bounds.windowMinutes ?? null;
+    } else if (!windowWithin(out, bounds)) {
+      violations.push(
+        `requestsPerWindow: ${out.requestsPerWindow} per ${out.windowMinutes ?? 1} min allows more than keyBounds (${bounds.requestsPerWindow} per ${bounds.windowMinutes ?? 1} min)`,
+      );
+    }
+  }
+  if (bounds.maxLifetimeMs !== undefined) {
+    const max = bounds.maxLifetimeMs;
+    const deadlineWithin = out.expiresAt !== null && out.expiresAt <= createdAt + max;
+    const validityWithin = out.activeForMs !== null && out.activeForMs <= max;
+    if (out.expiresAt === null && out.activeForMs === null) out.expiresAt = createdAt + max;
+    else if (!deadlineWithin && !validityWithin)
+      violations.push(
+        `expiresAt/activeForMs: the key would be valid longer than keyBounds.maxLifetimeMs (${max} ms from its creation)`,
+      );
+  }
+  return { rules: out, violations };
+}
+
+/** A model rule is within the bounds when every model it allows, they allow. */
+function modelRuleWithin(rule: string, allowed: readonly string[]): boolean {
+  if (!rule.endsWith('*')) return modelAllowed(allowed, rule);
+  const prefix = rule.slice(0, -1);
+  return allowed.some((b) => b.endsWith('*') && prefix.startsWith(b.slice(0, -1)));
+}
+
+/**
+ * A key's rolling window allows no more than the bound's in any span of the bound's length: its
+ * window is no longer, and as many of its windows as fit (rounded up) stay under the bound.
+ */
+function windowWithin(key: KeyLimits, bounds: KeyBounds): boolean {
+  if (key.requestsPerWindow === null || bounds.requestsPerWindow === undefined) return true;
+  const keyWindow = key.windowMinutes ?? 1;
+  const boundWindow = bounds.windowMinutes ?? 1;
+  return (
+    keyWindow <= boundWindow &&
+    Math.ceil(boundWindow / keyWindow) * key.requestsPerWindow <= bounds.requestsPerWindow
+  );
+}
+
+/** The limits admission applies: the key's, tightened to the bounds where they allow more. */
+export function effectiveLimits(limits: KeyLimits, bounds: KeyBounds | null): KeyLimits {
+  if (!bounds) return limits;
+  let { maxConcurrency, requestsPerWindow, windowMinutes } = limits;
+  if (
+    bounds.maxConcurrency !== undefined &&
+    (maxConcurrency === null || maxConcurrency > bounds.maxConcurrency)
+  )
+    maxConcurrency = bounds.maxConcurrency;
+  if (
+    bounds.requestsPerWindow !== undefined &&
+    (requestsPerWindow === null || !windowWithin(limits, bounds))
+  ) {
+    requestsPerWindow = bounds.requestsPerWindow;
+    windowMinutes = bounds.windowMinutes ?? null;
+  }
+  return { maxConcurrency, requestsPerWindow, windowMinutes };
+}
+
+/** Why the group's bounds refuse this use, or null. A model-less use (a model list) has no model to check. */
+export function boundsRefusal(
+  bounds: KeyBounds | null,
+  use: KeyUse,
+): { code: string; message: string } | null {
+  if (!bounds) return null;
+  if (bounds.allowedServices && !bounds.allowedServices.includes(use.service))
+    return {
+      code: 'service_not_allowed',
+      message: `This group's keys may only be used with ${bounds.allowedServices.join(', ')} (keyBounds.allowedServices).`,
+    };
+  if (bounds.allowedClients && !clientAllowed(bounds.allowedClients, use.userAgent))
+    return {
+      code: 'client_not_allowed',
+      message: "This group's keys may not be used from this client (keyBounds.allowedClients).",
+    };
+  if (use.model !== null && !modelAllowed(bounds.allowedModels ?? null, use.model))
+    return {
+      code: 'model_not_allowed',
+      message: `This group's keys may only use models ${bounds.allowedModels!.join(', ')} (keyBounds.allowedModels).`,
+    };
+  return null;
+}

@@ -1,0 +1,268 @@
+// Invite links into a group. Whoever may invite into it (`user.invite`: its owners, its
+// enterprise's owners and admins) makes one: a random token shown once and stored hashed, an
+// expiry, a number of uses, optionally the one email that may use it; and may revoke it. Anyone
+// holding the token may look at it; a signed-in person accepts it and joins as a member, in one D1
+// transaction that checks the invite, takes a use only if they joined, and takes a seat under the
+// group's maxMembers trigger: however many accept at once, neither the uses nor the seats overrun.
+import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
+import { ApiError } from '../api/errors';
+import { sha256Hex, toHex } from '../auth/api-key';
+import {
+  type Group,
+  type GroupMember,
+  groupMembers,
+  groups,
+  type Invite,
+  invites,
+  users,
+} from '../db/schema';
+import { auditInsert, auditInsertIf } from './audit';
+import { actorId, type Caller } from './caller';
+import { authorizedGroup } from './groups';
+import { fullConflict } from './members';
+
+export const INVITE_PREFIX = 'cpinv_';
+const TOKEN_PATTERN = /^cpinv_[0-9a-f]{48}$/;
+export const DEFAULT_INVITE_TTL_MS = 7 * 86_400_000;
+
+/**
+ * Where an invite stands. `group_full` is the group's state, not the invite's: it may free up.
+ * Checked in this order: a revoked invite says so even once expired.
+ */
+export const INVITE_STATUSES = ['active', 'revoked', 'expired', 'used_up', 'group_full'] as const;
+export type InviteStatus = (typeof INVITE_STATUSES)[number];
+
+export type PublicInvite = Omit<Invite, 'tokenHash'> & { status: Exclude<InviteStatus, 'group_full'> };
+
+export interface InviteInput {
+  /** From now; default 7 days. */
+  expiresInMs?: number;
+  maxUses?: number;
+  /** Only the person with this email may accept. */
+  email?: string | null;
+}
+
+function inviteStatus(invite: Invite, now: number): Exclude<InviteStatus, 'group_full'> {
+  if (invite.revokedAt !== null) return 'revoked';
+  if (invite.expiresAt <= now) return 'expired';
+  if (invite.uses >= invite.maxUses) return 'used_up';
+  return 'active';
+}
+
+function publicInvite({ tokenHash: _hash, ...rest }: Invite, now = Date.now()): PublicInvite {
+  return { ...rest, status: inviteStatus({ tokenHash: _hash, ...rest }, now) };
+}
+
+export async function createInvite(
+  caller: Caller,
+  groupId: string,
+  input: InviteInput,
+): Promise<PublicInvite & { token: string }> {
+  const group = await authorizedGroup(caller, groupId, 'user.invite');
+  const token = `${INVITE_PREFIX}${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
+  const id = crypto.randomUUID();
+  const expiresAt = Date.now() + (input.expiresInMs ?? DEFAULT_INVITE_TTL_MS);
+  const email = input.email?.toLowerCase() ?? null;
+  const d = caller.db;
+  const [[row]] = await d.batch([
+    d
+      .insert(invites)
+      .values({
+        id,
+        groupId,
+        tokenHash: await sha256Hex(token),
+        createdBy: actorId(caller),
+        expiresAt,
+        maxUses: input.maxUses ?? 1,
+        email,
+      })
+      .returning(),
+    auditInsert(caller, {
+      action: 'invite.create',
+      target: { type: 'invite', id },
+      enterpriseId: group.enterpriseId,
+      groupId,
+      detail: { expiresAt, maxUses: input.maxUses ?? 1, email },
+    }),
+  ]);
+  return { ...publicInvite(row!), token };
+}
+
+export async function listInvites(caller: Caller, groupId: string): Promise<PublicInvite[]> {
+  await authorizedGroup(caller, groupId, 'user.invite');
+  const rows = await caller.db
+    .select()
+    .from(invites)
+    .where(eq(invites.groupId, groupId))
+    .orderBy(asc(invites.createdAt));
+  const now = Date.now();
+  return rows.map((r) => publicInvite(r, now));
+}
+
+/** Revokes an invite; revoking one already revoked changes nothing. */
+export async function revokeInvite(caller: Caller, groupId: string, inviteId: string): Promise<PublicInvite> {
+  const group = await authorizedGroup(caller, groupId, 'user.invite');
+  const d = caller.db;
+  const ofGroup = and(eq(invites.id, inviteId), eq(invites.groupId, groupId));
+  const [[row]] = await d.batch([
+    d
+      .update(invites)
+      .set({ revokedAt: Date.now() })
+      .where(and(ofGroup, isNull(invites.revokedAt)))
+      .returning(),
+    auditInsertIf(
+      caller,
+      {
+        action: 'invite.revoke',
+        target: { type: 'invite', id: inviteId },
+        enterpriseId: group.enterpriseId,
+        groupId,
+      },
+      sql`changes() = 1`,
+    ),
+  ]);
+  if (row) return publicInvite(row);
+  const [existing] = await d.select().from(invites).where(ofGroup);
+  if (!existing) throw new ApiError('not_found', `No invite ${inviteId} in group ${groupId}.`);
+  return publicInvite(existing);
+}
+
+export interface InvitePreview {
+  status: InviteStatus;
+  group: { name: string; kind: Group['kind']; members: number; maxMembers: number };
+  /** The name of who made the invite; null for one the operator made. */
+  invitedBy: string | null;
+  expiresAt: number;
+  usesLeft: number;
+  /** Whether only one email address may accept it (which one is not shown). */
+  emailRestricted: boolean;
+}
+
+/** What the holder of an invite link sees, before signing in: the group, who invited, its state. */
+export async function previewInvite(caller: Pick<Caller, 'db'>, token: string): Promise<InvitePreview> {
+  const invite = await findInvite(caller, token);
+  const [[group], [members], [inviter]] = await caller.db.batch([
+    caller.db
+      .select({ name: groups.name, kind: groups.kind, maxMembers: groups.maxMembers })
+      .from(groups)
+      .where(eq(groups.id, invite.groupId)),
+    caller.db.select({ n: count() }).from(groupMembers).where(eq(groupMembers.groupId, invite.groupId)),
+    caller.db
+      .select({ name: users.name })
+      .from(users)
+      .where(eq(users.id, invite.createdBy ?? '')),
+  ]);
+  const n = members?.n ?? 0;
+  const own = inviteStatus(invite, Date.now());
+  return {
+    status: own === 'active' && n >= group!.maxMembers ? 'group_full' : own,
+    group: { name: group!.name, kind: group!.kind, members: n, maxMembers: group!.maxMembers },
+    invitedBy: inviter?.name ?? null,
+    expiresAt: invite.expiresAt,
+    usesLeft: Math.max(0, invite.maxUses - invite.uses),
+    emailRestricted: invite.email !== null,
+  };
+}
+
+/**
+ * The signed-in caller joins the invite's group as a member. Refused plainly when the invite is
+ * revoked, expired or used up, the group is full, the caller is already in it, or the invite is
+ * for another email (these answers carry `details.status`).
+ */
+export async function acceptInvite(
+  caller: Caller,
+  token: string,
+): Promise<{ group: Group; member: GroupMember }> {
+  const userId = actorId(caller);
+  if (!userId)
+    throw new ApiError('invalid_request', 'An invite is accepted by a person: the operator token is none.');
+  const invite = await findInvite(caller, token);
+  const [user] = await caller.db.select({ email: users.email }).from(users).where(eq(users.id, userId));
+  if (invite.email !== null && invite.email !== user?.email.toLowerCase())
+    throw new ApiError('forbidden', 'This invite is for another email address.', { status: 'wrong_email' });
+
+  const d = caller.db;
+  const [already] = await d
+    .select({ userId: groupMembers.userId })
+    .from(groupMembers)
+    .where(and(eq(groupMembers.groupId, invite.groupId), eq(groupMembers.userId, userId)));
+  if (already) throw alreadyMember();
+  const now = Date.now();
+  let joined: GroupMember | undefined;
+  try {
+    [[joined]] = await d.batch([
+      // The invite is checked in the insert itself; the trigger on group_members checks the seat.
+      d
+        .insert(groupMembers)
+        .select(
+          sql`SELECT ${invites.groupId}, ${userId}, 'member', CAST(unixepoch('subsec') * 1000 AS INTEGER)
+            FROM ${invites}
+            WHERE ${invites.id} = ${invite.id} AND ${invites.revokedAt} IS NULL AND ${invites.expiresAt} > ${now}
+              AND ${invites.uses} < ${invites.maxUses}
+              AND (${invites.email} IS NULL
+                OR ${invites.email} = (SELECT lower(email) FROM ${users} WHERE id = ${userId}))`,
+        )
+        .onConflictDoNothing()
+        .returning(),
+      // A use is taken only by a join that happened.
+      d
+        .update(invites)
+        .set({ uses: sql`${invites.uses} + 1` })
+        .where(and(eq(invites.id, invite.id), sql`changes() = 1`)),
+      auditInsertIf(
+        caller,
+        {
+          action: 'invite.accept',
+          target: { type: 'invite', id: invite.id },
+          groupId: invite.groupId,
+          detail: { userId },
+        },
+        sql`changes() = 1`,
+      ),
+    ]);
+  } catch (err) {
+    const full = fullConflict(err, { id: invite.groupId });
+    if (full) throw new ApiError('conflict', 'The group is full.', { status: 'group_full' });
+    throw err;
+  }
+  if (!joined) throw await whyNotJoined(caller, invite.id, userId);
+  const [group] = await d.select().from(groups).where(eq(groups.id, invite.groupId));
+  return { group: group!, member: joined };
+}
+
+async function whyNotJoined(caller: Caller, inviteId: string, userId: string): Promise<ApiError> {
+  const [invite] = await caller.db.select().from(invites).where(eq(invites.id, inviteId));
+  if (!invite) return new ApiError('not_found', 'No such invite.');
+  const status = inviteStatus(invite, Date.now());
+  if (status !== 'active') return inviteRefusal(status);
+  const [member] = await caller.db
+    .select({ userId: groupMembers.userId })
+    .from(groupMembers)
+    .where(and(eq(groupMembers.groupId, invite.groupId), eq(groupMembers.userId, userId)));
+  if (member) return alreadyMember();
+  return new ApiError('forbidden', 'This invite is for another email address.', { status: 'wrong_email' });
+}
+
+function alreadyMember(): ApiError {
+  return new ApiError('conflict', 'You are already a member of this group.', { status: 'already_member' });
+}
+
+function inviteRefusal(status: Exclude<InviteStatus, 'active' | 'group_full'>): ApiError {
+  const message = {
+    revoked: 'This invite has been revoked.',
+    expired: 'This invite has expired.',
+    used_up: 'This invite has been used as many times as it allows.',
+  }[status];
+  return new ApiError('conflict', message, { status });
+}
+
+async function findInvite(caller: Pick<Caller, 'db'>, token: string): Promise<Invite> {
+  const notFound = new ApiError('not_found', 'No such invite.');
+  if (!TOKEN_PATTERN.test(token)) throw notFound;
+  const [invite] = await caller.db
+    .select()
+    .from(invites)
+    .where(eq(invites.tokenHash, await sha256Hex(token)));
+  if (!invite) throw notFound;
+  return invite;
+}
