@@ -1,9 +1,9 @@
 // People: users as a system admin runs them (grants, the last system admin, disabling), an
 // enterprise's members and roles (the last owner, removal out of its groups and keys) and its
 // departments (one level deep).
-import { env, SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, admin, api, newUser, RELAY, streamMessage } from './support/relay';
+import { ADMIN_TOKEN, admin, api, newUser, streamMessage } from './support/relay';
 
 interface ApiErrorBody {
   error: { code: string; message: string };
