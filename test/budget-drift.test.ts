@@ -1,0 +1,81 @@
+// No drift: a thousand requests ending every way there is — completed, upstream 500, dropped
+// mid-stream, an upstream error event, the client leaving mid-stream — and a lease whose worker
+// died, against one hard budget: afterwards nothing is reserved, and the budget's counter equals
+// what the request log recorded, to the micro-dollar.
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { admin, eventually, scriptFake, seedCarpool, streamMessage } from './support/relay';
+
+function groupStub(groupId: string) {
+  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
+}
+
+describe('budget reservations', { timeout: 400_000 }, () => {
+  it('leave no drift after 1,000 mixed requests and a lease that expired', async () => {
+    // Upstream 500s must not cool the one account down: every request should reach it.
+    const carpool = await seedCarpool({ maxConcurrency: 50, scheduling: { serverErrorCooldownMs: 0 } });
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'group',
+      groupId: carpool.groupId,
+      period: 'month',
+      limitMicros: 1_000_000_000,
+    });
+    const total = 1000;
+    const scenarios = Array.from({ length: total }, (_, i) =>
+      i % 10 === 1 ? '500' : i % 10 === 2 ? 'drop.1' : i % 10 === 3 ? 'midstream_error.1' : 'ok',
+    );
+    await scriptFake(carpool.tag, scenarios);
+    let aborted = 0;
+    for (let i = 0; i < total; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, j) => {
+          const client = new AbortController();
+          const res = await streamMessage(carpool.key, { signal: client.signal });
+          if ((i + j) % 10 === 5 && res.status === 200) {
+            // The client leaves after the first chunk.
+            const reader = res.body!.getReader();
+            await reader.read().catch(() => {});
+            client.abort();
+            await reader.cancel().catch(() => {});
+            aborted++;
+            return;
+          }
+          await res.text().catch(() => {});
+        }),
+      );
+    }
+    expect(aborted).toBeGreaterThan(50);
+
+    // A request whose worker died after admission: its lease expires (LEASE_TTL_MS, 3 s here).
+    const gate = groupStub(carpool.groupId);
+    const orphan = await gate.admit({
+      groupId: carpool.groupId,
+      keyId: carpool.keyId,
+      leaseId: 'orphan',
+      model: 'claude-sonnet-4-5',
+      providers: ['anthropic'],
+      native: ['anthropic'],
+      sessionKey: null,
+      limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+      userId: carpool.userId,
+      reserveMicros: 12_345,
+    });
+    expect(orphan.ok).toBe(true);
+
+    const logged = await eventually(async () => {
+      const row = await env.DB.prepare(
+        'SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM request_log WHERE group_id = ?',
+      )
+        .bind(carpool.groupId)
+        .first<{ n: number; cost: number }>();
+      return row && row.n === total ? row : undefined;
+    }, 30_000);
+    const view = await eventually(async () => {
+      const { budgets } = await gate.state();
+      const v = budgets.find((b) => b.budgetId === budget.json.id);
+      return v && v.reservedMicros === 0 ? v : undefined;
+    }, 15_000);
+    expect(view.spentMicros).toBe(logged.cost);
+    expect(logged.cost).toBeGreaterThan(0);
+  });
+});
