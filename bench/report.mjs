@@ -72,7 +72,7 @@ export function markdown(run) {
       `${run.commit ? `, commit ${run.commit}${run.dirty ? ' (with uncommitted changes)' : ''}` : ''}.`,
   );
   lines.push(
-    `Upstream: fake Anthropic streams: ${(run.scenarios ?? [{ name: 'short', chunks: config.chunks, chunkDelayMs: config.chunkDelayMs }]).map((sc) => `*${sc.name}*, ${sc.chunks} text deltas ${sc.chunkDelayMs} ms apart`).join('; ')}; ` +
+    `Upstream: fake Anthropic streams: ${(run.scenarios ?? [{ name: 'short', chunks: config.chunks, chunkDelayMs: config.chunkDelayMs }]).map((sc) => `*${sc.name}*${sc.budgets ? ' (hard budgets on its group, member and key)' : ''}, ${sc.chunks} text deltas ${sc.chunkDelayMs} ms apart`).join('; ')}; ` +
       `request body ${config.requestBytes} B (\`stream: true\`); ${config.durationSec} s per level after ` +
       `${config.warmupSec} s of warm-up; D1, Durable Object and queue state in \`${config.stateDir}\`` +
       `${config.queueConsumer ? '' : '; **relay queue consumer off** (diagnostic)'}.`,

@@ -32,6 +32,7 @@ const usage = `usage: npm run bench -- [options]     (each option also reads the
   --long-chunks <n>      text deltas of the long-answer scenario     BENCH_LONG_CHUNKS (200; 0: off)
   --long-chunk-delay <ms> delay between its chunks                   BENCH_LONG_CHUNK_DELAY (5)
   --long-levels <list>   concurrency levels of the long answers      BENCH_LONG_LEVELS (16)
+  --budget-levels <list> levels of the short answers under budgets   BENCH_BUDGET_LEVELS (64; 0: off)
   --request-timeout <s>  a request slower than this is an error      BENCH_REQUEST_TIMEOUT (30)
   --state-dir <dir>      where D1/DO/queue state lives (a temp dir   BENCH_STATE_DIR   (/dev/shm)
                          is made inside it and removed)
@@ -58,6 +59,7 @@ const flags = {
   'long-chunks': { type: 'string' },
   'long-chunk-delay': { type: 'string' },
   'long-levels': { type: 'string' },
+  'budget-levels': { type: 'string' },
   'request-timeout': { type: 'string' },
   'no-docs': { type: 'boolean' },
   'state-dir': { type: 'string' },
@@ -90,6 +92,8 @@ function options() {
   };
   const levels = levelList(values.levels ?? env.BENCH_LEVELS ?? '1,16,64,128', 'levels');
   const longLevels = levelList(values['long-levels'] ?? env.BENCH_LONG_LEVELS ?? '16', 'long-levels');
+  const budgetText = values['budget-levels'] ?? env.BENCH_BUDGET_LEVELS ?? '64';
+  const budgetLevels = budgetText === '0' ? [] : levelList(budgetText, 'budget-levels');
   const queueConsumer = !(values['no-queue-consumer'] ?? env.BENCH_QUEUE_CONSUMER === '0');
   const targets = (values.targets ?? env.BENCH_TARGETS ?? allTargets.join(',')).split(',');
   if (targets.some((t) => !allTargets.includes(t)))
@@ -106,6 +110,7 @@ function options() {
     longChunks: number('BENCH_LONG_CHUNKS', 'long-chunks', 200, 0, 1000, true),
     longChunkDelayMs: number('BENCH_LONG_CHUNK_DELAY', 'long-chunk-delay', 5, 0, 10_000, true),
     longLevels,
+    budgetLevels,
     requestTimeoutSec: number('BENCH_REQUEST_TIMEOUT', 'request-timeout', 30, 1, 600),
     // tmpfs by default: SQLite's fsyncs on this machine's disk would otherwise dominate the relay's
     // latency, and they say nothing about Durable Object storage in production.
@@ -354,8 +359,22 @@ async function main() {
           },
         ]
       : []),
+    // The short answers again, from a key that hard budgets at every group-level scope apply to
+    // (group, member, key): admission must still be one blocking Durable Object call.
+    ...(config.budgetLevels.length > 0
+      ? [
+          {
+            name: 'budget',
+            chunks: config.chunks,
+            chunkDelayMs: config.chunkDelayMs,
+            levels: config.budgetLevels,
+            budgets: true,
+          },
+        ]
+      : []),
   ].map((scenario) => ({
     ...scenario,
+    budgets: scenario.budgets ?? false,
     credential: `sk-fake.bench.slow.${scenario.chunkDelayMs}.${scenario.chunks}`,
   }));
   const allLevels = scenarios.flatMap((sc) => sc.levels);
@@ -404,6 +423,7 @@ async function main() {
     persistRoot: join(state, 'relay'),
     upstreamOrigin: upstream.origin,
     upstreamCredentials: Object.fromEntries(scenarios.map((sc) => [sc.name, sc.credential])),
+    budgeted: scenarios.filter((sc) => sc.budgets).map((sc) => sc.name),
     queueConsumer: config.queueConsumer,
   });
   cleanups.push(() => relay.dispose());
@@ -470,7 +490,7 @@ async function main() {
             ? ''
             : `, ${result.workerdCpuMsPerRequest.toFixed(2)} ms CPU/req`;
         console.log(
-          `${scenario.name.padEnd(5)} c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ` +
+          `${scenario.name.padEnd(6)} c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ` +
             `${result.rps.toFixed(1).padStart(7)} req/s, ` +
             `TTFB p50 ${result.ttfbMs.p50?.toFixed(1) ?? '–'} p99 ${result.ttfbMs.p99?.toFixed(1) ?? '–'} ms, ` +
             `total p50 ${result.totalMs.p50?.toFixed(1) ?? '–'} ms, ${result.errors} errors${cpu}`,

@@ -117,6 +117,7 @@ export async function startRelay({
   persistRoot,
   upstreamOrigin,
   upstreamCredentials,
+  budgeted = [],
   queueConsumer = true,
 }) {
   const configPath = join(root, 'wrangler.jsonc');
@@ -171,9 +172,16 @@ export async function startRelay({
       });
       const group = await call('/groups', { name: `Bench ${name}`, kind: 'carpool', accountId: account.id });
       await call(`/groups/${group.id}/members`, { userId: user.id, role: 'owner' });
-      apiKeys[name] = (
-        await call('/keys', { groupId: group.id, userId: user.id, name: `bench ${name}` })
-      ).key;
+      const key = await call('/keys', { groupId: group.id, userId: user.id, name: `bench ${name}` });
+      apiKeys[name] = key.key;
+      if (budgeted.includes(name)) {
+        // Hard monthly budgets far above what a run spends: every request reserves and settles
+        // against all three, none is refused.
+        const budget = { period: 'month', limitMicros: 1_000_000_000_000, mode: 'hard' };
+        await call('/budgets', { ...budget, scope: 'group', groupId: group.id });
+        await call('/budgets', { ...budget, scope: 'member', groupId: group.id, userId: user.id });
+        await call('/budgets', { ...budget, scope: 'key', keyId: key.id });
+      }
     }
     const consumer = Object.values(workerOptions.queueConsumers ?? {})[0];
     return {
