@@ -2,7 +2,7 @@
 // besides its Durable Object, Queue and fetch calls. Bundled and timed by bench/hot-path.mjs.
 import { sha256Hex } from '../../worker/auth/api-key';
 import { costOf } from '../../worker/metering/cost';
-import { holdUntilContent, meterStream } from '../../worker/metering/meter-stream';
+import { holdUntilContent, meterStream, unheld } from '../../worker/metering/meter-stream';
 import { SHIPPED_PRICES } from '../../worker/metering/prices';
 import { anthropic } from '../../worker/providers/anthropic';
 import { downstreamHeaders } from '../../worker/providers/headers';
@@ -44,9 +44,13 @@ export function buildUpstreamRequest(body: ArrayBuffer, headers: Headers): Reque
   }) as Request;
 }
 
-/** The tap over a whole upstream stream, held until content and then passed through. */
+/**
+ * The tap over a whole upstream stream, held until content and then passed through: the
+ * JavaScript path (a converted or held stream). Native pipes (workerd's tee and
+ * IdentityTransformStream) do not exist in Node; the relay takes them for same-dialect streams.
+ */
 export async function tapStream(chunks: Uint8Array[], upstreamHeaders: Headers): Promise<void> {
-  downstreamHeaders(upstreamHeaders);
+  downstreamHeaders(upstreamHeaders, anthropic.headers);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const c of chunks) controller.enqueue(c);
@@ -54,13 +58,14 @@ export async function tapStream(chunks: Uint8Array[], upstreamHeaders: Headers):
     },
   });
   const meter = anthropicWire.meter(true);
-  const held = await holdUntilContent(body, meter, Date.now(), 60_000);
+  const held = await holdUntilContent(unheld(body), meter, Date.now());
   let done = false;
   const out = meterStream(held, meter, {
     startedAt: Date.now(),
     onDone: () => {
       done = true;
     },
+    onProgress: () => {},
   });
   const reader = out.getReader();
   while (!(await reader.read()).done) {}
