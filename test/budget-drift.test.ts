@@ -59,6 +59,8 @@ describe('budget reservations', { timeout: 400_000 }, () => {
       limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
       userId: carpool.userId,
       reserveMicros: 12_345,
+      service: 'anthropic' as const,
+      userAgent: null,
     });
     expect(orphan.ok).toBe(true);
 

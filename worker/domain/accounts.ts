@@ -132,6 +132,12 @@ async function accountFor(caller: Caller, id: string, action: 'view' | 'ai.manag
 // ---------------------------------------------------------------------------------------------
 // Pool accounts (and, for a system admin, any account)
 
+/** An account joins an enterprise's pool only by someone who holds `ai.manage` there. */
+async function mayJoinPool(caller: Caller, enterpriseId: string): Promise<void> {
+  await authorize(caller, 'ai.manage', { type: 'enterprise', enterpriseId }, `enterprise ${enterpriseId}`);
+  await requireEnterprise(caller, enterpriseId);
+}
+
 /**
  * A new account. With `enterpriseId`: a pool account, for those who hold `ai.manage` there.
  * Without: an account of no one yet, which only a system admin creates (to bind it to a carpool
@@ -139,13 +145,7 @@ async function accountFor(caller: Caller, id: string, action: 'view' | 'ai.manag
  */
 export async function createAccount(caller: Caller, input: NewAccount): Promise<PublicAccount> {
   if (input.enterpriseId) {
-    await authorize(
-      caller,
-      'ai.manage',
-      { type: 'enterprise', enterpriseId: input.enterpriseId },
-      `enterprise ${input.enterpriseId}`,
-    );
-    await requireEnterprise(caller, input.enterpriseId);
+    await mayJoinPool(caller, input.enterpriseId);
   } else if (!(await memberships(caller)).system) {
     throw new ApiError(
       'invalid_request',
@@ -240,13 +240,7 @@ export async function updateAccount(
   if (changes.enterpriseId !== undefined && changes.enterpriseId !== row.account.enterpriseId) {
     // Joining a pool needs `ai.manage` there too; an account bound to a carpool joins none (409).
     if (changes.enterpriseId) {
-      await authorize(
-        caller,
-        'ai.manage',
-        { type: 'enterprise', enterpriseId: changes.enterpriseId },
-        `enterprise ${changes.enterpriseId}`,
-      );
-      await requireEnterprise(caller, changes.enterpriseId);
+      await mayJoinPool(caller, changes.enterpriseId);
     } else if (!(await memberships(caller)).system) {
       // Out of every pool and bound to no carpool, an account would be no one's but the system's.
       throw new ApiError(
