@@ -5,7 +5,7 @@
 // trim the cron runs, and the CSV exports of the log and of the aggregates.
 import { and, asc, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
-import { db } from '../db/client';
+import { type Db, db } from '../db/client';
 import { requestLog } from '../db/schema';
 import { coverage, DAY_MS, hourRange } from '../usage/coverage';
 import { type Cell, dollars } from '../usage/csv';
@@ -47,10 +47,10 @@ function decodeCursor(cursor: string): Cursor {
   throw new ApiError('invalid_request', 'The cursor is not one this API gave out.');
 }
 
-/** Checks the filters against the caller's scope once; then pages of the log, newest first. */
-async function pager(caller: Caller, q: RequestLogQuery) {
+/** The filters as SQL, after checking them against the caller's scope (404 outside it). */
+export async function requestLogWhere(caller: Caller, q: RequestLogQuery): Promise<SQL | undefined> {
   const scope = await usageScope(caller, q);
-  const base: (SQL | undefined)[] = [
+  return and(
     ...filtersOn(requestLog, q),
     q.status !== undefined ? eq(requestLog.status, q.status) : undefined,
     q.outcome ? eq(requestLog.outcome, q.outcome) : undefined,
@@ -58,21 +58,31 @@ async function pager(caller: Caller, q: RequestLogQuery) {
     q.to !== undefined ? lt(requestLog.createdAt, q.to) : undefined,
     scope.rows(requestLog),
     scope.memberRows(requestLog),
-  ];
+  );
+}
+
+/** One page of the log, newest first, after the cursor (one more row than asked: is there more?). */
+export function pageQuery(d: Db, where: SQL | undefined, cursor: Cursor | null, limit: number) {
+  const after = cursor
+    ? and(
+        // The first bound is what an index on (…, created_at) can seek to.
+        lte(requestLog.createdAt, cursor.createdAt),
+        or(lt(requestLog.createdAt, cursor.createdAt), lt(requestLog.requestId, cursor.requestId)),
+      )
+    : undefined;
+  return d
+    .select()
+    .from(requestLog)
+    .where(and(where, after))
+    .orderBy(desc(requestLog.createdAt), desc(requestLog.requestId))
+    .limit(limit + 1);
+}
+
+/** Checks the filters against the caller's scope once; then pages of the log, newest first. */
+async function pager(caller: Caller, q: RequestLogQuery) {
+  const where = await requestLogWhere(caller, q);
   return async (cursor: Cursor | null, limit: number) => {
-    const after = cursor
-      ? and(
-          // The first bound is what an index on (…, created_at) can seek to.
-          lte(requestLog.createdAt, cursor.createdAt),
-          or(lt(requestLog.createdAt, cursor.createdAt), lt(requestLog.requestId, cursor.requestId)),
-        )
-      : undefined;
-    const rows = await caller.db
-      .select()
-      .from(requestLog)
-      .where(and(...base, after))
-      .orderBy(desc(requestLog.createdAt), desc(requestLog.requestId))
-      .limit(limit + 1);
+    const rows = await pageQuery(caller.db, where, cursor, limit);
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
     const last = page.at(-1);

@@ -97,6 +97,15 @@ export function filtersOn(t: ScopedColumns, q: UsageQuery): SQL[] {
   return out;
 }
 
+function byDay(d: Db, s: Segment, q: UsageQuery, scope: ScopeSql) {
+  const { table, bucket } = AGGREGATES[s.grain === 'hour' ? 'hour' : 'day'];
+  return d
+    .select({ day: sql<number>`(${bucket} / ${DAY_MS}) * ${DAY_MS}`.as('d'), ...sumsOf(table) })
+    .from(table)
+    .where(and(...filtersOn(table, q), gte(bucket, s.from), lt(bucket, s.to), scope.rows(table)))
+    .groupBy(sql`d`);
+}
+
 /**
  * The statements answering a usage query, one per segment and breakdown, all in one D1 batch.
  * Exported so a test can ask SQLite for each one's plan.
@@ -119,15 +128,9 @@ export function usageStatements(d: Db, q: UsageQuery & { from: number; to: numbe
         .from(table)
         .where(memberWhere)
         .groupBy(table.userId),
-      // Days: from the daily rows, or the hourly ones folded into their day (months have none).
-      byDay:
-        s.grain === 'month'
-          ? null
-          : d
-              .select({ day: sql<number>`(${bucket} / ${DAY_MS}) * ${DAY_MS}`.as('d'), ...sumsOf(table) })
-              .from(table)
-              .where(where)
-              .groupBy(sql`d`),
+      // Days: the daily rows (also for a run of months: a report by day needs its days), or the
+      // hourly ones folded into their day.
+      byDay: byDay(d, s, q, scope),
     };
   };
   const parts = segments.map(part);
@@ -161,11 +164,7 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
   const { segments, parts, hourly } = usageStatements(d, { ...q, from, to }, scope);
 
   // One batch: every segment's breakdowns, then the hours. Totals are the sum of the models.
-  const statements: BatchItem<'sqlite'>[] = parts.flatMap((p) => [
-    p.byModel,
-    p.byMember,
-    ...(p.byDay ? [p.byDay] : []),
-  ]);
+  const statements: BatchItem<'sqlite'>[] = parts.flatMap((p) => [p.byModel, p.byMember, p.byDay]);
   if (hourly) statements.push(hourly);
   const results =
     statements.length > 0
@@ -178,7 +177,7 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
   for (const p of parts) {
     models.push(...(results[i++] as typeof models));
     members.push(...(results[i++] as typeof members));
-    if (p.byDay) days.push(...(results[i++] as typeof days));
+    days.push(...(results[i++] as typeof days));
   }
   const byHour = hourly ? (results[i++] as (Sums & { hour: number })[]) : [];
   const byModel = merge('model', models);
