@@ -273,3 +273,257 @@ describe('rollups', () => {
     }
   });
 });
+
+interface Entry {
+  requestId: string;
+  createdAt: number;
+  keyId: string;
+  userId: string;
+  model: string;
+  status: number;
+  outcome: string;
+  accountId: string;
+}
+
+/** A carpool whose owner and a member each have a key, and a varied hour of logged requests. */
+async function loggedCarpool() {
+  const carpool = await ownedCarpool();
+  const member = await memberOf(carpool.groupId);
+  const memberKey = (
+    await admin<{ id: string }>('POST', '/keys', { groupId: carpool.groupId, userId: member.id })
+  ).json;
+  const owner = {
+    keyId: carpool.keyId,
+    userId: carpool.userId,
+    groupId: carpool.groupId,
+    accountId: carpool.accountId,
+  };
+  const mine = { ...owner, keyId: memberKey.id, userId: member.id };
+  const base = Date.now() - 2 * HOUR;
+  const events = Array.from({ length: 12 }, (_, i) =>
+    event(i % 3 === 0 ? mine : owner, base + i * 60_000, {
+      model: i % 2 === 0 ? 'claude-haiku-4-5' : 'claude-sonnet-4-5',
+      status: i % 4 === 0 ? 529 : 200,
+      outcome: i % 4 === 0 ? 'upstream_error' : i === 5 ? 'client_abort' : 'complete',
+      accountId: i === 7 ? `other-${carpool.accountId}` : carpool.accountId,
+      costMicros: 1_000_000 + i,
+    }),
+  );
+  await writeUsage(env, events);
+  return { carpool, member, memberKey, events, base };
+}
+
+async function pages(token: string, query: string, limit: number): Promise<Entry[]> {
+  const out: Entry[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: { status: number; json: { data: Entry[]; nextCursor: string | null } } = await api(
+      token,
+      'GET',
+      `/usage/requests?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+    );
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(res.json.data.length).toBeLessThanOrEqual(limit);
+    out.push(...res.json.data);
+    cursor = res.json.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+const ids = (entries: { requestId: string }[]) => entries.map((e) => e.requestId);
+const newestFirst = (events: UsageEvent[]) => [...events].sort((a, b) => b.at - a.at).map((e) => e.requestId);
+
+describe('the request log', () => {
+  it('lists with each filter, newest first, page by page', async () => {
+    const { carpool, memberKey, events, base } = await loggedCarpool();
+    const token = carpool.owner.token;
+    const g = `groupId=${carpool.groupId}`;
+    expect(ids(await pages(token, g, 5))).toEqual(newestFirst(events));
+    const cases: [string, (e: UsageEvent) => boolean][] = [
+      [`keyId=${memberKey.id}`, (e) => e.keyId === memberKey.id],
+      [`userId=${carpool.userId}`, (e) => e.userId === carpool.userId],
+      [`${g}&model=claude-haiku-4-5`, (e) => e.model === 'claude-haiku-4-5'],
+      [`${g}&status=529`, (e) => e.status === 529],
+      [`${g}&outcome=client_abort`, (e) => e.outcome === 'client_abort'],
+      [`accountId=${carpool.accountId}`, (e) => e.accountId === carpool.accountId],
+      [
+        `${g}&from=${base + 3 * 60_000}&to=${base + 6 * 60_000}`,
+        (e) => e.at >= base + 3 * 60_000 && e.at < base + 6 * 60_000,
+      ],
+    ];
+    for (const [query, keep] of cases) {
+      expect(ids(await pages(token, query, 2)), query).toEqual(newestFirst(events.filter(keep)));
+    }
+    const bad = await api(token, 'GET', `/usage/requests?${g}&cursor=nonsense`);
+    expect(bad.status).toBe(400);
+    expect((await api(token, 'GET', `/usage/requests?${g}&outcome=maybe`)).status).toBe(400);
+  });
+
+  it('is scoped: a member sees their own, an owner the group, a stranger nothing; others’ ids are 404', async () => {
+    const { carpool, member, memberKey, events } = await loggedCarpool();
+    const g = `groupId=${carpool.groupId}`;
+    const own = events.filter((e) => e.userId === member.id);
+    expect(ids(await pages(member.token, g, 100))).toEqual(newestFirst(own));
+    expect(ids(await pages(member.token, `keyId=${memberKey.id}`, 100))).toEqual(newestFirst(own));
+    // Unfiltered: everything the member may see, which here is their own requests.
+    expect(ids(await pages(member.token, 'model=claude-haiku-4-5', 100))).toEqual(
+      newestFirst(own.filter((e) => e.model === 'claude-haiku-4-5')),
+    );
+    expect((await api(member.token, 'GET', `/usage/requests?keyId=${carpool.keyId}`)).status).toBe(404);
+    expect((await api(member.token, 'GET', `/usage/requests?userId=${carpool.userId}`)).status).toBe(404);
+    const stranger = await newUser('Stranger');
+    expect((await api(stranger.token, 'GET', `/usage/requests?${g}`)).status).toBe(404);
+    expect((await api(stranger.token, 'GET', `/usage/requests?accountId=${carpool.accountId}`)).status).toBe(
+      404,
+    );
+    expect((await api<{ data: unknown[] }>(stranger.token, 'GET', '/usage/requests')).json.data).toEqual([]);
+    // The system admin sees it all, on both mounts.
+    expect(ids(await pages(ADMIN_TOKEN, g, 100))).toEqual(newestFirst(events));
+
+    // An enterprise's owner and admin see its groups' requests; its plain member does not.
+    const ent = await enterpriseWithGroup();
+    const someone = {
+      keyId: `k-${ent.groupId}`,
+      userId: `u-${ent.groupId}`,
+      groupId: ent.groupId,
+      accountId: 'a',
+    };
+    const entEvents = [event(someone, Date.now() - HOUR), event(someone, Date.now() - HOUR + 1)];
+    await writeUsage(env, entEvents);
+    for (const who of [ent.owner, ent.admin])
+      expect(ids(await pages(who.token, `groupId=${ent.groupId}`, 1))).toEqual(newestFirst(entEvents));
+    expect((await api(ent.member.token, 'GET', `/usage/requests?groupId=${ent.groupId}`)).status).toBe(404);
+    expect((await api(ent.owner.token, 'GET', `/usage/requests?${g}`)).status).toBe(404);
+  });
+
+  it('is trimmed past its retention by the cron, oldest first in batches; aggregates stay', async () => {
+    const ids = fakeIds();
+    const now = Date.now();
+    const old = Array.from({ length: 2_100 }, (_, i) =>
+      event(ids, now - 40 * DAY + i * 1000, { costMicros: 7 }),
+    );
+    const kept = [event(ids, now - 29 * DAY), event(ids, now - HOUR)];
+    for (let i = 0; i < old.length; i += 500) await writeUsage(env, old.slice(i, i + 500));
+    await writeUsage(env, kept);
+    const totals = async () =>
+      Promise.all(
+        ['usage_hourly', 'usage_daily', 'usage_monthly'].map(
+          async (t) =>
+            (await all<{ n: number }>(`SELECT sum(requests) AS n FROM ${t} WHERE key_id = ?`, ids.keyId))[0]!
+              .n,
+        ),
+      );
+    expect(await totals()).toEqual([2_102, 2_102, 2_102]);
+
+    const { deleted } = await trimRequestLog(env, now);
+    expect(deleted).toBeGreaterThanOrEqual(2_100); // three statements of at most 1,000
+    const left = await all<{ request_id: string }>(
+      'SELECT request_id FROM request_log WHERE key_id = ? ORDER BY created_at',
+      ids.keyId,
+    );
+    expect(left.map((r) => r.request_id)).toEqual(kept.map((e) => e.requestId));
+    expect(await totals()).toEqual([2_102, 2_102, 2_102]);
+
+    // The scheduled handler runs the same trim: a row just past 30 days goes, one inside stays.
+    const edge = [event(ids, Date.now() - 30 * DAY - 60_000), event(ids, Date.now() - 30 * DAY + 60_000)];
+    await writeUsage(env, edge);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: '*/10 * * * *' }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const after = await all<{ request_id: string }>(
+      'SELECT request_id FROM request_log WHERE key_id = ?',
+      ids.keyId,
+    );
+    expect(after.map((r) => r.request_id).sort()).toEqual(
+      [edge[1]!.requestId, ...kept.map((e) => e.requestId)].sort(),
+    );
+  });
+});
+
+async function csv(
+  token: string,
+  path: string,
+): Promise<{ status: number; type: string | null; rows: string[][] }> {
+  const res = await fetchApi(token, path);
+  const text = await res.text();
+  const rows = text
+    .split('\r\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split(','));
+  return { status: res.status, type: res.headers.get('content-type'), rows };
+}
+
+async function fetchApi(token: string, path: string): Promise<Response> {
+  return SELF.fetch(`${RELAY}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
+}
+
+describe('CSV exports', () => {
+  it('the request log: header, a row per request with micro-dollars and dollars, same filters and scope', async () => {
+    const { carpool, member, events } = await loggedCarpool();
+    const out = await csv(
+      carpool.owner.token,
+      `/usage/requests.csv?groupId=${carpool.groupId}&model=claude-haiku-4-5`,
+    );
+    expect(out.status).toBe(200);
+    expect(out.type).toContain('text/csv');
+    const [header, ...rows] = out.rows;
+    expect(header!.slice(0, 3)).toEqual(['request_id', 'created_at', 'created_at_ms']);
+    const col = (name: string) => header!.indexOf(name);
+    const haiku = events.filter((e) => e.model === 'claude-haiku-4-5');
+    expect(rows.map((r) => r[0])).toEqual(newestFirst(haiku));
+    for (const r of rows) {
+      const e = haiku.find((x) => x.requestId === r[0])!;
+      expect(Number(r[col('cost_micros')])).toBe(e.costMicros);
+      expect(r[col('cost_dollars')]).toBe(`1.${String(e.costMicros! - 1_000_000).padStart(6, '0')}`);
+      expect(r[col('model')]).toBe('claude-haiku-4-5');
+    }
+    const mine = await csv(member.token, `/usage/requests.csv?groupId=${carpool.groupId}`);
+    expect(mine.rows.slice(1).map((r) => r[0])).toEqual(
+      newestFirst(events.filter((e) => e.userId === member.id)),
+    );
+    const stranger = await newUser('Stranger');
+    expect((await fetchApi(stranger.token, `/usage/requests.csv?groupId=${carpool.groupId}`)).status).toBe(
+      404,
+    );
+  });
+
+  it('usage: the aggregate rows of the range, coarsest first, adding up to the log', async () => {
+    const carpool = await ownedCarpool();
+    const member = await memberOf(carpool.groupId);
+    const memberKey = (
+      await admin<{ id: string }>('POST', '/keys', { groupId: carpool.groupId, userId: member.id })
+    ).json;
+    const owner = {
+      keyId: carpool.keyId,
+      userId: carpool.userId,
+      groupId: carpool.groupId,
+      accountId: carpool.accountId,
+    };
+    await writeUsage(env, edgeEvents(owner));
+    await writeUsage(env, edgeEvents({ ...owner, keyId: memberKey.id, userId: member.id }));
+    const from = Date.parse('2025-01-15T05:00:00Z');
+    const to = Date.parse('2025-04-10T13:00:00Z');
+    const out = await csv(carpool.owner.token, `/usage.csv?groupId=${carpool.groupId}&from=${from}&to=${to}`);
+    expect(out.status).toBe(200);
+    const [header, ...rows] = out.rows;
+    const col = (name: string) => header!.indexOf(name);
+    expect(new Set(rows.map((r) => r[col('period')]))).toEqual(new Set(['hour', 'day', 'month']));
+    const [log] = await all<{ cost: number; n: number }>(
+      'SELECT sum(cost_micros) AS cost, count(*) AS n FROM request_log WHERE group_id = ? AND created_at >= ? AND created_at < ?',
+      carpool.groupId,
+      from,
+      to,
+    );
+    expect(rows.reduce((s, r) => s + Number(r[col('cost_micros')]), 0)).toBe(log!.cost);
+    expect(rows.reduce((s, r) => s + Number(r[col('requests')]), 0)).toBe(log!.n);
+    const feb = rows.filter(
+      (r) => r[col('period')] === 'month' && r[col('period_start')] === '2025-02-01T00:00:00.000Z',
+    );
+    expect(feb.length).toBeGreaterThan(0);
+    // A plain member's export of the group holds only their own rows.
+    const theirs = await csv(member.token, `/usage.csv?groupId=${carpool.groupId}&from=${from}&to=${to}`);
+    expect(theirs.rows.length).toBeGreaterThan(1);
+    expect(new Set(theirs.rows.slice(1).map((r) => r[col('user_id')]))).toEqual(new Set([member.id]));
+    expect((await fetchApi(member.token, `/usage.csv?keyId=${carpool.keyId}`)).status).toBe(404);
+  });
+});
