@@ -6,6 +6,7 @@ import {
   createExecutionContext,
   createScheduledController,
   env,
+  SELF,
   waitOnExecutionContext,
 } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
