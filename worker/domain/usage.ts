@@ -174,7 +174,7 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
   const models: (Sums & { model: string })[] = [];
   const members: (Sums & { userId: string })[] = [];
   const days: (Sums & { day: number })[] = [];
-  for (const p of parts) {
+  for (const _ of parts) {
     models.push(...(results[i++] as typeof models));
     members.push(...(results[i++] as typeof members));
     days.push(...(results[i++] as typeof days));
