@@ -1,9 +1,11 @@
 // Worker entry: HTTP (client surfaces and the API), the queue consumers (usage events, alert
-// deliveries), the cron sweep of alert deliveries, and the Durable Object classes.
+// deliveries), the cron (alert deliveries swept; request log trimmed, budgets reconciled), and the
+// Durable Object classes.
 
 import { ALERT_QUEUE_NAME, consumeAlertBatch, sweepAlertDeliveries } from './alerts/deliver';
 import { newApp } from './app';
 import { consumeUsageBatch } from './queue/consumer';
+import { usageMaintenance } from './usage/cron';
 
 export { AccountGate } from '../durable-objects/account-gate';
 export { EnterpriseLedger } from '../durable-objects/enterprise-ledger';
@@ -17,5 +19,6 @@ export default {
     batch.queue === ALERT_QUEUE_NAME ? consumeAlertBatch(batch, env) : consumeUsageBatch(batch, env),
   scheduled: (_controller, env, ctx) => {
     ctx.waitUntil(sweepAlertDeliveries(env));
+    ctx.waitUntil(usageMaintenance(env));
   },
 } satisfies ExportedHandler<Env>;

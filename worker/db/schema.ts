@@ -368,30 +368,63 @@ export const budgets = sqliteTable(
  * trigger on request_log (migrations/0002_*.sql): a request-log row inserted adds to its hour, a
  * row that already existed (a redelivered event) adds nothing.
  */
+/** The counters every usage aggregate keeps (hourly, daily, monthly), summed over its bucket. */
+const usageSums = () => ({
+  keyId: text('key_id').notNull(),
+  userId: text('user_id').notNull(),
+  groupId: text('group_id').notNull(),
+  accountId: text('account_id').notNull(),
+  model: text('model').notNull(),
+  requests: integer('requests').notNull().default(0),
+  errors: integer('errors').notNull().default(0),
+  inputTokens: integer('input_tokens').notNull().default(0),
+  outputTokens: integer('output_tokens').notNull().default(0),
+  cacheWrite5mTokens: integer('cache_write_5m_tokens').notNull().default(0),
+  cacheWrite1hTokens: integer('cache_write_1h_tokens').notNull().default(0),
+  cacheReadTokens: integer('cache_read_tokens').notNull().default(0),
+  costMicros: integer('cost_micros').notNull().default(0),
+  unpricedRequests: integer('unpriced_requests').notNull().default(0),
+});
+
+/**
+ * Usage per UTC hour, key, account and model, kept by a trigger on `request_log` (so only rows
+ * the pipeline actually inserted count). Daily and monthly rows are kept by the same trigger.
+ */
 export const usageHourly = sqliteTable(
   'usage_hourly',
-  {
-    hour: integer('hour').notNull(),
-    keyId: text('key_id').notNull(),
-    userId: text('user_id').notNull(),
-    groupId: text('group_id').notNull(),
-    accountId: text('account_id').notNull(),
-    model: text('model').notNull(),
-    requests: integer('requests').notNull().default(0),
-    errors: integer('errors').notNull().default(0),
-    inputTokens: integer('input_tokens').notNull().default(0),
-    outputTokens: integer('output_tokens').notNull().default(0),
-    cacheWrite5mTokens: integer('cache_write_5m_tokens').notNull().default(0),
-    cacheWrite1hTokens: integer('cache_write_1h_tokens').notNull().default(0),
-    cacheReadTokens: integer('cache_read_tokens').notNull().default(0),
-    costMicros: integer('cost_micros').notNull().default(0),
-    unpricedRequests: integer('unpriced_requests').notNull().default(0),
-  },
+  { hour: integer('hour').notNull(), ...usageSums() },
   (t) => [
     primaryKey({ columns: [t.hour, t.keyId, t.accountId, t.model] }),
     index('usage_hourly_group_idx').on(t.groupId, t.hour),
     index('usage_hourly_user_idx').on(t.userId, t.hour),
     index('usage_hourly_account_idx').on(t.accountId, t.hour),
+    index('usage_hourly_key_idx').on(t.keyId, t.hour),
+  ],
+);
+
+/** Usage per UTC day (`day` is the day's first millisecond): reports over weeks and months. */
+export const usageDaily = sqliteTable(
+  'usage_daily',
+  { day: integer('day').notNull(), ...usageSums() },
+  (t) => [
+    primaryKey({ columns: [t.day, t.keyId, t.accountId, t.model] }),
+    index('usage_daily_group_idx').on(t.groupId, t.day),
+    index('usage_daily_user_idx').on(t.userId, t.day),
+    index('usage_daily_account_idx').on(t.accountId, t.day),
+    index('usage_daily_key_idx').on(t.keyId, t.day),
+  ],
+);
+
+/** Usage per UTC calendar month (`month` is its first millisecond): reports over years. */
+export const usageMonthly = sqliteTable(
+  'usage_monthly',
+  { month: integer('month').notNull(), ...usageSums() },
+  (t) => [
+    primaryKey({ columns: [t.month, t.keyId, t.accountId, t.model] }),
+    index('usage_monthly_group_idx').on(t.groupId, t.month),
+    index('usage_monthly_user_idx').on(t.userId, t.month),
+    index('usage_monthly_account_idx').on(t.accountId, t.month),
+    index('usage_monthly_key_idx').on(t.keyId, t.month),
   ],
 );
 
@@ -428,8 +461,33 @@ export const requestLog = sqliteTable(
   (t) => [
     index('request_log_group_idx').on(t.groupId, t.createdAt),
     index('request_log_key_idx').on(t.keyId, t.createdAt),
+    index('request_log_user_idx').on(t.userId, t.createdAt),
+    index('request_log_account_idx').on(t.accountId, t.createdAt),
+    // The system admin's listing, and the retention trim (oldest first).
+    index('request_log_created_idx').on(t.createdAt),
   ],
 );
+
+/**
+ * The last reconciliation of a budget (worker/budgets/reconcile.ts): the enforcing counter's
+ * settled spend against what D1 recorded for the same scope and period.
+ */
+export const budgetReconciliations = sqliteTable('budget_reconciliations', {
+  budgetId: text('budget_id')
+    .primaryKey()
+    .references(() => budgets.id, { onDelete: 'cascade' }),
+  periodKey: text('period_key').notNull(),
+  checkedAt: integer('checked_at').notNull(),
+  /** Settled spend at the gate (local budgets) or reported to the ledger (wide ones). */
+  counterMicros: integer('counter_micros').notNull(),
+  /** What the request log's aggregates recorded for the same scope and period. */
+  recordedMicros: integer('recorded_micros').notNull(),
+  /** recorded − counter. */
+  driftMicros: integer('drift_micros').notNull(),
+  /** Nonzero on this check and on the one before it in the same period: not queue lag. */
+  flagged: integer('flagged', { mode: 'boolean' }).notNull(),
+});
+export type BudgetReconciliation = typeof budgetReconciliations.$inferSelect;
 
 /**
  * Every change, by whom, to what, from where. `actor` is `operator` (the ADMIN_TOKEN) or

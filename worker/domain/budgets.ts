@@ -14,7 +14,16 @@ import { budgetRule, loadWideBudgets } from '../budgets/config';
 import { isTimeZone, type Period } from '../budgets/periods';
 import { isWide } from '../budgets/rules';
 import { db } from '../db/client';
-import { apiKeys, type Budget, budgets, departments, groupMembers, groups } from '../db/schema';
+import {
+  apiKeys,
+  type Budget,
+  type BudgetReconciliation,
+  budgetReconciliations,
+  budgets,
+  departments,
+  groupMembers,
+  groups,
+} from '../db/schema';
 import { audit } from './audit';
 import { allows, authorize, type Caller, memberships } from './caller';
 import type { Resource } from './permissions';
@@ -225,6 +234,8 @@ export async function deleteBudget(caller: Caller, id: string): Promise<void> {
 export interface BudgetWithState extends Budget {
   /** The counters that enforce it, as they stand: a group's gate, or the enterprise's ledger. */
   live: BudgetView | LedgerView | null;
+  /** The cron's last reconciliation of those counters with D1 (worker/budgets/reconcile.ts). */
+  reconciliation: Omit<BudgetReconciliation, 'budgetId'> | null;
 }
 
 /** One budget and its live counters; seen by those who may see its target. */
@@ -233,7 +244,15 @@ export async function getBudget(caller: Caller, id: string): Promise<BudgetWithS
   const target = await resolve(caller, targetOf(row));
   const view = target.resource.type === 'enterprise' ? 'enterprise.view' : 'group.view';
   await authorize(caller, view, target.resource, target.what);
-  return { ...row, live: await liveState(caller.env, row) };
+  const [live, [checked]] = await Promise.all([
+    liveState(caller.env, row),
+    caller.db.select().from(budgetReconciliations).where(eq(budgetReconciliations.budgetId, id)),
+  ]);
+  return { ...row, live, reconciliation: checked ? withoutId(checked) : null };
+}
+
+function withoutId({ budgetId: _, ...rest }: BudgetReconciliation) {
+  return rest;
 }
 
 /** Budgets the caller may see, optionally of one enterprise or group. */

@@ -1,38 +1,214 @@
-// Usage read-outs from the hourly aggregates (totals, and breakdowns by model, member and hour),
+// Usage read-outs from the aggregates (totals, and breakdowns by model, member, day and hour),
 // scoped by who asks: a member sees their own usage and their groups' totals; whoever manages a
 // group (its owner; the enterprise's owners and admins) sees all of it; a system admin sees
 // everything. A filter naming something outside the caller's scope is a 404, like any other id.
+// A range is answered from the coarsest aggregates that fit it (worker/usage/coverage.ts).
 import { and, eq, gte, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { ApiError } from '../api/errors';
-import { accounts, apiKeys, groupMembers, groups, usageHourly } from '../db/schema';
+import type { Db } from '../db/client';
+import { accounts, apiKeys, groupMembers, groups, usageDaily, usageHourly, usageMonthly } from '../db/schema';
+import { coverage, DAY_MS, type Grain, hourRange, type Segment } from '../usage/coverage';
 import { type Caller, memberships } from './caller';
 import { can, type Memberships, viewActionOf } from './permissions';
-
-const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
 
 export interface UsageQuery {
   keyId?: string;
   groupId?: string;
   userId?: string;
   accountId?: string;
+  model?: string;
   /** Milliseconds since the epoch; default: 30 days before `to`. */
   from?: number;
   /** Default: now. */
   to?: number;
 }
 
-const sums = {
-  requests: sql<number>`coalesce(sum(${usageHourly.requests}), 0)`,
-  errors: sql<number>`coalesce(sum(${usageHourly.errors}), 0)`,
-  inputTokens: sql<number>`coalesce(sum(${usageHourly.inputTokens}), 0)`,
-  outputTokens: sql<number>`coalesce(sum(${usageHourly.outputTokens}), 0)`,
-  cacheWrite5mTokens: sql<number>`coalesce(sum(${usageHourly.cacheWrite5mTokens}), 0)`,
-  cacheWrite1hTokens: sql<number>`coalesce(sum(${usageHourly.cacheWrite1hTokens}), 0)`,
-  cacheReadTokens: sql<number>`coalesce(sum(${usageHourly.cacheReadTokens}), 0)`,
-  costMicros: sql<number>`coalesce(sum(${usageHourly.costMicros}), 0)`,
-  unpricedRequests: sql<number>`coalesce(sum(${usageHourly.unpricedRequests}), 0)`,
+/** Hour-by-hour breakdowns are given for ranges up to this long; longer ones have `byDay`. */
+export const BY_HOUR_MAX_MS = 7 * DAY_MS;
+
+type Aggregate = typeof usageHourly | typeof usageDaily | typeof usageMonthly;
+
+export const AGGREGATES: Record<Grain, { table: Aggregate; bucket: SQLiteColumn }> = {
+  hour: { table: usageHourly, bucket: usageHourly.hour },
+  day: { table: usageDaily, bucket: usageDaily.day },
+  month: { table: usageMonthly, bucket: usageMonthly.month },
 };
+
+/** The columns a scope or filter names, in any table that carries them. */
+export interface ScopedColumns {
+  keyId: SQLiteColumn;
+  groupId: SQLiteColumn;
+  userId: SQLiteColumn;
+  accountId: SQLiteColumn;
+  model: SQLiteColumn;
+}
+
+export function sumsOf(t: Aggregate) {
+  return {
+    requests: sql<number>`coalesce(sum(${t.requests}), 0)`,
+    errors: sql<number>`coalesce(sum(${t.errors}), 0)`,
+    inputTokens: sql<number>`coalesce(sum(${t.inputTokens}), 0)`,
+    outputTokens: sql<number>`coalesce(sum(${t.outputTokens}), 0)`,
+    cacheWrite5mTokens: sql<number>`coalesce(sum(${t.cacheWrite5mTokens}), 0)`,
+    cacheWrite1hTokens: sql<number>`coalesce(sum(${t.cacheWrite1hTokens}), 0)`,
+    cacheReadTokens: sql<number>`coalesce(sum(${t.cacheReadTokens}), 0)`,
+    costMicros: sql<number>`coalesce(sum(${t.costMicros}), 0)`,
+    unpricedRequests: sql<number>`coalesce(sum(${t.unpricedRequests}), 0)`,
+  };
+}
+
+export type Sums = { [K in keyof ReturnType<typeof sumsOf>]: number };
+
+const SUM_KEYS = Object.keys(sumsOf(usageHourly)) as (keyof Sums)[];
+
+function zero(): Sums {
+  return Object.fromEntries(SUM_KEYS.map((k) => [k, 0])) as Sums;
+}
+
+function add(into: Sums, row: Sums): void {
+  for (const k of SUM_KEYS) into[k] += row[k];
+}
+
+/** Rows of several segments merged by a key (a model, a member, a day), in key order. */
+function merge<K extends string | number, F extends string>(
+  field: F,
+  rows: (Sums & Record<F, K>)[],
+): (Sums & Record<F, K>)[] {
+  const by = new Map<K, Sums & Record<F, K>>();
+  for (const row of rows) {
+    const key = row[field];
+    const into = by.get(key);
+    if (into) add(into, row);
+    else by.set(key, { ...row });
+  }
+  return [...by.values()].sort((a, b) => (a[field] < b[field] ? -1 : a[field] > b[field] ? 1 : 0));
+}
+
+/** The filters of a query, on any table with the scoped columns. */
+export function filtersOn(t: ScopedColumns, q: UsageQuery): SQL[] {
+  const out: SQL[] = [];
+  if (q.keyId) out.push(eq(t.keyId, q.keyId));
+  if (q.groupId) out.push(eq(t.groupId, q.groupId));
+  if (q.userId) out.push(eq(t.userId, q.userId));
+  if (q.accountId) out.push(eq(t.accountId, q.accountId));
+  if (q.model) out.push(eq(t.model, q.model));
+  return out;
+}
+
+function byDay(d: Db, s: Segment, q: UsageQuery, scope: ScopeSql) {
+  const { table, bucket } = AGGREGATES[s.grain === 'hour' ? 'hour' : 'day'];
+  return d
+    .select({ day: sql<number>`(${bucket} / ${DAY_MS}) * ${DAY_MS}`.as('d'), ...sumsOf(table) })
+    .from(table)
+    .where(and(...filtersOn(table, q), gte(bucket, s.from), lt(bucket, s.to), scope.rows(table)))
+    .groupBy(sql`d`);
+}
+
+/**
+ * The statements answering a usage query, one per segment and breakdown, all in one D1 batch.
+ * Exported so a test can ask SQLite for each one's plan.
+ */
+export function usageStatements(d: Db, q: UsageQuery & { from: number; to: number }, scope: ScopeSql) {
+  const range = hourRange(q.from, q.to);
+  const segments = coverage(range.from, range.to);
+  const part = (s: Segment) => {
+    const { table, bucket } = AGGREGATES[s.grain];
+    const where = and(...filtersOn(table, q), gte(bucket, s.from), lt(bucket, s.to), scope.rows(table));
+    const memberWhere = and(where, scope.memberRows(table));
+    return {
+      byModel: d
+        .select({ model: table.model, ...sumsOf(table) })
+        .from(table)
+        .where(where)
+        .groupBy(table.model),
+      byMember: d
+        .select({ userId: table.userId, ...sumsOf(table) })
+        .from(table)
+        .where(memberWhere)
+        .groupBy(table.userId),
+      // Days: the daily rows (also for a run of months: a report by day needs its days), or the
+      // hourly ones folded into their day.
+      byDay: byDay(d, s, q, scope),
+    };
+  };
+  const parts = segments.map(part);
+  const hourly =
+    range.to - range.from <= BY_HOUR_MAX_MS
+      ? d
+          .select({ hour: usageHourly.hour, ...sumsOf(usageHourly) })
+          .from(usageHourly)
+          .where(
+            and(
+              ...filtersOn(usageHourly, q),
+              gte(usageHourly.hour, range.from),
+              lt(usageHourly.hour, range.to),
+              scope.rows(usageHourly),
+            ),
+          )
+          .groupBy(usageHourly.hour)
+          .orderBy(usageHourly.hour)
+      : null;
+  return { range, segments, parts, hourly };
+}
+
+export async function readUsage(caller: Caller, q: UsageQuery) {
+  if (!q.keyId && !q.groupId && !q.userId && !q.accountId)
+    throw new ApiError('invalid_request', 'Name one of keyId, groupId, userId or accountId.');
+  const to = q.to ?? Date.now();
+  const from = q.from ?? to - 30 * DAY_MS;
+  if (from > to) throw new ApiError('invalid_request', '`from` is after `to`.');
+  const scope = await usageScope(caller, q);
+  const d = caller.db;
+  const { segments, parts, hourly } = usageStatements(d, { ...q, from, to }, scope);
+
+  // One batch: every segment's breakdowns, then the hours. Totals are the sum of the models.
+  const statements: BatchItem<'sqlite'>[] = parts.flatMap((p) => [p.byModel, p.byMember, p.byDay]);
+  if (hourly) statements.push(hourly);
+  const results =
+    statements.length > 0
+      ? ((await d.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as unknown[][])
+      : [];
+  let i = 0;
+  const models: (Sums & { model: string })[] = [];
+  const members: (Sums & { userId: string })[] = [];
+  const days: (Sums & { day: number })[] = [];
+  for (const _ of parts) {
+    models.push(...(results[i++] as typeof models));
+    members.push(...(results[i++] as typeof members));
+    days.push(...(results[i++] as typeof days));
+  }
+  const byHour = hourly ? (results[i++] as (Sums & { hour: number })[]) : [];
+  const byModel = merge('model', models);
+  const totals = zero();
+  for (const row of byModel) add(totals, row);
+  return {
+    from,
+    to,
+    totals,
+    byModel,
+    byMember: merge('userId', members),
+    byDay: merge('day', days),
+    byHour,
+    sources: segments,
+  };
+}
+
+/** What rows a caller reads, as SQL on any table with the scoped columns. */
+export interface ScopeSql {
+  /** The rows the caller may read at all. */
+  rows: (t: ScopedColumns) => SQL | undefined;
+  /** Of those, the ones they may see per member (a plain member: only theirs). */
+  memberRows: (t: ScopedColumns) => SQL | undefined;
+}
+
+/** Checks the query's ids against the caller's scope (404 outside it) and says what they read. */
+export async function usageScope(caller: Caller, q: UsageQuery): Promise<ScopeSql> {
+  const m = await memberships(caller);
+  if (m.system) return { rows: () => undefined, memberRows: () => undefined };
+  return scopeOf(caller, m, q);
+}
 
 /** The groups whose every row the caller may read: those they manage, directly or through an enterprise. */
 export function managedGroups(caller: Caller, m: Memberships) {
@@ -52,66 +228,23 @@ export function managedGroups(caller: Caller, m: Memberships) {
   };
 }
 
-export async function readUsage(caller: Caller, q: UsageQuery) {
-  if (!q.keyId && !q.groupId && !q.userId && !q.accountId)
-    throw new ApiError('invalid_request', 'Name one of keyId, groupId, userId or accountId.');
-  const to = q.to ?? Date.now();
-  const from = q.from ?? to - 30 * DAY_MS;
-  const filters: SQL[] = [gte(usageHourly.hour, from - (from % HOUR_MS)), lt(usageHourly.hour, to)];
-  if (q.keyId) filters.push(eq(usageHourly.keyId, q.keyId));
-  if (q.groupId) filters.push(eq(usageHourly.groupId, q.groupId));
-  if (q.userId) filters.push(eq(usageHourly.userId, q.userId));
-  if (q.accountId) filters.push(eq(usageHourly.accountId, q.accountId));
-
-  // The rows the caller may read, and those they may see per member (a plain member: only theirs).
-  let rows: SQL | undefined;
-  let memberRows: SQL | undefined;
-  const m = await memberships(caller);
-  if (!m.system) {
-    const scope = await scopeOf(caller, m, q);
-    rows = scope.rows;
-    memberRows = scope.memberRows;
-  }
-  const where = and(...filters, rows);
-  const byMemberWhere = and(...filters, rows, memberRows);
-  const d = caller.db;
-  const [totals, byModel, byMember, byHour] = await d.batch([
-    d.select(sums).from(usageHourly).where(where),
-    d
-      .select({ model: usageHourly.model, ...sums })
-      .from(usageHourly)
-      .where(where)
-      .groupBy(usageHourly.model),
-    d
-      .select({ userId: usageHourly.userId, ...sums })
-      .from(usageHourly)
-      .where(byMemberWhere)
-      .groupBy(usageHourly.userId),
-    d
-      .select({ hour: usageHourly.hour, ...sums })
-      .from(usageHourly)
-      .where(where)
-      .groupBy(usageHourly.hour)
-      .orderBy(usageHourly.hour),
-  ]);
-  return { from, to, totals: totals[0]!, byModel, byMember, byHour };
-}
-
 /**
  * Checks every filter against the caller's scope (404 when it names something they may not see)
  * and says which rows they read: those of the groups they manage and their own; a group they are a
  * plain member of, asked for by id, in total, with only their own line per member.
  */
-async function scopeOf(caller: Caller, m: Memberships, q: UsageQuery) {
+async function scopeOf(caller: Caller, m: Memberships, q: UsageQuery): Promise<ScopeSql> {
   const self = m.userId;
   const managed = managedGroups(caller, m);
-  const inManaged = or(
-    managed.owned.length ? inArray(usageHourly.groupId, managed.owned) : undefined,
-    managed.enterprises.length ? inArray(usageHourly.groupId, managed.enterpriseGroups) : undefined,
-  );
-  const own = self ? eq(usageHourly.userId, self) : undefined;
-  let rows: SQL | undefined = or(inManaged, own) ?? sql`0`;
-  let memberRows: SQL | undefined;
+  const inManaged = (t: ScopedColumns) =>
+    or(
+      managed.owned.length ? inArray(t.groupId, managed.owned) : undefined,
+      managed.enterprises.length ? inArray(t.groupId, managed.enterpriseGroups) : undefined,
+    );
+  const own = (t: ScopedColumns) => (self ? eq(t.userId, self) : sql`0`);
+  // What they read: 'mine' = the groups they manage and their own rows; 'group' = a group's every
+  // row (asked by id, seen as its member), its members' lines limited to their own; 'managed'.
+  let reads: 'mine' | 'group' | 'managed' = 'mine';
   const d = caller.db;
 
   if (q.groupId) {
@@ -119,11 +252,8 @@ async function scopeOf(caller: Caller, m: Memberships, q: UsageQuery) {
     const resource = group && { type: 'group' as const, groupId: group.id, enterpriseId: group.enterpriseId };
     if (!resource || !can(m, 'group.view', resource))
       throw new ApiError('not_found', `No group ${q.groupId}.`);
-    if (!can(m, 'group.manage', resource)) {
-      // A member sees the group's totals, and of its members only themself.
-      rows = undefined;
-      memberRows = own ?? sql`0`;
-    }
+    // A member sees the group's totals, and of its members only themself.
+    if (!can(m, 'group.manage', resource)) reads = 'group';
   }
   if (q.keyId) {
     const [key] = await d
@@ -154,8 +284,7 @@ async function scopeOf(caller: Caller, m: Memberships, q: UsageQuery) {
       )
       .limit(1);
     if (!member) throw new ApiError('not_found', `No user ${q.userId}.`);
-    rows = inManaged ?? sql`0`;
-    memberRows = undefined;
+    reads = 'managed';
   }
   if (q.accountId) {
     const [account] = await d
@@ -172,5 +301,13 @@ async function scopeOf(caller: Caller, m: Memberships, q: UsageQuery) {
     if (!resource || !can(m, viewActionOf(resource), resource))
       throw new ApiError('not_found', `No account ${q.accountId}.`);
   }
-  return { rows, memberRows };
+  return {
+    rows: (t) =>
+      reads === 'group'
+        ? undefined
+        : reads === 'managed'
+          ? (inManaged(t) ?? sql`0`)
+          : (or(inManaged(t), own(t)) ?? sql`0`),
+    memberRows: (t) => (reads === 'group' ? own(t) : undefined),
+  };
 }

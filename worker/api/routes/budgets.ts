@@ -1,7 +1,7 @@
 // /budgets: thin handlers over worker/domain/budgets.ts.
 import { createSelectSchema } from 'drizzle-zod';
 import { PERIODS } from '../../budgets/periods';
-import { budgets } from '../../db/schema';
+import { budgetReconciliations, budgets } from '../../db/schema';
 import { createBudget, deleteBudget, getBudget, listBudgets, updateBudget } from '../../domain/budgets';
 import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
@@ -22,7 +22,17 @@ const LiveSchema = z
   .passthrough()
   .openapi('BudgetCounters');
 
-const BudgetWithStateSchema = BudgetSchema.extend({ live: LiveSchema.nullable() }).openapi('BudgetWithState');
+const ReconciliationSchema = createSelectSchema(budgetReconciliations)
+  .omit({ budgetId: true })
+  .openapi('BudgetReconciliation', {
+    description:
+      "The cron's last comparison of the enforcing counter's settled spend with D1 (docs/budgets.md#reconciliation).",
+  });
+
+const BudgetWithStateSchema = BudgetSchema.extend({
+  live: LiveSchema.nullable(),
+  reconciliation: ReconciliationSchema.nullable(),
+}).openapi('BudgetWithState');
 
 const id = z.string().min(1).max(64);
 const BudgetInput = z

@@ -1,5 +1,18 @@
-// /usage: token and cost read-outs, scoped by the caller (worker/domain/usage.ts).
+// /usage: token and cost read-outs, the request log and their CSV exports, scoped by the caller
+// (worker/domain/usage.ts, worker/domain/request-log.ts).
+import { createSelectSchema } from 'drizzle-zod';
+import { requestLog } from '../../db/schema';
+import {
+  listRequests,
+  OUTCOMES,
+  PAGE_MAX,
+  REQUEST_CSV_HEADER,
+  requestRows,
+  USAGE_CSV_HEADER,
+  usageRows,
+} from '../../domain/request-log';
 import { readUsage } from '../../domain/usage';
+import { csvResponse } from '../../usage/csv';
 import { jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
@@ -9,12 +22,29 @@ const UsageQuery = z.object({
   groupId: id,
   userId: id,
   accountId: id,
+  model: z.string().min(1).max(200).optional().openapi({ description: 'narrows to one model' }),
   from: z.coerce
     .number()
     .int()
     .optional()
     .openapi({ description: 'ms since the epoch; default: 30 days before `to`' }),
   to: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch; default now' }),
+});
+
+const RequestLogQuery = UsageQuery.extend({
+  from: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch (inclusive)' }),
+  to: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch (exclusive)' }),
+  status: z.coerce.number().int().min(100).max(599).optional().openapi({ description: 'HTTP status' }),
+  outcome: z.enum(OUTCOMES).optional(),
+  cursor: z.string().max(512).optional().openapi({ description: '`nextCursor` of the previous page' }),
+  limit: z.coerce.number().int().min(1).max(PAGE_MAX).optional().openapi({ description: 'default 100' }),
+});
+
+const RequestLogEntry = createSelectSchema(requestLog).openapi('RequestLogEntry');
+
+const csv = (description: string) => ({
+  description,
+  content: { 'text/csv': { schema: z.string() } },
 });
 
 const Sums = z.object({
@@ -36,17 +66,74 @@ const UsageSchema = z
     totals: Sums,
     byModel: z.array(Sums.extend({ model: z.string() })),
     byMember: z.array(Sums.extend({ userId: z.string() })),
-    byHour: z.array(Sums.extend({ hour: z.number().int() })),
+    byDay: z.array(Sums.extend({ day: z.number().int().openapi({ description: 'UTC day start, ms' }) })),
+    byHour: z
+      .array(Sums.extend({ hour: z.number().int() }))
+      .openapi({ description: 'ranges up to 7 days; longer ones: [] (see byDay)' }),
+    sources: z
+      .array(
+        z.object({ grain: z.enum(['hour', 'day', 'month']), from: z.number().int(), to: z.number().int() }),
+      )
+      .openapi({ description: 'which aggregate answered which part of the range (UTC)' }),
   })
   .openapi('Usage');
 
-export const usageRoutes = newRouter().openapi(
-  route('signed-in', {
-    method: 'get',
-    path: '/usage',
-    summary: "Usage by key, group, user or account: one's own, one's groups' totals, all of what one manages",
-    request: { query: UsageQuery },
-    responses: { 200: jsonResponse(UsageSchema, 'Totals and breakdowns; integers (tokens, micro-dollars).') },
-  }),
-  async (c) => c.json(await readUsage(requireCaller(c), c.req.valid('query')), 200),
-);
+export const usageRoutes = newRouter()
+  .openapi(
+    route('signed-in', {
+      method: 'get',
+      path: '/usage',
+      summary:
+        "Usage by key, group, user or account: one's own, one's groups' totals, all of what one manages",
+      request: { query: UsageQuery },
+      responses: {
+        200: jsonResponse(UsageSchema, 'Totals and breakdowns; integers (tokens, micro-dollars).'),
+      },
+    }),
+    async (c) => c.json(await readUsage(requireCaller(c), c.req.valid('query')), 200),
+  )
+  .openapi(
+    route('signed-in', {
+      method: 'get',
+      path: '/usage.csv',
+      summary: 'The aggregate rows behind /usage as CSV (same filters and scope)',
+      request: { query: UsageQuery },
+      responses: {
+        200: csv('One row per period, group, member, key, account and model; month, day or hour rows (UTC).'),
+      },
+    }),
+    async (c) =>
+      csvResponse('usage.csv', USAGE_CSV_HEADER, await usageRows(requireCaller(c), c.req.valid('query'))),
+  )
+  .openapi(
+    route('signed-in', {
+      method: 'get',
+      path: '/usage/requests',
+      summary: "The request log, newest first: one's own requests, all of the groups one manages",
+      request: { query: RequestLogQuery },
+      responses: {
+        200: jsonResponse(
+          z
+            .object({ data: z.array(RequestLogEntry), nextCursor: z.string().nullable() })
+            .openapi('RequestLogPage'),
+          'A page; pass nextCursor for the next one (null: the last page).',
+        ),
+      },
+    }),
+    async (c) => c.json(await listRequests(requireCaller(c), c.req.valid('query')), 200),
+  )
+  .openapi(
+    route('signed-in', {
+      method: 'get',
+      path: '/usage/requests.csv',
+      summary: 'The request log as CSV (same filters and scope as /usage/requests, every page)',
+      request: { query: RequestLogQuery.omit({ cursor: true, limit: true }) },
+      responses: { 200: csv('One row per request, newest first.') },
+    }),
+    async (c) =>
+      csvResponse(
+        'requests.csv',
+        REQUEST_CSV_HEADER,
+        await requestRows(requireCaller(c), c.req.valid('query')),
+      ),
+  );
