@@ -1,9 +1,14 @@
 // Tests run inside workerd with real D1, Durable Objects and Queues. The only fake is the upstream
 // AI provider: an auxiliary worker that receives every outbound fetch the relay makes.
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { buildSync } from 'esbuild';
 import { defineConfig } from 'vitest/config';
+
+// wrangler.jsonc serves the built dashboard as static assets; the pool insists the directory
+// exists, and the relay's tests need no dashboard in it.
+mkdirSync(fileURLToPath(new URL('./dashboard/dist', import.meta.url)), { recursive: true });
 
 const fakeUpstream = buildSync({
   entryPoints: [fileURLToPath(new URL('./test/fake-upstream/index.ts', import.meta.url))],

@@ -1,0 +1,4 @@
+// Placeholder: filled in the next commits.
+export default function Page() {
+  return <h1>bind-account</h1>;
+}
