@@ -6,37 +6,10 @@ import { api, must, relayOrigin, type Schemas } from '../api/client';
 import { keys } from '../api/queries';
 import { useI18n } from '../i18n';
 import { formatDateTime } from '../lib/format';
+import { keyRulesFromForm } from '../lib/forms';
 import { type Family, type ProbeResult, probeModel, probeRelay } from '../lib/probe';
 import { CLIENTS, type Client, snippetFor } from '../lib/snippets';
 import { CodeBlock, ErrorMessage, Field } from './ui';
-
-type KeyRules = Omit<Schemas['KeyRulesInput'], 'dailyBudgetMicros' | 'monthlyBudgetMicros'>;
-
-/** The create form's text as the API's key rules; empty fields are left out. */
-export function keyRulesFromForm(
-  form: {
-    name: string;
-    models: string;
-    expiresInDays: string;
-    maxConcurrency: string;
-  },
-  now = Date.now(),
-): KeyRules {
-  const rules: KeyRules = {};
-  if (form.name.trim()) rules.name = form.name.trim();
-  const models = form.models
-    .split(/[\s,]+/)
-    .map((m) => m.trim())
-    .filter(Boolean);
-  if (models.length > 0) rules.allowedModels = models;
-  const days = Number(form.expiresInDays);
-  if (form.expiresInDays.trim() && Number.isInteger(days) && days > 0)
-    rules.expiresAt = now + days * 86_400_000;
-  const concurrency = Number(form.maxConcurrency);
-  if (form.maxConcurrency.trim() && Number.isInteger(concurrency) && concurrency > 0)
-    rules.maxConcurrency = concurrency;
-  return rules;
-}
 
 export function SetupSnippets({ apiKey }: { apiKey: string }) {
   const { t } = useI18n();

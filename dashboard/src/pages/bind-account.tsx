@@ -8,37 +8,7 @@ import { useGroupAccount } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
-
-type Provider = Schemas['ConnectionTestInput']['provider'];
-type Preset = NonNullable<Schemas['ConnectionTestInput']['preset']>;
-const PROVIDERS: readonly Provider[] = [
-  'anthropic',
-  'openai',
-  'gemini',
-  'openai-compatible',
-  'anthropic-compatible',
-  'azure-openai',
-  'bedrock',
-];
-const PRESETS: readonly Preset[] = ['deepseek', 'kimi', 'qwen', 'glm'];
-
-export interface AccountForm {
-  provider: Provider;
-  preset: Preset | '';
-  baseUrl: string;
-  credential: string;
-}
-
-/** The form as the connection test's input: a preset or a base URL only when given. */
-export function connectionInput(form: AccountForm): Schemas['ConnectionTestInput'] {
-  const input: Schemas['ConnectionTestInput'] = {
-    provider: form.provider,
-    credential: form.credential.trim(),
-  };
-  if (form.preset) input.preset = form.preset;
-  else if (form.baseUrl.trim()) input.baseUrl = form.baseUrl.trim();
-  return input;
-}
+import { type AccountForm, connectionInput, PRESETS, PROVIDERS, type Preset } from '../lib/forms';
 
 export default function BindAccountPage() {
   const { t } = useI18n();

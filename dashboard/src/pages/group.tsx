@@ -17,27 +17,7 @@ import {
   formatTokens,
   monthStart,
 } from '../lib/format';
-
-const DAY_MS = 86_400_000;
-
-/** The invite form's text as the API's input; empty fields take the API's defaults. */
-export function inviteInputFromForm(form: {
-  days: string;
-  maxUses: string;
-  email: string;
-}): Schemas['InviteInput'] {
-  const input: Schemas['InviteInput'] = {};
-  const days = Number(form.days);
-  if (form.days.trim() && Number.isFinite(days) && days > 0) input.expiresInMs = Math.round(days * DAY_MS);
-  const uses = Number(form.maxUses);
-  if (form.maxUses.trim() && Number.isInteger(uses) && uses > 0) input.maxUses = uses;
-  if (form.email.trim()) input.email = form.email.trim();
-  return input;
-}
-
-export function inviteLink(token: string, origin = location.origin): string {
-  return `${origin}/invite/${encodeURIComponent(token)}`;
-}
+import { inviteInputFromForm, inviteLink } from '../lib/forms';
 
 function Invites({ groupId }: { groupId: string }) {
   const { t, language } = useI18n();
@@ -117,7 +97,7 @@ function Invites({ groupId }: { groupId: string }) {
                   body: inviteInputFromForm(form),
                 }),
               );
-              setLink(inviteLink(invite.token));
+              setLink(inviteLink(invite.token, location.origin));
               await queryClient.invalidateQueries({ queryKey: keys.groupInvites(groupId) });
             } catch (err) {
               setError(err);

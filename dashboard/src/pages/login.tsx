@@ -6,11 +6,7 @@ import { useLocation, useSearchParams } from 'wouter';
 import { api, must, relayOrigin } from '../api/client';
 import { Card, ErrorMessage, Field } from '../components/ui';
 import { useI18n } from '../i18n';
-
-/** Only a path of this site: `?next=https://evil.example` must not send anyone away. */
-export function safeNext(next: string | null): string {
-  return next?.startsWith('/') && !next.startsWith('//') ? next : '/';
-}
+import { safeNext } from '../lib/redirect';
 
 export function PasswordSignIn({
   onSignedIn,
