@@ -7,5 +7,8 @@ import { fetchDocument, renderTypes, schemaPath } from '../../scripts/api-types.
 
 it('dashboard/src/api/schema.d.ts is up to date (else run `npm run api:types`)', async () => {
   const generated: string = await renderTypes(await fetchDocument());
-  expect(readFileSync(schemaPath, 'utf8') === generated, 'schema.d.ts is stale: run `npm run api:types`').toBe(true);
+  expect(
+    readFileSync(schemaPath, 'utf8') === generated,
+    'schema.d.ts is stale: run `npm run api:types`',
+  ).toBe(true);
 });

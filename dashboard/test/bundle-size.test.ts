@@ -32,7 +32,10 @@ it('first load JS ≤ 200 KB gzipped', async () => {
   } finally {
     process.env.NODE_ENV = nodeEnv;
   }
-  const manifest = JSON.parse(readFileSync(join(dist, '.vite', 'manifest.json'), 'utf8')) as Record<string, Chunk>;
+  const manifest = JSON.parse(readFileSync(join(dist, '.vite', 'manifest.json'), 'utf8')) as Record<
+    string,
+    Chunk
+  >;
   const files = new Set<string>();
   const visit = (id: string) => {
     const chunk = manifest[id];
