@@ -3,11 +3,13 @@
 // First run: creates .dev.vars with a fresh ADMIN_TOKEN, CREDENTIALS_KEY and SETUP_TOKEN, and
 // prints them. Once the relay answers, it asks it whether setup is still open (no user yet): if so
 // it prints the one-time setup link, otherwise that setup is done.
+// The dashboard (dashboard/) is built first when dashboard/dist is missing or older than its
+// sources, and served by wrangler from the same origin as the API.
 // Wrangler's own flags pass through (`npm run dev -- --port 8790 --inspector-port 9230`); the
 // defaults below apply only to the flags not given.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,10 +77,12 @@ if (!has('--remote', '-r')) {
   if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 }
 
+buildDashboardIfStale();
+
 const host = ip === '127.0.0.1' || ip === '0.0.0.0' ? 'localhost' : ip;
 const base = `${flag('--local-protocol') ?? 'http'}://${host}:${port}`;
 console.log(`
-AiCarpool relay: ${base}
+AiCarpool relay and dashboard: ${base}/
 ${created ? 'Created .dev.vars with a new operator token:' : 'Operator token (from .dev.vars):'} ${vars.ADMIN_TOKEN}
 
 Create your first key (in another terminal, with the upstream API key of the account to share):
@@ -105,12 +109,12 @@ async function announceSetup() {
         console.log(`
 First run: create the first user (a system admin) with this one-time setup link:
   ${link}
-(the dashboard serves that page; until it is built, the same with curl:)
+(or the same with curl:)
   curl ${base}/api/v1/setup -H 'content-type: application/json' \\
     -d '{"token":"${vars.SETUP_TOKEN}","email":"you@example.com","name":"You","password":"at least 8 characters"}'
 `);
       } else {
-        console.log(`\nSetup is done: the first user exists. Sign in with POST ${base}/api/v1/auth/login.\n`);
+        console.log(`\nSetup is done: the first user exists. Sign in at ${base}/login\n`);
       }
       return;
     } catch {
@@ -122,3 +126,31 @@ First run: create the first user (a system admin) with this one-time setup link:
   );
 }
 announceSetup();
+
+/** The newest modification time under a path (a file, or a directory walked recursively). */
+function newest(path) {
+  if (!existsSync(path)) return 0;
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+
+function buildDashboardIfStale() {
+  const built = newest(join(root, 'dashboard', 'dist', 'index.html'));
+  const sources = Math.max(
+    ...['dashboard/src', 'dashboard/index.html', 'dashboard/vite.config.ts', 'package-lock.json'].map((p) =>
+      newest(join(root, p)),
+    ),
+  );
+  if (built > sources) return;
+  console.log('Building the dashboard (dashboard/ → dashboard/dist)…');
+  const build = spawnSync(
+    join(root, 'node_modules', '.bin', 'vite'),
+    ['build', '--config', 'dashboard/vite.config.ts', '--logLevel', 'warn'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}

@@ -1,0 +1,73 @@
+// Shared reads as TanStack Query hooks: one query key per API path, so a write invalidates exactly
+// what it changed (`queryClient.invalidateQueries({ queryKey: keys.group(id) })`).
+import { useQuery } from '@tanstack/react-query';
+import { api, must } from './client';
+
+export const keys = {
+  me: ['me'] as const,
+  user: (id: string) => ['user', id] as const,
+  groups: ['groups'] as const,
+  group: (id: string) => ['group', id] as const,
+  groupAccount: (id: string) => ['group', id, 'account'] as const,
+  groupKeys: (id: string) => ['group', id, 'keys'] as const,
+  groupInvites: (id: string) => ['group', id, 'invites'] as const,
+  usage: (groupId: string, from: number) => ['usage', groupId, from] as const,
+  myKeys: ['keys'] as const,
+  sessions: ['sessions'] as const,
+  tokens: ['tokens'] as const,
+};
+
+/** Who is signed in: the principal with its memberships, or null when nobody is. */
+export function useMe() {
+  return useQuery({
+    queryKey: keys.me,
+    queryFn: async () => {
+      const { data, response } = await api.GET('/me');
+      if (response.status === 401) return null;
+      if (!data) throw new Error(`GET /me answered ${response.status}`);
+      return data;
+    },
+    staleTime: 60_000,
+  });
+}
+
+export function useUser(id: string | null | undefined) {
+  return useQuery({
+    queryKey: keys.user(id ?? ''),
+    enabled: Boolean(id),
+    queryFn: () => must(api.GET('/users/{id}', { params: { path: { id: id! } } })),
+  });
+}
+
+export function useGroups() {
+  return useQuery({ queryKey: keys.groups, queryFn: () => must(api.GET('/groups')) });
+}
+
+export function useGroup(id: string) {
+  return useQuery({
+    queryKey: keys.group(id),
+    queryFn: () => must(api.GET('/groups/{id}', { params: { path: { id } } })),
+  });
+}
+
+/** The carpool's bound account with its live state; null while none is bound. */
+export function useGroupAccount(id: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.groupAccount(id),
+    enabled,
+    queryFn: async () => {
+      const { data, response } = await api.GET('/groups/{id}/account', { params: { path: { id } } });
+      if (response.status === 404) return null;
+      if (!data) throw new Error(`GET /groups/${id}/account answered ${response.status}`);
+      return data;
+    },
+  });
+}
+
+/** Usage of a group from `from` until now: totals, by model, by member (a member: only themself), by hour. */
+export function useGroupUsage(groupId: string, from: number) {
+  return useQuery({
+    queryKey: keys.usage(groupId, from),
+    queryFn: () => must(api.GET('/usage', { params: { query: { groupId, from } } })),
+  });
+}

@@ -1,0 +1,33 @@
+// Opens a page only for whom it is meant (routes.tsx `access`): the signed-out go to /login and
+// come back after; a signed-in person of another role sees "not allowed".
+import { type ReactNode, useEffect } from 'react';
+import { useLocation } from 'wouter';
+import { useMe } from '../api/queries';
+import { ownsGroup } from '../lib/access';
+import type { Access } from '../routes';
+import { ErrorMessage, Loading, NotAllowed } from './ui';
+
+export function Guard({
+  access,
+  params,
+  children,
+}: {
+  access: Access;
+  params: Record<string, string | undefined>;
+  children: ReactNode;
+}) {
+  const me = useMe();
+  const [location, navigate] = useLocation();
+  const signedOut = access !== 'public' && me.isSuccess && me.data === null;
+  useEffect(() => {
+    if (signedOut)
+      navigate(`/login?next=${encodeURIComponent(location + window.location.search)}`, { replace: true });
+  }, [signedOut, location, navigate]);
+
+  if (access === 'public') return children;
+  if (me.isPending) return <Loading />;
+  if (me.isError) return <ErrorMessage error={me.error} />;
+  if (me.data === null) return null;
+  if (access === 'group-owner' && !ownsGroup(me.data, params.id ?? '')) return <NotAllowed />;
+  return children;
+}

@@ -1,0 +1,173 @@
+// The dashboard's few building blocks, on native elements (labels tied to inputs, real buttons,
+// <output> for results) so keyboards and screen readers work without a component library.
+import { type ReactNode, useId, useState } from 'react';
+import { Link } from 'wouter';
+import { ApiFailure } from '../api/client';
+import { useI18n } from '../i18n';
+
+export function Card({
+  title,
+  children,
+  actions,
+}: {
+  title?: ReactNode;
+  children: ReactNode;
+  actions?: ReactNode;
+}) {
+  return (
+    <section className="card">
+      {(title || actions) && (
+        <header className="card-head">
+          {title && <h2>{title}</h2>}
+          {actions}
+        </header>
+      )}
+      {children}
+    </section>
+  );
+}
+
+export function Stat({ label, value, hint }: { label: ReactNode; value: ReactNode; hint?: ReactNode }) {
+  return (
+    <div className="stat">
+      <div className="stat-label">{label}</div>
+      <div className="stat-value">{value}</div>
+      {hint && <div className="stat-hint">{hint}</div>}
+    </div>
+  );
+}
+
+type FieldProps = {
+  label: ReactNode;
+  hint?: ReactNode;
+  name: string;
+  type?: string;
+  value: string;
+  onChange: (value: string) => void;
+  required?: boolean;
+  autoComplete?: string;
+  placeholder?: string;
+  inputMode?: 'numeric' | 'decimal' | 'text';
+  minLength?: number;
+};
+
+export function Field({ label, hint, name, type = 'text', value, onChange, ...rest }: FieldProps) {
+  const id = useId();
+  const hintId = `${id}-hint`;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        name={name}
+        type={type}
+        value={value}
+        aria-describedby={hint ? hintId : undefined}
+        onChange={(e) => onChange(e.target.value)}
+        {...rest}
+      />
+      {hint && (
+        <small id={hintId} className="hint">
+          {hint}
+        </small>
+      )}
+    </div>
+  );
+}
+
+export function Select<T extends string>({
+  label,
+  value,
+  options,
+  onChange,
+  name,
+}: {
+  label: ReactNode;
+  value: T;
+  options: readonly { value: T; label: string }[];
+  onChange: (value: T) => void;
+  name: string;
+}) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} name={name} value={value} onChange={(e) => onChange(e.target.value as T)}>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** An API failure (or any error) in words, announced to screen readers. */
+export function ErrorMessage({ error }: { error: unknown }) {
+  const { t } = useI18n();
+  if (!error) return null;
+  const text =
+    error instanceof ApiFailure ? error.message : error instanceof Error ? error.message : t('error.generic');
+  return (
+    <p className="error" role="alert">
+      {text}
+    </p>
+  );
+}
+
+export function Loading() {
+  const { t } = useI18n();
+  return (
+    <p className="muted" aria-live="polite">
+      {t('common.loading')}
+    </p>
+  );
+}
+
+/** Copies a text to the clipboard, saying so; falls back to selecting it where the clipboard is refused. */
+export function CopyButton({ text, label }: { text: string; label?: string }) {
+  const { t } = useI18n();
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      className="secondary small"
+      onClick={async () => {
+        try {
+          await navigator.clipboard.writeText(text);
+          setCopied(true);
+          setTimeout(() => setCopied(false), 2000);
+        } catch {
+          setCopied(false);
+        }
+      }}
+    >
+      {copied ? t('common.copied') : (label ?? t('common.copy'))}
+    </button>
+  );
+}
+
+/** A secret or snippet in a scrollable block (it wraps on phones) with its copy button. */
+export function CodeBlock({ text, label }: { text: string; label?: string }) {
+  return (
+    <div className="code">
+      <pre>
+        <code>{text}</code>
+      </pre>
+      <CopyButton text={text} label={label} />
+    </div>
+  );
+}
+
+export function NotAllowed() {
+  const { t } = useI18n();
+  return (
+    <Card title={t('access.notAllowedTitle')}>
+      <p>{t('access.notAllowed')}</p>
+      <p>
+        <Link href="/">{t('nav.home')}</Link>
+      </p>
+    </Card>
+  );
+}

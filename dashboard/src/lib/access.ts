@@ -1,0 +1,23 @@
+// What the signed-in person may do, from GET /me: the dashboard hides what a role may not do (the
+// API refuses it anyway). Mirrors the roles of worker/domain/permissions.ts as the dashboard needs them.
+import type { Schemas } from '../api/client';
+
+export type Me = Schemas['Me'];
+
+export function isSystemAdmin(me: Me | null | undefined): boolean {
+  return me?.systemRole === 'system_admin';
+}
+
+/** Owner of the group (or system admin): may manage it, its members, invites and account. */
+export function ownsGroup(me: Me | null | undefined, groupId: string): boolean {
+  if (!me) return false;
+  return isSystemAdmin(me) || me.groups.some((g) => g.groupId === groupId && g.role === 'owner');
+}
+
+export function memberOf(me: Me | null | undefined, groupId: string): boolean {
+  return Boolean(me?.groups.some((g) => g.groupId === groupId));
+}
+
+export function ownedGroupIds(me: Me | null | undefined): string[] {
+  return me?.groups.filter((g) => g.role === 'owner').map((g) => g.groupId) ?? [];
+}

@@ -1,0 +1,58 @@
+// Formatting money and counts for people. Money stays integer micro-dollars everywhere (the API's
+// unit); only these functions turn it into text, rounding for display and never feeding back.
+
+const MICROS_PER_DOLLAR = 1_000_000;
+const MICROS_PER_CENT = 10_000;
+
+/**
+ * Micro-dollars as dollars: cents for amounts of a cent or more ($12.35), otherwise up to four
+ * decimals so a tiny request is not shown as $0.00 ($0.0042); zero is $0.00.
+ */
+export function formatMicros(micros: number, locale = 'en'): string {
+  const sign = micros < 0 ? '-' : '';
+  const abs = Math.abs(Math.trunc(micros));
+  const small = abs > 0 && abs < MICROS_PER_CENT;
+  const text = (abs / MICROS_PER_DOLLAR).toLocaleString(locale, {
+    minimumFractionDigits: small ? 4 : 2,
+    maximumFractionDigits: small ? 4 : 2,
+  });
+  return `${sign}$${text}`;
+}
+
+/** Dollars typed by a person ("12.5", "$3", "0.25") as integer micro-dollars; null if not an amount. */
+export function parseDollars(text: string): number | null {
+  const match = text
+    .trim()
+    .replace(/^\$/, '')
+    .match(/^(\d+)(?:\.(\d{0,6}))?$/);
+  if (!match) return null;
+  const whole = Number(match[1]);
+  const fraction = Number((match[2] ?? '').padEnd(6, '0'));
+  const micros = whole * MICROS_PER_DOLLAR + fraction;
+  return Number.isSafeInteger(micros) ? micros : null;
+}
+
+/** Token counts compactly: 950, 12.3K, 4.5M, 1.2B. */
+export function formatTokens(tokens: number, locale = 'en'): string {
+  return new Intl.NumberFormat(locale, { notation: 'compact', maximumFractionDigits: 1 }).format(tokens);
+}
+
+export function formatCount(n: number, locale = 'en'): string {
+  return new Intl.NumberFormat(locale).format(n);
+}
+
+/** A part of a whole as a percentage with one decimal ("33.3%"); 0% when the whole is 0. */
+export function formatShare(part: number, whole: number, locale = 'en'): string {
+  const ratio = whole > 0 ? part / whole : 0;
+  return new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(ratio);
+}
+
+export function formatDateTime(ms: number | null | undefined, locale = 'en'): string {
+  if (ms === null || ms === undefined) return '—';
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+}
+
+/** The first instant of the month containing `now`, in the viewer's time zone. */
+export function monthStart(now = new Date()): number {
+  return new Date(now.getFullYear(), now.getMonth(), 1).getTime();
+}

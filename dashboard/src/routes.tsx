@@ -1,0 +1,48 @@
+// Every page of the dashboard, in one table: its path, who may open it, and the page module
+// (loaded lazily, so a page costs nothing until it is visited). To add a page: write
+// pages/<name>.tsx with a default export, add a row here, and its strings to i18n/en.ts and
+// i18n/zh-CN.ts. The guard (components/guard.tsx) sends the signed-out to /login and shows
+// "not allowed" to a role the page is not for; the API refuses them anyway.
+import { type ComponentType, type LazyExoticComponent, lazy } from 'react';
+
+/**
+ * Who may open a page:
+ * - `public`: anyone, signed in or not;
+ * - `signed-in`: any signed-in person;
+ * - `group-owner`: the owner of the group named by the `:id` path parameter (or a system admin).
+ */
+export type Access = 'public' | 'signed-in' | 'group-owner';
+
+export interface PageRoute {
+  path: string;
+  access: Access;
+  page: LazyExoticComponent<ComponentType>;
+}
+
+// Login and the member home are the first load a person waits for; their chunks count in the
+// JS budget (dashboard/test/bundle-size.test.ts).
+export const loginPage = lazy(() => import('./pages/login'));
+export const homePage = lazy(() => import('./pages/home'));
+
+export const routes: readonly PageRoute[] = [
+  // Everyone
+  { path: '/setup', access: 'public', page: lazy(() => import('./pages/setup')) },
+  { path: '/login', access: 'public', page: loginPage },
+  { path: '/invite/:token', access: 'public', page: lazy(() => import('./pages/invite')) },
+  { path: '/key', access: 'public', page: lazy(() => import('./pages/key-lookup')) },
+  { path: '/profile', access: 'signed-in', page: lazy(() => import('./pages/profile')) },
+
+  // Member home: my groups, my cost and share, my keys, setup snippets
+  { path: '/', access: 'signed-in', page: homePage },
+  { path: '/groups/new', access: 'signed-in', page: lazy(() => import('./pages/new-group')) },
+
+  // Carpool owner
+  { path: '/groups/:id', access: 'group-owner', page: lazy(() => import('./pages/group')) },
+  { path: '/groups/:id/account', access: 'group-owner', page: lazy(() => import('./pages/bind-account')) },
+  // TODO(statements): the monthly statement pages (split mode, closed months with CSV, the live
+  // preview of the current month, settled marks) go here once the statements API lands:
+  // { path: '/groups/:id/statements', access: 'group-owner', page: lazy(() => import('./pages/statements')) },
+  // { path: '/groups/:id/statements/:period', access: 'group-owner', page: lazy(() => import('./pages/statement')) },
+
+  // Enterprise, accounts health, usage, budgets and alerts, system admin: to come (issue 12).
+];
