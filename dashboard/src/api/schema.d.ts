@@ -7990,6 +7990,8 @@ export interface paths {
                     groupId?: string;
                     userId?: string;
                     accountId?: string;
+                    /** @description narrows to one model */
+                    model?: string;
                     /** @description ms since the epoch; default: 30 days before `to` */
                     from?: number | null;
                     /** @description ms since the epoch; default now */
@@ -8008,6 +8010,265 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Usage"];
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usage.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The aggregate rows behind /usage as CSV (same filters and scope) */
+        get: {
+            parameters: {
+                query?: {
+                    keyId?: string;
+                    groupId?: string;
+                    userId?: string;
+                    accountId?: string;
+                    /** @description narrows to one model */
+                    model?: string;
+                    /** @description ms since the epoch; default: 30 days before `to` */
+                    from?: number | null;
+                    /** @description ms since the epoch; default now */
+                    to?: number | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One row per period, group, member, key, account and model; month, day or hour rows (UTC). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usage/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The request log, newest first: one's own requests, all of the groups one manages */
+        get: {
+            parameters: {
+                query?: {
+                    keyId?: string;
+                    groupId?: string;
+                    userId?: string;
+                    accountId?: string;
+                    /** @description narrows to one model */
+                    model?: string;
+                    /** @description ms since the epoch (inclusive) */
+                    from?: number | null;
+                    /** @description ms since the epoch (exclusive) */
+                    to?: number | null;
+                    /** @description HTTP status */
+                    status?: number;
+                    outcome?: "complete" | "client_abort" | "upstream_error" | "failed";
+                    /** @description `nextCursor` of the previous page */
+                    cursor?: string;
+                    /** @description default 100 */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page; pass nextCursor for the next one (null: the last page). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RequestLogPage"];
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usage/requests.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The request log as CSV (same filters and scope as /usage/requests, every page) */
+        get: {
+            parameters: {
+                query?: {
+                    keyId?: string;
+                    groupId?: string;
+                    userId?: string;
+                    accountId?: string;
+                    /** @description narrows to one model */
+                    model?: string;
+                    /** @description ms since the epoch (inclusive) */
+                    from?: number | null;
+                    /** @description ms since the epoch (exclusive) */
+                    to?: number | null;
+                    /** @description HTTP status */
+                    status?: number;
+                    outcome?: "complete" | "client_abort" | "upstream_error" | "failed";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One row per request, newest first. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
                     };
                 };
                 /** @description The request is malformed: the message names each field. */
@@ -9502,6 +9763,7 @@ export interface components {
         };
         BudgetWithState: components["schemas"]["Budget"] & {
             live: components["schemas"]["BudgetCounters"];
+            reconciliation: components["schemas"]["BudgetReconciliation"];
         };
         BudgetCounters: ({
             budgetId: string;
@@ -9515,6 +9777,15 @@ export interface components {
         } & {
             [key: string]: unknown;
         }) | null;
+        /** @description The cron's last comparison of the enforcing counter's settled spend with D1 (docs/budgets.md#reconciliation). */
+        BudgetReconciliation: {
+            periodKey: string;
+            checkedAt: number;
+            counterMicros: number;
+            recordedMicros: number;
+            driftMicros: number;
+            flagged: boolean;
+        } | null;
         BudgetChanges: {
             limitMicros?: number;
             /** @enum {string} */
@@ -10089,6 +10360,21 @@ export interface components {
                 unpricedRequests: number;
                 userId: string;
             }[];
+            byDay: {
+                requests: number;
+                errors: number;
+                inputTokens: number;
+                outputTokens: number;
+                cacheWrite5mTokens: number;
+                cacheWrite1hTokens: number;
+                cacheReadTokens: number;
+                /** @description micro-dollars */
+                costMicros: number;
+                unpricedRequests: number;
+                /** @description UTC day start, ms */
+                day: number;
+            }[];
+            /** @description ranges up to 7 days; longer ones: [] (see byDay) */
             byHour: {
                 requests: number;
                 errors: number;
@@ -10102,6 +10388,43 @@ export interface components {
                 unpricedRequests: number;
                 hour: number;
             }[];
+            /** @description which aggregate answered which part of the range (UTC) */
+            sources: {
+                /** @enum {string} */
+                grain: "hour" | "day" | "month";
+                from: number;
+                to: number;
+            }[];
+        };
+        RequestLogPage: {
+            data: components["schemas"]["RequestLogEntry"][];
+            nextCursor: string | null;
+        };
+        RequestLogEntry: {
+            requestId: string;
+            createdAt: number;
+            keyId: string;
+            userId: string;
+            groupId: string;
+            accountId: string;
+            provider: string;
+            surface: string;
+            model: string;
+            stream: boolean;
+            status: number;
+            outcome: string;
+            upstreamRequestId: string | null;
+            inputTokens: number;
+            outputTokens: number;
+            cacheWrite5mTokens: number;
+            cacheWrite1hTokens: number;
+            cacheReadTokens: number;
+            costMicros: number;
+            unpriced: boolean;
+            estimated: boolean;
+            ttfbMs: number | null;
+            durationMs: number;
+            errorType: string | null;
         };
         AuditEntry: {
             id: number;
