@@ -1,8 +1,10 @@
 // Worker entry: HTTP (client surfaces and the API), the queue consumers (usage events, alert
-// deliveries), the cron sweep of alert deliveries, and the Durable Object classes.
+// deliveries), the cron jobs (alert deliveries, closing last month's bills), and the Durable Object
+// classes.
 
 import { ALERT_QUEUE_NAME, consumeAlertBatch, sweepAlertDeliveries } from './alerts/deliver';
 import { newApp } from './app';
+import { closeLastMonths } from './domain/billing';
 import { consumeUsageBatch } from './queue/consumer';
 
 export { AccountGate } from '../durable-objects/account-gate';
@@ -17,5 +19,6 @@ export default {
     batch.queue === ALERT_QUEUE_NAME ? consumeAlertBatch(batch, env) : consumeUsageBatch(batch, env),
   scheduled: (_controller, env, ctx) => {
     ctx.waitUntil(sweepAlertDeliveries(env));
+    ctx.waitUntil(closeLastMonths(env));
   },
 } satisfies ExportedHandler<Env>;
