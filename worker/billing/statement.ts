@@ -610,7 +610,8 @@ export function dollars(micros: number): string {
 function csvCell(value: string | number | boolean | null): string {
   if (value === null) return '';
   const text = String(value);
-  // Quote what needs it; a leading = + - @ would be a formula in a spreadsheet.
-  const safe = /^[=+\-@]/.test(text) && typeof value === 'string' ? `'${text}` : text;
+  // Quote what needs it; text opening with = + - @ (not a number) would be a spreadsheet formula.
+  const formula = typeof value === 'string' && /^[=+\-@]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text);
+  const safe = formula ? `'${text}` : text;
   return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
