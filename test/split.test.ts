@@ -169,6 +169,60 @@ describe('splitBill', () => {
     expect(flat.map((p) => p.totalMicros)).toEqual([30, 30, 30, 0]);
   });
 
+  it('gives the worked example of docs/billing.md', () => {
+    const $ = 1_000_000;
+    const friends = (metered: boolean): SplitMember[] =>
+      [
+        ['ann', 30, 60],
+        ['bob', 30, 30],
+        ['cat', 30, 10],
+        ['dan', 10, 0],
+      ].map(([userId, days, usd]) => ({
+        userId: userId as string,
+        daysPresent: days as number,
+        costMicros: (usd as number) * $,
+        meteredMicros: metered ? (usd as number) * $ : 0,
+      }));
+    const amounts = (input: SplitInput) => splitBill(input).map((p) => p.totalMicros / $);
+    const fee = 200 * $;
+    expect(
+      amounts({
+        mode: 'usage',
+        prorateByDays: false,
+        fixedFeeMicros: fee,
+        meteredMicros: 0,
+        members: friends(false),
+      }),
+    ).toEqual([120, 60, 20, 0]);
+    expect(
+      amounts({
+        mode: 'even',
+        prorateByDays: false,
+        fixedFeeMicros: fee,
+        meteredMicros: 0,
+        members: friends(false),
+      }),
+    ).toEqual([50, 50, 50, 50]);
+    expect(
+      amounts({
+        mode: 'even',
+        prorateByDays: true,
+        fixedFeeMicros: fee,
+        meteredMicros: 0,
+        members: friends(false),
+      }),
+    ).toEqual([60, 60, 60, 20]);
+    expect(
+      amounts({
+        mode: 'base_usage',
+        prorateByDays: true,
+        fixedFeeMicros: fee,
+        meteredMicros: 100 * $,
+        members: friends(true),
+      }),
+    ).toEqual([120, 90, 70, 20]);
+  });
+
   it('refuses a member listed twice and a bill with nobody to pay it', () => {
     const m = { userId: 'a', daysPresent: 1, costMicros: 0, meteredMicros: 0 };
     expect(() =>
