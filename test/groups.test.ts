@@ -181,9 +181,11 @@ describe('seeing and changing groups', () => {
     expect(below.json.error.message).toMatch(/has 2 members/);
     expect((await api<Group>(carpool.owner.token, 'GET', path)).json.maxMembers).toBe(2);
 
-    const split = await api<ApiErrorBody>(carpool.owner.token, 'PATCH', path, { splitMode: 'even' });
+    const split = await api<ApiErrorBody>(carpool.owner.token, 'PATCH', path, { splitMode: 'halves' });
     expect(split.status).toBe(400);
-    expect(split.json.error.message).toMatch(/splitMode: not supported yet/);
+    expect(split.json.error.message).toMatch(/splitMode/);
+    const even = await api<Group>(carpool.owner.token, 'PATCH', path, { splitMode: 'even' });
+    expect(even).toMatchObject({ status: 200, json: { splitMode: 'even' } });
     const unknown = await api<ApiErrorBody>(carpool.owner.token, 'PATCH', path, { kind: 'enterprise' });
     expect(unknown.status).toBe(400);
     expect(unknown.json.error.message).toMatch(/kind/);
@@ -199,8 +201,8 @@ describe('seeing and changing groups', () => {
     )
       .bind(carpool.groupId)
       .first<{ n: number }>();
-    // The refused maxMembers change wrote nothing.
-    expect(audit?.n).toBe(2);
+    // The rename, the split mode and the scheduling; the refused maxMembers change wrote nothing.
+    expect(audit?.n).toBe(3);
   });
 
   it('deleting a carpool revokes its keys at once, removes its members and frees its account', async () => {

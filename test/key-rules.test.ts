@@ -448,7 +448,7 @@ describe('operator API for key rules and unused fields', () => {
     }
   });
 
-  it('refuses splitMode other than its default, and a department on a carpool', async () => {
+  it('refuses an unknown splitMode, and a department on a carpool', async () => {
     const account = await admin<{ id: string }>('POST', '/accounts', {
       name: 'split',
       provider: 'anthropic',
@@ -461,12 +461,12 @@ describe('operator API for key rules and unused fields', () => {
         accountId: account.json.id,
         ...fields,
       });
-    const even = await group({ splitMode: 'even' });
-    expect(even.status).toBe(400);
-    expect(even.json.error.message).toMatch(/splitMode: not supported yet/);
+    const halves = await group({ splitMode: 'halves' });
+    expect(halves.status).toBe(400);
+    expect(halves.json.error.message).toMatch(/splitMode/);
     const department = await group({ departmentId: 'd1' });
     expect(department.status).toBe(400);
     expect(department.json.error.message).toMatch(/departmentId: departments are an enterprise’s/);
-    expect((await group({ splitMode: 'usage' })).status).toBe(201);
+    expect(await group({ splitMode: 'even' })).toMatchObject({ status: 201, json: { splitMode: 'even' } });
   });
 });

@@ -1,9 +1,10 @@
 // Worker entry: HTTP (client surfaces and the API), the queue consumers (usage events, alert
-// deliveries), the cron (alert deliveries swept; request log trimmed, budgets reconciled), and the
-// Durable Object classes.
+// deliveries), the cron (alert deliveries swept; request log trimmed, budgets reconciled; last
+// month's bills closed), and the Durable Object classes.
 
 import { ALERT_QUEUE_NAME, consumeAlertBatch, sweepAlertDeliveries } from './alerts/deliver';
 import { newApp } from './app';
+import { closeLastMonths } from './domain/billing';
 import { consumeUsageBatch } from './queue/consumer';
 import { usageMaintenance } from './usage/cron';
 
@@ -20,5 +21,6 @@ export default {
   scheduled: (_controller, env, ctx) => {
     ctx.waitUntil(sweepAlertDeliveries(env));
     ctx.waitUntil(usageMaintenance(env));
+    ctx.waitUntil(closeLastMonths(env));
   },
 } satisfies ExportedHandler<Env>;

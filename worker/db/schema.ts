@@ -101,6 +101,13 @@ export const accounts = sqliteTable(
     maxConcurrency: integer('max_concurrency').notNull().default(5),
     enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
     disabledReason: text('disabled_reason'),
+    /** A fixed monthly fee (a subscription plan), micro-dollars; part of a carpool's bill. */
+    monthlyFeeMicros: integer('monthly_fee_micros').notNull().default(0),
+    /**
+     * Whether usage on this account is billed at API price. False for a subscription: its usage
+     * still has an API-equivalent cost (which shares a bill by usage) but the bill is the fee.
+     */
+    meteredBilling: integer('metered_billing', { mode: 'boolean' }).notNull().default(true),
     createdAt: createdAt(),
     updatedAt: integer('updated_at').notNull().default(0),
   },
@@ -118,9 +125,19 @@ export const groups = sqliteTable(
     /** A carpool group is bound 1:1 to one exclusive account: unique (NULLs are distinct in SQLite). */
     boundAccountId: text('bound_account_id').references(() => accounts.id),
     maxMembers: integer('max_members').notNull().default(10),
-    splitMode: text('split_mode', { enum: ['usage', 'even'] })
+    /** How the monthly bill is shared (worker/billing/split.ts). */
+    splitMode: text('split_mode', { enum: ['usage', 'even', 'base_usage'] })
       .notNull()
       .default('usage'),
+    /** Members who joined or left during a month pay for the days they were in. */
+    prorateByDays: integer('prorate_by_days', { mode: 'boolean' }).notNull().default(false),
+    /** IANA zone whose calendar months the bill follows. */
+    timeZone: text('time_zone').notNull().default('UTC'),
+    /**
+     * Who pays the account's fixed fee (and its provider bill); null, or someone no longer in the
+     * group: its first owner. No foreign key: SQLite cannot add one with ON DELETE to a table.
+     */
+    feePayerUserId: text('fee_payer_user_id'),
     /** This group's own scheduling overrides, applied over its enterprise pool's. */
     scheduling: text('scheduling', { mode: 'json' }).$type<PolicyOverrides>(),
     /** What a key of this group may allow at most (worker/auth/key-bounds.ts); null: no bounds. */
@@ -143,6 +160,141 @@ export const groupMembers = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_members_user_idx').on(t.userId)],
+);
+
+/**
+ * When each person was in each group: a row per stay, opened when a group_members row is inserted
+ * and closed when it is deleted (triggers in the migration, so every path — add, invite, leave,
+ * remove — keeps it). Bills prorate by it.
+ */
+export const membershipPeriods = sqliteTable(
+  'membership_periods',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    joinedAt: integer('joined_at').notNull(),
+    /** Null while they are still in. */
+    leftAt: integer('left_at'),
+  },
+  (t) => [index('membership_periods_group_idx').on(t.groupId, t.userId)],
+);
+
+/**
+ * A closed month of a group: immutable (triggers refuse UPDATE and DELETE). No foreign key to the
+ * group, so a record of money owed outlives the group. Amounts in micro-dollars.
+ */
+export const statements = sqliteTable(
+  'statements',
+  {
+    id: text('id').primaryKey(),
+    groupId: text('group_id').notNull(),
+    /** `YYYY-MM`, a calendar month in `timeZone`. */
+    month: text('month').notNull(),
+    timeZone: text('time_zone').notNull(),
+    periodStart: integer('period_start').notNull(),
+    periodEnd: integer('period_end').notNull(),
+    splitMode: text('split_mode', { enum: ['usage', 'even', 'base_usage'] }).notNull(),
+    prorateByDays: integer('prorate_by_days', { mode: 'boolean' }).notNull(),
+    feePayerUserId: text('fee_payer_user_id'),
+    accountId: text('account_id'),
+    fixedFeeMicros: integer('fixed_fee_micros').notNull(),
+    meteredMicros: integer('metered_micros').notNull(),
+    lateMeteredMicros: integer('late_metered_micros').notNull(),
+    billMicros: integer('bill_micros').notNull(),
+    adjustmentsMicros: integer('adjustments_micros').notNull(),
+    totalMicros: integer('total_micros').notNull(),
+    /** How many adjustments it froze: a trigger checks it against the table when it is written. */
+    adjustmentCount: integer('adjustment_count').notNull(),
+    closedAt: integer('closed_at').notNull(),
+    /** `user:<id>`, `operator` or `cron`. */
+    closedBy: text('closed_by').notNull(),
+  },
+  (t) => [uniqueIndex('statements_group_month_unique').on(t.groupId, t.month)],
+);
+
+/**
+ * A statement's line per person: what they used in the month (the snapshot late usage is measured
+ * against), and what they owe. Immutable like the statement.
+ */
+export const statementLines = sqliteTable(
+  'statement_lines',
+  {
+    statementId: text('statement_id').notNull(),
+    userId: text('user_id').notNull(),
+    userName: text('user_name').notNull(),
+    daysPresent: integer('days_present').notNull(),
+    requests: integer('requests').notNull(),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    cacheWrite5mTokens: integer('cache_write_5m_tokens').notNull(),
+    cacheWrite1hTokens: integer('cache_write_1h_tokens').notNull(),
+    cacheReadTokens: integer('cache_read_tokens').notNull(),
+    /** API-equivalent cost of their usage in the month. */
+    costMicros: integer('cost_micros').notNull(),
+    /** The part of that on accounts billed at API price. */
+    meteredMicros: integer('metered_micros').notNull(),
+    lateCostMicros: integer('late_cost_micros').notNull(),
+    lateMeteredMicros: integer('late_metered_micros').notNull(),
+    feePartMicros: integer('fee_part_micros').notNull(),
+    usagePartMicros: integer('usage_part_micros').notNull(),
+    adjustmentsMicros: integer('adjustments_micros').notNull(),
+    amountMicros: integer('amount_micros').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.statementId, t.userId] })],
+);
+
+/**
+ * Usage that reached D1 after its month was closed, carried into a later statement: per person
+ * and month of origin, the aggregate at that later close minus what earlier statements knew.
+ */
+export const statementLateUsage = sqliteTable(
+  'statement_late_usage',
+  {
+    statementId: text('statement_id').notNull(),
+    fromMonth: text('from_month').notNull(),
+    userId: text('user_id').notNull(),
+    requests: integer('requests').notNull(),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    cacheWrite5mTokens: integer('cache_write_5m_tokens').notNull(),
+    cacheWrite1hTokens: integer('cache_write_1h_tokens').notNull(),
+    cacheReadTokens: integer('cache_read_tokens').notNull(),
+    costMicros: integer('cost_micros').notNull(),
+    meteredMicros: integer('metered_micros').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.statementId, t.fromMonth, t.userId] })],
+);
+
+/** Corrections by the owner to an open month (signed micro-dollars, with a reason); frozen at close. */
+export const billAdjustments = sqliteTable(
+  'bill_adjustments',
+  {
+    id: text('id').primaryKey(),
+    groupId: text('group_id').notNull(),
+    month: text('month').notNull(),
+    userId: text('user_id').notNull(),
+    amountMicros: integer('amount_micros').notNull(),
+    reason: text('reason').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('bill_adjustments_group_month_idx').on(t.groupId, t.month)],
+);
+
+/** Whether a person has settled their line of a statement: the one mutable part of a closed month. */
+export const statementSettlements = sqliteTable(
+  'statement_settlements',
+  {
+    statementId: text('statement_id').notNull(),
+    userId: text('user_id').notNull(),
+    settled: integer('settled', { mode: 'boolean' }).notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    updatedBy: text('updated_by').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.statementId, t.userId] })],
 );
 
 /**
@@ -683,3 +835,7 @@ export type AlertSilence = typeof alertSilences.$inferSelect;
 export type AlertFiring = typeof alertFirings.$inferSelect;
 export type AlertDelivery = typeof alertDeliveries.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
+export type Statement = typeof statements.$inferSelect;
+export type StatementLine = typeof statementLines.$inferSelect;
+export type LateUsage = typeof statementLateUsage.$inferSelect;
+export type BillAdjustment = typeof billAdjustments.$inferSelect;

@@ -31,6 +31,10 @@ export interface AccountSettings {
   priority?: number;
   weight?: number;
   maxConcurrency?: number;
+  /** A fixed monthly fee, micro-dollars (worker/domain/billing.ts). */
+  monthlyFeeMicros?: number;
+  /** Whether usage is billed at API price; false for a fee-only subscription. */
+  meteredBilling?: boolean;
 }
 
 export interface Endpoint {
@@ -171,7 +175,13 @@ export async function createAccount(caller: Caller, input: NewAccount): Promise<
     action: 'account.create',
     target: { type: 'account', id },
     enterpriseId: enterpriseId ?? null,
-    detail: { name: row!.name, provider: row!.provider, baseUrl: row!.baseUrl },
+    detail: {
+      name: row!.name,
+      provider: row!.provider,
+      baseUrl: row!.baseUrl,
+      monthlyFeeMicros: row!.monthlyFeeMicros,
+      meteredBilling: row!.meteredBilling,
+    },
   });
   await pushAccount(caller.env, row!);
   return publicAccount({ account: row!, groupId: null });
@@ -186,6 +196,8 @@ function settingsOf(input: AccountSettings & { baseUrl: string | null }) {
     priority: input.priority,
     weight: input.weight,
     maxConcurrency: input.maxConcurrency,
+    monthlyFeeMicros: input.monthlyFeeMicros,
+    meteredBilling: input.meteredBilling,
   };
 }
 
@@ -310,6 +322,8 @@ const SHOWN = [
   'priority',
   'weight',
   'maxConcurrency',
+  'monthlyFeeMicros',
+  'meteredBilling',
   'enabled',
   'disabledReason',
   'enterpriseId',
@@ -475,7 +489,13 @@ export async function bindCarpoolAccount(
     action: 'account.bind',
     target: { type: 'account', id },
     groupId,
-    detail: { name: row!.name, provider: row!.provider, baseUrl: row!.baseUrl },
+    detail: {
+      name: row!.name,
+      provider: row!.provider,
+      baseUrl: row!.baseUrl,
+      monthlyFeeMicros: row!.monthlyFeeMicros,
+      meteredBilling: row!.meteredBilling,
+    },
   });
   await pushAccount(caller.env, row!);
   return publicAccount({ account: row!, groupId });

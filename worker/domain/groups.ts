@@ -34,6 +34,9 @@ export interface GroupInput {
   maxMembers: number;
   scheduling?: PolicyOverrides | null;
   keyBounds?: KeyBounds | null;
+  splitMode?: Group['splitMode'];
+  prorateByDays?: boolean;
+  timeZone?: string;
 }
 
 export interface GroupChanges {
@@ -42,6 +45,11 @@ export interface GroupChanges {
   scheduling?: PolicyOverrides | null;
   keyBounds?: KeyBounds | null;
   departmentId?: string | null;
+  /** How the bill is shared, prorating, the zone of its months, who pays the fee (worker/domain/billing.ts). */
+  splitMode?: Group['splitMode'];
+  prorateByDays?: boolean;
+  timeZone?: string;
+  feePayerUserId?: string | null;
 }
 
 export function groupResource(group: Pick<Group, 'id' | 'enterpriseId'>): Resource {
@@ -108,6 +116,9 @@ export async function createGroup(caller: Caller, input: GroupInput): Promise<Gr
       departmentId: input.departmentId ?? null,
       scheduling: input.scheduling ?? null,
       keyBounds: input.keyBounds ?? null,
+      splitMode: input.splitMode,
+      prorateByDays: input.prorateByDays,
+      timeZone: input.timeZone,
     })
     .returning();
   const audit = auditInsert(caller, {
@@ -253,6 +264,17 @@ export async function updateGroup(caller: Caller, id: string, changes: GroupChan
     );
     if (changes.departmentId !== null)
       await checkDepartment(caller, changes.departmentId, before.enterpriseId);
+  }
+  if (changes.feePayerUserId) {
+    const [member] = await caller.db
+      .select({ userId: groupMembers.userId })
+      .from(groupMembers)
+      .where(and(eq(groupMembers.groupId, id), eq(groupMembers.userId, changes.feePayerUserId)));
+    if (!member)
+      throw new ApiError(
+        'invalid_request',
+        `feePayerUserId: ${changes.feePayerUserId} is not a member of group ${id}.`,
+      );
   }
   const d = caller.db;
   const { maxMembers } = changes;

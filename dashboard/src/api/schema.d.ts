@@ -2201,7 +2201,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a group: name, maxMembers (not below its member count), scheduling, keyBounds; departmentId needs group.create */
+        /** Change a group: name, maxMembers (not below its member count), scheduling, keyBounds, the bill’s splitMode, prorateByDays, timeZone and feePayerUserId; departmentId needs group.create */
         patch: {
             parameters: {
                 query?: never;
@@ -2723,6 +2723,538 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: components["schemas"]["Member"][];
+                        };
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group’s usage for a month (default the current one): totals and every member’s line (members see each other’s: the carpool shares one bill) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description A calendar month (YYYY-MM) in the group’s time zone. */
+                    month?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The usage; costs in micro-dollars. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GroupUsage"];
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{id}/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The group’s closed months */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The statements, oldest first. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["StatementSummary"][];
+                        };
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Close a past month: its statement is frozen (409 if closed already or not over) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["StatementClose"];
+                };
+            };
+            responses: {
+                /** @description The statement. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Statement"];
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{id}/statements/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The live bill of the current month, or of an open past month (?month=): the statement it would be */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description A calendar month (YYYY-MM) in the group’s time zone. */
+                    month?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The preview (status "open"). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Statement"];
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{id}/statements/{month}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A closed month’s statement, as JSON or (`{month}.csv`, or ?format=csv) CSV */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "json" | "csv";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                    month: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The statement; CSV has a header, a row per person and a totals row. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Statement"];
+                        "text/csv": string;
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{id}/statements/{month}/settlements/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Mark a person’s line of a closed statement settled, or not */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    /** @description A calendar month (YYYY-MM) in the group’s time zone. */
+                    month: string;
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SettlementInput"];
+                };
+            };
+            responses: {
+                /** @description The statement. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Statement"];
+                    };
+                };
+                /** @description The request is malformed: the message names each field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No valid credential. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The caller sees the resource but their role does not allow this. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or not one the caller may see. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/groups/{id}/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Adjust a person’s amount in an open month, with a reason (frozen into its statement) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AdjustmentInput"];
+                };
+            };
+            responses: {
+                /** @description The adjustment. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Adjustment"] & {
+                            month: string;
+                            groupId: string;
                         };
                     };
                 };
@@ -9446,6 +9978,8 @@ export interface components {
             maxConcurrency: number;
             enabled: boolean;
             disabledReason: string | null;
+            monthlyFeeMicros: number;
+            meteredBilling: boolean;
             createdAt: number;
             updatedAt: number;
             /** @description The carpool it is bound to, if any. */
@@ -9482,6 +10016,10 @@ export interface components {
             priority?: number;
             weight?: number;
             maxConcurrency?: number;
+            /** @description A fixed monthly fee (a subscription), micro-dollars: part of a carpool’s bill. */
+            monthlyFeeMicros?: number;
+            /** @description Whether usage is billed at API price (default true). False for a fee-only subscription: usage still has an API-equivalent cost, used to share the bill by usage. */
+            meteredBilling?: boolean;
             /** @description The enterprise pool it joins (ai.manage there); none: a system admin’s. */
             enterpriseId?: string | null;
         };
@@ -9544,6 +10082,10 @@ export interface components {
             priority?: number;
             weight?: number;
             maxConcurrency?: number;
+            /** @description A fixed monthly fee (a subscription), micro-dollars: part of a carpool’s bill. */
+            monthlyFeeMicros?: number;
+            /** @description Whether usage is billed at API price (default true). False for a fee-only subscription: usage still has an API-equivalent cost, used to share the bill by usage. */
+            meteredBilling?: boolean;
             /** @description The upstream secret: encrypted at rest, never returned. */
             credential?: string;
             enabled?: boolean;
@@ -9581,6 +10123,10 @@ export interface components {
             priority?: number;
             weight?: number;
             maxConcurrency?: number;
+            /** @description A fixed monthly fee (a subscription), micro-dollars: part of a carpool’s bill. */
+            monthlyFeeMicros?: number;
+            /** @description Whether usage is billed at API price (default true). False for a fee-only subscription: usage still has an API-equivalent cost, used to share the bill by usage. */
+            meteredBilling?: boolean;
         };
         CarpoolAccountChanges: {
             name?: string;
@@ -9593,6 +10139,10 @@ export interface components {
             priority?: number;
             weight?: number;
             maxConcurrency?: number;
+            /** @description A fixed monthly fee (a subscription), micro-dollars: part of a carpool’s bill. */
+            monthlyFeeMicros?: number;
+            /** @description Whether usage is billed at API price (default true). False for a fee-only subscription: usage still has an API-equivalent cost, used to share the bill by usage. */
+            meteredBilling?: boolean;
             /** @description The upstream secret: encrypted at rest, never returned. */
             credential?: string;
             enabled?: boolean;
@@ -9802,7 +10352,10 @@ export interface components {
             boundAccountId: string | null;
             maxMembers: number;
             /** @enum {string} */
-            splitMode: "usage" | "even";
+            splitMode: "usage" | "even" | "base_usage";
+            prorateByDays: boolean;
+            timeZone: string;
+            feePayerUserId: string | null;
             scheduling: {
                 /**
                  * @default least_connections
@@ -9851,7 +10404,10 @@ export interface components {
             /** @default 10 */
             maxMembers: number;
             /** @enum {string} */
-            splitMode?: "usage";
+            splitMode?: "usage" | "even" | "base_usage";
+            prorateByDays?: boolean;
+            /** @description IANA zone whose calendar months the bill follows (default UTC). */
+            timeZone?: string;
             scheduling?: {
                 /**
                  * @default least_connections
@@ -9904,7 +10460,12 @@ export interface components {
             name?: string;
             maxMembers?: number;
             /** @enum {string} */
-            splitMode?: "usage";
+            splitMode?: "usage" | "even" | "base_usage";
+            prorateByDays?: boolean;
+            /** @description IANA zone whose calendar months the bill follows (default UTC). */
+            timeZone?: string;
+            /** @description A member who pays the account’s fee; null: the first owner. */
+            feePayerUserId?: string | null;
             scheduling?: {
                 /**
                  * @default least_connections
@@ -9979,6 +10540,175 @@ export interface components {
         };
         OwnershipTransfer: {
             userId: string;
+        };
+        GroupUsage: {
+            month: string;
+            timeZone: string;
+            from: number;
+            to: number;
+            groupInfo: {
+                name: string;
+                memberCount: number;
+                boundAccount: {
+                    id: string;
+                    name: string;
+                    provider: string;
+                } | null;
+            };
+            currentPeriod: {
+                totalRequests: number;
+                totalTokens: number;
+                /** @description API-equivalent cost of the month (micro-dollars) */
+                totalCost: number;
+                /** @description totalCost over the current members, rounded down (micro-dollars) */
+                costPerMember: number;
+            };
+            memberBreakdown: {
+                userId: string;
+                userName: string;
+                requests: number;
+                tokens: number;
+                /** @description API-equivalent cost (micro-dollars) */
+                cost: number;
+            }[];
+        };
+        StatementSummary: {
+            month: string;
+            closedAt: number;
+            closedBy: string;
+            /** @description the bill (micro-dollars) */
+            billMicros: number;
+            /** @description bill + adjustments (micro-dollars) */
+            totalMicros: number;
+        };
+        Statement: {
+            groupId: string;
+            groupName: string;
+            month: string;
+            timeZone: string;
+            from: number;
+            to: number;
+            daysInMonth: number;
+            /** @enum {string} */
+            status: "open" | "closed";
+            closedAt: number | null;
+            closedBy: string | null;
+            /** @enum {string} */
+            splitMode: "even" | "usage" | "base_usage";
+            prorateByDays: boolean;
+            accountId: string | null;
+            feePayer: {
+                userId: string;
+                userName: string;
+                /** @description what they paid the provider: the fee and the metered cost (micro-dollars) */
+                paidMicros: number;
+                /** @description their own amount (micro-dollars) */
+                ownAmountMicros: number;
+                /** @description what the others owe them (micro-dollars) */
+                owedMicros: number;
+            } | null;
+            totals: {
+                requests: number;
+                inputTokens: number;
+                outputTokens: number;
+                cacheWrite5mTokens: number;
+                cacheWrite1hTokens: number;
+                cacheReadTokens: number;
+                /** @description API-equivalent cost (micro-dollars) */
+                costMicros: number;
+                /** @description the part of the cost billed at API price (micro-dollars) */
+                meteredMicros: number;
+                /** @description the account’s fixed fee (micro-dollars) */
+                fixedFeeMicros: number;
+                /** @description metered cost of late usage carried in (micro-dollars) */
+                lateMeteredMicros: number;
+                /** @description fixed fee + metered + late metered: what is split (micro-dollars) */
+                billMicros: number;
+                /** @description the sum of the adjustments (micro-dollars) */
+                adjustmentsMicros: number;
+                /** @description bill + adjustments = the sum of the lines’ amounts (micro-dollars) */
+                totalMicros: number;
+            };
+            lines: components["schemas"]["StatementLine"][];
+            adjustments: components["schemas"]["Adjustment"][];
+            lateUsage: components["schemas"]["LateUsage"][];
+        };
+        StatementLine: {
+            userId: string;
+            userName: string;
+            daysPresent: number;
+            requests: number;
+            inputTokens: number;
+            outputTokens: number;
+            cacheWrite5mTokens: number;
+            cacheWrite1hTokens: number;
+            cacheReadTokens: number;
+            /** @description API-equivalent cost (micro-dollars) */
+            costMicros: number;
+            /** @description the part of the cost billed at API price (micro-dollars) */
+            meteredMicros: number;
+            /** @description API-equivalent cost of late usage from closed months (micro-dollars) */
+            lateCostMicros: number;
+            /** @description its metered part (micro-dollars) */
+            lateMeteredMicros: number;
+            /** @description Their part of the bill, parts per million, rounded down. */
+            sharePpm: number;
+            /** @description their part of the fixed fee (micro-dollars) */
+            feePartMicros: number;
+            /** @description their part of the metered cost (micro-dollars) */
+            usagePartMicros: number;
+            /** @description the sum of their adjustments (micro-dollars) */
+            adjustmentsMicros: number;
+            /** @description what they owe for the month: their parts plus adjustments (micro-dollars) */
+            amountMicros: number;
+            /** @description what they owe the fee payer (0 for the payer) (micro-dollars) */
+            owesPayerMicros: number;
+            /** @description null while the month is open. */
+            settled: boolean | null;
+        };
+        Adjustment: {
+            id: string;
+            userId: string;
+            /** @description signed: positive adds to what they owe (micro-dollars) */
+            amountMicros: number;
+            reason: string;
+            createdBy: string;
+            createdAt: number;
+        };
+        LateUsage: {
+            fromMonth: string;
+            userId: string;
+            requests: number;
+            inputTokens: number;
+            outputTokens: number;
+            cacheWrite5mTokens: number;
+            cacheWrite1hTokens: number;
+            cacheReadTokens: number;
+            /** @description API-equivalent cost (micro-dollars) */
+            costMicros: number;
+            /** @description the part of the cost billed at API price (micro-dollars) */
+            meteredMicros: number;
+            note: string;
+        };
+        StatementClose: {
+            /**
+             * @description A calendar month (YYYY-MM) in the group’s time zone.
+             * @example 2026-10
+             */
+            month: string;
+        };
+        SettlementInput: {
+            settled: boolean;
+        };
+        AdjustmentInput: {
+            userId: string;
+            amountMicros: number;
+            reason: string;
+            /**
+             * @description An open month; default the current one.
+             * @example 2026-10
+             */
+            month?: string;
         };
         NewKey: components["schemas"]["Key"] & {
             /** @description The key itself (`cp-…`): shown once, never again. */

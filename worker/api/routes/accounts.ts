@@ -52,6 +52,13 @@ const settingsFields = {
   priority: z.number().int().min(0).max(1000),
   weight: z.number().int().min(1).max(1000),
   maxConcurrency: z.number().int().min(1).max(10_000),
+  monthlyFeeMicros: z.number().int().min(0).max(1_000_000_000_000).openapi({
+    description: 'A fixed monthly fee (a subscription), micro-dollars: part of a carpool’s bill.',
+  }),
+  meteredBilling: z.boolean().openapi({
+    description:
+      'Whether usage is billed at API price (default true). False for a fee-only subscription: usage still has an API-equivalent cost, used to share the bill by usage.',
+  }),
 };
 
 const optionalSettings = {
@@ -61,6 +68,8 @@ const optionalSettings = {
   priority: settingsFields.priority.optional(),
   weight: settingsFields.weight.optional(),
   maxConcurrency: settingsFields.maxConcurrency.optional(),
+  monthlyFeeMicros: settingsFields.monthlyFeeMicros.optional(),
+  meteredBilling: settingsFields.meteredBilling.optional(),
 };
 
 /** Unknown fields are refused by name; so are those an account cannot change once created. */
@@ -89,6 +98,8 @@ const changeFields = {
   priority: settingsFields.priority,
   weight: settingsFields.weight,
   maxConcurrency: settingsFields.maxConcurrency,
+  monthlyFeeMicros: settingsFields.monthlyFeeMicros,
+  meteredBilling: settingsFields.meteredBilling,
   credential,
   enabled: z.boolean(),
   disabledReason: z.string().max(500).nullable(),

@@ -1,6 +1,7 @@
 // /groups and their members: thin handlers over worker/domain/groups.ts and members.ts.
 import { createSelectSchema } from 'drizzle-zod';
 import { keyBoundsSchema } from '../../auth/key-bounds';
+import { isTimeZone } from '../../budgets/periods';
 import { groupMembers, groups } from '../../db/schema';
 import { createGroup, deleteGroup, getGroup, groupState, listGroups, updateGroup } from '../../domain/groups';
 import {
@@ -12,7 +13,7 @@ import {
   transferOwnership,
 } from '../../domain/members';
 import { policyOverridesSchema } from '../../scheduling/policy';
-import { IdParam, jsonBody, jsonResponse, newRouter, notSupportedYet, route, z } from '../openapi';
+import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 export const GroupSchema = createSelectSchema(groups, {
@@ -47,6 +48,19 @@ const name = z.string().trim().min(1).max(100);
 const maxMembers = z.number().int().min(1).max(10_000);
 const id = z.string().min(1).max(64);
 
+/** How the group's monthly bill is shared (docs/billing.md). */
+const billingSettings = {
+  splitMode: z.enum(groups.splitMode.enumValues).optional(),
+  prorateByDays: z.boolean().optional(),
+  timeZone: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine(isTimeZone, 'not an IANA time zone')
+    .optional()
+    .openapi({ description: 'IANA zone whose calendar months the bill follows (default UTC).' }),
+};
+
 const GroupInput = z
   .strictObject({
     name,
@@ -58,8 +72,7 @@ const GroupInput = z
     /** A department of the same enterprise. */
     departmentId: id.optional(),
     maxMembers: maxMembers.default(10),
-    // Bills are not split yet: only the default is accepted until they are.
-    splitMode: notSupportedYet('bills are not split yet', 'usage'),
+    ...billingSettings,
     scheduling: policyOverridesSchema.nullable().optional(),
     keyBounds: keyBoundsSchema.nullable().optional(),
   })
@@ -69,7 +82,11 @@ const GroupChanges = z
   .strictObject({
     name: name.optional(),
     maxMembers: maxMembers.optional(),
-    splitMode: notSupportedYet('bills are not split yet', 'usage'),
+    ...billingSettings,
+    feePayerUserId: id
+      .nullable()
+      .optional()
+      .openapi({ description: 'A member who pays the account’s fee; null: the first owner.' }),
     scheduling: policyOverridesSchema.nullable().optional(),
     keyBounds: keyBoundsSchema.nullable().optional(),
     departmentId: id.nullable().optional(),
@@ -101,8 +118,7 @@ export const groupRoutes = newRouter()
       responses: { 201: jsonResponse(GroupSchema, 'The group.') },
     }),
     async (c) => {
-      const { splitMode: _split, ...input } = c.req.valid('json');
-      return c.json(await createGroup(requireCaller(c), input), 201);
+      return c.json(await createGroup(requireCaller(c), c.req.valid('json')), 201);
     },
   )
   .openapi(
@@ -129,14 +145,12 @@ export const groupRoutes = newRouter()
       method: 'patch',
       path: '/groups/{id}',
       summary:
-        'Change a group: name, maxMembers (not below its member count), scheduling, keyBounds; departmentId needs group.create',
+        'Change a group: name, maxMembers (not below its member count), scheduling, keyBounds, the bill’s splitMode, prorateByDays, timeZone and feePayerUserId; departmentId needs group.create',
       request: { params: IdParam, ...jsonBody(GroupChanges) },
       responses: { 200: jsonResponse(GroupSchema, 'The group.') },
     }),
-    async (c) => {
-      const { splitMode: _split, ...changes } = c.req.valid('json');
-      return c.json(await updateGroup(requireCaller(c), c.req.valid('param').id, changes), 200);
-    },
+    async (c) =>
+      c.json(await updateGroup(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 200),
   )
   .openapi(
     route('group.manage', {

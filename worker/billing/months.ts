@@ -1,0 +1,56 @@
+// Billing months: a calendar month (`YYYY-MM`) in a group's IANA time zone, its bounds as UTC
+// instants, its local days, and how many of them a person was in the group.
+import { periodEnd, periodKey, periodStart } from '../budgets/periods';
+
+export const MONTH_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+export interface MonthBounds {
+  month: string;
+  /** The first instant of the month in the zone (ms since the epoch). */
+  start: number;
+  /** The first instant of the next month. */
+  end: number;
+}
+
+/** The month holding `at` in `timeZone`. */
+export function monthOf(at: number, timeZone: string): string {
+  return periodKey('month', at, timeZone).slice('month:'.length);
+}
+
+/** The month before `month`. */
+export function previousMonth(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+}
+
+export function monthBounds(month: string, timeZone: string): MonthBounds {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  // The 15th at noon UTC is inside the same local month in every zone (offsets are < ±15 h).
+  const inside = Date.UTC(y, m - 1, 15, 12);
+  return { month, start: periodStart('month', inside, timeZone), end: periodEnd('month', inside, timeZone)! };
+}
+
+/** The month's local days, as [start, end) instants (23 or 25 hours long across a DST change). */
+export function daysOf(bounds: MonthBounds, timeZone: string): [number, number][] {
+  const days: [number, number][] = [];
+  for (let at = bounds.start; at < bounds.end; ) {
+    const next = periodEnd('day', at, timeZone)!;
+    days.push([at, next]);
+    at = next;
+  }
+  return days;
+}
+
+/**
+ * How many local days of the month a person was in the group on, for any part of the day: a day
+ * one joined or left on counts whole (they could use the account that day).
+ */
+export function daysPresent(
+  stays: readonly { joinedAt: number; leftAt: number | null }[],
+  days: readonly [number, number][],
+): number {
+  let n = 0;
+  for (const [from, to] of days)
+    if (stays.some((s) => s.joinedAt < to && (s.leftAt === null || s.leftAt > from))) n++;
+  return n;
+}

@@ -1,0 +1,384 @@
+// The carpool bill as people use it: a group's usage for a month (the design documents' shape),
+// the live preview of an open month, closing a month into an immutable statement, adjustments to
+// an open month, settled marks, and the cron job that closes last month for groups that did not.
+// Reading needs `group.view` — in a carpool, members seeing each other's shares is the point — and
+// everything that changes a bill needs `group.manage`. The arithmetic is in worker/billing/.
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import { ApiError } from '../api/errors';
+import { monthBounds, monthOf, previousMonth } from '../billing/months';
+import {
+  previewStatement,
+  readStatement,
+  type StatementView,
+  statementWrites,
+  usageByUser,
+} from '../billing/statement';
+import { type Db, db } from '../db/client';
+import { failedOn } from '../db/constraints';
+import {
+  accounts,
+  auditLog,
+  billAdjustments,
+  type Group,
+  groupMembers,
+  groups,
+  membershipPeriods,
+  statementSettlements,
+  statements,
+  users,
+} from '../db/schema';
+import { auditInsert } from './audit';
+import { actorId, type Caller } from './caller';
+import { authorizedGroup } from './groups';
+
+/** `YYYY-MM`: the month asked for, or the current one in the group's time zone. */
+function monthFor(group: Group, month: string | undefined, now: number): string {
+  return month ?? monthOf(now, group.timeZone);
+}
+
+function notStarted(group: Group, month: string, now: number): boolean {
+  return monthBounds(month, group.timeZone).start > now;
+}
+
+function actorOf(caller: Caller): string {
+  const id = actorId(caller);
+  return id ? `user:${id}` : 'operator';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage, in the design documents' shape
+
+export interface GroupUsage {
+  month: string;
+  timeZone: string;
+  from: number;
+  to: number;
+  groupInfo: {
+    name: string;
+    memberCount: number;
+    boundAccount: { id: string; name: string; provider: string } | null;
+  };
+  currentPeriod: { totalRequests: number; totalTokens: number; totalCost: number; costPerMember: number };
+  memberBreakdown: { userId: string; userName: string; requests: number; tokens: number; cost: number }[];
+}
+
+/**
+ * A group's usage for a month (default the current one, in its time zone): every current member
+ * (with zeros if idle) and anyone else who used it in the month. Costs are API-equivalent,
+ * integer micro-dollars; costPerMember is the total over the current members, rounded down.
+ */
+export async function groupUsage(caller: Caller, groupId: string, month?: string): Promise<GroupUsage> {
+  const group = await authorizedGroup(caller, groupId, 'group.view');
+  const m = monthFor(group, month, Date.now());
+  const bounds = monthBounds(m, group.timeZone);
+  const d = caller.db;
+  const [usage, members, account] = await Promise.all([
+    usageByUser(d, group.id, bounds.start, bounds.end),
+    d
+      .select({ userId: groupMembers.userId, name: users.name })
+      .from(groupMembers)
+      .innerJoin(users, eq(users.id, groupMembers.userId))
+      .where(eq(groupMembers.groupId, group.id))
+      .orderBy(asc(groupMembers.createdAt)),
+    group.boundAccountId
+      ? d
+          .select({ id: accounts.id, name: accounts.name, provider: accounts.provider })
+          .from(accounts)
+          .where(eq(accounts.id, group.boundAccountId))
+      : Promise.resolve([]),
+  ]);
+  const names = new Map(members.map((x) => [x.userId, x.name]));
+  const others = [...usage.keys()].filter((id) => !names.has(id));
+  if (others.length)
+    for (const u of await d
+      .select({ id: users.id, name: users.name })
+      .from(users)
+      .where(inArray(users.id, others)))
+      names.set(u.id, u.name);
+  const breakdown = [...members.map((x) => x.userId), ...others.sort()].map((userId) => {
+    const u = usage.get(userId);
+    const tokens = u
+      ? u.inputTokens + u.outputTokens + u.cacheWrite5mTokens + u.cacheWrite1hTokens + u.cacheReadTokens
+      : 0;
+    return {
+      userId,
+      userName: names.get(userId) ?? '(deleted user)',
+      requests: u?.requests ?? 0,
+      tokens,
+      cost: u?.costMicros ?? 0,
+    };
+  });
+  const totalCost = breakdown.reduce((s, b) => s + b.cost, 0);
+  return {
+    month: m,
+    timeZone: group.timeZone,
+    from: bounds.start,
+    to: bounds.end,
+    groupInfo: { name: group.name, memberCount: members.length, boundAccount: account[0] ?? null },
+    currentPeriod: {
+      totalRequests: breakdown.reduce((s, b) => s + b.requests, 0),
+      totalTokens: breakdown.reduce((s, b) => s + b.tokens, 0),
+      totalCost,
+      costPerMember: members.length ? Math.floor(totalCost / members.length) : 0,
+    },
+    memberBreakdown: breakdown,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements
+
+/** The live preview of an open month (default the current one). */
+export async function previewBill(caller: Caller, groupId: string, month?: string): Promise<StatementView> {
+  const group = await authorizedGroup(caller, groupId, 'group.view');
+  const now = Date.now();
+  const m = monthFor(group, month, now);
+  if (notStarted(group, m, now)) throw new ApiError('invalid_request', `Month ${m} has not begun.`);
+  if (await isClosed(caller.db, group.id, m))
+    throw new ApiError(
+      'conflict',
+      `Month ${m} of group ${group.id} is closed: GET /groups/${group.id}/statements/${m} for its statement.`,
+    );
+  return previewStatement(caller.db, group, m);
+}
+
+async function isClosed(d: Db, groupId: string, month: string): Promise<boolean> {
+  const [row] = await d
+    .select({ id: statements.id })
+    .from(statements)
+    .where(and(eq(statements.groupId, groupId), eq(statements.month, month)));
+  return Boolean(row);
+}
+
+export interface StatementSummary {
+  month: string;
+  closedAt: number;
+  closedBy: string;
+  billMicros: number;
+  totalMicros: number;
+}
+
+export async function listStatements(caller: Caller, groupId: string): Promise<StatementSummary[]> {
+  const group = await authorizedGroup(caller, groupId, 'group.view');
+  return caller.db
+    .select({
+      month: statements.month,
+      closedAt: statements.closedAt,
+      closedBy: statements.closedBy,
+      billMicros: statements.billMicros,
+      totalMicros: statements.totalMicros,
+    })
+    .from(statements)
+    .where(eq(statements.groupId, group.id))
+    .orderBy(asc(statements.month));
+}
+
+export async function getStatement(caller: Caller, groupId: string, month: string): Promise<StatementView> {
+  const group = await authorizedGroup(caller, groupId, 'group.view');
+  const view = await readStatement(caller.db, group.id, month);
+  if (!view)
+    throw new ApiError(
+      'not_found',
+      `No statement for ${month} of group ${group.id}: the month is not closed (GET /groups/${group.id}/statements/current?month=${month} previews it).`,
+    );
+  return view;
+}
+
+/**
+ * Closes a month that is over: its bill is computed once more and frozen. A month closed already
+ * (by the owner or the cron job, even at the same moment) is a 409, as is one not over yet.
+ */
+export async function closeMonth(caller: Caller, groupId: string, month: string): Promise<StatementView> {
+  const group = await authorizedGroup(caller, groupId, 'group.manage');
+  const now = Date.now();
+  const bounds = monthBounds(month, group.timeZone);
+  if (bounds.end > now)
+    throw new ApiError(
+      'conflict',
+      `Month ${month} is not over in ${group.timeZone} (it ends ${new Date(bounds.end).toISOString()}): only a past month can be closed.`,
+    );
+  if (bounds.end <= group.createdAt)
+    throw new ApiError('conflict', `Group ${group.id} did not exist in ${month}: there is nothing to close.`);
+  const view = await previewStatement(caller.db, group, month);
+  const { id, writes } = statementWrites(caller.db, view, actorOf(caller), now);
+  await runClose(caller.db, group, month, [
+    ...writes,
+    auditInsert(caller, {
+      action: 'statement.close',
+      target: { type: 'statement', id },
+      enterpriseId: group.enterpriseId,
+      groupId: group.id,
+      detail: { month, billMicros: view.totals.billMicros, totalMicros: view.totals.totalMicros },
+    }),
+  ]);
+  return (await readStatement(caller.db, group.id, month))!;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: drizzle's batch takes a tuple of its own query types.
+async function runClose(d: Db, group: Group, month: string, writes: any[]): Promise<void> {
+  try {
+    await d.batch(writes as [never, ...never[]]);
+  } catch (err) {
+    if (failedOn(err, 'statements.group_id'))
+      throw new ApiError('conflict', `Month ${month} of group ${group.id} is closed already.`);
+    if (failedOn(err, 'statement_adjustments_changed'))
+      throw new ApiError('conflict', `An adjustment to ${month} was added while closing it: close it again.`);
+    throw err;
+  }
+}
+
+export interface AdjustmentInput {
+  userId: string;
+  amountMicros: number;
+  reason: string;
+  /** Default: the current month. */
+  month?: string;
+}
+
+/**
+ * Adds an adjustment (signed micro-dollars, with a reason) to a person's line of an open month:
+ * someone who was in the group at some time. Closed months refuse it (a trigger, 409).
+ */
+export async function addAdjustment(caller: Caller, groupId: string, input: AdjustmentInput) {
+  const group = await authorizedGroup(caller, groupId, 'group.manage');
+  const now = Date.now();
+  const month = monthFor(group, input.month, now);
+  if (notStarted(group, month, now))
+    throw new ApiError(
+      'invalid_request',
+      `month: ${month} has not begun; adjust the current month or an open past one.`,
+    );
+  const d = caller.db;
+  const [stay] = await d
+    .select({ id: membershipPeriods.id })
+    .from(membershipPeriods)
+    .where(and(eq(membershipPeriods.groupId, group.id), eq(membershipPeriods.userId, input.userId)))
+    .limit(1);
+  if (!stay) throw new ApiError('not_found', `No member ${input.userId} in group ${group.id}.`);
+  const id = crypto.randomUUID();
+  try {
+    const [[row]] = await d.batch([
+      d
+        .insert(billAdjustments)
+        .values({
+          id,
+          groupId: group.id,
+          month,
+          userId: input.userId,
+          amountMicros: input.amountMicros,
+          reason: input.reason,
+          createdBy: actorOf(caller),
+        })
+        .returning(),
+      auditInsert(caller, {
+        action: 'bill.adjust',
+        target: { type: 'user', id: input.userId },
+        enterpriseId: group.enterpriseId,
+        groupId: group.id,
+        detail: { month, amountMicros: input.amountMicros, reason: input.reason, adjustmentId: id },
+      }),
+    ]);
+    return { ...row!, month };
+  } catch (err) {
+    if (failedOn(err, 'month_closed'))
+      throw new ApiError(
+        'conflict',
+        `Month ${month} of group ${group.id} is closed: its statement cannot change.`,
+      );
+    throw err;
+  }
+}
+
+/** Marks a person's line of a closed statement settled or not (the one thing about it that changes). */
+export async function setSettled(
+  caller: Caller,
+  groupId: string,
+  month: string,
+  userId: string,
+  settled: boolean,
+): Promise<StatementView> {
+  const group = await authorizedGroup(caller, groupId, 'group.manage');
+  const view = await readStatement(caller.db, group.id, month);
+  if (!view) throw new ApiError('not_found', `No statement for ${month} of group ${group.id}.`);
+  const line = view.lines.find((l) => l.userId === userId);
+  if (!line)
+    throw new ApiError('not_found', `No line for ${userId} in the ${month} statement of group ${group.id}.`);
+  const d = caller.db;
+  const [s] = await d
+    .select({ id: statements.id })
+    .from(statements)
+    .where(and(eq(statements.groupId, group.id), eq(statements.month, month)));
+  const values = { statementId: s!.id, userId, settled, updatedAt: Date.now(), updatedBy: actorOf(caller) };
+  await d.batch([
+    d
+      .insert(statementSettlements)
+      .values(values)
+      .onConflictDoUpdate({
+        target: [statementSettlements.statementId, statementSettlements.userId],
+        set: { settled, updatedAt: values.updatedAt, updatedBy: values.updatedBy },
+      }),
+    auditInsert(caller, {
+      action: settled ? 'statement.settle' : 'statement.unsettle',
+      target: { type: 'user', id: userId },
+      enterpriseId: group.enterpriseId,
+      groupId: group.id,
+      detail: { month, before: line.settled, after: settled, amountMicros: line.amountMicros },
+    }),
+  ]);
+  return (await readStatement(d, group.id, month))!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cron job
+
+/** The cron job waits this long after a month ends, so usage still in the queue lands in it. */
+export const CLOSE_GRACE_MS = 3_600_000;
+
+/**
+ * Closes last month (in each group's time zone) for every group that has not closed it and
+ * existed then, once the month has been over for CLOSE_GRACE_MS. A group its owner closes at the
+ * same moment is a 409 here, skipped. Returns how many statements it wrote.
+ */
+export async function closeLastMonths(env: Env, now = Date.now()): Promise<number> {
+  const d = db(env);
+  const all = await d.select().from(groups);
+  const due = all
+    .map((group) => ({ group, month: previousMonth(monthOf(now - CLOSE_GRACE_MS, group.timeZone)) }))
+    .filter(({ group, month }) => monthBounds(month, group.timeZone).end > group.createdAt);
+  const months = [...new Set(due.map((x) => x.month))];
+  const done = months.length
+    ? await d
+        .select({ groupId: statements.groupId, month: statements.month })
+        .from(statements)
+        .where(inArray(statements.month, months))
+    : [];
+  const closedAlready = new Set(done.map((x) => `${x.groupId} ${x.month}`));
+  let closed = 0;
+  for (const { group, month } of due) {
+    if (closedAlready.has(`${group.id} ${month}`)) continue;
+    try {
+      const view = await previewStatement(d, group, month);
+      const { id, writes } = statementWrites(d, view, 'cron', now);
+      await runClose(d, group, month, [
+        ...writes,
+        d.insert(auditLog).values({
+          at: now,
+          actor: 'cron',
+          actorId: null,
+          action: 'statement.close',
+          targetType: 'statement',
+          targetId: id,
+          enterpriseId: group.enterpriseId,
+          groupId: group.id,
+          detail: { month, billMicros: view.totals.billMicros, totalMicros: view.totals.totalMicros },
+          ip: null,
+        }),
+      ]);
+      closed++;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'conflict') continue;
+      console.error(`closing ${month} of group ${group.id} failed`, err);
+    }
+  }
+  return closed;
+}
