@@ -11,7 +11,7 @@ import { metrics } from '../worker/metrics';
 import { isOAuthKind, oauthConfig } from '../worker/oauth/config';
 import { type OAuthCredential, parseOAuthCredential } from '../worker/oauth/credential';
 import { refreshTokens } from '../worker/oauth/token-endpoint';
-import { exhaustedFor, type UsageWindow } from '../worker/oauth/windows';
+import { exhaustedFor, type UsageWindow, WINDOW_HEADROOM_PERCENT } from '../worker/oauth/windows';
 import { probeUpstream } from '../worker/providers/probe';
 import type { UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import type { HealthPolicy } from '../worker/scheduling/policy';
@@ -40,6 +40,11 @@ export interface AccountLoad {
   unavailableUntil: number | null;
   /** A subscription's most used live usage window (0–100); null without windows. */
   windowUsedPercent?: number | null;
+  /**
+   * Near a window's limit (headroom, WINDOW_HEADROOM_PERCENT) until this time (ms): the reset of
+   * the latest such window. Null when every window has room.
+   */
+  nearLimitUntil?: number | null;
 }
 
 export type RefusalReason = 'not_found' | 'disabled' | 'cooling_down' | 'at_capacity' | 'cancelled';
@@ -484,9 +489,12 @@ export class AccountGate extends DurableObject<Env> {
     const windowUntil = this.exhaustedWindow(now)?.resetAt ?? null;
     const until = Math.max(cooling ? this.health.cooldownUntil! : 0, windowUntil ?? 0);
     let windowUsedPercent: number | null = null;
+    let nearLimitUntil: number | null = null;
     for (const w of this.health.windows) {
       if (w.resetAt !== null && w.resetAt <= now) continue; // reset since: the window starts over
       windowUsedPercent = Math.max(windowUsedPercent ?? 0, w.usedPercent);
+      if (w.usedPercent >= WINDOW_HEADROOM_PERCENT)
+        nearLimitUntil = Math.max(nearLimitUntil ?? 0, w.resetAt ?? Number.MAX_SAFE_INTEGER);
     }
     return {
       inUse: this.leases.size,
@@ -494,6 +502,7 @@ export class AccountGate extends DurableObject<Env> {
       health: 1 / (1 + this.health.consecutiveFailures),
       unavailableUntil: blocked ? Number.MAX_SAFE_INTEGER : until > 0 ? until : null,
       windowUsedPercent,
+      nearLimitUntil,
     };
   }
 
@@ -614,7 +623,9 @@ export class AccountGate extends DurableObject<Env> {
     const now = Date.now();
     if (this.health.oauth?.expiresAt !== tokens.expiresAt)
       this.health.oauth = { ...this.oauthStatus(), expiresAt: tokens.expiresAt };
-    if (tokens.expiresAt - now > REFRESH_SKEW_MS) return null;
+    // Short-lived tokens are refreshed at half their life, not five minutes before the end.
+    const skew = Math.min(REFRESH_SKEW_MS, (tokens.expiresAt - tokens.obtainedAt) / 2);
+    if (tokens.expiresAt - now > skew) return null;
     const outcome = await this.refresh(config.credentialsEnc);
     if (outcome.ok || tokens.expiresAt > Date.now()) return this.unavailability(this.config!, Date.now());
     return (

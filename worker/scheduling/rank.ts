@@ -2,9 +2,9 @@
 // client's wire before those that need a conversion, then by priority (lower number first); within
 // a tier, the strategy of its accounts' pool. Accounts known to be cooling down or disabled go
 // last: they are still asked (they answer at once, with the reason), but only after the rest.
-// Subscription accounts near the end of a usage window (headroom) go after those with room left.
+// Subscription accounts near the end of a usage window (headroom: WINDOW_HEADROOM_PERCENT, see
+// worker/oauth/windows.ts) go after those with room left, until that window resets.
 import type { AccountLoad } from '../../durable-objects/account-gate';
-import { WINDOW_HEADROOM_PERCENT } from '../oauth/windows';
 import type { PoolAccount } from './group-config';
 import { DEFAULT_POLICY, type Strategy } from './policy';
 
@@ -41,7 +41,7 @@ export class Ranker {
       const load = loads.get(account.id);
       const until = load?.unavailableUntil;
       if (until != null && until > now) unavailable.push(account);
-      else if ((load?.windowUsedPercent ?? 0) >= WINDOW_HEADROOM_PERCENT) nearLimit.push(account);
+      else if (load?.nearLimitUntil != null && load.nearLimitUntil > now) nearLimit.push(account);
       else available.push(account);
     }
     // Unavailable accounts keep the native-before-converted order among themselves.
