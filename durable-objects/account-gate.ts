@@ -628,9 +628,9 @@ export class AccountGate extends DurableObject<Env> {
     if (tokens.expiresAt - now > skew) return null;
     const outcome = await this.refresh(config.credentialsEnc);
     if (outcome.ok || tokens.expiresAt > Date.now()) return this.unavailability(this.config!, Date.now());
-    return (
-      this.unavailability(this.config!, Date.now()) ?? this.refuse('cooling_down', outcome.message, 5000, now)
-    );
+    // The token is dead and no new one could be had yet: the account is failing, not rate limited.
+    const failing: Refusal = { ...this.refuse('cooling_down', outcome.message, 5000, now), cause: 'failing' };
+    return this.unavailability(this.config!, Date.now()) ?? failing;
   }
 
   /** Single flight: one refresh at a time; whoever asks meanwhile waits on the same one. */
