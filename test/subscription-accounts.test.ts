@@ -9,6 +9,16 @@ import { AccountGate } from '../durable-objects/account-gate';
 import { decryptCredential } from '../worker/auth/credentials';
 import { type ApiErrorBody, memberOf } from './support/groups';
 import {
+  consent,
+  grant,
+  newTag,
+  OAUTH,
+  type OAuthAccount,
+  signIn,
+  subscriptionCarpool,
+  type Window,
+} from './support/oauth';
+import {
   ADMIN_TOKEN,
   admin,
   anthropicClient,
@@ -22,91 +32,8 @@ import {
   streamMessage,
 } from './support/relay';
 
-const OAUTH = 'https://oauth.test';
-
-interface Grant {
-  revoked: boolean;
-  refreshes: number;
-  refreshesRefused: number;
-  exchanges: number;
-  refreshToken: string | null;
-  liveAccessTokens: number;
-}
-
-interface Account {
-  id: string;
-  provider: string;
-  authKind: string;
-  enabled: boolean;
-  disabledReason: string | null;
-  groupId: string | null;
-}
-
-interface Window {
-  name: string;
-  windowMinutes: number | null;
-  usedPercent: number;
-  resetAt: number | null;
-  exhausted: boolean;
-}
-
-const newTag = () => `o${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
-
-/** Reads (and with a body, steers) the fake authorization server's grant for this person. */
-async function grant(tag: string, steer?: Record<string, unknown>): Promise<Grant> {
-  const res = await fetch(`${OAUTH}/test/grants/${tag}`, {
-    method: steer ? 'POST' : 'GET',
-    body: steer ? JSON.stringify(steer) : undefined,
-  });
-  return (await res.json()) as Grant;
-}
-
-type Kind = 'claude-oauth' | 'codex-oauth';
-
-/** The whole sign-in as a person does it: start, sign in at the provider, paste the callback URL. */
-async function signIn(
-  token: string,
-  kind: Kind,
-  tag: string,
-  target: Record<string, unknown>,
-): Promise<{ status: number; json: Account & ApiErrorBody }> {
-  const start = await api<{ authorizeUrl: string; state: string }>(token, 'POST', '/accounts/oauth/start', {
-    kind,
-    acceptTerms: true,
-    ...target,
-  });
-  expect(start.status, JSON.stringify(start.json)).toBe(200);
-  const callbackUrl = await consent(start.json.authorizeUrl, tag);
-  return api(token, 'POST', '/accounts/oauth/finish', { callbackUrl });
-}
-
-/** The provider's sign-in page: the fake signs in `tag` and redirects back with the code. */
-async function consent(authorizeUrl: string, tag: string): Promise<string> {
-  const url = new URL(authorizeUrl);
-  url.searchParams.set('login_hint', tag);
-  const res = await fetch(url, { redirect: 'manual' });
-  expect(res.status).toBe(302);
-  return res.headers.get('location')!;
-}
-
-/** A person's carpool with a Claude subscription as its account, and a key of theirs. */
-async function claudeCarpool(options: { maxConcurrency?: number; prepare?: Record<string, unknown> } = {}) {
-  const owner = await newUser('Owner');
-  const group = await api<{ id: string }>(owner.token, 'POST', '/groups', { name: 'plan', kind: 'carpool' });
-  expect(group.status).toBe(201);
-  const tag = newTag();
-  if (options.prepare) await grant(tag, options.prepare);
-  const account = await signIn(owner.token, 'claude-oauth', tag, {
-    groupId: group.json.id,
-    maxConcurrency: options.maxConcurrency ?? 5,
-  });
-  expect(account.status, JSON.stringify(account.json)).toBe(201);
-  const key = await api<{ key: string }>(owner.token, 'POST', '/keys', { groupId: group.json.id });
-  expect(key.status).toBe(201);
-  // Tokens issued from now on (by refreshes) live an hour again.
-  await grant(tag, { accessTtlSeconds: 3600 });
-  return { owner, groupId: group.json.id, accountId: account.json.id, tag, key: key.json.key };
-}
+const claudeCarpool = (options: Parameters<typeof subscriptionCarpool>[1] = {}) =>
+  subscriptionCarpool('claude-oauth', options);
 
 function message(key: string) {
   return anthropicClient(key).messages.create({
@@ -167,7 +94,7 @@ describe('signing in a subscription account', () => {
     const callback = new URL(await consent(start.json.authorizeUrl, tag));
     // Pasted as Claude's page shows it: `code#state`.
     const code = `${callback.searchParams.get('code')}#${callback.searchParams.get('state')}`;
-    const done = await api<Account>(owner.token, 'POST', '/accounts/oauth/finish', { code });
+    const done = await api<OAuthAccount>(owner.token, 'POST', '/accounts/oauth/finish', { code });
     expect(done.status, JSON.stringify(done.json)).toBe(201);
     expect(done.json).toMatchObject({ provider: 'claude-oauth', authKind: 'oauth', groupId: group.json.id });
     expect(JSON.stringify(done.json)).not.toMatch(/oat\.|ort\./);
@@ -324,6 +251,40 @@ describe('token refresh in the account gate', () => {
     expect(after).toMatchObject({ refreshes: 2, refreshesRefused: 0, revoked: false });
   });
 
+  it('a push of an older credential (a stale D1 read) does not undo a refresh', async () => {
+    const c = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
+    const before = await storedCredential(c.accountId);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await streamMessage(c.key)).status).toBe(200);
+    const after = await storedCredential(c.accountId);
+    expect(after.tokens.refreshToken).not.toBe(before.tokens.refreshToken);
+    // An admin change that read the row before the refresh pushes the old credential.
+    await runInDurableObject(accountStub(c.accountId), async (gate: AccountGate) => {
+      const row = await env.DB.prepare('SELECT * FROM accounts WHERE id = ?').bind(c.accountId).first<{
+        provider: 'claude-oauth';
+        auth_kind: 'oauth';
+        max_concurrency: number;
+      }>();
+      await gate.configure({
+        id: c.accountId,
+        provider: row!.provider,
+        authKind: row!.auth_kind,
+        baseUrl: null,
+        credentialsEnc: before.sealed,
+        modelMapping: null,
+        maxConcurrency: row!.max_concurrency,
+        enabled: true,
+        disabledReason: null,
+      });
+    });
+    // The next refresh still uses the rotated token: the grant is not revoked.
+    await grant(c.tag, { expireAccess: true });
+    const res = await streamMessage(c.key);
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(await grant(c.tag)).toMatchObject({ refreshes: 2, refreshesRefused: 0, revoked: false });
+  });
+
   it('transient refresh failures are retried with backoff and the account stays', async () => {
     const c = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
     await new Promise((r) => setTimeout(r, 1100));
@@ -332,7 +293,7 @@ describe('token refresh in the account gate', () => {
     expect(res.status).toBe(200);
     await res.text();
     expect(await grant(c.tag)).toMatchObject({ refreshes: 1, revoked: false });
-    const account = await admin<Account>('GET', `/accounts/${c.accountId}`);
+    const account = await admin<OAuthAccount>('GET', `/accounts/${c.accountId}`);
     expect(account.json.enabled).toBe(true);
   });
 
@@ -355,7 +316,10 @@ describe('token refresh in the account gate', () => {
     const res = await streamMessage(c.key);
     expect(res.status).toBe(503);
     await res.text();
-    const account = await admin<Account & { live: { reason: string } }>('GET', `/accounts/${c.accountId}`);
+    const account = await admin<OAuthAccount & { live: { reason: string } }>(
+      'GET',
+      `/accounts/${c.accountId}`,
+    );
     expect(account.json.enabled).toBe(false);
     expect(account.json.disabledReason).toMatch(/sign-in revoked or expired \(invalid_grant/);
     expect(account.json.live.reason).toMatch(/invalid_grant/);

@@ -143,7 +143,7 @@ async function readBody(request: Request, kind: Kind): Promise<Record<string, st
       return (await request.json()) as Record<string, string>;
     }
     if (!type.startsWith('application/x-www-form-urlencoded')) return null;
-    return Object.fromEntries(new URLSearchParams(await request.text()));
+    return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer())));
   } catch {
     return null;
   }
