@@ -1,7 +1,7 @@
 // Codex on a ChatGPT subscription (Plus/Pro, signed in with the Codex CLI's OAuth client): the
 // Responses API of the ChatGPT backend, https://chatgpt.com/backend-api/codex/responses. What it
-// requires (sources: openai/codex codex-rs/core/src/model_provider_info.rs and
-// codex-rs/core/src/client.rs; router-for-me/CLIProxyAPI internal/runtime/executor/codex_executor.go):
+// requires (sources: router-for-me/CLIProxyAPI internal/runtime/executor/codex_executor.go,
+// Wei-Shaw/claude-relay-service src/services/openaiResponsesRelayService.js; both follow the Codex CLI):
 // - `Authorization: Bearer <access token>` and `chatgpt-account-id: <the ChatGPT account>`;
 // - `store: false` (the backend keeps no responses); the relay sets it when a client did not;
 // - `instructions` (the Codex CLI sends its own; other clients must send one: not invented here).
