@@ -332,6 +332,21 @@ describe('token refresh in the account gate', () => {
     const event = JSON.parse(received[0]!.body) as { type: string; text: string; subject: { id: string } };
     expect(event).toMatchObject({ type: 'account.disabled', subject: { id: c.accountId } });
     expect(event.text).toMatch(/invalid_grant/);
+
+    // Signing in again (by whoever may change the account) brings it back with new tokens.
+    const member = await memberOf(c.groupId);
+    const refused = await api<ApiErrorBody>(member.token, 'POST', '/accounts/oauth/start', {
+      kind: 'claude-oauth',
+      accountId: c.accountId,
+      acceptTerms: true,
+    });
+    expect(refused.status).toBe(403);
+    const again = await signIn(c.owner.token, 'claude-oauth', newTag(), { accountId: c.accountId });
+    expect(again.status, JSON.stringify(again.json)).toBe(201);
+    expect(again.json).toMatchObject({ id: c.accountId, enabled: true, disabledReason: null });
+    const back = await streamMessage(c.key);
+    expect(back.status).toBe(200);
+    await back.text();
   });
 
   it('the fake revokes a grant whose spent refresh token is presented again', async () => {

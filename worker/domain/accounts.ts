@@ -380,6 +380,60 @@ async function applyChanges(caller: Caller, before: Scoped, changes: AccountChan
   return publicAccount(after);
 }
 
+/** The account, for someone about to change it (404 / 403 as for any change). */
+export async function accountToManage(caller: Caller, id: string): Promise<PublicAccount> {
+  return publicAccount(await managed(caller, id));
+}
+
+/** A pool account is changed with ai.manage; a carpool's by its owner (group.manage), as on /groups/{id}/account. */
+async function managed(caller: Caller, id: string): Promise<Scoped> {
+  // Seen first (404 otherwise), so an account id never reveals its carpool to a stranger.
+  const row = await accountFor(caller, id, 'view');
+  if (row.groupId) {
+    await carpoolFor(caller, row.groupId, 'group.manage');
+    return row;
+  }
+  return accountFor(caller, id, 'ai.manage');
+}
+
+/**
+ * A subscription account signed in again (after its grant was revoked, or to move it to another
+ * login): new tokens, enabled again, its failures forgotten.
+ */
+export async function reauthorizeAccount(
+  caller: Caller,
+  id: string,
+  credential: string,
+): Promise<PublicAccount> {
+  const before = await managed(caller, id);
+  if (!isOAuthKind(before.account.provider))
+    invalid('accountId', 'only a subscription account (claude-oauth, codex-oauth) is signed in again');
+  const [row] = await caller.db
+    .update(accounts)
+    .set({
+      credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, credential),
+      enabled: true,
+      disabledReason: null,
+      updatedAt: Date.now(),
+    })
+    .where(eq(accounts.id, id))
+    .returning();
+  await audit(caller, {
+    action: 'account.reauthorize',
+    target: { type: 'account', id },
+    enterpriseId: row!.enterpriseId,
+    groupId: before.groupId,
+    detail: {
+      fields: ['credential', 'enabled', 'disabledReason'],
+      before: { enabled: before.account.enabled, disabledReason: before.account.disabledReason },
+      after: { enabled: true, disabledReason: null },
+    },
+  });
+  await pushAccount(caller.env, row!);
+  await accountGate(caller.env, id).reset();
+  return publicAccount({ account: row!, groupId: before.groupId });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Test connection
 

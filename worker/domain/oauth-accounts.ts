@@ -4,7 +4,8 @@
 // provider and pastes back the code or the whole callback URL; finish exchanges the code at the
 // token endpoint and creates the account with the tokens encrypted like every credential. Who may
 // start is who may create that account: ai.manage in the enterprise for a pool account, the
-// carpool's owner (group.manage) for a carpool's account, a system admin for an account of no one.
+// carpool's owner (group.manage) for a carpool's account, a system admin for an account of no one;
+// with `accountId`, whoever may change that account signs it in again (new tokens, enabled again).
 // The terms of consumer plans must be confirmed (acceptTerms) at the start.
 import { and, eq, lt } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
@@ -15,10 +16,12 @@ import { randomToken, s256, sha256Hex } from '../oauth/pkce';
 import { exchangeCode } from '../oauth/token-endpoint';
 import {
   type AccountSettings,
+  accountToManage,
   bindCarpoolAccount,
   carpoolFor,
   createAccount,
   type PublicAccount,
+  reauthorizeAccount,
   requireEnterprise,
 } from './accounts';
 import { authorize, type Caller, memberships } from './caller';
@@ -34,6 +37,8 @@ export type OAuthStartInput = Partial<AccountSettings> & {
   kind: OAuthKind;
   enterpriseId?: string;
   groupId?: string;
+  /** Sign an existing subscription account in again (its grant was revoked, or another login). */
+  accountId?: string;
   baseUrl?: string | null;
   acceptTerms: boolean;
 };
@@ -68,12 +73,19 @@ export async function startOAuth(caller: Caller, input: OAuthStartInput): Promis
       'Invalid json: acceptTerms: confirm the provider’s terms for subscription accounts (acceptTerms: true).',
       [{ path: 'acceptTerms', message: 'must be true' }],
     );
-  if (input.enterpriseId && input.groupId)
+  if ([input.enterpriseId, input.groupId, input.accountId].filter(Boolean).length > 1)
     throw new ApiError(
       'invalid_request',
-      'Invalid json: send enterpriseId (a pool account) or groupId (a carpool’s), not both.',
+      'Invalid json: send one of enterpriseId (a pool account), groupId (a carpool’s) or accountId (sign in again).',
     );
-  if (input.enterpriseId) {
+  if (input.accountId) {
+    const account = await accountToManage(caller, input.accountId);
+    if (account.provider !== input.kind)
+      throw new ApiError(
+        'invalid_request',
+        `Invalid json: kind: account ${account.id} is a ${account.provider} account.`,
+      );
+  } else if (input.enterpriseId) {
     const what = `enterprise ${input.enterpriseId}`;
     await authorize(caller, 'ai.manage', { type: 'enterprise', enterpriseId: input.enterpriseId }, what);
     await requireEnterprise(caller, input.enterpriseId);
@@ -193,14 +205,17 @@ export async function finishOAuth(caller: Caller, input: OAuthFinishInput): Prom
   const target = flow.target as Partial<AccountSettings> & {
     enterpriseId?: string;
     groupId?: string;
+    accountId?: string;
     baseUrl?: string | null;
   };
-  const { enterpriseId, groupId, ...settings } = target;
+  const { enterpriseId, groupId, accountId, ...settings } = target;
+  const credential = JSON.stringify(result.credential);
+  if (accountId) return reauthorizeAccount(caller, accountId, credential);
   const endpoint = {
     ...settings,
     provider: kind,
     authKind: 'oauth' as const,
-    credential: JSON.stringify(result.credential),
+    credential,
   };
   if (groupId) return bindCarpoolAccount(caller, groupId, endpoint, { viaOAuth: true });
   return createAccount(

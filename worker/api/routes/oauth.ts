@@ -18,6 +18,9 @@ const OAuthStartInput = z
       .optional()
       .openapi({ description: 'A pool account of this enterprise (ai.manage there).' }),
     groupId: id.optional().openapi({ description: 'The account of this carpool (its owner).' }),
+    accountId: id.optional().openapi({
+      description: 'Sign this subscription account in again (ai.manage on it): new tokens, enabled again.',
+    }),
     acceptTerms: z.boolean().openapi({
       description:
         "Must be true: the admin confirms the provider's terms for consumer plans (termsUrl). API-key accounts are the recommended choice for enterprise pools.",
@@ -79,7 +82,8 @@ export const oauthRoutes = newRouter()
     route('signed-in', {
       method: 'post',
       path: '/accounts/oauth/finish',
-      summary: 'Finish a sign-in: the code is exchanged and the account created with its tokens encrypted',
+      summary:
+        'Finish a sign-in: the code is exchanged and the account created (with accountId: signed in again), its tokens encrypted',
       request: jsonBody(OAuthFinishInput),
       responses: { 201: jsonResponse(AccountSchema, 'The account (never its tokens).') },
     }),
