@@ -45,6 +45,12 @@ const workers = defineConfig({
           OIDC_ISSUER: 'https://idp.test',
           OIDC_CLIENT_ID: 'carpool-relay',
           OIDC_CLIENT_SECRET: 'fake-idp-secret',
+          // Subscription accounts sign in at the fake authorization server (test/fake-oauth/); the
+          // upstream API hosts stay the real ones, which the fake upstream answers.
+          CLAUDE_OAUTH_AUTHORIZE_URL: 'https://oauth.test/claude/authorize',
+          CLAUDE_OAUTH_TOKEN_URL: 'https://oauth.test/claude/token',
+          CODEX_OAUTH_AUTHORIZE_URL: 'https://oauth.test/codex/authorize',
+          CODEX_OAUTH_TOKEN_URL: 'https://oauth.test/codex/token',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
         },
         outboundService: 'fake-upstream',

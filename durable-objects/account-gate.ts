@@ -4,10 +4,14 @@
 import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { type AccountHealthEvent, accountAlert } from '../worker/alerts/fire';
-import { decryptCredential } from '../worker/auth/credentials';
+import { decryptCredential, encryptCredential } from '../worker/auth/credentials';
 import { db } from '../worker/db/client';
 import { type Account, accounts } from '../worker/db/schema';
 import { metrics } from '../worker/metrics';
+import { isOAuthKind, oauthConfig } from '../worker/oauth/config';
+import { type OAuthCredential, parseOAuthCredential } from '../worker/oauth/credential';
+import { refreshTokens } from '../worker/oauth/token-endpoint';
+import { exhaustedFor, type UsageWindow, WINDOW_HEADROOM_PERCENT } from '../worker/oauth/windows';
 import { probeUpstream } from '../worker/providers/probe';
 import type { UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import type { HealthPolicy } from '../worker/scheduling/policy';
@@ -34,6 +38,13 @@ export interface AccountLoad {
   health: number;
   /** Cooling down or disabled until this time (ms); null when available. */
   unavailableUntil: number | null;
+  /** A subscription's most used live usage window (0–100); null without windows. */
+  windowUsedPercent?: number | null;
+  /**
+   * Near a window's limit (headroom, WINDOW_HEADROOM_PERCENT) until this time (ms): the reset of
+   * the latest such window. Null when every window has room.
+   */
+  nearLimitUntil?: number | null;
 }
 
 export type RefusalReason = 'not_found' | 'disabled' | 'cooling_down' | 'at_capacity' | 'cancelled';
@@ -66,8 +77,8 @@ export interface AcquireRequest {
 }
 
 export type AttemptReport =
-  | { ok: true; firstByteMs: number | null }
-  | { ok: false; failure: UpstreamFailure };
+  | { ok: true; firstByteMs: number | null; windows?: UsageWindow[] }
+  | { ok: false; failure: UpstreamFailure; windows?: UsageWindow[] };
 
 /** One lease to end, with how its attempt went (none: the client left before an answer). */
 export interface LeaseRelease {
@@ -96,6 +107,16 @@ interface Health {
   lastSuccessAt: number | null;
   /** When the latest cooldowns started, for the repeated-cooldowns alert. */
   cooldownsAt: number[];
+  /** A subscription's usage windows, as its latest response reported them. */
+  windows: UsageWindow[];
+  /** A subscription's sign-in: when its access token expires, the last refresh and its error. */
+  oauth: OAuthStatus | null;
+}
+
+export interface OAuthStatus {
+  expiresAt: number | null;
+  refreshedAt: number | null;
+  lastRefreshError: string | null;
 }
 
 export interface AccountState extends AccountLoad {
@@ -111,6 +132,8 @@ export interface AccountState extends AccountLoad {
   latencyEwmaMs: number | null;
   recentErrors: Health['recentErrors'];
   lastSuccessAt: number | null;
+  windows: UsageWindow[];
+  oauth: OAuthStatus | null;
 }
 
 interface Waiter {
@@ -142,6 +165,27 @@ function freshHealth(): Health {
     recentErrors: [],
     lastSuccessAt: null,
     cooldownsAt: [],
+    windows: [],
+    oauth: null,
+  };
+}
+
+type RefreshOutcome = { ok: true } | { ok: false; message: string };
+
+/** How long before its expiry an access token is refreshed. */
+const REFRESH_SKEW_MS = 5 * 60_000;
+/** Transient refresh failures: tries in all, and the first pause (doubling). */
+const REFRESH_ATTEMPTS = 3;
+const REFRESH_BACKOFF_MS = 250;
+
+function upstreamOf(config: AccountConfig): UpstreamAccount {
+  return {
+    id: config.id,
+    provider: config.provider,
+    authKind: config.authKind,
+    baseUrl: config.baseUrl,
+    credentialsEnc: config.credentialsEnc,
+    modelMapping: config.modelMapping,
   };
 }
 
@@ -155,6 +199,10 @@ export class AccountGate extends DurableObject<Env> {
   private readonly waiters: Waiter[] = [];
   private alarmAt: number | null = null;
   private loading: Promise<AccountConfig | null> | null = null;
+  /** The one token refresh in flight (single flight: everyone who needs fresh tokens waits on it). */
+  private refreshing: Promise<RefreshOutcome> | null = null;
+  /** How many refreshes this instance ran (tests count them). */
+  refreshes = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -175,7 +223,7 @@ export class AccountGate extends DurableObject<Env> {
 
   /** Takes a concurrency lease if the account can serve, waiting in a fair queue when it is full. */
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const config = this.config ?? (await this.loadConfig(request.accountId));
+    let config = this.config ?? (await this.loadConfig(request.accountId));
     if (!config) {
       return {
         ok: false,
@@ -184,6 +232,12 @@ export class AccountGate extends DurableObject<Env> {
         retryAfterMs: null,
         load: null,
       };
+    }
+    // A subscription's access token is refreshed (once, for everyone) before it is handed out.
+    if (isOAuthKind(config.provider) && config.enabled) {
+      const refusal = await this.ensureFresh(config);
+      if (refusal) return refusal;
+      config = this.config!;
     }
     // Nothing below awaits before the lease is written: check and write are one atomic step.
     const now = Date.now();
@@ -251,7 +305,8 @@ export class AccountGate extends DurableObject<Env> {
   }
 
   /** The admin API pushes every account change here, so the gate never serves stale settings. */
-  configure(config: AccountConfig): void {
+  async configure(config: AccountConfig): Promise<void> {
+    if (isOAuthKind(config.provider)) config = await this.keepNewerTokens(config);
     this.config = config;
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
     this.serveWaiters();
@@ -324,6 +379,8 @@ export class AccountGate extends DurableObject<Env> {
       latencyEwmaMs: this.health.latencyEwmaMs,
       recentErrors: this.health.recentErrors,
       lastSuccessAt: this.health.lastSuccessAt,
+      windows: this.health.windows,
+      oauth: this.health.oauth,
     };
   }
 
@@ -338,6 +395,8 @@ export class AccountGate extends DurableObject<Env> {
     if (this.health.cooldownUntil !== null && this.health.cooldownUntil > now) {
       this.scheduleAlarm(this.health.cooldownUntil);
     }
+    const exhausted = exhaustedFor(this.health.windows, now);
+    if (exhausted !== null) this.scheduleAlarm(now + exhausted);
     this.serveWaiters();
   }
 
@@ -351,18 +410,7 @@ export class AccountGate extends DurableObject<Env> {
       expiresAt,
     );
     this.scheduleAlarm(expiresAt);
-    return {
-      ok: true,
-      account: {
-        id: config.id,
-        provider: config.provider,
-        authKind: config.authKind,
-        baseUrl: config.baseUrl,
-        credentialsEnc: config.credentialsEnc,
-        modelMapping: config.modelMapping,
-      },
-      load: this.load(now),
-    };
+    return { ok: true, account: upstreamOf(config), load: this.load(now) };
   }
 
   /** Hands freed slots to queued requests in arrival order. */
@@ -397,7 +445,27 @@ export class AccountGate extends DurableObject<Env> {
       const cause = this.health.cooldownCause;
       return cause ? { ...refusal, cause } : refusal;
     }
+    const exhausted = this.exhaustedWindow(now);
+    if (exhausted) {
+      const refusal = this.refuse(
+        'cooling_down',
+        `usage window ${exhausted.name} used up (${exhausted.usedPercent}%) until ${clock(exhausted.resetAt!)}`,
+        exhausted.resetAt! - now,
+        now,
+      );
+      return { ...refusal, cause: 'rate_limited' };
+    }
     return null;
+  }
+
+  /** The exhausted window that resets last, if any is exhausted now. */
+  private exhaustedWindow(now: number): UsageWindow | null {
+    let last: UsageWindow | null = null;
+    for (const w of this.health.windows) {
+      if (!w.exhausted || w.resetAt === null || w.resetAt <= now) continue;
+      if (!last || w.resetAt > last.resetAt!) last = w;
+    }
+    return last;
   }
 
   private full(config: AccountConfig): Refusal {
@@ -418,17 +486,31 @@ export class AccountGate extends DurableObject<Env> {
     const config = this.config;
     const blocked = !config?.enabled || this.health.autoDisabledReason !== null;
     const cooling = this.health.cooldownUntil !== null && this.health.cooldownUntil > now;
+    const windowUntil = this.exhaustedWindow(now)?.resetAt ?? null;
+    const until = Math.max(cooling ? this.health.cooldownUntil! : 0, windowUntil ?? 0);
+    let windowUsedPercent: number | null = null;
+    let nearLimitUntil: number | null = null;
+    for (const w of this.health.windows) {
+      if (w.resetAt !== null && w.resetAt <= now) continue; // reset since: the window starts over
+      windowUsedPercent = Math.max(windowUsedPercent ?? 0, w.usedPercent);
+      if (w.usedPercent >= WINDOW_HEADROOM_PERCENT)
+        nearLimitUntil = Math.max(nearLimitUntil ?? 0, w.resetAt ?? Number.MAX_SAFE_INTEGER);
+    }
     return {
       inUse: this.leases.size,
       max: config?.maxConcurrency ?? 0,
       health: 1 / (1 + this.health.consecutiveFailures),
-      unavailableUntil: blocked ? Number.MAX_SAFE_INTEGER : cooling ? this.health.cooldownUntil : null,
+      unavailableUntil: blocked ? Number.MAX_SAFE_INTEGER : until > 0 ? until : null,
+      windowUsedPercent,
+      nearLimitUntil,
     };
   }
 
   private record(report: AttemptReport, policy: HealthPolicy | undefined): void {
     const h = this.health;
     const now = Date.now();
+    const windowsChanged = report.windows?.length ? this.updateWindows(report.windows, now) : false;
+    if (windowsChanged) this.saveHealth();
     if (report.ok) {
       const hadFailures = h.consecutiveFailures > 0 || h.consecutiveAuthFailures > 0;
       h.consecutiveFailures = 0;
@@ -516,6 +598,181 @@ export class AccountGate extends DurableObject<Env> {
     }
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Subscription accounts: tokens and usage windows
+
+  /**
+   * The worker got a 401 with this credential: refresh, unless another request already did (then
+   * the newer credential is the answer at once). Null when no working credential could be had.
+   */
+  async refreshAfterRejection(usedCredentialsEnc: string): Promise<UpstreamAccount | null> {
+    const config = this.config;
+    if (!config || !isOAuthKind(config.provider) || !config.enabled) return null;
+    if (config.credentialsEnc === usedCredentialsEnc) {
+      const outcome = await this.refresh(usedCredentialsEnc);
+      if (!outcome.ok) return null;
+    }
+    const now = this.config!;
+    return now.enabled ? upstreamOf(now) : null;
+  }
+
+  /** Refreshes first when the access token expires within the skew; a refusal when none works. */
+  private async ensureFresh(config: AccountConfig): Promise<Refusal | null> {
+    const tokens = await this.tokensOf(config);
+    if (!tokens) return null; // unreadable: the upstream's 401 will say so
+    const now = Date.now();
+    if (this.health.oauth?.expiresAt !== tokens.expiresAt)
+      this.health.oauth = { ...this.oauthStatus(), expiresAt: tokens.expiresAt };
+    // Short-lived tokens are refreshed at half their life, not five minutes before the end.
+    const skew = Math.min(REFRESH_SKEW_MS, (tokens.expiresAt - tokens.obtainedAt) / 2);
+    if (tokens.expiresAt - now > skew) return null;
+    const outcome = await this.refresh(config.credentialsEnc);
+    if (outcome.ok || tokens.expiresAt > Date.now()) return this.unavailability(this.config!, Date.now());
+    // The token is dead and no new one could be had yet: the account is failing, not rate limited.
+    const failing: Refusal = { ...this.refuse('cooling_down', outcome.message, 5000, now), cause: 'failing' };
+    return this.unavailability(this.config!, Date.now()) ?? failing;
+  }
+
+  /** Single flight: one refresh at a time; whoever asks meanwhile waits on the same one. */
+  private refresh(fromCredentialsEnc: string): Promise<RefreshOutcome> {
+    this.refreshing ??= this.runRefresh(fromCredentialsEnc).finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async runRefresh(fromCredentialsEnc: string): Promise<RefreshOutcome> {
+    const config = this.config;
+    if (!config || !isOAuthKind(config.provider)) return { ok: false, message: 'not an OAuth account' };
+    // Another refresh finished since the caller read the credential: nothing to do.
+    if (config.credentialsEnc !== fromCredentialsEnc) return { ok: true };
+    const current = await this.tokensOf(config);
+    if (!current) return { ok: false, message: 'the stored credential is not an OAuth credential' };
+    const settings = oauthConfig(this.env, config.provider);
+    let message = 'token refresh failed';
+    for (let attempt = 0; attempt < REFRESH_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, REFRESH_BACKOFF_MS * 2 ** (attempt - 1)));
+      this.refreshes++;
+      const result = await refreshTokens(config.provider, settings, current);
+      if (result.ok) {
+        await this.storeTokens(result.credential);
+        return { ok: true };
+      }
+      message = `token refresh failed: ${result.message}`;
+      if (result.permanent) {
+        await this.revokeGrant(result.message);
+        return { ok: false, message };
+      }
+    }
+    // Transient: the refresh token was not consumed; the account stays, and the next need retries.
+    this.health.oauth = { ...this.oauthStatus(), lastRefreshError: message };
+    this.saveHealth();
+    return { ok: false, message };
+  }
+
+  /**
+   * The rotated tokens are written to this gate's storage and to D1 before anyone can use them:
+   * a refresh token is single-use at some providers, and the one just spent is worthless.
+   */
+  private async storeTokens(tokens: OAuthCredential): Promise<void> {
+    const config = this.config!;
+    const sealed = await encryptCredential(this.env.CREDENTIALS_KEY, config.id, JSON.stringify(tokens));
+    this.config = { ...this.config!, credentialsEnc: sealed };
+    this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(this.config));
+    this.health.oauth = {
+      expiresAt: tokens.expiresAt,
+      refreshedAt: tokens.obtainedAt,
+      lastRefreshError: null,
+    };
+    this.saveHealth();
+    try {
+      await db(this.env)
+        .update(accounts)
+        .set({ credentialsEnc: sealed, updatedAt: Date.now() })
+        .where(eq(accounts.id, config.id));
+    } catch (error) {
+      // The gate's copy is the newer one and wins over a stale push (keepNewerTokens).
+      console.error('could not save refreshed tokens to D1', { accountId: config.id, error: String(error) });
+    }
+  }
+
+  /** The provider no longer honours the grant: the account is disabled until someone signs in again. */
+  private async revokeGrant(why: string): Promise<void> {
+    const reason = `sign-in revoked or expired (${why}); sign in to the provider again`;
+    const config = this.config!;
+    this.config = { ...config, enabled: false, disabledReason: reason };
+    this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(this.config));
+    this.health.oauth = { ...this.oauthStatus(), lastRefreshError: reason };
+    this.saveHealth();
+    this.alert({ kind: 'disabled', reason });
+    await db(this.env)
+      .update(accounts)
+      .set({ enabled: false, disabledReason: reason, updatedAt: Date.now() })
+      .where(eq(accounts.id, config.id))
+      .catch((error) =>
+        console.error('could not disable account', { accountId: config.id, error: String(error) }),
+      );
+    this.serveWaiters();
+  }
+
+  private oauthStatus(): OAuthStatus {
+    return this.health.oauth ?? { expiresAt: null, refreshedAt: null, lastRefreshError: null };
+  }
+
+  private async tokensOf(config: AccountConfig): Promise<OAuthCredential | null> {
+    try {
+      const text = await decryptCredential(this.env.CREDENTIALS_KEY, config.id, config.credentialsEnc);
+      return parseOAuthCredential(text);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A push from the admin API carries D1's copy of the credential, which may predate a refresh this
+   * gate made: of two credentials, the one obtained later is kept.
+   */
+  private async keepNewerTokens(pushed: AccountConfig): Promise<AccountConfig> {
+    for (;;) {
+      const mine = this.config;
+      if (!mine || mine.id !== pushed.id || mine.credentialsEnc === pushed.credentialsEnc) return pushed;
+      const [ours, theirs] = await Promise.all([this.tokensOf(mine), this.tokensOf(pushed)]);
+      // A refresh may have landed while these were decrypted: compare again with the latest.
+      if (this.config !== mine) continue;
+      if (ours && (!theirs || ours.obtainedAt > theirs.obtainedAt))
+        return { ...pushed, credentialsEnc: mine.credentialsEnc };
+      if (theirs)
+        this.health.oauth = {
+          expiresAt: theirs.expiresAt,
+          refreshedAt: theirs.obtainedAt,
+          lastRefreshError: null,
+        };
+      return pushed;
+    }
+  }
+
+  /** Keeps the latest reading of each window; true when it changed enough to be worth a write. */
+  private updateWindows(reported: UsageWindow[], now: number): boolean {
+    let changed = false;
+    const byName = new Map(this.health.windows.map((w) => [w.name, w]));
+    for (const w of reported) {
+      const before = byName.get(w.name);
+      if (
+        !before ||
+        before.exhausted !== w.exhausted ||
+        Math.abs(before.usedPercent - w.usedPercent) >= 1 ||
+        Math.abs((before.resetAt ?? 0) - (w.resetAt ?? 0)) > 60_000
+      )
+        changed = true;
+      byName.set(w.name, w);
+    }
+    this.health.windows = [...byName.values()];
+    const exhausted = exhaustedFor(this.health.windows, now);
+    // The account comes back by itself at the reset: queued requests are served then.
+    if (exhausted !== null) this.scheduleAlarm(now + exhausted);
+    return changed;
+  }
+
   /** Tells the alert rules, off the request's path. */
   private alert(event: AccountHealthEvent): void {
     const accountId = this.config?.id;
@@ -577,7 +834,7 @@ export class AccountGate extends DurableObject<Env> {
       })
       .from(accounts)
       .where(eq(accounts.id, accountId));
-    if (row && !this.config) this.configure(row);
+    if (row && !this.config) await this.configure(row);
     return this.config;
   }
 }

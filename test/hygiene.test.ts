@@ -8,6 +8,7 @@ import { MODEL_NAME_MAX } from '../worker/limits';
 import { allows } from '../worker/providers/headers';
 import { allAdapters } from '../worker/providers/registry';
 import { type UsageEvent, usageEvent, usageEventSchema } from '../worker/queue/usage-event';
+import { type Kind, subscriptionCarpool } from './support/oauth';
 import {
   admin,
   anthropicClient,
@@ -110,6 +111,8 @@ interface Case {
   own: string[];
   /** Every header name the client must see, and no other. */
   downstream: string[];
+  /** A subscription account: signed in (test/support/oauth.ts) instead of seeded with a key. */
+  signIn?: Kind;
 }
 
 const bedrockCredential = JSON.stringify({
@@ -218,6 +221,39 @@ const CASES: Case[] = [
     downstream: ['content-type'],
   },
   {
+    provider: 'claude-oauth',
+    signIn: 'claude-oauth',
+    account: {},
+    path: '/v1/messages?beta=true',
+    body: anthropicBody({ stream: true }),
+    auth: (key) => ({ 'x-api-key': key }),
+    // `anthropic-beta` gains the OAuth beta: the adapter's own, with the client's betas after it.
+    allowed: Object.fromEntries(
+      Object.entries(ANTHROPIC_CLIENT).filter(([name]) => name !== 'anthropic-beta'),
+    ),
+    own: ['authorization', 'anthropic-beta'],
+    downstream: ['content-type', 'cache-control', 'request-id', ...ANTHROPIC_RATE_LIMITS],
+  },
+  {
+    provider: 'codex-oauth',
+    signIn: 'codex-oauth',
+    account: {},
+    path: '/v1/responses',
+    body: JSON.stringify({ model: 'gpt-5-codex', input: 'hygiene', instructions: 'Be brief.', store: false }),
+    auth: (key) => ({ authorization: `Bearer ${key}` }),
+    allowed: {
+      'openai-beta': 'responses=experimental',
+      originator: 'codex_cli_rs',
+      session_id: '5a1e7c9e-0d3b-4c1f-9f0e-2b7d6a8c4e11',
+      'x-client-request-id': '1c0f4a8e-7b5d-4e2a-9c3f-6d8b0a2e4f57',
+      'user-agent': 'codex_cli_rs/0.58.0',
+      accept: 'text/event-stream',
+      'content-type': 'application/json',
+    },
+    own: ['authorization', 'chatgpt-account-id'],
+    downstream: ['content-type', 'x-request-id'],
+  },
+  {
     provider: 'bedrock',
     account: {
       provider: 'bedrock',
@@ -242,7 +278,9 @@ const CASES: Case[] = [
 
 describe('headers cross by allow-list, both ways, for every provider', () => {
   it.each(CASES)('$provider', async (test) => {
-    const carpool = await seedCarpoolWith(test.account);
+    const carpool = test.signIn
+      ? await subscriptionCarpool(test.signIn)
+      : await seedCarpoolWith(test.account);
     const sent = { ...MEMBER_HEADERS, ...ANTHROPIC_CLIENT, ...OPENAI_CLIENT, ...test.allowed };
     const res = await relayFetch(`${RELAY}${test.path}`, {
       method: 'POST',

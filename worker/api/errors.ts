@@ -10,6 +10,8 @@ export const API_ERROR_STATUS = {
   conflict: 409,
   rate_limited: 429,
   internal: 500,
+  /** A provider the relay had to ask (an OAuth token endpoint) did not answer usefully. */
+  bad_gateway: 502,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
 

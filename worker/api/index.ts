@@ -18,6 +18,7 @@ import { groupRoutes } from './routes/groups';
 import { inviteRoutes } from './routes/invites';
 import { keyRoutes } from './routes/keys';
 import { meRoutes } from './routes/me';
+import { oauthRoutes } from './routes/oauth';
 import { operatorRoutes } from './routes/operator';
 import { setupRoutes } from './routes/setup';
 import { usageRoutes } from './routes/usage';
@@ -38,6 +39,7 @@ api.openAPIRegistry.registerComponent('securitySchemes', 'session', {
 });
 
 api.use(principalMiddleware());
+api.route('/', oauthRoutes);
 api.route('/', accountRoutes);
 api.route('/', enterpriseRoutes);
 api.route('/', meRoutes);

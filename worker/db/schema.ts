@@ -82,6 +82,9 @@ export const accounts = sqliteTable(
         'bedrock',
         'openai-compatible',
         'anthropic-compatible',
+        // Subscription accounts, signed in with the provider's OAuth flow (worker/oauth/).
+        'claude-oauth',
+        'codex-oauth',
       ],
     }).notNull(),
     authKind: text('auth_kind', { enum: ['api_key', 'oauth', 'aws_sigv4'] })
@@ -113,6 +116,23 @@ export const accounts = sqliteTable(
   },
   (t) => [index('accounts_enterprise_idx').on(t.enterpriseId, t.provider)],
 );
+
+/**
+ * An OAuth sign-in in progress (POST /accounts/oauth/start → /finish): the state is stored hashed,
+ * bound to whoever started it, single use and short-lived; the PKCE verifier is encrypted.
+ */
+export const oauthFlows = sqliteTable('oauth_flows', {
+  stateHash: text('state_hash').primaryKey(),
+  kind: text('kind', { enum: ['claude-oauth', 'codex-oauth'] }).notNull(),
+  /** `user:<id>` or `operator`: only the same principal may finish the flow. */
+  principal: text('principal').notNull(),
+  /** AES-GCM ciphertext of the PKCE code verifier (worker/auth/credentials.ts). */
+  verifierEnc: text('verifier_enc').notNull(),
+  /** JSON: where the account goes and its settings, as validated at the start. */
+  target: text('target', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  createdAt: createdAt(),
+});
 
 export const groups = sqliteTable(
   'groups',

@@ -9,6 +9,7 @@ import { accountGate } from '../../durable-objects/address';
 import { ApiError } from '../api/errors';
 import { encryptCredential } from '../auth/credentials';
 import { type Account, accounts, enterprises, type Group, groups } from '../db/schema';
+import { isOAuthKind } from '../oauth/config';
 import { PRESETS, type Preset } from '../providers/compatible';
 import { probeUpstream } from '../providers/probe';
 import { groupsUsingAccount } from '../scheduling/group-config';
@@ -65,7 +66,10 @@ function invalid(field: string, message: string): never {
 }
 
 /** The endpoint's rules: a preset only for the compatible kinds, a base URL where one is needed. */
-function resolveEndpoint<T extends Endpoint>(input: T): Omit<T, 'preset'> & { baseUrl: string | null } {
+function resolveEndpoint<T extends Endpoint>(
+  input: T,
+  viaOAuth = false,
+): Omit<T, 'preset'> & { baseUrl: string | null } {
   const { preset, ...rest } = input;
   let baseUrl = rest.baseUrl ?? null;
   if (preset) {
@@ -76,11 +80,17 @@ function resolveEndpoint<T extends Endpoint>(input: T): Omit<T, 'preset'> & { ba
   }
   if (NEEDS_BASE_URL.has(rest.provider) && !baseUrl)
     invalid('baseUrl', 'this provider needs a baseUrl (or, for the compatible kinds, a preset)');
-  checkCredential(rest.provider, rest.credential);
+  checkCredential(rest.provider, rest.credential, viaOAuth);
   return { ...rest, baseUrl };
 }
 
-function checkCredential(provider: Provider, credential: string): void {
+function checkCredential(provider: Provider, credential: string, viaOAuth = false): void {
+  // A subscription's tokens come from the provider's sign-in, after the terms were confirmed.
+  if (isOAuthKind(provider) && !viaOAuth)
+    invalid(
+      'provider',
+      `${provider} accounts are added by signing in: POST /accounts/oauth/start, then POST /accounts/oauth/finish`,
+    );
   if (provider === 'bedrock' && !isBedrockCredential(credential))
     invalid(
       'credential',
@@ -147,7 +157,11 @@ async function mayJoinPool(caller: Caller, enterpriseId: string): Promise<void> 
  * Without: an account of no one yet, which only a system admin creates (to bind it to a carpool
  * through POST /groups); people bind a carpool's account through POST /groups/{id}/account.
  */
-export async function createAccount(caller: Caller, input: NewAccount): Promise<PublicAccount> {
+export async function createAccount(
+  caller: Caller,
+  input: NewAccount,
+  options: { viaOAuth?: boolean } = {},
+): Promise<PublicAccount> {
   if (input.enterpriseId) {
     await mayJoinPool(caller, input.enterpriseId);
   } else if (!(await memberships(caller)).system) {
@@ -157,7 +171,7 @@ export async function createAccount(caller: Caller, input: NewAccount): Promise<
     );
   }
   const { enterpriseId, ...rest } = input;
-  const endpoint = resolveEndpoint(rest);
+  const endpoint = resolveEndpoint(rest, options.viaOAuth);
   const id = crypto.randomUUID();
   const [row] = await caller.db
     .insert(accounts)
@@ -201,7 +215,7 @@ function settingsOf(input: AccountSettings & { baseUrl: string | null }) {
   };
 }
 
-async function requireEnterprise(caller: Caller, id: string): Promise<void> {
+export async function requireEnterprise(caller: Caller, id: string): Promise<void> {
   const [row] = await caller.db
     .select({ id: enterprises.id })
     .from(enterprises)
@@ -332,6 +346,11 @@ const SHOWN = [
 async function applyChanges(caller: Caller, before: Scoped, changes: AccountChanges): Promise<PublicAccount> {
   const { credential, ...fields } = changes;
   const id = before.account.id;
+  if (credential !== undefined && isOAuthKind(before.account.provider))
+    invalid(
+      'credential',
+      "a subscription account's tokens come from signing in to the provider, not from a field",
+    );
   if (credential !== undefined) checkCredential(before.account.provider, credential);
   const baseUrl = fields.baseUrl === undefined ? before.account.baseUrl : fields.baseUrl;
   if (NEEDS_BASE_URL.has(before.account.provider) && !baseUrl)
@@ -367,6 +386,60 @@ async function applyChanges(caller: Caller, before: Scoped, changes: AccountChan
   // A new credential is a fresh start: failures and an automatic disable were the old one's.
   if (credential !== undefined) await accountGate(caller.env, id).reset();
   return publicAccount(after);
+}
+
+/** The account, for someone about to change it (404 / 403 as for any change). */
+export async function accountToManage(caller: Caller, id: string): Promise<PublicAccount> {
+  return publicAccount(await managed(caller, id));
+}
+
+/** A pool account is changed with ai.manage; a carpool's by its owner (group.manage), as on /groups/{id}/account. */
+async function managed(caller: Caller, id: string): Promise<Scoped> {
+  // Seen first (404 otherwise), so an account id never reveals its carpool to a stranger.
+  const row = await accountFor(caller, id, 'view');
+  if (row.groupId) {
+    await carpoolFor(caller, row.groupId, 'group.manage');
+    return row;
+  }
+  return accountFor(caller, id, 'ai.manage');
+}
+
+/**
+ * A subscription account signed in again (after its grant was revoked, or to move it to another
+ * login): new tokens, enabled again, its failures forgotten.
+ */
+export async function reauthorizeAccount(
+  caller: Caller,
+  id: string,
+  credential: string,
+): Promise<PublicAccount> {
+  const before = await managed(caller, id);
+  if (!isOAuthKind(before.account.provider))
+    invalid('accountId', 'only a subscription account (claude-oauth, codex-oauth) is signed in again');
+  const [row] = await caller.db
+    .update(accounts)
+    .set({
+      credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, credential),
+      enabled: true,
+      disabledReason: null,
+      updatedAt: Date.now(),
+    })
+    .where(eq(accounts.id, id))
+    .returning();
+  await audit(caller, {
+    action: 'account.reauthorize',
+    target: { type: 'account', id },
+    enterpriseId: row!.enterpriseId,
+    groupId: before.groupId,
+    detail: {
+      fields: ['credential', 'enabled', 'disabledReason'],
+      before: { enabled: before.account.enabled, disabledReason: before.account.disabledReason },
+      after: { enabled: true, disabledReason: null },
+    },
+  });
+  await pushAccount(caller.env, row!);
+  await accountGate(caller.env, id).reset();
+  return publicAccount({ account: row!, groupId: before.groupId });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,7 +485,7 @@ export async function testConnection(_caller: Caller, input: Endpoint): Promise<
 // ---------------------------------------------------------------------------------------------
 // A carpool's account
 
-async function carpoolFor(
+export async function carpoolFor(
   caller: Caller,
   groupId: string,
   action: 'group.view' | 'group.manage',
@@ -440,6 +513,7 @@ export async function bindCarpoolAccount(
   caller: Caller,
   groupId: string,
   input: Omit<AccountSettings, 'name'> & Endpoint & { name?: string },
+  options: { viaOAuth?: boolean } = {},
 ): Promise<PublicAccount> {
   const group = await carpoolFor(caller, groupId, 'group.manage');
   if (group.kind !== 'carpool')
@@ -452,7 +526,7 @@ export async function bindCarpoolAccount(
       'conflict',
       `Group ${groupId} already has an account: change it (PATCH) or unbind it (DELETE) first.`,
     );
-  const endpoint = resolveEndpoint({ ...input, name: input.name ?? group.name });
+  const endpoint = resolveEndpoint({ ...input, name: input.name ?? group.name }, options.viaOAuth);
   const id = crypto.randomUUID();
   const d = caller.db;
   const [, bound] = await d.batch([

@@ -2,6 +2,8 @@
 import { anthropic } from './anthropic';
 import { azureOpenAI } from './azure';
 import { bedrock } from './bedrock';
+import { claudeOAuth } from './claude-oauth';
+import { codexOAuth } from './codex-oauth';
 import { anthropicCompatible, openAICompatible, PRESETS, type Preset, presetOf } from './compatible';
 import { gemini } from './gemini';
 import { openai } from './openai';
@@ -15,6 +17,8 @@ const adapters: Partial<Record<ProviderKind, ProviderAdapter>> = {
   'azure-openai': azureOpenAI,
   gemini,
   bedrock,
+  'claude-oauth': claudeOAuth,
+  'codex-oauth': codexOAuth,
 };
 
 export function adapterFor(kind: ProviderKind): ProviderAdapter | undefined {

@@ -1,6 +1,7 @@
 // The one interface every upstream provider adapter implements. Shared code (the pipeline, the
 // scheduler) talks only to this; provider quirks stay in the provider's folder.
 import type { Account } from '../db/schema';
+import type { UsageWindow } from '../oauth/windows';
 import type { HeaderPolicy } from './headers';
 
 export type ProviderKind = Account['provider'];
@@ -81,4 +82,9 @@ export interface ProviderAdapter {
    * `client_error` from the small error body. Null keeps the first answer.
    */
   refineClientError?(status: number, body: string): ErrorClass | null;
+  /**
+   * A subscription's usage windows, read off a response's headers (worker/oauth/windows.ts);
+   * absent for providers without them. The account's gate keeps them and schedules by them.
+   */
+  usageWindows?(headers: Headers): UsageWindow[];
 }

@@ -3,7 +3,7 @@
 // client, stream back through the metering tap, and settle off the critical path (release the
 // lease with how it went, send one usage event).
 import type { Context } from 'hono';
-import { groupGate } from '../../durable-objects/address';
+import { accountGate, groupGate } from '../../durable-objects/address';
 import type { AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
@@ -27,9 +27,11 @@ import {
 } from '../metering/meter-stream';
 import { pricesNow } from '../metering/price-overrides';
 import { metrics } from '../metrics';
+import { isOAuthKind } from '../oauth/config';
 import { downstreamHeaders } from '../providers/headers';
 import { adapterFor, allAdapters } from '../providers/registry';
 import type {
+  ErrorClass,
   Operation,
   ProviderAdapter,
   ProviderKind,
@@ -220,20 +222,30 @@ async function attemptOnce(
     const error = new RelayError('upstream', `This account (${account.provider}) cannot serve this API.`);
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer: null, error };
   }
-  const controller = settlement.newAttempt();
   let upstream: Response;
-  try {
-    upstream = await forward(env, plan, account, request, controller, settlement, startedAt);
-  } catch (err) {
-    const error =
-      err instanceof RelayError ? err : new RelayError('upstream', 'The upstream could not be reached.');
-    const failure: UpstreamFailure =
-      error.kind === 'timeout' ? { kind: 'timeout' } : { kind: 'connect_failed' };
-    return { kind: 'failed', failure, answer: null, error };
+  let classified: ErrorClass | null = null;
+  for (let renewed = false; ; renewed = true) {
+    const controller = settlement.newAttempt();
+    try {
+      upstream = await forward(env, plan, account, request, controller, settlement, startedAt);
+    } catch (err) {
+      const error =
+        err instanceof RelayError ? err : new RelayError('upstream', 'The upstream could not be reached.');
+      const failure: UpstreamFailure =
+        error.kind === 'timeout' ? { kind: 'timeout' } : { kind: 'connect_failed' };
+      return { kind: 'failed', failure, answer: null, error };
+    }
+    classified = upstream.ok ? null : plan.adapter.classifyError(upstream.status, upstream.headers);
+    // A subscription's access token refused: its gate refreshes it (once, whoever asks) and the
+    // same account is asked again with the new one, once.
+    if (renewed || classified?.kind !== 'auth_failed' || !isOAuthKind(account.provider)) break;
+    await upstream.body?.cancel();
+    const fresh = await accountGate(env, account.id).refreshAfterRejection(account.credentialsEnc);
+    if (!fresh) break;
+    account = fresh;
   }
 
-  if (!upstream.ok) {
-    let classified = plan.adapter.classifyError(upstream.status, upstream.headers);
+  if (!upstream.ok && classified) {
     if (classified.kind === 'client_error' && plan.adapter.refineClientError) {
       const text = await upstream.text();
       classified = plan.adapter.refineClientError(upstream.status, text) ?? classified;
@@ -277,7 +289,7 @@ async function attemptOnce(
 
   // An upstream that opens a stream and then says nothing is as stuck as one that never answers.
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
-  settlement.serves(serving(upstream, meter, source));
+  settlement.serves(serving(upstream, meter, source, plan));
   settlement.due(startedAt + timeoutMs, () => {
     source.timedOut = true;
     source.cancel();
@@ -309,8 +321,9 @@ function rewrites(plan: Plan): boolean {
   return plan.conversion !== null || plan.stripUsageChunk || plan.adapter.decodeBody !== undefined;
 }
 
-function serving(upstream: Response, meter: Meter, source: HeldStream | null): Serving {
+function serving(upstream: Response, meter: Meter, source: HeldStream | null, plan: Plan): Serving {
   return {
+    windows: plan.adapter.usageWindows?.(upstream.headers),
     status: upstream.status,
     upstreamRequestId: upstream.headers.get('request-id') ?? upstream.headers.get('x-request-id'),
     meter,
@@ -426,7 +439,7 @@ function respond(
   const headers = downstreamHeaders(upstream.headers, plan.adapter.headers);
   headers.set('x-carpool-request-id', c.get('requestId'));
   if (attempts > 1) headers.set('x-carpool-attempts', String(attempts));
-  settlement.serves(serving(upstream, meter, source));
+  settlement.serves(serving(upstream, meter, source, plan));
   const settle = (result: TapResult) =>
     settlement.finish({
       outcome: result.outcome,

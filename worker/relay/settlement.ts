@@ -7,6 +7,7 @@
 // after them never runs. The Settlement is registered with waitUntil from the first line and
 // listens to the client's signal itself; whatever phase the request was in, the abort handler
 // cancels the upstream, gives the lease back and records the request.
+
 import type { AttemptReport } from '../../durable-objects/account-gate';
 import { accountGate, groupGate } from '../../durable-objects/address';
 import type { Admission } from '../../durable-objects/group-gate';
@@ -17,6 +18,7 @@ import { pricesNow } from '../metering/price-overrides';
 import type { PriceTable } from '../metering/prices';
 import { emptyUsage } from '../metering/usage';
 import { metrics } from '../metrics';
+import type { UsageWindow } from '../oauth/windows';
 import type { UpstreamAccount, UpstreamFailure } from '../providers/types';
 import { type UsageEvent, usageEvent } from '../queue/usage-event';
 import { outbox, type Release } from './outbox';
@@ -46,6 +48,8 @@ export interface Serving {
   firstByteMs: () => number | null;
   /** Stops reading the upstream's body (and the client's branch of it). */
   cancel: (reason: unknown) => void;
+  /** A subscription's usage windows from the response headers, for the account's gate. */
+  windows?: UsageWindow[];
 }
 
 export interface Ending {
@@ -183,11 +187,12 @@ export class Settlement {
       ending.outcome === 'upstream_error' || (ending.status < 400 && ending.reading?.errorType != null);
     const failure: UpstreamFailure | undefined =
       ending.failure ?? (streamFailed ? { kind: 'stream_failed' } : undefined);
+    const windows = this.serving?.windows?.length ? { windows: this.serving.windows } : {};
     const report: AttemptReport | undefined = failure
-      ? { ok: false, failure }
+      ? { ok: false, failure, ...windows }
       : ending.outcome === 'client_abort' && this.serving === null
         ? undefined
-        : { ok: true, firstByteMs: ending.firstByteMs };
+        : { ok: true, firstByteMs: ending.firstByteMs, ...windows };
     const errorType = stalled
       ? 'stream_idle_timeout'
       : (ending.errorType ?? ending.reading?.errorType ?? null);

@@ -2,6 +2,8 @@
 // client's wire before those that need a conversion, then by priority (lower number first); within
 // a tier, the strategy of its accounts' pool. Accounts known to be cooling down or disabled go
 // last: they are still asked (they answer at once, with the reason), but only after the rest.
+// Subscription accounts near the end of a usage window (headroom: WINDOW_HEADROOM_PERCENT, see
+// worker/oauth/windows.ts) go after those with room left, until that window resets.
 import type { AccountLoad } from '../../durable-objects/account-gate';
 import type { PoolAccount } from './group-config';
 import { DEFAULT_POLICY, type Strategy } from './policy';
@@ -33,24 +35,31 @@ export class Ranker {
     now: number,
   ): PoolAccount[] {
     const available: PoolAccount[] = [];
+    const nearLimit: PoolAccount[] = [];
     const unavailable: PoolAccount[] = [];
     for (const account of accounts) {
-      const until = loads.get(account.id)?.unavailableUntil;
-      (until != null && until > now ? unavailable : available).push(account);
+      const load = loads.get(account.id);
+      const until = load?.unavailableUntil;
+      if (until != null && until > now) unavailable.push(account);
+      else if (load?.nearLimitUntil != null && load.nearLimitUntil > now) nearLimit.push(account);
+      else available.push(account);
     }
+    // Unavailable accounts keep the native-before-converted order among themselves.
+    const byClass = unavailable.sort((a, b) => tiering.tierOf(a) - tiering.tierOf(b));
+    return [...this.tiered(available, tiering, loads), ...this.tiered(nearLimit, tiering, loads), ...byClass];
+  }
+
+  private tiered(accounts: PoolAccount[], tiering: Tiering, loads: Map<string, AccountLoad>): PoolAccount[] {
     const tiers = new Map<number, PoolAccount[]>();
-    for (const account of available) {
+    for (const account of accounts) {
       const key = tiering.tierOf(account);
       const tier = tiers.get(key) ?? [];
       tier.push(account);
       tiers.set(key, tier);
     }
-    const ordered = [...tiers.entries()]
+    return [...tiers.entries()]
       .sort(([a], [b]) => a - b)
       .flatMap(([, tier]) => this.orderTier(tier, tierStrategy(tier, tiering), loads));
-    // Unavailable accounts keep the native-before-converted order among themselves.
-    const byClass = unavailable.sort((a, b) => tiering.tierOf(a) - tiering.tierOf(b));
-    return [...ordered, ...byClass];
   }
 
   /** Records the account that took the request, which moves round robin and weighted on. */

@@ -173,6 +173,27 @@ const AccountStateSchema = z
     lastSuccessAt: z.number().nullable(),
     leases: z.array(z.object({ leaseId: z.string(), expiresAt: z.number(), seenAt: z.number() })),
     recentErrors: z.array(z.object({ at: z.number(), kind: z.string(), status: z.number().nullable() })),
+    windows: z
+      .array(
+        z.object({
+          name: z.string().openapi({ description: '`5h`, `7d`… named by length, not position.' }),
+          windowMinutes: z.number().int().nullable(),
+          usedPercent: z.number(),
+          resetAt: z.number().nullable().openapi({ description: 'Epoch ms: the countdown’s end.' }),
+          exhausted: z.boolean(),
+        }),
+      )
+      .openapi({
+        description: "A subscription's usage windows, from its latest response; empty for API keys.",
+      }),
+    oauth: z
+      .object({
+        expiresAt: z.number().nullable(),
+        refreshedAt: z.number().nullable(),
+        lastRefreshError: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "A subscription's sign-in: token expiry, last refresh and its error." }),
   })
   .openapi('AccountState');
 

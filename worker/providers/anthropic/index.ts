@@ -3,16 +3,16 @@ import { type HeaderPolicy, retryAfterMs, upstreamHeaders, withBase } from '../h
 import type { ErrorClass, Operation, ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl, pickQuery } from '../url';
 
-const DEFAULT_VERSION = '2023-06-01';
+export const DEFAULT_VERSION = '2023-06-01';
 
-const PATHS: Record<Operation['kind'], string> = {
+export const PATHS: Record<Operation['kind'], string> = {
   generate: '/v1/messages',
   count_tokens: '/v1/messages/count_tokens',
   models: '/v1/models',
 };
 
 /** The query parameters Anthropic defines per operation (Claude Code sends `?beta=true`). */
-const QUERY: Record<Operation['kind'], readonly string[]> = {
+export const QUERY: Record<Operation['kind'], readonly string[]> = {
   generate: ['beta'],
   count_tokens: ['beta'],
   models: ['beta', 'before_id', 'after_id', 'limit'],
