@@ -1,5 +1,7 @@
-// Tests run inside workerd with real D1, Durable Objects and Queues. The only fake is the upstream
-// AI provider: an auxiliary worker that receives every outbound fetch the relay makes.
+// Two projects. `workers`: the relay's tests inside workerd with real D1, Durable Objects and
+// Queues; the only fake is the upstream AI provider, an auxiliary worker that receives every
+// outbound fetch the relay makes. `dashboard`: the dashboard's unit tests and its browser journeys
+// (Chromium through playwright-core against `wrangler dev`), in Node.
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
@@ -18,7 +20,7 @@ const fakeUpstream = buildSync({
   write: false,
 }).outputFiles[0]!.text;
 
-export default defineConfig({
+const workers = defineConfig({
   plugins: [
     cloudflareTest(async () => ({
       main: './worker/index.ts',
@@ -60,8 +62,27 @@ export default defineConfig({
     })),
   ],
   test: {
+    name: 'workers',
     include: ['test/**/*.test.ts'],
     setupFiles: ['./test/setup.ts'],
     testTimeout: 30_000,
+  },
+});
+
+export default defineConfig({
+  test: {
+    projects: [
+      workers,
+      {
+        test: {
+          name: 'dashboard',
+          include: ['dashboard/test/**/*.test.ts'],
+          environment: 'node',
+          // The browser journeys start wrangler and Chromium: minutes, not seconds, on a busy machine.
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+        },
+      },
+    ],
   },
 });

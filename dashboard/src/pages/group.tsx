@@ -1,4 +1,251 @@
-// Placeholder: filled in the next commits.
-export default function Page() {
-  return <h1>group</h1>;
+// The carpool owner's page: this month's cards (requests, cost, cost per member), the bound account
+// and its health, members n/max with each one's cost, invite links (create, revoke), and usage by
+// model. The statements (split mode, closed months) are to come: see routes.tsx.
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Link, useParams } from 'wouter';
+import { api, must, type Schemas } from '../api/client';
+import { keys, useGroup, useGroupAccount, useGroupUsage } from '../api/queries';
+import { AccountStatus } from '../components/account-status';
+import { Card, CodeBlock, ErrorMessage, Field, Loading, Stat } from '../components/ui';
+import { useI18n } from '../i18n';
+import {
+  formatCount,
+  formatDateTime,
+  formatMicros,
+  formatShare,
+  formatTokens,
+  monthStart,
+} from '../lib/format';
+import { inviteInputFromForm, inviteLink } from '../lib/forms';
+
+function Invites({ groupId }: { groupId: string }) {
+  const { t, language } = useI18n();
+  const queryClient = useQueryClient();
+  const list = useQuery({
+    queryKey: keys.groupInvites(groupId),
+    queryFn: () => must(api.GET('/groups/{id}/invites', { params: { path: { id: groupId } } })),
+  });
+  const [form, setForm] = useState({ days: '7', maxUses: '1', email: '' });
+  const [link, setLink] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const set = (field: keyof typeof form) => (value: string) => setForm((f) => ({ ...f, [field]: value }));
+  const invites = (list.data?.data ?? []).filter((i) => i.status === 'active');
+  return (
+    <Card title={t('invites.title')}>
+      {link && (
+        <div className="secret" data-testid="invite-link">
+          <p>
+            <strong>{t('invites.shownOnce')}</strong>
+          </p>
+          <CodeBlock text={link} label={t('invites.copyLink')} />
+        </div>
+      )}
+      {invites.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>{t('invites.expires')}</th>
+                <th className="num">{t('invites.uses')}</th>
+                <th>{t('invites.email')}</th>
+                <th>
+                  <span className="visually-hidden">{t('common.actions')}</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {invites.map((i) => (
+                <tr key={i.id}>
+                  <td>{formatDateTime(i.expiresAt, language)}</td>
+                  <td className="num">
+                    {i.uses} / {i.maxUses}
+                  </td>
+                  <td>{i.email ?? '—'}</td>
+                  <td>
+                    <button
+                      type="button"
+                      className="danger small"
+                      onClick={async () => {
+                        await must(
+                          api.DELETE('/groups/{id}/invites/{inviteId}', {
+                            params: { path: { id: groupId, inviteId: i.id } },
+                          }),
+                        );
+                        await queryClient.invalidateQueries({ queryKey: keys.groupInvites(groupId) });
+                      }}
+                    >
+                      {t('invites.revoke')}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <details>
+        <summary>{t('invites.create')}</summary>
+        <form
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setError(null);
+            try {
+              const invite = await must(
+                api.POST('/groups/{id}/invites', {
+                  params: { path: { id: groupId } },
+                  body: inviteInputFromForm(form),
+                }),
+              );
+              setLink(inviteLink(invite.token, location.origin));
+              await queryClient.invalidateQueries({ queryKey: keys.groupInvites(groupId) });
+            } catch (err) {
+              setError(err);
+            }
+          }}
+        >
+          <Field
+            label={t('invites.days')}
+            name="days"
+            inputMode="decimal"
+            value={form.days}
+            onChange={set('days')}
+          />
+          <Field
+            label={t('invites.maxUses')}
+            name="maxUses"
+            inputMode="numeric"
+            value={form.maxUses}
+            onChange={set('maxUses')}
+          />
+          <Field
+            label={t('invites.email')}
+            hint={t('invites.emailHint')}
+            name="email"
+            type="email"
+            value={form.email}
+            onChange={set('email')}
+          />
+          <ErrorMessage error={error} />
+          <div>
+            <button type="submit">{t('invites.createSubmit')}</button>
+          </div>
+        </form>
+      </details>
+    </Card>
+  );
+}
+
+export default function GroupPage() {
+  const { t, language } = useI18n();
+  const { id = '' } = useParams<{ id: string }>();
+  const group = useGroup(id);
+  const account = useGroupAccount(id);
+  const usage = useGroupUsage(id, monthStart());
+  if (group.isPending || usage.isPending) return <Loading />;
+  if (group.isError) return <ErrorMessage error={group.error} />;
+  const g = group.data;
+  const totals = usage.data?.totals;
+  const members = g.members.length;
+  const costOf = (userId: string) => usage.data?.byMember.find((m) => m.userId === userId);
+  return (
+    <>
+      <h1>{g.name}</h1>
+      <section aria-label={t('group.thisMonth')} className="stats">
+        <Stat
+          label={t('group.requests')}
+          value={<span data-testid="group-requests">{formatCount(totals?.requests ?? 0, language)}</span>}
+        />
+        <Stat
+          label={t('group.cost')}
+          value={<span data-testid="group-cost">{formatMicros(totals?.costMicros ?? 0, language)}</span>}
+        />
+        <Stat
+          label={t('group.costPerMember')}
+          value={formatMicros(members > 0 ? Math.round((totals?.costMicros ?? 0) / members) : 0, language)}
+        />
+        <Stat label={t('group.members')} value={`${members} / ${g.maxMembers}`} />
+      </section>
+
+      <Card
+        title={t('account.title')}
+        actions={
+          !account.data && (
+            <Link href={`/groups/${id}/account`} className="button small">
+              {t('account.bind')}
+            </Link>
+          )
+        }
+      >
+        {account.isPending ? <Loading /> : <AccountStatus account={account.data ?? null} />}
+      </Card>
+
+      <Card title={t('group.memberCosts', { n: members, max: g.maxMembers })}>
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>{t('group.member')}</th>
+                <th className="num">{t('group.requests')}</th>
+                <th className="num">{t('group.cost')}</th>
+                <th className="num">{t('group.share')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {g.members.map((m) => {
+                const u = costOf(m.userId);
+                return (
+                  <tr key={m.userId}>
+                    <td>
+                      {m.name} <span className="muted">({t(`role.${m.role}`)})</span>
+                      <br />
+                      <small className="muted">{m.email}</small>
+                    </td>
+                    <td className="num">{formatCount(u?.requests ?? 0, language)}</td>
+                    <td className="num">{formatMicros(u?.costMicros ?? 0, language)}</td>
+                    <td className="num">
+                      {formatShare(u?.costMicros ?? 0, totals?.costMicros ?? 0, language)}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      </Card>
+
+      <Invites groupId={id} />
+
+      <Card title={t('group.byModel')}>
+        {(usage.data?.byModel.length ?? 0) === 0 ? (
+          <p className="muted">{t('group.noUsage')}</p>
+        ) : (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>{t('group.model')}</th>
+                  <th className="num">{t('group.requests')}</th>
+                  <th className="num">{t('group.tokensIn')}</th>
+                  <th className="num">{t('group.tokensOut')}</th>
+                  <th className="num">{t('group.cost')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {usage.data?.byModel.map((m) => (
+                  <tr key={m.model}>
+                    <td>{m.model}</td>
+                    <td className="num">{formatCount(m.requests, language)}</td>
+                    <td className="num">{formatTokens(m.inputTokens, language)}</td>
+                    <td className="num">{formatTokens(m.outputTokens, language)}</td>
+                    <td className="num">{formatMicros(m.costMicros, language)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+    </>
+  );
 }

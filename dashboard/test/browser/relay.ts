@@ -1,0 +1,175 @@
+// An `npm run dev`-equivalent relay for the browser tests: the dashboard built into dashboard/dist,
+// `wrangler dev` on a free port with fresh local state (D1 migrated) in a temporary --persist-to
+// directory, and the test suite's fake upstream over HTTP for accounts to point at.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes, webcrypto } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'vite';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { startFakeUpstream } from '../../../scripts/fake-upstream.mjs';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
+
+export interface Relay {
+  /** The relay and dashboard, e.g. http://localhost:40123 */
+  url: string;
+  /** The fake upstream's base URL, for accounts' baseUrl. */
+  upstream: string;
+  adminToken: string;
+  setupToken: string;
+  persistTo: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+async function buildDashboard() {
+  // vitest runs with NODE_ENV=test; the dashboard ships React's production build.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: join(root, 'dashboard', 'vite.config.ts'),
+      mode: 'production',
+      logLevel: 'warn',
+    });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
+}
+
+export async function startRelay(): Promise<Relay> {
+  await buildDashboard();
+  const persistTo = mkdtempSync(join(tmpdir(), 'aicarpool-e2e-'));
+  const migrate = spawnSync(
+    wrangler,
+    ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo],
+    {
+      cwd: root,
+      env: { ...process.env, CI: 'true' },
+      encoding: 'utf8',
+    },
+  );
+  if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}`);
+
+  const fake: Server = await startFakeUpstream(0, '127.0.0.1');
+  const fakeAddress = fake.address();
+  const upstream = `http://127.0.0.1:${typeof fakeAddress === 'object' && fakeAddress ? fakeAddress.port : 0}`;
+
+  const port = await freePort();
+  const adminToken = `cpadmin-${randomBytes(12).toString('hex')}`;
+  const setupToken = randomBytes(12).toString('base64url');
+  const vars = {
+    ADMIN_TOKEN: adminToken,
+    CREDENTIALS_KEY: randomBytes(32).toString('base64'),
+    SETUP_TOKEN: setupToken,
+  };
+  const dev: ChildProcess = spawn(
+    wrangler,
+    [
+      'dev',
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--inspector-port',
+      String(await freePort()),
+      '--persist-to',
+      persistTo,
+      '--show-interactive-dev-session=false',
+      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+    ],
+    { cwd: root, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  let log = '';
+  dev.stdout?.on('data', (d) => {
+    log += d;
+  });
+  dev.stderr?.on('data', (d) => {
+    log += d;
+  });
+  const url = `http://localhost:${port}`;
+  const stop = async () => {
+    if (dev.exitCode === null && dev.pid) {
+      const exited = new Promise((resolve) => dev.once('exit', resolve));
+      process.kill(-dev.pid, 'SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL');
+    }
+    await new Promise((resolve) => fake.close(resolve));
+    rmSync(persistTo, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (dev.exitCode !== null) break;
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/api/v1/setup`);
+      if (response.ok) return { url, upstream, adminToken, setupToken, persistTo, stop };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not come up:\n${log}`);
+}
+
+/** The password hash the relay stores (worker/auth/password.ts: pbkdf2-sha256$100000$salt$hash). */
+async function hashPassword(password: string) {
+  const salt = webcrypto.getRandomValues(new Uint8Array(16));
+  const key = await webcrypto.subtle.importKey('raw', new TextEncoder().encode(password), 'PBKDF2', false, [
+    'deriveBits',
+  ]);
+  const bits = await webcrypto.subtle.deriveBits(
+    { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: 100_000 },
+    key,
+    256,
+  );
+  const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+  return `pbkdf2-sha256$100000$${b64(salt)}$${b64(new Uint8Array(bits))}`;
+}
+
+/**
+ * A person with a password who is in no group yet, as a returning user would be. Created by the
+ * operator API; the password is written straight into local D1, because until
+ * `POST /invites/{token}/sign-up` exists no API route gives a new person a password.
+ */
+export async function seedUser(relay: Relay, person: { email: string; name: string; password: string }) {
+  const response = await fetch(`${relay.url}/admin/v1/users`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${relay.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ email: person.email, name: person.name }),
+  });
+  if (!response.ok) throw new Error(`creating ${person.email}: ${response.status} ${await response.text()}`);
+  const { id } = (await response.json()) as { id: string };
+  const hash = await hashPassword(person.password);
+  const update = spawnSync(
+    wrangler,
+    [
+      'd1',
+      'execute',
+      'DB',
+      '--local',
+      '--persist-to',
+      relay.persistTo,
+      '--command',
+      `UPDATE users SET password_hash = '${hash}' WHERE id = '${id}'`,
+    ],
+    { cwd: root, env: { ...process.env, CI: 'true' }, encoding: 'utf8' },
+  );
+  if (update.status !== 0) throw new Error(`setting the password: ${update.stderr}`);
+  return id;
+}

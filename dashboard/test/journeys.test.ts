@@ -1,0 +1,205 @@
+// The dashboard in a real browser (Debian's Chromium through playwright-core) against an
+// `npm run dev`-equivalent relay and the fake upstream: journeys as people walk them, asserting
+// what they see, with axe and a screenshot on every page (test-artifacts/screenshots/).
+import Anthropic from '@anthropic-ai/sdk';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath } from './browser/chromium';
+import { checkPage } from './browser/page-checks';
+import { type Relay, seedUser, startRelay } from './browser/relay';
+
+let relay: Relay;
+let browser: Browser;
+let ownerContext: BrowserContext;
+let memberContext: BrowserContext;
+let owner: Page;
+let member: Page;
+const state = { groupId: '', inviteLink: '', memberKey: '' };
+const MEMBER = { email: 'mia@example.com', name: 'Mia', password: 'mia-password-1' };
+
+async function until(check: () => Promise<boolean>, what: string, ms = 45_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  const executablePath = chromiumPath();
+  relay = await startRelay();
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  ownerContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1200, height: 900 } });
+  memberContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1200, height: 900 } });
+  owner = await ownerContext.newPage();
+  member = await memberContext.newPage();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await relay?.stop();
+});
+
+describe.sequential('a carpool from setup to shared usage', () => {
+  it('the owner sets up the relay through the setup link', async () => {
+    await owner.goto(`${relay.url}/setup?token=${encodeURIComponent(relay.setupToken)}`);
+    await owner.getByRole('heading', { name: 'Set up AiCarpool' }).waitFor();
+    await checkPage(owner, 'setup');
+    await owner.getByLabel('Name').fill('Olga Owner');
+    await owner.getByLabel('Email').fill('olga@example.com');
+    await owner.getByLabel('Password').fill('olga-password-1');
+    await owner.getByRole('button', { name: 'Create and sign in' }).click();
+    await owner.getByRole('heading', { name: 'My carpools' }).waitFor();
+    await expect(owner.getByText('You are in no group yet').isVisible()).resolves.toBe(true);
+  });
+
+  it('starts a carpool and binds its account after testing the connection', async () => {
+    await owner.getByRole('link', { name: 'Start a carpool' }).click();
+    await owner.getByRole('heading', { name: 'Start a carpool' }).waitFor();
+    await checkPage(owner, 'new-group');
+    await owner.getByLabel('Group name').fill('Olga and friends');
+    await owner.getByRole('button', { name: 'Create the carpool' }).click();
+    await owner.getByRole('heading', { name: 'Bind the group account' }).waitFor();
+    state.groupId = owner.url().match(/groups\/([^/]+)\/account/)![1]!;
+    await owner.getByLabel('Base URL').fill(relay.upstream);
+    await owner.getByLabel('API key').fill('sk-fake.e2e.ok');
+    // Saving waits for a passing test of these very inputs.
+    await expect(owner.getByRole('button', { name: 'Save and bind' }).isDisabled()).resolves.toBe(true);
+    await owner.getByRole('button', { name: 'Test connection' }).click();
+    await expect(owner.getByTestId('connection-result').textContent()).resolves.toBe('Connection works.');
+    await checkPage(owner, 'bind-account');
+    await owner.getByRole('button', { name: 'Save and bind' }).click();
+    await owner.getByRole('heading', { name: 'Olga and friends' }).waitFor();
+    await expect(owner.getByTestId('account-state').textContent()).resolves.toBe('Healthy');
+  });
+
+  it('creates an invite link', async () => {
+    await owner.getByText('Create an invite link').click();
+    await owner.getByRole('button', { name: 'Create link' }).click();
+    const link = await owner.getByTestId('invite-link').locator('code').textContent();
+    expect(link).toMatch(new RegExp(`^${relay.url}/invite/`));
+    state.inviteLink = link!;
+    await checkPage(owner, 'group-owner');
+  });
+
+  it('a second person opens the invite, signs in and joins; creates a key and tests it', async () => {
+    await seedUser(relay, MEMBER);
+    await member.goto(state.inviteLink);
+    await member.getByRole('heading', { name: 'Join Olga and friends' }).waitFor();
+    await expect(member.getByTestId('invite-preview').textContent()).resolves.toBe(
+      'Olga Owner invites you. 1 of 10 seats taken.',
+    );
+    await checkPage(member, 'invite');
+    await member.getByRole('tab', { name: 'I have an account' }).click();
+    await member.getByLabel('Email').fill(MEMBER.email);
+    await member.getByLabel('Password').fill(MEMBER.password);
+    await member.getByRole('button', { name: 'Sign in and join' }).click();
+    await member.getByRole('heading', { name: 'Olga and friends' }).waitFor();
+    // A member sees no owner page in the navigation.
+    await expect(member.getByRole('link', { name: 'Manage group' }).count()).resolves.toBe(0);
+
+    await member.getByText('Create a key').click();
+    await member.getByLabel('Name').fill('laptop');
+    await member.getByRole('button', { name: 'Create key' }).click();
+    state.memberKey = (await member.getByTestId('new-key').locator('code').first().textContent())!;
+    expect(state.memberKey).toMatch(/^cp-/);
+    await expect(member.getByRole('tabpanel').textContent()).resolves.toContain(
+      `ANTHROPIC_AUTH_TOKEN=${state.memberKey}`,
+    );
+    await member.getByRole('button', { name: 'Send a test request' }).click();
+    await member.getByTestId('test-result').waitFor();
+    await expect(member.getByTestId('test-result').textContent()).resolves.toMatch(
+      /^It works\. The answer: .+/,
+    );
+    await checkPage(member, 'member-home-new-key');
+  });
+
+  it('a request with that key through the relay (Anthropic SDK) shows in both views', async () => {
+    const client = new Anthropic({ baseURL: relay.url, apiKey: state.memberKey, maxRetries: 0 });
+    const message = await client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'Hello from the SDK' }],
+    });
+    expect(message.content.length).toBeGreaterThan(0);
+
+    // Usage is metered through the queue: the member's cost appears, and it is all of the group's.
+    await until(async () => {
+      await member.goto(`${relay.url}/`);
+      await member.getByTestId('my-cost').waitFor();
+      return (await member.getByTestId('my-cost').textContent()) !== '$0.00';
+    }, "the member's cost");
+    await expect(member.getByTestId('my-share').textContent()).resolves.toBe('100%');
+    await checkPage(member, 'member-home');
+
+    await until(async () => {
+      await owner.goto(`${relay.url}/groups/${state.groupId}`);
+      await owner.getByTestId('group-requests').waitFor();
+      return (await owner.getByTestId('group-requests').textContent()) === '2';
+    }, "the group's two requests");
+    const row = owner.getByRole('row', { name: /Mia/ });
+    await expect(row.textContent()).resolves.toContain('100%');
+    await expect(owner.getByRole('row', { name: /claude-haiku-4-5/ }).count()).resolves.toBe(1);
+    await checkPage(owner, 'group-owner-usage');
+  });
+
+  it('a member cannot reach owner pages: hidden, "not allowed", and refused by the API', async () => {
+    await member.goto(`${relay.url}/groups/${state.groupId}`);
+    await member.getByRole('heading', { name: 'Not allowed' }).waitFor();
+    await checkPage(member, 'not-allowed');
+    await member.goto(`${relay.url}/groups/${state.groupId}/account`);
+    await member.getByRole('heading', { name: 'Not allowed' }).waitFor();
+    const refused = await member.evaluate(async (groupId) => {
+      const response = await fetch(`/api/v1/groups/${groupId}/invites`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return response.status;
+    }, state.groupId);
+    expect(refused).toBe(403);
+  });
+
+  it('key lookup shows the key without signing in', async () => {
+    const anonymous = await browser.newContext({ locale: 'en-US' });
+    const page = await anonymous.newPage();
+    await page.goto(`${relay.url}/key`);
+    await page.getByLabel('Your key (cp-…)').fill(state.memberKey);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByTestId('key-status').waitFor();
+    await expect(page.getByRole('heading', { name: 'laptop' }).count()).resolves.toBe(1);
+    await checkPage(page, 'key-lookup');
+    await page.goto(`${relay.url}/login`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await checkPage(page, 'login');
+    await anonymous.close();
+  });
+
+  it('profile: sessions and a personal access token', async () => {
+    await owner.goto(`${relay.url}/profile`);
+    await owner.getByRole('heading', { name: 'Profile' }).waitFor();
+    await owner.getByText('This session').waitFor();
+    await owner.getByLabel('Name', { exact: true }).last().fill('script');
+    await owner.getByRole('button', { name: 'Create token' }).click();
+    await expect(owner.locator('.secret code').textContent()).resolves.toMatch(/^cpat_/);
+    await checkPage(owner, 'profile');
+  });
+
+  it('the group page in Chinese, the choice kept across visits', async () => {
+    await owner.goto(`${relay.url}/groups/${state.groupId}`);
+    await owner.getByLabel('Language').selectOption('zh-CN');
+    await owner.getByRole('heading', { name: '本月按模型统计' }).waitFor();
+    await owner.reload();
+    await owner.getByRole('heading', { name: '本月按模型统计' }).waitFor();
+    await expect(owner.evaluate(() => document.documentElement.lang)).resolves.toBe('zh-CN');
+    await checkPage(owner, 'group-owner-zh');
+  });
+
+  it('the member home on a 390 px wide phone', async () => {
+    await member.setViewportSize({ width: 390, height: 844 });
+    await member.goto(`${relay.url}/`);
+    await member.getByTestId('my-cost').waitFor();
+    await checkPage(member, 'member-home-390');
+  });
+});

@@ -1,0 +1,137 @@
+// The dashboard's own logic, in Node: money and token formatting, forms → API inputs, client
+// snippets, answers of a test request, the sign-in redirect, and the catalogs.
+import { describe, expect, it } from 'vitest';
+import { en } from '../src/i18n/en';
+import { zhCN } from '../src/i18n/zh-CN';
+import { formatMicros, formatShare, formatTokens, monthStart, parseDollars } from '../src/lib/format';
+import { connectionInput, inviteInputFromForm, inviteLink, keyRulesFromForm } from '../src/lib/forms';
+import { answerText, familyOf, probeModel } from '../src/lib/probe';
+import { safeNext } from '../src/lib/redirect';
+import { CLIENTS, snippetFor } from '../src/lib/snippets';
+
+describe('money', () => {
+  it('shows micro-dollars as dollars, keeping tiny amounts visible', () => {
+    expect(formatMicros(0)).toBe('$0.00');
+    expect(formatMicros(12_345_678)).toBe('$12.35');
+    expect(formatMicros(4_200)).toBe('$0.0042');
+    expect(formatMicros(10_000)).toBe('$0.01');
+    expect(formatMicros(-1_500_000)).toBe('-$1.50');
+    expect(formatMicros(1_234_000_000)).toBe('$1,234.00');
+  });
+  it('parses typed dollars into integer micro-dollars', () => {
+    expect(parseDollars('12.5')).toBe(12_500_000);
+    expect(parseDollars('$3')).toBe(3_000_000);
+    expect(parseDollars('0.000001')).toBe(1);
+    expect(parseDollars('1.0000001')).toBeNull();
+    expect(parseDollars('-1')).toBeNull();
+    expect(parseDollars('abc')).toBeNull();
+  });
+  it('shares are percentages of the whole, 0 when there is nothing', () => {
+    expect(formatShare(1, 3)).toBe('33.3%');
+    expect(formatShare(5, 0)).toBe('0%');
+  });
+});
+
+describe('tokens and time', () => {
+  it('counts tokens compactly', () => {
+    expect(formatTokens(950)).toBe('950');
+    expect(formatTokens(12_345)).toBe('12.3K');
+    expect(formatTokens(4_500_000)).toBe('4.5M');
+  });
+  it('the month starts on its first day at midnight', () => {
+    const start = new Date(monthStart(new Date(2026, 10, 28, 15, 30)));
+    expect([start.getFullYear(), start.getMonth(), start.getDate(), start.getHours()]).toEqual([
+      2026, 10, 1, 0,
+    ]);
+  });
+});
+
+describe('forms', () => {
+  const now = 1_700_000_000_000;
+  it('key rules leave empty fields out', () => {
+    expect(keyRulesFromForm({ name: '', models: '', expiresInDays: '', maxConcurrency: '' }, now)).toEqual(
+      {},
+    );
+    expect(
+      keyRulesFromForm(
+        { name: ' laptop ', models: 'claude-*, gpt-5  x', expiresInDays: '30', maxConcurrency: '2' },
+        now,
+      ),
+    ).toEqual({
+      name: 'laptop',
+      allowedModels: ['claude-*', 'gpt-5', 'x'],
+      expiresAt: now + 30 * 86_400_000,
+      maxConcurrency: 2,
+    });
+    expect(
+      keyRulesFromForm({ name: '', models: '', expiresInDays: '-3', maxConcurrency: '1.5' }, now),
+    ).toEqual({});
+  });
+  it('invite input and link', () => {
+    expect(inviteInputFromForm({ days: '7', maxUses: '1', email: '' })).toEqual({
+      expiresInMs: 7 * 86_400_000,
+      maxUses: 1,
+    });
+    expect(inviteInputFromForm({ days: '', maxUses: '', email: ' a@b.c ' })).toEqual({ email: 'a@b.c' });
+    expect(inviteLink('a/b', 'https://relay.example')).toBe('https://relay.example/invite/a%2Fb');
+  });
+  it('connection input takes a preset over a base URL', () => {
+    const form = {
+      provider: 'openai-compatible' as const,
+      preset: 'kimi' as const,
+      baseUrl: 'https://x',
+      credential: ' k ',
+    };
+    expect(connectionInput(form)).toEqual({ provider: 'openai-compatible', preset: 'kimi', credential: 'k' });
+    expect(connectionInput({ ...form, preset: '' })).toEqual({
+      provider: 'openai-compatible',
+      baseUrl: 'https://x',
+      credential: 'k',
+    });
+  });
+});
+
+describe('snippets and the test request', () => {
+  it('every client gets the relay URL and the key', () => {
+    for (const client of CLIENTS) {
+      const text = snippetFor(client, 'https://relay.example/', 'cp-secret')
+        .map((s) => s.text)
+        .join('\n');
+      expect(text).toContain('cp-secret');
+      expect(text).toContain('https://relay.example');
+      expect(text).not.toContain('example//');
+    }
+    expect(snippetFor('claude-code', 'https://r', 'cp-k')[0]!.text).toContain('ANTHROPIC_BASE_URL=https://r');
+    expect(snippetFor('codex-cli', 'https://r', 'cp-k')[0]!.text).toContain('base_url = "https://r/v1"');
+    expect(snippetFor('gemini-cli', 'https://r', 'cp-k')[0]!.text).toContain(
+      'GOOGLE_GEMINI_BASE_URL=https://r',
+    );
+  });
+  it('reads the answer in each dialect, or the error', () => {
+    expect(answerText({ content: [{ type: 'text', text: 'hi' }] })).toBe('hi');
+    expect(answerText({ choices: [{ message: { content: 'yo' } }] })).toBe('yo');
+    expect(answerText({ candidates: [{ content: { parts: [{ text: 'g' }] } }] })).toBe('g');
+    expect(answerText({ type: 'error', error: { type: 'x', message: 'bad key' } })).toBe('bad key');
+    expect(familyOf('azure-openai')).toBe('openai');
+    expect(familyOf('bedrock')).toBe('anthropic');
+    expect(probeModel('anthropic', ['claude-*', 'my-model'])).toBe('my-model');
+  });
+  it('the sign-in redirect stays on this site', () => {
+    expect(safeNext('/groups/1')).toBe('/groups/1');
+    expect(safeNext('//evil.example')).toBe('/');
+    expect(safeNext('https://evil.example')).toBe('/');
+    expect(safeNext(null)).toBe('/');
+  });
+});
+
+describe('catalogs', () => {
+  it('Chinese translates every English string, with the same placeholders', () => {
+    for (const [key, text] of Object.entries(en)) {
+      const zh = zhCN[key as keyof typeof en];
+      expect(zh, key).toBeTruthy();
+      const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      expect(placeholders(zh), key).toEqual(placeholders(text));
+    }
+    expect(Object.keys(zhCN).sort()).toEqual(Object.keys(en).sort());
+  });
+});
