@@ -100,16 +100,15 @@ function Enterprises() {
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
   const enterprises = useEnterprises();
-  const users = useQuery({
-    queryKey: adminKeys.users,
-    queryFn: () => must(api.GET('/users', { params: { query: {} } })),
-  });
   const [name, setName] = useState('');
   const [ownerEmail, setOwnerEmail] = useState('');
   const create = useMutation({
-    mutationFn: () => {
-      const owner = (users.data?.data ?? []).find((u) => u.email === ownerEmail.trim());
-      if (ownerEmail.trim() && !owner) throw new Error(t('adm.system.unknownUser', { email: ownerEmail }));
+    mutationFn: async () => {
+      const email = ownerEmail.trim();
+      // Asked at the moment of creating, not from the list on screen (it may not be loaded yet).
+      const found = email ? await must(api.GET('/users', { params: { query: { email } } })) : null;
+      const owner = found?.data[0];
+      if (email && !owner) throw new Error(t('adm.system.unknownUser', { email }));
       return must(api.POST('/enterprises', { body: { name, ...(owner ? { ownerId: owner.id } : {}) } }));
     },
     onSuccess: () => {
