@@ -196,6 +196,28 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await checkPage(owner, 'group-owner-zh');
   });
 
+  it('every page in Chinese too', async () => {
+    // The owner chose Chinese above: the choice holds on every page.
+    const pages: [string, string, string][] = [
+      ['/', 'member-home-zh', '我的拼车'],
+      [`/groups/${state.groupId}/account`, 'bind-account-zh', '绑定组账号'],
+      ['/groups/new', 'new-group-zh', '发起拼车'],
+      ['/profile', 'profile-zh', '个人资料'],
+      ['/key', 'key-lookup-zh', '密钥查询'],
+      [new URL(state.inviteLink).pathname, 'invite-zh', '加入 Olga and friends'],
+      ['/login', 'login-zh', '登录'],
+      ['/setup', 'setup-zh', '初始化 AiCarpool'],
+    ];
+    for (const [path, name, heading] of pages) {
+      await owner.goto(`${relay.url}${path}`);
+      await owner.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+      await checkPage(owner, name);
+    }
+    // The invite was for one person and has been used.
+    await owner.goto(state.inviteLink);
+    await expect(owner.getByRole('alert').textContent()).resolves.toBe('此邀请的次数已用完。');
+  });
+
   it('the member home on a 390 px wide phone', async () => {
     await member.setViewportSize({ width: 390, height: 844 });
     await member.goto(`${relay.url}/`);

@@ -128,7 +128,7 @@ export function GroupKeys({
                 <tr key={k.id}>
                   <td>{k.name || '—'}</td>
                   <td>
-                    <code>{k.prefix}…</code>
+                    <code>{k.prefix}</code>
                   </td>
                   <td>{k.expiresAt ? formatDateTime(k.expiresAt, language) : t('keys.never')}</td>
                   <td>

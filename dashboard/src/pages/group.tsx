@@ -4,7 +4,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'wouter';
-import { api, must, type Schemas } from '../api/client';
+import { api, must } from '../api/client';
 import { keys, useGroup, useGroupAccount, useGroupUsage } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { Card, CodeBlock, ErrorMessage, Field, Loading, Stat } from '../components/ui';

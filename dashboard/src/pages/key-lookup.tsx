@@ -71,11 +71,11 @@ export default function KeyLookupPage() {
         </form>
       </Card>
       {status && (
-        <Card title={status.key.name || `${status.key.prefix}…`}>
+        <Card title={status.key.name || status.key.prefix}>
           <dl className="facts" data-testid="key-status">
             <dt>{t('keys.prefix')}</dt>
             <dd>
-              <code>{status.key.prefix}…</code>
+              <code>{status.key.prefix}</code>
             </dd>
             <dt>{t('keys.expires')}</dt>
             <dd>{status.key.expiresAt ? formatDateTime(status.key.expiresAt, language) : t('keys.never')}</dd>

@@ -169,7 +169,7 @@ function Tokens() {
               {active.map((tk) => (
                 <tr key={tk.id}>
                   <td>
-                    {tk.name} <code>{tk.prefix}…</code>
+                    {tk.name} <code>{tk.prefix}</code>
                   </td>
                   <td>{tk.expiresAt ? formatDateTime(tk.expiresAt, language) : t('keys.never')}</td>
                   <td>
