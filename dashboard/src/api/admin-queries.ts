@@ -94,12 +94,16 @@ export function useUsage(query: UsageQuery, enabled = true) {
   });
 }
 
-/** Several usage read-outs at once (one per group, key, …): the API sums one scope per call. */
+/**
+ * Several usage read-outs at once (one per group, key, …): the API sums one scope per call. Read
+ * again every 30 s: usage is metered through the queue, a little after the requests it counts.
+ */
 export function useUsages(queries: readonly UsageQuery[]) {
   return useQueries({
     queries: queries.map((query) => ({
       queryKey: adminKeys.usage(query),
       queryFn: () => must(api.GET('/usage', { params: { query } })),
+      refetchInterval: 30_000,
     })),
   });
 }
