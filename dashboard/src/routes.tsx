@@ -9,9 +9,12 @@ import { type ComponentType, type LazyExoticComponent, lazy } from 'react';
  * Who may open a page:
  * - `public`: anyone, signed in or not;
  * - `signed-in`: any signed-in person;
- * - `group-owner`: the owner of the group named by the `:id` path parameter (or a system admin).
+ * - `group-owner`: the owner of the group named by the `:id` path parameter (or a system admin);
+ * - `enterprise-admin`: an owner or admin of the enterprise named by `:id` (or a system admin);
+ * - `manager`: a system admin, or an owner/admin of an enterprise, or a group owner;
+ * - `system-admin`: a system admin.
  */
-export type Access = 'public' | 'signed-in' | 'group-owner';
+export type Access = 'public' | 'signed-in' | 'group-owner' | 'enterprise-admin' | 'manager' | 'system-admin';
 
 export interface PageRoute {
   path: string;
@@ -44,5 +47,12 @@ export const routes: readonly PageRoute[] = [
   // { path: '/groups/:id/statements', access: 'group-owner', page: lazy(() => import('./pages/statements')) },
   // { path: '/groups/:id/statements/:period', access: 'group-owner', page: lazy(() => import('./pages/statement')) },
 
-  // Enterprise, accounts health, usage, budgets and alerts, system admin: to come (issue 12).
+  // Admin (issue 12): enterprise, accounts health, usage, budgets and alerts, audit, system admin
+  { path: '/enterprises/:id', access: 'enterprise-admin', page: lazy(() => import('./pages/enterprise')) },
+  { path: '/accounts', access: 'manager', page: lazy(() => import('./pages/accounts')) },
+  { path: '/usage', access: 'signed-in', page: lazy(() => import('./pages/usage')) },
+  { path: '/budgets', access: 'manager', page: lazy(() => import('./pages/budgets')) },
+  { path: '/alerts', access: 'manager', page: lazy(() => import('./pages/alerts')) },
+  { path: '/audit', access: 'manager', page: lazy(() => import('./pages/audit')) },
+  { path: '/system', access: 'system-admin', page: lazy(() => import('./pages/system')) },
 ];

@@ -3,7 +3,7 @@
 import { type ReactNode, useEffect } from 'react';
 import { useLocation } from 'wouter';
 import { useMe } from '../api/queries';
-import { ownsGroup } from '../lib/access';
+import { isSystemAdmin, managesAnything, ownsGroup, runsEnterprise } from '../lib/access';
 import type { Access } from '../routes';
 import { ErrorMessage, Loading, NotAllowed } from './ui';
 
@@ -29,5 +29,8 @@ export function Guard({
   if (me.isError) return <ErrorMessage error={me.error} />;
   if (me.data === null) return null;
   if (access === 'group-owner' && !ownsGroup(me.data, params.id ?? '')) return <NotAllowed />;
+  if (access === 'enterprise-admin' && !runsEnterprise(me.data, params.id ?? '')) return <NotAllowed />;
+  if (access === 'manager' && !managesAnything(me.data)) return <NotAllowed />;
+  if (access === 'system-admin' && !isSystemAdmin(me.data)) return <NotAllowed />;
   return children;
 }

@@ -7,6 +7,7 @@ import { api } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import { LANGUAGES, type Language, useI18n } from '../i18n';
 import { ownedGroupIds } from '../lib/access';
+import { AdminLinks } from './admin-nav';
 
 const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', 'zh-CN': '简体中文' };
 
@@ -55,6 +56,7 @@ export function Layout({ children }: { children: ReactNode }) {
         <nav aria-label={t('nav.label')}>
           {signedIn && <Link href="/">{t('nav.home')}</Link>}
           {signedIn && <OwnerLinks />}
+          {signedIn && <AdminLinks />}
           {signedIn && <Link href="/profile">{t('nav.profile')}</Link>}
           <Link href="/key">{t('nav.keyLookup')}</Link>
           {!signedIn && <Link href="/login">{t('nav.login')}</Link>}

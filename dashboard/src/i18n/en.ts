@@ -1,5 +1,9 @@
 // The English catalog, the source of every string the dashboard shows. zh-CN.ts translates each key.
+import { adminEn } from './admin.en';
+
 export const en = {
+  // The admin pages' strings (issue 12) live in their own catalog.
+  ...adminEn,
   'common.loading': 'Loading…',
   'common.copy': 'Copy',
   'common.copied': 'Copied',

@@ -21,3 +21,36 @@ export function memberOf(me: Me | null | undefined, groupId: string): boolean {
 export function ownedGroupIds(me: Me | null | undefined): string[] {
   return me?.groups.filter((g) => g.role === 'owner').map((g) => g.groupId) ?? [];
 }
+
+// Admin pages (issue 12): who runs an enterprise, and who manages anything at all.
+
+/** Owner or admin of the enterprise (or system admin): may open its pages (enterprise.view). */
+export function runsEnterprise(me: Me | null | undefined, enterpriseId: string): boolean {
+  if (!me) return false;
+  return (
+    isSystemAdmin(me) ||
+    me.enterprises.some((e) => e.enterpriseId === enterpriseId && (e.role === 'owner' || e.role === 'admin'))
+  );
+}
+
+/** Owner of the enterprise (or system admin): enterprise.manage and ai.manage there. */
+export function ownsEnterprise(me: Me | null | undefined, enterpriseId: string): boolean {
+  if (!me) return false;
+  return (
+    isSystemAdmin(me) || me.enterprises.some((e) => e.enterpriseId === enterpriseId && e.role === 'owner')
+  );
+}
+
+export function runEnterpriseIds(me: Me | null | undefined): string[] {
+  return (
+    me?.enterprises.filter((e) => e.role === 'owner' || e.role === 'admin').map((e) => e.enterpriseId) ?? []
+  );
+}
+
+/**
+ * Manages something (an enterprise, a carpool, or everything): the accounts health, budgets,
+ * alerts and audit pages have something to show them.
+ */
+export function managesAnything(me: Me | null | undefined): boolean {
+  return isSystemAdmin(me) || runEnterpriseIds(me).length > 0 || ownedGroupIds(me).length > 0;
+}

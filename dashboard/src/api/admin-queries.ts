@@ -1,0 +1,118 @@
+// Reads of the admin pages (issue 12) as TanStack Query hooks, beside api/queries.ts: one key per
+// API path, so each write invalidates exactly what it changed.
+import { useQueries, useQuery } from '@tanstack/react-query';
+import { api, must } from './client';
+
+export const adminKeys = {
+  enterprises: ['enterprises'] as const,
+  enterprise: (id: string) => ['enterprise', id] as const,
+  enterpriseMembers: (id: string) => ['enterprise', id, 'members'] as const,
+  departments: (id: string) => ['enterprise', id, 'departments'] as const,
+  accounts: (enterpriseId?: string) => ['accounts', enterpriseId ?? 'all'] as const,
+  accountState: (id: string) => ['account', id, 'state'] as const,
+  budgets: ['budgets'] as const,
+  budget: (id: string) => ['budget', id] as const,
+  usage: (query: Record<string, string | number | undefined>) => ['usage', 'q', query] as const,
+  audit: (query: Record<string, string | number | undefined>) => ['audit', query] as const,
+  users: ['users'] as const,
+  prices: ['prices'] as const,
+  alerts: (base: string, what: string) => ['alerts', base, what] as const,
+};
+
+export function useEnterprises() {
+  return useQuery({ queryKey: adminKeys.enterprises, queryFn: () => must(api.GET('/enterprises')) });
+}
+
+export function useEnterprise(id: string) {
+  return useQuery({
+    queryKey: adminKeys.enterprise(id),
+    queryFn: () => must(api.GET('/enterprises/{id}', { params: { path: { id } } })),
+  });
+}
+
+export function useEnterpriseMembers(id: string) {
+  return useQuery({
+    queryKey: adminKeys.enterpriseMembers(id),
+    queryFn: () => must(api.GET('/enterprises/{id}/members', { params: { path: { id } } })),
+  });
+}
+
+export function useDepartments(id: string) {
+  return useQuery({
+    queryKey: adminKeys.departments(id),
+    queryFn: () => must(api.GET('/enterprises/{id}/departments', { params: { path: { id } } })),
+  });
+}
+
+export function useAccounts(enterpriseId?: string) {
+  return useQuery({
+    queryKey: adminKeys.accounts(enterpriseId),
+    queryFn: () => must(api.GET('/accounts', { params: { query: enterpriseId ? { enterpriseId } : {} } })),
+  });
+}
+
+/** The live state of each account (its gate's), refreshed every few seconds while shown. */
+export function useAccountStates(ids: readonly string[], refetchInterval = 5000) {
+  return useQueries({
+    queries: ids.map((id) => ({
+      queryKey: adminKeys.accountState(id),
+      queryFn: () => must(api.GET('/accounts/{id}/state', { params: { path: { id } } })),
+      refetchInterval,
+    })),
+  });
+}
+
+export function useBudgets() {
+  return useQuery({ queryKey: adminKeys.budgets, queryFn: () => must(api.GET('/budgets')) });
+}
+
+/** Each budget with its live counters (GET /budgets lists them without). */
+export function useBudgetStates(ids: readonly string[]) {
+  return useQueries({
+    queries: ids.map((id) => ({
+      queryKey: adminKeys.budget(id),
+      queryFn: () => must(api.GET('/budgets/{id}', { params: { path: { id } } })),
+      refetchInterval: 10_000,
+    })),
+  });
+}
+
+export type UsageQuery = {
+  groupId?: string;
+  userId?: string;
+  keyId?: string;
+  accountId?: string;
+  from?: number;
+  to?: number;
+};
+
+export function useUsage(query: UsageQuery, enabled = true) {
+  return useQuery({
+    queryKey: adminKeys.usage(query),
+    enabled: enabled && Boolean(query.groupId || query.userId || query.keyId || query.accountId),
+    queryFn: () => must(api.GET('/usage', { params: { query } })),
+  });
+}
+
+/**
+ * Several usage read-outs at once (one per group, key, …): the API sums one scope per call. Read
+ * again every 30 s: usage is metered through the queue, a little after the requests it counts.
+ */
+export function useUsages(queries: readonly UsageQuery[]) {
+  return useQueries({
+    queries: queries.map((query) => ({
+      queryKey: adminKeys.usage(query),
+      queryFn: () => must(api.GET('/usage', { params: { query } })),
+      refetchInterval: 30_000,
+    })),
+  });
+}
+
+/** A group with its members; nothing is read while no group is chosen. */
+export function useGroupDetail(id: string) {
+  return useQuery({
+    queryKey: ['group', id] as const,
+    enabled: Boolean(id),
+    queryFn: () => must(api.GET('/groups/{id}', { params: { path: { id } } })),
+  });
+}

@@ -1,0 +1,90 @@
+// One time-series chart on uPlot (about 20 KB gzipped), imported on first use so the library and
+// its stylesheet load only with a page that draws a chart. Its numbers are also given as a table
+// (for screen readers, and for reading exact values), so the canvas is decorative (aria-hidden).
+import { useEffect, useRef } from 'react';
+
+export interface Series {
+  /** x values: ms since the epoch. */
+  x: number[];
+  y: number[];
+  label: string;
+  /** How the y axis and the tooltip show a value. */
+  format: (v: number) => string;
+}
+
+export function TimeChart({ series, height = 220 }: { series: Series; height?: number }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = box.current;
+    if (!element) return;
+    let chart: { destroy(): void; setSize(size: { width: number; height: number }): void } | undefined;
+    let cancelled = false;
+    const observer = new ResizeObserver(() => chart?.setSize({ width: element.clientWidth, height }));
+    (async () => {
+      const [{ default: UPlot }] = await Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]);
+      if (cancelled) return;
+      chart = new UPlot(
+        {
+          width: element.clientWidth,
+          height,
+          legend: { show: false },
+          cursor: { show: true, drag: { x: false, y: false } },
+          scales: { x: { time: true } },
+          axes: [
+            { stroke: '#4d4d55' },
+            { stroke: '#4d4d55', size: 70, values: (_u, values) => values.map((v) => series.format(v)) },
+          ],
+          series: [
+            {},
+            {
+              label: series.label,
+              stroke: '#0b57d0',
+              fill: 'rgba(11, 87, 208, 0.15)',
+              width: 2,
+              paths: UPlot.paths.bars?.({ size: [0.7, 40] }),
+              points: { show: false },
+            },
+          ],
+        },
+        // uPlot's time scale is in seconds.
+        [series.x.map((ms) => ms / 1000), series.y],
+        element,
+      );
+      observer.observe(element);
+    })();
+    return () => {
+      cancelled = true;
+      observer.disconnect();
+      chart?.destroy();
+    };
+  }, [series, height]);
+  return <div className="adm-chart" ref={box} aria-hidden="true" />;
+}
+
+/** A categorical breakdown as horizontal bars (plain HTML: no library needed, readable as a list). */
+export function BarList({
+  rows,
+  format,
+  label,
+}: {
+  rows: readonly { label: string; value: number }[];
+  format: (v: number) => string;
+  label: string;
+}) {
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  return (
+    <ul className="adm-hbars" aria-label={label}>
+      {rows.map((r) => (
+        <li key={r.label} className="adm-bar-row">
+          <div className="adm-bar-label">
+            <span className="adm-wrap">{r.label}</span>
+            <span>{format(r.value)}</span>
+          </div>
+          <div className="adm-bar" aria-hidden="true">
+            <span className="adm-used" style={{ width: `${(r.value / max) * 100}%` }} />
+          </div>
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,168 @@
+// Accounts health: every account the viewer may see (their enterprises' pools, their carpools'
+// accounts; all for a system admin) with its live state from its gate — condition, the reason in
+// words, cooldown countdown, recent errors, latency — and the actions the API offers: reset,
+// probe, enable and disable (ai.manage; shown to whom may use them, refused by the API otherwise).
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { adminKeys, useAccountStates, useAccounts } from '../api/admin-queries';
+import { api, must, type Schemas } from '../api/client';
+import { useMe } from '../api/queries';
+import { ConditionBadge, Countdown, UtilisationBar, useNow } from '../components/admin-ui';
+import { Card, ErrorMessage, Loading } from '../components/ui';
+import { useI18n } from '../i18n';
+import { isSystemAdmin, type Me, ownsEnterprise } from '../lib/access';
+import type { AccountState } from '../lib/admin';
+import { formatDateTime } from '../lib/format';
+
+type Account = Schemas['Account'];
+
+/** Who may reset, probe, enable or disable: ai.manage on the pool's enterprise (or a system admin). */
+function mayManage(me: Me | null | undefined, account: Account): boolean {
+  if (isSystemAdmin(me)) return true;
+  return account.enterpriseId !== null && ownsEnterprise(me, account.enterpriseId);
+}
+
+export default function AccountsPage() {
+  const { t } = useI18n();
+  const accounts = useAccounts();
+  const list = accounts.data?.data ?? [];
+  const states = useAccountStates(list.map((a) => a.id));
+  const now = useNow();
+  if (accounts.isPending) return <Loading />;
+  if (accounts.isError) return <ErrorMessage error={accounts.error} />;
+  return (
+    <>
+      <h1>{t('adm.accounts.title')}</h1>
+      {list.length === 0 && <p className="muted">{t('adm.accounts.none')}</p>}
+      {list.map((a, i) => (
+        <AccountCard key={a.id} account={a} state={states[i]?.data} error={states[i]?.error} now={now} />
+      ))}
+    </>
+  );
+}
+
+function AccountCard({
+  account,
+  state,
+  error,
+  now,
+}: {
+  account: Account;
+  state: AccountState | undefined;
+  error: unknown;
+  now: number;
+}) {
+  const { t, language } = useI18n();
+  const me = useMe();
+  const queryClient = useQueryClient();
+  const [reason, setReason] = useState('');
+  const [probe, setProbe] = useState<Schemas['AccountProbe'] | null>(null);
+  const refresh = () => {
+    queryClient.invalidateQueries({ queryKey: adminKeys.accountState(account.id) });
+    queryClient.invalidateQueries({ queryKey: ['accounts'] });
+  };
+  const path = { params: { path: { id: account.id } } };
+  const act = useMutation({
+    mutationFn: async (action: 'reset' | 'probe' | 'enable' | 'disable') => {
+      if (action === 'reset') return must(api.POST('/accounts/{id}/reset', path));
+      if (action === 'probe') return setProbe(await must(api.POST('/accounts/{id}/probe', path)));
+      if (action === 'enable') return must(api.POST('/accounts/{id}/enable', path));
+      return must(api.POST('/accounts/{id}/disable', { ...path, body: reason ? { reason } : {} }));
+    },
+    onSuccess: refresh,
+  });
+  const manage = mayManage(me.data, account);
+  const scope = account.groupId
+    ? t('adm.accounts.carpool')
+    : account.enterpriseId
+      ? t('adm.accounts.pool')
+      : '';
+  return (
+    <Card
+      title={
+        <>
+          {account.name} {state && <ConditionBadge state={state} now={now} />}
+        </>
+      }
+    >
+      <p className="muted">
+        {account.provider} · {scope}
+      </p>
+      <ErrorMessage error={error} />
+      {state && (
+        <>
+          <UtilisationBar label={t('adm.accounts.leases')} inUse={state.inUse} max={state.max} />
+          {(state.reason ?? account.disabledReason) && (
+            <p className="adm-wrap">
+              <strong>{t('adm.accounts.reason')}</strong> {state.reason ?? account.disabledReason}
+            </p>
+          )}
+          <p>
+            <Countdown state={state} now={now} />
+          </p>
+          <dl className="row">
+            <dt>{t('adm.accounts.latency')}</dt>
+            <dd>{state.latencyEwmaMs === null ? '—' : `${Math.round(state.latencyEwmaMs)} ms`}</dd>
+            <dt>{t('adm.accounts.queued')}</dt>
+            <dd>{state.queued}</dd>
+            <dt>{t('adm.accounts.failures')}</dt>
+            <dd>{state.consecutiveFailures}</dd>
+            <dt>{t('adm.accounts.lastSuccess')}</dt>
+            <dd>{formatDateTime(state.lastSuccessAt, language)}</dd>
+          </dl>
+          <h3>{t('adm.accounts.recentErrors')}</h3>
+          {state.recentErrors.length === 0 ? (
+            <p className="muted">{t('adm.accounts.noErrors')}</p>
+          ) : (
+            <ul className="adm-errors">
+              {state.recentErrors.map((e) => (
+                <li key={`${e.at}-${e.kind}`}>
+                  {formatDateTime(e.at, language)} · {e.kind}
+                  {e.status !== null && ` · ${e.status}`}
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+      {manage && (
+        <div className="row">
+          <button type="button" className="secondary small" onClick={() => act.mutate('reset')}>
+            {t('adm.accounts.reset')}
+          </button>
+          <button type="button" className="secondary small" onClick={() => act.mutate('probe')}>
+            {t('adm.accounts.probe')}
+          </button>
+          {account.enabled ? (
+            <>
+              <label className="visually-hidden" htmlFor={`reason-${account.id}`}>
+                {t('adm.accounts.disableReason')}
+              </label>
+              <input
+                id={`reason-${account.id}`}
+                placeholder={t('adm.accounts.disableReason')}
+                value={reason}
+                onChange={(e) => setReason(e.target.value)}
+              />
+              <button type="button" className="danger small" onClick={() => act.mutate('disable')}>
+                {t('adm.accounts.disable')}
+              </button>
+            </>
+          ) : (
+            <button type="button" className="small" onClick={() => act.mutate('enable')}>
+              {t('adm.accounts.enable')}
+            </button>
+          )}
+        </div>
+      )}
+      <ErrorMessage error={act.error} />
+      {probe && (
+        <output className={probe.ok ? 'ok' : 'error'} aria-live="polite">
+          {probe.ok
+            ? t('adm.accounts.probeOk')
+            : t('adm.accounts.probeFailed', { status: probe.status ?? '—' })}
+        </output>
+      )}
+    </Card>
+  );
+}

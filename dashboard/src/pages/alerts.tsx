@@ -1,0 +1,325 @@
+// Budgets' and accounts' alerts: webhook endpoints (with a test send and their delivery log) and
+// alert rules, for one scope at a time — a group one owns, an enterprise one runs, or the system
+// (a system admin). The signing secret of a new endpoint is shown once.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { adminKeys, useBudgets, useEnterprises } from '../api/admin-queries';
+import { type AlertScope, alertsApi, parseScope, scopeKey } from '../api/alerts';
+import type { Schemas } from '../api/client';
+import { useGroups, useMe } from '../api/queries';
+import '../admin.css';
+import { Card, CodeBlock, ErrorMessage, Field, Loading, Select } from '../components/ui';
+import { useI18n } from '../i18n';
+import { isSystemAdmin, ownedGroupIds, runEnterpriseIds } from '../lib/access';
+import { formatDateTime } from '../lib/format';
+
+type Format = Schemas['AlertEndpoint']['format'];
+type RuleKind = Schemas['AlertRule']['kind'];
+const FORMATS: readonly Format[] = ['json', 'slack', 'discord', 'feishu', 'dingtalk', 'wecom'];
+const RULE_KINDS: readonly RuleKind[] = ['budget.threshold', 'account.disabled', 'account.cooldowns'];
+
+/** The scopes the viewer may manage alerts of, named. */
+export function useAlertScopes() {
+  const { t } = useI18n();
+  const me = useMe();
+  const enterprises = useEnterprises();
+  const groups = useGroups();
+  const run = runEnterpriseIds(me.data);
+  const owned = ownedGroupIds(me.data);
+  return [
+    ...(isSystemAdmin(me.data) ? [{ value: 'system', label: t('adm.alerts.system') }] : []),
+    ...(enterprises.data?.data ?? [])
+      .filter((e) => run.includes(e.id))
+      .map((e) => ({ value: `enterprise:${e.id}`, label: e.name })),
+    ...(groups.data?.data ?? [])
+      .filter((g) => owned.includes(g.id))
+      .map((g) => ({ value: `group:${g.id}`, label: g.name })),
+  ];
+}
+
+export default function AlertsPage() {
+  const { t } = useI18n();
+  const scopes = useAlertScopes();
+  const [chosen, setChosen] = useState('');
+  const key = chosen || scopes[0]?.value || '';
+  return (
+    <>
+      <h1>{t('adm.alerts.title')}</h1>
+      {scopes.length === 0 ? (
+        <Loading />
+      ) : (
+        <Select
+          label={t('adm.alerts.scope')}
+          name="scope"
+          value={key}
+          options={scopes}
+          onChange={setChosen}
+        />
+      )}
+      {key && <Endpoints scope={parseScope(key)} />}
+      {key && <Rules scope={parseScope(key)} />}
+    </>
+  );
+}
+
+function Endpoints({ scope }: { scope: AlertScope }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const queryKey = adminKeys.alerts(scopeKey(scope), 'endpoints');
+  const endpoints = useQuery({ queryKey, queryFn: () => alertsApi.endpoints(scope) });
+  const [name, setName] = useState('');
+  const [url, setUrl] = useState('');
+  const [format, setFormat] = useState<Format>('json');
+  const [secret, setSecret] = useState<string | null>(null);
+  const add = useMutation({
+    mutationFn: () => alertsApi.addEndpoint(scope, { name, url, format }),
+    onSuccess: (created) => {
+      setSecret(created.secret);
+      setName('');
+      setUrl('');
+      queryClient.invalidateQueries({ queryKey });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => alertsApi.deleteEndpoint(scope, id),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey }),
+  });
+  return (
+    <Card title={t('adm.alerts.endpoints')}>
+      <ErrorMessage error={endpoints.error ?? remove.error} />
+      {endpoints.data?.data.length === 0 && <p className="muted">{t('adm.alerts.noEndpoints')}</p>}
+      {endpoints.data?.data.map((e) => (
+        <section key={e.id} aria-label={e.name}>
+          <h3>
+            {e.name} <span className="muted">({e.format})</span>
+          </h3>
+          <p className="muted adm-wrap">
+            {e.urlHint} · {e.enabled ? t('adm.common.enabled') : t('adm.common.disabled')}
+          </p>
+          <EndpointActions scope={scope} endpointId={e.id} onDelete={() => remove.mutate(e.id)} />
+        </section>
+      ))}
+      {secret && (
+        <div className="secret" role="status">
+          <p>{t('adm.alerts.secretOnce')}</p>
+          <CodeBlock text={secret} />
+        </div>
+      )}
+      <form
+        aria-label={t('adm.alerts.addEndpoint')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          add.mutate();
+        }}
+      >
+        <h3>{t('adm.alerts.addEndpoint')}</h3>
+        <Field label={t('adm.field.name')} name="endpointName" value={name} onChange={setName} required />
+        <Field label={t('adm.alerts.url')} name="url" type="url" value={url} onChange={setUrl} required />
+        <Select
+          label={t('adm.alerts.format')}
+          name="format"
+          value={format}
+          options={FORMATS.map((f) => ({ value: f, label: f }))}
+          onChange={setFormat}
+        />
+        <ErrorMessage error={add.error} />
+        <button type="submit" disabled={add.isPending}>
+          {t('adm.alerts.addEndpoint')}
+        </button>
+      </form>
+    </Card>
+  );
+}
+
+function EndpointActions({
+  scope,
+  endpointId,
+  onDelete,
+}: {
+  scope: AlertScope;
+  endpointId: string;
+  onDelete: () => void;
+}) {
+  const { t, language } = useI18n();
+  const [open, setOpen] = useState(false);
+  const deliveries = useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), `deliveries:${endpointId}`),
+    enabled: open,
+    queryFn: () => alertsApi.deliveries(scope, endpointId),
+    refetchInterval: open ? 3000 : false,
+  });
+  const test = useMutation({
+    mutationFn: () => alertsApi.testEndpoint(scope, endpointId),
+    onSuccess: () => {
+      setOpen(true);
+      deliveries.refetch();
+    },
+  });
+  return (
+    <>
+      <div className="row">
+        <button
+          type="button"
+          className="secondary small"
+          onClick={() => test.mutate()}
+          disabled={test.isPending}
+        >
+          {t('adm.alerts.test')}
+        </button>
+        <button type="button" className="secondary small" aria-expanded={open} onClick={() => setOpen(!open)}>
+          {t('adm.alerts.deliveries')}
+        </button>
+        <button type="button" className="danger small" onClick={onDelete}>
+          {t('adm.common.delete')}
+        </button>
+      </div>
+      <ErrorMessage error={test.error ?? deliveries.error} />
+      {test.isSuccess && (
+        <output className="ok" aria-live="polite">
+          {t('adm.alerts.testSent')}
+        </output>
+      )}
+      {open && (
+        <div className="table-wrap">
+          <table>
+            <caption className="visually-hidden">{t('adm.alerts.deliveries')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('adm.common.time')}</th>
+                <th scope="col">{t('adm.alerts.event')}</th>
+                <th scope="col">{t('adm.common.status')}</th>
+                <th scope="col">{t('adm.alerts.attempts')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(deliveries.data?.data ?? []).map((d) => (
+                <tr key={d.id}>
+                  <td>{formatDateTime(d.createdAt, language)}</td>
+                  <td>{d.event}</td>
+                  <td>
+                    {t(`adm.delivery.${d.status}`)}
+                    {d.lastStatus !== null && ` · ${d.lastStatus}`}
+                    {d.lastError && <span className="muted adm-wrap"> · {d.lastError}</span>}
+                  </td>
+                  <td>
+                    {d.attempts}/{d.maxAttempts}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
+function Rules({ scope }: { scope: AlertScope }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const queryKey = adminKeys.alerts(scopeKey(scope), 'rules');
+  const rules = useQuery({ queryKey, queryFn: () => alertsApi.rules(scope) });
+  const endpoints = useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'endpoints'),
+    queryFn: () => alertsApi.endpoints(scope),
+  });
+  const budgets = useBudgets();
+  const [kind, setKind] = useState<RuleKind>('budget.threshold');
+  const [name, setName] = useState('');
+  const [budgetId, setBudgetId] = useState('');
+  const [endpointId, setEndpointId] = useState('');
+  const refresh = () => queryClient.invalidateQueries({ queryKey });
+  const add = useMutation({
+    mutationFn: () => {
+      const endpointIds = endpointId ? [endpointId] : [];
+      const body: Schemas['AlertRuleInput'] =
+        kind === 'budget.threshold'
+          ? { kind, name, endpointIds, budgetId: budgetId || null }
+          : { kind, name, endpointIds };
+      return alertsApi.addRule(scope, body);
+    },
+    onSuccess: () => {
+      setName('');
+      refresh();
+    },
+  });
+  const toggle = useMutation({
+    mutationFn: (rule: Schemas['AlertRule']) =>
+      alertsApi.changeRule(scope, rule.id, { enabled: !rule.enabled }),
+    onSuccess: refresh,
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => alertsApi.deleteRule(scope, id),
+    onSuccess: refresh,
+  });
+  const endpointName = new Map((endpoints.data?.data ?? []).map((e) => [e.id, e.name]));
+  return (
+    <Card title={t('adm.alerts.rules')}>
+      <ErrorMessage error={rules.error ?? toggle.error ?? remove.error} />
+      {rules.data?.data.length === 0 && <p className="muted">{t('adm.alerts.noRules')}</p>}
+      <ul>
+        {(rules.data?.data ?? []).map((r) => (
+          <li key={r.id}>
+            <strong>{r.name}</strong> · {t(`adm.ruleKind.${r.kind}`)}
+            {r.thresholds && ` · ${r.thresholds.map((n) => `${n}%`).join(', ')}`} ·{' '}
+            {r.endpointIds.map((id) => endpointName.get(id) ?? id).join(', ') || t('adm.alerts.noEndpoint')}
+            <div className="row">
+              <button type="button" className="secondary small" onClick={() => toggle.mutate(r)}>
+                {r.enabled ? t('adm.common.disable') : t('adm.common.enable')}
+              </button>
+              <button type="button" className="danger small" onClick={() => remove.mutate(r.id)}>
+                {t('adm.common.delete')}
+              </button>
+            </div>
+          </li>
+        ))}
+      </ul>
+      <form
+        aria-label={t('adm.alerts.addRule')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          add.mutate();
+        }}
+      >
+        <h3>{t('adm.alerts.addRule')}</h3>
+        <Field label={t('adm.field.name')} name="ruleName" value={name} onChange={setName} required />
+        <Select
+          label={t('adm.alerts.kind')}
+          name="kind"
+          value={kind}
+          options={RULE_KINDS.map((k) => ({ value: k, label: t(`adm.ruleKind.${k}`) }))}
+          onChange={setKind}
+        />
+        {kind === 'budget.threshold' && (
+          <Select
+            label={t('adm.alerts.budget')}
+            name="budgetId"
+            value={budgetId}
+            options={[
+              { value: '', label: t('adm.alerts.anyBudget') },
+              ...(budgets.data?.data ?? []).map((b) => ({
+                value: b.id,
+                label: `${t(`adm.scope.${b.scope}`)} · ${t(`adm.period.${b.period}`)}`,
+              })),
+            ]}
+            onChange={setBudgetId}
+          />
+        )}
+        <Select
+          label={t('adm.alerts.endpoint')}
+          name="endpointId"
+          value={endpointId}
+          options={[
+            { value: '', label: t('adm.alerts.noEndpoint') },
+            ...(endpoints.data?.data ?? []).map((e) => ({ value: e.id, label: e.name })),
+          ]}
+          onChange={setEndpointId}
+        />
+        <ErrorMessage error={add.error} />
+        <button type="submit" disabled={add.isPending}>
+          {t('adm.alerts.addRule')}
+        </button>
+      </form>
+    </Card>
+  );
+}

@@ -1,0 +1,300 @@
+// Budgets per scope (enterprise, department, group, member, key): each with its live bar (spent,
+// reserved by requests in flight, limit), created, changed and removed here. The API decides who
+// may set which (enterprise and department: enterprise.manage; group and member: group.manage;
+// key: group.manage or its holder) and lists only what the viewer may see.
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { adminKeys, useBudgetStates, useBudgets, useEnterprises, useGroupDetail } from '../api/admin-queries';
+import { api, must, type Schemas } from '../api/client';
+import { useGroups, useMe } from '../api/queries';
+import { BudgetBarView } from '../components/admin-ui';
+import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
+import { useI18n } from '../i18n';
+import { runEnterpriseIds } from '../lib/access';
+import { formatMicros, parseDollars } from '../lib/format';
+
+type Budget = Schemas['Budget'];
+type Scope = Budget['scope'];
+type Period = Budget['period'];
+type Mode = Budget['mode'];
+const SCOPES: readonly Scope[] = ['enterprise', 'department', 'group', 'member', 'key'];
+const PERIODS: readonly Period[] = ['day', 'week', 'month', 'total'];
+const MODES: readonly Mode[] = ['hard', 'soft'];
+
+/** What a budget is on, in words: the enterprise, department, group, person or key by name. */
+function useScopeNames() {
+  const me = useMe();
+  const enterprises = useEnterprises();
+  const groups = useGroups();
+  const run = runEnterpriseIds(me.data);
+  const departments = useQueries({
+    queries: run.map((id) => ({
+      queryKey: adminKeys.departments(id),
+      queryFn: () => must(api.GET('/enterprises/{id}/departments', { params: { path: { id } } })),
+    })),
+  });
+  const names = new Map<string, string>();
+  for (const e of enterprises.data?.data ?? []) names.set(e.id, e.name);
+  for (const g of groups.data?.data ?? []) names.set(g.id, g.name);
+  for (const d of departments.flatMap((q) => q.data?.data ?? [])) names.set(d.id, d.name);
+  return {
+    names,
+    enterprises: enterprises.data?.data ?? [],
+    groups: groups.data?.data ?? [],
+    departments: departments.flatMap((q) => q.data?.data ?? []),
+  };
+}
+
+export default function BudgetsPage() {
+  const { t } = useI18n();
+  const budgets = useBudgets();
+  const list = budgets.data?.data ?? [];
+  const states = useBudgetStates(list.map((b) => b.id));
+  const scopes = useScopeNames();
+  if (budgets.isPending) return <Loading />;
+  if (budgets.isError) return <ErrorMessage error={budgets.error} />;
+  return (
+    <>
+      <h1>{t('adm.budgets.title')}</h1>
+      <Card title={t('adm.budgets.list')}>
+        {list.length === 0 && <p className="muted">{t('adm.budgets.none')}</p>}
+        {list.map((b, i) => (
+          <BudgetRow
+            key={b.id}
+            budget={b}
+            live={states[i]?.data?.live ?? null}
+            name={scopes.names.get(b.scopeId)}
+          />
+        ))}
+      </Card>
+      <NewBudget scopes={scopes} />
+    </>
+  );
+}
+
+function BudgetRow({
+  budget,
+  live,
+  name,
+}: {
+  budget: Budget;
+  live: Schemas['BudgetCounters'];
+  name: string | undefined;
+}) {
+  const { t, language } = useI18n();
+  const queryClient = useQueryClient();
+  const [editing, setEditing] = useState(false);
+  const [limit, setLimit] = useState((budget.limitMicros / 1_000_000).toString());
+  const [mode, setMode] = useState<Mode>(budget.mode);
+  const refresh = () => {
+    queryClient.invalidateQueries({ queryKey: adminKeys.budgets });
+    queryClient.invalidateQueries({ queryKey: adminKeys.budget(budget.id) });
+  };
+  const save = useMutation({
+    mutationFn: () => {
+      const limitMicros = parseDollars(limit);
+      if (limitMicros === null) throw new Error(t('adm.budgets.badAmount'));
+      return must(
+        api.PATCH('/budgets/{id}', { params: { path: { id: budget.id } }, body: { limitMicros, mode } }),
+      );
+    },
+    onSuccess: () => {
+      setEditing(false);
+      refresh();
+    },
+  });
+  const remove = useMutation({
+    mutationFn: () => must(api.DELETE('/budgets/{id}', { params: { path: { id: budget.id } } })),
+    onSuccess: refresh,
+  });
+  const title = t('adm.budgets.on', { scope: t(`adm.scope.${budget.scope}`), name: name ?? budget.scopeId });
+  return (
+    <section aria-label={title} className="adm-budget">
+      <h3>{title}</h3>
+      <BudgetBarView
+        label={t('adm.budget.label', {
+          period: t(`adm.period.${budget.period}`),
+          mode: t(`adm.mode.${budget.mode}`),
+        })}
+        limit={budget.limitMicros}
+        spent={live?.spentMicros}
+        reserved={live?.reservedMicros}
+      />
+      {live?.resetsAt ? (
+        <p className="muted">
+          {t('adm.budgets.resets', {
+            at: new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'short' }).format(
+              live.resetsAt,
+            ),
+          })}
+        </p>
+      ) : null}
+      {editing ? (
+        <form
+          aria-label={t('adm.budgets.edit')}
+          onSubmit={(e) => {
+            e.preventDefault();
+            save.mutate();
+          }}
+        >
+          <Field
+            label={t('adm.budgets.limit')}
+            name="limit"
+            inputMode="decimal"
+            value={limit}
+            onChange={setLimit}
+            required
+          />
+          <Select
+            label={t('adm.budgets.mode')}
+            name="mode"
+            value={mode}
+            options={MODES.map((m) => ({ value: m, label: t(`adm.mode.${m}`) }))}
+            onChange={setMode}
+          />
+          <div className="row">
+            <button type="submit" className="small" disabled={save.isPending}>
+              {t('adm.common.save')}
+            </button>
+            <button type="button" className="secondary small" onClick={() => setEditing(false)}>
+              {t('adm.common.cancel')}
+            </button>
+          </div>
+        </form>
+      ) : (
+        <div className="row">
+          <button type="button" className="secondary small" onClick={() => setEditing(true)}>
+            {t('adm.common.edit')}
+          </button>
+          <button type="button" className="danger small" onClick={() => remove.mutate()}>
+            {t('adm.common.delete')}
+          </button>
+          <span className="muted">{formatMicros(budget.limitMicros, language)}</span>
+        </div>
+      )}
+      <ErrorMessage error={save.error ?? remove.error} />
+    </section>
+  );
+}
+
+function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [scope, setScope] = useState<Scope>('group');
+  const [target, setTarget] = useState('');
+  const [groupId, setGroupId] = useState('');
+  const [period, setPeriod] = useState<Period>('month');
+  const [mode, setMode] = useState<Mode>('hard');
+  const [limit, setLimit] = useState('');
+  const group = useGroupDetail(groupId);
+  const groupKeys = useQuery({
+    queryKey: ['group', groupId, 'keys'],
+    enabled: scope === 'key' && Boolean(groupId),
+    queryFn: () => must(api.GET('/groups/{id}/keys', { params: { path: { id: groupId } } })),
+  });
+  const create = useMutation({
+    mutationFn: () => {
+      const limitMicros = parseDollars(limit);
+      if (limitMicros === null) throw new Error(t('adm.budgets.badAmount'));
+      const ids =
+        scope === 'enterprise'
+          ? { enterpriseId: target }
+          : scope === 'department'
+            ? { departmentId: target }
+            : scope === 'group'
+              ? { groupId: target }
+              : scope === 'member'
+                ? { groupId, userId: target }
+                : { keyId: target };
+      return must(api.POST('/budgets', { body: { scope, period, mode, limitMicros, ...ids } }));
+    },
+    onSuccess: () => {
+      setLimit('');
+      queryClient.invalidateQueries({ queryKey: adminKeys.budgets });
+    },
+  });
+  const targets =
+    scope === 'enterprise'
+      ? scopes.enterprises.map((e) => ({ value: e.id, label: e.name }))
+      : scope === 'department'
+        ? scopes.departments.map((d) => ({ value: d.id, label: d.name }))
+        : scope === 'group'
+          ? scopes.groups.map((g) => ({ value: g.id, label: g.name }))
+          : scope === 'member'
+            ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: `${m.name} <${m.email}>` }))
+            : (groupKeys.data?.data ?? [])
+                .filter((k) => k.status === 'active')
+                .map((k) => ({ value: k.id, label: `${k.name} (${k.prefix}…)` }));
+  const choose = [{ value: '', label: t('adm.common.choose') }, ...targets];
+  return (
+    <Card title={t('adm.budgets.new')}>
+      <form
+        aria-label={t('adm.budgets.new')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          create.mutate();
+        }}
+      >
+        <Select
+          label={t('adm.budgets.scope')}
+          name="scope"
+          value={scope}
+          options={SCOPES.map((s) => ({ value: s, label: t(`adm.scope.${s}`) }))}
+          onChange={(s) => {
+            setScope(s);
+            setTarget('');
+          }}
+        />
+        {(scope === 'member' || scope === 'key') && (
+          <Select
+            label={t('adm.scope.group')}
+            name="groupId"
+            value={groupId}
+            options={[
+              { value: '', label: t('adm.common.choose') },
+              ...scopes.groups.map((g) => ({ value: g.id, label: g.name })),
+            ]}
+            onChange={(g) => {
+              setGroupId(g);
+              setTarget('');
+            }}
+          />
+        )}
+        <Select
+          label={t(`adm.scope.${scope}`)}
+          name="target"
+          value={target}
+          options={choose}
+          onChange={setTarget}
+        />
+        <Select
+          label={t('adm.budgets.period')}
+          name="period"
+          value={period}
+          options={PERIODS.map((p) => ({ value: p, label: t(`adm.period.${p}`) }))}
+          onChange={setPeriod}
+        />
+        <Select
+          label={t('adm.budgets.mode')}
+          name="mode"
+          value={mode}
+          options={MODES.map((m) => ({ value: m, label: t(`adm.mode.${m}`) }))}
+          onChange={setMode}
+        />
+        <Field
+          label={t('adm.budgets.limit')}
+          hint={t('adm.budgets.limitHint')}
+          name="limit"
+          inputMode="decimal"
+          value={limit}
+          onChange={setLimit}
+          required
+        />
+        <ErrorMessage error={create.error} />
+        <button type="submit" disabled={create.isPending || !target}>
+          {t('adm.budgets.create')}
+        </button>
+      </form>
+    </Card>
+  );
+}

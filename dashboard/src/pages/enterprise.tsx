@@ -1,0 +1,618 @@
+// The enterprise page (owners and admins): overview cards, the account pools per provider with live
+// utilisation, departments and their groups with budget bars, the scheduling policy per pool, and
+// the members with their roles. Writes are offered to those the API lets write (an owner:
+// enterprise.manage and ai.manage); an admin sees the same page read-only.
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useState } from 'react';
+import { useParams } from 'wouter';
+import {
+  adminKeys,
+  useAccountStates,
+  useAccounts,
+  useBudgetStates,
+  useBudgets,
+  useDepartments,
+  useEnterprise,
+  useEnterpriseMembers,
+  useUsages,
+} from '../api/admin-queries';
+import { api, must, type Schemas } from '../api/client';
+import { keys, useGroups, useMe } from '../api/queries';
+import { BudgetBarView, ConditionBadge, Countdown, UtilisationBar, useNow } from '../components/admin-ui';
+import { Card, ErrorMessage, Field, Loading, Select, Stat } from '../components/ui';
+import { useI18n } from '../i18n';
+import { ownsEnterprise } from '../lib/access';
+import { poolUtilisation } from '../lib/admin';
+import { formatCount, formatMicros, formatShare, monthStart } from '../lib/format';
+
+type Account = Schemas['Account'];
+type Budget = Schemas['Budget'];
+type Provider = Account['provider'];
+type PoolPolicy = NonNullable<Schemas['Enterprise']['pools']>[string];
+type Strategy = PoolPolicy['strategy'];
+
+const PROVIDERS: readonly Provider[] = [
+  'anthropic',
+  'openai',
+  'gemini',
+  'azure-openai',
+  'bedrock',
+  'openai-compatible',
+  'anthropic-compatible',
+];
+const STRATEGIES: readonly Strategy[] = ['least_connections', 'round_robin', 'weighted', 'headroom'];
+
+export default function EnterprisePage() {
+  const { id } = useParams<{ id: string }>();
+  const { t, language } = useI18n();
+  const me = useMe();
+  const enterprise = useEnterprise(id);
+  const accounts = useAccounts(id);
+  const groups = useGroups();
+  const departments = useDepartments(id);
+  const budgets = useBudgets();
+  const now = useNow();
+  const owner = ownsEnterprise(me.data, id);
+
+  const pool = (accounts.data?.data ?? []).filter((a) => a.enterpriseId === id);
+  const states = useAccountStates(pool.map((a) => a.id));
+  const stateOf = new Map(pool.map((a, i) => [a.id, states[i]?.data]));
+  const myGroups = (groups.data?.data ?? []).filter((g) => g.enterpriseId === id);
+  const from = monthStart();
+  const usages = useUsages(myGroups.map((g) => ({ groupId: g.id, from })));
+  const myBudgets = (budgets.data?.data ?? []).filter((b) => b.enterpriseId === id);
+  const budgetStates = useBudgetStates(myBudgets.map((b) => b.id));
+  const liveOf = new Map(myBudgets.map((b, i) => [b.id, budgetStates[i]?.data?.live ?? null]));
+
+  if (enterprise.isPending) return <Loading />;
+  if (enterprise.isError) return <ErrorMessage error={enterprise.error} />;
+
+  const pools = poolUtilisation(
+    pool.map((a) => ({ provider: a.provider, state: stateOf.get(a.id) })),
+    now,
+  );
+  const inUse = pools.reduce((s, p) => s + p.inUse, 0);
+  const max = pools.reduce((s, p) => s + p.max, 0);
+  const monthCost = usages.reduce((s, u) => s + (u.data?.totals.costMicros ?? 0), 0);
+  const activeGroups = usages.filter((u) => (u.data?.totals.requests ?? 0) > 0).length;
+
+  const budgetBars = (match: (b: Budget) => boolean) =>
+    myBudgets.filter(match).map((b) => {
+      const live = liveOf.get(b.id);
+      return (
+        <BudgetBarView
+          key={b.id}
+          label={t('adm.budget.label', {
+            period: t(`adm.period.${b.period}`),
+            mode: t(`adm.mode.${b.mode}`),
+          })}
+          limit={b.limitMicros}
+          spent={live?.spentMicros}
+          reserved={live?.reservedMicros}
+        />
+      );
+    });
+
+  return (
+    <>
+      <h1>{enterprise.data.name}</h1>
+      <div className="stats">
+        <Stat label={t('adm.ent.accounts')} value={formatCount(pool.length, language)} />
+        <Stat
+          label={t('adm.ent.activeGroups')}
+          value={formatCount(activeGroups, language)}
+          hint={t('adm.ent.ofGroups', { n: myGroups.length })}
+        />
+        <Stat label={t('adm.ent.monthCost')} value={formatMicros(monthCost, language)} />
+        <Stat
+          label={t('adm.ent.utilisation')}
+          value={formatShare(inUse, max, language)}
+          hint={t('adm.bar.inUse', { inUse, max })}
+        />
+      </div>
+
+      <Card title={t('adm.ent.pools')}>
+        {accounts.isError && <ErrorMessage error={accounts.error} />}
+        {pools.length === 0 && <p className="muted">{t('adm.ent.noPools')}</p>}
+        {pools.map((p) => (
+          <section key={p.provider} aria-label={p.provider}>
+            <h3>{p.provider}</h3>
+            <UtilisationBar label={t('adm.ent.poolBar', { n: p.accounts })} inUse={p.inUse} max={p.max} />
+            <p className="muted">{t('adm.ent.poolCounts', { cooling: p.cooling, disabled: p.disabled })}</p>
+            <ul className="adm-hbars">
+              {pool
+                .filter((a) => a.provider === p.provider)
+                .map((a) => {
+                  const state = stateOf.get(a.id);
+                  return (
+                    <li key={a.id}>
+                      {state ? (
+                        <UtilisationBar
+                          label={
+                            <>
+                              {a.name} <ConditionBadge state={state} now={now} />{' '}
+                              <Countdown state={state} now={now} />
+                            </>
+                          }
+                          inUse={state.inUse}
+                          max={state.max}
+                        />
+                      ) : (
+                        <span>{a.name}</span>
+                      )}
+                      {(state?.reason ?? a.disabledReason) && (
+                        <p className="muted adm-wrap">{state?.reason ?? a.disabledReason}</p>
+                      )}
+                    </li>
+                  );
+                })}
+            </ul>
+          </section>
+        ))}
+        {owner && <AddPoolAccount enterpriseId={id} />}
+      </Card>
+
+      <Card title={t('adm.ent.departments')}>
+        {budgetBars((b) => b.scope === 'enterprise')}
+        {departments.isError && <ErrorMessage error={departments.error} />}
+        {(departments.data?.data ?? []).length === 0 && <p className="muted">{t('adm.ent.noDepartments')}</p>}
+        {(departments.data?.data ?? []).map((d) => (
+          <section key={d.id} aria-label={d.name}>
+            <h3>{d.name}</h3>
+            {budgetBars((b) => b.scope === 'department' && b.departmentId === d.id)}
+            <ul>
+              {myGroups
+                .filter((g) => g.departmentId === d.id)
+                .map((g) => (
+                  <li key={g.id}>
+                    <strong>{g.name}</strong>
+                    {budgetBars((b) => b.scope === 'group' && b.groupId === g.id)}
+                  </li>
+                ))}
+            </ul>
+          </section>
+        ))}
+        {myGroups.some((g) => !g.departmentId) && (
+          <section aria-label={t('adm.ent.noDepartment')}>
+            <h3>{t('adm.ent.noDepartment')}</h3>
+            <ul>
+              {myGroups
+                .filter((g) => !g.departmentId)
+                .map((g) => (
+                  <li key={g.id}>
+                    <strong>{g.name}</strong>
+                    {budgetBars((b) => b.scope === 'group' && b.groupId === g.id)}
+                  </li>
+                ))}
+            </ul>
+          </section>
+        )}
+        {owner && <AddDepartment enterpriseId={id} />}
+        {owner && <AddGroup enterpriseId={id} departments={departments.data?.data ?? []} />}
+      </Card>
+
+      <Policy enterprise={enterprise.data} editable={owner} providers={pools.map((p) => p.provider)} />
+      <Members enterpriseId={id} editable={owner} />
+    </>
+  );
+}
+
+function AddPoolAccount({ enterpriseId }: { enterpriseId: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState('');
+  const [provider, setProvider] = useState<Provider>('anthropic');
+  const [credential, setCredential] = useState('');
+  const [baseUrl, setBaseUrl] = useState('');
+  const [maxConcurrency, setMaxConcurrency] = useState('5');
+  const add = useMutation({
+    mutationFn: () =>
+      must(
+        api.POST('/accounts', {
+          body: {
+            name,
+            provider,
+            credential,
+            enterpriseId,
+            baseUrl: baseUrl.trim() || undefined,
+            maxConcurrency: Number(maxConcurrency) || 1,
+          },
+        }),
+      ),
+    onSuccess: () => {
+      setName('');
+      setCredential('');
+      queryClient.invalidateQueries({ queryKey: ['accounts'] });
+    },
+  });
+  return (
+    <form
+      aria-label={t('adm.ent.addAccount')}
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        add.mutate();
+      }}
+    >
+      <h3>{t('adm.ent.addAccount')}</h3>
+      <Field label={t('adm.field.name')} name="name" value={name} onChange={setName} required />
+      <Select
+        label={t('adm.field.provider')}
+        name="provider"
+        value={provider}
+        options={PROVIDERS.map((p) => ({ value: p, label: p }))}
+        onChange={setProvider}
+      />
+      <Field
+        label={t('adm.field.credential')}
+        name="credential"
+        type="password"
+        autoComplete="off"
+        value={credential}
+        onChange={setCredential}
+        required
+      />
+      <Field
+        label={t('adm.field.baseUrl')}
+        hint={t('adm.field.baseUrlHint')}
+        name="baseUrl"
+        type="url"
+        value={baseUrl}
+        onChange={setBaseUrl}
+      />
+      <Field
+        label={t('adm.field.maxConcurrency')}
+        name="maxConcurrency"
+        inputMode="numeric"
+        value={maxConcurrency}
+        onChange={setMaxConcurrency}
+      />
+      <ErrorMessage error={add.error} />
+      <button type="submit" disabled={add.isPending}>
+        {t('adm.ent.addAccount')}
+      </button>
+    </form>
+  );
+}
+
+function AddDepartment({ enterpriseId }: { enterpriseId: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState('');
+  const add = useMutation({
+    mutationFn: () =>
+      must(
+        api.POST('/enterprises/{id}/departments', { params: { path: { id: enterpriseId } }, body: { name } }),
+      ),
+    onSuccess: () => {
+      setName('');
+      queryClient.invalidateQueries({ queryKey: adminKeys.departments(enterpriseId) });
+    },
+  });
+  return (
+    <form
+      aria-label={t('adm.ent.addDepartment')}
+      onSubmit={(e) => {
+        e.preventDefault();
+        add.mutate();
+      }}
+    >
+      <h3>{t('adm.ent.addDepartment')}</h3>
+      <Field label={t('adm.field.name')} name="department" value={name} onChange={setName} required />
+      <ErrorMessage error={add.error} />
+      <button type="submit" disabled={add.isPending}>
+        {t('adm.ent.addDepartment')}
+      </button>
+    </form>
+  );
+}
+
+function AddGroup({
+  enterpriseId,
+  departments,
+}: {
+  enterpriseId: string;
+  departments: Schemas['Department'][];
+}) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState('');
+  const [departmentId, setDepartmentId] = useState('');
+  const [maxMembers, setMaxMembers] = useState('10');
+  const add = useMutation({
+    mutationFn: () =>
+      must(
+        api.POST('/groups', {
+          body: {
+            name,
+            kind: 'enterprise',
+            enterpriseId,
+            departmentId: departmentId || undefined,
+            maxMembers: Number(maxMembers) || 10,
+          },
+        }),
+      ),
+    onSuccess: () => {
+      setName('');
+      queryClient.invalidateQueries({ queryKey: keys.groups });
+      queryClient.invalidateQueries({ queryKey: keys.me });
+    },
+  });
+  return (
+    <form
+      aria-label={t('adm.ent.addGroup')}
+      onSubmit={(e) => {
+        e.preventDefault();
+        add.mutate();
+      }}
+    >
+      <h3>{t('adm.ent.addGroup')}</h3>
+      <Field label={t('adm.field.name')} name="group" value={name} onChange={setName} required />
+      <Select
+        label={t('adm.field.department')}
+        name="departmentId"
+        value={departmentId}
+        options={[
+          { value: '', label: t('adm.ent.noDepartment') },
+          ...departments.map((d) => ({ value: d.id, label: d.name })),
+        ]}
+        onChange={setDepartmentId}
+      />
+      <Field
+        label={t('adm.field.maxMembers')}
+        name="maxMembers"
+        inputMode="numeric"
+        value={maxMembers}
+        onChange={setMaxMembers}
+      />
+      <ErrorMessage error={add.error} />
+      <button type="submit" disabled={add.isPending}>
+        {t('adm.ent.addGroup')}
+      </button>
+    </form>
+  );
+}
+
+function Policy({
+  enterprise,
+  editable,
+  providers,
+}: {
+  enterprise: Schemas['Enterprise'];
+  editable: boolean;
+  providers: string[];
+}) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const pools = enterprise.pools ?? {};
+  const names = [...new Set([...providers, ...Object.keys(pools)])].sort();
+  const [provider, setProvider] = useState(names[0] ?? 'anthropic');
+  const current = pools[provider];
+  const [strategy, setStrategy] = useState<Strategy>(current?.strategy ?? 'least_connections');
+  const [maxAttempts, setMaxAttempts] = useState(String(current?.maxAttempts ?? ''));
+  const [queueWaitMs, setQueueWaitMs] = useState(String(current?.queueWaitMs ?? ''));
+  const save = useMutation({
+    mutationFn: () => {
+      // The API stores overrides and fills every field not given with its default
+      // (worker/scheduling/policy.ts); the generated type lists the filled-in output shape.
+      const override = {
+        ...current,
+        strategy,
+        ...(maxAttempts ? { maxAttempts: Number(maxAttempts) } : {}),
+        ...(queueWaitMs ? { queueWaitMs: Number(queueWaitMs) } : {}),
+      } as PoolPolicy;
+      return must(
+        api.PATCH('/enterprises/{id}', {
+          params: { path: { id: enterprise.id } },
+          body: { pools: { ...pools, [provider]: override } },
+        }),
+      );
+    },
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: adminKeys.enterprise(enterprise.id) }),
+  });
+  return (
+    <Card title={t('adm.ent.policy')}>
+      {names.length === 0 && <p className="muted">{t('adm.ent.policyDefault')}</p>}
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('adm.field.provider')}</th>
+              <th scope="col">{t('adm.field.strategy')}</th>
+              <th scope="col" className="num">
+                {t('adm.field.maxAttempts')}
+              </th>
+              <th scope="col" className="num">
+                {t('adm.field.queueWaitMs')}
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {names.map((p) => (
+              <tr key={p}>
+                <td>{p}</td>
+                <td>{pools[p] ? t(`adm.strategy.${pools[p].strategy}`) : t('adm.ent.policyDefault')}</td>
+                <td className="num">{pools[p]?.maxAttempts ?? '—'}</td>
+                <td className="num">{pools[p]?.queueWaitMs ?? '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {editable && (
+        <form
+          aria-label={t('adm.ent.policyEdit')}
+          onSubmit={(e) => {
+            e.preventDefault();
+            save.mutate();
+          }}
+        >
+          <h3>{t('adm.ent.policyEdit')}</h3>
+          <Select
+            label={t('adm.field.provider')}
+            name="policyProvider"
+            value={provider}
+            options={[...new Set([...names, ...PROVIDERS])].map((p) => ({ value: p, label: p }))}
+            onChange={(p) => {
+              setProvider(p);
+              setStrategy(pools[p]?.strategy ?? 'least_connections');
+              setMaxAttempts(String(pools[p]?.maxAttempts ?? ''));
+              setQueueWaitMs(String(pools[p]?.queueWaitMs ?? ''));
+            }}
+          />
+          <Select
+            label={t('adm.field.strategy')}
+            name="strategy"
+            value={strategy}
+            options={STRATEGIES.map((s) => ({ value: s, label: t(`adm.strategy.${s}`) }))}
+            onChange={setStrategy}
+          />
+          <Field
+            label={t('adm.field.maxAttempts')}
+            name="maxAttempts"
+            inputMode="numeric"
+            value={maxAttempts}
+            onChange={setMaxAttempts}
+          />
+          <Field
+            label={t('adm.field.queueWaitMs')}
+            name="queueWaitMs"
+            inputMode="numeric"
+            value={queueWaitMs}
+            onChange={setQueueWaitMs}
+          />
+          <ErrorMessage error={save.error} />
+          <button type="submit" disabled={save.isPending}>
+            {t('adm.common.save')}
+          </button>
+          {save.isSuccess && (
+            <output className="ok" aria-live="polite">
+              {t('adm.common.saved')}
+            </output>
+          )}
+        </form>
+      )}
+    </Card>
+  );
+}
+
+type EnterpriseRole = Schemas['EnterpriseMember']['role'];
+const ENTERPRISE_ROLES: readonly EnterpriseRole[] = ['owner', 'admin', 'member'];
+
+function Members({ enterpriseId, editable }: { enterpriseId: string; editable: boolean }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const members = useEnterpriseMembers(enterpriseId);
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState<EnterpriseRole>('member');
+  const refresh = () =>
+    queryClient.invalidateQueries({ queryKey: adminKeys.enterpriseMembers(enterpriseId) });
+  const add = useMutation({
+    mutationFn: () =>
+      must(
+        api.POST('/enterprises/{id}/members', {
+          params: { path: { id: enterpriseId } },
+          body: { email, role },
+        }),
+      ),
+    onSuccess: () => {
+      setEmail('');
+      refresh();
+    },
+  });
+  const change = useMutation({
+    mutationFn: (v: { userId: string; role: EnterpriseRole }) =>
+      must(
+        api.PATCH('/enterprises/{id}/members/{userId}', {
+          params: { path: { id: enterpriseId, userId: v.userId } },
+          body: { role: v.role },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  const remove = useMutation({
+    mutationFn: (userId: string) =>
+      must(
+        api.DELETE('/enterprises/{id}/members/{userId}', { params: { path: { id: enterpriseId, userId } } }),
+      ),
+    onSuccess: refresh,
+  });
+  const roleOptions = ENTERPRISE_ROLES.map((r) => ({ value: r, label: t(`adm.role.${r}`) }));
+  return (
+    <Card title={t('adm.ent.members')}>
+      {members.isError && <ErrorMessage error={members.error} />}
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('adm.field.name')}</th>
+              <th scope="col">{t('adm.field.email')}</th>
+              <th scope="col">{t('adm.field.role')}</th>
+              {editable && <th scope="col">{t('adm.common.actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {(members.data?.data ?? []).map((m) => (
+              <tr key={m.userId}>
+                <td>{m.name}</td>
+                <td className="adm-wrap">{m.email}</td>
+                <td>
+                  {editable ? (
+                    <Select
+                      label={
+                        <span className="visually-hidden">{t('adm.field.roleOf', { name: m.name })}</span>
+                      }
+                      name={`role-${m.userId}`}
+                      value={m.role}
+                      options={roleOptions}
+                      onChange={(r) => change.mutate({ userId: m.userId, role: r })}
+                    />
+                  ) : (
+                    t(`adm.role.${m.role}`)
+                  )}
+                </td>
+                {editable && (
+                  <td>
+                    <button type="button" className="danger small" onClick={() => remove.mutate(m.userId)}>
+                      {t('adm.common.remove')}
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <ErrorMessage error={change.error ?? remove.error} />
+      {editable && (
+        <form
+          aria-label={t('adm.ent.addMember')}
+          onSubmit={(e) => {
+            e.preventDefault();
+            add.mutate();
+          }}
+        >
+          <h3>{t('adm.ent.addMember')}</h3>
+          <Field
+            label={t('adm.field.email')}
+            name="email"
+            type="email"
+            value={email}
+            onChange={setEmail}
+            required
+          />
+          <Select
+            label={t('adm.field.role')}
+            name="role"
+            value={role}
+            options={roleOptions}
+            onChange={setRole}
+          />
+          <ErrorMessage error={add.error} />
+          <button type="submit" disabled={add.isPending}>
+            {t('adm.ent.addMember')}
+          </button>
+        </form>
+      )}
+    </Card>
+  );
+}

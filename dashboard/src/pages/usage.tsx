@@ -1,0 +1,233 @@
+// Usage: cost per day (a chart), tokens by model, by member and by key, for a range preset and a
+// scope (my own usage, a group, or an account), with the numbers as a CSV download. Everyone may
+// open it; the API scopes what each person sees (a member: their own rows and their groups'
+// totals). The request log lives below the aggregates.
+import { useQuery } from '@tanstack/react-query';
+import { lazy, Suspense, useMemo, useState } from 'react';
+import { useAccounts, useGroupDetail, useUsage, useUsages } from '../api/admin-queries';
+import { api, must } from '../api/client';
+import { useGroups, useMe } from '../api/queries';
+import { Card, ErrorMessage, Loading, Select, Stat } from '../components/ui';
+import { useI18n } from '../i18n';
+import { managesAnything, ownsGroup } from '../lib/access';
+import {
+  costPerDay,
+  presetRange,
+  RANGE_PRESETS,
+  type RangePreset,
+  toCsv,
+  topN,
+  totalTokens,
+} from '../lib/admin';
+import { formatCount, formatMicros, formatTokens } from '../lib/format';
+
+// The chart module pulls uPlot in with it: a chunk of its own, fetched when this page draws.
+const TimeChart = lazy(() => import('../components/chart').then((m) => ({ default: m.TimeChart })));
+const BarList = lazy(() => import('../components/chart').then((m) => ({ default: m.BarList })));
+
+const MAX_BARS = 8;
+const MAX_KEYS = 12;
+
+export default function UsagePage() {
+  const { t, language } = useI18n();
+  const me = useMe();
+  const groups = useGroups();
+  const accounts = useAccounts();
+  const [preset, setPreset] = useState<RangePreset>('month');
+  const [scope, setScope] = useState('me');
+  // The range is fixed when the preset is chosen, so the query key stays put between renders.
+  const range = useMemo(() => presetRange(preset, new Date()), [preset]);
+
+  const [kind, id] =
+    scope === 'me' ? ['user', me.data?.userId ?? ''] : (scope.split(':') as [string, string]);
+  const query = {
+    ...(kind === 'user' ? { userId: id } : kind === 'group' ? { groupId: id } : { accountId: id }),
+    from: range.from,
+    to: range.to,
+  };
+  const usage = useUsage(query, Boolean(id));
+  const group = useGroupDetail(kind === 'group' ? id : '');
+  const names = new Map((group.data?.members ?? []).map((m) => [m.userId, m.name]));
+
+  // By key: the API sums one key per call, so the keys of the scope are read one by one.
+  const keysQuery = useQuery({
+    queryKey: ['usage-keys', kind, id],
+    enabled: Boolean(id) && (kind === 'user' || (kind === 'group' && ownsGroup(me.data, id))),
+    queryFn: () =>
+      kind === 'group'
+        ? must(api.GET('/groups/{id}/keys', { params: { path: { id } } }))
+        : must(api.GET('/keys', { params: { query: {} } })),
+  });
+  const keyList = (keysQuery.data?.data ?? []).slice(0, MAX_KEYS);
+  const keyUsages = useUsages(keyList.map((k) => ({ keyId: k.id, from: range.from, to: range.to })));
+
+  const scopes = [
+    { value: 'me', label: t('adm.usage.mine') },
+    ...(groups.data?.data ?? []).map((g) => ({
+      value: `group:${g.id}`,
+      label: t('adm.usage.group', { name: g.name }),
+    })),
+    ...(managesAnything(me.data) ? (accounts.data?.data ?? []) : []).map((a) => ({
+      value: `account:${a.id}`,
+      label: t('adm.usage.account', { name: a.name }),
+    })),
+  ];
+
+  const money = (v: number) => formatMicros(v, language);
+  const tokens = (v: number) => formatTokens(v, language);
+  const data = usage.data;
+  const days = data ? costPerDay(data.byHour, data.from, data.to) : [];
+  const byModel = data ? topN(data.byModel, (r) => r.model, totalTokens, MAX_BARS, t('adm.usage.other')) : [];
+  const byMember = data
+    ? topN(data.byMember, (r) => names.get(r.userId) ?? r.userId, totalTokens, MAX_BARS, t('adm.usage.other'))
+    : [];
+  const byKey = topN(
+    keyList.map((k, i) => ({
+      name: `${k.name} (${k.prefix}…)`,
+      tokens: keyUsages[i]?.data ? totalTokens(keyUsages[i].data.totals) : 0,
+    })),
+    (r) => r.name,
+    (r) => r.tokens,
+    MAX_BARS,
+    t('adm.usage.other'),
+  );
+
+  const csv = data
+    ? toCsv(
+        [
+          'kind',
+          'name',
+          'requests',
+          'errors',
+          'input_tokens',
+          'output_tokens',
+          'cache_read_tokens',
+          'cost_micros',
+        ],
+        [
+          ...data.byModel.map((r) => [
+            'model',
+            r.model,
+            r.requests,
+            r.errors,
+            r.inputTokens,
+            r.outputTokens,
+            r.cacheReadTokens,
+            r.costMicros,
+          ]),
+          ...data.byMember.map((r) => [
+            'member',
+            names.get(r.userId) ?? r.userId,
+            r.requests,
+            r.errors,
+            r.inputTokens,
+            r.outputTokens,
+            r.cacheReadTokens,
+            r.costMicros,
+          ]),
+        ],
+      )
+    : '';
+
+  return (
+    <>
+      <h1>{t('adm.usage.title')}</h1>
+      <fieldset className="adm-presets">
+        <legend className="visually-hidden">{t('adm.usage.range')}</legend>
+        {RANGE_PRESETS.map((p) => (
+          <button
+            key={p}
+            type="button"
+            className="small"
+            aria-pressed={p === preset}
+            onClick={() => setPreset(p)}
+          >
+            {t(`adm.range.${p}`)}
+          </button>
+        ))}
+      </fieldset>
+      <Select label={t('adm.usage.scope')} name="scope" value={scope} options={scopes} onChange={setScope} />
+      {usage.isPending && Boolean(id) && <Loading />}
+      <ErrorMessage error={usage.error} />
+      {data && (
+        <>
+          <div className="stats">
+            <Stat label={t('adm.usage.cost')} value={money(data.totals.costMicros)} />
+            <Stat label={t('adm.usage.requests')} value={formatCount(data.totals.requests, language)} />
+            <Stat label={t('adm.usage.errors')} value={formatCount(data.totals.errors, language)} />
+            <Stat label={t('adm.usage.tokens')} value={tokens(totalTokens(data.totals))} />
+          </div>
+          <Suspense fallback={<Loading />}>
+            <Card title={t('adm.usage.costPerDay')}>
+              <TimeChart
+                series={{
+                  x: days.map((d) => d.day),
+                  y: days.map((d) => d.costMicros),
+                  label: t('adm.usage.cost'),
+                  format: money,
+                }}
+              />
+              <details>
+                <summary>{t('adm.usage.asTable')}</summary>
+                <div className="table-wrap">
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">{t('adm.usage.day')}</th>
+                        <th scope="col" className="num">
+                          {t('adm.usage.cost')}
+                        </th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {days.map((d) => (
+                        <tr key={d.day}>
+                          <td>{new Intl.DateTimeFormat(language, { dateStyle: 'medium' }).format(d.day)}</td>
+                          <td className="num">{money(d.costMicros)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              </details>
+            </Card>
+            <Card title={t('adm.usage.byModel')}>
+              {byModel.length === 0 ? (
+                <p className="muted">{t('adm.usage.nothing')}</p>
+              ) : (
+                <BarList rows={byModel} format={tokens} label={t('adm.usage.byModel')} />
+              )}
+            </Card>
+            <Card title={t('adm.usage.byMember')}>
+              {byMember.length === 0 ? (
+                <p className="muted">{t('adm.usage.nothing')}</p>
+              ) : (
+                <BarList rows={byMember} format={tokens} label={t('adm.usage.byMember')} />
+              )}
+            </Card>
+            {keyList.length > 0 && (
+              <Card title={t('adm.usage.byKey')}>
+                <BarList rows={byKey} format={tokens} label={t('adm.usage.byKey')} />
+              </Card>
+            )}
+          </Suspense>
+          <p>
+            <a
+              className="button secondary"
+              download={`usage-${new Date(data.from).toISOString().slice(0, 10)}.csv`}
+              href={`data:text/csv;charset=utf-8,${encodeURIComponent(csv)}`}
+            >
+              {t('adm.usage.csv')}
+            </a>
+          </p>
+        </>
+      )}
+      <Card title={t('adm.usage.requestLog')}>
+        {/* TODO(request-log): GET /usage/requests (the request log with filters: key, member, model,
+            account, status, time) and its CSV export are being added to worker/api/routes/usage.ts on
+            another branch; this card lists them once the route is in the OpenAPI document. */}
+        <p className="muted">{t('adm.usage.requestLogPending')}</p>
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,245 @@
+// The admin pages' logic (dashboard/src/lib/admin.ts and the access levels of lib/access.ts), in
+// Node: account conditions and cooldown countdowns, pool utilisation, budget bars, range presets,
+// cost per day from the hourly read-out, top-N folding, CSV, and who sees which admin page.
+import { describe, expect, it } from 'vitest';
+import type { Schemas } from '../src/api/client';
+import { adminEn } from '../src/i18n/admin.en';
+import { adminZhCN } from '../src/i18n/admin.zh-CN';
+import { managesAnything, ownsEnterprise, runEnterpriseIds, runsEnterprise } from '../src/lib/access';
+import {
+  type AccountState,
+  accountCondition,
+  budgetBar,
+  cooldownEnds,
+  costPerDay,
+  formatCountdown,
+  percent,
+  poolUtilisation,
+  presetRange,
+  toCsv,
+  topN,
+} from '../src/lib/admin';
+
+const NOW = 1_800_000_000_000;
+
+function state(over: Partial<AccountState> = {}): AccountState {
+  return {
+    accountId: 'a',
+    enabled: true,
+    reason: null,
+    inUse: 0,
+    max: 4,
+    queued: 0,
+    health: 1,
+    unavailableUntil: null,
+    cooldownUntil: null,
+    consecutiveFailures: 0,
+    latencyEwmaMs: null,
+    lastSuccessAt: null,
+    leases: [],
+    recentErrors: [],
+    ...over,
+  };
+}
+
+describe('an account in words', () => {
+  it('is disabled, cooling, full, busy or idle, in that order of precedence', () => {
+    expect(accountCondition(state({ enabled: false, cooldownUntil: NOW + 1000 }), NOW)).toBe('disabled');
+    expect(accountCondition(state({ cooldownUntil: NOW + 1000, inUse: 4 }), NOW)).toBe('cooling');
+    expect(accountCondition(state({ unavailableUntil: NOW + 1 }), NOW)).toBe('cooling');
+    expect(accountCondition(state({ cooldownUntil: NOW - 1 }), NOW)).toBe('idle');
+    expect(accountCondition(state({ inUse: 4 }), NOW)).toBe('full');
+    expect(accountCondition(state({ inUse: 1 }), NOW)).toBe('busy');
+    expect(accountCondition(state(), NOW)).toBe('idle');
+  });
+
+  it('serves again at the later of cooldown and unavailability; null when it can now', () => {
+    expect(cooldownEnds(state({ cooldownUntil: NOW + 5000, unavailableUntil: NOW + 9000 }), NOW)).toBe(
+      NOW + 9000,
+    );
+    expect(cooldownEnds(state({ cooldownUntil: NOW - 1 }), NOW)).toBeNull();
+    expect(cooldownEnds(state(), NOW)).toBeNull();
+  });
+
+  it('counts down in hours and minutes, minutes and seconds, or seconds', () => {
+    expect(formatCountdown(3_723_000)).toBe('1h 02m');
+    expect(formatCountdown(245_000)).toBe('4m 05s');
+    expect(formatCountdown(12_000)).toBe('12s');
+    expect(formatCountdown(11_001)).toBe('12s');
+    expect(formatCountdown(-5)).toBe('0s');
+  });
+});
+
+describe('bars', () => {
+  it('percent is clamped to 0..100 and empty for a zero whole', () => {
+    expect(percent(1, 4)).toBe(25);
+    expect(percent(9, 4)).toBe(100);
+    expect(percent(1, 0)).toBe(0);
+    expect(percent(-1, 4)).toBe(0);
+  });
+
+  it('a pool sums leases in use over the capacity of accounts that can serve', () => {
+    const pools = poolUtilisation(
+      [
+        { provider: 'anthropic', state: state({ inUse: 2, max: 4 }) },
+        { provider: 'anthropic', state: state({ inUse: 1, max: 4 }) },
+        { provider: 'anthropic', state: state({ max: 4, cooldownUntil: NOW + 60_000 }) },
+        { provider: 'anthropic', state: state({ max: 4, enabled: false }) },
+        { provider: 'openai', state: undefined },
+      ],
+      NOW,
+    );
+    expect(pools).toEqual([
+      { provider: 'anthropic', accounts: 4, inUse: 3, max: 8, cooling: 1, disabled: 1, percent: 37.5 },
+      { provider: 'openai', accounts: 1, inUse: 0, max: 0, cooling: 0, disabled: 0, percent: 0 },
+    ]);
+  });
+
+  it('a budget bar shows spent then reserved, and is over once they reach the limit', () => {
+    expect(budgetBar(10_000_000, 2_500_000, 1_000_000)).toEqual({
+      spentPercent: 25,
+      reservedPercent: 10,
+      spent: 2_500_000,
+      reserved: 1_000_000,
+      limit: 10_000_000,
+      remaining: 6_500_000,
+      over: false,
+    });
+    const over = budgetBar(1_000_000, 900_000, 300_000);
+    expect(over.over).toBe(true);
+    expect(over.spentPercent + over.reservedPercent).toBe(100);
+    expect(over.remaining).toBe(0);
+    expect(budgetBar(1_000_000, 1_000_000).over).toBe(true);
+    expect(budgetBar(5_000_000, null)).toMatchObject({
+      spent: 0,
+      reserved: 0,
+      over: false,
+      remaining: 5_000_000,
+    });
+    // A limit of zero refuses everything: the bar says so.
+    expect(budgetBar(0, 0).over).toBe(true);
+  });
+});
+
+describe('usage shaping', () => {
+  it('range presets start at local midnights and month starts', () => {
+    const now = new Date(2026, 10, 28, 15, 30);
+    expect(presetRange('today', now)).toEqual({ from: new Date(2026, 10, 28).getTime(), to: now.getTime() });
+    expect(presetRange('7d', now).from).toBe(new Date(2026, 10, 22).getTime());
+    expect(presetRange('month', now).from).toBe(new Date(2026, 10, 1).getTime());
+    expect(presetRange('lastMonth', now)).toEqual({
+      from: new Date(2026, 9, 1).getTime(),
+      to: new Date(2026, 10, 1).getTime(),
+    });
+    expect(presetRange('lastMonth', new Date(2026, 0, 15)).from).toBe(new Date(2025, 11, 1).getTime());
+  });
+
+  it('cost per day has one point per day of the range, summing its hours', () => {
+    const from = new Date(2026, 10, 1).getTime();
+    const to = new Date(2026, 10, 4).getTime();
+    const hour = (day: number, h: number, costMicros: number) =>
+      ({ hour: new Date(2026, 10, day, h).getTime(), costMicros }) as Schemas['Usage']['byHour'][number];
+    const days = costPerDay([hour(1, 3, 100), hour(1, 23, 50), hour(3, 0, 7), hour(9, 0, 999)], from, to);
+    expect(days).toEqual([
+      { day: new Date(2026, 10, 1).getTime(), costMicros: 150 },
+      { day: new Date(2026, 10, 2).getTime(), costMicros: 0 },
+      { day: new Date(2026, 10, 3).getTime(), costMicros: 7 },
+    ]);
+  });
+
+  it('keeps the largest rows and folds the rest into one', () => {
+    const rows = [
+      { m: 'a', v: 1 },
+      { m: 'b', v: 5 },
+      { m: 'c', v: 3 },
+      { m: 'd', v: 2 },
+    ];
+    expect(
+      topN(
+        rows,
+        (r) => r.m,
+        (r) => r.v,
+        3,
+        'other',
+      ),
+    ).toEqual([
+      { label: 'b', value: 5 },
+      { label: 'c', value: 3 },
+      { label: 'other', value: 3 },
+    ]);
+    expect(
+      topN(
+        rows,
+        (r) => r.m,
+        (r) => r.v,
+        4,
+        'other',
+      ),
+    ).toHaveLength(4);
+  });
+
+  it('writes RFC 4180 CSV', () => {
+    expect(
+      toCsv(
+        ['a', 'b'],
+        [
+          ['x,y', 'say "hi"'],
+          [1, null],
+        ],
+      ),
+    ).toBe('a,b\r\n"x,y","say ""hi"""\r\n1,');
+  });
+});
+
+describe('who sees the admin pages', () => {
+  const me = (over: Partial<Schemas['Me']>): Schemas['Me'] => ({
+    kind: 'user',
+    userId: 'u',
+    systemRole: 'user',
+    via: 'session',
+    enterprises: [],
+    groups: [],
+    ...over,
+  });
+  it('an enterprise owner runs and owns it; an admin runs it; a member neither', () => {
+    const viewer = me({
+      enterprises: [
+        { enterpriseId: 'e1', role: 'owner' },
+        { enterpriseId: 'e2', role: 'admin' },
+        { enterpriseId: 'e3', role: 'member' },
+      ],
+    });
+    expect(runEnterpriseIds(viewer)).toEqual(['e1', 'e2']);
+    expect([
+      runsEnterprise(viewer, 'e1'),
+      runsEnterprise(viewer, 'e2'),
+      runsEnterprise(viewer, 'e3'),
+    ]).toEqual([true, true, false]);
+    expect([ownsEnterprise(viewer, 'e1'), ownsEnterprise(viewer, 'e2')]).toEqual([true, false]);
+    expect(runsEnterprise(me({ systemRole: 'system_admin' }), 'any')).toBe(true);
+  });
+  it('manages anything: a system admin, who runs an enterprise, or owns a group; not a plain member', () => {
+    expect(managesAnything(me({ systemRole: 'system_admin' }))).toBe(true);
+    expect(managesAnything(me({ enterprises: [{ enterpriseId: 'e', role: 'admin' }] }))).toBe(true);
+    expect(managesAnything(me({ groups: [{ groupId: 'g', role: 'owner' }] }))).toBe(true);
+    expect(
+      managesAnything(
+        me({
+          groups: [{ groupId: 'g', role: 'member' }],
+          enterprises: [{ enterpriseId: 'e', role: 'member' }],
+        }),
+      ),
+    ).toBe(false);
+    expect(managesAnything(null)).toBe(false);
+  });
+});
+
+describe('the admin catalogs', () => {
+  it('translate every key, with the same placeholders', () => {
+    for (const key of Object.keys(adminEn) as (keyof typeof adminEn)[]) {
+      const names = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      expect(adminZhCN[key], key).toBeTruthy();
+      expect(names(adminZhCN[key]), key).toEqual(names(adminEn[key]));
+    }
+  });
+});

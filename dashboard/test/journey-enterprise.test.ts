@@ -1,0 +1,279 @@
+// Journey 2 in a real browser (Debian's Chromium through playwright-core) against an
+// `npm run dev`-equivalent relay and the fake upstream: the system admin creates an enterprise for
+// its owner; the owner creates a department, a group, a pool of two accounts and a hard budget; a
+// request over budget is refused (official Anthropic SDK) and the budget bar shows it. Every admin
+// page is visited in English and Chinese with axe and a screenshot (test-artifacts/screenshots/).
+import { createServer, type Server } from 'node:http';
+import Anthropic from '@anthropic-ai/sdk';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath } from './browser/chromium';
+import { checkPage } from './browser/page-checks';
+import { type Relay, seedUser, startRelay } from './browser/relay';
+
+let relay: Relay;
+let browser: Browser;
+let admin: Page;
+let owner: Page;
+let hooks: Server;
+let hookUrl = '';
+const hooksReceived: string[] = [];
+const OWNER = { email: 'eve@example.com', name: 'Eve Enterprise', password: 'eve-password-1' };
+const state = { ownerId: '', enterpriseId: '', groupId: '', key: '' };
+
+async function until(check: () => Promise<boolean>, what: string, ms = 45_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  const executablePath = chromiumPath();
+  relay = await startRelay();
+  // A webhook receiver on this machine (alerts allow plain http to 127.0.0.1 for local testing).
+  hooks = createServer((request, response) => {
+    let body = '';
+    request.on('data', (d) => {
+      body += d;
+    });
+    request.on('end', () => {
+      hooksReceived.push(body);
+      response.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
+  const address = hooks.address();
+  hookUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  const viewport = { width: 1200, height: 900 };
+  admin = await (await browser.newContext({ locale: 'en-US', viewport })).newPage();
+  owner = await (await browser.newContext({ locale: 'en-US', viewport })).newPage();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => (hooks ? hooks.close(resolve) : resolve(undefined)));
+  await relay?.stop();
+});
+
+describe.sequential('an enterprise: pools, departments, groups and a hard budget', () => {
+  it('the system admin creates the enterprise with its owner', async () => {
+    await admin.goto(`${relay.url}/setup?token=${encodeURIComponent(relay.setupToken)}`);
+    await admin.getByLabel('Name').fill('Sam Sysadmin');
+    await admin.getByLabel('Email').fill('sam@example.com');
+    await admin.getByLabel('Password').fill('sam-password-1');
+    await admin.getByRole('button', { name: 'Create and sign in' }).click();
+    await admin.getByRole('heading', { name: 'My carpools' }).waitFor();
+    state.ownerId = await seedUser(relay, OWNER);
+
+    await admin.getByRole('link', { name: 'System' }).click();
+    await admin.getByRole('heading', { name: 'System', exact: true }).waitFor();
+    const form = admin.getByRole('form', { name: 'Create an enterprise' });
+    await form.getByLabel('Name').fill('Acme');
+    await form.getByLabel("Owner's email").fill(OWNER.email);
+    await form.getByRole('button', { name: 'Create an enterprise' }).click();
+    await admin.getByRole('link', { name: 'Acme' }).first().waitFor();
+    await expect(admin.getByRole('row', { name: /Eve Enterprise/ }).count()).resolves.toBe(1);
+    await checkPage(admin, 'system');
+  });
+
+  it('the owner signs in and sees the enterprise in the navigation, not the system page', async () => {
+    await owner.goto(`${relay.url}/login`);
+    await owner.getByLabel('Email').fill(OWNER.email);
+    await owner.getByLabel('Password').fill(OWNER.password);
+    await owner.getByRole('button', { name: 'Sign in' }).click();
+    await owner.getByRole('link', { name: 'Acme' }).click();
+    await owner.getByRole('heading', { name: 'Acme' }).waitFor();
+    state.enterpriseId = owner.url().match(/enterprises\/([^/?]+)/)![1]!;
+    await expect(owner.getByRole('link', { name: 'System' }).count()).resolves.toBe(0);
+    await owner.goto(`${relay.url}/system`);
+    await owner.getByRole('heading', { name: 'Not allowed' }).waitFor();
+  });
+
+  it('creates a pool of two accounts, a department and a group', async () => {
+    await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
+    for (const name of ['Pool A', 'Pool B']) {
+      const form = owner.getByRole('form', { name: 'Add an account to a pool' });
+      await form.getByLabel('Name').fill(name);
+      await form.getByLabel('API key or credential').fill(`sk-fake.${name.at(-1)}.ok`);
+      await form.getByLabel('Base URL').fill(relay.upstream);
+      await form.getByRole('button', { name: 'Add an account to a pool' }).click();
+      await owner.getByText(name).first().waitFor();
+    }
+    const pool = owner.getByRole('region', { name: 'anthropic' });
+    await pool.getByText('2 accounts').waitFor();
+    await pool.getByText('0 of 10 in use').first().waitFor();
+    await pool.getByText('Ready').nth(1).waitFor();
+    await expect(owner.getByText('0 cooling down, 0 disabled').count()).resolves.toBe(1);
+
+    const department = owner.getByRole('form', { name: 'Add a department' });
+    await department.getByLabel('Name').fill('Sales');
+    await department.getByRole('button', { name: 'Add a department' }).click();
+    await owner.getByRole('heading', { name: 'Sales' }).waitFor();
+
+    const group = owner.getByRole('form', { name: 'Add a group' });
+    await group.getByLabel('Name').fill('Sales bots');
+    await group.getByLabel('Department').selectOption({ label: 'Sales' });
+    await group.getByRole('button', { name: 'Add a group' }).click();
+    await owner.getByRole('region', { name: 'Sales', exact: true }).getByText('Sales bots').waitFor();
+  });
+
+  it('sets a hard monthly budget on the group', async () => {
+    await owner.getByRole('link', { name: 'Budgets' }).click();
+    await owner.getByRole('heading', { name: 'Budgets', exact: true }).waitFor();
+    const form = owner.getByRole('form', { name: 'New budget' });
+    await form.getByLabel('Applies to').selectOption({ label: 'Group' });
+    await form.getByLabel('Group', { exact: true }).selectOption({ label: 'Sales bots' });
+    await form.getByLabel('Period').selectOption({ label: 'Monthly' });
+    await form.getByLabel('When reached').selectOption({ label: 'refuse requests' });
+    // One micro-dollar: the first request is admitted (nothing spent yet) and spends past it.
+    await form.getByLabel('Limit (US$)').fill('0.000001');
+    await form.getByRole('button', { name: 'Create the budget' }).click();
+    const budget = owner.getByRole('region', { name: 'Group: Sales bots' });
+    await budget.getByText('$0.00 spent, $0.00 reserved, of $0.0000').waitFor();
+    await checkPage(owner, 'budgets');
+  });
+
+  it('a request over the budget is refused (Anthropic SDK), and the budget bar shows it', async () => {
+    // The enterprise's creator takes no seat in its groups: the owner joins this one and makes a key.
+    state.key = await owner.evaluate(
+      async ({ ownerId }) => {
+        const groups = (await (await fetch('/api/v1/groups')).json()) as {
+          data: { id: string; name: string }[];
+        };
+        const groupId = groups.data.find((g) => g.name === 'Sales bots')!.id;
+        const post = (path: string, body: unknown) =>
+          fetch(`/api/v1${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+        const joined = await post(`/groups/${groupId}/members`, { userId: ownerId });
+        if (!joined.ok) throw new Error(`joining: ${joined.status} ${await joined.text()}`);
+        const made = await post('/keys', { groupId, name: 'e2e' });
+        if (!made.ok) throw new Error(`key: ${made.status} ${await made.text()}`);
+        return ((await made.json()) as { key: string }).key;
+      },
+      { ownerId: state.ownerId },
+    );
+    const client = new Anthropic({ baseURL: relay.url, apiKey: state.key, maxRetries: 0 });
+    const ask = () =>
+      client.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'Hello from the enterprise' }],
+      });
+    const first = await ask();
+    expect(first.content.length).toBeGreaterThan(0);
+
+    let refusal: { status: number; message: string } | undefined;
+    await until(async () => {
+      try {
+        await ask();
+        return false;
+      } catch (err) {
+        if (!(err instanceof Anthropic.APIError)) throw err;
+        refusal = { status: err.status ?? 0, message: err.message };
+        return true;
+      }
+    }, 'the budget to refuse');
+    expect(refusal?.status).toBe(402);
+    expect(refusal?.message).toMatch(/budget/i);
+
+    await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
+    const sales = owner.getByRole('region', { name: 'Sales', exact: true });
+    await sales.getByText('limit reached').waitFor();
+    // Spent is more than nothing: the request that went through is counted against the limit.
+    await expect(sales.getByText(/\$0\.\d*[1-9]\d* spent, /).count()).resolves.toBeGreaterThan(0);
+    await checkPage(owner, 'enterprise');
+
+    await owner.goto(`${relay.url}/budgets`);
+    await owner.getByRole('region', { name: 'Group: Sales bots' }).getByText('limit reached').waitFor();
+  });
+
+  it('accounts health: both accounts, and a probe answered by the upstream', async () => {
+    await owner.getByRole('link', { name: 'Accounts' }).click();
+    await owner.getByRole('heading', { name: 'Accounts health' }).waitFor();
+    await owner.getByRole('heading', { name: /Pool A/ }).waitFor();
+    await owner.getByRole('heading', { name: /Pool B/ }).waitFor();
+    await owner.getByRole('button', { name: 'Probe' }).first().click();
+    await owner.getByText('The upstream accepted the credential.').waitFor();
+    await checkPage(owner, 'accounts');
+  });
+
+  it('usage of the group: the request counted, cost per day charted', async () => {
+    await owner.getByRole('link', { name: 'Usage' }).click();
+    await owner.getByRole('heading', { name: 'Usage' }).waitFor();
+    await owner.getByLabel('Whose usage').selectOption({ label: 'Group: Sales bots' });
+    await owner.getByRole('heading', { name: 'Cost per day' }).waitFor();
+    await owner.locator('.adm-chart canvas').waitFor();
+    await owner.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').waitFor();
+    await owner.getByRole('button', { name: 'Last 7 days' }).click();
+    await expect(
+      owner.getByRole('button', { name: 'Last 7 days' }).getAttribute('aria-pressed'),
+    ).resolves.toBe('true');
+    await checkPage(owner, 'usage');
+  });
+
+  it('alerts: an endpoint with a test send in its delivery log, and a budget rule', async () => {
+    await owner.getByRole('link', { name: 'Alerts' }).click();
+    await owner.getByRole('heading', { name: 'Alerts' }).waitFor();
+    const form = owner.getByRole('form', { name: 'Add an endpoint' });
+    await form.getByLabel('Name').fill('Ops hook');
+    await form.getByLabel('Webhook URL').fill(hookUrl);
+    await form.getByRole('button', { name: 'Add an endpoint' }).click();
+    await owner.getByText('The signing secret, shown this once').waitFor();
+    await owner.getByRole('button', { name: 'Send a test' }).click();
+    await owner.getByRole('cell', { name: 'Delivered' }).waitFor({ timeout: 45_000 });
+    expect(hooksReceived.length).toBeGreaterThan(0);
+
+    const rule = owner.getByRole('form', { name: 'Add a rule' });
+    await rule.getByLabel('Name').fill('Sales budget');
+    await rule.getByLabel('Send to').selectOption({ label: 'Ops hook' });
+    await rule.getByRole('button', { name: 'Add a rule' }).click();
+    await owner.getByText(/Sales budget · A budget passes a threshold/).waitFor();
+    await checkPage(owner, 'alerts');
+  });
+
+  it('the audit log names what was done', async () => {
+    await owner.getByRole('link', { name: 'Audit log' }).click();
+    await owner.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await owner.getByRole('cell', { name: 'budget.create' }).waitFor();
+    await owner.getByRole('cell', { name: 'department.create' }).first().waitFor();
+    await checkPage(owner, 'audit');
+  });
+
+  it('every admin page in Chinese', async () => {
+    await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
+    await owner.getByLabel('Language').selectOption('zh-CN');
+    await owner.getByRole('heading', { name: '账号池' }).waitFor();
+    await owner.getByText('已达上限').first().waitFor();
+    await checkPage(owner, 'enterprise-zh');
+    const pages: [string, string, string][] = [
+      ['/accounts', '账号健康', 'accounts-zh'],
+      ['/usage', '用量', 'usage-zh'],
+      ['/budgets', '预算', 'budgets-zh'],
+      ['/alerts', '告警', 'alerts-zh'],
+      ['/audit', '审计日志', 'audit-zh'],
+    ];
+    for (const [path, heading, shot] of pages) {
+      await owner.goto(`${relay.url}${path}`);
+      await owner.getByRole('heading', { name: heading, exact: true }).waitFor();
+      await checkPage(owner, shot);
+    }
+    await admin.goto(`${relay.url}/system`);
+    await admin.getByLabel('Language').selectOption('zh-CN');
+    await admin.getByRole('heading', { name: '系统', exact: true }).waitFor();
+    await checkPage(admin, 'system-zh');
+  });
+
+  it('the enterprise page on a 390 px wide phone', async () => {
+    await owner.setViewportSize({ width: 390, height: 844 });
+    await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
+    await owner.getByRole('heading', { name: '账号池' }).waitFor();
+    await checkPage(owner, 'enterprise-390-zh');
+  });
+});
