@@ -38,6 +38,8 @@ function state(over: Partial<AccountState> = {}): AccountState {
     lastSuccessAt: null,
     leases: [],
     recentErrors: [],
+    windows: [],
+    oauth: null,
     ...over,
   };
 }

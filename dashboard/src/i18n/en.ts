@@ -151,6 +151,8 @@ export const en = {
   'provider.anthropic-compatible': 'Anthropic-compatible',
   'provider.azure-openai': 'Azure OpenAI',
   'provider.bedrock': 'AWS Bedrock',
+  'provider.claude-oauth': 'Claude (subscription sign-in)',
+  'provider.codex-oauth': 'ChatGPT / Codex (subscription sign-in)',
   'lookup.title': 'Key lookup',
   'lookup.intro': 'Paste your key to see its limits, what it has spent and what remains. Nothing is stored.',
   'lookup.key': 'Your key (cp-…)',

@@ -150,6 +150,8 @@ export const zhCN: Record<MessageKey, string> = {
   'provider.anthropic-compatible': 'Anthropic 兼容',
   'provider.azure-openai': 'Azure OpenAI',
   'provider.bedrock': 'AWS Bedrock',
+  'provider.claude-oauth': 'Claude（订阅登录）',
+  'provider.codex-oauth': 'ChatGPT / Codex（订阅登录）',
   'lookup.title': '密钥查询',
   'lookup.intro': '粘贴你的密钥，查看它的限制、已用金额和剩余额度。不会保存任何内容。',
   'lookup.key': '你的密钥（cp-…）',
