@@ -166,7 +166,10 @@ export async function signIn(
 
 /** Said only to someone who proved who they are: a guesser never learns the account is disabled. */
 function accountDisabled(): ApiError {
-  return new ApiError('forbidden', 'This account has been disabled: ask your administrator to let you back in.');
+  return new ApiError(
+    'forbidden',
+    'This account has been disabled: ask your administrator to let you back in.',
+  );
 }
 
 /** Raised for every failed password sign-in: the same words whatever went wrong. */
