@@ -10,7 +10,7 @@ import { db } from '../worker/db/client';
 import { startOidcSignIn } from '../worker/domain/oidc';
 import { CLIENT, type FakePerson, ISSUER } from './fake-idp';
 import { browser, DASHBOARD_ORIGIN, sessionCookieOf, setCookie } from './support/auth';
-import { newUser, RELAY } from './support/relay';
+import { ADMIN_TOKEN, api, newUser, RELAY } from './support/relay';
 
 const CALLBACK = `${RELAY}/api/v1/auth/oidc/callback`;
 
@@ -170,6 +170,16 @@ describe('OIDC sign-in', () => {
     expect(done.status).toBe(302);
     const me = await browser<{ userId: string }>(sessionCookieOf(done.res), 'GET', '/me');
     expect(me.json.userId).toBe(bob.id);
+  });
+
+  it('refuses a disabled person and opens no session', async () => {
+    const dana = await newUser('Dana');
+    expect((await api(ADMIN_TOKEN, 'PATCH', `/users/${dana.id}`, { disabled: true })).status).toBe(200);
+    const who = await person({ email: dana.email });
+    const refused = await signInAs(who);
+    expect(refused.status).toBe(403);
+    expect(refused.json!.error.message).toContain('disabled');
+    expect(setCookie(refused.res, 'carpool_session')).toBeNull();
   });
 
   it('refuses an email the provider has not verified, and creates nobody', async () => {

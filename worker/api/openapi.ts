@@ -56,8 +56,21 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { description, content: { 'application/json': { schema } } };
 }
 
+/**
+ * A stable name for an operation, from its method and path (`GET /groups/{id}/members` →
+ * `getGroupsIdMembers`), for clients generated from the document; unique because method and path are.
+ */
+export function operationIdOf(method: string, path: string): string {
+  const words = path
+    .replace(/\{(\w+)\{[^}]*\}\}/g, '{$1}')
+    .split(/[/{}_-]+/)
+    .filter(Boolean);
+  return method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}
+
 export function route<const R extends RouteConfig>(permission: Permission, config: R) {
   return createRoute({
+    operationId: operationIdOf(config.method, config.path),
     ...config,
     'x-permission': permission,
     security: permission === 'public' ? [] : [{ bearer: [] }, { session: [] }],

@@ -4,6 +4,8 @@
 // holding the token may look at it; a signed-in person accepts it and joins as a member, in one D1
 // transaction that checks the invite, takes a use only if they joined, and takes a seat under the
 // group's maxMembers trigger: however many accept at once, neither the uses nor the seats overrun.
+// A newcomer signs up through the link (email, name, password): their account, their membership and
+// the use of the invite are one D1 batch, so a used-up invite or a full group leaves no account behind.
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { sha256Hex, toHex } from '../auth/api-key';
@@ -20,6 +22,13 @@ import { auditInsert, auditInsertIf } from './audit';
 import { actorId, type Caller } from './caller';
 import { authorizedGroup } from './groups';
 import { fullConflict } from './members';
+import {
+  type IssuedSession,
+  normalizeEmail,
+  passwordUserValues,
+  type SignInContext,
+  signIn,
+} from './sessions';
 
 export const INVITE_PREFIX = 'cpinv_';
 const TOKEN_PATTERN = /^cpinv_[0-9a-f]{48}$/;
@@ -178,8 +187,7 @@ export async function acceptInvite(
     throw new ApiError('invalid_request', 'An invite is accepted by a person: the operator token is none.');
   const invite = await findInvite(caller, token);
   const [user] = await caller.db.select({ email: users.email }).from(users).where(eq(users.id, userId));
-  if (invite.email !== null && invite.email !== user?.email.toLowerCase())
-    throw new ApiError('forbidden', 'This invite is for another email address.', { status: 'wrong_email' });
+  if (invite.email !== null && invite.email !== user?.email.toLowerCase()) throw wrongEmail();
 
   const d = caller.db;
   const [already] = await d
@@ -230,6 +238,119 @@ export async function acceptInvite(
   return { group: group!, member: joined };
 }
 
+export interface SignUpInput {
+  email: string;
+  name: string;
+  password: string;
+}
+
+/**
+ * A newcomer opens an invite link and signs up: their account is created, they join the group as
+ * a member, the invite loses a use, and they are signed in. The account is written only if the
+ * join happens: the user's INSERT is conditional on the invite (in the same batch that takes the
+ * seat, which the maxMembers trigger guards), so a revoked, expired or used-up invite, a full group
+ * or a race lost to another sign-up leaves nothing behind. An email that already has an account is
+ * a 409 telling them to sign in and accept instead.
+ */
+export async function signUpWithInvite(
+  ctx: SignInContext,
+  token: string,
+  input: SignUpInput,
+): Promise<IssuedSession & { group: Group; member: GroupMember }> {
+  const invite = await findInvite(ctx, token);
+  const email = normalizeEmail(input.email);
+  // Plain answers first, before the password's hashing work.
+  const status = inviteStatus(invite, Date.now());
+  if (status !== 'active') throw inviteRefusal(status);
+  if (invite.email !== null && invite.email !== email) throw wrongEmail();
+  const [existing] = await ctx.db.select({ id: users.id }).from(users).where(eq(users.email, email));
+  if (existing) throw accountExists();
+
+  const values = await passwordUserValues({ email, name: input.name, password: input.password });
+  const userId = values.id!;
+  const self: Caller = {
+    principal: { kind: 'user', userId, systemRole: 'user', via: 'session', credentialId: 'invite-sign-up' },
+    db: ctx.db,
+    env: ctx.env,
+    ip: ctx.ip,
+  };
+  const d = ctx.db;
+  const now = Date.now();
+  const created = sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId})`;
+  let row: typeof users.$inferSelect | undefined;
+  let joined: GroupMember | undefined;
+  try {
+    [[row], [joined]] = await d.batch([
+      // Every column of users, in order; only while the invite can still be used by this email.
+      d
+        .insert(users)
+        .select(
+          sql`SELECT ${userId}, ${email}, ${input.name}, 'user', NULL, ${values.passwordHash!}, ${now}
+            FROM ${invites}
+            WHERE ${invites.id} = ${invite.id} AND ${invites.revokedAt} IS NULL AND ${invites.expiresAt} > ${now}
+              AND ${invites.uses} < ${invites.maxUses}
+              AND (${invites.email} IS NULL OR ${invites.email} = ${email})`,
+        )
+        .onConflictDoNothing()
+        .returning(),
+      // The seat: the group_members trigger aborts the whole batch (the user too) when it is full.
+      d
+        .insert(groupMembers)
+        .select(sql`SELECT ${invite.groupId}, ${userId}, 'member', ${now} WHERE ${created}`)
+        .returning(),
+      d
+        .update(invites)
+        .set({ uses: sql`${invites.uses} + 1` })
+        .where(and(eq(invites.id, invite.id), sql`changes() = 1`)),
+      auditInsertIf(
+        self,
+        {
+          action: 'user.create',
+          target: { type: 'user', id: userId },
+          detail: { email, name: input.name, via: 'invite', inviteId: invite.id },
+        },
+        created,
+      ),
+      auditInsertIf(
+        self,
+        {
+          action: 'invite.accept',
+          target: { type: 'invite', id: invite.id },
+          groupId: invite.groupId,
+          detail: { userId, signedUp: true },
+        },
+        created,
+      ),
+    ]);
+  } catch (err) {
+    if (fullConflict(err, { id: invite.groupId }))
+      throw new ApiError('conflict', 'The group is full.', { status: 'group_full' });
+    throw err;
+  }
+  if (!row || !joined) {
+    const [taken] = await d.select({ id: users.id }).from(users).where(eq(users.email, email));
+    if (taken) throw accountExists();
+    const [current] = await d.select().from(invites).where(eq(invites.id, invite.id));
+    const after = current ? inviteStatus(current, Date.now()) : 'revoked';
+    throw after === 'active' ? wrongEmail() : inviteRefusal(after);
+  }
+  const [group] = await d.select().from(groups).where(eq(groups.id, invite.groupId));
+  const issued = await signIn(ctx, row, 'password');
+  return { ...issued, group: group!, member: joined };
+}
+
+function wrongEmail(): ApiError {
+  return new ApiError('forbidden', 'This invite is for another email address.', { status: 'wrong_email' });
+}
+
+function accountExists(): ApiError {
+  return new ApiError(
+    'conflict',
+    'An account with this email already exists: sign in, then accept the invite (POST /api/v1/invites/{token}/accept).',
+    { status: 'account_exists' },
+  );
+}
+
 async function whyNotJoined(caller: Caller, inviteId: string, userId: string): Promise<ApiError> {
   const [invite] = await caller.db.select().from(invites).where(eq(invites.id, inviteId));
   if (!invite) return new ApiError('not_found', 'No such invite.');
@@ -240,7 +361,7 @@ async function whyNotJoined(caller: Caller, inviteId: string, userId: string): P
     .from(groupMembers)
     .where(and(eq(groupMembers.groupId, invite.groupId), eq(groupMembers.userId, userId)));
   if (member) return alreadyMember();
-  return new ApiError('forbidden', 'This invite is for another email address.', { status: 'wrong_email' });
+  return wrongEmail();
 }
 
 function alreadyMember(): ApiError {

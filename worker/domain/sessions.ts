@@ -121,6 +121,8 @@ export async function signIn(
   user: User | PublicUser,
   method: Session['method'],
 ): Promise<IssuedSession> {
+  // However they proved who they are (password, OIDC, an invite), a disabled person gets no session.
+  if (user.disabledAt !== null) throw accountDisabled();
   const now = Date.now();
   const { ttlMs, idleMs } = sessionLifetimes(ctx.env);
   const token = randomToken(32);
@@ -160,6 +162,14 @@ export async function signIn(
   ]);
   const { passwordHash: _hash, ...rest } = user as User;
   return { token, session: publicSession(inserted[0]!), user: rest };
+}
+
+/** Said only to someone who proved who they are: a guesser never learns the account is disabled. */
+function accountDisabled(): ApiError {
+  return new ApiError(
+    'forbidden',
+    'This account has been disabled: ask your administrator to let you back in.',
+  );
 }
 
 /** Raised for every failed password sign-in: the same words whatever went wrong. */
@@ -216,11 +226,14 @@ export async function principalOfSession(
       lastSeenAt: sessions.lastSeenAt,
       revokedAt: sessions.revokedAt,
       systemRole: users.systemRole,
+      disabledAt: users.disabledAt,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(sessions.tokenHash, await sha256Hex(token)));
   if (!row || row.revokedAt !== null || row.expiresAt <= now || row.lastSeenAt + idleMs <= now) return null;
+  // Disabling revokes a person's sessions; this also covers one opened in the same instant.
+  if (row.disabledAt !== null) return null;
   if (now - row.lastSeenAt > LAST_SEEN_GRANULARITY_MS) {
     await ctx.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, row.id));
   }

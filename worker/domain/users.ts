@@ -1,10 +1,10 @@
 // People, as a system admin runs them: list, create (without a password: they sign in later
 // through an invite or OIDC), rename, grant or revoke system admin, disable. A disabled person's
-// tokens stop working and their keys are revoked at once; there is always one active system admin
+// sessions end, their tokens stop working and their keys are revoked at once; there is always one active system admin
 // left (the operator token is automation, not a person who can recover the system).
-import { and, asc, eq, isNotNull, ne, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
-import { users } from '../db/schema';
+import { sessions, users } from '../db/schema';
 import { audit } from './audit';
 import { authorize, type Caller } from './caller';
 import { revokeKeysWhere, tellGates } from './key-revocation';
@@ -101,20 +101,24 @@ export async function updateUser(caller: Caller, id: string, changes: UserChange
   const keepsAnAdmin: SQL = staysAdmin
     ? sql`1`
     : or(ne(users.systemRole, 'system_admin'), isNotNull(users.disabledAt), anotherAdmin)!;
-  const [[row], revoked] = await d.batch([
+  // Only when the UPDATE below did disable them.
+  const nowDisabled =
+    changes.disabled === true
+      ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.disabledAt} IS NOT NULL)`
+      : sql`0`;
+  const [[row], revoked, ended] = await d.batch([
     d
       .update(users)
       .set(set)
       .where(and(eq(users.id, id), keepsAnAdmin))
       .returning(userColumns),
-    // A disabled person's keys stop at once; only when the UPDATE above did disable them.
-    revokeKeysWhere(
-      d,
-      id,
-      changes.disabled === true
-        ? sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.disabledAt} IS NOT NULL)`
-        : sql`0`,
-    ),
+    // A disabled person's keys stop at once, and their sessions end (tokens are refused while disabled).
+    revokeKeysWhere(d, id, nowDisabled),
+    d
+      .update(sessions)
+      .set({ revokedAt: now })
+      .where(and(eq(sessions.userId, id), isNull(sessions.revokedAt), nowDisabled))
+      .returning({ id: sessions.id }),
   ]);
   if (!row)
     throw new ApiError(
@@ -131,6 +135,7 @@ export async function updateUser(caller: Caller, id: string, changes: UserChange
       before: { name: before.name, systemRole: before.systemRole, disabled: before.disabledAt !== null },
       after: { name: row.name, systemRole: row.systemRole, disabled: row.disabledAt !== null },
       ...(revoked.length ? { keysRevoked: revoked.length } : {}),
+      ...(ended.length ? { sessionsEnded: ended.length } : {}),
     },
   });
   return row;

@@ -1,9 +1,9 @@
 // Invites: thin handlers over worker/domain/invites.ts. Made, listed and revoked on their group;
-// looked at by anyone holding the token (no credential), accepted by a signed-in person.
-//
-// Signing up through an invite (a new person with email and password) is left to the sign-in
-// work: it creates the user and their session, then calls `acceptInvite` as them (see docs/api.md).
+// looked at by anyone holding the token (no credential), accepted by a signed-in person, or used
+// to sign up by a newcomer (who then holds a session cookie, as after sign-in).
 import { createSelectSchema } from 'drizzle-zod';
+import { NewPasswordSchema } from '../../auth/password';
+import { setSessionCookie } from '../../auth/session-cookie';
 import { db } from '../../db/client';
 import { invites } from '../../db/schema';
 import {
@@ -13,9 +13,11 @@ import {
   listInvites,
   previewInvite,
   revokeInvite,
+  signUpWithInvite,
 } from '../../domain/invites';
 import { ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
-import { requireCaller } from '../principal';
+import { requireCaller, signInContext } from '../principal';
+import { SessionSchema, UserSchema } from './auth';
 import { GroupSchema, MembershipSchema } from './groups';
 
 const InviteSchema = createSelectSchema(invites)
@@ -58,6 +60,18 @@ const InvitePreviewSchema = z
     emailRestricted: z.boolean(),
   })
   .openapi('InvitePreview');
+
+const SignUpInput = z
+  .strictObject({
+    email: z.email().max(254),
+    name: z.string().trim().min(1).max(100),
+    password: NewPasswordSchema,
+  })
+  .openapi('InviteSignUpInput');
+
+const SignedUpSchema = z
+  .object({ user: UserSchema, session: SessionSchema, group: GroupSchema, member: MembershipSchema })
+  .openapi('SignedUp', { description: 'The session cookie is set with this answer.' });
 
 const TokenParam = z.object({
   token: z
@@ -138,4 +152,32 @@ export const inviteRoutes = newRouter()
       },
     }),
     async (c) => c.json(await acceptInvite(requireCaller(c), c.req.valid('param').token), 200),
+  )
+  .openapi(
+    route('public', {
+      method: 'post',
+      path: '/invites/{token}/sign-up',
+      summary: 'Sign up through an invite: create an account, join the group, and get a session cookie',
+      description:
+        'Atomic: the account is created only if the join happens. 409 with details.status `account_exists` (sign in, then accept), `revoked`, `expired`, `used_up` or `group_full`; 403 `wrong_email`.',
+      request: { params: TokenParam, ...jsonBody(SignUpInput) },
+      responses: {
+        201: jsonResponse(SignedUpSchema, 'Signed up and joined; `set-cookie: carpool_session=…`.'),
+        403: jsonResponse(ErrorSchema, 'The invite is for another email address.'),
+        404: notFound,
+        409: jsonResponse(
+          ErrorSchema,
+          'The email has an account, or the invite or group cannot take anyone.',
+        ),
+      },
+    }),
+    async (c) => {
+      const { group, member, ...issued } = await signUpWithInvite(
+        signInContext(c),
+        c.req.valid('param').token,
+        c.req.valid('json'),
+      );
+      setSessionCookie(c, issued);
+      return c.json({ user: issued.user, session: issued.session, group, member }, 201);
+    },
   );
