@@ -134,6 +134,8 @@ const ADMISSION_MEMORY_LIMIT = 10_000;
 /** Held usage events are sent again this long after a failure; after a few failures, straight to D1. */
 const USAGE_RETRY_MS = 30_000;
 const USAGE_SEND_ATTEMPTS = 3;
+/** How long a reaped lease's budgets wait for a late release (a request outliving its lease). */
+const REAPED_KEPT_MS = 60 * 60 * 1000;
 
 export class GroupGate extends DurableObject<Env> {
   private config: GroupConfig | null = null;
@@ -160,6 +162,13 @@ export class GroupGate extends DurableObject<Env> {
   private readonly trying = new Map<string, string>();
   /** Grants this gate keeps no lease copy of (released at the AccountGate), for a late withdrawal. */
   private readonly granted = new Map<string, { accountId: string; at: number }>();
+  /**
+   * Budget reservations of leases reaped while their request may still have been alive (a worker
+   * too busy to renew in time): their reservation is freed, and what the request cost is still
+   * counted when its release arrives late. In memory only: after an eviction such a cost is not
+   * counted here, and the reconciliation reports the difference.
+   */
+  private readonly reaped = new Map<string, { reservations: Reservation[]; at: number }>();
   private usageRetryAt: number | null = null;
   private readonly book = new BudgetBook(
     (query, ...bindings) => this.write(query, ...bindings),
@@ -283,6 +292,11 @@ export class GroupGate extends DurableObject<Env> {
     for (const { leaseId, report, accountId, costMicros } of releases) {
       const lease = this.leases.get(leaseId);
       if (lease?.reservations) this.settleBudgets(lease.reservations, costMicros ?? null);
+      const late = lease ? undefined : this.reaped.get(leaseId);
+      if (late) {
+        this.reaped.delete(leaseId);
+        if (costMicros) this.settleBudgets(late.reservations, costMicros);
+      }
       this.dropLease(leaseId);
       const account = lease?.accountId ?? accountId ?? this.granted.get(leaseId)?.accountId;
       this.granted.delete(leaseId);
@@ -884,9 +898,15 @@ export class GroupGate extends DurableObject<Env> {
   private reap(now: number): void {
     for (const [leaseId, lease] of this.leases) {
       if (lease.expiresAt > now) continue;
-      if (lease.reservations) this.settleBudgets(lease.reservations, null);
+      if (lease.reservations) {
+        this.settleBudgets(lease.reservations, null);
+        // Freed already: a late release adds its cost and frees nothing more.
+        const reservations = lease.reservations.map((r) => ({ ...r, micros: 0 }));
+        this.reaped.set(leaseId, { reservations, at: now });
+      }
       this.dropLease(leaseId);
     }
+    for (const [leaseId, { at }] of this.reaped) if (at < now - REAPED_KEPT_MS) this.reaped.delete(leaseId);
   }
 
   private scheduleAlarm(at: number): void {

@@ -81,3 +81,46 @@ describe('budget reservations', { timeout: 400_000 }, () => {
     expect(logged.cost).toBeGreaterThan(0);
   });
 });
+
+describe('a lease reaped under a live request', () => {
+  it('frees its reservation at once and still counts what the request cost when it ends', async () => {
+    const carpool = await seedCarpool();
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'group',
+      groupId: carpool.groupId,
+      period: 'month',
+      limitMicros: 1_000_000_000,
+    });
+    const gate = groupStub(carpool.groupId);
+    const admitted = await gate.admit({
+      groupId: carpool.groupId,
+      keyId: carpool.keyId,
+      leaseId: 'too-busy-to-renew',
+      model: 'claude-sonnet-4-5',
+      providers: ['anthropic'],
+      native: ['anthropic'],
+      sessionKey: null,
+      limits: { maxConcurrency: null, requestsPerWindow: null, windowMinutes: null },
+      userId: carpool.userId,
+      reserveMicros: 10_000,
+      service: 'anthropic' as const,
+      userAgent: null,
+    });
+    expect(admitted.ok).toBe(true);
+    const budgetView = async () => (await gate.state()).budgets.find((b) => b.budgetId === budget.json.id);
+    expect(await budgetView()).toMatchObject({ reservedMicros: 10_000, spentMicros: 0 });
+
+    // The worker never renews (LEASE_TTL_MS is 3 s here): the gate reaps the lease.
+    await eventually(async () => ((await budgetView())?.reservedMicros === 0 ? true : undefined), 15_000);
+    // Then the request ends after all, having cost 7,000 µ$.
+    await gate.releaseMany([
+      { leaseId: 'too-busy-to-renew', accountId: carpool.accountId, costMicros: 7_000 },
+    ]);
+    expect(await budgetView()).toMatchObject({ reservedMicros: 0, spentMicros: 7_000 });
+    // Once only: a second release of the same lease adds nothing.
+    await gate.releaseMany([
+      { leaseId: 'too-busy-to-renew', accountId: carpool.accountId, costMicros: 7_000 },
+    ]);
+    expect(await budgetView()).toMatchObject({ reservedMicros: 0, spentMicros: 7_000 });
+  });
+});
