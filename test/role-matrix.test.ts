@@ -467,6 +467,49 @@ const TABLE: Record<string, Entry> = {
   'PATCH /groups/{id}/account': { on: 'carpool', ok: 200, params: car, body: () => ({ maxConcurrency: 5 }) },
   'DELETE /groups/{id}/account': { on: 'carpool', ok: 200, params: car, fresh: freshCarpool },
 
+  // Subscription accounts: who may sign one in is decided by its target (a carpool's: its owner).
+  // The world's carpool has its account already, which those who may manage it are told (409).
+  'POST /accounts/oauth/start': {
+    on: 'carpool',
+    as: 'group.manage',
+    ok: 409,
+    body: (w) => ({ kind: 'claude-oauth', groupId: w.carpoolId, acceptTerms: true }),
+  },
+  // No sign-in was started under this state: nobody can finish it.
+  'POST /accounts/oauth/finish': {
+    on: 'none',
+    ok: 404,
+    body: () => ({ code: 'matrix-code', state: 'no-such-state' }),
+  },
+  // Bills: members read them, owners change them.
+  'GET /groups/{id}/usage': { on: 'carpool', ok: 200, params: car },
+  'GET /groups/{id}/statements': { on: 'carpool', ok: 200, params: car },
+  'GET /groups/{id}/statements/current': { on: 'carpool', ok: 200, params: car },
+  // The world's carpool was made this month: no month of it is over to close, nor closed to read
+  // or settle (closing is tested in billing.test.ts); the answer still shows who got past the check.
+  'POST /groups/{id}/statements': {
+    on: 'carpool',
+    ok: 409,
+    params: car,
+    body: () => ({ month: lastMonth() }),
+  },
+  'GET /groups/{id}/statements/{month}': {
+    on: 'carpool',
+    ok: 404,
+    params: (w) => ({ id: w.carpoolId, month: lastMonth() }),
+  },
+  'PUT /groups/{id}/statements/{month}/settlements/{userId}': {
+    on: 'carpool',
+    ok: 404,
+    params: (w) => ({ id: w.carpoolId, month: lastMonth(), userId: w.people.cMember.id }),
+    body: () => ({ settled: true }),
+  },
+  'POST /groups/{id}/adjustments': {
+    on: 'carpool',
+    ok: 201,
+    params: car,
+    body: (w) => ({ userId: w.people.cMember.id, amountMicros: 1, reason: 'matrix' }),
+  },
   // Enterprises.
   'POST /enterprises': { on: 'system', ok: 201, body: () => ({ name: 'Another' }) },
   'GET /enterprises': { on: 'none', ok: 200 },
@@ -720,6 +763,14 @@ const TABLE: Record<string, Entry> = {
   },
   // Usage names what it is about: a group's is for those who see the group.
   'GET /usage': { on: 'egroup', as: 'group.view', ok: 200, query: (w) => `?groupId=${w.groupId}` },
+  'GET /usage.csv': { on: 'egroup', as: 'group.view', ok: 200, query: (w) => `?groupId=${w.groupId}` },
+  'GET /usage/requests': { on: 'egroup', as: 'group.view', ok: 200, query: (w) => `?groupId=${w.groupId}` },
+  'GET /usage/requests.csv': {
+    on: 'egroup',
+    as: 'group.view',
+    ok: 200,
+    query: (w) => `?groupId=${w.groupId}`,
+  },
   // Scoped by the domain: what the caller manages; a plain member of nothing manages nothing to read.
   'GET /audit': { on: 'none', ok: 200 },
   'GET /prices': { on: 'system', ok: 200 },
@@ -780,6 +831,12 @@ const TABLE: Record<string, Entry> = {
     body: () => ({ token: 'not-the-setup-token', email: uniqueEmail(), name: 'Admin', password: PASSWORD }),
   },
 };
+
+/** Last calendar month in UTC, `YYYY-MM`. */
+function lastMonth(): string {
+  const d = new Date();
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+}
 
 // ---- who is calling -----------------------------------------------------------------------------
 
