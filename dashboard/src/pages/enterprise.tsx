@@ -29,7 +29,7 @@ type Account = Schemas['Account'];
 type Budget = Schemas['Budget'];
 type Provider = Account['provider'];
 type PoolPolicy = NonNullable<Schemas['Enterprise']['pools']>[string];
-type Strategy = PoolPolicy['strategy'];
+type Strategy = NonNullable<PoolPolicy['strategy']>;
 
 const PROVIDERS: readonly Provider[] = [
   'anthropic',
@@ -430,7 +430,9 @@ function Policy({
             {names.map((p) => (
               <tr key={p}>
                 <td>{p}</td>
-                <td>{pools[p] ? t(`adm.strategy.${pools[p].strategy}`) : t('adm.ent.policyDefault')}</td>
+                <td>
+                  {pools[p]?.strategy ? t(`adm.strategy.${pools[p].strategy}`) : t('adm.ent.policyDefault')}
+                </td>
                 <td className="num">{pools[p]?.maxAttempts ?? '—'}</td>
                 <td className="num">{pools[p]?.queueWaitMs ?? '—'}</td>
               </tr>
