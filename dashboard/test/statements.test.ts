@@ -7,6 +7,7 @@ import {
   emptyRequestLogForm,
   linesAddUp,
   monthIn,
+  oauthFinishInput,
   parseSignedDollars,
   requestLogCsvPath,
   requestLogQuery,
@@ -125,5 +126,17 @@ describe('usage windows', () => {
     expect(windowBar(w, 4_000)).toEqual({ fill: 100, resetsInMs: 6_000 });
     expect(windowBar({ ...w, usedPercent: 42.5 }, 20_000)).toEqual({ fill: 42.5, resetsInMs: null });
     expect(windowBar({ ...w, resetAt: null }, 0).resetsInMs).toBeNull();
+  });
+});
+
+describe('subscription sign-in', () => {
+  it('sends a pasted callback URL as such, anything else as the code', () => {
+    expect(
+      oauthFinishInput('st', ' https://console.anthropic.com/oauth/code/callback?code=c&state=st '),
+    ).toEqual({
+      state: 'st',
+      callbackUrl: 'https://console.anthropic.com/oauth/code/callback?code=c&state=st',
+    });
+    expect(oauthFinishInput('st', 'abc#st\n')).toEqual({ state: 'st', code: 'abc#st' });
   });
 });

@@ -187,3 +187,9 @@ export function windowBar(window: UsageWindow, now: number): { fill: number; res
   const resetsInMs = window.resetAt !== null && window.resetAt > now ? window.resetAt - now : null;
   return { fill, resetsInMs };
 }
+
+/** What the person pasted after signing in, as the finish input: a callback URL, or the code (`code#state` too). */
+export function oauthFinishInput(state: string, pasted: string): Schemas['OAuthFinishInput'] {
+  const text = pasted.trim();
+  return /^https?:\/\//i.test(text) ? { state, callbackUrl: text } : { state, code: text };
+}
