@@ -146,6 +146,47 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await checkPage(owner, 'group-owner-usage');
   });
 
+  it('the owner reads the request log of the group, filters it, and gets its CSV', async () => {
+    await owner.goto(`${relay.url}/usage`);
+    await owner.getByLabel('Whose usage').selectOption(`group:${state.groupId}`);
+    const log = owner.getByTestId('request-log');
+    await log.waitFor();
+    await until(async () => (await log.locator('tbody tr').count()) === 2, 'two requests in the log', 15_000);
+    // Names, not ids, once the group's members and keys are read.
+    await log.getByRole('cell', { name: 'Mia', exact: true }).first().waitFor();
+    await log
+      .getByRole('cell', { name: /^laptop/ })
+      .first()
+      .waitFor();
+    await owner.getByText('Filters', { exact: true }).click();
+    await owner.getByLabel('Model', { exact: true }).fill('claude-haiku-4-5');
+    await owner.getByLabel('HTTP status').fill('200');
+    await owner.getByRole('button', { name: 'Apply filters' }).click();
+    // Both requests (the page's test and the SDK's) were claude-haiku-4-5 and answered 200.
+    await owner.getByText('2 requests shown').waitFor();
+    for (const row of await log.locator('tbody tr').all())
+      await expect(row.textContent()).resolves.toContain('claude-haiku-4-5');
+    const href = await owner
+      .getByRole('link', { name: 'Download the request log (CSV)' })
+      .getAttribute('href');
+    const url = new URL(href!);
+    expect(url.pathname).toBe('/api/v1/usage/requests.csv');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      groupId: state.groupId,
+      model: 'claude-haiku-4-5',
+      status: '200',
+    });
+    const csv = await owner.evaluate(async (path) => (await fetch(path)).text(), url.pathname + url.search);
+    const lines = csv.trim().split(/\r?\n/);
+    expect(lines.length).toBe(3);
+    expect(lines.slice(1).every((line) => line.includes('claude-haiku-4-5'))).toBe(true);
+    await checkPage(owner, 'usage-request-log');
+    // A status no request had leaves nothing.
+    await owner.getByLabel('HTTP status').fill('429');
+    await owner.getByRole('button', { name: 'Apply filters' }).click();
+    await owner.getByText('No requests match.').waitFor();
+  });
+
   it('the owner sees the live statement: the members’ amounts add up to the bill', async () => {
     await owner.goto(`${relay.url}/groups/${state.groupId}`);
     await owner.getByRole('link', { name: 'Statements' }).click();
