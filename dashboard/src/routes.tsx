@@ -42,10 +42,14 @@ export const routes: readonly PageRoute[] = [
   // Carpool owner
   { path: '/groups/:id', access: 'group-owner', page: lazy(() => import('./pages/group')) },
   { path: '/groups/:id/account', access: 'group-owner', page: lazy(() => import('./pages/bind-account')) },
-  // TODO(statements): the monthly statement pages (split mode, closed months with CSV, the live
-  // preview of the current month, settled marks) go here once the statements API lands:
-  // { path: '/groups/:id/statements', access: 'group-owner', page: lazy(() => import('./pages/statements')) },
-  // { path: '/groups/:id/statements/:period', access: 'group-owner', page: lazy(() => import('./pages/statement')) },
+  // A carpool's statements: everyone in the group reads them (group.view); the page shows the
+  // settings, adjustments, closing and settled marks only to the owner (group.manage).
+  { path: '/groups/:id/statements', access: 'signed-in', page: lazy(() => import('./pages/statements')) },
+  {
+    path: '/groups/:id/statements/:month',
+    access: 'signed-in',
+    page: lazy(() => import('./pages/statements')),
+  },
 
   // Admin (issue 12): enterprise, accounts health, usage, budgets and alerts, audit, system admin
   { path: '/enterprises/:id', access: 'enterprise-admin', page: lazy(() => import('./pages/enterprise')) },

@@ -1,12 +1,14 @@
 // The dashboard in a real browser (Debian's Chromium through playwright-core) against an
 // `npm run dev`-equivalent relay and the fake upstream: journeys as people walk them, asserting
 // what they see, with axe and a screenshot on every page (test-artifacts/screenshots/).
+
+import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from './browser/chromium';
 import { checkPage } from './browser/page-checks';
-import { type Relay, seedUser, startRelay } from './browser/relay';
+import { backdateGroup, type Relay, seedUser, startRelay } from './browser/relay';
 
 let relay: Relay;
 let browser: Browser;
@@ -144,6 +146,121 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await checkPage(owner, 'group-owner-usage');
   });
 
+  it('the owner reads the request log of the group, filters it, and gets its CSV', async () => {
+    await owner.goto(`${relay.url}/usage`);
+    await owner.getByLabel('Whose usage').selectOption(`group:${state.groupId}`);
+    const log = owner.getByTestId('request-log');
+    await log.waitFor();
+    await until(async () => (await log.locator('tbody tr').count()) === 2, 'two requests in the log', 15_000);
+    // Names, not ids, once the group's members and keys are read.
+    await log.getByRole('cell', { name: 'Mia', exact: true }).first().waitFor();
+    await log
+      .getByRole('cell', { name: /^laptop/ })
+      .first()
+      .waitFor();
+    await owner.getByText('Filters', { exact: true }).click();
+    await owner.getByLabel('Model', { exact: true }).fill('claude-haiku-4-5');
+    await owner.getByLabel('HTTP status').fill('200');
+    await owner.getByRole('button', { name: 'Apply filters' }).click();
+    // Both requests (the page's test and the SDK's) were claude-haiku-4-5 and answered 200.
+    await owner.getByText('2 requests shown').waitFor();
+    for (const row of await log.locator('tbody tr').all())
+      await expect(row.textContent()).resolves.toContain('claude-haiku-4-5');
+    const href = await owner
+      .getByRole('link', { name: 'Download the request log (CSV)' })
+      .getAttribute('href');
+    const url = new URL(href!);
+    expect(url.pathname).toBe('/api/v1/usage/requests.csv');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      groupId: state.groupId,
+      model: 'claude-haiku-4-5',
+      status: '200',
+    });
+    const csv = await owner.evaluate(async (path) => (await fetch(path)).text(), url.pathname + url.search);
+    const lines = csv.trim().split(/\r?\n/);
+    expect(lines.length).toBe(3);
+    expect(lines.slice(1).every((line) => line.includes('claude-haiku-4-5'))).toBe(true);
+    await checkPage(owner, 'usage-request-log');
+    // A status no request had leaves nothing.
+    await owner.getByLabel('HTTP status').fill('429');
+    await owner.getByRole('button', { name: 'Apply filters' }).click();
+    await owner.getByText('No requests match.').waitFor();
+  });
+
+  it('the owner sees the live statement: the members’ amounts add up to the bill', async () => {
+    await owner.goto(`${relay.url}/groups/${state.groupId}`);
+    await owner.getByRole('link', { name: 'Statements' }).click();
+    await owner.getByRole('heading', { name: 'Statements of Olga and friends' }).waitFor();
+    await owner.getByTestId('statement-lines').waitFor();
+    // What the API computed adds up, and the page shows that very bill and says so.
+    const preview = await owner.evaluate(async (groupId) => {
+      const response = await fetch(`/api/v1/groups/${groupId}/statements/current`);
+      return (await response.json()) as {
+        totals: { billMicros: number; totalMicros: number };
+        lines: { userName: string; amountMicros: number }[];
+      };
+    }, state.groupId);
+    expect(preview.totals.billMicros).toBeGreaterThan(0);
+    expect(preview.lines.reduce((sum, l) => sum + l.amountMicros, 0)).toBe(preview.totals.billMicros);
+    const bill = await owner.getByTestId('statement-bill').textContent();
+    await expect(owner.getByTestId('statement-total').textContent()).resolves.toBe(bill);
+    // Mia made every request, so under "by usage" her line is the whole bill.
+    await expect(
+      owner.getByRole('row', { name: /Mia/ }).getByTestId('line-amount').textContent(),
+    ).resolves.toBe(bill);
+    await expect(owner.getByTestId('statement-check').textContent()).resolves.toBe(
+      'The members’ amounts add up to the bill plus adjustments.',
+    );
+    await checkPage(owner, 'statements');
+  });
+
+  it('closes last month (the group backdated into it), views it, marks it settled and downloads the CSV', async () => {
+    const now = new Date();
+    const lastMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1);
+    const month = new Date(lastMonth).toISOString().slice(0, 7);
+    backdateGroup(relay, state.groupId, lastMonth + 3_600_000, lastMonth + 2 * 3_600_000);
+    await owner.reload();
+    await owner.getByLabel('Close a month').selectOption(month);
+    await owner.getByRole('button', { name: `Close ${month}` }).click();
+    await owner.getByRole('link', { name: `View ${month}` }).click();
+    await owner.getByRole('heading', { name: `Olga and friends: statement for ${month}` }).waitFor();
+    const bill = await owner.getByTestId('statement-bill').textContent();
+    expect(bill).not.toBe('$0.00');
+    await expect(
+      owner.getByRole('row', { name: /Mia/ }).getByTestId('line-amount').textContent(),
+    ).resolves.toBe(bill);
+    await expect(owner.getByTestId('statement-check').textContent()).resolves.toBe(
+      'The members’ amounts add up to the bill plus adjustments.',
+    );
+    // The mark is the server's: the box turns when the PUT is answered and the statement re-read.
+    await owner.getByLabel('Settled: Mia').click();
+    await owner.getByRole('row', { name: /Mia/ }).getByText('Yes').waitFor();
+    await checkPage(owner, 'statement-closed');
+
+    const [download] = await Promise.all([
+      owner.waitForEvent('download'),
+      owner.getByRole('link', { name: 'Download CSV' }).click(),
+    ]);
+    const csv = readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split(/\r?\n/);
+    const header = csv[0]!.split(',');
+    const amount = header.indexOf('amount_micros');
+    const rows = csv.slice(1).map((line) => line.split(','));
+    const total = rows.find((r) => r[0] === 'TOTAL' || r.includes('TOTAL'))!;
+    const people = rows.filter((r) => r !== total);
+    expect(people.some((r) => r.includes('Mia'))).toBe(true);
+    expect(people.reduce((sum, r) => sum + Number(r[amount]), 0)).toBe(Number(total[amount]));
+    expect(Number(total[amount])).toBeGreaterThan(0);
+
+    // A member reads the statements, without the owner's controls.
+    await member.goto(`${relay.url}/groups/${state.groupId}/statements`);
+    await member.getByRole('link', { name: `View ${month}` }).waitFor();
+    await expect(member.getByRole('button', { name: /^Close / }).count()).resolves.toBe(0);
+    await expect(member.getByText('How the bill is split').count()).resolves.toBe(0);
+    await checkPage(member, 'statements-member');
+  });
+
   it('a member cannot reach owner pages: hidden, "not allowed", and refused by the API', async () => {
     await member.goto(`${relay.url}/groups/${state.groupId}`);
     await member.getByRole('heading', { name: 'Not allowed' }).waitFor();
@@ -203,6 +320,7 @@ describe.sequential('a carpool from setup to shared usage', () => {
       [`/groups/${state.groupId}/account`, 'bind-account-zh', '绑定组账号'],
       ['/groups/new', 'new-group-zh', '发起拼车'],
       ['/profile', 'profile-zh', '个人资料'],
+      [`/groups/${state.groupId}/statements`, 'statements-zh', 'Olga and friends 的账单'],
       ['/key', 'key-lookup-zh', '密钥查询'],
       [new URL(state.inviteLink).pathname, 'invite-zh', '加入 Olga and friends'],
       ['/login', 'login-zh', '登录'],

@@ -12,7 +12,8 @@ import {
   formatCountdown,
   percent,
 } from '../lib/admin';
-import { formatMicros } from '../lib/format';
+import { formatDateTime, formatMicros } from '../lib/format';
+import { windowBar } from '../lib/statements';
 import '../admin.css';
 
 /** The current time, ticking every `ms` while mounted: countdowns move without refetching. */
@@ -97,4 +98,53 @@ export function Countdown({ state, now }: { state: AccountState; now: number }) 
   const until = cooldownEnds(state, now);
   if (until === null) return null;
   return <span className="muted">{t('adm.account.backIn', { time: formatCountdown(until - now) })}</span>;
+}
+
+/**
+ * A subscription account's usage windows (5 h, 7 d…: used %, a bar, the countdown to the reset) and
+ * its sign-in (token expiry, last refresh, the last refresh error). Nothing for API-key accounts.
+ */
+export function SubscriptionState({ state, now }: { state: AccountState; now: number }) {
+  const { t, language } = useI18n();
+  if (state.windows.length === 0 && !state.oauth) return null;
+  return (
+    <div data-testid="subscription-state">
+      {state.windows.length > 0 && (
+        <>
+          <h3>{t('sub.windows')}</h3>
+          {state.windows.map((w) => {
+            const bar = windowBar(w, now);
+            return (
+              <div className="adm-bar-row" key={w.name}>
+                <div className="adm-bar-label">
+                  <span>{t('sub.window', { name: w.name, used: Math.round(bar.fill) })}</span>
+                  <span>
+                    {w.exhausted ? `${t('sub.exhausted')} · ` : ''}
+                    {bar.resetsInMs !== null && t('sub.resetsIn', { time: formatCountdown(bar.resetsInMs) })}
+                  </span>
+                </div>
+                <div className="adm-bar" aria-hidden="true">
+                  <span
+                    className={w.exhausted || bar.fill >= 100 ? 'adm-full' : 'adm-used'}
+                    style={{ width: `${bar.fill}%` }}
+                  />
+                </div>
+              </div>
+            );
+          })}
+        </>
+      )}
+      {state.oauth && (
+        <p>
+          <strong>{t('sub.token')}</strong>{' '}
+          {t('sub.tokenExpires', { at: formatDateTime(state.oauth.expiresAt, language) })}
+          {state.oauth.refreshedAt !== null &&
+            ` · ${t('sub.refreshedAt', { at: formatDateTime(state.oauth.refreshedAt, language) })}`}
+          {state.oauth.lastRefreshError && (
+            <span className="error"> · {t('sub.refreshError', { error: state.oauth.lastRefreshError })}</span>
+          )}
+        </p>
+      )}
+    </div>
+  );
 }

@@ -121,8 +121,6 @@ export const adminEn = {
   'adm.usage.nothing': 'Nothing used in this range.',
   'adm.usage.csv': 'Download CSV',
   'adm.usage.requestLog': 'Request log',
-  'adm.usage.requestLogPending':
-    'The request log (each request with its key, member, model, account and status) comes with the next version of the relay.',
   'adm.range.today': 'Today',
   'adm.range.7d': 'Last 7 days',
   'adm.range.30d': 'Last 30 days',

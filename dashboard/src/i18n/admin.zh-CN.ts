@@ -123,8 +123,6 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
   'adm.usage.nothing': '该时间范围内没有用量。',
   'adm.usage.csv': '下载 CSV',
   'adm.usage.requestLog': '请求日志',
-  'adm.usage.requestLogPending':
-    '请求日志（每个请求的密钥、成员、模型、账号和状态）将随中转服务的下一个版本提供。',
   'adm.range.today': '今天',
   'adm.range.7d': '最近 7 天',
   'adm.range.30d': '最近 30 天',

@@ -1,9 +1,12 @@
 // The English catalog, the source of every string the dashboard shows. zh-CN.ts translates each key.
 import { adminEn } from './admin.en';
+import { featuresEn } from './features.en';
 
 export const en = {
   // The admin pages' strings (issue 12) live in their own catalog.
   ...adminEn,
+  // Statements, the request log and subscription sign-in.
+  ...featuresEn,
   'common.loading': 'Loading…',
   'common.copy': 'Copy',
   'common.copied': 'Copied',

@@ -1,10 +1,12 @@
 // 简体中文 catalog: a translation of every key of en.ts (the type makes a missing key an error).
 import { adminZhCN } from './admin.zh-CN';
 import type { MessageKey } from './en';
+import { featuresZhCN } from './features.zh-CN';
 
 export const zhCN: Record<MessageKey, string> = {
   // The admin pages' strings (issue 12) live in their own catalog.
   ...adminZhCN,
+  ...featuresZhCN,
   'common.loading': '加载中…',
   'common.copy': '复制',
   'common.copied': '已复制',

@@ -1,13 +1,13 @@
 // Accounts health: every account the viewer may see (their enterprises' pools, their carpools'
 // accounts; all for a system admin) with its live state from its gate — condition, the reason in
 // words, cooldown countdown, recent errors, latency — and the actions the API offers: reset,
-// probe, enable and disable (ai.manage; shown to whom may use them, refused by the API otherwise).
+// probe, enable and disable; a subscription's usage windows and sign-in state; (ai.manage; shown to whom may use them, refused by the API otherwise).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { adminKeys, useAccountStates, useAccounts } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
 import { useMe } from '../api/queries';
-import { ConditionBadge, Countdown, UtilisationBar, useNow } from '../components/admin-ui';
+import { ConditionBadge, Countdown, SubscriptionState, UtilisationBar, useNow } from '../components/admin-ui';
 import { Card, ErrorMessage, Loading } from '../components/ui';
 import { useI18n } from '../i18n';
 import { isSystemAdmin, type Me, ownsEnterprise } from '../lib/access';
@@ -100,6 +100,7 @@ function AccountCard({
           <p>
             <Countdown state={state} now={now} />
           </p>
+          <SubscriptionState state={state} now={now} />
           <dl className="row">
             <dt>{t('adm.accounts.latency')}</dt>
             <dd>{state.latencyEwmaMs === null ? '—' : `${Math.round(state.latencyEwmaMs)} ms`}</dd>

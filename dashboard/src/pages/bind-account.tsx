@@ -1,11 +1,13 @@
 // Bind the carpool's account: provider, credential, base URL or preset. The connection is tested
-// (POST /accounts/test, nothing stored) and must pass with exactly these inputs before saving.
+// (POST /accounts/test, nothing stored) and must pass with exactly these inputs before saving. Or a
+// subscription (Claude, ChatGPT) signed in at the provider: components/oauth-sign-in.tsx.
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useLocation, useParams } from 'wouter';
 import { api, must, type Schemas } from '../api/client';
 import { useGroupAccount } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
+import { SubscriptionSignIn } from '../components/oauth-sign-in';
 import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { type AccountForm, connectionInput, PRESETS, PROVIDERS, type Preset } from '../lib/forms';
@@ -149,6 +151,15 @@ export default function BindAccountPage() {
             {!testedOk && <small className="hint"> {t('bind.testFirst')}</small>}
           </div>
         </form>
+      </Card>
+      <Card>
+        <SubscriptionSignIn
+          target={{ groupId: id }}
+          onDone={async () => {
+            await queryClient.invalidateQueries();
+            navigate(`/groups/${id}`);
+          }}
+        />
       </Card>
     </>
   );

@@ -19,6 +19,7 @@ import {
 import { api, must, type Schemas } from '../api/client';
 import { keys, useGroups, useMe } from '../api/queries';
 import { BudgetBarView, ConditionBadge, Countdown, UtilisationBar, useNow } from '../components/admin-ui';
+import { SubscriptionSignIn } from '../components/oauth-sign-in';
 import { Card, ErrorMessage, Field, Loading, Select, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { ownsEnterprise } from '../lib/access';
@@ -53,6 +54,7 @@ export default function EnterprisePage() {
   const budgets = useBudgets();
   const now = useNow();
   const owner = ownsEnterprise(me.data, id);
+  const queryClient = useQueryClient();
 
   const pool = (accounts.data?.data ?? []).filter((a) => a.enterpriseId === id);
   const states = useAccountStates(pool.map((a) => a.id));
@@ -150,6 +152,12 @@ export default function EnterprisePage() {
           </section>
         ))}
         {owner && <AddPoolAccount enterpriseId={id} />}
+        {owner && (
+          <SubscriptionSignIn
+            target={{ enterpriseId: id }}
+            onDone={() => queryClient.invalidateQueries({ queryKey: ['accounts'] })}
+          />
+        )}
       </Card>
 
       <Card title={t('adm.ent.departments')}>

@@ -1,6 +1,6 @@
 // The carpool owner's page: this month's cards (requests, cost, cost per member), the bound account
 // and its health, members n/max with each one's cost, invite links (create, revoke), and usage by
-// model. The statements (split mode, closed months) are to come: see routes.tsx.
+// model. The statements (split mode, preview, closed months) are on pages/statements.tsx.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'wouter';
@@ -151,6 +151,11 @@ export default function GroupPage() {
   return (
     <>
       <h1>{g.name}</h1>
+      <p>
+        <Link href={`/groups/${id}/statements`} className="button secondary small">
+          {t('st.link')}
+        </Link>
+      </p>
       <section aria-label={t('group.thisMonth')} className="stats">
         <Stat
           label={t('group.requests')}

@@ -24,11 +24,16 @@ function GroupSection({ group, userId, owner }: { group: Schemas['Group']; userI
     <Card
       title={group.name}
       actions={
-        owner && (
-          <Link href={`/groups/${group.id}`} className="button secondary small">
-            {t('home.manage')}
-          </Link>
-        )
+        <span>
+          <Link href={`/groups/${group.id}/statements`} className="button secondary small">
+            {t('st.link')}
+          </Link>{' '}
+          {owner && (
+            <Link href={`/groups/${group.id}`} className="button secondary small">
+              {t('home.manage')}
+            </Link>
+          )}
+        </span>
       }
     >
       <div className="stats">

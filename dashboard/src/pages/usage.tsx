@@ -1,12 +1,13 @@
 // Usage: cost per day (a chart), tokens by model, by member and by key, for a range preset and a
 // scope (my own usage, a group, or an account), with the numbers as a CSV download. Everyone may
 // open it; the API scopes what each person sees (a member: their own rows and their groups'
-// totals). The request log lives below the aggregates.
+// totals). The request log (components/request-log.tsx) lives below the aggregates.
 import { useQuery } from '@tanstack/react-query';
 import { lazy, Suspense, useMemo, useState } from 'react';
 import { useAccounts, useGroupDetail, useUsage, useUsages } from '../api/admin-queries';
 import { api, must } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
+import { RequestLog } from '../components/request-log';
 import { Card, ErrorMessage, Loading, Select, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { managesAnything, ownsGroup } from '../lib/access';
@@ -222,12 +223,19 @@ export default function UsagePage() {
           </p>
         </>
       )}
-      <Card title={t('adm.usage.requestLog')}>
-        {/* TODO(request-log): GET /usage/requests (the request log with filters: key, member, model,
-            account, status, time) and its CSV export are being added to worker/api/routes/usage.ts on
-            another branch; this card lists them once the route is in the OpenAPI document. */}
-        <p className="muted">{t('adm.usage.requestLogPending')}</p>
-      </Card>
+      <RequestLog
+        key={scope}
+        scope={kind === 'user' ? { userId: id } : kind === 'group' ? { groupId: id } : { accountId: id }}
+        keys={keyList.map((k) => ({ value: k.id, label: `${k.name} (${k.prefix}…)` }))}
+        members={
+          kind === 'group' ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: m.name })) : []
+        }
+        accounts={
+          kind === 'account' || !managesAnything(me.data)
+            ? []
+            : (accounts.data?.data ?? []).map((a) => ({ value: a.id, label: a.name }))
+        }
+      />
     </>
   );
 }

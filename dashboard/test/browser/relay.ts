@@ -173,3 +173,24 @@ export async function seedUser(relay: Relay, person: { email: string; name: stri
   if (update.status !== 0) throw new Error(`setting the password: ${update.stderr}`);
   return id;
 }
+
+/**
+ * Moves a group back in time in local D1, as test/billing.test.ts does with env.DB: created, and
+ * everyone in it since `at`, its usage so far shifted into the hours from `usageAt` (an hour
+ * boundary). A month can be closed only once it is over; this makes last month one to close.
+ */
+export function backdateGroup(relay: Relay, groupId: string, at: number, usageAt: number) {
+  const id = groupId.replace(/'/g, "''");
+  const sql = [
+    `UPDATE groups SET created_at = ${at} WHERE id = '${id}'`,
+    `UPDATE group_members SET created_at = ${at} WHERE group_id = '${id}'`,
+    `UPDATE membership_periods SET joined_at = ${at} WHERE group_id = '${id}'`,
+    `UPDATE usage_hourly SET hour = hour - ((SELECT min(hour) FROM usage_hourly WHERE group_id = '${id}') - ${usageAt}) WHERE group_id = '${id}'`,
+  ].join('; ');
+  const update = spawnSync(
+    wrangler,
+    ['d1', 'execute', 'DB', '--local', '--persist-to', relay.persistTo, '--command', sql],
+    { cwd: root, env: { ...process.env, CI: 'true' }, encoding: 'utf8' },
+  );
+  if (update.status !== 0) throw new Error(`backdating the group: ${update.stderr}`);
+}

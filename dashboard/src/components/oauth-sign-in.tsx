@@ -1,0 +1,158 @@
+// Adding a subscription account (claude-oauth, codex-oauth) by signing in at the provider: the
+// terms notice with a required confirmation, POST /accounts/oauth/start (PKCE, state bound to this
+// session), the authorize URL opened in a new tab, the code or callback URL pasted back, and
+// POST /accounts/oauth/finish, which stores the tokens encrypted and answers the account.
+import { useState } from 'react';
+import { api, must, type Schemas } from '../api/client';
+import { useI18n } from '../i18n';
+import { formatDateTime } from '../lib/format';
+import { oauthFinishInput } from '../lib/statements';
+import { ErrorMessage, Field, Select } from './ui';
+
+type Kind = Schemas['OAuthStartInput']['kind'];
+const KINDS: readonly Kind[] = ['claude-oauth', 'codex-oauth'];
+
+export function SubscriptionSignIn({
+  target,
+  onDone,
+}: {
+  /** Where the account goes: a carpool (its owner) or an enterprise's pool (ai.manage there). */
+  target: { groupId: string } | { enterpriseId: string };
+  onDone: (account: Schemas['Account']) => void | Promise<void>;
+}) {
+  const { t, language } = useI18n();
+  const [kind, setKind] = useState<Kind>('claude-oauth');
+  const [name, setName] = useState('');
+  const [accepted, setAccepted] = useState(false);
+  const [started, setStarted] = useState<Schemas['OAuthStarted'] | null>(null);
+  const [code, setCode] = useState('');
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <section aria-labelledby="sub-title" data-testid="subscription-sign-in">
+      <h3 id="sub-title">{t('sub.title')}</h3>
+      <p>{t('sub.intro')}</p>
+      {!started ? (
+        <form
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setError(null);
+            setBusy(true);
+            try {
+              const answer = await must(
+                api.POST('/accounts/oauth/start', {
+                  body: {
+                    kind,
+                    acceptTerms: accepted,
+                    ...target,
+                    ...(name.trim() ? { name: name.trim() } : {}),
+                  },
+                }),
+              );
+              setStarted(answer);
+              window.open(answer.authorizeUrl, '_blank', 'noopener');
+            } catch (err) {
+              setError(err);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          <Select
+            label={t('sub.kind')}
+            name="kind"
+            value={kind}
+            options={KINDS.map((k) => ({ value: k, label: t(`sub.kind.${k}`) }))}
+            onChange={setKind}
+          />
+          <Field
+            label={t('bind.name')}
+            hint={t('keys.optional')}
+            name="subName"
+            value={name}
+            onChange={setName}
+          />
+          <p className="notice" data-testid="sub-terms">
+            {t('sub.terms')}
+          </p>
+          <div className="field">
+            <label>
+              <input
+                type="checkbox"
+                required
+                checked={accepted}
+                onChange={(e) => setAccepted(e.target.checked)}
+              />{' '}
+              {t('sub.confirm')}
+            </label>
+          </div>
+          <ErrorMessage error={error} />
+          <div>
+            <button type="submit" disabled={busy || !accepted}>
+              {t('sub.start')}
+            </button>
+          </div>
+        </form>
+      ) : (
+        <form
+          onSubmit={async (e) => {
+            e.preventDefault();
+            setError(null);
+            setBusy(true);
+            try {
+              const account = await must(
+                api.POST('/accounts/oauth/finish', { body: oauthFinishInput(started.state, code) }),
+              );
+              setDone(account.name);
+              setStarted(null);
+              setCode('');
+              setAccepted(false);
+              await onDone(account);
+            } catch (err) {
+              setError(err);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          <p>
+            <a
+              href={started.authorizeUrl}
+              target="_blank"
+              rel="noopener noreferrer"
+              data-testid="sub-authorize"
+            >
+              {t('sub.open')}
+            </a>{' '}
+            ·{' '}
+            <a href={started.termsUrl} target="_blank" rel="noopener noreferrer">
+              {t('sub.termsLink')}
+            </a>
+          </p>
+          <p className="hint">{t('sub.openHint')}</p>
+          <p className="muted">{t('sub.expires', { at: formatDateTime(started.expiresAt, language) })}</p>
+          <Field
+            label={t('sub.code')}
+            name="code"
+            autoComplete="off"
+            value={code}
+            onChange={setCode}
+            required
+          />
+          <ErrorMessage error={error} />
+          <div>
+            <button type="submit" disabled={busy || !code.trim()}>
+              {t('sub.finish')}
+            </button>
+          </div>
+        </form>
+      )}
+      {done && (
+        <p role="status" className="ok">
+          {t('sub.done', { name: done })}
+        </p>
+      )}
+    </section>
+  );
+}
