@@ -1,6 +1,6 @@
 // The frame of every page: the header (home, the groups one owns, profile, key lookup, language,
 // sign out) and the main region. Links to what a role may not open are not shown.
-import { useQueryClient } from '@tanstack/react-query';
+import { useIsFetching, useIsMutating, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
 import { api } from '../api/client';
@@ -44,6 +44,9 @@ export function Layout({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [, navigate] = useLocation();
   const signedIn = Boolean(me.data);
+  // Assistive technology hears the page is still loading; the browser tests wait on the same
+  // signal rather than on network silence, which the polled read-outs never quite give.
+  const busy = useIsFetching() + useIsMutating() > 0;
   return (
     <>
       <a className="skip" href="#main">
@@ -78,7 +81,9 @@ export function Layout({ children }: { children: ReactNode }) {
           )}
         </div>
       </header>
-      <main id="main">{children}</main>
+      <main id="main" aria-busy={busy}>
+        {children}
+      </main>
     </>
   );
 }

@@ -19,7 +19,9 @@ interface Violation {
 }
 
 export async function checkPage(page: Page, name: string) {
-  await page.waitForLoadState('networkidle');
+  // The layout marks <main> aria-busy while any query or mutation is in flight.
+  await page.waitForLoadState('load');
+  await page.waitForFunction(() => document.querySelector('main')?.getAttribute('aria-busy') === 'false');
   mkdirSync(screenshots, { recursive: true });
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
   await page.addScriptTag({ content: axeSource });
