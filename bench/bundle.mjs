@@ -9,11 +9,19 @@ import { gzipSync } from 'node:zlib';
 
 const run = promisify(execFile);
 
-export async function buildRelayBundle(root, outdir, logDir) {
+export async function buildRelayBundle(root, outdir, logDir, { minify = true } = {}) {
   const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
   const { stdout, stderr } = await run(
     wrangler,
-    ['deploy', '--dry-run', '--outdir', outdir, '--config', join(root, 'wrangler.jsonc')],
+    [
+      'deploy',
+      '--dry-run',
+      '--outdir',
+      outdir,
+      '--config',
+      join(root, 'wrangler.jsonc'),
+      ...(minify ? [] : ['--no-minify']),
+    ],
     {
       cwd: root,
       timeout: 120_000,

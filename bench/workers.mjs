@@ -42,8 +42,9 @@ function runtimeLog() {
 
 // Options both instances share. No inspector (wrangler dev opens one, and with it every isolate
 // runs with the V8 inspector attached), no request logging, no dev registry, no cf.json download.
-function sharedOptions(persistRoot, log) {
+function sharedOptions(persistRoot, log, inspectorPort) {
   return {
+    ...(inspectorPort ? { inspectorPort } : {}),
     host: '127.0.0.1',
     port: 0,
     log: new NoOpLog(),
@@ -119,6 +120,7 @@ export async function startRelay({
   upstreamCredentials,
   budgeted = [],
   queueConsumer = true,
+  inspectorPort,
 }) {
   const configPath = join(root, 'wrangler.jsonc');
   const config = unstable_readConfig({ config: configPath });
@@ -132,7 +134,7 @@ export async function startRelay({
   const log = runtimeLog();
   const instance = await startInstance(
     {
-      ...sharedOptions(persistRoot, log),
+      ...sharedOptions(persistRoot, log, inspectorPort),
       workers: [
         {
           ...workerOptions,

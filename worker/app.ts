@@ -23,7 +23,21 @@ function dialectOf(path: string): Dialect {
   return 'anthropic';
 }
 
-export function newApp() {
+/**
+ * `api`: the API for people and the dashboard (also under the operator's old `/admin/v1`);
+ * `relay`: the client surfaces. Two apps, so that a relayed request is matched against the
+ * surfaces' handful of routes, not the API's hundreds (Hono's router cost grows with the routes it
+ * holds, and the API's patterns push it onto its slower trie router): the entry picks by prefix.
+ */
+export type AppPart = 'api' | 'relay';
+
+/** Whether a request's absolute URL is the API's (no URL parse: this runs on every request). */
+export function isApiUrl(url: string): boolean {
+  const path = url.indexOf('/', url.indexOf('//') + 2);
+  return path !== -1 && (url.startsWith('/api/', path) || url.startsWith('/admin/', path));
+}
+
+export function newApp(part: AppPart) {
   const app = new Hono<AppEnv>();
 
   app.use(async function requestContext(c, next) {
@@ -32,29 +46,30 @@ export function newApp() {
     await next();
   });
 
-  // Claude Code checks connectivity with `HEAD /` (no key) before its first request.
-  app.get('/', (c) => c.json({ name: 'aicarpool', status: 'ok' }));
-
-  // The dashboard may be deployed on its own origin: CORS with credentials for ALLOWED_ORIGINS.
-  app.use('/api/v1/*', apiCors());
-  app.route('/api/v1', api);
-  // The operator API of old: the same routes, reached with the operator token.
-  app.route('/admin/v1', api);
-  app.route('/', keyStatus);
-  app.route('/', anthropicSurface);
-  app.route('/', openAISurface);
-  app.route('/', geminiSurface);
+  if (part === 'api') {
+    // The dashboard may be deployed on its own origin: CORS with credentials for ALLOWED_ORIGINS.
+    app.use('/api/v1/*', apiCors());
+    app.route('/api/v1', api);
+    // The operator API of old: the same routes, reached with the operator token.
+    app.route('/admin/v1', api);
+  } else {
+    // Claude Code checks connectivity with `HEAD /` (no key) before its first request.
+    app.get('/', (c) => c.json({ name: 'aicarpool', status: 'ok' }));
+    app.route('/', keyStatus);
+    app.route('/', anthropicSurface);
+    app.route('/', openAISurface);
+    app.route('/', geminiSurface);
+  }
 
   app.notFound((c) => {
     const route = `${c.req.method} ${clip(c.req.path, PATH_ECHO_MAX)}`;
-    if (c.req.path.startsWith('/admin/') || c.req.path.startsWith('/api/'))
-      throw new ApiError('not_found', `No route ${route}.`);
+    if (part === 'api') throw new ApiError('not_found', `No route ${route}.`);
     throw new RelayError('not_found', `No route ${route}.`);
   });
 
   app.onError((err, c) => {
     const requestId = c.get('requestId') ?? crypto.randomUUID();
-    const isAdmin = c.req.path.startsWith('/admin/') || c.req.path.startsWith('/api/');
+    const isAdmin = part === 'api';
     if (err instanceof RelayError) return renderRelayError(err, c.get('dialect') ?? 'anthropic', requestId);
     if (err instanceof ApiError) return renderApiError(err, requestId);
     // A rule the database keeps (a trigger), broken by whichever path wrote: a 409 in its words.

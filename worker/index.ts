@@ -3,7 +3,7 @@
 // month's bills closed), and the Durable Object classes.
 
 import { ALERT_QUEUE_NAME, consumeAlertBatch, sweepAlertDeliveries } from './alerts/deliver';
-import { newApp } from './app';
+import { isApiUrl, newApp } from './app';
 import { closeLastMonths } from './domain/billing';
 import { consumeUsageBatch } from './queue/consumer';
 import { usageMaintenance } from './usage/cron';
@@ -12,10 +12,12 @@ export { AccountGate } from '../durable-objects/account-gate';
 export { EnterpriseLedger } from '../durable-objects/enterprise-ledger';
 export { GroupGate } from '../durable-objects/group-gate';
 
-const app = newApp();
+const apiApp = newApp('api');
+const relayApp = newApp('relay');
 
 export default {
-  fetch: app.fetch,
+  fetch: (request, env, ctx) =>
+    isApiUrl(request.url) ? apiApp.fetch(request, env, ctx) : relayApp.fetch(request, env, ctx),
   queue: (batch, env) =>
     batch.queue === ALERT_QUEUE_NAME ? consumeAlertBatch(batch, env) : consumeUsageBatch(batch, env),
   scheduled: (_controller, env, ctx) => {

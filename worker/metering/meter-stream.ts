@@ -77,9 +77,20 @@ export function unheld(body: ReadableStream<Uint8Array>): HeldStream {
 export function teed(body: ReadableStream<Uint8Array>): NativeSource {
   const [client, metered] = body.tee();
   const reader = metered.getReader({ mode: 'byob' });
+  // One buffer per request, passed back into each read once the meter has taken the last chunk
+  // (meters copy what they keep): a fresh zeroed 64 KiB per read was a visible share of the
+  // relay's CPU and of its garbage. A read still pending when another starts gets its own.
+  let spare: ArrayBuffer | null = null;
+  const into = async (min: number, size: number) => {
+    const buffer = spare ?? new ArrayBuffer(DRAIN_BYTES);
+    spare = null;
+    const result = await reader.readAtLeast(min, new Uint8Array(buffer, 0, size));
+    if (result.value) spare = result.value.buffer as ArrayBuffer;
+    return result;
+  };
   const source = heldStream(
     client,
-    () => reader.read(new Uint8Array(READ_BYTES)),
+    () => into(1, READ_BYTES),
     (reason) => {
       void reader.cancel(reason).catch(() => {});
       void client.cancel(reason).catch(() => {});
@@ -88,7 +99,7 @@ export function teed(body: ReadableStream<Uint8Array>): NativeSource {
   return {
     ...source,
     client,
-    readBlock: () => reader.readAtLeast(DRAIN_BYTES, new Uint8Array(DRAIN_BYTES)),
+    readBlock: () => into(DRAIN_BYTES, DRAIN_BYTES),
   };
 }
 

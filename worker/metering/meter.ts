@@ -5,6 +5,7 @@ import { SseParser } from './sse';
 import { emptyUsage, type Usage } from './usage';
 
 export interface Meter {
+  /** The chunk is lent: its bytes may be reused once this returns; copy what is kept. */
   push(chunk: Uint8Array): void;
   /** What the stream has shown so far: failover is possible only until content starts. */
   progress(): StreamProgress;
@@ -157,7 +158,7 @@ export function jsonMeter(read: (body: unknown) => MeterReading): Meter {
   let bytes = 0;
   return {
     push(chunk) {
-      chunks.push(chunk);
+      chunks.push(chunk.slice());
       bytes += chunk.byteLength;
     },
     progress: () => ({ contentStarted: true, errorType: null }),
