@@ -4,7 +4,7 @@
 // what the request log recorded, to the micro-dollar.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { admin, eventually, scriptFake, seedCarpool, streamMessage } from './support/relay';
+import { admin, eventually, inIsolate, scriptFake, seedCarpool, streamMessage } from './support/relay';
 
 function groupStub(groupId: string) {
   return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
@@ -30,7 +30,7 @@ describe('budget reservations', { timeout: 400_000 }, () => {
       await Promise.all(
         Array.from({ length: 50 }, async (_, j) => {
           const client = new AbortController();
-          const res = await streamMessage(carpool.key, { signal: client.signal });
+          const res = await streamMessage(carpool.key, { signal: client.signal, via: inIsolate });
           if ((i + j) % 10 === 5 && res.status === 200) {
             // The client leaves after the first chunk.
             const reader = res.body!.getReader();

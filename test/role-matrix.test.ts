@@ -15,7 +15,7 @@
 // same name) on the world's own objects, and those that remove or hand over something on a fresh
 // object made for each caller the table allows (`fresh`), so that the world stays as built and
 // every 2xx is a real success, not a validation error in disguise.
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { db } from '../worker/db/client';
 import {
@@ -26,9 +26,8 @@ import {
   viewActionOf,
 } from '../worker/domain/permissions';
 import { createPasswordUser } from '../worker/domain/sessions';
-import worker from '../worker/index';
 import { newAddress } from './support/auth';
-import { ADMIN_TOKEN, RELAY } from './support/relay';
+import { ADMIN_TOKEN, inIsolate, RELAY } from './support/relay';
 
 const PASSWORD = 'matrix password 1';
 
@@ -79,24 +78,8 @@ interface Answer {
   json: unknown;
 }
 
-/**
- * The Worker's own fetch handler, called in this isolate with the test's real bindings. Not
- * SELF.fetch: in vitest-pool-workers 0.15 every call through SELF is slower than the one before
- * (about 0.05 ms more per call already made in the file), which over the matrix's ~1,500 calls
- * turned minutes into a quarter of an hour. `done` settles once the request's waitUntil work has.
- */
-async function relay(url: string, init?: RequestInit): Promise<Response & { done: Promise<void> }> {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch!(
-    new Request(url, init) as Request<unknown, IncomingRequestCfProperties>,
-    env,
-    ctx,
-  );
-  return Object.assign(res, { done: waitOnExecutionContext(ctx) });
-}
-
 async function call(token: string | null, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await relay(`${RELAY}/api/v1${path}`, {
+  const res = await inIsolate(`${RELAY}/api/v1${path}`, {
     method,
     redirect: 'manual',
     // A hung route is a failure with its name, not a timed-out suite.
@@ -899,7 +882,7 @@ interface Operation {
 }
 
 async function operations(): Promise<Operation[]> {
-  const doc = JSON.parse(await (await relay(`${RELAY}/api/v1/openapi.json`)).text()) as {
+  const doc = JSON.parse(await (await inIsolate(`${RELAY}/api/v1/openapi.json`)).text()) as {
     paths: Record<string, Record<string, { 'x-permission': string }>>;
   };
   return Object.entries(doc.paths).flatMap(([path, ops]) =>

@@ -9,10 +9,11 @@
 // The terms of consumer plans must be confirmed (acceptTerms) at the start.
 import { and, eq, lt } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
+import { sha256Hex } from '../auth/api-key';
 import { decryptCredential, encryptCredential } from '../auth/credentials';
 import { oauthFlows } from '../db/schema';
 import { type OAuthKind, oauthConfig } from '../oauth/config';
-import { randomToken, s256, sha256Hex } from '../oauth/pkce';
+import { randomToken, s256 } from '../oauth/pkce';
 import { exchangeCode } from '../oauth/token-endpoint';
 import {
   type AccountSettings,
