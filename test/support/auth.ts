@@ -1,9 +1,9 @@
 // Test helpers for signing in as a browser does: the session cookie read from `set-cookie` and
 // sent back in `cookie`, an Origin header on writes, a client address per test.
-import { env, SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { db } from '../../worker/db/client';
 import { createPasswordUser } from '../../worker/domain/sessions';
-import { RELAY } from './relay';
+import { inIsolate, RELAY } from './relay';
 
 export const OWN_ORIGIN = RELAY;
 export const DASHBOARD_ORIGIN = 'https://dash.test';
@@ -45,7 +45,7 @@ export async function browser<T = Record<string, unknown>>(
   options: { body?: unknown; origin?: string | null; ip?: string; headers?: Record<string, string> } = {},
 ): Promise<Answer<T>> {
   const origin = options.origin === undefined ? (method === 'GET' ? null : OWN_ORIGIN) : options.origin;
-  const res = await SELF.fetch(`${RELAY}/api/v1${path}`, {
+  const res = await inIsolate(`${RELAY}/api/v1${path}`, {
     method,
     redirect: 'manual',
     headers: {

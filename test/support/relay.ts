@@ -9,8 +9,6 @@ import type { LogEntry, Stats } from '../fake-upstream';
 export const RELAY = 'http://relay.test';
 export const ADMIN_TOKEN = 'test-admin-token';
 
-export const relayFetch: typeof fetch = (input, init) => SELF.fetch(new Request(input, init));
-
 /**
  * The Worker's own fetch handler, called in this isolate with the test's real bindings. Not
  * SELF.fetch: in vitest-pool-workers 0.15 every call through SELF is slower than the one before
@@ -30,12 +28,19 @@ export async function inIsolate(
   return Object.assign(res, { done: waitOnExecutionContext(ctx) });
 }
 
+/**
+ * How tests reach the relay's client surfaces (the SDK clients' `fetch` too): through SELF, like a
+ * client over the network, so that a client's abort reaches the Worker as a disconnect does.
+ * Set-up calls to the API go `inIsolate`.
+ */
+export const relayFetch: typeof fetch = (input, init) => SELF.fetch(new Request(input, init));
+
 export async function admin<T = Record<string, unknown>>(
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: T }> {
-  const res = await SELF.fetch(`${RELAY}/admin/v1${path}`, {
+  const res = await inIsolate(`${RELAY}/admin/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -50,7 +55,7 @@ export async function api<T = Record<string, unknown>>(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: T }> {
-  const res = await SELF.fetch(`${RELAY}/api/v1${path}`, {
+  const res = await inIsolate(`${RELAY}/api/v1${path}`, {
     method,
     headers: {
       ...(token ? { authorization: `Bearer ${token}` } : {}),

@@ -93,8 +93,23 @@ const SUFFIX =
 // model in its region; the `global.` profile has prices of its own, so it is not folded.
 const BEDROCK_GEO = /^(?!global\.)[a-z-]+\.(?=anthropic\.)/;
 
+// Every request prices its model, and a deployment sees a few dozen models: their candidate names
+// are worked out once per isolate (bounded, in case a client sends a new name each time).
+const CANDIDATES_KEPT = 512;
+const candidates = new Map<string, readonly string[]>();
+
 /** The names to try, most specific first: the id, then the id less one suffix at a time. */
-export function candidateNames(model: string): string[] {
+export function candidateNames(model: string): readonly string[] {
+  let names = candidates.get(model);
+  if (!names) {
+    names = namesOf(model);
+    if (candidates.size >= CANDIDATES_KEPT) candidates.clear();
+    candidates.set(model, names);
+  }
+  return names;
+}
+
+function namesOf(model: string): string[] {
   // Gemini's resource name form (`models/gemini-…`) names the same model.
   let name = model
     .trim()
