@@ -37,10 +37,12 @@ function randomInput(seed: number): SplitInput {
       daysPresent: r.next() < 0.15 ? 0 : r.int(31),
       costMicros: cost,
       meteredMicros: r.next() < 0.5 ? cost : r.int(cost),
+      // Window shares: often none (an API-key account), sometimes past a whole window per week.
+      windowPpm: r.next() < 0.3 ? 0 : r.int(5_000_000),
     });
   }
   return {
-    mode: SPLIT_MODES[r.int(2)]!,
+    mode: SPLIT_MODES[r.int(SPLIT_MODES.length - 1)]!,
     prorateByDays: r.next() < 0.5,
     fixedFeeMicros: r.next() < 0.2 ? 0 : r.int(1_000_000_000),
     meteredMicros: r.next() < 0.3 ? 0 : r.int(2_000_000_000),
@@ -101,7 +103,13 @@ describe('apportion', () => {
 
 describe('splitBill', () => {
   const four = (costs: number[], days = [30, 30, 30, 30]): SplitMember[] =>
-    costs.map((c, i) => ({ userId: `m${i + 1}`, daysPresent: days[i]!, costMicros: c, meteredMicros: c }));
+    costs.map((c, i) => ({
+      userId: `m${i + 1}`,
+      daysPresent: days[i]!,
+      costMicros: c,
+      meteredMicros: c,
+      windowPpm: 0,
+    }));
 
   it('even: a $200 fee among four friends is $50 each', () => {
     const parts = splitBill({
@@ -182,6 +190,7 @@ describe('splitBill', () => {
         daysPresent: days as number,
         costMicros: (usd as number) * $,
         meteredMicros: metered ? (usd as number) * $ : 0,
+        windowPpm: 0,
       }));
     const amounts = (input: SplitInput) => splitBill(input).map((p) => p.totalMicros / $);
     const fee = 200 * $;
@@ -224,7 +233,7 @@ describe('splitBill', () => {
   });
 
   it('refuses a member listed twice and a bill with nobody to pay it', () => {
-    const m = { userId: 'a', daysPresent: 1, costMicros: 0, meteredMicros: 0 };
+    const m = { userId: 'a', daysPresent: 1, costMicros: 0, meteredMicros: 0, windowPpm: 0 };
     expect(() =>
       splitBill({ mode: 'even', prorateByDays: false, fixedFeeMicros: 1, meteredMicros: 0, members: [m, m] }),
     ).toThrow(/twice/);
