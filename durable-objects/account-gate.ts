@@ -11,7 +11,14 @@ import { metrics } from '../worker/metrics';
 import { isOAuthKind, oauthConfig } from '../worker/oauth/config';
 import { type OAuthCredential, parseOAuthCredential } from '../worker/oauth/credential';
 import { refreshTokens } from '../worker/oauth/token-endpoint';
-import { exhaustedFor, type UsageWindow, WINDOW_HEADROOM_PERCENT } from '../worker/oauth/windows';
+import {
+  exhaustedFor,
+  planWindow,
+  type UsageWindow,
+  WINDOW_HEADROOM_PERCENT,
+  type WindowMark,
+  windowShare,
+} from '../worker/oauth/windows';
 import { probeUpstream } from '../worker/providers/probe';
 import type { UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import type { HealthPolicy } from '../worker/scheduling/policy';
@@ -80,6 +87,15 @@ export type AttemptReport =
   | { ok: true; firstByteMs: number | null; windows?: UsageWindow[] }
   | { ok: false; failure: UpstreamFailure; windows?: UsageWindow[] };
 
+/**
+ * What ending leases did: the account's load, and for each lease whose answer reported the plan's
+ * usage window, that answer's share of the window (ppm; worker/oauth/windows.ts windowShare).
+ */
+export interface Released {
+  load: AccountLoad;
+  windowPpm: Record<string, number>;
+}
+
 /** One lease to end, with how its attempt went (none: the client left before an answer). */
 export interface LeaseRelease {
   leaseId: string;
@@ -109,6 +125,8 @@ interface Health {
   cooldownsAt: number[];
   /** A subscription's usage windows, as its latest response reported them. */
   windows: UsageWindow[];
+  /** The plan window's highest reading this period: each response's share is measured from it. */
+  windowMark: WindowMark | null;
   /** A subscription's sign-in: when its access token expires, the last refresh and its error. */
   oauth: OAuthStatus | null;
 }
@@ -149,6 +167,8 @@ const SCHEMA = [
 ] as const;
 
 const RECENT_ERRORS = 20;
+/** Window shares remembered by lease, so a retried release gets the same answer. */
+const RECENT_SHARES = 1024;
 const QUEUE_LIMIT = 512;
 const LATENCY_ALPHA = 0.2;
 
@@ -166,6 +186,7 @@ function freshHealth(): Health {
     lastSuccessAt: null,
     cooldownsAt: [],
     windows: [],
+    windowMark: null,
     oauth: null,
   };
 }
@@ -203,6 +224,10 @@ export class AccountGate extends DurableObject<Env> {
   private refreshing: Promise<RefreshOutcome> | null = null;
   /** How many refreshes this instance ran (tests count them). */
   refreshes = 0;
+  /** The latest leases' window shares (a release retried after a lost answer finds its own). */
+  private readonly shares = new Map<string, number>();
+  /** The window mark moved: saved once per release call, not once per lease. */
+  private markMoved = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -264,15 +289,24 @@ export class AccountGate extends DurableObject<Env> {
   /** Ends a lease and records how the attempt went. Idempotent. */
   release(leaseId: string, report?: AttemptReport, policy?: HealthPolicy): AccountLoad {
     this.end({ leaseId, report, health: policy });
+    this.saveMark();
     this.serveWaiters();
     return this.load(Date.now());
   }
 
-  /** Ends many leases in one call (a worker's batch of settlements). */
-  releaseMany(releases: LeaseRelease[]): AccountLoad {
-    for (const release of releases) this.end(release);
+  /**
+   * Ends many leases in one call (a worker's batch of settlements), answering each one's share of
+   * the plan's usage window: the settlement puts it in the request's usage event.
+   */
+  releaseMany(releases: LeaseRelease[]): Released {
+    const windowPpm: Record<string, number> = {};
+    for (const release of releases) {
+      const ppm = this.end(release);
+      if (ppm !== null) windowPpm[release.leaseId] = ppm;
+    }
+    this.saveMark();
     this.serveWaiters();
-    return this.load(Date.now());
+    return { load: this.load(Date.now()), windowPpm };
   }
 
   /** A live request says it still holds its lease: the lease lives another TTL. */
@@ -287,14 +321,18 @@ export class AccountGate extends DurableObject<Env> {
     return true;
   }
 
-  private end({ leaseId, report, health }: LeaseRelease): void {
+  /** Ends one lease; its answer's share of the plan window, or null when it reported none. */
+  private end({ leaseId, report, health }: LeaseRelease): number | null {
     // Only the first release of a lease counts its outcome: a failover that already reported a
     // failure and the request's final settlement must not count it twice.
     if (this.leases.delete(leaseId)) {
       this.write('DELETE FROM leases WHERE lease_id = ?', leaseId);
+      const ppm = report?.windows?.length ? this.attribute(leaseId, report.windows) : null;
       if (report) this.record(report, health);
-      return;
+      return ppm;
     }
+    const known = this.shares.get(leaseId);
+    if (known !== undefined) return known;
     // A request that left while it waited in the queue: its place goes to the next one.
     const at = this.waiters.findIndex((w) => w.request.leaseId === leaseId);
     if (at !== -1) {
@@ -302,6 +340,29 @@ export class AccountGate extends DurableObject<Env> {
       clearTimeout(waiter!.timer);
       waiter!.resolve(this.refuse('cancelled', 'the request was withdrawn', null, Date.now()));
     }
+    return null;
+  }
+
+  /**
+   * This answer's share of the plan's window: the rise since the previous report of the same
+   * period. The gate sees every answer of the account in the order they are released, so the
+   * shares of a period add up to the window's rise over it.
+   */
+  private attribute(leaseId: string, windows: UsageWindow[]): number | null {
+    const reading = planWindow(windows);
+    if (!reading) return null;
+    const { ppm, mark } = windowShare(this.health.windowMark, reading);
+    if (mark !== this.health.windowMark) {
+      this.health.windowMark = mark;
+      this.markMoved = true;
+    }
+    if (this.shares.size >= RECENT_SHARES) this.shares.delete(this.shares.keys().next().value!);
+    this.shares.set(leaseId, ppm);
+    return ppm;
+  }
+
+  private saveMark(): void {
+    if (this.markMoved) this.saveHealth();
   }
 
   /** The admin API pushes every account change here, so the gate never serves stale settings. */
@@ -319,7 +380,8 @@ export class AccountGate extends DurableObject<Env> {
    */
   reset(): AccountState {
     if (this.health.autoDisabledReason) this.alert({ kind: 'recovered', how: 'reset by an operator' });
-    this.health = freshHealth();
+    // The window mark is not health: forgetting it would lose the next answer's share.
+    this.health = { ...freshHealth(), windowMark: this.health.windowMark };
     this.saveHealth();
     const now = Date.now();
     const gone = now - (2 * Number(this.env.LEASE_TTL_MS)) / 3;
@@ -785,6 +847,7 @@ export class AccountGate extends DurableObject<Env> {
   }
 
   private saveHealth(): void {
+    this.markMoved = false;
     this.write('INSERT OR REPLACE INTO health (singleton, json) VALUES (1, ?)', JSON.stringify(this.health));
   }
 

@@ -286,8 +286,11 @@ export class GroupGate extends DurableObject<Env> {
     await this.releaseMany([{ leaseId, report, accountId }]);
   }
 
-  /** Ends many leases in one call: one AccountGate call per account they hold. */
-  async releaseMany(releases: GroupRelease[]): Promise<void> {
+  /**
+   * Ends many leases in one call: one AccountGate call per account they hold. Answers each lease's
+   * share of its account's plan window, where the answer reported one (Released.windowPpm).
+   */
+  async releaseMany(releases: GroupRelease[]): Promise<Record<string, number>> {
     const byAccount = new Map<string, LeaseRelease[]>();
     for (const { leaseId, report, accountId, costMicros } of releases) {
       const lease = this.leases.get(leaseId);
@@ -308,12 +311,16 @@ export class GroupGate extends DurableObject<Env> {
       list.push({ leaseId, report, health: this.healthPolicy(account) });
       byAccount.set(account, list);
     }
+    const windowPpm: Record<string, number> = {};
     await Promise.all(
       [...byAccount].map(async ([account, list]) => {
         metrics.gateCalls++;
-        this.loads.set(account, await accountGate(this.env, account).releaseMany(list));
+        const released = await accountGate(this.env, account).releaseMany(list);
+        this.loads.set(account, released.load);
+        Object.assign(windowPpm, released.windowPpm);
       }),
     );
+    return windowPpm;
   }
 
   /** A live request keeps its lease (and its key slot) another TTL. */

@@ -10,7 +10,9 @@ import {
   type SplitInput,
   type SplitMember,
   splitBill,
+  splitFallsBack,
 } from '../worker/billing/split';
+import { planWindow, type UsageWindow, type WindowMark, windowShare } from '../worker/oauth/windows';
 
 /** mulberry32: a small deterministic generator, so a failing case can be replayed by its seed. */
 function generator(seed: number) {
@@ -37,10 +39,12 @@ function randomInput(seed: number): SplitInput {
       daysPresent: r.next() < 0.15 ? 0 : r.int(31),
       costMicros: cost,
       meteredMicros: r.next() < 0.5 ? cost : r.int(cost),
+      // Window shares: often none (an API-key account), sometimes past a whole window per week.
+      windowPpm: r.next() < 0.3 ? 0 : r.int(5_000_000),
     });
   }
   return {
-    mode: SPLIT_MODES[r.int(2)]!,
+    mode: SPLIT_MODES[r.int(SPLIT_MODES.length - 1)]!,
     prorateByDays: r.next() < 0.5,
     fixedFeeMicros: r.next() < 0.2 ? 0 : r.int(1_000_000_000),
     meteredMicros: r.next() < 0.3 ? 0 : r.int(2_000_000_000),
@@ -101,7 +105,13 @@ describe('apportion', () => {
 
 describe('splitBill', () => {
   const four = (costs: number[], days = [30, 30, 30, 30]): SplitMember[] =>
-    costs.map((c, i) => ({ userId: `m${i + 1}`, daysPresent: days[i]!, costMicros: c, meteredMicros: c }));
+    costs.map((c, i) => ({
+      userId: `m${i + 1}`,
+      daysPresent: days[i]!,
+      costMicros: c,
+      meteredMicros: c,
+      windowPpm: 0,
+    }));
 
   it('even: a $200 fee among four friends is $50 each', () => {
     const parts = splitBill({
@@ -149,6 +159,38 @@ describe('splitBill', () => {
     ]);
   });
 
+  it('window: the fee and the metered cost by window share, exactly; no share at all → presence', () => {
+    const members = four([9_000_000, 1_000_000, 0, 0]).map((m, i) => ({
+      ...m,
+      windowPpm: [40_000, 80_000, 0, 0][i]!,
+    }));
+    const input: SplitInput = {
+      mode: 'window',
+      prorateByDays: false,
+      fixedFeeMicros: 200_000_000,
+      meteredMicros: 10,
+      members,
+    };
+    // A third and two thirds (cost is no weight here); each odd unit to the largest remainder.
+    expect(splitBill(input).map((p) => [p.feePartMicros, p.usagePartMicros])).toEqual([
+      [66_666_667, 3],
+      [133_333_333, 7],
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(splitFallsBack(input)).toBe(false);
+    // An API-key account reports no window: like usage with no usage, one share each, said so.
+    const none = { ...input, members: four([9_000_000, 1_000_000, 0, 0]) };
+    expect(splitBill(none).map((p) => p.feePartMicros)).toEqual([
+      50_000_000, 50_000_000, 50_000_000, 50_000_000,
+    ]);
+    expect(splitFallsBack(none)).toBe(true);
+    // Nothing to split falls back to nothing.
+    expect(splitFallsBack({ ...none, fixedFeeMicros: 0, meteredMicros: 0 })).toBe(false);
+    expect(splitFallsBack({ ...none, mode: 'usage', members: four([0, 0, 0, 0]) })).toBe(true);
+    expect(splitFallsBack({ ...none, mode: 'even' })).toBe(false);
+  });
+
   it('prorates by days present: one who joined for the last 10 of 30 days pays a third of a share', () => {
     const parts = splitBill({
       mode: 'even',
@@ -182,6 +224,7 @@ describe('splitBill', () => {
         daysPresent: days as number,
         costMicros: (usd as number) * $,
         meteredMicros: metered ? (usd as number) * $ : 0,
+        windowPpm: 0,
       }));
     const amounts = (input: SplitInput) => splitBill(input).map((p) => p.totalMicros / $);
     const fee = 200 * $;
@@ -224,7 +267,7 @@ describe('splitBill', () => {
   });
 
   it('refuses a member listed twice and a bill with nobody to pay it', () => {
-    const m = { userId: 'a', daysPresent: 1, costMicros: 0, meteredMicros: 0 };
+    const m = { userId: 'a', daysPresent: 1, costMicros: 0, meteredMicros: 0, windowPpm: 0 };
     expect(() =>
       splitBill({ mode: 'even', prorateByDays: false, fixedFeeMicros: 1, meteredMicros: 0, members: [m, m] }),
     ).toThrow(/twice/);
@@ -265,6 +308,76 @@ describe('splitBill', () => {
           expect(exact - BigInt(p.totalMicros), context).toBeLessThanOrEqual(1n);
         }
       }
+    }
+  });
+});
+
+describe('window shares', () => {
+  const reading = (
+    name: string,
+    fraction: number,
+    resetAt: number | null,
+    minutes?: number,
+  ): UsageWindow => ({
+    name,
+    windowMinutes: minutes ?? null,
+    usedPercent: Math.round(fraction * 1000) / 10,
+    usedPpm: Math.round(fraction * 1_000_000),
+    resetAt,
+    exhausted: false,
+  });
+
+  it('follows the longest window, the plain one of its length', () => {
+    const five = reading('5h', 0.5, 1, 300);
+    const week = reading('7d', 0.1, 2, 10080);
+    const opus = reading('7d_oi', 0.9, 2, 10080);
+    expect(planWindow([five, opus, week])).toBe(week);
+    expect(planWindow([five, opus])).toBe(opus);
+    expect(planWindow([five])).toBe(five);
+    expect(planWindow([reading('primary', 0.2, 1)])).toBeNull();
+    // Codex names windows by length too; a reading without usedPpm is measured from its percent.
+    expect(planWindow([{ ...reading('10080m', 0.3, 1), windowMinutes: 10080 }])?.name).toBe('10080m');
+  });
+
+  it('measures each rise once: never negative, a reset starts from 0, late readings add nothing', () => {
+    const T = 1_800_000_000_000;
+    let mark: WindowMark | null = null;
+    const step = (fraction: number, resetAt: number | null) => {
+      const out = windowShare(mark, reading('7d', fraction, resetAt));
+      mark = out.mark;
+      return out.ppm;
+    };
+    expect(step(0.1, T)).toBe(0); // nothing to measure from
+    expect(step(0.12, T)).toBe(20_000);
+    expect(step(0.11, T)).toBe(0); // concurrent, older: never negative…
+    expect(step(0.13, T + 30_000)).toBe(10_000); // …and not counted twice (a jittered reset is the same)
+    expect(step(0.02, T + 7 * 86_400_000)).toBe(20_000); // a new period from 0
+    expect(step(0.5, T)).toBe(0); // a straggler of the old period
+    expect(step(0.03, T + 7 * 86_400_000)).toBe(10_000);
+    // Without reset times a drop reads as a reset.
+    expect(step(0.05, null)).toBe(20_000);
+    expect(step(0.01, null)).toBe(0);
+    expect(step(0.02, null)).toBe(10_000);
+    // Another window becoming the plan's starts over.
+    expect(windowShare(mark, reading('30d', 0.9, T)).ppm).toBe(0);
+    // Fractions finer than a percent are kept.
+    expect(windowShare({ name: '7d', resetAt: T, ppm: 100_000 }, reading('7d', 0.100_123, T)).ppm).toBe(123);
+  });
+
+  it('adds up to the window’s rise over a period, whatever the order of reports', () => {
+    const r = generator(7);
+    for (let run = 0; run < 50; run++) {
+      const readings = Array.from({ length: 20 }, () => r.int(1_000_000)).sort((a, b) => a - b);
+      const shuffledReadings = shuffled(readings, run);
+      let mark: WindowMark | null = null;
+      let total = 0;
+      for (const ppm of shuffledReadings) {
+        const out = windowShare(mark, reading('7d', ppm / 1_000_000, 1));
+        expect(out.ppm).toBeGreaterThanOrEqual(0);
+        total += out.ppm;
+        mark = out.mark;
+      }
+      expect(total).toBe(Math.max(...readings) - shuffledReadings[0]!);
     }
   });
 });

@@ -4,7 +4,7 @@
 // parts are never negative, always add up exactly to the whole, and depend only on the input's
 // content, not its order. Products are taken in BigInt: a bill times a weight can pass 2^53.
 
-export const SPLIT_MODES = ['even', 'usage', 'base_usage'] as const;
+export const SPLIT_MODES = ['even', 'usage', 'base_usage', 'window'] as const;
 export type SplitMode = (typeof SPLIT_MODES)[number];
 
 export interface SplitMember {
@@ -15,6 +15,11 @@ export interface SplitMember {
   costMicros: number;
   /** The part of that billed at API price: their weight for the metered cost in base_usage. */
   meteredMicros: number;
+  /**
+   * Their summed share of the subscription's plan window (ppm of the window, over the period):
+   * their weight when splitting by window share. 0 for usage on an account without windows.
+   */
+  windowPpm: number;
 }
 
 export interface SplitInput {
@@ -81,10 +86,12 @@ function byId(a: string, b: string): number {
  * The bill's parts. The fixed fee and the metered cost are apportioned separately (each exactly):
  * - even: both by presence — one share each, or days present when prorating;
  * - usage: both by API-equivalent cost;
- * - base_usage: the fee by presence, the metered cost by each one's metered cost.
- * A usage weighting nobody has (no usage at all) falls back to presence; presence nobody has (no
- * one was in the group) to one share for every member listed. Members must be listed whenever
- * there is something to split.
+ * - base_usage: the fee by presence, the metered cost by each one's metered cost;
+ * - window: both by share of the subscription's plan window (what the plan is sized by).
+ * A usage weighting nobody has (no usage at all; for window, no window share, as on an API-key
+ * account) falls back to presence (splitFallsBack says when); presence nobody has (no one was in
+ * the group) to one share for every member listed. Members must be listed whenever there is
+ * something to split.
  */
 export function splitBill(input: SplitInput): SplitPart[] {
   const ids = new Set<string>();
@@ -97,23 +104,7 @@ export function splitBill(input: SplitInput): SplitPart[] {
       throw new RangeError('a bill with no one to split it');
     return [];
   }
-  const presence = atLeastOne(
-    weightsOf(input.members, (m) => (input.prorateByDays ? m.daysPresent : m.daysPresent > 0 ? 1 : 0)),
-  );
-  const byCost = orElse(
-    weightsOf(input.members, (m) => m.costMicros),
-    presence,
-  );
-  const byMetered = orElse(
-    weightsOf(input.members, (m) => m.meteredMicros),
-    presence,
-  );
-  const [feeWeights, usageWeights] =
-    input.mode === 'even'
-      ? [presence, presence]
-      : input.mode === 'usage'
-        ? [byCost, byCost]
-        : [presence, byMetered];
+  const { feeWeights, usageWeights } = weightings(input);
   const fee = apportion(input.fixedFeeMicros, feeWeights);
   const usage = apportion(input.meteredMicros, usageWeights);
   return [...ids].sort(byId).map((userId) => {
@@ -123,12 +114,56 @@ export function splitBill(input: SplitInput): SplitPart[] {
   });
 }
 
-function weightsOf(members: readonly SplitMember[], weight: (m: SplitMember) => number): Map<string, number> {
-  return new Map(members.map((m) => [m.userId, Math.max(0, weight(m))]));
+/**
+ * Whether the mode's weighting was empty where it had something to split, so presence was used
+ * instead: said on the statement.
+ */
+export function splitFallsBack(input: SplitInput): boolean {
+  return weightings(input).fallback;
 }
 
-function orElse(weights: Map<string, number>, fallback: Map<string, number>): Map<string, number> {
-  return [...weights.values()].some((w) => w > 0) ? weights : fallback;
+function weightings(input: SplitInput): {
+  feeWeights: Map<string, number>;
+  usageWeights: Map<string, number>;
+  fallback: boolean;
+} {
+  const presence = atLeastOne(
+    weightsOf(input.members, (m) => (input.prorateByDays ? m.daysPresent : m.daysPresent > 0 ? 1 : 0)),
+  );
+  const by = (weight: (m: SplitMember) => number) => {
+    const weights = weightsOf(input.members, weight);
+    const empty = ![...weights.values()].some((w) => w > 0);
+    return { weights: empty ? presence : weights, empty };
+  };
+  const whole = input.fixedFeeMicros + input.meteredMicros > 0;
+  switch (input.mode) {
+    case 'even':
+      return { feeWeights: presence, usageWeights: presence, fallback: false };
+    case 'usage': {
+      const byCost = by((m) => m.costMicros);
+      return { feeWeights: byCost.weights, usageWeights: byCost.weights, fallback: whole && byCost.empty };
+    }
+    case 'base_usage': {
+      const byMetered = by((m) => m.meteredMicros);
+      return {
+        feeWeights: presence,
+        usageWeights: byMetered.weights,
+        fallback: input.meteredMicros > 0 && byMetered.empty,
+      };
+    }
+    case 'window': {
+      const byWindow = by((m) => m.windowPpm);
+      return {
+        feeWeights: byWindow.weights,
+        usageWeights: byWindow.weights,
+        fallback: whole && byWindow.empty,
+      };
+    }
+  }
+}
+
+function weightsOf(members: readonly SplitMember[], weight: (m: SplitMember) => number): Map<string, number> {
+  return new Map(members.map((m) => [m.userId, Math.max(0, weight(m))]));
 }
 
 /** Nobody present at all: everyone listed takes one share, so the bill still has its payers. */

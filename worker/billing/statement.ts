@@ -3,7 +3,8 @@
 // + the metered (API-priced) cost of the month's usage + late usage carried from closed months;
 // it is split by worker/billing/split.ts and each person's adjustments are added to their part.
 // Usage comes from the hourly aggregates: a bucket belongs to the month its start falls in (exact
-// for zones on whole-hour offsets; within the half or quarter hour for the others).
+// for zones on whole-hour offsets; within the half or quarter hour for the others). Members'
+// shares of a subscription's plan window come from their own hourly aggregate, the same way.
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import {
@@ -19,9 +20,10 @@ import {
   statements,
   usageHourly,
   users,
+  windowShareHourly,
 } from '../db/schema';
 import { daysOf, daysPresent, monthBounds } from './months';
-import { type SplitMode, splitBill } from './split';
+import { type SplitInput, type SplitMode, splitBill, splitFallsBack } from './split';
 
 /** How many earlier closed months a statement looks back at for usage that arrived late. */
 export const LATE_LOOKBACK_MONTHS = 3;
@@ -37,6 +39,8 @@ export interface UsageTotals {
   costMicros: number;
   /** The part of it on accounts billed at API price. */
   meteredMicros: number;
+  /** Their summed share of the subscription's plan window (ppm of the window). */
+  windowPpm: number;
 }
 
 export interface StatementLine extends UsageTotals {
@@ -45,6 +49,13 @@ export interface StatementLine extends UsageTotals {
   daysPresent: number;
   lateCostMicros: number;
   lateMeteredMicros: number;
+  /** Window share carried in with late usage. */
+  lateWindowPpm: number;
+  /**
+   * Their part of the group's window share (own + late over everyone's), in parts per million,
+   * rounded down; 0 when nobody has any.
+   */
+  windowSharePpm: number;
   /** Their part of the bill, in parts per million (rounded down). */
   sharePpm: number;
   feePartMicros: number;
@@ -85,6 +96,11 @@ export interface StatementView {
   closedAt: number | null;
   closedBy: string | null;
   splitMode: SplitMode;
+  /**
+   * The mode's weighting was empty (no usage; for `window`, no window share, as on an API-key
+   * account), so the bill was split by presence.
+   */
+  splitFallback: boolean;
   prorateByDays: boolean;
   accountId: string | null;
   feePayer: {
@@ -121,6 +137,7 @@ const ZERO: UsageTotals = {
   cacheReadTokens: 0,
   costMicros: 0,
   meteredMicros: 0,
+  windowPpm: 0,
 };
 const USAGE_KEYS = Object.keys(ZERO) as (keyof UsageTotals)[];
 
@@ -137,6 +154,7 @@ const isZero = (u: UsageTotals) => USAGE_KEYS.every((k) => u[k] === 0);
 /**
  * Each person's usage of the group in [start, end), by the hour buckets that start in it; cost on
  * an account billed at API price (or one no longer known, e.g. unbound and deleted) is metered.
+ * Their window share is summed over the same buckets.
  */
 export async function usageByUser(
   d: Db,
@@ -145,23 +163,41 @@ export async function usageByUser(
   end: number,
 ): Promise<Map<string, UsageTotals>> {
   const metered = sql<number>`coalesce(${accounts.meteredBilling}, 1)`;
-  const rows = await d
-    .select({
-      userId: usageHourly.userId,
-      requests: sql<number>`sum(${usageHourly.requests})`,
-      inputTokens: sql<number>`sum(${usageHourly.inputTokens})`,
-      outputTokens: sql<number>`sum(${usageHourly.outputTokens})`,
-      cacheWrite5mTokens: sql<number>`sum(${usageHourly.cacheWrite5mTokens})`,
-      cacheWrite1hTokens: sql<number>`sum(${usageHourly.cacheWrite1hTokens})`,
-      cacheReadTokens: sql<number>`sum(${usageHourly.cacheReadTokens})`,
-      costMicros: sql<number>`sum(${usageHourly.costMicros})`,
-      meteredMicros: sql<number>`sum(CASE WHEN ${metered} THEN ${usageHourly.costMicros} ELSE 0 END)`,
-    })
-    .from(usageHourly)
-    .leftJoin(accounts, eq(accounts.id, usageHourly.accountId))
-    .where(and(eq(usageHourly.groupId, groupId), gte(usageHourly.hour, start), lt(usageHourly.hour, end)))
-    .groupBy(usageHourly.userId);
-  return new Map(rows.map(({ userId, ...u }) => [userId, u]));
+  const [rows, shares] = await d.batch([
+    d
+      .select({
+        userId: usageHourly.userId,
+        requests: sql<number>`sum(${usageHourly.requests})`,
+        inputTokens: sql<number>`sum(${usageHourly.inputTokens})`,
+        outputTokens: sql<number>`sum(${usageHourly.outputTokens})`,
+        cacheWrite5mTokens: sql<number>`sum(${usageHourly.cacheWrite5mTokens})`,
+        cacheWrite1hTokens: sql<number>`sum(${usageHourly.cacheWrite1hTokens})`,
+        cacheReadTokens: sql<number>`sum(${usageHourly.cacheReadTokens})`,
+        costMicros: sql<number>`sum(${usageHourly.costMicros})`,
+        meteredMicros: sql<number>`sum(CASE WHEN ${metered} THEN ${usageHourly.costMicros} ELSE 0 END)`,
+      })
+      .from(usageHourly)
+      .leftJoin(accounts, eq(accounts.id, usageHourly.accountId))
+      .where(and(eq(usageHourly.groupId, groupId), gte(usageHourly.hour, start), lt(usageHourly.hour, end)))
+      .groupBy(usageHourly.userId),
+    d
+      .select({
+        userId: windowShareHourly.userId,
+        windowPpm: sql<number>`sum(${windowShareHourly.windowPpm})`,
+      })
+      .from(windowShareHourly)
+      .where(
+        and(
+          eq(windowShareHourly.groupId, groupId),
+          gte(windowShareHourly.hour, start),
+          lt(windowShareHourly.hour, end),
+        ),
+      )
+      .groupBy(windowShareHourly.userId),
+  ]);
+  const out = new Map<string, UsageTotals>(rows.map(({ userId, ...u }) => [userId, { ...u, windowPpm: 0 }]));
+  for (const { userId, windowPpm } of shares) out.set(userId, { ...(out.get(userId) ?? ZERO), windowPpm });
+  return out;
 }
 
 /** The hour-bucket bounds of a month: buckets starting at or after `start`, before `end`. */
@@ -296,7 +332,7 @@ export async function previewStatement(d: Db, group: Group, month: string): Prom
   const meteredMicros = sum(members.map((m) => m.own.meteredMicros));
   const lateMeteredMicros = sum(members.map((m) => m.carried.meteredMicros));
   const billMicros = fixedFeeMicros + meteredMicros + lateMeteredMicros;
-  const parts = splitBill({
+  const split: SplitInput = {
     mode: group.splitMode,
     prorateByDays: group.prorateByDays,
     fixedFeeMicros,
@@ -306,8 +342,11 @@ export async function previewStatement(d: Db, group: Group, month: string): Prom
       daysPresent: m.present,
       costMicros: m.own.costMicros + m.carried.costMicros,
       meteredMicros: m.own.meteredMicros + m.carried.meteredMicros,
+      windowPpm: m.own.windowPpm + m.carried.windowPpm,
     })),
-  });
+  };
+  const parts = splitBill(split);
+  const windowShareOf = shareOfWindow(split.members.map((m) => [m.userId, m.windowPpm]));
   const partOf = new Map(parts.map((p) => [p.userId, p]));
   const adjustmentOf = new Map<string, number>();
   for (const a of adjustments) adjustmentOf.set(a.userId, (adjustmentOf.get(a.userId) ?? 0) + a.amountMicros);
@@ -323,6 +362,8 @@ export async function previewStatement(d: Db, group: Group, month: string): Prom
       ...m.own,
       lateCostMicros: m.carried.costMicros,
       lateMeteredMicros: m.carried.meteredMicros,
+      lateWindowPpm: m.carried.windowPpm,
+      windowSharePpm: windowShareOf(m.userId),
       sharePpm: billMicros === 0 ? 0 : Number((BigInt(part.totalMicros) * 1_000_000n) / BigInt(billMicros)),
       feePartMicros: part.feePartMicros,
       usagePartMicros: part.usagePartMicros,
@@ -347,6 +388,7 @@ export async function previewStatement(d: Db, group: Group, month: string): Prom
     closedAt: null,
     closedBy: null,
     splitMode: group.splitMode,
+    splitFallback: splitFallsBack(split),
     prorateByDays: group.prorateByDays,
     accountId: account[0]?.id ?? null,
     feePayer: payerLine
@@ -383,6 +425,13 @@ function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
+/** Each person's part of everyone's window share, in ppm rounded down (display only: not money). */
+function shareOfWindow(weights: [string, number][]): (userId: string) => number {
+  const total = BigInt(sum(weights.map(([, w]) => w)));
+  const of = new Map(weights);
+  return (userId) => (total === 0n ? 0 : Number((BigInt(of.get(userId) ?? 0) * 1_000_000n) / total));
+}
+
 /**
  * The writes that close a month: the statement, its lines (each person's usage is the snapshot
  * late usage is later measured against) and the late usage it carries. Run them in one batch with
@@ -399,6 +448,7 @@ export function statementWrites(d: Db, view: StatementView, closedBy: string, cl
       periodStart: view.from,
       periodEnd: view.to,
       splitMode: view.splitMode,
+      splitFallback: view.splitFallback,
       prorateByDays: view.prorateByDays,
       feePayerUserId: view.feePayer?.userId ?? null,
       accountId: view.accountId,
@@ -464,6 +514,11 @@ export async function readStatement(d: Db, groupId: string, month: string): Prom
   ]);
   const settledOf = new Map(settled.map((x) => [x.userId, x.settled]));
   const payerId = s.feePayerUserId;
+  const lateWindowOf = new Map<string, number>();
+  for (const l of late) lateWindowOf.set(l.userId, (lateWindowOf.get(l.userId) ?? 0) + l.windowPpm);
+  const windowShareOf = shareOfWindow(
+    lines.map((l) => [l.userId, l.windowPpm + (lateWindowOf.get(l.userId) ?? 0)]),
+  );
   const view: StatementLine[] = lines.map((l) => ({
     userId: l.userId,
     userName: l.userName,
@@ -471,6 +526,8 @@ export async function readStatement(d: Db, groupId: string, month: string): Prom
     ...pick(l),
     lateCostMicros: l.lateCostMicros,
     lateMeteredMicros: l.lateMeteredMicros,
+    lateWindowPpm: lateWindowOf.get(l.userId) ?? 0,
+    windowSharePpm: windowShareOf(l.userId),
     sharePpm:
       s.billMicros === 0
         ? 0
@@ -496,6 +553,7 @@ export async function readStatement(d: Db, groupId: string, month: string): Prom
     closedAt: s.closedAt,
     closedBy: s.closedBy,
     splitMode: s.splitMode,
+    splitFallback: s.splitFallback,
     prorateByDays: s.prorateByDays,
     accountId: s.accountId,
     feePayer: payerLine

@@ -146,7 +146,7 @@ export const groups = sqliteTable(
     boundAccountId: text('bound_account_id').references(() => accounts.id),
     maxMembers: integer('max_members').notNull().default(10),
     /** How the monthly bill is shared (worker/billing/split.ts). */
-    splitMode: text('split_mode', { enum: ['usage', 'even', 'base_usage'] })
+    splitMode: text('split_mode', { enum: ['usage', 'even', 'base_usage', 'window'] })
       .notNull()
       .default('usage'),
     /** Members who joined or left during a month pay for the days they were in. */
@@ -216,8 +216,13 @@ export const statements = sqliteTable(
     timeZone: text('time_zone').notNull(),
     periodStart: integer('period_start').notNull(),
     periodEnd: integer('period_end').notNull(),
-    splitMode: text('split_mode', { enum: ['usage', 'even', 'base_usage'] }).notNull(),
+    splitMode: text('split_mode', { enum: ['usage', 'even', 'base_usage', 'window'] }).notNull(),
     prorateByDays: integer('prorate_by_days', { mode: 'boolean' }).notNull(),
+    /**
+     * The mode's weighting was empty (no usage; for `window`, no window share: an API-key account)
+     * and the bill was split by presence instead.
+     */
+    splitFallback: integer('split_fallback', { mode: 'boolean' }).notNull().default(false),
     feePayerUserId: text('fee_payer_user_id'),
     accountId: text('account_id'),
     fixedFeeMicros: integer('fixed_fee_micros').notNull(),
@@ -258,6 +263,8 @@ export const statementLines = sqliteTable(
     meteredMicros: integer('metered_micros').notNull(),
     lateCostMicros: integer('late_cost_micros').notNull(),
     lateMeteredMicros: integer('late_metered_micros').notNull(),
+    /** Their summed share of the plan's usage window in the month (ppm of the window). */
+    windowPpm: integer('window_ppm').notNull().default(0),
     feePartMicros: integer('fee_part_micros').notNull(),
     usagePartMicros: integer('usage_part_micros').notNull(),
     adjustmentsMicros: integer('adjustments_micros').notNull(),
@@ -284,6 +291,7 @@ export const statementLateUsage = sqliteTable(
     cacheReadTokens: integer('cache_read_tokens').notNull(),
     costMicros: integer('cost_micros').notNull(),
     meteredMicros: integer('metered_micros').notNull(),
+    windowPpm: integer('window_ppm').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.statementId, t.fromMonth, t.userId] })],
 );
@@ -600,6 +608,27 @@ export const usageMonthly = sqliteTable(
   ],
 );
 
+/**
+ * Each member's share of a subscription's plan window per UTC hour (ppm of the window, summed),
+ * kept by a trigger on `request_log` like the usage aggregates (only inserted rows count, so a
+ * redelivered event adds nothing). Rows exist only for requests with a share: bills split by
+ * window share read this, never the request log.
+ */
+export const windowShareHourly = sqliteTable(
+  'window_share_hourly',
+  {
+    hour: integer('hour').notNull(),
+    groupId: text('group_id').notNull(),
+    userId: text('user_id').notNull(),
+    accountId: text('account_id').notNull(),
+    windowPpm: integer('window_ppm').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.hour, t.groupId, t.userId, t.accountId] }),
+    index('window_share_hourly_group_idx').on(t.groupId, t.hour),
+  ],
+);
+
 export const requestLog = sqliteTable(
   'request_log',
   {
@@ -629,6 +658,12 @@ export const requestLog = sqliteTable(
     ttfbMs: integer('ttfb_ms'),
     durationMs: integer('duration_ms').notNull(),
     errorType: text('error_type'),
+    /**
+     * This request's share of its subscription's plan window (the longest window the account
+     * reports), in parts per million of the window: how much the window's use rose with its
+     * answer. Null when the answer reported no window.
+     */
+    windowPpm: integer('window_ppm'),
   },
   (t) => [
     index('request_log_group_idx').on(t.groupId, t.createdAt),

@@ -20,7 +20,8 @@ export async function consumeUsageBatch(batch: MessageBatch<unknown>, env: Env):
 /**
  * Writes a batch of events as ONE statement: the rows are one JSON parameter, inserted with
  * `ON CONFLICT DO NOTHING` (the request id is the key), and the hourly totals are kept by a
- * trigger that fires only for rows actually inserted (migrations/0002_usage_in_one_statement.sql).
+ * trigger that fires only for rows actually inserted (migrations/0002_usage_in_one_statement.sql);
+ * members' shares of a subscription's window likewise (window_share_hourly).
  * A redelivered batch therefore adds nothing, and one D1 round trip serves a hundred requests.
  */
 export async function writeUsage(env: Env, events: UsageEvent[]): Promise<void> {
@@ -57,6 +58,7 @@ export async function writeUsage(env: Env, events: UsageEvent[]): Promise<void> 
       event.ttfbMs,
       event.durationMs,
       event.errorType,
+      event.windowPpm ?? null,
     ];
   });
   metrics.d1Statements++;
@@ -88,6 +90,7 @@ const COLUMNS = [
   'ttfb_ms',
   'duration_ms',
   'error_type',
+  'window_ppm',
 ];
 
 // Each row is a JSON array in COLUMNS order. `WHERE true` lets SQLite parse the upsert clause

@@ -37,6 +37,12 @@ export const usageEventSchema = z.object({
   ttfbMs: z.number().int().nullable(),
   durationMs: z.number().int(),
   errorType: z.string().max(UPSTREAM_TEXT_MAX).nullable(),
+  /**
+   * The request's share of its subscription's plan window, in parts per million of the window
+   * (the rise its answer reported: durable-objects/account-gate.ts). Absent when the answer
+   * reported no window (API-key accounts).
+   */
+  windowPpm: z.number().int().nonnegative().optional(),
 });
 export type UsageEvent = z.infer<typeof usageEventSchema>;
 

@@ -3,6 +3,11 @@
 // one Queue sendBatch and one release call per gate. Each request's waitUntil holds until the
 // batch carrying its own items is sent, so nothing is left in memory of an isolate that may die.
 //
+// A request whose answer reported a subscription's usage window learns its share of the window
+// from its lease's release (the account's gate measures it: durable-objects/account-gate.ts), so its
+// usage event is sent once that release has answered — the same calls, in sequence, off the
+// client's path. Every other event goes at once.
+//
 // A usage event is never dropped: a failed send is retried once, then handed to the group's gate,
 // which keeps it in its storage and sends it again from its alarm (durable-objects/group-gate.ts).
 
@@ -23,14 +28,18 @@ export type Release =
 
 class Outbox {
   private events: UsageEvent[] = [];
+  /** Events waiting for their lease's release to say their share of the plan window. */
+  private sharing: { event: UsageEvent; leaseId: string }[] = [];
   private readonly accountReleases = new Map<string, LeaseRelease[]>();
   private readonly groupReleases = new Map<string, GroupRelease[]>();
   private pending: Promise<void> | null = null;
 
   /** Queues one request's settlement; resolves once the batch that carries it has been sent. */
   add(env: Env, work: { event?: UsageEvent; release?: Release }): Promise<void> {
-    if (work.event) this.events.push(work.event);
     const release = work.release;
+    if (work.event && release?.item.report?.windows?.length)
+      this.sharing.push({ event: work.event, leaseId: release.item.leaseId });
+    else if (work.event) this.events.push(work.event);
     if (release?.via === 'account') push(this.accountReleases, release.accountId, release.item);
     else if (release?.via === 'group') push(this.groupReleases, release.groupId, release.item);
     this.pending ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() =>
@@ -42,25 +51,44 @@ class Outbox {
   private async flush(env: Env): Promise<void> {
     this.pending = null;
     const events = this.events;
+    const sharing = this.sharing;
     this.events = [];
+    this.sharing = [];
     const accounts = [...this.accountReleases];
     const groups = [...this.groupReleases];
     this.accountReleases.clear();
     this.groupReleases.clear();
-    await Promise.all([
-      sendUsage(env, events),
-      ...accounts.map(([id, items]) =>
-        retryOnce(() => {
+    const shares: Record<string, number> = {};
+    const releases = Promise.all([
+      ...accounts.map(async ([id, items]) => {
+        const released = await retryOnce(() => {
           metrics.gateCalls++;
           return accountGate(env, id).releaseMany(items);
-        }, `release at account ${id}`),
-      ),
-      ...groups.map(([id, items]) =>
-        retryOnce(() => {
+        }, `release at account ${id}`);
+        Object.assign(shares, released?.windowPpm);
+      }),
+      ...groups.map(async ([id, items]) => {
+        const windowPpm = await retryOnce(() => {
           metrics.gateCalls++;
           return groupGate(env, id).releaseMany(items);
-        }, `release at group ${id}`),
-      ),
+        }, `release at group ${id}`);
+        Object.assign(shares, windowPpm);
+      }),
+    ]);
+    await Promise.all([
+      sendUsage(env, events),
+      releases.then(() => {
+        if (sharing.length === 0) return;
+        // A release that failed twice leaves its event without a share: metered all the same.
+        for (const { event, leaseId } of sharing) {
+          const ppm = shares[leaseId];
+          if (ppm !== undefined) event.windowPpm = ppm;
+        }
+        return sendUsage(
+          env,
+          sharing.map((s) => s.event),
+        );
+      }),
     ]);
   }
 }
@@ -72,14 +100,15 @@ function push<T>(map: Map<string, T[]>, key: string, item: T): void {
 }
 
 /** A lease that is never released expires by its TTL: a failed release is worth one more try. */
-async function retryOnce(call: () => Promise<unknown>, what: string): Promise<void> {
+async function retryOnce<T>(call: () => Promise<T>, what: string): Promise<T | null> {
   try {
-    await call();
+    return await call();
   } catch {
     try {
-      await call();
+      return await call();
     } catch (err) {
       console.error('settlement call failed', { what, error: String(err) });
+      return null;
     }
   }
 }

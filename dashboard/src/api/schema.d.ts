@@ -2085,7 +2085,7 @@ export interface components {
             boundAccountId: string | null;
             maxMembers: number;
             /** @enum {string} */
-            splitMode: "usage" | "even" | "base_usage";
+            splitMode: "usage" | "even" | "base_usage" | "window";
             prorateByDays: boolean;
             timeZone: string;
             feePayerUserId: string | null;
@@ -2125,7 +2125,7 @@ export interface components {
             /** @default 10 */
             maxMembers: number;
             /** @enum {string} */
-            splitMode?: "usage" | "even" | "base_usage";
+            splitMode?: "usage" | "even" | "base_usage" | "window";
             prorateByDays?: boolean;
             /** @description IANA zone whose calendar months the bill follows (default UTC). */
             timeZone?: string;
@@ -2169,7 +2169,7 @@ export interface components {
             name?: string;
             maxMembers?: number;
             /** @enum {string} */
-            splitMode?: "usage" | "even" | "base_usage";
+            splitMode?: "usage" | "even" | "base_usage" | "window";
             prorateByDays?: boolean;
             /** @description IANA zone whose calendar months the bill follows (default UTC). */
             timeZone?: string;
@@ -2291,7 +2291,9 @@ export interface components {
             closedAt: number | null;
             closedBy: string | null;
             /** @enum {string} */
-            splitMode: "even" | "usage" | "base_usage";
+            splitMode: "even" | "usage" | "base_usage" | "window";
+            /** @description The mode’s weighting was empty (no usage; for `window`, no window share, as on an API-key account), so the bill was split by presence. */
+            splitFallback: boolean;
             prorateByDays: boolean;
             accountId: string | null;
             feePayer: {
@@ -2315,6 +2317,8 @@ export interface components {
                 costMicros: number;
                 /** @description the part of the cost billed at API price (micro-dollars) */
                 meteredMicros: number;
+                /** @description Summed share of the subscription’s plan window (its longest usage window), parts per million of the window; 0 without windows. */
+                windowPpm: number;
                 /** @description the account’s fixed fee (micro-dollars) */
                 fixedFeeMicros: number;
                 /** @description metered cost of late usage carried in (micro-dollars) */
@@ -2344,10 +2348,16 @@ export interface components {
             costMicros: number;
             /** @description the part of the cost billed at API price (micro-dollars) */
             meteredMicros: number;
+            /** @description Summed share of the subscription’s plan window (its longest usage window), parts per million of the window; 0 without windows. */
+            windowPpm: number;
             /** @description API-equivalent cost of late usage from closed months (micro-dollars) */
             lateCostMicros: number;
             /** @description its metered part (micro-dollars) */
             lateMeteredMicros: number;
+            /** @description Window share carried in with late usage (ppm of the window). */
+            lateWindowPpm: number;
+            /** @description Their part of the group’s window share (own + late), parts per million, rounded down; 0 when nobody has any. The weight of the `window` split mode. */
+            windowSharePpm: number;
             /** @description Their part of the bill, parts per million, rounded down. */
             sharePpm: number;
             /** @description their part of the fixed fee (micro-dollars) */
@@ -2385,6 +2395,8 @@ export interface components {
             costMicros: number;
             /** @description the part of the cost billed at API price (micro-dollars) */
             meteredMicros: number;
+            /** @description Summed share of the subscription’s plan window (its longest usage window), parts per million of the window; 0 without windows. */
+            windowPpm: number;
             note: string;
         };
         StatementClose: {
@@ -2886,6 +2898,7 @@ export interface components {
             ttfbMs: number | null;
             durationMs: number;
             errorType: string | null;
+            windowPpm: number | null;
         };
         AuditEntry: {
             id: number;

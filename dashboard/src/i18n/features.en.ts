@@ -14,6 +14,12 @@ export const featuresEn = {
   'st.mode.usage': 'By usage',
   'st.mode.even': 'Evenly',
   'st.mode.base_usage': 'Fee evenly, metered cost by usage',
+  'st.mode.window': 'By share of the plan’s usage window',
+  'st.windowShare': 'Window share',
+  'st.fallback':
+    'Nobody used anything by this measure this month, so the bill is split evenly (by presence).',
+  'st.fallback.window':
+    'No usage-window data this month (an API-key account reports none), so the bill is split evenly (by presence).',
   'st.feePayer': 'Fee payer',
   'st.feePayerDefault': 'The group’s first owner',
   'st.owedToPayer': 'owed by the others: {owed}',

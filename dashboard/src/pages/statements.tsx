@@ -43,6 +43,7 @@ function SplitSettings({ group }: { group: Schemas['GroupDetail'] }) {
     { value: 'usage', label: t('st.mode.usage') },
     { value: 'even', label: t('st.mode.even') },
     { value: 'base_usage', label: t('st.mode.base_usage') },
+    { value: 'window', label: t('st.mode.window') },
   ];
   return (
     <Card title={t('st.settings')}>
@@ -122,6 +123,8 @@ function StatementLines({
 }) {
   const { t, language } = useI18n();
   const closed = statement.status === 'closed';
+  // A subscription's window share, beside the amount it weighs in the window mode.
+  const windows = statement.splitMode === 'window' || statement.lines.some((l) => l.windowSharePpm > 0);
   return (
     <div className="table-wrap">
       <table data-testid="statement-lines">
@@ -133,6 +136,7 @@ function StatementLines({
             <th className="num">{t('st.usageCost')}</th>
             <th className="num">{t('group.share')}</th>
             <th className="num">{t('st.adjustments')}</th>
+            {windows && <th className="num">{t('st.windowShare')}</th>}
             <th className="num">{t('st.amount')}</th>
             <th className="num">{t('st.owesPayer')}</th>
             {closed && <th>{t('st.settled')}</th>}
@@ -166,6 +170,11 @@ function StatementLines({
               <td className="num">{formatMicros(l.costMicros, language)}</td>
               <td className="num">{formatPpm(l.sharePpm, language)}</td>
               <td className="num">{formatMicros(l.adjustmentsMicros, language)}</td>
+              {windows && (
+                <td className="num" data-testid="line-window-share">
+                  {formatPpm(l.windowSharePpm, language)}
+                </td>
+              )}
               <td className="num" data-testid="line-amount">
                 {formatMicros(l.amountMicros, language)}
               </td>
@@ -200,6 +209,7 @@ function StatementLines({
             <td className="num">{formatMicros(statement.totals.costMicros, language)}</td>
             <td />
             <td className="num">{formatMicros(statement.totals.adjustmentsMicros, language)}</td>
+            {windows && <td />}
             <td className="num" data-testid="statement-total">
               {formatMicros(statement.totals.totalMicros, language)}
             </td>
@@ -235,6 +245,11 @@ function StatementSummary({ statement }: { statement: Statement }) {
           />
         )}
       </div>
+      {statement.splitFallback && (
+        <p className="muted" data-testid="split-fallback">
+          {t(statement.splitMode === 'window' ? 'st.fallback.window' : 'st.fallback')}
+        </p>
+      )}
       <p className="muted" data-testid="statement-check">
         {linesAddUp(statement) ? t('st.addsUp') : t('st.doesNotAddUp')}
       </p>

@@ -2,6 +2,7 @@
 // and CSV), adjustments and settled marks: thin handlers over worker/domain/billing.ts. Amounts
 // are integer micro-dollars.
 import { MONTH_PATTERN } from '../../billing/months';
+import { SPLIT_MODES } from '../../billing/split';
 import { statementCsv } from '../../billing/statement';
 import {
   addAdjustment,
@@ -61,6 +62,10 @@ const usageFields = {
   cacheReadTokens: int,
   costMicros: micros('API-equivalent cost'),
   meteredMicros: micros('the part of the cost billed at API price'),
+  windowPpm: int.openapi({
+    description:
+      'Summed share of the subscription’s plan window (its longest usage window), parts per million of the window; 0 without windows.',
+  }),
 };
 
 const StatementLineSchema = z
@@ -71,6 +76,13 @@ const StatementLineSchema = z
     ...usageFields,
     lateCostMicros: micros('API-equivalent cost of late usage from closed months'),
     lateMeteredMicros: micros('its metered part'),
+    lateWindowPpm: int.openapi({
+      description: 'Window share carried in with late usage (ppm of the window).',
+    }),
+    windowSharePpm: int.openapi({
+      description:
+        'Their part of the group’s window share (own + late), parts per million, rounded down; 0 when nobody has any. The weight of the `window` split mode.',
+    }),
     sharePpm: int.openapi({ description: 'Their part of the bill, parts per million, rounded down.' }),
     feePartMicros: micros('their part of the fixed fee'),
     usagePartMicros: micros('their part of the metered cost'),
@@ -104,7 +116,11 @@ const StatementSchema = z
     status: z.enum(['open', 'closed']),
     closedAt: int.nullable(),
     closedBy: z.string().nullable(),
-    splitMode: z.enum(['even', 'usage', 'base_usage']),
+    splitMode: z.enum(SPLIT_MODES),
+    splitFallback: z.boolean().openapi({
+      description:
+        'The mode’s weighting was empty (no usage; for `window`, no window share, as on an API-key account), so the bill was split by presence.',
+    }),
     prorateByDays: z.boolean(),
     accountId: z.string().nullable(),
     feePayer: z

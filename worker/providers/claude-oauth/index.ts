@@ -72,6 +72,7 @@ export function claudeWindows(headers: Headers): UsageWindow[] {
       name: window,
       windowMinutes: lengthOfName(window),
       usedPercent,
+      usedPpm: Math.max(0, Math.round(fraction * 1_000_000)),
       resetAt: Number.isFinite(reset) && reset > 0 ? reset * 1000 : null,
       exhausted: status === 'rejected' || usedPercent >= 100,
     });

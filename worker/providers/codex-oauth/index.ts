@@ -41,6 +41,7 @@ export function codexWindows(headers: Headers, now = Date.now()): UsageWindow[] 
       name: known ? nameOfLength(minutes) : slot,
       windowMinutes: known ? minutes : null,
       usedPercent,
+      usedPpm: Math.max(0, Math.round(usedPercent * 10_000)),
       resetAt: Number.isFinite(at) && at > 0 ? at * 1000 : Number.isFinite(after) ? now + after * 1000 : null,
       exhausted: usedPercent >= 100,
     });
