@@ -5,25 +5,46 @@
 // ones do where it matters to a relay: codes are single use and expire, refresh tokens rotate and
 // are single use — presenting a spent one is taken as theft and revokes the whole grant — and a
 // revoked grant refuses every refresh. Claude's token endpoint takes JSON with the state, Codex's
-// a form; Codex's answer carries an ID token naming the ChatGPT account.
+// a form; Codex's answer carries an ID token naming the ChatGPT account. /gemini/… is Google's as
+// the Gemini CLI's installed-app client meets it: a form with the client secret (checked), a
+// refresh token only for offline access and a fresh consent (`access_type=offline`, and
+// `prompt=consent` once the person has consented before), and refresh tokens that do not rotate:
+// a refresh answers a new access token only, and the same refresh token keeps working.
+//
+// The grant also holds the person's Gemini Code Assist standing for the fake upstream's
+// cloudcode-pa.googleapis.com (loadCodeAssist, onboardUser): onboarded with a project, new (the
+// free tier onboards them into a managed project), or ineligible.
 //
 // Access tokens it issues (`oat.…`) are checked by the fake upstream (test/fake-upstream/index.ts):
 // a live one is swapped for the person's fake key (`sk-fake.<tag>.<scenario>`, the login_hint), an
 // expired or unknown one is a 401, and the grant's response headers (usage windows) are added.
 //
 // Test control (not OAuth): GET /test/grants/<tag> reads a grant's counters; POST sets faults
-// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, headers}), also before sign-in.
+// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, headers, codeAssist}), also before sign-in.
 
 export const OAUTH_HOST = 'oauth.test';
 
-type Kind = 'claude' | 'codex';
+type Kind = 'claude' | 'codex' | 'gemini';
 
 const CLIENTS: Record<Kind, string> = {
   claude: '9d1c250a-e61b-44d9-88ed-5944d1962f5e',
   codex: 'app_EMoamEEZ73f0CkXaXp7hrann',
+  gemini: '681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com',
 };
 
+/** Google's installed-app clients have a secret, public by design but still checked. */
+const SECRETS: Partial<Record<Kind, string>> = { gemini: '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' };
+
+/** A person's Gemini Code Assist standing (the fake upstream's loadCodeAssist reads it). */
+export type CodeAssistStanding = 'onboarded' | 'new' | 'ineligible';
+
 const CODE_TTL_MS = 60_000;
+
+const GEMINI_SCOPES = [
+  'https://www.googleapis.com/auth/cloud-platform',
+  'https://www.googleapis.com/auth/userinfo.email',
+  'https://www.googleapis.com/auth/userinfo.profile',
+].join(' ');
 
 interface Code {
   kind: Kind;
@@ -32,6 +53,9 @@ interface Code {
   challenge: string;
   state: string;
   expiresAt: number;
+  /** Google: `access_type=offline` was asked, and `prompt=consent`. */
+  offline: boolean;
+  consent: boolean;
 }
 
 interface Grant {
@@ -51,6 +75,11 @@ interface Grant {
   exchanges: number;
   headers: Record<string, string>;
   serial: number;
+  /** Google: the person consented to this client before (a refresh token then needs prompt=consent). */
+  consented: boolean;
+  codeAssist: CodeAssistStanding;
+  /** The Code Assist project, once onboarded. */
+  project: string | null;
 }
 
 const codes = new Map<string, Code>();
@@ -76,6 +105,9 @@ function grantOf(tag: string): Grant {
       exchanges: 0,
       headers: {},
       serial: 0,
+      consented: false,
+      codeAssist: 'onboarded',
+      project: `fake-project-${tag}`,
     };
     grants.set(tag, grant);
   }
@@ -105,25 +137,31 @@ async function s256(verifier: string): Promise<string> {
 
 const b64url = (text: string) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
-/** Tokens for a grant: a new access token and a new refresh token (the old one is spent). */
-function issue(grant: Grant): Record<string, unknown> {
+/**
+ * Tokens for a grant: a new access token and, unless `refresh` is false (Google's refreshes, or a
+ * sign-in without offline consent), a new refresh token (the old one is spent).
+ */
+function issue(grant: Grant, refresh = true): Record<string, unknown> {
   grant.serial++;
   const access = `oat.${grant.tag}.${grant.serial}.${random()}`;
-  const refresh = `ort.${grant.tag}.${grant.serial}.${random()}`;
-  if (grant.refreshToken) {
-    grant.spentRefreshTokens.add(grant.refreshToken);
-    byRefresh.delete(grant.refreshToken);
-  }
-  grant.refreshToken = refresh;
-  byRefresh.set(refresh, grant.tag);
   grant.accessTokens.set(access, Date.now() + grant.accessTtlSeconds * 1000);
   byAccess.set(access, grant.tag);
   const body: Record<string, unknown> = {
     access_token: access,
-    refresh_token: refresh,
     token_type: 'Bearer',
     expires_in: grant.accessTtlSeconds,
   };
+  if (refresh) {
+    const token = `ort.${grant.tag}.${grant.serial}.${random()}`;
+    if (grant.refreshToken) {
+      grant.spentRefreshTokens.add(grant.refreshToken);
+      byRefresh.delete(grant.refreshToken);
+    }
+    grant.refreshToken = token;
+    byRefresh.set(token, grant.tag);
+    body.refresh_token = token;
+  }
+  if (grant.kind === 'gemini') body.scope = GEMINI_SCOPES;
   if (grant.kind === 'codex') {
     const claims = {
       iss: `https://${OAUTH_HOST}`,
@@ -153,6 +191,8 @@ async function token(request: Request, kind: Kind): Promise<Response> {
   const body = await readBody(request, kind);
   if (!body) return oauthError('invalid_request', 'unsupported body encoding');
   if (body.client_id !== CLIENTS[kind]) return oauthError('invalid_client', 'unknown client', 401);
+  if (SECRETS[kind] !== undefined && body.client_secret !== SECRETS[kind])
+    return oauthError('invalid_client', 'Unauthorized', 401);
   if (body.grant_type === 'authorization_code') {
     const code = codes.get(body.code ?? '');
     // Single use: the code is gone whatever happens next.
@@ -167,6 +207,12 @@ async function token(request: Request, kind: Kind): Promise<Response> {
     grant.kind = kind;
     grant.revoked = false;
     grant.exchanges++;
+    if (kind === 'gemini') {
+      // Google: a refresh token for offline access, and only on a consent screen actually shown.
+      const refresh = code.offline && (code.consent || !grant.consented);
+      grant.consented = true;
+      return json(issue(grant, refresh));
+    }
     return json(issue(grant));
   }
   if (body.grant_type === 'refresh_token') {
@@ -191,7 +237,8 @@ async function token(request: Request, kind: Kind): Promise<Response> {
     }
     if (kind === 'codex' && body.scope !== undefined && body.scope !== 'openid profile email')
       return oauthError('invalid_scope', 'scope');
-    return json(issue(grant));
+    // Google does not rotate: the refresh token stays as it is.
+    return json(issue(grant, kind !== 'gemini'));
   }
   return oauthError('unsupported_grant_type', String(body.grant_type));
 }
@@ -214,6 +261,8 @@ function authorize(url: URL, kind: Kind): Response {
     challenge: p.get('code_challenge')!,
     state: p.get('state') ?? '',
     expiresAt: Date.now() + CODE_TTL_MS,
+    offline: p.get('access_type') === 'offline',
+    consent: (p.get('prompt') ?? '').split(' ').includes('consent'),
   });
   const back = new URL(redirect);
   back.searchParams.set('code', code);
@@ -231,6 +280,7 @@ async function testControl(request: Request, tag: string): Promise<Response> {
       failRefreshes?: number;
       headers?: Record<string, string>;
       scenario?: string;
+      codeAssist?: CodeAssistStanding;
     };
     if (input.revoke) grant.revoked = true;
     if (input.expireAccess) for (const t of grant.accessTokens.keys()) grant.accessTokens.set(t, 0);
@@ -238,6 +288,10 @@ async function testControl(request: Request, tag: string): Promise<Response> {
     if (input.failRefreshes !== undefined) grant.failRefreshes = input.failRefreshes;
     if (input.headers) grant.headers = input.headers;
     if (input.scenario) grant.upstreamKey = `sk-fake.${tag}.${input.scenario}`;
+    if (input.codeAssist) {
+      grant.codeAssist = input.codeAssist;
+      grant.project = input.codeAssist === 'onboarded' ? `fake-project-${tag}` : null;
+    }
   }
   return json({
     revoked: grant.revoked,
@@ -246,13 +300,15 @@ async function testControl(request: Request, tag: string): Promise<Response> {
     exchanges: grant.exchanges,
     refreshToken: grant.refreshToken,
     liveAccessTokens: [...grant.accessTokens.values()].filter((at) => at > Date.now()).length,
+    codeAssist: grant.codeAssist,
+    project: grant.project,
   });
 }
 
 export async function oauth(request: Request, url: URL): Promise<Response> {
   const [, first, second] = url.pathname.split('/');
   if (first === 'test' && second === 'grants') return testControl(request, url.pathname.split('/')[3] ?? '');
-  if (first !== 'claude' && first !== 'codex') return json({ error: 'not found' }, 404);
+  if (first !== 'claude' && first !== 'codex' && first !== 'gemini') return json({ error: 'not found' }, 404);
   if (second === 'authorize' && request.method === 'GET') return authorize(url, first);
   if (second === 'token' && request.method === 'POST') return token(request, first);
   return json({ error: 'not found' }, 404);
@@ -269,4 +325,21 @@ export function resolveAccessToken(token: string): { key: string; headers: Recor
   const expiresAt = grant.accessTokens.get(token);
   if (expiresAt === undefined || expiresAt <= Date.now()) return null;
   return { key: grant.upstreamKey, headers: grant.headers };
+}
+
+/**
+ * For the fake Code Assist API: the standing of the person a fake upstream key stands for
+ * (`sk-fake.<tag>.…`), and onboarding them (the free tier's managed project). Null: no such person.
+ */
+export function codeAssistOf(tag: string): { standing: CodeAssistStanding; project: string | null } | null {
+  const grant = grants.get(tag);
+  return grant ? { standing: grant.codeAssist, project: grant.project } : null;
+}
+
+export function onboardCodeAssist(tag: string): string | null {
+  const grant = grants.get(tag);
+  if (!grant || grant.codeAssist === 'ineligible') return null;
+  grant.codeAssist = 'onboarded';
+  grant.project ??= `fake-managed-${tag}`;
+  return grant.project;
 }

@@ -15,7 +15,7 @@ import type { Answer } from './scenarios';
 import { dataEvent } from './sse';
 import { splitText, tokensForBytes, tokensForText } from './tokens';
 
-type JsonRecord = { readonly [key: string]: Json };
+export type JsonRecord = { readonly [key: string]: Json };
 
 /** Gemini 2.5 thinks before it answers; thoughts count apart from candidates but inside maxOutputTokens. */
 export const thoughtsTokens = 4;
@@ -176,6 +176,8 @@ export function streamEvents(
   plan: GeminiPlan,
   chunks: number,
   framing: StreamFraming,
+  /** Code Assist wraps each response (`{response, traceId}`); the Gemini API sends it bare. */
+  wrap: (response: JsonRecord) => Json = (response) => response,
 ): StreamEvent[] {
   const [only] = plan.parts;
   const pieces: Part[] =
@@ -186,7 +188,12 @@ export function streamEvents(
   const events = pieces.map((part, index): StreamEvent => {
     sent += 'text' in part ? part.text : toolArgumentsJson;
     const data = response(call, plan, [part], index === pieces.length - 1);
-    return { chunk: framed(framing, data, index), phase: 'delta', text: sent, usage: data.usageMetadata };
+    return {
+      chunk: framed(framing, wrap(data), index),
+      phase: 'delta',
+      text: sent,
+      usage: data.usageMetadata,
+    };
   });
   return framing === 'array' ? [...events, { chunk: ']', phase: 'other' }] : events;
 }

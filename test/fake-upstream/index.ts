@@ -3,11 +3,13 @@
 // Host idp.test is the fake OpenID Connect provider (test/fake-idp/); oauth.test the fake
 // authorization server of the subscription accounts (test/fake-oauth/), whose access tokens are
 // checked here: a live one plays as its person's fake key, with their plan's usage headers.
+// cloudcode-pa.googleapis.com is Gemini Code Assist (./code-assist.ts), reached with those tokens.
 import { IDP_HOST, idp } from '../fake-idp';
 import { OAUTH_HOST, oauth, resolveAccessToken } from '../fake-oauth';
 import { anthropic } from './anthropic';
 import { azure } from './azure';
 import { bedrock } from './bedrock';
+import { codeAssist } from './code-assist';
 import { control } from './control';
 import { gemini } from './gemini';
 import { claimsHook, hookControl, receiveHook } from './hooks';
@@ -21,7 +23,7 @@ export type { HookEntry } from './hooks';
 const controlHost = 'fake.control';
 // First claim wins. Hosts decide where they are known; OpenAI comes last because it matches only a path
 // suffix (`/chat/completions`, `/responses`, `/models`) under any host and base path.
-const providers: readonly Provider[] = [bedrock, azure, gemini, anthropic, openai];
+const providers: readonly Provider[] = [bedrock, azure, codeAssist, gemini, anthropic, openai];
 // Paths no provider claims (Claude Code's `HEAD /` probe among them) get Anthropic's envelope.
 const fallback = anthropic;
 

@@ -13,6 +13,8 @@ export interface Grant {
   exchanges: number;
   refreshToken: string | null;
   liveAccessTokens: number;
+  codeAssist: 'onboarded' | 'new' | 'ineligible';
+  project: string | null;
 }
 
 export interface OAuthAccount {
@@ -43,7 +45,7 @@ export async function grant(tag: string, steer?: Record<string, unknown>): Promi
   return (await res.json()) as Grant;
 }
 
-export type Kind = 'claude-oauth' | 'codex-oauth';
+export type Kind = 'claude-oauth' | 'codex-oauth' | 'gemini-oauth';
 
 /** The whole sign-in as a person does it: start, sign in at the provider, paste the callback URL. */
 export async function signIn(

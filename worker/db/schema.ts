@@ -85,6 +85,7 @@ export const accounts = sqliteTable(
         // Subscription accounts, signed in with the provider's OAuth flow (worker/oauth/).
         'claude-oauth',
         'codex-oauth',
+        'gemini-oauth',
       ],
     }).notNull(),
     authKind: text('auth_kind', { enum: ['api_key', 'oauth', 'aws_sigv4'] })
@@ -123,7 +124,7 @@ export const accounts = sqliteTable(
  */
 export const oauthFlows = sqliteTable('oauth_flows', {
   stateHash: text('state_hash').primaryKey(),
-  kind: text('kind', { enum: ['claude-oauth', 'codex-oauth'] }).notNull(),
+  kind: text('kind', { enum: ['claude-oauth', 'codex-oauth', 'gemini-oauth'] }).notNull(),
   /** `user:<id>` or `operator`: only the same principal may finish the flow. */
   principal: text('principal').notNull(),
   /** AES-GCM ciphertext of the PKCE code verifier (worker/auth/credentials.ts). */

@@ -415,7 +415,10 @@ export async function reauthorizeAccount(
 ): Promise<PublicAccount> {
   const before = await managed(caller, id);
   if (!isOAuthKind(before.account.provider))
-    invalid('accountId', 'only a subscription account (claude-oauth, codex-oauth) is signed in again');
+    invalid(
+      'accountId',
+      'only a subscription account (claude-oauth, codex-oauth, gemini-oauth) is signed in again',
+    );
   const [row] = await caller.db
     .update(accounts)
     .set({

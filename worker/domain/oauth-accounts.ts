@@ -1,12 +1,13 @@
-// Subscription accounts (claude-oauth, codex-oauth) are added by signing in at the provider with
-// PKCE (RFC 7636, S256): start makes the authorization URL and remembers the sign-in (its state
+// Subscription accounts (claude-oauth, codex-oauth, gemini-oauth) are added by signing in at the
+// provider with PKCE (RFC 7636, S256): start makes the authorization URL and remembers the sign-in (its state
 // hashed, bound to whoever started it, single use, ten minutes); the person signs in at the
 // provider and pastes back the code or the whole callback URL; finish exchanges the code at the
 // token endpoint and creates the account with the tokens encrypted like every credential. Who may
 // start is who may create that account: ai.manage in the enterprise for a pool account, the
 // carpool's owner (group.manage) for a carpool's account, a system admin for an account of no one;
 // with `accountId`, whoever may change that account signs it in again (new tokens, enabled again).
-// The terms of consumer plans must be confirmed (acceptTerms) at the start.
+// The terms of consumer plans must be confirmed (acceptTerms) at the start. A kind that needs more
+// than tokens (Gemini: its Code Assist project) completes the sign-in before the account is made.
 import { and, eq, lt } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { sha256Hex } from '../auth/api-key';
@@ -32,6 +33,7 @@ const FLOW_TTL_MS = 10 * 60_000;
 const LABEL: Record<OAuthKind, string> = {
   'claude-oauth': 'Claude subscription',
   'codex-oauth': 'ChatGPT subscription',
+  'gemini-oauth': 'Gemini Code Assist',
 };
 
 export type OAuthStartInput = Partial<AccountSettings> & {
@@ -191,7 +193,8 @@ export async function finishOAuth(caller: Caller, input: OAuthFinishInput): Prom
     verifierContext(stateHash),
     flow.verifierEnc,
   );
-  const result = await exchangeCode(kind, oauthConfig(caller.env, kind), { code, verifier, state });
+  const config = oauthConfig(caller.env, kind);
+  const result = await exchangeCode(kind, config, { code, verifier, state });
   if (!result.ok) {
     if (result.permanent)
       throw new ApiError(
@@ -210,7 +213,19 @@ export async function finishOAuth(caller: Caller, input: OAuthFinishInput): Prom
     baseUrl?: string | null;
   };
   const { enterpriseId, groupId, accountId, ...settings } = target;
-  const credential = JSON.stringify(result.credential);
+  let tokens = result.credential;
+  if (config.completeSignIn) {
+    const baseUrl = accountId ? (await accountToManage(caller, accountId)).baseUrl : settings.baseUrl;
+    const completed = await config.completeSignIn(caller.env, tokens, baseUrl ?? null);
+    // A refusal says what to do; a failure of the provider is worth another try.
+    if (!completed.ok)
+      throw new ApiError(
+        completed.refused ? 'invalid_request' : 'bad_gateway',
+        completed.refused ? completed.message : `${completed.message} Start again.`,
+      );
+    tokens = completed.credential;
+  }
+  const credential = JSON.stringify(tokens);
   if (accountId) return reauthorizeAccount(caller, accountId, credential);
   const endpoint = {
     ...settings,

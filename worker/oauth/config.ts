@@ -4,8 +4,10 @@
 // variable (`CLAUDE_OAUTH_TOKEN_URL`, `CODEX_OAUTH_CLIENT_ID`…) because providers move them.
 import { CLAUDE_OAUTH } from '../providers/claude-oauth/oauth-config';
 import { CODEX_OAUTH } from '../providers/codex-oauth/oauth-config';
+import { GEMINI_OAUTH } from '../providers/gemini-oauth/oauth-config';
+import type { OAuthCredential } from './credential';
 
-export const OAUTH_KINDS = ['claude-oauth', 'codex-oauth'] as const;
+export const OAUTH_KINDS = ['claude-oauth', 'codex-oauth', 'gemini-oauth'] as const;
 export type OAuthKind = (typeof OAUTH_KINDS)[number];
 
 export function isOAuthKind(kind: string): kind is OAuthKind {
@@ -16,6 +18,11 @@ export interface OAuthProviderConfig {
   authorizeUrl: string;
   tokenUrl: string;
   clientId: string;
+  /**
+   * Google's installed-app clients carry a secret that is public by design (it ships in the CLI);
+   * sent in the token requests when set.
+   */
+  clientSecret?: string;
   redirectUri: string;
   /** Space-separated, as sent in the authorize URL. */
   scopes: string;
@@ -29,13 +36,30 @@ export interface OAuthProviderConfig {
   authorizeParams: Record<string, string>;
   /** The provider's consumer terms, shown before the admin confirms. */
   termsUrl: string;
+  /**
+   * What the account needs beyond its tokens, found once at sign-in (Gemini: its Code Assist
+   * project). A refusal is the admin's to fix (`invalid_request`), a failure the provider's.
+   */
+  completeSignIn?(env: Env, credential: OAuthCredential, baseUrl: string | null): Promise<SignInCompletion>;
 }
 
-/** Environment prefix per kind: `<PREFIX>_AUTHORIZE_URL`, `_TOKEN_URL`, `_CLIENT_ID`, `_REDIRECT_URI`, `_SCOPES`. */
-const PREFIX: Record<OAuthKind, string> = { 'claude-oauth': 'CLAUDE_OAUTH', 'codex-oauth': 'CODEX_OAUTH' };
+export type SignInCompletion =
+  | { ok: true; credential: OAuthCredential }
+  | { ok: false; refused: boolean; message: string };
+
+/**
+ * Environment prefix per kind: `<PREFIX>_AUTHORIZE_URL`, `_TOKEN_URL`, `_CLIENT_ID`,
+ * `_CLIENT_SECRET` (for clients that have one), `_REDIRECT_URI`, `_SCOPES`.
+ */
+const PREFIX: Record<OAuthKind, string> = {
+  'claude-oauth': 'CLAUDE_OAUTH',
+  'codex-oauth': 'CODEX_OAUTH',
+  'gemini-oauth': 'GEMINI_OAUTH',
+};
 const DEFAULTS: Record<OAuthKind, OAuthProviderConfig> = {
   'claude-oauth': CLAUDE_OAUTH,
   'codex-oauth': CODEX_OAUTH,
+  'gemini-oauth': GEMINI_OAUTH,
 };
 
 export function oauthConfig(env: Env, kind: OAuthKind): OAuthProviderConfig {
@@ -47,6 +71,7 @@ export function oauthConfig(env: Env, kind: OAuthKind): OAuthProviderConfig {
     authorizeUrl: pick('AUTHORIZE_URL', base.authorizeUrl),
     tokenUrl: pick('TOKEN_URL', base.tokenUrl),
     clientId: pick('CLIENT_ID', base.clientId),
+    clientSecret: base.clientSecret === undefined ? undefined : pick('CLIENT_SECRET', base.clientSecret),
     redirectUri: pick('REDIRECT_URI', base.redirectUri),
     scopes: pick('SCOPES', base.scopes),
   };

@@ -12,6 +12,8 @@ export const OAuthCredentialSchema = z.object({
   obtainedAt: z.number().int(),
   /** Codex: the ChatGPT account (workspace) the tokens act for, sent as `chatgpt-account-id`. */
   chatgptAccountId: z.string().nullable().optional(),
+  /** Gemini: the Code Assist project the account's requests name, found at sign-in (loadCodeAssist). */
+  project: z.string().nullable().optional(),
 });
 
 export type OAuthCredential = z.infer<typeof OAuthCredentialSchema>;

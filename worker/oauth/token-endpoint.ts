@@ -63,6 +63,14 @@ async function read(kind: OAuthKind, res: Response, previous: OAuthCredential | 
     return { ok: false, permanent, message: `${code}${description}`.slice(0, 300) };
   }
   const body = json as TokenResponse;
+  // Without a refresh token the account would die within the hour (Google issues one only with
+  // offline access and consent): the sign-in is refused rather than half made.
+  if (!previous && typeof body.refresh_token !== 'string')
+    return {
+      ok: false,
+      permanent: true,
+      message: 'no refresh token was issued (offline access not granted)',
+    };
   const now = Date.now();
   const parsed = OAuthCredentialSchema.safeParse({
     accessToken: body.access_token,
@@ -74,6 +82,8 @@ async function read(kind: OAuthKind, res: Response, previous: OAuthCredential | 
       kind === 'codex-oauth'
         ? (chatgptAccountIdOf(body.id_token) ?? previous?.chatgptAccountId ?? null)
         : null,
+    // Found at sign-in, not by the token endpoint: a refresh keeps it.
+    project: previous?.project ?? null,
   });
   if (!parsed.success)
     return { ok: false, permanent: false, message: 'the token endpoint answered without usable tokens' };
@@ -92,6 +102,7 @@ export async function exchangeCode(
     redirect_uri: config.redirectUri,
     code_verifier: input.verifier,
   };
+  if (config.clientSecret) fields.client_secret = config.clientSecret;
   if (config.stateInExchange) fields.state = input.state;
   try {
     return await read(kind, await post(config, fields), null);
@@ -110,6 +121,7 @@ export async function refreshTokens(
     client_id: config.clientId,
     refresh_token: current.refreshToken,
   };
+  if (config.clientSecret) fields.client_secret = config.clientSecret;
   if (config.refreshScopes) fields.scope = config.refreshScopes;
   try {
     return await read(kind, await post(config, fields), current);

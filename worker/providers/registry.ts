@@ -6,6 +6,7 @@ import { claudeOAuth } from './claude-oauth';
 import { codexOAuth } from './codex-oauth';
 import { anthropicCompatible, openAICompatible, PRESETS, type Preset, presetOf } from './compatible';
 import { gemini } from './gemini';
+import { geminiOAuth } from './gemini-oauth';
 import { openai } from './openai';
 import type { ProviderAdapter, ProviderKind } from './types';
 
@@ -19,6 +20,7 @@ const adapters: Partial<Record<ProviderKind, ProviderAdapter>> = {
   bedrock,
   'claude-oauth': claudeOAuth,
   'codex-oauth': codexOAuth,
+  'gemini-oauth': geminiOAuth,
 };
 
 export function adapterFor(kind: ProviderKind): ProviderAdapter | undefined {

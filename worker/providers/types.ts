@@ -78,10 +78,11 @@ export interface ProviderAdapter {
   decodeBody?(response: Response, operation: Operation): ReadableStream<Uint8Array>;
   classifyError(status: number, headers: Headers): ErrorClass;
   /**
-   * For providers whose status alone misleads (Gemini answers a bad API key with 400): refines a
-   * `client_error` from the small error body. Null keeps the first answer.
+   * For providers whose status alone misleads (Gemini answers a bad API key with 400, and puts a
+   * 429's retry delay in the body): refines a `client_error` or a `rate_limited` from the small
+   * error body. Null keeps the first answer.
    */
-  refineClientError?(status: number, body: string): ErrorClass | null;
+  refineError?(classified: ErrorClass, body: string): ErrorClass | null;
   /**
    * A subscription's usage windows, read off a response's headers (worker/oauth/windows.ts);
    * absent for providers without them. The account's gate keeps them and schedules by them.

@@ -246,9 +246,9 @@ async function attemptOnce(
   }
 
   if (!upstream.ok && classified) {
-    if (classified.kind === 'client_error' && plan.adapter.refineClientError) {
+    if (classified.kind === 'client_error' && plan.adapter.refineError) {
       const text = await upstream.text();
-      classified = plan.adapter.refineClientError(upstream.status, text) ?? classified;
+      classified = plan.adapter.refineError(classified, text) ?? classified;
       upstream = new Response(text, upstream);
     }
     const meter = plan.upstreamWire.meter(false);
@@ -267,6 +267,9 @@ async function attemptOnce(
     }
     // Small error bodies are kept whole, so the client can still get them if failover is impossible.
     const bytes = new Uint8Array(await upstream.arrayBuffer()).slice(0, ERROR_BODY_LIMIT);
+    let failure: UpstreamFailure = classified;
+    const refined = plan.adapter.refineError?.(classified, new TextDecoder().decode(bytes));
+    if (refined && refined.kind !== 'client_error') failure = refined;
     const kept = new Response(bytes, upstream);
     const answer: Served = {
       kind: 'served',
@@ -276,7 +279,7 @@ async function attemptOnce(
       source: unheld(new Response(bytes).body!),
     };
     const error = new RelayError('upstream', `Upstream answered ${upstream.status}.`);
-    return { kind: 'failed', failure: classified, answer, error };
+    return { kind: 'failed', failure, answer, error };
   }
 
   const body = plan.adapter.decodeBody ? plan.adapter.decodeBody(upstream, plan.operation) : upstream.body;

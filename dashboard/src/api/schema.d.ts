@@ -1695,7 +1695,7 @@ export interface components {
         };
         OAuthStartInput: {
             /** @enum {string} */
-            kind: "claude-oauth" | "codex-oauth";
+            kind: "claude-oauth" | "codex-oauth" | "gemini-oauth";
             /** @description A pool account of this enterprise (ai.manage there). */
             enterpriseId?: string;
             /** @description The account of this carpool (its owner). */
@@ -1719,7 +1719,7 @@ export interface components {
             id: string;
             name: string;
             /** @enum {string} */
-            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth";
+            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth" | "gemini-oauth";
             /** @enum {string} */
             authKind: "api_key" | "oauth" | "aws_sigv4";
             baseUrl: string | null;
@@ -1749,7 +1749,7 @@ export interface components {
         };
         AccountInput: {
             /** @enum {string} */
-            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth";
+            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth" | "gemini-oauth";
             /** @enum {string} */
             authKind?: "api_key" | "oauth" | "aws_sigv4";
             /** @description The upstream secret: encrypted at rest, never returned. */
@@ -1783,7 +1783,7 @@ export interface components {
         };
         ConnectionTestInput: {
             /** @enum {string} */
-            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth";
+            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth" | "gemini-oauth";
             /** @enum {string} */
             authKind?: "api_key" | "oauth" | "aws_sigv4";
             /** @description The upstream secret: encrypted at rest, never returned. */
@@ -1871,7 +1871,7 @@ export interface components {
         };
         CarpoolAccountInput: {
             /** @enum {string} */
-            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth";
+            provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth" | "gemini-oauth";
             /** @enum {string} */
             authKind?: "api_key" | "oauth" | "aws_sigv4";
             /** @description The upstream secret: encrypted at rest, never returned. */

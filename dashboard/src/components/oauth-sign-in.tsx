@@ -1,4 +1,4 @@
-// Adding a subscription account (claude-oauth, codex-oauth) by signing in at the provider: the
+// Adding a subscription account (claude-oauth, codex-oauth, gemini-oauth) by signing in at the provider: the
 // terms notice with a required confirmation, POST /accounts/oauth/start (PKCE, state bound to this
 // session), the authorize URL opened in a new tab, the code or callback URL pasted back, and
 // POST /accounts/oauth/finish, which stores the tokens encrypted and answers the account.
@@ -10,7 +10,7 @@ import { oauthFinishInput } from '../lib/statements';
 import { ErrorMessage, Field, Select } from './ui';
 
 type Kind = Schemas['OAuthStartInput']['kind'];
-const KINDS: readonly Kind[] = ['claude-oauth', 'codex-oauth'];
+const KINDS: readonly Kind[] = ['claude-oauth', 'codex-oauth', 'gemini-oauth'];
 
 export function SubscriptionSignIn({
   target,
@@ -76,6 +76,11 @@ export function SubscriptionSignIn({
           <p className="notice" data-testid="sub-terms">
             {t('sub.terms')}
           </p>
+          {kind === 'gemini-oauth' && (
+            <p className="notice" data-testid="sub-terms-kind">
+              {t('sub.terms.gemini-oauth')}
+            </p>
+          )}
           <div className="field">
             <label>
               <input

@@ -156,6 +156,7 @@ export const en = {
   'provider.bedrock': 'AWS Bedrock',
   'provider.claude-oauth': 'Claude (subscription sign-in)',
   'provider.codex-oauth': 'ChatGPT / Codex (subscription sign-in)',
+  'provider.gemini-oauth': 'Gemini Code Assist (Google sign-in)',
   'lookup.title': 'Key lookup',
   'lookup.intro': 'Paste your key to see its limits, what it has spent and what remains. Nothing is stored.',
   'lookup.key': 'Your key (cp-…)',

@@ -90,8 +90,11 @@ export const featuresEn = {
   'sub.kind': 'Subscription',
   'sub.kind.claude-oauth': 'Claude (Pro / Max)',
   'sub.kind.codex-oauth': 'ChatGPT (Codex)',
+  'sub.kind.gemini-oauth': 'Gemini Code Assist (Google account)',
   'sub.terms':
     'Consumer plans come with the provider’s terms on how they may be used; sharing one may not be allowed. API-key accounts are the recommended choice for enterprise pools.',
+  'sub.terms.gemini-oauth':
+    'Google’s Gemini CLI terms say that reaching Gemini Code Assist through third-party software with the Gemini CLI’s sign-in violates its terms and may get the Google account suspended.',
   'sub.termsLink': 'The provider’s terms',
   'sub.confirm': 'I have read the provider’s terms and take responsibility for this use',
   'sub.start': 'Start sign-in',

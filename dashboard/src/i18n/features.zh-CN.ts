@@ -87,7 +87,10 @@ export const featuresZhCN: Record<FeaturesMessageKey, string> = {
   'sub.kind': '订阅',
   'sub.kind.claude-oauth': 'Claude（Pro / Max）',
   'sub.kind.codex-oauth': 'ChatGPT（Codex）',
+  'sub.kind.gemini-oauth': 'Gemini Code Assist（Google 账号）',
   'sub.terms': '个人套餐受服务商条款约束，共享使用可能不被允许。企业账号池建议使用 API 密钥账号。',
+  'sub.terms.gemini-oauth':
+    'Google 的 Gemini CLI 条款写明：借助 Gemini CLI 的登录、通过第三方软件访问 Gemini Code Assist 违反其条款，可能导致该 Google 账号被停用。',
   'sub.termsLink': '服务商条款',
   'sub.confirm': '我已阅读服务商条款，并对此用途负责',
   'sub.start': '开始登录',

@@ -154,6 +154,7 @@ export const zhCN: Record<MessageKey, string> = {
   'provider.bedrock': 'AWS Bedrock',
   'provider.claude-oauth': 'Claude（订阅登录）',
   'provider.codex-oauth': 'ChatGPT / Codex（订阅登录）',
+  'provider.gemini-oauth': 'Gemini Code Assist（Google 登录）',
   'lookup.title': '密钥查询',
   'lookup.intro': '粘贴你的密钥，查看它的限制、已用金额和剩余额度。不会保存任何内容。',
   'lookup.key': '你的密钥（cp-…）',

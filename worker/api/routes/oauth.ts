@@ -1,6 +1,6 @@
 // /accounts/oauth/start and /accounts/oauth/finish: adding a subscription account (claude-oauth,
-// codex-oauth) by signing in at the provider. Thin handlers over worker/domain/oauth-accounts.ts,
-// which checks that the caller may create the account they ask for.
+// codex-oauth, gemini-oauth) by signing in at the provider. Thin handlers over
+// worker/domain/oauth-accounts.ts, which checks that the caller may create the account they ask for.
 import { finishOAuth, startOAuth } from '../../domain/oauth-accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { OAUTH_KINDS } from '../../oauth/config';

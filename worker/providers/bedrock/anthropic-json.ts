@@ -34,34 +34,6 @@ export function anthropicModelList(json: unknown): unknown {
   return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
-/**
- * Rewrites a whole JSON body once it has arrived; a body the rewrite does not recognise (an
- * error, a shape AWS changed) passes on unchanged.
- */
-export function rewriteJson(rewrite: (json: unknown) => unknown): TransformStream<Uint8Array, Uint8Array> {
-  const parts: Uint8Array[] = [];
-  return new TransformStream({
-    transform(chunk) {
-      parts.push(chunk);
-    },
-    flush(controller) {
-      const body = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-      let at = 0;
-      for (const part of parts) {
-        body.set(part, at);
-        at += part.length;
-      }
-      let rewritten: unknown = null;
-      try {
-        rewritten = rewrite(JSON.parse(new TextDecoder().decode(body)));
-      } catch {
-        rewritten = null;
-      }
-      controller.enqueue(rewritten === null ? body : new TextEncoder().encode(JSON.stringify(rewritten)));
-    },
-  });
-}
-
 /** Bedrock lists no dates; Claude ids embed their snapshot date (`claude-3-5-sonnet-20240620`). */
 function releaseDate(modelId: string): string {
   const match = /-(\d{4})(\d{2})(\d{2})-/.exec(modelId);

@@ -2,9 +2,10 @@
 // signed with the account's IAM key, its binary stream decoded back into Anthropic SSE.
 import { CLAUDE_MODELS } from '../anthropic';
 import { type HeaderPolicy, upstreamHeaders } from '../headers';
+import { rewriteJson } from '../rewrite-json';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
-import { anthropicModelList, anthropicTokenCount, rewriteJson } from './anthropic-json';
+import { anthropicModelList, anthropicTokenCount } from './anthropic-json';
 import { anthropicSseFromEventStream } from './anthropic-sse';
 import { classifyBedrockError } from './classify-error';
 import { parseBedrockCredentials } from './credentials';

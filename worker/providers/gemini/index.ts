@@ -1,6 +1,7 @@
 // Google Gemini API (generativelanguage.googleapis.com): the model and method are in the path,
 // the key in `x-goog-api-key`. The client's own query string is never forwarded: Gemini clients
 // may put their relay key in `?key=`, and `alt=sse` is the adapter's own.
+import { isObject } from '../../json';
 import { type HeaderPolicy, retryAfterMs, upstreamHeaders, withBase } from '../headers';
 import type { ErrorClass, Operation, ProviderAdapter } from '../types';
 import { joinUrl } from '../url';
@@ -51,7 +52,41 @@ export const gemini: ProviderAdapter = {
     if (status >= 500) return { kind: 'server_error', status };
     return { kind: 'client_error', status };
   },
-  // The account's key, not the member's: passing "API key not valid" on would blame the member.
-  refineClientError: (status, body) =>
-    status === 400 && body.includes('API_KEY_INVALID') ? { kind: 'auth_failed', status } : null,
+  refineError: refineGoogleError,
 };
+
+/**
+ * Google puts its retry delay in the error body (`google.rpc.RetryInfo`, a Duration such as
+ * `"7s"` or `"0.5s"`), not in a header. Null when the body has none.
+ */
+export function googleRetryDelayMs(body: string): number | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const details = isObject(json) && isObject(json.error) ? json.error.details : undefined;
+  if (!Array.isArray(details)) return null;
+  for (const detail of details) {
+    if (!isObject(detail) || typeof detail['@type'] !== 'string') continue;
+    if (!detail['@type'].endsWith('google.rpc.RetryInfo') || typeof detail.retryDelay !== 'string') continue;
+    const match = /^(\d+(?:\.\d+)?)s$/.exec(detail.retryDelay);
+    if (match) return Math.round(Number(match[1]) * 1000);
+  }
+  return null;
+}
+
+/**
+ * Google's statuses mislead twice: a bad API key is a 400 (API_KEY_INVALID: the account's key, not
+ * the member's, so passing it on would blame the member), and a 429's delay is in the body.
+ */
+export function refineGoogleError(classified: ErrorClass, body: string): ErrorClass | null {
+  if (classified.kind === 'client_error' && classified.status === 400 && body.includes('API_KEY_INVALID'))
+    return { kind: 'auth_failed', status: classified.status };
+  if (classified.kind === 'rate_limited' && classified.retryAfterMs === null) {
+    const delay = googleRetryDelayMs(body);
+    return delay === null ? null : { ...classified, retryAfterMs: delay };
+  }
+  return null;
+}
