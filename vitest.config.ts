@@ -51,6 +51,7 @@ const workers = defineConfig({
           CLAUDE_OAUTH_TOKEN_URL: 'https://oauth.test/claude/token',
           CODEX_OAUTH_AUTHORIZE_URL: 'https://oauth.test/codex/authorize',
           CODEX_OAUTH_TOKEN_URL: 'https://oauth.test/codex/token',
+          GEMINI_OAUTH_ENABLED: 'true',
           GEMINI_OAUTH_AUTHORIZE_URL: 'https://oauth.test/gemini/authorize',
           GEMINI_OAUTH_TOKEN_URL: 'https://oauth.test/gemini/token',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),

@@ -20,10 +20,12 @@ import {
   subscriptionCarpool,
 } from './support/oauth';
 import {
+  ADMIN_TOKEN,
   admin,
   api,
   eventually,
   fakeLog,
+  inIsolate,
   newUser,
   RELAY,
   type RequestLogRecord,
@@ -79,6 +81,26 @@ function accountStub(accountId: string) {
 }
 
 describe('signing in a Gemini Code Assist account', () => {
+  it('is refused unless the deployment turns Gemini sign-in on (Google’s terms forbid it from other tools)', async () => {
+    const start = (vars: Partial<Env>) =>
+      inIsolate(
+        `${RELAY}/admin/v1/accounts/oauth/start`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ kind: 'gemini-oauth', acceptTerms: true }),
+        },
+        vars,
+      );
+    const off = await start({ GEMINI_OAUTH_ENABLED: 'false' });
+    expect(off.status).toBe(403);
+    const body = (await off.json()) as ApiErrorBody;
+    expect(body.error.code).toBe('forbidden');
+    expect(body.error.message).toContain('GEMINI_OAUTH_ENABLED');
+    // The other kinds need no switch; Gemini does once the operator sets it.
+    expect((await start({ GEMINI_OAUTH_ENABLED: 'true' })).status).toBe(200);
+  });
+
   it("asks Google for offline access with the Gemini CLI's client, finds the project, seals it with the tokens", async () => {
     const owner = await newUser('Owner');
     const group = await api<{ id: string }>(owner.token, 'POST', '/groups', {

@@ -18,11 +18,13 @@ export const ADMIN_TOKEN = 'test-admin-token';
 export async function inIsolate(
   input: string | URL | Request,
   init?: RequestInit,
+  /** Deployment settings that differ from the test config's, for this call only. */
+  vars: Partial<Env> = {},
 ): Promise<Response & { done: Promise<void> }> {
   const ctx = createExecutionContext();
   const res = await worker.fetch!(
     new Request(input, init) as Request<unknown, IncomingRequestCfProperties>,
-    env,
+    { ...env, ...vars },
     ctx,
   );
   return Object.assign(res, { done: waitOnExecutionContext(ctx) });

@@ -107,6 +107,11 @@ export async function startOAuth(caller: Caller, input: OAuthStartInput): Promis
       'Name the enterprise whose pool the account joins (enterpriseId) or the carpool it serves (groupId).',
     );
   }
+  if (input.kind === 'gemini-oauth' && caller.env.GEMINI_OAUTH_ENABLED !== 'true')
+    throw new ApiError(
+      'forbidden',
+      "Gemini sign-in accounts are off in this deployment: Google's Gemini CLI terms forbid using its sign-in from other tools and may suspend the Google account. Use a Gemini API-key account, or have the operator set GEMINI_OAUTH_ENABLED=true.",
+    );
   const config = oauthConfig(caller.env, input.kind);
   const state = randomToken();
   const verifier = randomToken();
