@@ -90,6 +90,8 @@ export const featuresZhCN: Record<FeaturesMessageKey, string> = {
   'sub.open': '打开服务商登录页',
   'sub.openHint': '将在新标签页打开。登录后复制授权码（或跳转后的完整地址）粘贴到这里。',
   'sub.code': '授权码或回调地址',
+  'sub.baseUrlHint': '可不填：留空即服务商自己的接口（api.anthropic.com、chatgpt.com）。',
+  'sub.restart': '重新开始',
   'sub.finish': '完成登录',
   'sub.expires': '此次登录将于 {at} 过期。',
   'sub.done': '登录成功：已添加账号 {name}。',
