@@ -122,7 +122,7 @@ async function start(kind: Kind): Promise<string> {
   const form = admin.getByTestId('subscription-sign-in');
   await form.getByLabel('Subscription').selectOption({ label: plan.option });
   await form.getByLabel('Name').fill(plan.account);
-  await form.getByLabel('Base URL').fill(`${relay.upstream}${plan.path}`);
+  await form.getByLabel('API endpoint').fill(`${relay.upstream}${plan.path}`);
   await form.getByTestId('sub-terms').waitFor();
   const button = form.getByRole('button', { name: 'Start sign-in' });
   // No sign-in without confirming the provider's terms.

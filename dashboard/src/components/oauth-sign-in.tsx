@@ -77,8 +77,8 @@ export function SubscriptionSignIn({
             onChange={setName}
           />
           <Field
-            label={t('bind.baseUrl')}
-            hint={t('sub.baseUrlHint')}
+            label={t('sub.endpoint')}
+            hint={t('sub.endpointHint')}
             name="subBaseUrl"
             type="url"
             value={baseUrl}
