@@ -396,16 +396,34 @@ export class AccountGate extends DurableObject<Env> {
   }
 
   /**
-   * Asks the upstream whether the credential works (lists models). A good answer lifts an
+   * Asks the upstream whether the credential works (worker/providers/probe.ts). A good answer lifts an
    * automatic disable; a bad one is recorded like any other failure.
    */
   async probe(): Promise<{ ok: boolean; status: number | null; state: AccountState }> {
-    const config = this.config;
+    let config = this.config;
     if (!config) return { ok: false, status: null, state: this.state() };
     let status: number | null = null;
     try {
-      const credential = await decryptCredential(this.env.CREDENTIALS_KEY, config.id, config.credentialsEnc);
-      status = await probeUpstream(config, credential);
+      // A subscription's tokens are made fresh first, as for a request: an access token that
+      // lapsed while the account was idle or disabled says nothing about the sign-in.
+      const oauth = isOAuthKind(config.provider);
+      if (oauth) {
+        await this.ensureFresh(config);
+        config = this.config!;
+      }
+      const ask = (sealed: string) =>
+        decryptCredential(this.env.CREDENTIALS_KEY, config!.id, sealed).then((credential) =>
+          probeUpstream(config!, credential),
+        );
+      status = await ask(config.credentialsEnc);
+      // Refused: the provider may have ended the token early; one refresh and one more try, as requests do.
+      if (oauth && status === 401) {
+        const renewed = await this.refreshAfterRejection(config.credentialsEnc);
+        if (renewed) {
+          config = this.config!;
+          status = await ask(renewed.credentialsEnc);
+        }
+      }
     } catch {
       status = null;
     }

@@ -21,15 +21,18 @@ export async function loadFake() {
   return (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)).default;
 }
 
-export async function startFakeUpstream(port = 0, host = '127.0.0.1') {
-  const fake = await loadFake();
+/**
+ * Serves the loaded fake over HTTP. With `as`, every request is presented as sent to that origin:
+ * the fake routes by host (`https://oauth.test` is its authorization server).
+ */
+async function serve(fake, port, host, as) {
   const server = createServer(async (req, res) => {
     const controller = new AbortController();
     res.on('close', () => controller.abort());
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-    const request = new Request(`http://${req.headers.host ?? host}${req.url}`, {
+    const request = new Request(`${as ?? `http://${req.headers.host ?? host}`}${req.url}`, {
       method: req.method,
       headers: Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])),
       body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
@@ -45,6 +48,23 @@ export async function startFakeUpstream(port = 0, host = '127.0.0.1') {
   server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(port, host, resolve));
   return server;
+}
+
+export async function startFakeUpstream(port = 0, host = '127.0.0.1') {
+  return serve(await loadFake(), port, host);
+}
+
+/**
+ * The fake upstream and, on a port of its own, the fake authorization server of the subscription
+ * accounts (test/fake-oauth), from one loaded fake: the access tokens the one issues are the ones
+ * the other accepts, with the usage windows set for the person.
+ */
+export async function startFakes(host = '127.0.0.1') {
+  const fake = await loadFake();
+  return {
+    upstream: await serve(fake, 0, host),
+    oauth: await serve(fake, 0, host, 'https://oauth.test'),
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -489,3 +489,41 @@ describe('usage windows', () => {
     expect(windows['5h']).toMatchObject({ windowMinutes: 300, usedPercent: 12.5 });
   });
 });
+
+describe('probing a subscription account', () => {
+  const probe = (accountId: string) =>
+    admin<{ ok: boolean; status: number | null }>('POST', `/accounts/${accountId}/probe`);
+
+  it('asks the ChatGPT backend what it accepts: a streamed response with instructions, nothing stored', async () => {
+    const c = await subscriptionCarpool('codex-oauth');
+    const result = await probe(c.accountId);
+    expect(result.json).toMatchObject({ ok: true, status: 200 });
+    const [entry] = await fakeLog(c.tag);
+    expect(entry!.method).toBe('POST');
+    expect(entry!.path).toBe('/backend-api/codex/responses');
+    expect(entry!.headers['chatgpt-account-id']).toBe(`acct-${c.tag}`);
+    expect(JSON.parse(entry!.body)).toMatchObject({
+      stream: true,
+      store: false,
+      instructions: expect.any(String),
+    });
+  });
+
+  it('makes the tokens fresh first: an access token that lapsed, or one the provider ended early', async () => {
+    const lapsed = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await probe(lapsed.accountId)).json).toMatchObject({ ok: true, status: 200 });
+    expect((await grant(lapsed.tag)).refreshes).toBe(1);
+
+    const ended = await subscriptionCarpool('codex-oauth');
+    await grant(ended.tag, { expireAccess: true });
+    expect((await probe(ended.accountId)).json).toMatchObject({ ok: true, status: 200 });
+    expect((await grant(ended.tag)).refreshes).toBe(1);
+  });
+
+  it('still fails when the sign-in is gone', async () => {
+    const c = await claudeCarpool();
+    await grant(c.tag, { revoke: true, expireAccess: true });
+    expect((await probe(c.accountId)).json).toMatchObject({ ok: false, status: 401 });
+  });
+});

@@ -26,6 +26,21 @@ const malformed: Failure = {
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
 };
 
+/**
+ * The ChatGPT backend of Codex subscriptions (chatgpt.com/backend-api/codex/responses) takes the
+ * Responses API with its own rules, refused in FastAPI's `{"detail"}` (as the peers and the Codex
+ * CLI's issues report it): instructions are required, nothing is stored. (It also refuses
+ * `stream: false`; not modelled yet: the relay does not make a stream of a non-streamed request.)
+ */
+const CODEX_BACKEND = '/backend-api/codex/responses';
+
+function codexBackendRefusal(request: Record<string, unknown>): string | null {
+  if (typeof request.instructions !== 'string' || request.instructions === '')
+    return 'Instructions are required';
+  if (request.store !== false) return 'Store must be set to false';
+  return null;
+}
+
 function answer(call: UpstreamCall, answer: Answer): Reply {
   const [, kind, id] = endpoint.exec(call.url.pathname) ?? [];
   if (kind === 'models' && call.method === 'GET') {
@@ -43,6 +58,16 @@ function answer(call: UpstreamCall, answer: Answer): Reply {
   }
   const request = parseJsonObject(call.body);
   if (request === null) return openAiDialect.failure(call, malformed);
+  const refusal = call.url.pathname.endsWith(CODEX_BACKEND) ? codexBackendRefusal(request) : null;
+  if (refusal !== null)
+    return {
+      kind: 'json',
+      status: 400,
+      headers: { 'content-type': 'application/json' },
+      body: { detail: refusal },
+      usage: null,
+      text: null,
+    };
   const model = typeof request.model === 'string' ? request.model : 'gpt-5';
   return kind === 'responses'
     ? responses(call, request, answer, openAiDialect, model)

@@ -88,4 +88,9 @@ export interface ProviderAdapter {
    * absent for providers without them. The account's gate keeps them and schedules by them.
    */
   usageWindows?(headers: Headers): UsageWindow[];
+  /**
+   * The request that tells whether a credential works, for providers that serve no model list
+   * (the ChatGPT backend of Codex subscriptions). Absent: the model list (`models`).
+   */
+  probeRequest?(account: UpstreamAccount, credential: string): Request | Promise<Request>;
 }

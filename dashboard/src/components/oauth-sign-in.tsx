@@ -1,7 +1,8 @@
 // Adding a subscription account (claude-oauth, codex-oauth, gemini-oauth) by signing in at the provider: the
 // terms notice with a required confirmation, POST /accounts/oauth/start (PKCE, state bound to this
 // session), the authorize URL opened in a new tab, the code or callback URL pasted back, and
-// POST /accounts/oauth/finish, which stores the tokens encrypted and answers the account.
+// POST /accounts/oauth/finish, which stores the tokens encrypted and answers the account. A refused
+// code ends the sign-in (single use): the admin starts again from the same form.
 import { useState } from 'react';
 import { api, must, type Schemas } from '../api/client';
 import { useI18n } from '../i18n';
@@ -23,6 +24,7 @@ export function SubscriptionSignIn({
   const { t, language } = useI18n();
   const [kind, setKind] = useState<Kind>('claude-oauth');
   const [name, setName] = useState('');
+  const [baseUrl, setBaseUrl] = useState('');
   const [accepted, setAccepted] = useState(false);
   const [started, setStarted] = useState<Schemas['OAuthStarted'] | null>(null);
   const [code, setCode] = useState('');
@@ -47,6 +49,7 @@ export function SubscriptionSignIn({
                     acceptTerms: accepted,
                     ...target,
                     ...(name.trim() ? { name: name.trim() } : {}),
+                    ...(baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}),
                   },
                 }),
               );
@@ -72,6 +75,14 @@ export function SubscriptionSignIn({
             name="subName"
             value={name}
             onChange={setName}
+          />
+          <Field
+            label={t('sub.endpoint')}
+            hint={t('sub.endpointHint')}
+            name="subBaseUrl"
+            type="url"
+            value={baseUrl}
+            onChange={setBaseUrl}
           />
           <p className="notice" data-testid="sub-terms">
             {t('sub.terms')}
@@ -146,9 +157,22 @@ export function SubscriptionSignIn({
             required
           />
           <ErrorMessage error={error} />
-          <div>
+          <div className="row">
             <button type="submit" disabled={busy || !code.trim()}>
               {t('sub.finish')}
+            </button>
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => {
+                // A new sign-in, confirmed anew, as after a finished one.
+                setStarted(null);
+                setCode('');
+                setAccepted(false);
+                setError(null);
+              }}
+            >
+              {t('sub.restart')}
             </button>
           </div>
         </form>

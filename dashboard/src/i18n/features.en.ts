@@ -102,6 +102,9 @@ export const featuresEn = {
   'sub.openHint':
     'It opens in a new tab. After signing in, copy the code (or the whole address you land on) and paste it here.',
   'sub.code': 'Code or callback URL',
+  'sub.endpoint': 'API endpoint',
+  'sub.endpointHint': 'Optional: empty is the provider’s own API (api.anthropic.com, chatgpt.com).',
+  'sub.restart': 'Start again',
   'sub.finish': 'Finish sign-in',
   'sub.expires': 'This sign-in expires {at}.',
   'sub.done': 'Signed in: account {name} added.',

@@ -1,6 +1,7 @@
 // An `npm run dev`-equivalent relay for the browser tests: the dashboard built into dashboard/dist,
 // `wrangler dev` on a free port with fresh local state (D1 migrated) in a temporary --persist-to
-// directory, and the test suite's fake upstream over HTTP for accounts to point at.
+// directory, and the test suite's fake upstream over HTTP for accounts to point at, beside its
+// fake authorization server for subscription accounts (the relay's `*_OAUTH_*` variables may name it).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'vite';
 // @ts-expect-error: a plain .mjs script without type declarations
-import { startFakeUpstream } from '../../../scripts/fake-upstream.mjs';
+import { startFakes } from '../../../scripts/fake-upstream.mjs';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
@@ -20,6 +21,8 @@ export interface Relay {
   url: string;
   /** The fake upstream's base URL, for accounts' baseUrl. */
   upstream: string;
+  /** The fake authorization server (test/fake-oauth): /claude/… and /codex/…, and its test control. */
+  oauth: string;
   adminToken: string;
   setupToken: string;
   persistTo: string;
@@ -53,7 +56,17 @@ async function buildDashboard() {
   }
 }
 
-export async function startRelay(): Promise<Relay> {
+export interface RelayOptions {
+  /** Variables for the relay beyond the secrets, given the fakes' base URLs (wrangler dev --var). */
+  vars?: (fakes: { upstream: string; oauth: string }) => Record<string, string>;
+}
+
+const baseOf = (server: Server) => {
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+};
+
+export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
   await buildDashboard();
   const persistTo = mkdtempSync(join(tmpdir(), 'aicarpool-e2e-'));
   const migrate = spawnSync(
@@ -67,9 +80,9 @@ export async function startRelay(): Promise<Relay> {
   );
   if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}`);
 
-  const fake: Server = await startFakeUpstream(0, '127.0.0.1');
-  const fakeAddress = fake.address();
-  const upstream = `http://127.0.0.1:${typeof fakeAddress === 'object' && fakeAddress ? fakeAddress.port : 0}`;
+  const fakes: { upstream: Server; oauth: Server } = await startFakes('127.0.0.1');
+  const upstream = baseOf(fakes.upstream);
+  const oauth = baseOf(fakes.oauth);
 
   const port = await freePort();
   const adminToken = `cpadmin-${randomBytes(12).toString('hex')}`;
@@ -78,6 +91,7 @@ export async function startRelay(): Promise<Relay> {
     ADMIN_TOKEN: adminToken,
     CREDENTIALS_KEY: randomBytes(32).toString('base64'),
     SETUP_TOKEN: setupToken,
+    ...options.vars?.({ upstream, oauth }),
   };
   const dev: ChildProcess = spawn(
     wrangler,
@@ -111,7 +125,7 @@ export async function startRelay(): Promise<Relay> {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL');
     }
-    await new Promise((resolve) => fake.close(resolve));
+    for (const server of [fakes.upstream, fakes.oauth]) await new Promise((resolve) => server.close(resolve));
     rmSync(persistTo, { recursive: true, force: true });
   };
   const deadline = Date.now() + 120_000;
@@ -119,7 +133,7 @@ export async function startRelay(): Promise<Relay> {
     if (dev.exitCode !== null) break;
     try {
       const response = await fetch(`http://127.0.0.1:${port}/api/v1/setup`);
-      if (response.ok) return { url, upstream, adminToken, setupToken, persistTo, stop };
+      if (response.ok) return { url, upstream, oauth, adminToken, setupToken, persistTo, stop };
     } catch {}
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -18,6 +18,21 @@ import { joinUrl } from '../url';
 const BASE_URL = 'https://chatgpt.com/backend-api/codex';
 
 /**
+ * The probe: the backend lists no models a relay may read, so a credential is checked with the
+ * smallest request it accepts — streamed (it refuses `stream: false`), with instructions (required)
+ * and `store: false`. Only the status is read; the stream is cancelled at once. A small model every
+ * plan serves: providers retire models, change it here when this one goes.
+ */
+const PROBE_MODEL = 'gpt-5.1-codex-mini';
+const PROBE_BODY = {
+  model: PROBE_MODEL,
+  instructions: 'Reply with one word.',
+  input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'ping' }] }],
+  store: false,
+  stream: true,
+};
+
+/**
  * Up: betas and the Codex CLI's own identification (`originator`, its session and conversation
  * ids, which the backend uses for prompt caching). Down: the request id and the usage windows, so
  * the Codex CLI can show its limits as it does when signed in itself.
@@ -95,4 +110,14 @@ export const codexOAuth: ProviderAdapter = {
     return { kind: 'client_error', status };
   },
   usageWindows: (headers) => codexWindows(headers),
+  probeRequest(account, credential) {
+    return codexOAuth.buildRequest({
+      account,
+      credential,
+      operation: { wire: 'openai-responses', kind: 'generate', model: PROBE_MODEL, stream: true, search: '' },
+      method: 'POST',
+      clientHeaders: new Headers({ 'content-type': 'application/json', accept: 'text/event-stream' }),
+      body: new TextEncoder().encode(JSON.stringify(PROBE_BODY)).buffer as ArrayBuffer,
+    });
+  },
 };
