@@ -2,7 +2,7 @@
 // the emitted main module: raw bytes, and gzip bytes computed here the way wrangler does (zlib at
 // its default level), next to wrangler's own "Total Upload" line.
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -10,6 +10,9 @@ import { gzipSync } from 'node:zlib';
 const run = promisify(execFile);
 
 export async function buildRelayBundle(root, outdir, logDir, { minify = true } = {}) {
+  // wrangler.jsonc serves the built dashboard as assets and refuses a missing directory; the
+  // relay's bundle does not depend on what is in it, so a fresh clone need not build it first.
+  mkdirSync(join(root, 'dashboard', 'dist'), { recursive: true });
   const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
   const { stdout, stderr } = await run(
     wrangler,
