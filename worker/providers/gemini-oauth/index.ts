@@ -12,10 +12,10 @@
 // whose retry delay is in the error body (google.rpc.RetryInfo), as on the Gemini API.
 import { isObject, type JsonObject } from '../../json';
 import { accessTokenOf } from '../../oauth/credential';
-import { GEMINI_HEADERS, refineGoogleError } from '../gemini';
-import { retryAfterMs, upstreamHeaders } from '../headers';
+import { classifyGoogleError, GEMINI_HEADERS, refineGoogleError } from '../gemini';
+import { upstreamHeaders } from '../headers';
 import { rewriteJson } from '../rewrite-json';
-import type { ErrorClass, Operation, ProviderAdapter, UpstreamCall } from '../types';
+import type { Operation, ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
 import { CODE_ASSIST_URL } from './code-assist';
 
@@ -140,13 +140,6 @@ export const geminiOAuth: ProviderAdapter = {
     if (!response.ok || operation.kind !== 'generate') return body;
     return body.pipeThrough(operation.stream ? unwrapEvents() : rewriteJson(unwrapResponse));
   },
-  classifyError(status: number, headers: Headers): ErrorClass {
-    if (status === 429) return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(headers) };
-    // 401: the access token; 403: the account lost Code Assist (or its project).
-    if (status === 401 || status === 403) return { kind: 'auth_failed', status };
-    if (status === 503) return { kind: 'overloaded', status };
-    if (status >= 500) return { kind: 'server_error', status };
-    return { kind: 'client_error', status };
-  },
+  classifyError: classifyGoogleError,
   refineError: refineGoogleError,
 };

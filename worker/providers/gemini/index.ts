@@ -44,16 +44,22 @@ export const gemini: ProviderAdapter = {
     const url = joinUrl(account.baseUrl ?? 'https://generativelanguage.googleapis.com', path!);
     return new Request(query ? `${url}?${query}` : url, { method, headers, body });
   },
-  classifyError(status: number, headers: Headers): ErrorClass {
-    if (status === 429) return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(headers) };
-    // Google answers a bad API key with 400 API_KEY_INVALID; 401/403 are token and permission problems.
-    if (status === 401 || status === 403) return { kind: 'auth_failed', status };
-    if (status === 503) return { kind: 'overloaded', status };
-    if (status >= 500) return { kind: 'server_error', status };
-    return { kind: 'client_error', status };
-  },
+  classifyError: classifyGoogleError,
   refineError: refineGoogleError,
 };
+
+/**
+ * Google's statuses, for the Gemini API and Code Assist alike. A bad API key is a 400
+ * API_KEY_INVALID; 401/403 are token and permission problems (for Code Assist, also an account
+ * that lost its project).
+ */
+export function classifyGoogleError(status: number, headers: Headers): ErrorClass {
+  if (status === 429) return { kind: 'rate_limited', status, retryAfterMs: retryAfterMs(headers) };
+  if (status === 401 || status === 403) return { kind: 'auth_failed', status };
+  if (status === 503) return { kind: 'overloaded', status };
+  if (status >= 500) return { kind: 'server_error', status };
+  return { kind: 'client_error', status };
+}
 
 /**
  * Google puts its retry delay in the error body (`google.rpc.RetryInfo`, a Duration such as
