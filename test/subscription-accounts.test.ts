@@ -28,7 +28,9 @@ import {
   leasesInUse,
   newUser,
   RELAY,
+  type RequestLogRecord,
   relayFetch,
+  scriptFake,
   streamMessage,
 } from './support/relay';
 
@@ -487,6 +489,73 @@ describe('usage windows', () => {
     const windows = Object.fromEntries(read.json.live.windows.map((w) => [w.name, w]));
     expect(windows['7d']).toMatchObject({ windowMinutes: 10080, usedPercent: 37, exhausted: false });
     expect(windows['5h']).toMatchObject({ windowMinutes: 300, usedPercent: 12.5 });
+  });
+});
+
+describe('a Codex subscription asked without streaming', () => {
+  // The ChatGPT backend answers only streams: the relay asks streamed and answers the one body.
+  const codexClient = (key: string) =>
+    new OpenAI({ apiKey: key, baseURL: `${RELAY}/v1`, fetch: relayFetch, maxRetries: 0 });
+  const ask = (key: string) =>
+    codexClient(key).responses.create({
+      model: 'gpt-5-codex',
+      instructions: 'Be brief.',
+      input: 'hello',
+      stream: false,
+    });
+  const logRows = (accountId: string) =>
+    eventually(async () => {
+      const { results } = await env.DB.prepare('SELECT * FROM request_log WHERE account_id = ?')
+        .bind(accountId)
+        .all<RequestLogRecord>();
+      return results.length > 0 ? results : undefined;
+    });
+
+  it('is served the whole Response off the stream, metered exactly', async () => {
+    const c = await subscriptionCarpool('codex-oauth');
+    const { data: response, response: raw } = await ask(c.key).withResponse();
+    expect(raw.status).toBe(200);
+    expect(raw.headers.get('content-type')).toBe('application/json');
+    expect(response).toMatchObject({ object: 'response', status: 'completed', model: 'gpt-5-codex' });
+    expect(response.output_text.length).toBeGreaterThan(0);
+    const [entry] = await fakeLog(c.tag);
+    expect(JSON.parse(entry!.body)).toMatchObject({ stream: true, store: false });
+    expect(entry!.headers.accept).toBe('text/event-stream');
+    const usage = response.usage!;
+    expect(usage.output_tokens).toBeGreaterThan(0);
+    const [row] = await logRows(c.accountId);
+    expect(row).toMatchObject({
+      status: 200,
+      outcome: 'complete',
+      input_tokens: usage.input_tokens - (usage.input_tokens_details?.cached_tokens ?? 0),
+      output_tokens: usage.output_tokens,
+      cache_read_tokens: usage.input_tokens_details?.cached_tokens ?? 0,
+    });
+  });
+
+  it('answers a failed stream with the OpenAI error and its status, not a 200', async () => {
+    const c = await subscriptionCarpool('codex-oauth');
+    await scriptFake(c.tag, ['midstream_error']);
+    const failed = await ask(c.key).catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(OpenAI.APIError);
+    expect((failed as InstanceType<typeof OpenAI.APIError>).status).toBe(500);
+    expect((failed as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+      type: 'server_error',
+      code: 'server_error',
+      message: 'The server is overloaded or not ready yet.',
+    });
+    const [row] = await logRows(c.accountId);
+    expect(row!.status).toBe(500);
+  });
+
+  it('treats a stream cut before its response as an upstream failure', async () => {
+    const c = await subscriptionCarpool('codex-oauth');
+    await scriptFake(c.tag, ['drop']);
+    const cut = await ask(c.key).catch((err: unknown) => err);
+    expect(cut).toBeInstanceOf(OpenAI.APIError);
+    expect((cut as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    const [row] = await logRows(c.accountId);
+    expect(row!.status).toBe(502);
   });
 });
 

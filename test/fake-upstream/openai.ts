@@ -29,8 +29,8 @@ const malformed: Failure = {
 /**
  * The ChatGPT backend of Codex subscriptions (chatgpt.com/backend-api/codex/responses) takes the
  * Responses API with its own rules, refused in FastAPI's `{"detail"}` (as the peers and the Codex
- * CLI's issues report it): instructions are required, nothing is stored. (It also refuses
- * `stream: false`; not modelled yet: the relay does not make a stream of a non-streamed request.)
+ * CLI's issues report it): instructions are required, nothing is stored, and every answer is streamed (`stream` false or
+ * absent is refused).
  */
 const CODEX_BACKEND = '/backend-api/codex/responses';
 
@@ -38,6 +38,7 @@ function codexBackendRefusal(request: Record<string, unknown>): string | null {
   if (typeof request.instructions !== 'string' || request.instructions === '')
     return 'Instructions are required';
   if (request.store !== false) return 'Store must be set to false';
+  if (request.stream !== true) return 'Stream must be set to true';
   return null;
 }
 

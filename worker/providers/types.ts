@@ -76,6 +76,14 @@ export interface ProviderAdapter {
    * (Bedrock's binary event stream becomes Anthropic SSE). Absent: the body is used as it is.
    */
   decodeBody?(response: Response, operation: Operation): ReadableStream<Uint8Array>;
+  /**
+   * For providers that serve only streams (the ChatGPT backend refuses `stream: false`), which
+   * `buildRequest` asks streamed even for a non-streamed operation: the one body the client asked
+   * for, read off the stream once it ended, with the status its ending says. A failed or cut
+   * stream is an error status here, so the scheduler classifies it (and fails over) like any other.
+   * Called for successful non-streamed answers only. Absent: the response is used as it is.
+   */
+  wholeAnswer?(response: Response, operation: Operation): Promise<Response>;
   classifyError(status: number, headers: Headers): ErrorClass;
   /**
    * For providers whose status alone misleads (Gemini answers a bad API key with 400, and puts a

@@ -4,7 +4,9 @@
 // Wei-Shaw/claude-relay-service src/services/openaiResponsesRelayService.js; both follow the Codex CLI):
 // - `Authorization: Bearer <access token>` and `chatgpt-account-id: <the ChatGPT account>`;
 // - `store: false` (the backend keeps no responses); the relay sets it when a client did not;
-// - `instructions` (the Codex CLI sends its own; other clients must send one: not invented here).
+// - `instructions` (the Codex CLI sends its own; other clients must send one: not invented here);
+// - `stream: true`: a non-streamed request is asked streamed and its answer read whole off the
+//   stream (`whole-answer.ts`).
 // Usage windows come back as `x-codex-{primary,secondary}-{used-percent,window-minutes,
 // reset-after-seconds,reset-at}`; they are identified by their length, not their position.
 import type { JsonObject } from '../../convert/types';
@@ -14,6 +16,7 @@ import { type HeaderPolicy, retryAfterMs, upstreamHeaders, withBase } from '../h
 import { OPENAI_MODELS } from '../openai';
 import type { ErrorClass, ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
+import { wholeAnswer } from './whole-answer';
 
 const BASE_URL = 'https://chatgpt.com/backend-api/codex';
 
@@ -64,13 +67,17 @@ export function codexWindows(headers: Headers, now = Date.now()): UsageWindow[] 
   return windows;
 }
 
-/** `store: false`, which the ChatGPT backend insists on; the bytes stay untouched when already so. */
+/**
+ * `store: false` and `stream: true`, which the ChatGPT backend insists on; the bytes stay untouched
+ * when already so.
+ */
 function shaped(body: ArrayBuffer | null): ArrayBuffer | null {
   if (!body) return body;
   try {
     const json = JSON.parse(new TextDecoder().decode(body)) as JsonObject;
-    if (json.store === false) return body;
+    if (json.store === false && json.stream === true) return body;
     json.store = false;
+    json.stream = true;
     return new TextEncoder().encode(JSON.stringify(json)).buffer as ArrayBuffer;
   } catch {
     return body;
@@ -91,12 +98,15 @@ export const codexOAuth: ProviderAdapter = {
     if (tokens.chatgptAccountId) headers.set('chatgpt-account-id', tokens.chatgptAccountId);
     if (!headers.has('openai-beta')) headers.set('openai-beta', 'responses=experimental');
     if (!headers.has('originator')) headers.set('originator', 'codex_cli_rs');
+    // Asked streamed whatever the client asked (`shaped`); the answer is an event stream.
+    headers.set('accept', 'text/event-stream');
     return new Request(joinUrl(account.baseUrl ?? BASE_URL, '/responses'), {
       method,
       headers,
       body: shaped(body),
     });
   },
+  wholeAnswer: (response) => wholeAnswer(response),
   classifyError(status: number, headers: Headers): ErrorClass {
     if (status === 429)
       return {
