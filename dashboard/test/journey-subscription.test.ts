@@ -3,9 +3,12 @@
 // (test/fake-oauth, served over HTTP beside the fake upstream from one loaded fake, so the access
 // tokens it issues are the ones the upstream accepts): the admin signs in a Claude and a ChatGPT
 // plan for two carpools — terms confirmed, the provider's page followed in a second tab, the code
-// pasted back (a wrong one first: a clear error) — a member's requests flow through them with the
-// official SDKs, and the accounts page shows each plan's 5 h and 7 d windows with their countdowns.
+// pasted back (a wrong one first: a clear error) — and a Gemini Code Assist plan, allowed by the
+// deployment (GEMINI_OAUTH_ENABLED) and signed in past Google's terms warning; a member's requests
+// flow through them with the official SDKs, and the accounts page shows each plan's 5 h and 7 d
+// windows with their countdowns (none for Code Assist, which reports none).
 import Anthropic from '@anthropic-ai/sdk';
+import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,8 +26,15 @@ const MEMBER = { email: 'mia@example.com', name: 'Mia Member', password: 'mia-pa
 // Where each provider sends the person back (the relay's defaults, worker/providers/*/oauth-config.ts).
 const CLAUDE_CALLBACK = 'https://platform.claude.com/oauth/code/callback';
 const CODEX_CALLBACK = 'http://localhost:1455/auth/callback';
+const GEMINI_CALLBACK = 'https://codeassist.google.com/authcode';
+const CALLBACKS = {
+  'claude-oauth': CLAUDE_CALLBACK,
+  'codex-oauth': CODEX_CALLBACK,
+  'gemini-oauth': GEMINI_CALLBACK,
+};
 
-type Kind = 'claude-oauth' | 'codex-oauth';
+type Kind = 'claude-oauth' | 'codex-oauth' | 'gemini-oauth';
+const KINDS = ['claude-oauth', 'codex-oauth', 'gemini-oauth'] as const;
 const now = () => Math.floor(Date.now() / 1000);
 const PLANS: Record<
   Kind,
@@ -71,10 +81,21 @@ const PLANS: Record<
       'x-codex-secondary-reset-after-seconds': '3600',
     }),
   },
+  'gemini-oauth': {
+    option: 'Gemini Code Assist (Google account)',
+    group: 'Gemini carpool',
+    account: 'Gemini plan',
+    tag: 'geminiplan',
+    // The relay adds /v1internal; the fake knows Code Assist by those paths on any host.
+    path: '',
+    // Code Assist reports no usage windows on its responses.
+    headers: () => ({}),
+  },
 };
 const state: Record<Kind, { groupId: string; inviteLink: string; key: string }> = {
   'claude-oauth': { groupId: '', inviteLink: '', key: '' },
   'codex-oauth': { groupId: '', inviteLink: '', key: '' },
+  'gemini-oauth': { groupId: '', inviteLink: '', key: '' },
 };
 
 beforeAll(async () => {
@@ -85,6 +106,10 @@ beforeAll(async () => {
       CLAUDE_OAUTH_TOKEN_URL: `${oauth}/claude/token`,
       CODEX_OAUTH_AUTHORIZE_URL: `${oauth}/codex/authorize`,
       CODEX_OAUTH_TOKEN_URL: `${oauth}/codex/token`,
+      // Off by default (Google's terms): this deployment's operator turns it on.
+      GEMINI_OAUTH_ENABLED: 'true',
+      GEMINI_OAUTH_AUTHORIZE_URL: `${oauth}/gemini/authorize`,
+      GEMINI_OAUTH_TOKEN_URL: `${oauth}/gemini/token`,
     }),
   });
   browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
@@ -100,6 +125,17 @@ beforeAll(async () => {
       return route.fulfill({
         contentType: 'text/html',
         body: `<!doctype html><title>Authentication code</title><p>Paste this into Claude Code:</p><code id="code">${pasted}</code>`,
+      });
+    },
+  );
+  // Google's authcode page shows the code alone; the dashboard sends the state it started with.
+  await adminContext.route(
+    (url) => url.href.startsWith(`${GEMINI_CALLBACK}?`),
+    (route) => {
+      const back = new URL(route.request().url());
+      return route.fulfill({
+        contentType: 'text/html',
+        body: `<!doctype html><title>Gemini Code Assist</title><p>Copy this code into the Gemini CLI:</p><code id="code">${back.searchParams.get('code')}</code>`,
       });
     },
   );
@@ -124,6 +160,12 @@ async function start(kind: Kind): Promise<string> {
   await form.getByLabel('Name').fill(plan.account);
   await form.getByLabel('API endpoint').fill(`${relay.upstream}${plan.path}`);
   await form.getByTestId('sub-terms').waitFor();
+  // Gemini's sign-in adds Google's own warning: its terms forbid this use and may suspend the account.
+  await expect(form.getByTestId('sub-terms-kind').count()).resolves.toBe(kind === 'gemini-oauth' ? 1 : 0);
+  if (kind === 'gemini-oauth')
+    await expect(form.getByTestId('sub-terms-kind').textContent()).resolves.toMatch(
+      /Gemini CLI’s sign-in violates its terms and may get the Google account suspended/,
+    );
   const button = form.getByRole('button', { name: 'Start sign-in' });
   // No sign-in without confirming the provider's terms.
   await expect(button.isDisabled()).resolves.toBe(true);
@@ -132,7 +174,11 @@ async function start(kind: Kind): Promise<string> {
   // person's tab is the test's own (below), and this one is closed.
   const opened = adminContext.waitForEvent('page');
   await button.click();
-  await (await opened).close();
+  // A refused start (Gemini's off unless the deployment allows it) fails here with the relay's words.
+  const refused = form.getByRole('alert');
+  const first = await Promise.race([opened, refused.waitFor().then(() => null)]);
+  if (!first) throw new Error(`the sign-in did not start: ${await refused.textContent()}`);
+  await first.close();
   const link = form.getByTestId('sub-authorize');
   await link.waitFor();
   return (await link.getAttribute('href'))!;
@@ -141,18 +187,14 @@ async function start(kind: Kind): Promise<string> {
 /** The person at the provider: signs in as `tag` in a second tab and comes back with what to paste. */
 async function signInAtProvider(kind: Kind, authorizeUrl: string, tag: string): Promise<string> {
   const url = new URL(authorizeUrl);
-  expect(`${url.origin}${url.pathname}`).toBe(
-    `${relay.oauth}/${kind === 'claude-oauth' ? 'claude' : 'codex'}/authorize`,
-  );
+  expect(`${url.origin}${url.pathname}`).toBe(`${relay.oauth}/${kind.replace('-oauth', '')}/authorize`);
   url.searchParams.set('login_hint', tag);
   const tab = await adminContext.newPage();
   try {
     // The fake sends the person on to the callback at once. Playwright's routes see no redirect's
     // target, so the request is caught as it leaves, and the callback page is then opened by its
-    // address (Claude's shows the code to paste; Codex's is the address itself).
-    const callback = tab.waitForRequest((request) =>
-      request.url().startsWith(kind === 'claude-oauth' ? CLAUDE_CALLBACK : CODEX_CALLBACK),
-    );
+    // address (Claude's and Google's show the code to paste; Codex's is the address itself).
+    const callback = tab.waitForRequest((request) => request.url().startsWith(CALLBACKS[kind]));
     await tab.goto(url.toString()).catch(() => undefined);
     const landed = (await callback).url();
     if (kind === 'codex-oauth') return landed;
@@ -176,7 +218,7 @@ describe.sequential('subscription accounts: signed in through the dashboard, sha
     await admin.getByRole('heading', { name: 'My carpools' }).waitFor();
   });
 
-  for (const kind of ['claude-oauth', 'codex-oauth'] as const) {
+  for (const kind of KINDS) {
     it(`signs in a ${kind} account: terms, the provider's page, the code pasted back`, async () => {
       const plan = PLANS[kind];
       await admin.goto(`${relay.url}/`);
@@ -210,6 +252,7 @@ describe.sequential('subscription accounts: signed in through the dashboard, sha
       await checkPage(admin, `oauth-paste-${kind}`);
       const pasted = await signInAtProvider(kind, authorizeUrl, plan.tag);
       if (kind === 'claude-oauth') expect(pasted).toMatch(/^[0-9a-f]+#[A-Za-z0-9_-]{43}$/);
+      else if (kind === 'gemini-oauth') expect(pasted).toMatch(/^[0-9a-f]+$/);
       else expect(pasted).toMatch(new RegExp(`^${CODEX_CALLBACK}\\?code=[0-9a-f]+&state=`));
       await form.getByLabel('Code or callback URL').fill(pasted);
       await form.getByRole('button', { name: 'Finish sign-in' }).click();
@@ -223,14 +266,14 @@ describe.sequential('subscription accounts: signed in through the dashboard, sha
     });
   }
 
-  it('a member joins both carpools and makes a key in each', async () => {
+  it('a member joins the three carpools and makes a key in each', async () => {
     await seedUser(relay, MEMBER);
     await member.goto(`${relay.url}/login`);
     await member.getByLabel('Email').fill(MEMBER.email);
     await member.getByLabel('Password').fill(MEMBER.password);
     await member.getByRole('button', { name: 'Sign in' }).click();
     await member.getByRole('heading', { name: 'My carpools' }).waitFor();
-    for (const kind of ['claude-oauth', 'codex-oauth'] as const) {
+    for (const kind of KINDS) {
       await member.goto(state[kind].inviteLink);
       await member.getByRole('button', { name: `Join ${PLANS[kind].group}` }).click();
       await member.getByRole('heading', { name: 'My carpools' }).waitFor();
@@ -247,7 +290,7 @@ describe.sequential('subscription accounts: signed in through the dashboard, sha
     }
   });
 
-  it("the member's requests flow through the plans (Anthropic SDK; OpenAI SDK's Responses API)", async () => {
+  it("the member's requests flow through the plans (Anthropic SDK; OpenAI SDK's Responses API; Google Gen AI SDK)", async () => {
     const claude = new Anthropic({ baseURL: relay.url, apiKey: state['claude-oauth'].key, maxRetries: 0 });
     const message = await claude.messages.create({
       model: 'claude-haiku-4-5',
@@ -268,16 +311,39 @@ describe.sequential('subscription accounts: signed in through the dashboard, sha
     for await (const event of stream)
       if (event.type === 'response.completed') completed = event.response.status ?? null;
     expect(completed).toBe('completed');
+
+    // Gemini API requests, wrapped for Code Assist with the project found at sign-in, unwrapped back.
+    const gemini = new GoogleGenAI({
+      apiKey: state['gemini-oauth'].key,
+      httpOptions: { baseUrl: relay.url },
+    });
+    let streamed = '';
+    let chunks = 0;
+    for await (const chunk of await gemini.models.generateContentStream({
+      model: 'gemini-2.5-flash',
+      contents: 'Hello from the carpool',
+    })) {
+      streamed += chunk.text ?? '';
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(1);
+    expect(streamed.length).toBeGreaterThan(0);
+    const whole = await gemini.models.generateContent({
+      model: 'gemini-2.5-pro',
+      contents: 'Hello again from the carpool',
+    });
+    expect(whole.text?.length).toBeGreaterThan(0);
+    expect(whole.usageMetadata?.totalTokenCount).toBeGreaterThan(0);
   });
 
-  it('the accounts page shows each plan’s 5 h and 7 d windows with a countdown, and probes them', async () => {
+  it('the accounts page shows each plan’s 5 h and 7 d windows with a countdown (Code Assist: none), and probes the windowed ones', async () => {
     await admin.getByRole('link', { name: 'Accounts' }).click();
     await admin.getByRole('heading', { name: 'Accounts health' }).waitFor();
     const card = (kind: Kind) =>
       admin.locator('section.card').filter({
         has: admin.getByRole('heading', { name: new RegExp(PLANS[kind].account) }),
       });
-    const expected: Record<Kind, [string, RegExp][]> = {
+    const expected: Record<Exclude<Kind, 'gemini-oauth'>, [string, RegExp][]> = {
       'claude-oauth': [
         ['5h: 42% used', /resets in 1h 5\dm/],
         ['7d: 10% used', /resets in (71|72)h \d\dm/],
@@ -297,6 +363,11 @@ describe.sequential('subscription accounts: signed in through the dashboard, sha
       await card(kind).getByRole('button', { name: 'Probe' }).click();
       await card(kind).getByText('The upstream accepted the credential.').waitFor();
     }
+    // Code Assist reports no windows: its sign-in shows, and no window is made up.
+    const gemini = card('gemini-oauth').getByTestId('subscription-state');
+    await gemini.getByText(/Sign-in token expires/).waitFor();
+    await expect(gemini.locator('.adm-bar-row').count()).resolves.toBe(0);
+    await expect(gemini.textContent()).resolves.not.toMatch(/Usage windows|% used/);
     await checkPage(admin, 'oauth-accounts');
   });
 });

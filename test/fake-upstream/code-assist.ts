@@ -236,7 +236,10 @@ function answer(call: UpstreamCall, behaviour: Answer): Reply {
 }
 
 export const codeAssist: Provider = {
-  claims: (_request, url) => url.hostname === host,
+  // By path too: an account whose baseUrl is the fake served over HTTP (the browser journeys) sends
+  // the same /v1internal paths to another host, and no other provider's API uses them.
+  claims: (_request, url) =>
+    url.hostname === host || methodPath.test(url.pathname) || operationPath.test(url.pathname),
   newRequestId: () => randomBase64Url(16),
   credential: (request) => request.headers.get('authorization')?.replace(/^Bearer\s+/i, '') ?? null,
   failure,

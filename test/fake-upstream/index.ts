@@ -3,7 +3,8 @@
 // Host idp.test is the fake OpenID Connect provider (test/fake-idp/); oauth.test the fake
 // authorization server of the subscription accounts (test/fake-oauth/), whose access tokens are
 // checked here: a live one plays as its person's fake key, with their plan's usage headers.
-// cloudcode-pa.googleapis.com is Gemini Code Assist (./code-assist.ts), reached with those tokens.
+// cloudcode-pa.googleapis.com (or any host, by its /v1internal paths) is Gemini Code Assist
+// (./code-assist.ts), reached with those tokens.
 import { IDP_HOST, idp } from '../fake-idp';
 import { OAUTH_HOST, oauth, resolveAccessToken } from '../fake-oauth';
 import { anthropic } from './anthropic';
