@@ -336,6 +336,19 @@ describe('refreshing a Code Assist account', () => {
   });
 });
 
+describe('probing a Code Assist account', () => {
+  it('asks Code Assist about the account (it lists no models): fine while signed in, failed once the grant is revoked', async () => {
+    const c = await geminiCarpool();
+    const probe = () =>
+      admin<{ ok: boolean; status: number | null }>('POST', `/accounts/${c.accountId}/probe`);
+    expect((await probe()).json).toMatchObject({ ok: true, status: 200 });
+    const asked = (await fakeLog(c.tag)).filter((e) => e.path.endsWith(':loadCodeAssist'));
+    expect(asked.length).toBeGreaterThan(0);
+    await grant(c.tag, { revoke: true, expireAccess: true });
+    expect((await probe()).json).toMatchObject({ ok: false });
+  });
+});
+
 describe('what a Code Assist account does not serve', () => {
   it('other surfaces find no account: Gemini is served natively only, as for the gemini kind', async () => {
     const c = await geminiCarpool();

@@ -19,7 +19,11 @@ const ONBOARD_POLLS = 5;
 const ONBOARD_POLL_MS = 2_000;
 
 /** How gemini-cli describes itself to Code Assist when it sets a user up. */
-const METADATA = { ideType: 'IDE_UNSPECIFIED', platform: 'PLATFORM_UNSPECIFIED', pluginType: 'GEMINI' };
+export const METADATA = {
+  ideType: 'IDE_UNSPECIFIED',
+  platform: 'PLATFORM_UNSPECIFIED',
+  pluginType: 'GEMINI',
+};
 
 const Tier = z.looseObject({
   id: z.string().optional(),

@@ -17,7 +17,7 @@ import { upstreamHeaders } from '../headers';
 import { rewriteJson } from '../rewrite-json';
 import type { Operation, ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
-import { CODE_ASSIST_URL } from './code-assist';
+import { CODE_ASSIST_URL, METADATA } from './code-assist';
 
 function parse(body: ArrayBuffer | null): JsonObject {
   if (!body) return {};
@@ -132,6 +132,16 @@ export const geminiOAuth: ProviderAdapter = {
     const [path, query] = call.path.split('?');
     const url = joinUrl(account.baseUrl ?? CODE_ASSIST_URL, `/v1internal${path}`);
     return new Request(query ? `${url}?${query}` : url, { method, headers, body: call.body });
+  },
+  // Code Assist lists no models: the probe asks it about the account, as gemini-cli does first,
+  // which needs a live token and generates nothing.
+  probeRequest(account, credential) {
+    const tokens = accessTokenOf(credential);
+    return new Request(joinUrl(account.baseUrl ?? CODE_ASSIST_URL, '/v1internal:loadCodeAssist'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ cloudaicompanionProject: tokens.project ?? undefined, metadata: METADATA }),
+    });
   },
   decodeBody(response, operation) {
     const body: ReadableStream<Uint8Array> =
