@@ -99,6 +99,22 @@ describe('signing in a Gemini Code Assist account', () => {
     expect(body.error.message).toContain('GEMINI_OAUTH_ENABLED');
     // The other kinds need no switch; Gemini does once the operator sets it.
     expect((await start({ GEMINI_OAUTH_ENABLED: 'true' })).status).toBe(200);
+    // The sign-in form learns which kinds it may offer.
+    const offered = async (vars: Partial<Env>) => {
+      const res = await inIsolate(
+        `${RELAY}/admin/v1/accounts/oauth/kinds`,
+        { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
+        vars,
+      );
+      const { data } = (await res.json()) as { data: { kind: string; enabled: boolean }[] };
+      return data.filter((k) => k.enabled).map((k) => k.kind);
+    };
+    expect(await offered({ GEMINI_OAUTH_ENABLED: 'false' })).toEqual(['claude-oauth', 'codex-oauth']);
+    expect(await offered({ GEMINI_OAUTH_ENABLED: 'true' })).toEqual([
+      'claude-oauth',
+      'codex-oauth',
+      'gemini-oauth',
+    ]);
   });
 
   it("asks Google for offline access with the Gemini CLI's client, finds the project, seals it with the tokens", async () => {

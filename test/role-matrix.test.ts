@@ -476,6 +476,7 @@ const TABLE: Record<string, Entry> = {
     ok: 409,
     body: (w) => ({ kind: 'claude-oauth', groupId: w.carpoolId, acceptTerms: true }),
   },
+  'GET /accounts/oauth/kinds': { on: 'none', ok: 200 },
   // No sign-in was started under this state: nobody can finish it.
   'POST /accounts/oauth/finish': {
     on: 'none',

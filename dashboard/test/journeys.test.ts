@@ -71,6 +71,12 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await owner.getByRole('button', { name: 'Test connection' }).click();
     await expect(owner.getByTestId('connection-result').textContent()).resolves.toBe('Connection works.');
     await checkPage(owner, 'bind-account');
+    // This deployment has not turned Gemini sign-in on: the subscription form does not offer it.
+    const kinds = await owner
+      .getByTestId('subscription-sign-in')
+      .locator('select[name="kind"] option')
+      .evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    expect(kinds).toEqual(['claude-oauth', 'codex-oauth']);
     await owner.getByRole('button', { name: 'Save and bind' }).click();
     await owner.getByRole('heading', { name: 'Olga and friends' }).waitFor();
     await expect(owner.getByTestId('account-state').textContent()).resolves.toBe('Healthy');

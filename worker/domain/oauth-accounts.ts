@@ -13,7 +13,7 @@ import { ApiError } from '../api/errors';
 import { sha256Hex } from '../auth/api-key';
 import { decryptCredential, encryptCredential } from '../auth/credentials';
 import { oauthFlows } from '../db/schema';
-import { type OAuthKind, oauthConfig } from '../oauth/config';
+import { OAUTH_KINDS, type OAuthKind, oauthConfig } from '../oauth/config';
 import { randomToken, s256 } from '../oauth/pkce';
 import { exchangeCode } from '../oauth/token-endpoint';
 import {
@@ -35,6 +35,25 @@ const LABEL: Record<OAuthKind, string> = {
   'codex-oauth': 'ChatGPT subscription',
   'gemini-oauth': 'Gemini Code Assist',
 };
+
+/**
+ * The subscription kinds a deployment offers, with their terms: a kind that is switched off
+ * (gemini-oauth without GEMINI_OAUTH_ENABLED) is listed as such, so the dashboard does not offer it.
+ */
+export function oauthKinds(
+  env: Env,
+): { kind: OAuthKind; label: string; termsUrl: string; enabled: boolean }[] {
+  return OAUTH_KINDS.map((kind) => ({
+    kind,
+    label: LABEL[kind],
+    termsUrl: oauthConfig(env, kind).termsUrl,
+    enabled: kindEnabled(env, kind),
+  }));
+}
+
+function kindEnabled(env: Env, kind: OAuthKind): boolean {
+  return kind !== 'gemini-oauth' || env.GEMINI_OAUTH_ENABLED === 'true';
+}
 
 export type OAuthStartInput = Partial<AccountSettings> & {
   kind: OAuthKind;
@@ -107,7 +126,7 @@ export async function startOAuth(caller: Caller, input: OAuthStartInput): Promis
       'Name the enterprise whose pool the account joins (enterpriseId) or the carpool it serves (groupId).',
     );
   }
-  if (input.kind === 'gemini-oauth' && caller.env.GEMINI_OAUTH_ENABLED !== 'true')
+  if (!kindEnabled(caller.env, input.kind))
     throw new ApiError(
       'forbidden',
       "Gemini sign-in accounts are off in this deployment: Google's Gemini CLI terms forbid using its sign-in from other tools and may suspend the Google account. Use a Gemini API-key account, or have the operator set GEMINI_OAUTH_ENABLED=true.",

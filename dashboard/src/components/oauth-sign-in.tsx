@@ -3,6 +3,7 @@
 // session), the authorize URL opened in a new tab, the code or callback URL pasted back, and
 // POST /accounts/oauth/finish, which stores the tokens encrypted and answers the account. A refused
 // code ends the sign-in (single use): the admin starts again from the same form.
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, must, type Schemas } from '../api/client';
 import { useI18n } from '../i18n';
@@ -13,6 +14,18 @@ import { ErrorMessage, Field, Select } from './ui';
 type Kind = Schemas['OAuthStartInput']['kind'];
 const KINDS: readonly Kind[] = ['claude-oauth', 'codex-oauth', 'gemini-oauth'];
 
+/** The kinds this deployment allows (gemini-oauth is off unless the operator turns it on). */
+function useEnabledKinds(): readonly Kind[] {
+  const kinds = useQuery({
+    queryKey: ['oauth-kinds'],
+    queryFn: () => must(api.GET('/accounts/oauth/kinds')),
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+  if (!kinds.data) return KINDS.filter((k) => k !== 'gemini-oauth');
+  const enabled = new Set(kinds.data.data.filter((k) => k.enabled).map((k) => k.kind));
+  return KINDS.filter((k) => enabled.has(k));
+}
+
 export function SubscriptionSignIn({
   target,
   onDone,
@@ -22,6 +35,7 @@ export function SubscriptionSignIn({
   onDone: (account: Schemas['Account']) => void | Promise<void>;
 }) {
   const { t, language } = useI18n();
+  const kinds = useEnabledKinds();
   const [kind, setKind] = useState<Kind>('claude-oauth');
   const [name, setName] = useState('');
   const [baseUrl, setBaseUrl] = useState('');
@@ -66,7 +80,7 @@ export function SubscriptionSignIn({
             label={t('sub.kind')}
             name="kind"
             value={kind}
-            options={KINDS.map((k) => ({ value: k, label: t(`sub.kind.${k}`) }))}
+            options={kinds.map((k) => ({ value: k, label: t(`sub.kind.${k}`) }))}
             onChange={setKind}
           />
           <Field

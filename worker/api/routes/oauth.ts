@@ -1,7 +1,7 @@
 // /accounts/oauth/start and /accounts/oauth/finish: adding a subscription account (claude-oauth,
 // codex-oauth, gemini-oauth) by signing in at the provider. Thin handlers over
 // worker/domain/oauth-accounts.ts, which checks that the caller may create the account they ask for.
-import { finishOAuth, startOAuth } from '../../domain/oauth-accounts';
+import { finishOAuth, oauthKinds, startOAuth } from '../../domain/oauth-accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { OAUTH_KINDS } from '../../oauth/config';
 import { jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
@@ -66,7 +66,33 @@ const OAuthFinishInput = z
   })
   .openapi('OAuthFinishInput');
 
+const OAuthKindInfo = z
+  .object({
+    kind: z.enum(OAUTH_KINDS),
+    label: z.string(),
+    termsUrl: z.string(),
+    enabled: z.boolean().openapi({
+      description:
+        'False when this deployment does not allow the kind (gemini-oauth unless GEMINI_OAUTH_ENABLED=true): start refuses it.',
+    }),
+  })
+  .openapi('OAuthKindInfo');
+
 export const oauthRoutes = newRouter()
+  .openapi(
+    route('signed-in', {
+      method: 'get',
+      path: '/accounts/oauth/kinds',
+      summary: 'The subscription kinds this deployment offers, with their terms (for the sign-in form)',
+      responses: {
+        200: jsonResponse(z.object({ data: z.array(OAuthKindInfo) }), 'Every kind, enabled or not.'),
+      },
+    }),
+    async (c) => {
+      requireCaller(c);
+      return c.json({ data: oauthKinds(c.env) }, 200);
+    },
+  )
   .openapi(
     route('signed-in', {
       method: 'post',
