@@ -246,9 +246,9 @@ async function attemptOnce(
   }
 
   // A body made here is JavaScript's, not the runtime's: it cannot take the native path.
-  const whole = upstream.ok && !plan.operation.stream && plan.adapter.wholeAnswer !== undefined;
-  if (whole && plan.adapter.wholeAnswer) {
-    upstream = await plan.adapter.wholeAnswer(upstream, plan.operation);
+  const wholeAnswer = upstream.ok && !plan.operation.stream ? plan.adapter.wholeAnswer : undefined;
+  if (wholeAnswer) {
+    upstream = await wholeAnswer(upstream, plan.operation);
     classified = upstream.ok ? null : plan.adapter.classifyError(upstream.status, upstream.headers);
   }
 
@@ -294,7 +294,7 @@ async function attemptOnce(
   const meter = plan.upstreamWire.meter(isStream);
   if (!body) return { kind: 'served', upstream, plan, meter, source: null };
   // The client gets the upstream's bytes unchanged: the runtime can pipe them natively.
-  const source = rewrites(plan) || whole ? unheld(body) : teed(body);
+  const source = rewrites(plan) || wholeAnswer ? unheld(body) : teed(body);
   if (!isStream) return { kind: 'served', upstream, plan, meter, source };
 
   // An upstream that opens a stream and then says nothing is as stuck as one that never answers.
