@@ -74,6 +74,12 @@ export type Admission =
       health: HealthPolicy;
       /** Mid-stream silence after which the request ends its stream (the account's policy). */
       idleTimeoutMs: number;
+      /**
+       * Another request may soon wait for this slot (the account is at or one short of its
+       * concurrency, or the key has a concurrency limit): the worker releases it promptly instead of
+       * batching the release with others (worker/relay/outbox.ts).
+       */
+      releaseSoon: boolean;
     }
   | {
       ok: false;
@@ -689,6 +695,9 @@ export class GroupGate extends DurableObject<Env> {
       releaseVia,
       health: policy,
       idleTimeoutMs: policy.streamIdleTimeoutMs,
+      releaseSoon:
+        request.limits.maxConcurrency !== null ||
+        (result.load !== null && result.load.inUse >= result.load.max - 1),
     };
   }
 

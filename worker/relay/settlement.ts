@@ -238,7 +238,12 @@ export class Settlement {
       // The admission's answer may never reach this request: the group's gate gives the lease back
       // itself when it comes (or refuses it, if this arrives first).
       outbox.add(this.env, {
-        release: { via: 'group', groupId: this.request.key.groupId, item: { leaseId: this.asking } },
+        release: {
+          via: 'group',
+          groupId: this.request.key.groupId,
+          item: { leaseId: this.asking },
+          soon: true,
+        },
       });
       this.asking = null;
     }
@@ -304,11 +309,13 @@ export class Settlement {
           via: 'account',
           accountId: lease.account.id,
           item: { leaseId: lease.leaseId, report, health: lease.health },
+          soon: lease.releaseSoon,
         }
       : {
           via: 'group',
           groupId: this.request.key.groupId,
           item: { leaseId: lease.leaseId, report, accountId: lease.account.id },
+          soon: lease.releaseSoon,
         };
   }
 

@@ -1,0 +1,59 @@
+// A request's lease goes back in a batch with other requests' (fewer gate calls: worker/relay/
+// outbox.ts), unless another request may be waiting for the slot. The GroupGate says which at
+// admission: `releaseSoon` when the account is at or one short of its concurrency limit, and for
+// every lease of a key with a concurrency limit (a key at its limit is refused, not queued).
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import type { AdmitRequest } from '../durable-objects/group-gate';
+import { type Carpool, leasesInUse, seedCarpool } from './support/relay';
+
+function groupStub(groupId: string) {
+  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
+}
+
+function ask(carpool: Carpool, leaseId: string, maxConcurrency: number | null = null): AdmitRequest {
+  return {
+    groupId: carpool.groupId,
+    keyId: carpool.keyId,
+    leaseId,
+    model: 'claude-sonnet-4-5',
+    providers: ['anthropic'],
+    native: ['anthropic'],
+    sessionKey: null,
+    limits: { maxConcurrency, requestsPerWindow: null, windowMinutes: null },
+    userId: carpool.userId,
+    reserveMicros: 0,
+    service: 'anthropic',
+    userAgent: null,
+  };
+}
+
+describe('releaseSoon', () => {
+  it('is set once the account is one short of its concurrency limit', async () => {
+    const carpool = await seedCarpool({ maxConcurrency: 3 });
+    const gate = groupStub(carpool.groupId);
+    const soon: boolean[] = [];
+    for (const leaseId of ['a', 'b', 'c']) {
+      const admission = await gate.admit(ask(carpool, leaseId));
+      if (!admission.ok) throw new Error(admission.message);
+      soon.push(admission.releaseSoon);
+    }
+    // 1 of 3 in use: nobody waits; 2 of 3: the next request takes the last slot; 3 of 3: full.
+    expect(soon).toEqual([false, true, true]);
+    await gate.releaseMany(['a', 'b', 'c'].map((leaseId) => ({ leaseId, accountId: carpool.accountId })));
+    expect(await leasesInUse(carpool.accountId)).toBe(0);
+  });
+
+  it('is set for every lease of a key with a concurrency limit', async () => {
+    const carpool = await seedCarpool({ maxConcurrency: 50 });
+    const gate = groupStub(carpool.groupId);
+    const limited = await gate.admit(ask(carpool, 'limited', 10));
+    const unlimited = await gate.admit(ask(carpool, 'unlimited'));
+    expect(limited).toMatchObject({ ok: true, releaseSoon: true });
+    expect(unlimited).toMatchObject({ ok: true, releaseSoon: false });
+    await gate.releaseMany(
+      ['limited', 'unlimited'].map((leaseId) => ({ leaseId, accountId: carpool.accountId })),
+    );
+    expect(await leasesInUse(carpool.accountId)).toBe(0);
+  });
+});
