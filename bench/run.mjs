@@ -33,11 +33,15 @@ const usage = `usage: npm run bench -- [options]     (each option also reads the
   --long-chunk-delay <ms> delay between its chunks                   BENCH_LONG_CHUNK_DELAY (5)
   --long-levels <list>   concurrency levels of the long answers      BENCH_LONG_LEVELS (16)
   --budget-levels <list> levels of the short answers under budgets   BENCH_BUDGET_LEVELS (64; 0: off)
+  --repeat <n>           measure each level n times, the targets     BENCH_REPEAT      (1)
+                         taking turns; report each figure's median
   --request-timeout <s>  a request slower than this is an error      BENCH_REQUEST_TIMEOUT (30)
   --state-dir <dir>      where D1/DO/queue state lives (a temp dir   BENCH_STATE_DIR   (/dev/shm)
                          is made inside it and removed)
   --no-queue-consumer    diagnostic: run the relay without its usage BENCH_QUEUE_CONSUMER=0
                          queue consumer (events pile up unconsumed)
+  --assets               diagnostic: the relay behind the dashboard's BENCH_ASSETS=1
+                         asset router, as \`wrangler dev\` runs it
   --no-docs              do not rewrite docs/performance.md          BENCH_DOCS=0
   --out <dir>            where the JSON goes                         BENCH_OUT         (bench/results)`;
 
@@ -61,9 +65,11 @@ const flags = {
   'long-levels': { type: 'string' },
   'budget-levels': { type: 'string' },
   'request-timeout': { type: 'string' },
+  repeat: { type: 'string' },
   'no-docs': { type: 'boolean' },
   'state-dir': { type: 'string' },
   'no-queue-consumer': { type: 'boolean' },
+  assets: { type: 'boolean' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -95,6 +101,7 @@ function options() {
   const budgetText = values['budget-levels'] ?? env.BENCH_BUDGET_LEVELS ?? '64';
   const budgetLevels = budgetText === '0' ? [] : levelList(budgetText, 'budget-levels');
   const queueConsumer = !(values['no-queue-consumer'] ?? env.BENCH_QUEUE_CONSUMER === '0');
+  const assets = values.assets ?? env.BENCH_ASSETS === '1';
   const targets = (values.targets ?? env.BENCH_TARGETS ?? allTargets.join(',')).split(',');
   if (targets.some((t) => !allTargets.includes(t)))
     throw new UsageError(`--targets takes ${allTargets.join(', ')}`);
@@ -112,12 +119,15 @@ function options() {
     longLevels,
     budgetLevels,
     requestTimeoutSec: number('BENCH_REQUEST_TIMEOUT', 'request-timeout', 30, 1, 600),
+    // Run-to-run noise on a shared VM is ~20 %: medians of interleaved runs see smaller changes.
+    repeat: number('BENCH_REPEAT', 'repeat', 1, 1, 20, true),
     // tmpfs by default: SQLite's fsyncs on this machine's disk would otherwise dominate the relay's
     // latency, and they say nothing about Durable Object storage in production.
     stateDir: values['state-dir'] ?? env.BENCH_STATE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()),
     queueConsumer,
-    // A diagnostic run without the consumer never replaces the documented results.
-    docs: queueConsumer && !(values['no-docs'] ?? env.BENCH_DOCS === '0'),
+    assets,
+    // A diagnostic run (no consumer, or the asset router) never replaces the documented results.
+    docs: queueConsumer && !assets && !(values['no-docs'] ?? env.BENCH_DOCS === '0'),
     out: values.out ?? env.BENCH_OUT ?? join(root, 'bench', 'results'),
   };
 }
@@ -312,6 +322,42 @@ async function measure(target, concurrency, config, upstream) {
   }
 }
 
+const median = (values) => {
+  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/**
+ * One target's runs at one level as one result: every measured figure is the median of the runs
+ * (each column on its own), the counts are their sums, and `runs` keeps each run's main figures.
+ */
+function medianOf(runs) {
+  if (runs.length === 1) return runs[0];
+  const out = { ...runs[0] };
+  for (const [key, value] of Object.entries(runs[0])) {
+    if (typeof value === 'number') out[key] = median(runs.map((r) => r[key]));
+    else if (value && typeof value === 'object' && !Array.isArray(value) && key !== 'errorKinds') {
+      out[key] = Object.fromEntries(Object.keys(value).map((k) => [k, median(runs.map((r) => r[key]?.[k]))]));
+    }
+  }
+  for (const key of ['requests', 'ok', 'errors', 'warmupRequests']) out[key] = sum(runs.map((r) => r[key]));
+  out.errorKinds = {};
+  for (const run of runs) {
+    for (const [kind, { count, sample }] of Object.entries(run.errorKinds ?? {})) {
+      const seen = out.errorKinds[kind];
+      out.errorKinds[kind] = { count: (seen?.count ?? 0) + count, sample: seen?.sample ?? sample };
+    }
+  }
+  out.runs = runs.map((r) => ({
+    rps: r.rps,
+    ttfbP50Ms: r.ttfbMs.p50,
+    workerdCpuMsPerRequest: r.workerdCpuMsPerRequest,
+  }));
+  return out;
+}
+
 function versionOf(pkg, from = root) {
   try {
     return createRequire(join(from, 'package.json'))(`${pkg}/package.json`).version;
@@ -378,7 +424,8 @@ async function main() {
     credential: `sk-fake.bench.slow.${scenario.chunkDelayMs}.${scenario.chunks}`,
   }));
   const allLevels = scenarios.flatMap((sc) => sc.levels);
-  const estimateSec = 20 + allLevels.length * config.targets.length * levelSec + allLevels.length * 6;
+  const estimateSec =
+    20 + config.repeat * (allLevels.length * config.targets.length * levelSec + allLevels.length * 6);
   console.log(
     `bench: ${scenarios.map((sc) => `${sc.name} answers (${sc.chunks} deltas) at c = ${sc.levels.join(', ')}`).join('; ')}` +
       ` × ${config.targets.join(', ')}; ${config.durationSec} s each after ${config.warmupSec} s warm-up; ` +
@@ -425,6 +472,7 @@ async function main() {
     upstreamCredentials: Object.fromEntries(scenarios.map((sc) => [sc.name, sc.credential])),
     budgeted: scenarios.filter((sc) => sc.budgets).map((sc) => sc.name),
     queueConsumer: config.queueConsumer,
+    assets: config.assets,
   });
   cleanups.push(() => relay.dispose());
   const passThrough = await startPassThrough({
@@ -480,21 +528,28 @@ async function main() {
   for (const scenario of scenarios) {
     const targets = targetsFor(scenario);
     for (const concurrency of scenario.levels) {
+      const runs = Object.fromEntries(config.targets.map((name) => [name, []]));
+      // Round after round, each target in turn: a slow phase of the machine hits both alike.
+      for (let round = 1; round <= config.repeat; round++) {
+        for (const name of config.targets) {
+          const measured = await measure(targets[name], concurrency, config, upstream);
+          runs[name].push(measured);
+          if (name === 'relay') relayRequests += measured.requests + measured.warmupRequests;
+          const cpu =
+            measured.workerdCpuMsPerRequest === null
+              ? ''
+              : `, ${measured.workerdCpuMsPerRequest.toFixed(2)} ms CPU/req`;
+          const turn = config.repeat > 1 ? ` (${round}/${config.repeat})` : '';
+          console.log(
+            `${scenario.name.padEnd(6)} c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ` +
+              `${measured.rps.toFixed(1).padStart(7)} req/s, ` +
+              `TTFB p50 ${measured.ttfbMs.p50?.toFixed(1) ?? '–'} p99 ${measured.ttfbMs.p99?.toFixed(1) ?? '–'} ms, ` +
+              `total p50 ${measured.totalMs.p50?.toFixed(1) ?? '–'} ms, ${measured.errors} errors${cpu}${turn}`,
+          );
+        }
+      }
       for (const name of config.targets) {
-        const measured = await measure(targets[name], concurrency, config, upstream);
-        const result = { level, scenario: scenario.name, chunks: scenario.chunks, ...measured };
-        results.push(result);
-        if (name === 'relay') relayRequests += result.requests + result.warmupRequests;
-        const cpu =
-          result.workerdCpuMsPerRequest === null
-            ? ''
-            : `, ${result.workerdCpuMsPerRequest.toFixed(2)} ms CPU/req`;
-        console.log(
-          `${scenario.name.padEnd(6)} c=${String(concurrency).padStart(3)} ${name.padEnd(12)} ` +
-            `${result.rps.toFixed(1).padStart(7)} req/s, ` +
-            `TTFB p50 ${result.ttfbMs.p50?.toFixed(1) ?? '–'} p99 ${result.ttfbMs.p99?.toFixed(1) ?? '–'} ms, ` +
-            `total p50 ${result.totalMs.p50?.toFixed(1) ?? '–'} ms, ${result.errors} errors${cpu}`,
-        );
+        results.push({ level, scenario: scenario.name, chunks: scenario.chunks, ...medianOf(runs[name]) });
       }
       level += 1;
     }
