@@ -548,6 +548,17 @@ describe('a Codex subscription asked without streaming', () => {
     expect(row!.status).toBe(500);
   });
 
+  it('cuts a stream that stalls before its response, within the headers timeout, and settles', async () => {
+    const c = await subscriptionCarpool('codex-oauth');
+    await scriptFake(c.tag, ['stall.2']);
+    const stalled = await ask(c.key).catch((err: unknown) => err);
+    expect(stalled).toBeInstanceOf(OpenAI.APIError);
+    expect((stalled as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+    const [row] = await logRows(c.accountId);
+    expect(row).toMatchObject({ status: 504, outcome: 'failed', error_type: 'timeout' });
+    await eventually(async () => ((await leasesInUse(c.accountId)) === 0 ? true : null));
+  });
+
   it('treats a stream cut before its response as an upstream failure', async () => {
     const c = await subscriptionCarpool('codex-oauth');
     await scriptFake(c.tag, ['drop']);

@@ -224,8 +224,9 @@ async function attemptOnce(
   }
   let upstream: Response;
   let classified: ErrorClass | null = null;
+  let controller: AbortController;
   for (let renewed = false; ; renewed = true) {
-    const controller = settlement.newAttempt();
+    controller = settlement.newAttempt();
     try {
       upstream = await forward(env, plan, account, request, controller, settlement, startedAt);
     } catch (err) {
@@ -248,7 +249,21 @@ async function attemptOnce(
   // A body made here is JavaScript's, not the runtime's: it cannot take the native path.
   const wholeAnswer = upstream.ok && !plan.operation.stream ? plan.adapter.wholeAnswer : undefined;
   if (wholeAnswer) {
+    // The client waits for the whole answer as it waits for a non-streamed one's headers, and the
+    // same timeout bounds it: an upstream stalled mid-stream is cut, and the request settles.
+    const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
+    const timedOut = new Error('upstream answer timeout');
+    const attempt = controller;
+    settlement.due(startedAt + timeoutMs, () => attempt.abort(timedOut));
     upstream = await wholeAnswer(upstream, plan.operation);
+    settlement.due(null);
+    if (attempt.signal.reason === timedOut) {
+      const error = new RelayError(
+        'timeout',
+        `The upstream did not finish its answer within ${timeoutMs} ms.`,
+      );
+      return { kind: 'failed', failure: { kind: 'timeout' }, answer: null, error };
+    }
     classified = upstream.ok ? null : plan.adapter.classifyError(upstream.status, upstream.headers);
   }
 
