@@ -8,6 +8,7 @@ import { apiCors } from './auth/origin';
 import type { AppEnv } from './context';
 import { clip } from './limits';
 import { anthropicSurface } from './relay/anthropic';
+import { surfaceCors } from './relay/cors';
 import { type Dialect, RelayError, renderRelayError } from './relay/dialect';
 import { geminiSurface } from './relay/gemini';
 import { keyStatus } from './relay/key-status';
@@ -53,6 +54,7 @@ export function newApp(part: AppPart) {
     // The operator API of old: the same routes, reached with the operator token.
     app.route('/admin/v1', api);
   } else {
+    app.use(surfaceCors());
     // Claude Code checks connectivity with `HEAD /` (no key) before its first request.
     app.get('/', (c) => c.json({ name: 'aicarpool', status: 'ok' }));
     app.route('/', keyStatus);

@@ -266,6 +266,7 @@ export function streamMessage(
     signal?: AbortSignal;
     /** How the request reaches the Worker: SELF by default, `inIsolate` for files of many calls. */
     via?: typeof fetch | typeof inIsolate;
+    headers?: Record<string, string>;
   } = {},
 ): Promise<Response> {
   return (options.via ?? relayFetch)(`${RELAY}/v1/messages?beta=true`, {
@@ -275,6 +276,7 @@ export function streamMessage(
       authorization: `Bearer ${key}`,
       'content-type': 'application/json',
       ...(options.session ? { 'x-claude-code-session-id': options.session } : {}),
+      ...options.headers,
     },
     body: JSON.stringify({
       model: options.model ?? 'claude-sonnet-4-5',
