@@ -1,7 +1,7 @@
 // The client surfaces answer browsers: any origin, no credentials (a key is sent, never a cookie).
 // Requests without an Origin (CLIs, SDKs outside a browser) get no CORS header at all.
 import { describe, expect, it } from 'vitest';
-import { RELAY, relayFetch, seedCarpool, streamMessage } from './support/relay';
+import { fakeLog, RELAY, relayFetch, seedCarpool, streamMessage } from './support/relay';
 
 const ORIGIN = 'https://chat.example.org';
 
@@ -29,6 +29,8 @@ describe('CORS on the client surfaces', () => {
     expect(streamed.headers.get('access-control-allow-origin')).toBe('*');
     expect(streamed.headers.get('access-control-expose-headers')).toBe('*');
     expect(await streamed.text()).toContain('event: message_stop');
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(upstream!.headers.origin).toBeUndefined();
 
     const refused = await relayFetch(`${RELAY}/v1/messages`, {
       method: 'POST',
