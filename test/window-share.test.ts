@@ -11,7 +11,7 @@ import worker from '../worker/index';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { memberOf, ownedCarpool } from './support/groups';
 import { grant, subscriptionCarpool } from './support/oauth';
-import { anthropicClient, api, eventually } from './support/relay';
+import { anthropicClient, api, eventually, inIsolate, RELAY } from './support/relay';
 
 const FEE = 200_000_000;
 const DAY = 86_400_000;
@@ -194,6 +194,22 @@ describe('window share', () => {
       amountMicros: 150_000_000,
     });
     expectBalanced(read);
+    // The CSV carries the same shares.
+    const csv = await inIsolate(`${RELAY}/api/v1${base}/${month}.csv`, {
+      headers: { authorization: `Bearer ${c.owner.token}` },
+    });
+    const [header, ...rows] = (await csv.text())
+      .trimEnd()
+      .split('\r\n')
+      .map((r) => r.split(','));
+    const cell = (userId: string, column: string) =>
+      rows.find((r) => r[header!.indexOf('user_id')] === userId)?.[header!.indexOf(column)];
+    expect([cell(c.owner.id, 'window_ppm'), cell(c.owner.id, 'window_share_ppm')]).toEqual([
+      '10000',
+      '250000',
+    ]);
+    expect([cell(c.bob.id, 'window_ppm'), cell(c.bob.id, 'window_share_ppm')]).toEqual(['30000', '750000']);
+    expect(cell('TOTAL', 'window_ppm')).toBe('40000');
 
     // A share of last month that reaches D1 after the close is carried into this month's weights.
     await deliverUsage([

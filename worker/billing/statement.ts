@@ -589,7 +589,11 @@ export async function readStatement(d: Db, groupId: string, month: string): Prom
   };
 }
 
-/** The statement as CSV: a header, one row per person, a totals row; micro-dollars and dollars. */
+/**
+ * The statement as CSV: a header, one row per person, a totals row; micro-dollars and dollars.
+ * `window_ppm` is a person's share of the subscription's plan window (own and carried in late),
+ * `window_share_ppm` their part of everyone's (what the `window` split weighs by).
+ */
 export function statementCsv(view: StatementView): string {
   const header = [
     'month',
@@ -604,6 +608,8 @@ export function statementCsv(view: StatementView): string {
     'cache_read_tokens',
     'cost_micros',
     'late_cost_micros',
+    'window_ppm',
+    'window_share_ppm',
     'fee_part_micros',
     'usage_part_micros',
     'adjustments_micros',
@@ -626,6 +632,8 @@ export function statementCsv(view: StatementView): string {
       l.cacheReadTokens,
       l.costMicros,
       l.lateCostMicros,
+      l.windowPpm + l.lateWindowPpm,
+      l.windowSharePpm,
       l.feePartMicros,
       l.usagePartMicros,
       l.adjustmentsMicros,
@@ -648,6 +656,8 @@ export function statementCsv(view: StatementView): string {
     t.cacheReadTokens,
     t.costMicros,
     sum(view.lines.map((l) => l.lateCostMicros)),
+    sum(view.lines.map((l) => l.windowPpm + l.lateWindowPpm)),
+    '',
     t.fixedFeeMicros,
     t.meteredMicros + t.lateMeteredMicros,
     t.adjustmentsMicros,
