@@ -54,7 +54,14 @@ export interface AccountLoad {
   nearLimitUntil?: number | null;
 }
 
-export type RefusalReason = 'not_found' | 'disabled' | 'cooling_down' | 'at_capacity' | 'cancelled';
+export type RefusalReason =
+  | 'not_found'
+  | 'disabled'
+  | 'cooling_down'
+  | 'at_capacity'
+  | 'cancelled'
+  /** A direct lease asked under a group's outdated rules (see acquireDirect). */
+  | 'stale_plan';
 
 /**
  * What a cooldown follows, for the client's error: the provider's rate limit (a 429), its own
@@ -81,6 +88,15 @@ export interface AcquireRequest {
   ttlMs: number;
   /** 0: refuse at once when full; otherwise wait this long in the fair queue. */
   waitMs: number;
+}
+
+/** A lease asked straight from a worker, under the group's rules of a version the GroupGate gave. */
+export interface DirectAcquireRequest {
+  groupId: string;
+  version: number;
+  accountId: string;
+  leaseId: string;
+  ttlMs: number;
 }
 
 export type AttemptReport =
@@ -164,12 +180,16 @@ const SCHEMA = [
   `CREATE TABLE leases (lease_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
    CREATE TABLE config (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);`,
   `CREATE TABLE health (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);`,
+  `CREATE TABLE plan_versions (group_id TEXT PRIMARY KEY, version INTEGER NOT NULL);`,
 ] as const;
 
 const RECENT_ERRORS = 20;
 /** Window shares remembered by lease, so a retried release gets the same answer. */
 const RECENT_SHARES = 1024;
 const QUEUE_LIMIT = 512;
+/** How long a release of a lease not (yet) granted is remembered, and how many at most. */
+const WITHDRAWN_TTL_MS = 60_000;
+const WITHDRAWN_LIMIT = 4096;
 const LATENCY_ALPHA = 0.2;
 
 function freshHealth(): Health {
@@ -228,6 +248,10 @@ export class AccountGate extends DurableObject<Env> {
   private readonly shares = new Map<string, number>();
   /** The window mark moved: saved once per release call, not once per lease. */
   private markMoved = false;
+  /** Each group's version of its rules for direct leases, as its GroupGate last said. */
+  private readonly planVersions = new Map<string, number>();
+  /** Leases released before they were granted (their client left mid-admission), until when. */
+  private readonly withdrawn = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -242,12 +266,14 @@ export class AccountGate extends DurableObject<Env> {
       for (const row of sql.exec<{ lease_id: string; expires_at: number }>('SELECT * FROM leases')) {
         this.leases.set(row.lease_id, { expiresAt: row.expires_at, seenAt: now });
       }
+      for (const row of sql.exec<{ group_id: string; version: number }>('SELECT * FROM plan_versions'))
+        this.planVersions.set(row.group_id, row.version);
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
   /** Takes a concurrency lease if the account can serve, waiting in a fair queue when it is full. */
-  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+  async acquire(request: AcquireRequest, recheck?: () => Refusal | null): Promise<AcquireResult> {
     let config = this.config ?? (await this.loadConfig(request.accountId));
     if (!config) {
       return {
@@ -264,8 +290,14 @@ export class AccountGate extends DurableObject<Env> {
       if (refusal) return refusal;
       config = this.config!;
     }
+    // What held before the awaits above may not hold now.
+    const refused = recheck?.();
+    if (refused) return refused;
     // Nothing below awaits before the lease is written: check and write are one atomic step.
     const now = Date.now();
+    if (this.withdrawn.has(request.leaseId)) {
+      return this.refuse('cancelled', 'the request was withdrawn', null, now);
+    }
     this.reap(now);
     const refusal = this.unavailability(config, now);
     if (refusal) return refusal;
@@ -284,6 +316,33 @@ export class AccountGate extends DurableObject<Env> {
       };
       this.waiters.push(waiter);
     });
+  }
+
+  /**
+   * A lease asked by a worker straight from a GroupGate's earlier admission (a plain carpool key:
+   * no limits, budgets or pending rule changes), one Durable Object call instead of two. It is
+   * granted only under the group's current rules: the GroupGate bumps the version here before any
+   * change to them (a revocation, a rule, a budget, the account) takes effect, and a lease asked
+   * under an older one is refused `stale_plan`, the worker then asking the GroupGate. It never
+   * waits: a full account is the GroupGate's to queue for.
+   */
+  async acquireDirect(request: DirectAcquireRequest): Promise<AcquireResult> {
+    const current = () => this.planVersions.get(request.groupId) === request.version;
+    if (!current()) return this.stalePlan();
+    const acquired = await this.acquire({ ...request, waitMs: 0 }, () =>
+      current() ? null : this.stalePlan(),
+    );
+    return acquired;
+  }
+
+  /** The GroupGate's current version of its group's rules for direct leases. */
+  setPlanVersion(groupId: string, version: number): void {
+    this.planVersions.set(groupId, version);
+    this.write('INSERT OR REPLACE INTO plan_versions (group_id, version) VALUES (?, ?)', groupId, version);
+  }
+
+  private stalePlan(): Refusal {
+    return this.refuse('stale_plan', "the group's rules changed", null, Date.now());
   }
 
   /** Ends a lease and records how the attempt went. Idempotent. */
@@ -339,7 +398,16 @@ export class AccountGate extends DurableObject<Env> {
       const [waiter] = this.waiters.splice(at, 1);
       clearTimeout(waiter!.timer);
       waiter!.resolve(this.refuse('cancelled', 'the request was withdrawn', null, Date.now()));
+      return null;
     }
+    // Not granted yet: a worker whose client left while its direct lease was being asked may
+    // release before the ask arrives. Remembered, so that the ask is refused when it comes.
+    const now = Date.now();
+    if (this.withdrawn.size >= WITHDRAWN_LIMIT) {
+      for (const [id, until] of this.withdrawn) if (until <= now) this.withdrawn.delete(id);
+      if (this.withdrawn.size >= WITHDRAWN_LIMIT) this.withdrawn.clear();
+    }
+    this.withdrawn.set(leaseId, now + WITHDRAWN_TTL_MS);
     return null;
   }
 

@@ -80,6 +80,13 @@ export type Admission =
        * batching the release with others (worker/relay/outbox.ts).
        */
       releaseSoon: boolean;
+      /**
+       * Nothing but the account's own lease stood between this key and its account (a carpool key
+       * with no limits, budgets, bounds or pending rule change): the worker may ask that account
+       * straight for the key's next leases, under this version of the group's rules
+       * (AccountGate.acquireDirect).
+       */
+      direct?: { version: number };
     }
   | {
       ok: false;
@@ -105,6 +112,7 @@ const SCHEMA = [
   `CREATE TABLE usage_outbox (request_id TEXT PRIMARY KEY, json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
   BUDGET_SCHEMA,
   `CREATE TABLE key_rules (key_id TEXT PRIMARY KEY, json TEXT NOT NULL, until INTEGER NOT NULL);`,
+  `CREATE TABLE plan (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL);`,
 ] as const;
 
 /** One lease a worker ends, as it sends them in a batch. */
@@ -159,6 +167,10 @@ export class GroupGate extends DurableObject<Env> {
   private readonly accountsById = new Map<string, PoolAccount>();
   private alarmAt: number | null = null;
   private loading: Promise<GroupConfig | null> | null = null;
+  /** The version of this group's rules direct leases are granted under (see Admission.direct). */
+  private planVersion = 0;
+  /** The version each account's gate was last told. */
+  private readonly toldVersion = new Map<string, number>();
   /**
    * Lease ids whose request went away while its admission was in flight: the admission gives the
    * lease back as soon as it has it (the worker that asked may never hear the answer).
@@ -195,6 +207,7 @@ export class GroupGate extends DurableObject<Env> {
       if (config?.accounts.every((a) => Array.isArray(a.family))) this.useConfig(config);
       for (const row of sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys'))
         this.revoked.add(row.key_id);
+      this.planVersion = sql.exec<{ version: number }>('SELECT version FROM plan').toArray()[0]?.version ?? 0;
       sql.exec('DELETE FROM key_rules WHERE until <= ?', Date.now());
       for (const row of sql.exec<{ key_id: string; json: string; until: number }>('SELECT * FROM key_rules'))
         this.changedKeys.set(row.key_id, { policy: JSON.parse(row.json) as KeyPolicy, until: row.until });
@@ -261,7 +274,37 @@ export class GroupGate extends DurableObject<Env> {
     const admission = await this.place(config, request, new Set(), reservations);
     // Not admitted: what it reserved goes back.
     if (!admission.ok && reservations.length > 0) this.book.settle(rules, reservations, 0);
+    if (admission.ok && rules.length === 0 && this.directFor(config, request, admission)) {
+      const account = admission.account.id;
+      const version = this.planVersion;
+      const told =
+        this.toldVersion.get(account) === version ||
+        (await this.tell(account, version).then(
+          () => true,
+          () => false,
+        ));
+      // A change while the account was told makes this grant the last under the old rules.
+      if (told && version === this.planVersion) admission.direct = { version };
+    }
     return admission;
+  }
+
+  /**
+   * Whether the key's next leases may be asked straight at the account: a carpool's one account,
+   * released there, and nothing of the group's to check or count per request (no key limits, group
+   * key bounds or pending rule change; budgets are checked by the caller).
+   */
+  private directFor(config: GroupConfig, request: AdmitRequest, admission: Admission): boolean {
+    if (!admission.ok || admission.releaseVia !== 'account') return false;
+    const { maxConcurrency, requestsPerWindow } = request.limits;
+    return (
+      config.kind === 'carpool' &&
+      config.accounts.length === 1 &&
+      !config.keyBounds &&
+      maxConcurrency === null &&
+      requestsPerWindow === null &&
+      !this.changedKeys.has(request.keyId)
+    );
   }
 
   /** A failed attempt: record it on its account, then place the request on another one. */
@@ -369,14 +412,53 @@ export class GroupGate extends DurableObject<Env> {
     }
   }
 
-  configure(config: GroupConfig): void {
+  async configure(config: GroupConfig): Promise<void> {
+    const before = this.config?.kind === 'carpool' ? this.config.accounts.map((a) => a.id) : [];
     this.useConfig(config);
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
+    await this.rulesChanged([...before, ...this.directAccounts()]);
   }
 
-  revokeKey(keyId: string): void {
+  async revokeKey(keyId: string): Promise<void> {
     this.revoked.add(keyId);
     this.write('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);
+    await this.rulesChanged();
+  }
+
+  /**
+   * A change to the group's rules ends the direct leases granted under the old ones: the accounts'
+   * gates learn the new version before the change is acknowledged (a revocation binds at once).
+   */
+  private async rulesChanged(accountIds = this.directAccounts()): Promise<void> {
+    this.planVersion++;
+    this.write('INSERT OR REPLACE INTO plan (singleton, version) VALUES (1, ?)', this.planVersion);
+    const version = this.planVersion;
+    await Promise.all(
+      [...new Set(accountIds)].map((id) =>
+        // Once more on failure; then the account's direct leases under the old rules end with the
+        // workers' plans (a minute at most, worker/relay/direct.ts), and the change still stands.
+        this.tell(id, version).catch(() =>
+          this.tell(id, version).catch((err: unknown) =>
+            console.error('plan version not told', { accountId: id, error: String(err) }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  private async tell(accountId: string, version: number): Promise<void> {
+    metrics.gateCalls++;
+    await accountGate(this.env, accountId).setPlanVersion(this.groupIdOf(), version);
+    if (version === this.planVersion) this.toldVersion.set(accountId, version);
+  }
+
+  /** The accounts that may grant this group's keys direct leases: a carpool's (see directFor). */
+  private directAccounts(): string[] {
+    return this.config?.kind === 'carpool' ? this.config.accounts.map((a) => a.id) : [];
+  }
+
+  private groupIdOf(): string {
+    return this.config!.id;
   }
 
   /**
@@ -384,7 +466,7 @@ export class GroupGate extends DurableObject<Env> {
    * until `until` (past that), admission holds the key to these rules as well, so a narrowed rule
    * binds at once everywhere (a widened one, within the cache TTL).
    */
-  updateKey(keyId: string, policy: KeyPolicy, until: number): void {
+  async updateKey(keyId: string, policy: KeyPolicy, until: number): Promise<void> {
     this.changedKeys.set(keyId, { policy, until });
     this.write(
       'INSERT OR REPLACE INTO key_rules (key_id, json, until) VALUES (?, ?, ?)',
@@ -392,6 +474,7 @@ export class GroupGate extends DurableObject<Env> {
       JSON.stringify(policy),
       until,
     );
+    await this.rulesChanged();
   }
 
   state(): {

@@ -9,6 +9,8 @@ export const metrics = {
   blockingGateCalls: 0,
   /** Every Durable Object call, from the worker or from one gate to another. */
   gateCalls: 0,
+  /** Leases a worker took straight at the account's gate (worker/relay/direct.ts). */
+  directLeases: 0,
   /** Write statements run on a Durable Object's SQLite storage. */
   storageWrites: 0,
   /** Queue send or sendBatch calls. */

@@ -4,7 +4,7 @@
 // lease with how it went, send one usage event).
 import type { Context } from 'hono';
 import { accountGate, groupGate } from '../../durable-objects/address';
-import type { AdmitRequest } from '../../durable-objects/group-gate';
+import type { Admission, AdmitRequest } from '../../durable-objects/group-gate';
 import type { KeyRecord } from '../auth/client-key';
 import { decryptCredential } from '../auth/credentials';
 import { serviceOf } from '../auth/key-rules';
@@ -42,6 +42,7 @@ import type {
 import { wireFormat } from '../wires';
 import type { WireFormat } from '../wires/types';
 import { RelayError } from './dialect';
+import { acquireDirect, directPlan, rememberPlan } from './direct';
 import { convertJson, stripOpenAIUsageChunk } from './rewrite-stream';
 import { type Serving, Settlement } from './settlement';
 
@@ -139,10 +140,32 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     service: serviceOf(request.wire),
     userAgent: request.headers.get('user-agent'),
   };
-  settlement.asks(requestId);
   metrics.blockingGateCalls++;
-  metrics.gateCalls++;
-  let admission = await gate.admit({ ...base, leaseId: requestId });
+  // A plain carpool key's later requests take their lease at the account straight (direct.ts).
+  const plan =
+    request.operation === 'generate' && !hasLimits(request.key)
+      ? directPlan(request.key.id, request.wire, request.model, startedAt)
+      : null;
+  let admission: Admission | null = null;
+  if (plan) {
+    settlement.asks(requestId, plan.accountId);
+    admission = await acquireDirect(
+      env,
+      request.key.groupId,
+      request.key.id,
+      request.wire,
+      request.model,
+      plan,
+      requestId,
+    );
+  }
+  if (!admission) {
+    settlement.asks(requestId);
+    metrics.gateCalls++;
+    admission = await gate.admit({ ...base, leaseId: requestId });
+    if (admission.ok && request.operation === 'generate')
+      rememberPlan(request.key.id, request.wire, request.model, admission, startedAt);
+  }
   if (!admission.ok) {
     settlement.refused();
     throw new RelayError(admission.kind, admission.message, {
@@ -339,6 +362,11 @@ async function attemptOnce(
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer, error: streamError() };
   }
   return answer;
+}
+
+/** A key whose own limits the GroupGate counts: never direct, whatever plan this isolate holds. */
+function hasLimits(key: KeyRecord): boolean {
+  return key.maxConcurrency !== null || key.requestsPerWindow !== null;
 }
 
 /** Whether the client gets other bytes than the upstream sent (then every chunk passes JavaScript). */

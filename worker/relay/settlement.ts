@@ -76,6 +76,8 @@ export class Settlement {
   private stalled: StreamStalled | null = null;
   /** The lease id of an admission or failover in flight. */
   private asking: string | null = null;
+  /** The account a direct lease is being asked at (worker/relay/direct.ts); null: at the group. */
+  private askingAt: string | null = null;
   private lease: Granted | null = null;
   private account: UpstreamAccount | null = null;
   /** Set once an upstream call has been made: only then is there something to record. */
@@ -119,9 +121,10 @@ export class Settlement {
     this.deadline = at === null ? null : { at, action };
   }
 
-  /** A lease is being asked for (admission, or failover to another account). */
-  asks(leaseId: string): void {
+  /** A lease is being asked for (admission, or failover to another account; `accountId`: direct). */
+  asks(leaseId: string, accountId: string | null = null): void {
     this.asking = leaseId;
+    this.askingAt = accountId;
     this.lease = null;
     this.serving = null;
   }
@@ -238,12 +241,9 @@ export class Settlement {
       // The admission's answer may never reach this request: the group's gate gives the lease back
       // itself when it comes (or refuses it, if this arrives first).
       outbox.add(this.env, {
-        release: {
-          via: 'group',
-          groupId: this.request.key.groupId,
-          item: { leaseId: this.asking },
-          soon: true,
-        },
+        release: this.askingAt
+          ? { via: 'account', accountId: this.askingAt, item: { leaseId: this.asking }, soon: true }
+          : { via: 'group', groupId: this.request.key.groupId, item: { leaseId: this.asking }, soon: true },
       });
       this.asking = null;
     }
