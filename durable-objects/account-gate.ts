@@ -54,6 +54,14 @@ export interface AccountLoad {
   nearLimitUntil?: number | null;
 }
 
+/**
+ * At or one short of its concurrency limit: the next request may have to wait for a slot, so a
+ * lease held here is released promptly rather than batched (worker/relay/outbox.ts).
+ */
+export function nearFull(load: AccountLoad): boolean {
+  return load.inUse >= load.max - 1;
+}
+
 export type RefusalReason =
   | 'not_found'
   | 'disabled'
@@ -329,10 +337,7 @@ export class AccountGate extends DurableObject<Env> {
   async acquireDirect(request: DirectAcquireRequest): Promise<AcquireResult> {
     const current = () => this.planVersions.get(request.groupId) === request.version;
     if (!current()) return this.stalePlan();
-    const acquired = await this.acquire({ ...request, waitMs: 0 }, () =>
-      current() ? null : this.stalePlan(),
-    );
-    return acquired;
+    return this.acquire({ ...request, waitMs: 0 }, () => (current() ? null : this.stalePlan()));
   }
 
   /** The GroupGate's current version of its group's rules for direct leases. */

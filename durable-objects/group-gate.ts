@@ -16,12 +16,19 @@ import type { ProviderKind, UpstreamAccount, UpstreamFailure } from '../worker/p
 import { writeUsage } from '../worker/queue/consumer';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { RelayError, type RelayErrorKind } from '../worker/relay/dialect';
-import { sendUsage } from '../worker/relay/outbox';
+import { retryOnce, sendUsage } from '../worker/relay/outbox';
 import { type GroupConfig, loadGroupConfig, type PoolAccount } from '../worker/scheduling/group-config';
 import { describeAccount, describeModels, servesModel } from '../worker/scheduling/models';
 import { type HealthPolicy, resolvePolicy, type SchedulingPolicy } from '../worker/scheduling/policy';
 import { Ranker, type Tiering } from '../worker/scheduling/rank';
-import type { AccountLoad, AcquireResult, AttemptReport, LeaseRelease, Refusal } from './account-gate';
+import {
+  type AccountLoad,
+  type AcquireResult,
+  type AttemptReport,
+  type LeaseRelease,
+  nearFull,
+  type Refusal,
+} from './account-gate';
 import { accountGate, enterpriseLedger } from './address';
 import { BUDGET_SCHEMA, BudgetBook, type BudgetView } from './budget-book';
 import { migrateSql } from './sql-schema';
@@ -433,15 +440,11 @@ export class GroupGate extends DurableObject<Env> {
     this.planVersion++;
     this.write('INSERT OR REPLACE INTO plan (singleton, version) VALUES (1, ?)', this.planVersion);
     const version = this.planVersion;
+    // Should both tries fail, the account's direct leases under the old rules end with the
+    // workers' plans (a minute at most, worker/relay/direct.ts), and the change still stands.
     await Promise.all(
       [...new Set(accountIds)].map((id) =>
-        // Once more on failure; then the account's direct leases under the old rules end with the
-        // workers' plans (a minute at most, worker/relay/direct.ts), and the change still stands.
-        this.tell(id, version).catch(() =>
-          this.tell(id, version).catch((err: unknown) =>
-            console.error('plan version not told', { accountId: id, error: String(err) }),
-          ),
-        ),
+        retryOnce(() => this.tell(id, version), `plan version at account ${id}`),
       ),
     );
   }
@@ -778,9 +781,7 @@ export class GroupGate extends DurableObject<Env> {
       releaseVia,
       health: policy,
       idleTimeoutMs: policy.streamIdleTimeoutMs,
-      releaseSoon:
-        request.limits.maxConcurrency !== null ||
-        (result.load !== null && result.load.inUse >= result.load.max - 1),
+      releaseSoon: request.limits.maxConcurrency !== null || (result.load !== null && nearFull(result.load)),
     };
   }
 

@@ -5,6 +5,8 @@
 // refuses a direct lease under any older version, so a revocation or a rule change binds at once
 // (durable-objects/account-gate.ts, acquireDirect). Anything but a grant sends the request to the
 // GroupGate as before, which also renews the plan.
+
+import { nearFull } from '../../durable-objects/account-gate';
 import { accountGate } from '../../durable-objects/address';
 import type { Admission } from '../../durable-objects/group-gate';
 import { metrics } from '../metrics';
@@ -13,6 +15,8 @@ import type { Wire } from '../providers/types';
 type Granted = Extract<Admission, { ok: true }>;
 
 interface Plan {
+  /** Where this plan is kept: per key, surface and model (the GroupGate judged those servable). */
+  key: string;
   version: number;
   accountId: string;
   /** The admission the GroupGate gave, reused for each direct lease (its policy, attempts). */
@@ -25,7 +29,6 @@ const PLAN_TTL_MS = 60_000;
 const PLAN_LIMIT = 10_000;
 const plans = new Map<string, Plan>();
 
-/** Plans are per key, surface and model: the GroupGate judged the account able to serve those. */
 function planKey(keyId: string, wire: Wire, model: string): string {
   return `${keyId}\n${wire}\n${model}`;
 }
@@ -45,6 +48,7 @@ export function rememberPlan(keyId: string, wire: Wire, model: string, admission
   }
   if (plans.size >= PLAN_LIMIT) plans.clear();
   plans.set(key, {
+    key,
     version: admission.direct.version,
     accountId: admission.account.id,
     template: admission,
@@ -56,9 +60,6 @@ export function rememberPlan(keyId: string, wire: Wire, model: string, admission
 export async function acquireDirect(
   env: Env,
   groupId: string,
-  keyId: string,
-  wire: Wire,
-  model: string,
   plan: Plan,
   leaseId: string,
 ): Promise<Granted | null> {
@@ -71,14 +72,9 @@ export async function acquireDirect(
     ttlMs: Number(env.LEASE_TTL_MS),
   });
   if (!result.ok) {
-    plans.delete(planKey(keyId, wire, model));
+    plans.delete(plan.key);
     return null;
   }
   metrics.directLeases++;
-  return {
-    ...plan.template,
-    leaseId,
-    account: result.account,
-    releaseSoon: result.load.inUse >= result.load.max - 1,
-  };
+  return { ...plan.template, leaseId, account: result.account, releaseSoon: nearFull(result.load) };
 }

@@ -2,8 +2,9 @@
 // lease releases of requests that end within a few milliseconds of each other and sends them as
 // one Queue sendBatch and one release call per gate. A release nobody waits for waits up to
 // BATCH_DELAY_MS for company; one that another request may be waiting for (the gate said so at
-// admission: `releaseSoon`) goes out within RELEASE_SOON_MS, taking whatever is gathered with it. Each request's waitUntil holds until the
-// batch carrying its own items is sent, so nothing is left in memory of an isolate that may die.
+// admission: `releaseSoon`) goes out within RELEASE_SOON_MS, taking whatever is gathered with it.
+// Each request's waitUntil holds until the batch carrying its own items is sent, so nothing is
+// left in memory of an isolate that may die.
 //
 // A request whose answer reported a subscription's usage window learns its share of the window
 // from its lease's release (the account's gate measures it: durable-objects/account-gate.ts), so its
@@ -127,15 +128,18 @@ function push<T>(map: Map<string, T[]>, key: string, item: T): void {
   else map.set(key, [item]);
 }
 
-/** A lease that is never released expires by its TTL: a failed release is worth one more try. */
-async function retryOnce<T>(call: () => Promise<T>, what: string): Promise<T | null> {
+/**
+ * A gate call worth one more try (a lease never released expires by its TTL; a plan version never
+ * told lasts until the workers' plans do); logged and null when both fail.
+ */
+export async function retryOnce<T>(call: () => Promise<T>, what: string): Promise<T | null> {
   try {
     return await call();
   } catch {
     try {
       return await call();
     } catch (err) {
-      console.error('settlement call failed', { what, error: String(err) });
+      console.error('gate call failed', { what, error: String(err) });
       return null;
     }
   }

@@ -149,15 +149,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
   let admission: Admission | null = null;
   if (plan) {
     settlement.asks(requestId, plan.accountId);
-    admission = await acquireDirect(
-      env,
-      request.key.groupId,
-      request.key.id,
-      request.wire,
-      request.model,
-      plan,
-      requestId,
-    );
+    admission = await acquireDirect(env, request.key.groupId, plan, requestId);
   }
   if (!admission) {
     settlement.asks(requestId);

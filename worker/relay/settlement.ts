@@ -238,8 +238,9 @@ export class Settlement {
     // earlier is cut at once.
     if (!this.serving) this.attempt?.abort(new ClientGone());
     if (this.asking !== null) {
-      // The admission's answer may never reach this request: the group's gate gives the lease back
-      // itself when it comes (or refuses it, if this arrives first).
+      // The admission's answer may never reach this request: the gate asked (the group's, or the
+      // account's for a direct lease) gives the lease back when it comes, or refuses it if this
+      // arrives first.
       outbox.add(this.env, {
         release: this.askingAt
           ? { via: 'account', accountId: this.askingAt, item: { leaseId: this.asking }, soon: true }
