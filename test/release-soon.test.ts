@@ -3,8 +3,9 @@
 // admission: `releaseSoon` when the account is at or one short of its concurrency limit, and for
 // every lease of a key with a concurrency limit (a key at its limit is refused, not queued).
 import { env } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AdmitRequest } from '../durable-objects/group-gate';
+import { outbox } from '../worker/relay/outbox';
 import { type Carpool, leasesInUse, seedCarpool } from './support/relay';
 
 function groupStub(groupId: string) {
@@ -55,5 +56,33 @@ describe('releaseSoon', () => {
       ['limited', 'unlimited'].map((leaseId) => ({ leaseId, accountId: carpool.accountId })),
     );
     expect(await leasesInUse(carpool.accountId)).toBe(0);
+  });
+
+  it('goes out within 5 ms, while a release nobody waits for waits 25 ms for company', async () => {
+    const { accountId } = await seedCarpool({ maxConcurrency: 10 });
+    const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
+    for (const leaseId of ['batched', 'soon'])
+      expect(await gate.acquire({ accountId, leaseId, ttlMs: 60_000, waitMs: 0 })).toMatchObject({
+        ok: true,
+      });
+    vi.useFakeTimers();
+    try {
+      const batched = outbox.add(env, {
+        release: { via: 'account', accountId, item: { leaseId: 'batched' } },
+      });
+      await vi.advanceTimersByTimeAsync(10);
+      expect(await leasesInUse(accountId)).toBe(2);
+      const soon = outbox.add(env, {
+        release: { via: 'account', accountId, item: { leaseId: 'soon' }, soon: true },
+      });
+      await vi.advanceTimersByTimeAsync(6);
+      await soon;
+      // The prompt flush took the batched release with it.
+      expect(await leasesInUse(accountId)).toBe(0);
+      await vi.advanceTimersByTimeAsync(25);
+      await batched;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
