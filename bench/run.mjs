@@ -17,16 +17,16 @@ import { buildRelayBundle } from './bundle.mjs';
 import { requestBody, requestHeaders, requestPath } from './claude-code-request.mjs';
 import { busiestThreadMs, cpuMs, machineBusyMs, memoryKiB, sampleRss, threadCpuMs } from './proc.mjs';
 import { compare, markdown, writeLatestResults } from './report.mjs';
-import { startPassThrough, startRelay } from './workers.mjs';
+import { startLeaseFloor, startPassThrough, startRelay } from './workers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const allTargets = ['relay', 'pass-through', 'direct'];
+const allTargets = ['relay', 'pass-through', 'lease-floor', 'direct'];
 
 const usage = `usage: npm run bench -- [options]     (each option also reads the BENCH_* variable shown)
   --duration <s>         measured seconds per level and target      BENCH_DURATION    (10)
   --warmup <s>           warm-up seconds before each measurement     BENCH_WARMUP      (2)
   --levels <list>        concurrency levels                          BENCH_LEVELS      (1,16,64,128)
-  --targets <list>       relay,pass-through,direct                   BENCH_TARGETS     (all three)
+  --targets <list>       relay,pass-through,lease-floor,direct       BENCH_TARGETS     (all four)
   --chunks <n>           text deltas per upstream reply              BENCH_CHUNKS      (5)
   --chunk-delay <ms>     delay between upstream chunks               BENCH_CHUNK_DELAY (20)
   --long-chunks <n>      text deltas of the long-answer scenario     BENCH_LONG_CHUNKS (200; 0: off)
@@ -481,6 +481,14 @@ async function main() {
     compatibility: relay.compatibility,
   });
   cleanups.push(() => passThrough.dispose());
+  const leaseFloor = config.targets.includes('lease-floor')
+    ? await startLeaseFloor({
+        persistRoot: join(state, 'lease-floor'),
+        upstreamOrigin: upstream.origin,
+        compatibility: relay.compatibility,
+      })
+    : null;
+  if (leaseFloor) cleanups.push(() => leaseFloor.dispose());
   takeOverSignals();
 
   const header = (key) => ({ ...requestHeaders, 'x-api-key': key });
@@ -499,6 +507,13 @@ async function main() {
       port: port(passThrough.url),
       headers: header(scenario.credential),
       pids: passThrough.pids,
+      settleMs: 0,
+    },
+    'lease-floor': leaseFloor && {
+      name: 'lease-floor',
+      port: port(leaseFloor.url),
+      headers: header(scenario.credential),
+      pids: leaseFloor.pids,
       settleMs: 0,
     },
     direct: {
@@ -589,8 +604,9 @@ async function main() {
     peakRssKiB: {
       relay: memoryKiB(relay.pids[0])?.hwm ?? null,
       passThrough: memoryKiB(passThrough.pids[0])?.hwm ?? null,
+      leaseFloor: leaseFloor ? (memoryKiB(leaseFloor.pids[0])?.hwm ?? null) : null,
     },
-    workerdLog: { relay: relay.log(), passThrough: passThrough.log() },
+    workerdLog: { relay: relay.log(), passThrough: passThrough.log(), leaseFloor: leaseFloor?.log() ?? null },
   };
 
   mkdirSync(config.out, { recursive: true });

@@ -245,3 +245,75 @@ export async function startPassThrough({ persistRoot, upstreamOrigin, compatibil
   );
   return { ...instance, name: 'pass-through', log: log.snapshot };
 }
+
+/**
+ * The least any relay that keeps issue 08's guarantees does on top of the pass-through: one
+ * blocking Durable Object call that commits a lease row before it answers (the output gate holds
+ * the answer until the write is durable), the body piped natively, and the lease released when
+ * the body ends, releases batched per isolate every 25 ms as the relay's are. No authentication,
+ * no parsing, no metering, no usage event: a floor, not a relay. The relay's CPU over this
+ * target's is what its own design costs; this target's over the pass-through's is what the
+ * guarantees cost here, where the Durable Object runs on the worker's own thread.
+ */
+export async function startLeaseFloor({ persistRoot, upstreamOrigin, compatibility }) {
+  const script = `import { DurableObject } from 'cloudflare:workers';
+export class Lease extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, at INTEGER NOT NULL)');
+  }
+  acquire(id) {
+    this.ctx.storage.sql.exec('INSERT INTO leases (id, at) VALUES (?, ?)', id, Date.now());
+    return true;
+  }
+  releaseMany(ids) {
+    for (const id of ids) this.ctx.storage.sql.exec('DELETE FROM leases WHERE id = ?', id);
+  }
+}
+let released = [];
+let flush = null;
+function release(gate, id) {
+  released.push(id);
+  flush ??= new Promise((resolve) => setTimeout(resolve, 25)).then(() => {
+    const ids = released;
+    released = [];
+    flush = null;
+    return gate.releaseMany(ids);
+  });
+  return flush;
+}
+export default {
+  async fetch(request, env, ctx) {
+    const gate = env.LEASE.get(env.LEASE.idFromName('account'));
+    const id = crypto.randomUUID();
+    await gate.acquire(id);
+    const url = new URL(request.url);
+    const upstream = await fetch(${JSON.stringify(upstreamOrigin)} + url.pathname + url.search, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+    });
+    const out = new IdentityTransformStream();
+    ctx.waitUntil(upstream.body.pipeTo(out.writable).catch(() => {}).then(() => release(gate, id)));
+    return new Response(out.readable, upstream);
+  },
+};
+`;
+  const log = runtimeLog();
+  const instance = await startInstance(
+    {
+      ...sharedOptions(persistRoot, log),
+      workers: [
+        {
+          name: 'lease-floor',
+          modules: true,
+          script,
+          durableObjects: { LEASE: { className: 'Lease', useSQLite: true } },
+          ...compatibility,
+        },
+      ],
+    },
+    log,
+  );
+  return { ...instance, name: 'lease-floor', log: log.snapshot };
+}
