@@ -6,6 +6,7 @@ import { ADMIN_TOKEN, admin, api, eventually, newUser, streamMessage } from './s
 interface Usage {
   totals: { requests: number; costMicros: number };
   byMember: { userId: string; requests: number }[];
+  byKey: { keyId: string; name: string | null; prefix: string | null; requests: number }[];
   byModel: { model: string }[];
   byHour: { hour: number }[];
 }
@@ -25,9 +26,15 @@ async function use(key: string, times: number) {
   for (let i = 0; i < times; i++) await (await streamMessage(key)).text();
 }
 
-async function keyFor(groupId: string, person: Person) {
+type Key = { id: string; key: string; name: string; prefix: string };
+
+async function keyFor(groupId: string, person: Person, name = '') {
   await admin('POST', `/groups/${groupId}/members`, { userId: person.id, role: 'member' });
-  return (await admin<{ id: string; key: string }>('POST', '/keys', { groupId, userId: person.id })).json;
+  return newKey(groupId, person, name);
+}
+
+async function newKey(groupId: string, person: Person, name: string) {
+  return (await admin<Key>('POST', '/keys', { groupId, userId: person.id, name })).json;
 }
 
 /**
@@ -75,8 +82,8 @@ async function world() {
       enterpriseId: enterprise,
     })
   ).json.id;
-  const k1 = await keyFor(group, u1);
-  const k2 = await keyFor(group, u2);
+  const k1 = await keyFor(group, u1, 'u1 laptop');
+  const k2 = await keyFor(group, u2, 'u2 laptop');
 
   const carAccount = (
     await admin<{ id: string }>('POST', '/accounts', {
@@ -89,7 +96,7 @@ async function world() {
     await admin<{ id: string }>('POST', '/groups', { name: 'c', kind: 'carpool', accountId: carAccount })
   ).json.id;
   await admin('POST', `/groups/${carpool}/members`, { userId: carOwner.id, role: 'owner' });
-  const kc = await keyFor(carpool, carMember);
+  const kc = await keyFor(carpool, carMember, 'car laptop');
 
   await use(k1.key, 1);
   await use(k2.key, 2);
@@ -178,6 +185,84 @@ describe('usage, scoped by the caller', () => {
     // A filter is needed; the operator reads anything.
     expect(await status(w.u1.token, '/usage')).toBe(400);
     expect((await api<Usage>(ADMIN_TOKEN, 'GET', `/usage?userId=${w.u2.id}`)).json.totals.requests).toBe(2);
+  });
+});
+
+describe('usage by key', () => {
+  /** A key's line as the test knows it: its id, name, prefix and request count. */
+  const line = (key: Key, requests: number) => ({
+    keyId: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    requests,
+  });
+  const lines = (usage: Usage) =>
+    usage.byKey.map(({ keyId, name, prefix, requests }) => ({ keyId, name, prefix, requests }));
+  const byId = <T extends { keyId: string }>(rows: T[]) =>
+    [...rows].sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
+
+  it('a line per key, named, in the same answer; a plain member sees only their own keys; never another tenant’s', async () => {
+    const w = await world();
+    // A second key for u1: their member line is both keys', and each key has its own.
+    const k1b = await newKey(w.group, w.u1, 'u1 phone');
+    await use(k1b.key, 2);
+    await eventually(async () =>
+      (await api<Usage>(ADMIN_TOKEN, 'GET', `/usage?groupId=${w.group}`)).json.totals.requests === 5
+        ? true
+        : undefined,
+    );
+    const everyKey = byId([line(w.k1, 1), line(k1b, 2), line(w.k2, 2)]);
+
+    for (const manager of [w.owner, w.entAdmin]) {
+      const group = (await api<Usage>(manager.token, 'GET', `/usage?groupId=${w.group}`)).json;
+      expect(lines(group)).toEqual(everyKey);
+      expect(group.byKey.reduce((n, k) => n + k.requests, 0)).toBe(group.totals.requests);
+      // Every sum of a key's line is that key's own total.
+      for (const { keyId, name: _name, prefix: _prefix, ...sums } of group.byKey)
+        expect(sums).toEqual((await api<Usage>(manager.token, 'GET', `/usage?keyId=${keyId}`)).json.totals);
+      expect(group.byMember.find((m) => m.userId === w.u1.id)?.requests).toBe(3);
+      // By the pool account: its every group's keys, which are these.
+      expect(
+        lines((await api<Usage>(manager.token, 'GET', `/usage?accountId=${w.poolAccount}`)).json),
+      ).toEqual(everyKey);
+    }
+    // A key's line names it and nothing secret: the sums, its id, name and prefix.
+    const [first] = (await api<Usage>(w.owner.token, 'GET', `/usage?groupId=${w.group}`)).json.byKey;
+    expect(Object.keys(first!).sort()).toEqual(
+      [
+        'cacheReadTokens',
+        'cacheWrite1hTokens',
+        'cacheWrite5mTokens',
+        'costMicros',
+        'errors',
+        'inputTokens',
+        'keyId',
+        'name',
+        'outputTokens',
+        'prefix',
+        'requests',
+        'unpricedRequests',
+      ].sort(),
+    );
+
+    // A plain member asking for their group: the group's totals, only their own keys' lines.
+    const asMember = (await api<Usage>(w.u1.token, 'GET', `/usage?groupId=${w.group}`)).json;
+    expect(asMember.totals.requests).toBe(5);
+    expect(lines(asMember)).toEqual(byId([line(w.k1, 1), line(k1b, 2)]));
+    expect(lines((await api<Usage>(w.u2.token, 'GET', `/usage?groupId=${w.group}`)).json)).toEqual([
+      line(w.k2, 2),
+    ]);
+    expect(lines((await api<Usage>(w.u1.token, 'GET', `/usage?userId=${w.u1.id}`)).json)).toEqual(
+      byId([line(w.k1, 1), line(k1b, 2)]),
+    );
+
+    // The carpool is another tenant: its key is only in its own answers, and theirs only in it.
+    const car = (await api<Usage>(w.carOwner.token, 'GET', `/usage?groupId=${w.carpool}`)).json;
+    expect(lines(car)).toEqual([line(w.kc, 1)]);
+    expect(
+      lines((await api<Usage>(w.carOwner.token, 'GET', `/usage?accountId=${w.carAccount}`)).json),
+    ).toEqual([line(w.kc, 1)]);
+    expect(lines((await api<Usage>(ADMIN_TOKEN, 'GET', `/usage?groupId=${w.group}`)).json)).toEqual(everyKey);
   });
 });
 

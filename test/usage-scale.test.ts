@@ -191,6 +191,7 @@ describe('rollups', () => {
       byDay: { day: number; requests: number }[];
       byHour: unknown[];
       byModel: { model: string; requests: number }[];
+      byKey: { keyId: string; name: string | null; prefix: string | null; requests: number }[];
       sources: { grain: string; from: number; to: number }[];
     }>(carpool.owner.token, 'GET', `/usage?keyId=${carpool.keyId}&from=${from}&to=${to}`);
     expect(usage.status).toBe(200);
@@ -207,6 +208,20 @@ describe('rollups', () => {
       errors: expected!.errors,
     });
     expect(usage.json.byModel.reduce((s, m) => s + m.requests, 0)).toBe(expected!.requests);
+    // One line for the key, its five segments' rows merged, with the key's name and prefix.
+    const key = await env.DB.prepare('SELECT name, prefix FROM api_keys WHERE id = ?')
+      .bind(carpool.keyId)
+      .first<{ name: string; prefix: string }>();
+    expect(usage.json.byKey).toEqual([
+      expect.objectContaining({
+        keyId: carpool.keyId,
+        name: key!.name,
+        prefix: key!.prefix,
+        requests: expected!.requests,
+        costMicros: expected!.cost,
+        errors: expected!.errors,
+      }),
+    ]);
     expect(usage.json.byHour).toEqual([]); // longer than a week
     // Days come from daily and hourly rows only: the months' days are there too.
     expect(usage.json.byDay.some((d) => d.day === Date.parse('2025-02-14T00:00:00Z'))).toBe(true);
@@ -221,6 +236,20 @@ describe('rollups', () => {
     expect(haiku.json.totals.requests).toBe(
       usage.json.byModel.find((m) => m.model === 'claude-haiku-4-5')!.requests,
     );
+  });
+
+  it('a key that is gone keeps its line, without a name', async () => {
+    const ids = fakeIds();
+    const at = Date.parse('2025-03-03T10:00:00Z');
+    await writeUsage(env, [event(ids, at), event(ids, at + 1)]);
+    const usage = await api<{ byKey: unknown[] }>(
+      ADMIN_TOKEN,
+      'GET',
+      `/usage?userId=${ids.userId}&from=${at - DAY}&to=${at + DAY}`,
+    );
+    expect(usage.json.byKey).toEqual([
+      expect.objectContaining({ keyId: ids.keyId, name: null, prefix: null, requests: 2 }),
+    ]);
   });
 
   it('every usage and request-log query is served by an index, not a scan', async () => {
@@ -251,7 +280,7 @@ describe('rollups', () => {
         for (const r of [range, short]) {
           const { parts, hourly } = usageStatements(db(env), { ...q, ...r }, scope);
           for (const p of parts) {
-            statements.push(p.byModel.toSQL(), p.byMember.toSQL());
+            statements.push(p.byModel.toSQL(), p.byMember.toSQL(), p.byKey.toSQL());
             statements.push(p.byDay.toSQL());
           }
           if (hourly) statements.push(hourly.toSQL());
@@ -268,6 +297,7 @@ describe('rollups', () => {
       params: [0],
     });
     expect(statements.length).toBeGreaterThan(50);
+    let keyLookups = 0;
     for (const s of statements) {
       const plan = await all<{ detail: string }>(`EXPLAIN QUERY PLAN ${s.sql}`, ...s.params);
       const details = plan.map((p) => p.detail);
@@ -280,7 +310,13 @@ describe('rollups', () => {
           /^SEARCH \w+ USING (COVERING )?INDEX \w+_(key|group|user|account)_idx \(\w+=\?|USING (COVERING )?INDEX request_log_created_idx/,
         );
       }
+      // A key's name and prefix (the lines by key) are looked up by its id.
+      for (const d of details.filter((d) => /^(SEARCH|SCAN) api_keys\b/.test(d))) {
+        expect(d, s.sql).toMatch(/^SEARCH api_keys USING INDEX sqlite_autoindex_api_keys_1 \(id=\?\)$/);
+        keyLookups++;
+      }
     }
+    expect(keyLookups).toBeGreaterThan(0);
   });
 });
 

@@ -1,6 +1,6 @@
 // The admin pages' logic (dashboard/src/lib/admin.ts and the access levels of lib/access.ts), in
 // Node: account conditions and cooldown countdowns, pool utilisation, budget bars, range presets,
-// cost per day from the hourly read-out, top-N folding, CSV, and who sees which admin page.
+// cost per day from the hourly read-out, key labels, top-N folding, CSV, and who sees which admin page.
 import { describe, expect, it } from 'vitest';
 import type { Schemas } from '../src/api/client';
 import { adminEn } from '../src/i18n/admin.en';
@@ -13,6 +13,7 @@ import {
   cooldownEnds,
   costPerDay,
   formatCountdown,
+  keyLabel,
   percent,
   poolUtilisation,
   presetRange,
@@ -147,6 +148,12 @@ describe('usage shaping', () => {
       { day: new Date(2026, 10, 2).getTime(), costMicros: 0 },
       { day: new Date(2026, 10, 3).getTime(), costMicros: 7 },
     ]);
+  });
+
+  it('names a key by its name and prefix, its prefix alone, or, once it is gone, its id', () => {
+    expect(keyLabel({ name: 'laptop', prefix: 'cp-abc123…wxyz' }, 'k1')).toBe('laptop (cp-abc123…wxyz)');
+    expect(keyLabel({ name: '', prefix: 'cp-abc123…wxyz' }, 'k1')).toBe('cp-abc123…wxyz');
+    expect(keyLabel({ name: null, prefix: null }, 'k1')).toBe('k1');
   });
 
   it('keeps the largest rows and folds the rest into one', () => {

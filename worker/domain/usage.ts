@@ -1,4 +1,4 @@
-// Usage read-outs from the aggregates (totals, and breakdowns by model, member, day and hour),
+// Usage read-outs from the aggregates (totals, and breakdowns by model, member, key, day and hour),
 // scoped by who asks: a member sees their own usage and their groups' totals; whoever manages a
 // group (its owner; the enterprise's owners and admins) sees all of it; a system admin sees
 // everything. A filter naming something outside the caller's scope is a 404, like any other id.
@@ -71,12 +71,12 @@ function add(into: Sums, row: Sums): void {
   for (const k of SUM_KEYS) into[k] += row[k];
 }
 
-/** Rows of several segments merged by a key (a model, a member, a day), in key order. */
-function merge<K extends string | number, F extends string>(
-  field: F,
-  rows: (Sums & Record<F, K>)[],
-): (Sums & Record<F, K>)[] {
-  const by = new Map<K, Sums & Record<F, K>>();
+/**
+ * Rows of several segments merged by a key (a model, a member, an API key, a day), in key order.
+ * Fields other than the sums (a key's name) are the same in every segment: the first row's stay.
+ */
+function merge<F extends string, R extends Sums & Record<F, string | number>>(field: F, rows: R[]): R[] {
+  const by = new Map<R[F], R>();
   for (const row of rows) {
     const key = row[field];
     const into = by.get(key);
@@ -95,6 +95,15 @@ export function filtersOn(t: ScopedColumns, q: UsageQuery): SQL[] {
   if (q.accountId) out.push(eq(t.accountId, q.accountId));
   if (q.model) out.push(eq(t.model, q.model));
   return out;
+}
+
+/**
+ * A column of the key behind an aggregate row, or null once the key is gone. A correlated
+ * subquery rather than a join: in a grouped select SQLite runs it once per line of the answer (a
+ * primary-key lookup), not once per aggregate row. Only display columns are named, never the hash.
+ */
+function keyColumn(t: Aggregate, column: typeof apiKeys.name | typeof apiKeys.prefix) {
+  return sql<string | null>`(select ${column} from ${apiKeys} where ${apiKeys.id} = ${t.keyId})`;
 }
 
 function byDay(d: Db, s: Segment, q: UsageQuery, scope: ScopeSql) {
@@ -128,6 +137,17 @@ export function usageStatements(d: Db, q: UsageQuery & { from: number; to: numbe
         .from(table)
         .where(memberWhere)
         .groupBy(table.userId),
+      // Keys are per member: scoped like the member lines, so a plain member sees only theirs.
+      byKey: d
+        .select({
+          keyId: table.keyId,
+          name: keyColumn(table, apiKeys.name),
+          prefix: keyColumn(table, apiKeys.prefix),
+          ...sumsOf(table),
+        })
+        .from(table)
+        .where(memberWhere)
+        .groupBy(table.keyId),
       // Days: the daily rows (also for a run of months: a report by day needs its days), or the
       // hourly ones folded into their day.
       byDay: byDay(d, s, q, scope),
@@ -164,7 +184,7 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
   const { segments, parts, hourly } = usageStatements(d, { ...q, from, to }, scope);
 
   // One batch: every segment's breakdowns, then the hours. Totals are the sum of the models.
-  const statements: BatchItem<'sqlite'>[] = parts.flatMap((p) => [p.byModel, p.byMember, p.byDay]);
+  const statements: BatchItem<'sqlite'>[] = parts.flatMap((p) => [p.byModel, p.byMember, p.byKey, p.byDay]);
   if (hourly) statements.push(hourly);
   const results =
     statements.length > 0
@@ -173,10 +193,12 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
   let i = 0;
   const models: (Sums & { model: string })[] = [];
   const members: (Sums & { userId: string })[] = [];
+  const keys: (Sums & { keyId: string; name: string | null; prefix: string | null })[] = [];
   const days: (Sums & { day: number })[] = [];
   for (const _ of parts) {
     models.push(...(results[i++] as typeof models));
     members.push(...(results[i++] as typeof members));
+    keys.push(...(results[i++] as typeof keys));
     days.push(...(results[i++] as typeof days));
   }
   const byHour = hourly ? (results[i++] as (Sums & { hour: number })[]) : [];
@@ -189,6 +211,7 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
     totals,
     byModel,
     byMember: merge('userId', members),
+    byKey: merge('keyId', keys),
     byDay: merge('day', days),
     byHour,
     sources: segments,

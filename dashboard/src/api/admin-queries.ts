@@ -95,7 +95,7 @@ export function useUsage(query: UsageQuery, enabled = true) {
 }
 
 /**
- * Several usage read-outs at once (one per group, key, …): the API sums one scope per call. Read
+ * Several usage read-outs at once (one per group, …): the API sums one scope per call. Read
  * again every 30 s: usage is metered through the queue, a little after the requests it counts.
  */
 export function useUsages(queries: readonly UsageQuery[]) {

@@ -2858,6 +2858,24 @@ export interface components {
                 unpricedRequests: number;
                 userId: string;
             }[];
+            /** @description scoped like byMember: a plain member asking for their group sees only their keys */
+            byKey: {
+                requests: number;
+                errors: number;
+                inputTokens: number;
+                outputTokens: number;
+                cacheWrite5mTokens: number;
+                cacheWrite1hTokens: number;
+                cacheReadTokens: number;
+                /** @description micro-dollars */
+                costMicros: number;
+                unpricedRequests: number;
+                keyId: string;
+                /** @description the key's name ('' if unnamed); null: key gone */
+                name: string | null;
+                /** @description the key's first and last characters, as in the key list; null: key gone */
+                prefix: string | null;
+            }[];
             byDay: {
                 requests: number;
                 errors: number;

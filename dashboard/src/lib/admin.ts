@@ -178,6 +178,16 @@ export function totalTokens(s: Sums): number {
 }
 
 /**
+ * A key as people recognise it: its name and prefix, or the prefix alone when it has no name.
+ * The prefix already ends in the key's last characters (`cp-abc123…wxyz`), so nothing is added to
+ * it. A key that is gone (no prefix) falls back to its id.
+ */
+export function keyLabel(key: { name: string | null; prefix: string | null }, id: string): string {
+  if (!key.prefix) return key.name || id;
+  return key.name ? `${key.name} (${key.prefix})` : key.prefix;
+}
+
+/**
  * The largest `limit` rows by `value`, the rest folded into one "other" row, for a bar chart that
  * stays readable on a phone.
  */

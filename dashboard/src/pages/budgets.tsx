@@ -11,6 +11,7 @@ import { BudgetBarView } from '../components/admin-ui';
 import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { runEnterpriseIds } from '../lib/access';
+import { keyLabel } from '../lib/admin';
 import { formatMicros, parseDollars } from '../lib/format';
 
 type Budget = Schemas['Budget'];
@@ -224,7 +225,7 @@ function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
             ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: `${m.name} <${m.email}>` }))
             : (groupKeys.data?.data ?? [])
                 .filter((k) => k.status === 'active')
-                .map((k) => ({ value: k.id, label: `${k.name} (${k.prefix}…)` }));
+                .map((k) => ({ value: k.id, label: keyLabel(k, k.id) }));
   const choose = [{ value: '', label: t('adm.common.choose') }, ...targets];
   return (
     <Card title={t('adm.budgets.new')}>

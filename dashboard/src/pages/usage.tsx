@@ -4,7 +4,7 @@
 // totals). The request log (components/request-log.tsx) lives below the aggregates.
 import { useQuery } from '@tanstack/react-query';
 import { lazy, Suspense, useMemo, useState } from 'react';
-import { useAccounts, useGroupDetail, useUsage, useUsages } from '../api/admin-queries';
+import { useAccounts, useGroupDetail, useUsage } from '../api/admin-queries';
 import { api, must } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import { RequestLog } from '../components/request-log';
@@ -13,6 +13,7 @@ import { useI18n } from '../i18n';
 import { managesAnything, ownsGroup } from '../lib/access';
 import {
   costPerDay,
+  keyLabel,
   presetRange,
   RANGE_PRESETS,
   type RangePreset,
@@ -27,7 +28,6 @@ const TimeChart = lazy(() => import('../components/chart').then((m) => ({ defaul
 const BarList = lazy(() => import('../components/chart').then((m) => ({ default: m.BarList })));
 
 const MAX_BARS = 8;
-const MAX_KEYS = 12;
 
 export default function UsagePage() {
   const { t, language } = useI18n();
@@ -50,7 +50,7 @@ export default function UsagePage() {
   const group = useGroupDetail(kind === 'group' ? id : '');
   const names = new Map((group.data?.members ?? []).map((m) => [m.userId, m.name]));
 
-  // By key: the API sums one key per call, so the keys of the scope are read one by one.
+  // The request log's key filter, and the names of its keys.
   const keysQuery = useQuery({
     queryKey: ['usage-keys', kind, id],
     enabled: Boolean(id) && (kind === 'user' || (kind === 'group' && ownsGroup(me.data, id))),
@@ -59,8 +59,7 @@ export default function UsagePage() {
         ? must(api.GET('/groups/{id}/keys', { params: { path: { id } } }))
         : must(api.GET('/keys', { params: { query: {} } })),
   });
-  const keyList = (keysQuery.data?.data ?? []).slice(0, MAX_KEYS);
-  const keyUsages = useUsages(keyList.map((k) => ({ keyId: k.id, from: range.from, to: range.to })));
+  const keyList = keysQuery.data?.data ?? [];
 
   const scopes = [
     { value: 'me', label: t('adm.usage.mine') },
@@ -82,16 +81,9 @@ export default function UsagePage() {
   const byMember = data
     ? topN(data.byMember, (r) => names.get(r.userId) ?? r.userId, totalTokens, MAX_BARS, t('adm.usage.other'))
     : [];
-  const byKey = topN(
-    keyList.map((k, i) => ({
-      name: `${k.name} (${k.prefix}…)`,
-      tokens: keyUsages[i]?.data ? totalTokens(keyUsages[i].data.totals) : 0,
-    })),
-    (r) => r.name,
-    (r) => r.tokens,
-    MAX_BARS,
-    t('adm.usage.other'),
-  );
+  const byKey = data
+    ? topN(data.byKey, (r) => keyLabel(r, r.keyId), totalTokens, MAX_BARS, t('adm.usage.other'))
+    : [];
 
   const csv = data
     ? toCsv(
@@ -119,6 +111,16 @@ export default function UsagePage() {
           ...data.byMember.map((r) => [
             'member',
             names.get(r.userId) ?? r.userId,
+            r.requests,
+            r.errors,
+            r.inputTokens,
+            r.outputTokens,
+            r.cacheReadTokens,
+            r.costMicros,
+          ]),
+          ...data.byKey.map((r) => [
+            'key',
+            keyLabel(r, r.keyId),
             r.requests,
             r.errors,
             r.inputTokens,
@@ -206,11 +208,13 @@ export default function UsagePage() {
                 <BarList rows={byMember} format={tokens} label={t('adm.usage.byMember')} />
               )}
             </Card>
-            {keyList.length > 0 && (
-              <Card title={t('adm.usage.byKey')}>
+            <Card title={t('adm.usage.byKey')}>
+              {byKey.length === 0 ? (
+                <p className="muted">{t('adm.usage.nothing')}</p>
+              ) : (
                 <BarList rows={byKey} format={tokens} label={t('adm.usage.byKey')} />
-              </Card>
-            )}
+              )}
+            </Card>
           </Suspense>
           <p>
             <a
@@ -226,7 +230,7 @@ export default function UsagePage() {
       <RequestLog
         key={scope}
         scope={kind === 'user' ? { userId: id } : kind === 'group' ? { groupId: id } : { accountId: id }}
-        keys={keyList.map((k) => ({ value: k.id, label: `${k.name} (${k.prefix}…)` }))}
+        keys={keyList.map((k) => ({ value: k.id, label: keyLabel(k, k.id) }))}
         members={
           kind === 'group' ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: m.name })) : []
         }

@@ -66,6 +66,22 @@ const UsageSchema = z
     totals: Sums,
     byModel: z.array(Sums.extend({ model: z.string() })),
     byMember: z.array(Sums.extend({ userId: z.string() })),
+    byKey: z
+      .array(
+        Sums.extend({
+          keyId: z.string(),
+          name: z
+            .string()
+            .nullable()
+            .openapi({ description: "the key's name ('' if unnamed); null: key gone" }),
+          prefix: z.string().nullable().openapi({
+            description: "the key's first and last characters, as in the key list; null: key gone",
+          }),
+        }),
+      )
+      .openapi({
+        description: 'scoped like byMember: a plain member asking for their group sees only their keys',
+      }),
     byDay: z.array(Sums.extend({ day: z.number().int().openapi({ description: 'UTC day start, ms' }) })),
     byHour: z
       .array(Sums.extend({ hour: z.number().int() }))
