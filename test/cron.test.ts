@@ -1,12 +1,15 @@
 // The 10-minute cron does bounded work per run: closing last month takes at most a fixed number of
 // groups a run, oldest first, each against its own zone's month, and a group whose close keeps
-// failing does not keep the others from closing on the following runs.
+// failing does not keep the others from closing on the following runs; the budget reconciliation
+// records every budget it checked.
 //
-// A file of its own, for a D1 holding only these groups: the runs are given a `now` in 2020, and
-// the groups are rows written straight into D1 with a created_at before it.
+// A file of its own, for a D1 holding only these groups and budgets: the closing runs are given a
+// `now` in 2020, and their groups are rows written straight into D1 with a created_at before it.
 import { env } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { reconcileBudgets } from '../worker/budgets/reconcile';
 import { CLOSE_LIMIT, closeLastMonths } from '../worker/domain/billing';
+import { admin, seedCarpool } from './support/relay';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -112,5 +115,34 @@ describe('closing last month', () => {
     const november = Date.parse('2018-12-01T05:00:00Z');
     expect(await closeLastMonths(env, november)).toBe(CLOSE_LIMIT);
     expect(await closeLastMonths(env, november)).toBe(1);
+  });
+});
+
+/** A group budget for each period (one per target and period) on each of `n` new carpools. */
+async function groupBudgets(n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const { groupId } = await seedCarpool();
+    for (const period of ['day', 'week', 'month', 'total']) {
+      const budget = await admin<{ id: string }>('POST', '/budgets', {
+        scope: 'group',
+        groupId,
+        period,
+        limitMicros: 100_000_000,
+      });
+      expect(budget.status).toBe(201);
+      ids.push(budget.json.id);
+    }
+  }
+  return ids;
+}
+
+describe('reconciling budgets', () => {
+  it('records every budget it checked, more than one statement could bind', async () => {
+    const ids = await groupBudgets(4);
+    const results = await reconcileBudgets(env);
+    expect(results.map((r) => r.budgetId).sort()).toEqual([...ids].sort());
+    const { results: rows } = await env.DB.prepare('SELECT budget_id FROM budget_reconciliations').all();
+    expect(rows).toHaveLength(ids.length);
   });
 });

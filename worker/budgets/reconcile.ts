@@ -162,12 +162,12 @@ export async function reconcileBudgets(env: Env, now = Date.now()): Promise<Budg
       console.warn(JSON.stringify(line));
     }
   }
-  // One upsert per budget, in batches under D1's statement limits.
-  for (let i = 0; i < results.length; i += 50) {
-    const chunk = results.slice(i, i + 50);
-    await d
+  // One upsert per budget, all in one batch: a row binds seven parameters, and D1 binds at most
+  // 100 to a statement.
+  const [first, ...rest] = results.map((r) =>
+    d
       .insert(budgetReconciliations)
-      .values(chunk)
+      .values(r)
       .onConflictDoUpdate({
         target: budgetReconciliations.budgetId,
         set: {
@@ -178,7 +178,8 @@ export async function reconcileBudgets(env: Env, now = Date.now()): Promise<Budg
           driftMicros: sql`excluded.drift_micros`,
           flagged: sql`excluded.flagged`,
         },
-      });
-  }
+      }),
+  );
+  if (first) await d.batch([first, ...rest]);
   return results;
 }
