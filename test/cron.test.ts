@@ -1,15 +1,19 @@
 // The 10-minute cron does bounded work per run: closing last month takes at most a fixed number of
 // groups a run, oldest first, each against its own zone's month, and a group whose close keeps
 // failing does not keep the others from closing on the following runs; the budget reconciliation
-// records every budget it checked.
+// checks at most a fixed number of budgets a run, least recently checked first, still flags a
+// drift found twice in a row by a budget's own checks, and records every budget it checked.
 //
 // A file of its own, for a D1 holding only these groups and budgets: the closing runs are given a
 // `now` in 2020, and their groups are rows written straight into D1 with a created_at before it.
 import { env } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { reconcileBudgets } from '../worker/budgets/reconcile';
+import { RECONCILE_LIMIT, reconcileBudgets } from '../worker/budgets/reconcile';
 import { CLOSE_LIMIT, closeLastMonths } from '../worker/domain/billing';
-import { admin, seedCarpool } from './support/relay';
+import { pushGroup } from '../worker/domain/push';
+import { writeUsage } from '../worker/queue/consumer';
+import type { UsageEvent } from '../worker/queue/usage-event';
+import { admin, type Carpool, seedCarpool } from './support/relay';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -119,10 +123,12 @@ describe('closing last month', () => {
 });
 
 /** A group budget for each period (one per target and period) on each of `n` new carpools. */
-async function groupBudgets(n: number): Promise<string[]> {
+async function groupBudgets(n: number, carpools: Carpool[] = []): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const { groupId } = await seedCarpool();
+    const carpool = await seedCarpool();
+    carpools.push(carpool);
+    const { groupId } = carpool;
     for (const period of ['day', 'week', 'month', 'total']) {
       const budget = await admin<{ id: string }>('POST', '/budgets', {
         scope: 'group',
@@ -145,4 +151,99 @@ describe('reconciling budgets', () => {
     const { results: rows } = await env.DB.prepare('SELECT budget_id FROM budget_reconciliations').all();
     expect(rows).toHaveLength(ids.length);
   });
+
+  it('checks the least recently checked first, each budget once in ceil(N / limit) runs', async () => {
+    // Only this test's budgets: the rotation is over all of them.
+    await env.DB.prepare('DELETE FROM budgets').run();
+    const carpools: Carpool[] = [];
+    const ids = (await groupBudgets(1, carpools)).sort();
+    const base = Date.now();
+    const run = async (k: number) =>
+      (await reconcileBudgets(env, base + k * 1_000, 2)).map((r) => r.budgetId);
+    // Never checked first, by id; then the oldest check.
+    expect(await run(1)).toEqual(ids.slice(0, 2));
+    expect(await run(2)).toEqual(ids.slice(2, 4));
+    expect(await run(3)).toEqual(ids.slice(0, 2));
+
+    // D1 learns of spending the gate never counted. A drift is flagged on a budget's second check
+    // that finds it, however many runs apart: c and d find it at runs 4 and 6, a and b at 5 and 7.
+    const { keyId, userId, groupId, accountId } = carpools[0]!;
+    await writeUsage(env, [usageEvent({ keyId, userId, groupId, accountId }, base)]);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const checks = async (k: number) =>
+      (await reconcileBudgets(env, base + k * 1_000, 2)).map((r) => [r.budgetId, r.driftMicros, r.flagged]);
+    const [a, b, c, d] = ids;
+    expect(await checks(4)).toEqual([
+      [c, 4_321, false],
+      [d, 4_321, false],
+    ]);
+    expect(await checks(5)).toEqual([
+      [a, 4_321, false],
+      [b, 4_321, false],
+    ]);
+    expect(await checks(6)).toEqual([
+      [c, 4_321, true],
+      [d, 4_321, true],
+    ]);
+    expect(await checks(7)).toEqual([
+      [a, 4_321, true],
+      [b, 4_321, true],
+    ]);
+    expect(warn).toHaveBeenCalledTimes(4);
+  });
+
+  it('checks RECONCILE_LIMIT budgets a run unless told otherwise', async () => {
+    await env.DB.prepare('DELETE FROM budgets').run();
+    // Key budgets written straight into D1 on one group (the keys need not exist), then pushed to
+    // its gate, as creating them through the API would, one by one.
+    const { groupId } = await seedCarpool();
+    const ids = Array.from({ length: RECONCILE_LIMIT + 1 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
+    await env.DB.batch(
+      ids.map((id) =>
+        env.DB.prepare(
+          `INSERT INTO budgets (id, scope, scope_id, key_id, group_id, period, limit_micros, mode, time_zone)
+           VALUES (?, 'key', ?, ?, ?, 'month', 100000000, 'hard', 'UTC')`,
+        ).bind(id, id, id, groupId),
+      ),
+    );
+    await pushGroup(env, groupId);
+    const first = await reconcileBudgets(env);
+    expect(first.map((r) => r.budgetId)).toEqual(ids.slice(0, RECONCILE_LIMIT));
+    const second = await reconcileBudgets(env, Date.now() + 1_000);
+    expect(second.map((r) => r.budgetId)).toEqual([
+      ids[RECONCILE_LIMIT],
+      ...ids.slice(0, RECONCILE_LIMIT - 1),
+    ]);
+  });
 });
+
+function usageEvent(
+  ids: Pick<Carpool, 'keyId' | 'userId' | 'groupId' | 'accountId'>,
+  at: number,
+): UsageEvent {
+  return {
+    requestId: crypto.randomUUID(),
+    at,
+    ...ids,
+    provider: 'anthropic',
+    surface: 'anthropic',
+    model: 'claude-sonnet-4-5',
+    stream: false,
+    status: 200,
+    outcome: 'complete',
+    upstreamRequestId: null,
+    usage: {
+      inputTokens: 1,
+      outputTokens: 1,
+      cacheWrite5mTokens: 0,
+      cacheWrite1hTokens: 0,
+      cacheReadTokens: 0,
+    },
+    estimated: false,
+    costMicros: 4_321,
+    unpriced: false,
+    ttfbMs: 1,
+    durationMs: 1,
+    errorType: null,
+  } as UsageEvent;
+}
