@@ -132,8 +132,8 @@ export const RECONCILE_LIMIT = 100;
  * Checks the `limit` budgets checked least recently (never-checked first); logs each persistent
  * drift as one JSON line. A budget's previous check is its own last one, however many runs ago,
  * so a drift is flagged on the second check in a row that finds it, as without the rotation.
- * A budget skipped (its gate has not learned it) records nothing, so it keeps its place at the
- * front and spends one each run until its gate knows it.
+ * A budget skipped (its gate has not learned it) records nothing, so it stays at the front of
+ * the line, taking one of each run's places until its gate knows it.
  */
 export async function reconcileBudgets(
   env: Env,
