@@ -1,8 +1,9 @@
 // Reconciliation: the gates' counters (what enforcement reads) against D1's usage (what reports
-// read). Run by the cron for every budget's current period: the settled spend the GroupGate's
-// budget book holds for a group, member or key budget (or the spend groups have reported to the
-// EnterpriseLedger for an enterprise or department budget) is compared with the cost D1 recorded
-// for the same scope, from the later of the period's start and the budget's creation until now.
+// read). Run by the cron, RECONCILE_LIMIT budgets a run in turn, for each one's current period:
+// the settled spend the GroupGate's budget book holds for a group, member or key budget (or the
+// spend groups have reported to the EnterpriseLedger for an enterprise or department budget) is
+// compared with the cost D1 recorded for the same scope, from the later of the period's start and
+// the budget's creation until now.
 //
 // Reservations of requests in flight are in neither number (settled spend only). What is left
 // is transient — a usage event still in the queue, spend a gate has not yet reported to its
@@ -10,7 +11,7 @@
 // went wrong. A difference is therefore flagged (and logged) only when it persists: nonzero on
 // this check and on the one before it in the same period. Every check's result is kept in
 // `budget_reconciliations` and shown on GET /budgets/{id}.
-import { and, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import { enterpriseLedger, groupGate } from '../../durable-objects/address';
 import { db } from '../db/client';
 import {
@@ -118,13 +119,38 @@ export interface DriftLine {
   previousDriftMicros: number;
 }
 
-/** Checks every budget once; logs each persistent drift as one JSON line. */
-export async function reconcileBudgets(env: Env, now = Date.now()): Promise<BudgetReconciliation[]> {
+/**
+ * Budgets one cron run checks at most. A check is one D1 batch, and reading the counters is one
+ * Durable Object call per group or enterprise among them, so 100 checks stay near 200 calls: with
+ * the month close (CLOSE_LIMIT) and the log trim in the same invocation, well under its 1,000 D1
+ * queries. The least recently checked go first, so with N budgets each is checked every
+ * ceil(N / 100) runs, ten minutes apart.
+ */
+export const RECONCILE_LIMIT = 100;
+
+/**
+ * Checks the `limit` budgets checked least recently (never-checked first); logs each persistent
+ * drift as one JSON line. A budget's previous check is its own last one, however many runs ago,
+ * so a drift is flagged on the second check in a row that finds it, as without the rotation.
+ * A budget skipped (its gate has not learned it) records nothing, so it stays at the front of
+ * the line, taking one of each run's places until its gate knows it.
+ */
+export async function reconcileBudgets(
+  env: Env,
+  now = Date.now(),
+  limit = RECONCILE_LIMIT,
+): Promise<BudgetReconciliation[]> {
   const d = db(env);
-  const rows = await d.select().from(budgets);
-  if (rows.length === 0) return [];
-  const [live, previous] = await Promise.all([counters(env, rows), d.select().from(budgetReconciliations)]);
-  const before = new Map(previous.map((p) => [p.budgetId, p]));
+  const picked = await d
+    .select({ budget: budgets, last: budgetReconciliations })
+    .from(budgets)
+    .leftJoin(budgetReconciliations, eq(budgetReconciliations.budgetId, budgets.id))
+    .orderBy(sql`${budgetReconciliations.checkedAt} ASC NULLS FIRST`, asc(budgets.id))
+    .limit(limit);
+  if (picked.length === 0) return [];
+  const rows = picked.map((p) => p.budget);
+  const live = await counters(env, rows);
+  const before = new Map(picked.map((p) => [p.budget.id, p.last]));
   const results: BudgetReconciliation[] = [];
   for (const b of rows) {
     const counter = live.get(b.id);
@@ -162,12 +188,12 @@ export async function reconcileBudgets(env: Env, now = Date.now()): Promise<Budg
       console.warn(JSON.stringify(line));
     }
   }
-  // One upsert per budget, in batches under D1's statement limits.
-  for (let i = 0; i < results.length; i += 50) {
-    const chunk = results.slice(i, i + 50);
-    await d
+  // One upsert per budget, all in one batch: a row binds seven parameters, and D1 binds at most
+  // 100 to a statement.
+  const [first, ...rest] = results.map((r) =>
+    d
       .insert(budgetReconciliations)
-      .values(chunk)
+      .values(r)
       .onConflictDoUpdate({
         target: budgetReconciliations.budgetId,
         set: {
@@ -178,7 +204,8 @@ export async function reconcileBudgets(env: Env, now = Date.now()): Promise<Budg
           driftMicros: sql`excluded.drift_micros`,
           flagged: sql`excluded.flagged`,
         },
-      });
-  }
+      }),
+  );
+  if (first) await d.batch([first, ...rest]);
   return results;
 }

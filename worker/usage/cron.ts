@@ -1,5 +1,6 @@
-// The usage side of the cron: trim the request log past its retention, then reconcile every
-// budget's counters with D1. One failing does not stop the other; both log why.
+// The usage side of the cron: trim the request log past its retention, and reconcile budgets'
+// counters with D1 (RECONCILE_LIMIT a run, in turn). One failing does not stop the other; both log
+// why.
 import { reconcileBudgets } from '../budgets/reconcile';
 import { trimRequestLog } from '../domain/request-log';
 
