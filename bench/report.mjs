@@ -96,7 +96,8 @@ export function markdown(run) {
       `${config.warmupSec} s of warm-up${config.repeat > 1 ? `; each figure the median of ${config.repeat} runs, the targets taking turns` : ''}; ` +
       `D1, Durable Object and queue state in \`${config.stateDir}\`` +
       `${config.queueConsumer ? '' : '; **relay queue consumer off** (diagnostic)'}` +
-      `${config.assets ? '; **relay behind the asset router** (diagnostic)' : ''}.`,
+      `${config.assets ? '; **relay behind the asset router** (diagnostic)' : ''}` +
+      `${config.floorParts?.length ? `; **lease floor with ${config.floorParts.join(', ')}** (diagnostic)` : ''}.`,
   );
   const wranglerFigure = bundle.wrangler ? ` (wrangler reports ${bundle.wrangler.gzipKiB} KiB gzip)` : '';
   lines.push(

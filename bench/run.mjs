@@ -17,7 +17,7 @@ import { buildRelayBundle } from './bundle.mjs';
 import { requestBody, requestHeaders, requestPath } from './claude-code-request.mjs';
 import { busiestThreadMs, cpuMs, machineBusyMs, memoryKiB, sampleRss, threadCpuMs } from './proc.mjs';
 import { compare, markdown, writeLatestResults } from './report.mjs';
-import { startLeaseFloor, startPassThrough, startRelay } from './workers.mjs';
+import { floorParts, startLeaseFloor, startPassThrough, startRelay } from './workers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const allTargets = ['relay', 'pass-through', 'lease-floor', 'direct'];
@@ -42,6 +42,8 @@ const usage = `usage: npm run bench -- [options]     (each option also reads the
                          queue consumer (events pile up unconsumed)
   --assets               diagnostic: the relay behind the dashboard's BENCH_ASSETS=1
                          asset router, as \`wrangler dev\` runs it
+  --floor-parts <list>   diagnostic: add relay work to the lease     BENCH_FLOOR_PARTS
+                         floor (parse,tee,hold,settle,usage)
   --no-docs              do not rewrite docs/performance.md          BENCH_DOCS=0
   --out <dir>            where the JSON goes                         BENCH_OUT         (bench/results)`;
 
@@ -70,6 +72,7 @@ const flags = {
   'state-dir': { type: 'string' },
   'no-queue-consumer': { type: 'boolean' },
   assets: { type: 'boolean' },
+  'floor-parts': { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -102,6 +105,11 @@ function options() {
   const budgetLevels = budgetText === '0' ? [] : levelList(budgetText, 'budget-levels');
   const queueConsumer = !(values['no-queue-consumer'] ?? env.BENCH_QUEUE_CONSUMER === '0');
   const assets = values.assets ?? env.BENCH_ASSETS === '1';
+  const floorPartsText = values['floor-parts'] ?? env.BENCH_FLOOR_PARTS ?? '';
+  const parts = floorPartsText === '' ? [] : floorPartsText.split(',');
+  if (parts.some((p) => !floorParts.includes(p)))
+    throw new UsageError(`--floor-parts takes ${floorParts.join(', ')}`);
+  if (parts.includes('hold') && !parts.includes('tee')) throw new UsageError('--floor-parts: hold needs tee');
   const targets = (values.targets ?? env.BENCH_TARGETS ?? allTargets.join(',')).split(',');
   if (targets.some((t) => !allTargets.includes(t)))
     throw new UsageError(`--targets takes ${allTargets.join(', ')}`);
@@ -126,8 +134,10 @@ function options() {
     stateDir: values['state-dir'] ?? env.BENCH_STATE_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()),
     queueConsumer,
     assets,
-    // A diagnostic run (no consumer, or the asset router) never replaces the documented results.
-    docs: queueConsumer && !assets && !(values['no-docs'] ?? env.BENCH_DOCS === '0'),
+    floorParts: parts,
+    // A diagnostic run (no consumer, the asset router, a floor with parts) never replaces the
+    // documented results.
+    docs: queueConsumer && !assets && parts.length === 0 && !(values['no-docs'] ?? env.BENCH_DOCS === '0'),
     out: values.out ?? env.BENCH_OUT ?? join(root, 'bench', 'results'),
   };
 }
@@ -486,6 +496,7 @@ async function main() {
         persistRoot: join(state, 'lease-floor'),
         upstreamOrigin: upstream.origin,
         compatibility: relay.compatibility,
+        parts: config.floorParts,
       })
     : null;
   if (leaseFloor) cleanups.push(() => leaseFloor.dispose());
@@ -514,7 +525,8 @@ async function main() {
       port: port(leaseFloor.url),
       headers: header(scenario.credential),
       pids: leaseFloor.pids,
-      settleMs: 0,
+      // Its usage batches, like the relay's, land inside the window they belong to.
+      settleMs: config.floorParts.includes('usage') ? 2500 : 0,
     },
     direct: {
       name: 'direct',

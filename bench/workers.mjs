@@ -246,6 +246,9 @@ export async function startPassThrough({ persistRoot, upstreamOrigin, compatibil
   return { ...instance, name: 'pass-through', log: log.snapshot };
 }
 
+/** What `--floor-parts` can add to the lease floor, one relay component each (a diagnostic). */
+export const floorParts = ['parse', 'tee', 'hold', 'settle', 'usage'];
+
 /**
  * The least any relay that keeps issue 08's guarantees does on top of the pass-through: one
  * blocking Durable Object call that commits a lease row before it answers (the output gate holds
@@ -254,8 +257,19 @@ export async function startPassThrough({ persistRoot, upstreamOrigin, compatibil
  * no parsing, no metering, no usage event: a floor, not a relay. The relay's CPU over this
  * target's is what its own design costs; this target's over the pass-through's is what the
  * guarantees cost here, where the Durable Object runs on the worker's own thread.
+ *
+ * `parts` (`--floor-parts`, a diagnostic that never rewrites the docs) adds pieces of the relay's
+ * work, each in its plainest form, to see what each costs on top of the floor:
+ * - parse: the body read whole and parsed, the key hashed (SHA-256), the bytes forwarded;
+ * - tee: the body split, the client's branch piped, the other read in large blocks at the end;
+ * - hold: (with tee) the metered branch read until the first content event before answering;
+ * - settle: an AbortController per attempt tied to the fetch and the client's signal, a watchdog
+ *   timer per request, and the request's context held until it has settled;
+ * - usage: a usage event per request, sent in batches every 25 ms to a queue whose consumer acks.
  */
-export async function startLeaseFloor({ persistRoot, upstreamOrigin, compatibility }) {
+export async function startLeaseFloor({ persistRoot, upstreamOrigin, compatibility, parts = [] }) {
+  const has = (part) => parts.includes(part);
+  if (has('hold') && !has('tee')) throw new Error('--floor-parts: hold needs tee');
   const script = `import { DurableObject } from 'cloudflare:workers';
 export class Lease extends DurableObject {
   constructor(ctx, env) {
@@ -271,31 +285,102 @@ export class Lease extends DurableObject {
   }
 }
 let released = [];
+let events = [];
 let flush = null;
-function release(gate, id) {
+function settle(env, gate, id, event) {
   released.push(id);
+  if (event) events.push(event);
   flush ??= new Promise((resolve) => setTimeout(resolve, 25)).then(() => {
     const ids = released;
+    const sent = events;
     released = [];
+    events = [];
     flush = null;
-    return gate.releaseMany(ids);
+    return Promise.all([
+      gate.releaseMany(ids),
+      sent.length ? env.USAGE.sendBatch(sent.map((body) => ({ body, contentType: 'json' }))) : null,
+    ]);
   });
   return flush;
 }
+const PART = ${JSON.stringify(Object.fromEntries(floorParts.map((p) => [p, has(p)])))};
 export default {
   async fetch(request, env, ctx) {
+    const startedAt = Date.now();
     const gate = env.LEASE.get(env.LEASE.idFromName('account'));
     const id = crypto.randomUUID();
+    let body = request.body;
+    let model = null;
+    if (PART.parse) {
+      body = await request.arrayBuffer();
+      const json = JSON.parse(new TextDecoder().decode(body));
+      model = json.model;
+      const key = new TextEncoder().encode(request.headers.get('x-api-key') ?? '');
+      await crypto.subtle.digest('SHA-256', key);
+    }
+    let done = () => {};
+    let timer = null;
+    let attempt = null;
+    if (PART.settle) {
+      const settled = new Promise((resolve) => (done = resolve));
+      ctx.waitUntil(settled);
+      attempt = new AbortController();
+      request.signal.addEventListener('abort', () => attempt.abort(), { once: true });
+      timer = setTimeout(() => attempt.abort(), 15000);
+    }
     await gate.acquire(id);
     const url = new URL(request.url);
     const upstream = await fetch(${JSON.stringify(upstreamOrigin)} + url.pathname + url.search, {
       method: request.method,
       headers: request.headers,
-      body: request.body,
+      body,
+      ...(attempt ? { signal: attempt.signal } : {}),
     });
+    const finish = (bytes) => {
+      if (timer !== null) clearTimeout(timer);
+      const event = PART.usage
+        ? { requestId: id, at: startedAt, model, status: upstream.status, bytes, durationMs: Date.now() - startedAt }
+        : null;
+      return settle(env, gate, id, event).then(done, done);
+    };
     const out = new IdentityTransformStream();
-    ctx.waitUntil(upstream.body.pipeTo(out.writable).catch(() => {}).then(() => release(gate, id)));
+    if (!PART.tee) {
+      ctx.waitUntil(upstream.body.pipeTo(out.writable).catch(() => {}).then(() => finish(0)));
+      return new Response(out.readable, upstream);
+    }
+    const [client, metered] = upstream.body.tee();
+    const reader = metered.getReader({ mode: 'byob' });
+    let seen = 0;
+    if (PART.hold) {
+      const decoder = new TextDecoder();
+      let text = '';
+      for (;;) {
+        const { done: ended, value } = await reader.readAtLeast(1, new Uint8Array(16384));
+        if (value) {
+          seen += value.byteLength;
+          text += decoder.decode(value, { stream: true });
+        }
+        if (ended || text.includes('content_block_')) break;
+      }
+    }
+    ctx.waitUntil(
+      client
+        .pipeTo(out.writable)
+        .catch(() => {})
+        .then(async () => {
+          for (;;) {
+            const { done: ended, value } = await reader.readAtLeast(65536, new Uint8Array(65536));
+            if (value) seen += value.byteLength;
+            if (ended) break;
+          }
+        })
+        .catch(() => {})
+        .then(() => finish(seen)),
+    );
     return new Response(out.readable, upstream);
+  },
+  async queue(batch) {
+    batch.ackAll();
   },
 };
 `;
@@ -309,6 +394,12 @@ export default {
           modules: true,
           script,
           durableObjects: { LEASE: { className: 'Lease', useSQLite: true } },
+          ...(has('usage')
+            ? {
+                queueProducers: { USAGE: { queueName: 'floor-usage' } },
+                queueConsumers: { 'floor-usage': { maxBatchSize: 100, maxBatchTimeout: 2 } },
+              }
+            : {}),
           ...compatibility,
         },
       ],
