@@ -15,6 +15,7 @@ import worker from '../worker/index';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { type ApiErrorBody, memberOf, type Person } from './support/groups';
 import { admin, anthropicClient, api, newUser, RELAY, requestLogFor } from './support/relay';
+import { usageEventFor } from './support/usage';
 
 const FEE = 200_000_000;
 const DAY = 86_400_000;
@@ -171,35 +172,8 @@ async function deliverUsage(events: UsageEvent[]) {
 }
 
 function lateEvent(c: Crew, who: 'ann' | 'bob' | 'cat', at: number): UsageEvent {
-  const person = c[who];
-  return {
-    requestId: crypto.randomUUID(),
-    at,
-    keyId: c.keyIds[who],
-    userId: person.id,
-    groupId: c.groupId,
-    accountId: c.accountId,
-    provider: 'anthropic',
-    surface: 'anthropic',
-    model: 'claude-sonnet-4-5',
-    stream: false,
-    status: 200,
-    outcome: 'complete',
-    upstreamRequestId: null,
-    usage: {
-      inputTokens: 1000,
-      outputTokens: 1000,
-      cacheWrite5mTokens: 0,
-      cacheWrite1hTokens: 0,
-      cacheReadTokens: 0,
-    },
-    estimated: false,
-    costMicros: 18_000,
-    unpriced: false,
-    ttfbMs: 5,
-    durationMs: 20,
-    errorType: null,
-  };
+  const ids = { keyId: c.keyIds[who], userId: c[who].id, groupId: c.groupId, accountId: c.accountId };
+  return usageEventFor(ids, at, { usage: { inputTokens: 1000, outputTokens: 1000 }, costMicros: 18_000 });
 }
 
 describe('the bill of a carpool', () => {

@@ -14,6 +14,7 @@ import { pushGroup } from '../worker/domain/push';
 import { writeUsage } from '../worker/queue/consumer';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { admin, type Carpool, seedCarpool } from './support/relay';
+import { usageEventFor } from './support/usage';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -168,7 +169,13 @@ describe('reconciling budgets', () => {
     // D1 learns of spending the gate never counted. A drift is flagged on a budget's second check
     // that finds it, however many runs apart: c and d find it at runs 4 and 6, a and b at 5 and 7.
     const { keyId, userId, groupId, accountId } = carpools[0]!;
-    await writeUsage(env, [usageEvent({ keyId, userId, groupId, accountId }, base)]);
+    await writeUsage(env, [
+      usageEventFor({ keyId, userId, groupId, accountId }, base, {
+        costMicros: 4_321,
+        ttfbMs: 1,
+        durationMs: 1,
+      }),
+    ]);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const checks = async (k: number) =>
       (await reconcileBudgets(env, base + k * 1_000, 2)).map((r) => [r.budgetId, r.driftMicros, r.flagged]);
@@ -216,34 +223,3 @@ describe('reconciling budgets', () => {
     ]);
   });
 });
-
-function usageEvent(
-  ids: Pick<Carpool, 'keyId' | 'userId' | 'groupId' | 'accountId'>,
-  at: number,
-): UsageEvent {
-  return {
-    requestId: crypto.randomUUID(),
-    at,
-    ...ids,
-    provider: 'anthropic',
-    surface: 'anthropic',
-    model: 'claude-sonnet-4-5',
-    stream: false,
-    status: 200,
-    outcome: 'complete',
-    upstreamRequestId: null,
-    usage: {
-      inputTokens: 1,
-      outputTokens: 1,
-      cacheWrite5mTokens: 0,
-      cacheWrite1hTokens: 0,
-      cacheReadTokens: 0,
-    },
-    estimated: false,
-    costMicros: 4_321,
-    unpriced: false,
-    ttfbMs: 1,
-    durationMs: 1,
-    errorType: null,
-  } as UsageEvent;
-}

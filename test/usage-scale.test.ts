@@ -31,6 +31,7 @@ import {
   seedEnterprise,
   streamMessage,
 } from './support/relay';
+import { type UsageIds, usageEventFor } from './support/usage';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -39,40 +40,18 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-interface Ids {
-  keyId: string;
-  userId: string;
-  groupId: string;
-  accountId: string;
-}
+type Ids = UsageIds;
 
-function event(ids: Ids, at: number, fields: Partial<UsageEvent> = {}): UsageEvent {
-  return {
-    requestId: crypto.randomUUID(),
-    at,
-    ...ids,
-    provider: 'anthropic',
-    surface: 'anthropic',
-    model: 'claude-sonnet-4-5',
+/** A streamed answer with some cache reads, unless `fields` say otherwise. */
+function event(ids: Ids, at: number, fields: Parameters<typeof usageEventFor>[2] = {}): UsageEvent {
+  return usageEventFor(ids, at, {
     stream: true,
-    status: 200,
-    outcome: 'complete',
-    upstreamRequestId: null,
-    usage: {
-      inputTokens: 100,
-      outputTokens: 20,
-      cacheWrite5mTokens: 0,
-      cacheWrite1hTokens: 0,
-      cacheReadTokens: 5,
-    },
-    estimated: false,
+    usage: { inputTokens: 100, outputTokens: 20, cacheReadTokens: 5 },
     costMicros: 1_234,
-    unpriced: false,
     ttfbMs: 10,
     durationMs: 50,
-    errorType: null,
     ...fields,
-  } as UsageEvent;
+  });
 }
 
 function fakeIds(): Ids {

@@ -12,6 +12,7 @@ import type { UsageEvent } from '../worker/queue/usage-event';
 import { memberOf, ownedCarpool } from './support/groups';
 import { grant, subscriptionCarpool } from './support/oauth';
 import { anthropicClient, api, eventually, inIsolate, RELAY } from './support/relay';
+import { usageEventFor } from './support/usage';
 
 const FEE = 200_000_000;
 const DAY = 86_400_000;
@@ -213,35 +214,16 @@ describe('window share', () => {
 
     // A share of last month that reaches D1 after the close is carried into this month's weights.
     await deliverUsage([
-      {
-        requestId: crypto.randomUUID(),
-        at: usageAt + 3_600_000,
-        keyId: 'a-key-of-the-owner',
-        userId: c.owner.id,
-        groupId: c.groupId,
-        accountId: c.accountId,
-        provider: 'claude-oauth',
-        surface: 'anthropic',
-        model: 'claude-sonnet-4-5',
-        stream: false,
-        status: 200,
-        outcome: 'complete',
-        upstreamRequestId: null,
-        usage: {
-          inputTokens: 10,
-          outputTokens: 10,
-          cacheWrite5mTokens: 0,
-          cacheWrite1hTokens: 0,
-          cacheReadTokens: 0,
+      usageEventFor(
+        { keyId: 'a-key-of-the-owner', userId: c.owner.id, groupId: c.groupId, accountId: c.accountId },
+        usageAt + 3_600_000,
+        {
+          provider: 'claude-oauth',
+          usage: { inputTokens: 10, outputTokens: 10 },
+          costMicros: 180,
+          windowPpm: 50_000,
         },
-        estimated: false,
-        costMicros: 180,
-        unpriced: false,
-        ttfbMs: 5,
-        durationMs: 20,
-        errorType: null,
-        windowPpm: 50_000,
-      },
+      ),
     ]);
     const now = (await api<Statement>(c.owner.token, 'GET', `${base}/current`)).json;
     expect(now.lateUsage).toEqual([
@@ -258,33 +240,11 @@ describe('window share', () => {
 
   it('counts a redelivered event once', async () => {
     const c = await claudeCrew();
-    const event: UsageEvent = {
-      requestId: crypto.randomUUID(),
-      at: Date.now(),
-      keyId: 'a-key-of-bob',
-      userId: c.bob.id,
-      groupId: c.groupId,
-      accountId: c.accountId,
-      provider: 'claude-oauth',
-      surface: 'anthropic',
-      model: 'claude-sonnet-4-5',
-      stream: false,
-      status: 200,
-      outcome: 'complete',
-      upstreamRequestId: null,
-      usage: {
-        inputTokens: 1,
-        outputTokens: 1,
-        cacheWrite5mTokens: 0,
-        cacheWrite1hTokens: 0,
-        cacheReadTokens: 0,
-      },
-      estimated: false,
-      ttfbMs: 5,
-      durationMs: 20,
-      errorType: null,
-      windowPpm: 7_000,
-    };
+    const event = usageEventFor(
+      { keyId: 'a-key-of-bob', userId: c.bob.id, groupId: c.groupId, accountId: c.accountId },
+      Date.now(),
+      { provider: 'claude-oauth', windowPpm: 7_000 },
+    );
     await deliverUsage([event]);
     await deliverUsage([event]);
     const row = await env.DB.prepare(
