@@ -391,6 +391,25 @@ describe('usage of a whole enterprise', () => {
       expect(log.json.data).toHaveLength(5);
       expect(log.json.data.every((r) => r.groupId === w.group || r.groupId === g2)).toBe(true);
     }
+    // A department of it: only its groups; for the enterprise's owners, nobody below them.
+    const department = (
+      await api<{ id: string }>(w.owner.token, 'POST', `/enterprises/${w.enterprise}/departments`, {
+        name: 'd',
+      })
+    ).json.id;
+    expect((await api(ADMIN_TOKEN, 'PATCH', `/groups/${g2}`, { departmentId: department })).status).toBe(200);
+    const ofDepartment = (
+      await api<Usage & { byGroup: GroupLine[] }>(
+        w.entAdmin.token,
+        'GET',
+        `/usage?departmentId=${department}`,
+      )
+    ).json;
+    expect(groupLines(ofDepartment)).toEqual([{ groupId: g2, name: 'g2', requests: 2 }]);
+    expect(ofDepartment.totals.requests).toBe(2);
+    for (const person of [groupOwner, w.entMember, otherOwner])
+      expect(await status(person.token, `/usage?departmentId=${department}`)).toBe(404);
+
     const all = (
       await api<Usage & { byGroup: GroupLine[] }>(ADMIN_TOKEN, 'GET', `/usage?enterpriseId=${w.enterprise}`)
     ).json;
