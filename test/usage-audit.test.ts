@@ -314,3 +314,131 @@ describe('the audit log', () => {
     expect(later.json.data).toEqual([]);
   });
 });
+
+describe('usage of a whole enterprise', () => {
+  interface GroupLine {
+    groupId: string;
+    name: string | null;
+    requests: number;
+    costMicros: number;
+  }
+  const groupLines = (usage: Usage & { byGroup: GroupLine[] }) =>
+    usage.byGroup.map(({ groupId, name, requests }) => ({ groupId, name, requests }));
+
+  it('its owners and admins read every group’s in one answer, by group; nobody else, and no carpool’s', async () => {
+    const w = await world();
+    // A second group of the enterprise, run by a group owner who uses it; and another enterprise.
+    const g2 = (
+      await admin<{ id: string }>('POST', '/groups', {
+        name: 'g2',
+        kind: 'enterprise',
+        enterpriseId: w.enterprise,
+      })
+    ).json.id;
+    const groupOwner = await newUser('groupOwner');
+    await admin('POST', `/groups/${g2}/members`, { userId: groupOwner.id, role: 'owner' });
+    const ko = await newKey(g2, groupOwner, 'owner laptop');
+    await use(ko.key, 2);
+    const otherOwner = await newUser('otherOwner');
+    const other = (
+      await api<{ id: string }>(ADMIN_TOKEN, 'POST', '/enterprises', {
+        name: 'other',
+        ownerId: otherOwner.id,
+      })
+    ).json.id;
+    await eventually(async () =>
+      (await api<Usage>(ADMIN_TOKEN, 'GET', `/usage?groupId=${g2}`)).json.totals.requests === 2
+        ? true
+        : undefined,
+    );
+
+    for (const manager of [w.owner, w.entAdmin]) {
+      const res = await api<Usage & { byGroup: GroupLine[] }>(
+        manager.token,
+        'GET',
+        `/usage?enterpriseId=${w.enterprise}`,
+      );
+      expect(res.status).toBe(200);
+      const groupTotals = await Promise.all(
+        [w.group, g2].map(
+          async (g) => (await api<Usage>(manager.token, 'GET', `/usage?groupId=${g}`)).json.totals,
+        ),
+      );
+      // The enterprise's totals are its groups' totals, summed; the carpool's request is not in it.
+      expect(res.json.totals).toEqual(
+        Object.fromEntries(
+          Object.keys(res.json.totals).map((k) => [
+            k,
+            groupTotals.reduce((n, t) => n + t[k as keyof typeof t], 0),
+          ]),
+        ),
+      );
+      expect(res.json.totals.requests).toBe(5);
+      expect(groupLines(res.json)).toEqual(
+        [
+          { groupId: w.group, name: 'g', requests: 3 },
+          { groupId: g2, name: 'g2', requests: 2 },
+        ].sort((a, b) => (a.groupId < b.groupId ? -1 : 1)),
+      );
+      for (const line of res.json.byGroup)
+        expect(line.costMicros).toBe(groupTotals[line.groupId === w.group ? 0 : 1]!.costMicros);
+      // The request log and the CSV take the same filter.
+      const log = await api<{ data: { groupId: string }[] }>(
+        manager.token,
+        'GET',
+        `/usage/requests?enterpriseId=${w.enterprise}`,
+      );
+      expect(log.json.data).toHaveLength(5);
+      expect(log.json.data.every((r) => r.groupId === w.group || r.groupId === g2)).toBe(true);
+    }
+    // A department of it: only its groups; for the enterprise's owners, nobody below them.
+    const department = (
+      await api<{ id: string }>(w.owner.token, 'POST', `/enterprises/${w.enterprise}/departments`, {
+        name: 'd',
+      })
+    ).json.id;
+    expect((await api(ADMIN_TOKEN, 'PATCH', `/groups/${g2}`, { departmentId: department })).status).toBe(200);
+    const ofDepartment = (
+      await api<Usage & { byGroup: GroupLine[] }>(
+        w.entAdmin.token,
+        'GET',
+        `/usage?departmentId=${department}`,
+      )
+    ).json;
+    expect(groupLines(ofDepartment)).toEqual([{ groupId: g2, name: 'g2', requests: 2 }]);
+    expect(ofDepartment.totals.requests).toBe(2);
+    for (const person of [groupOwner, w.entMember, otherOwner])
+      expect(await status(person.token, `/usage?departmentId=${department}`)).toBe(404);
+
+    const all = (
+      await api<Usage & { byGroup: GroupLine[] }>(ADMIN_TOKEN, 'GET', `/usage?enterpriseId=${w.enterprise}`)
+    ).json;
+    expect(all.totals.requests).toBe(5);
+    expect(all.byGroup.map((g) => g.groupId)).not.toContain(w.carpool);
+
+    // Members of its groups, its plain members, a group's owner, strangers and another tenant's
+    // owner: the enterprise does not exist for them; nor does it for its owner under another's id.
+    for (const person of [w.u1, w.u2, groupOwner, w.entMember, w.carOwner, w.stranger, otherOwner])
+      expect(await status(person.token, `/usage?enterpriseId=${w.enterprise}`), person.id).toBe(404);
+    for (const person of [w.u1, groupOwner, w.entMember, otherOwner])
+      expect(await status(person.token, `/usage/requests?enterpriseId=${w.enterprise}`)).toBe(404);
+    expect(await status(w.owner.token, `/usage?enterpriseId=${other}`)).toBe(404);
+    expect(await status(w.owner.token, '/usage?enterpriseId=nope')).toBe(404);
+  });
+
+  it('byGroup in the other read-outs: a member asking for themself sees their groups, nothing of another tenant', async () => {
+    const w = await world();
+    const own = (await api<Usage & { byGroup: GroupLine[] }>(w.u1.token, 'GET', `/usage?userId=${w.u1.id}`))
+      .json;
+    expect(groupLines(own)).toEqual([{ groupId: w.group, name: 'g', requests: 1 }]);
+    // Asking for their group as a plain member: the group's total, as the totals say.
+    const group = (
+      await api<Usage & { byGroup: GroupLine[] }>(w.u1.token, 'GET', `/usage?groupId=${w.group}`)
+    ).json;
+    expect(groupLines(group)).toEqual([{ groupId: w.group, name: 'g', requests: 3 }]);
+    const car = (
+      await api<Usage & { byGroup: GroupLine[] }>(w.carOwner.token, 'GET', `/usage?accountId=${w.carAccount}`)
+    ).json;
+    expect(groupLines(car)).toEqual([{ groupId: w.carpool, name: 'c', requests: 1 }]);
+  });
+});

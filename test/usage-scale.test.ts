@@ -248,6 +248,9 @@ describe('rollups', () => {
       { userId: carpool.userId },
       { accountId: carpool.accountId },
       { groupId: carpool.groupId, model: 'claude-haiku-4-5' },
+      // An enterprise's or department's groups, from the groups table: each then sought by id.
+      { enterpriseId: 'an-enterprise' },
+      { departmentId: 'a-department' },
     ];
     const statements: { sql: string; params: unknown[] }[] = [];
     for (const [caller, qs] of [
@@ -259,7 +262,7 @@ describe('rollups', () => {
         for (const r of [range, short]) {
           const { parts, hourly } = usageStatements(db(env), { ...q, ...r }, scope);
           for (const p of parts) {
-            statements.push(p.byModel.toSQL(), p.byMember.toSQL(), p.byKey.toSQL());
+            statements.push(p.byModel.toSQL(), p.byGroup.toSQL(), p.byMember.toSQL(), p.byKey.toSQL());
             statements.push(p.byDay.toSQL());
           }
           if (hourly) statements.push(hourly.toSQL());
@@ -277,6 +280,7 @@ describe('rollups', () => {
     });
     expect(statements.length).toBeGreaterThan(50);
     let keyLookups = 0;
+    let groupLookups = 0;
     for (const s of statements) {
       const plan = await all<{ detail: string }>(`EXPLAIN QUERY PLAN ${s.sql}`, ...s.params);
       const details = plan.map((p) => p.detail);
@@ -294,8 +298,14 @@ describe('rollups', () => {
         expect(d, s.sql).toMatch(/^SEARCH api_keys USING INDEX sqlite_autoindex_api_keys_1 \(id=\?\)$/);
         keyLookups++;
       }
+      // So is a group's name (the lines by group).
+      if (s.sql.includes('select "name" from "groups"')) {
+        expect(details, s.sql).toContain('SEARCH groups USING INDEX sqlite_autoindex_groups_1 (id=?)');
+        groupLookups++;
+      }
     }
     expect(keyLookups).toBeGreaterThan(0);
+    expect(groupLookups).toBeGreaterThan(0);
   });
 });
 

@@ -183,9 +183,34 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     expect(refusal?.status).toBe(402);
     expect(refusal?.message).toMatch(/budget/i);
 
+    // The month's cost and active groups come from one read-out of the enterprise, not one per group
+    // (once the request is metered, so the page's first read-out already counts it).
+    await until(
+      () =>
+        owner.evaluate(async (enterpriseId) => {
+          const res = await fetch(`/api/v1/usage?enterpriseId=${enterpriseId}`);
+          return ((await res.json()) as { totals: { requests: number } }).totals.requests > 0;
+        }, state.enterpriseId),
+      'the request metered',
+    );
+    const usageReads: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (/\/api\/v1\/usage\?/.test(r.url())) usageReads.push(r.url());
+    };
+    owner.on('request', onRequest);
     await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
     const sales = owner.getByRole('region', { name: 'Sales', exact: true });
     await sales.getByText('limit reached').waitFor();
+    const stat = (label: string) =>
+      owner.locator('.stat', { has: owner.getByText(label, { exact: true }) }).locator('.stat-value');
+    await until(
+      async () => (await stat('Active groups this month').textContent()) === '1',
+      'an active group',
+    );
+    await expect(stat('Cost this month').textContent()).resolves.toMatch(/^\$0\.\d*[1-9]/);
+    owner.off('request', onRequest);
+    expect(usageReads).toHaveLength(1);
+    expect(new URL(usageReads[0]!).searchParams.get('enterpriseId')).toBe(state.enterpriseId);
     // Spent is more than nothing: the request that went through is counted against the limit.
     await expect(sales.getByText(/\$0\.\d*[1-9]\d* spent, /).count()).resolves.toBeGreaterThan(0);
     await checkPage(owner, 'enterprise');
@@ -211,6 +236,9 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.getByRole('heading', { name: 'Cost per day' }).waitFor();
     await owner.locator('.adm-chart canvas').waitFor();
     await owner.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').waitFor();
+    // The whole enterprise, in one read-out: its cost by group.
+    await owner.getByLabel('Whose usage').selectOption({ label: 'Enterprise: Acme' });
+    await owner.getByRole('list', { name: 'Cost by group' }).getByText('Sales bots').waitFor();
     await owner.getByRole('button', { name: 'Last 7 days' }).click();
     await expect(
       owner.getByRole('button', { name: 'Last 7 days' }).getAttribute('aria-pressed'),

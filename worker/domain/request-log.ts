@@ -10,7 +10,7 @@ import { requestLog } from '../db/schema';
 import { coverage, DAY_MS, hourRange } from '../usage/coverage';
 import { type Cell, dollars } from '../usage/csv';
 import type { Caller } from './caller';
-import { AGGREGATES, filtersOn, type UsageQuery, usageScope } from './usage';
+import { AGGREGATES, filtersOn, NAME_ONE, namesScope, type UsageQuery, usageScope } from './usage';
 
 export const OUTCOMES = ['complete', 'client_abort', 'upstream_error', 'failed'] as const;
 
@@ -194,8 +194,7 @@ export const USAGE_CSV_HEADER = [
  * range (the `period` column says which: month, day or hour; all UTC), in time order.
  */
 export async function usageRows(caller: Caller, q: UsageQuery): Promise<AsyncIterable<Cell[][]>> {
-  if (!q.keyId && !q.groupId && !q.userId && !q.accountId)
-    throw new ApiError('invalid_request', 'Name one of keyId, groupId, userId or accountId.');
+  if (!namesScope(q)) throw new ApiError('invalid_request', NAME_ONE);
   const to = q.to ?? Date.now();
   const from = q.from ?? to - 30 * DAY_MS;
   if (from > to) throw new ApiError('invalid_request', '`from` is after `to`.');

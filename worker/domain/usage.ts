@@ -1,14 +1,23 @@
-// Usage read-outs from the aggregates (totals, and breakdowns by model, member, key, day and hour),
-// scoped by who asks: a member sees their own usage and their groups' totals; whoever manages a
-// group (its owner; the enterprise's owners and admins) sees all of it; a system admin sees
-// everything. A filter naming something outside the caller's scope is a 404, like any other id.
+// Usage read-outs from the aggregates (totals, and breakdowns by model, group, member, key, day and
+// hour), scoped by who asks: a member sees their own usage and their groups' totals; whoever manages
+// a group (its owner; the enterprise's owners and admins) sees all of it, and those of an enterprise
+// its every group's, in one answer; a system admin sees everything. A filter naming something outside the caller's scope is a 404, like any other id.
 // A range is answered from the coarsest aggregates that fit it (worker/usage/coverage.ts).
 import { and, eq, gte, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { ApiError } from '../api/errors';
 import type { Db } from '../db/client';
-import { accounts, apiKeys, groupMembers, groups, usageDaily, usageHourly, usageMonthly } from '../db/schema';
+import {
+  accounts,
+  apiKeys,
+  departments,
+  groupMembers,
+  groups,
+  usageDaily,
+  usageHourly,
+  usageMonthly,
+} from '../db/schema';
 import { coverage, DAY_MS, type Grain, hourRange, type Segment } from '../usage/coverage';
 import { type Caller, memberships } from './caller';
 import { can, type Memberships, viewActionOf } from './permissions';
@@ -18,6 +27,10 @@ export interface UsageQuery {
   groupId?: string;
   userId?: string;
   accountId?: string;
+  /** The enterprise's groups (a carpool is in none). */
+  enterpriseId?: string;
+  /** The groups of one department of an enterprise. */
+  departmentId?: string;
   model?: string;
   /** Milliseconds since the epoch; default: 30 days before `to`. */
   from?: number;
@@ -86,6 +99,13 @@ function merge<F extends string, R extends Sums & Record<F, string | number>>(fi
   return [...by.values()].sort((a, b) => (a[field] < b[field] ? -1 : a[field] > b[field] ? 1 : 0));
 }
 
+/** Whether a query names what it is about: a usage read-out of everything is not one request. */
+export function namesScope(q: UsageQuery): boolean {
+  return Boolean(q.keyId || q.groupId || q.userId || q.accountId || q.enterpriseId || q.departmentId);
+}
+
+export const NAME_ONE = 'Name one of keyId, groupId, userId, accountId, enterpriseId or departmentId.';
+
 /** The filters of a query, on any table with the scoped columns. */
 export function filtersOn(t: ScopedColumns, q: UsageQuery): SQL[] {
   const out: SQL[] = [];
@@ -93,6 +113,21 @@ export function filtersOn(t: ScopedColumns, q: UsageQuery): SQL[] {
   if (q.groupId) out.push(eq(t.groupId, q.groupId));
   if (q.userId) out.push(eq(t.userId, q.userId));
   if (q.accountId) out.push(eq(t.accountId, q.accountId));
+  // The aggregates carry a group, not its enterprise or department: ask the groups which are theirs.
+  if (q.enterpriseId)
+    out.push(
+      inArray(
+        t.groupId,
+        sql`(select ${groups.id} from ${groups} where ${groups.enterpriseId} = ${q.enterpriseId})`,
+      ),
+    );
+  if (q.departmentId)
+    out.push(
+      inArray(
+        t.groupId,
+        sql`(select ${groups.id} from ${groups} where ${groups.departmentId} = ${q.departmentId})`,
+      ),
+    );
   if (q.model) out.push(eq(t.model, q.model));
   return out;
 }
@@ -104,6 +139,11 @@ export function filtersOn(t: ScopedColumns, q: UsageQuery): SQL[] {
  */
 function keyColumn(t: Aggregate, column: typeof apiKeys.name | typeof apiKeys.prefix) {
   return sql<string | null>`(select ${column} from ${apiKeys} where ${apiKeys.id} = ${t.keyId})`;
+}
+
+/** The name of the group of an aggregate row, looked up per line of the answer like a key's. */
+function groupName(t: Aggregate) {
+  return sql<string | null>`(select ${groups.name} from ${groups} where ${groups.id} = ${t.groupId})`;
 }
 
 function byDay(d: Db, s: Segment, q: UsageQuery, scope: ScopeSql) {
@@ -132,6 +172,13 @@ export function usageStatements(d: Db, q: UsageQuery & { from: number; to: numbe
         .from(table)
         .where(where)
         .groupBy(table.model),
+      // Groups: every row the caller reads, so a plain member asking for their group sees its
+      // total, and one asking for themself the groups they used; never a group outside their scope.
+      byGroup: d
+        .select({ groupId: table.groupId, name: groupName(table), ...sumsOf(table) })
+        .from(table)
+        .where(where)
+        .groupBy(table.groupId),
       byMember: d
         .select({ userId: table.userId, ...sumsOf(table) })
         .from(table)
@@ -174,8 +221,7 @@ export function usageStatements(d: Db, q: UsageQuery & { from: number; to: numbe
 }
 
 export async function readUsage(caller: Caller, q: UsageQuery) {
-  if (!q.keyId && !q.groupId && !q.userId && !q.accountId)
-    throw new ApiError('invalid_request', 'Name one of keyId, groupId, userId or accountId.');
+  if (!namesScope(q)) throw new ApiError('invalid_request', NAME_ONE);
   const to = q.to ?? Date.now();
   const from = q.from ?? to - 30 * DAY_MS;
   if (from > to) throw new ApiError('invalid_request', '`from` is after `to`.');
@@ -184,7 +230,13 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
   const { segments, parts, hourly } = usageStatements(d, { ...q, from, to }, scope);
 
   // One batch: every segment's breakdowns, then the hours. Totals are the sum of the models.
-  const statements: BatchItem<'sqlite'>[] = parts.flatMap((p) => [p.byModel, p.byMember, p.byKey, p.byDay]);
+  const statements: BatchItem<'sqlite'>[] = parts.flatMap((p) => [
+    p.byModel,
+    p.byGroup,
+    p.byMember,
+    p.byKey,
+    p.byDay,
+  ]);
   if (hourly) statements.push(hourly);
   const results =
     statements.length > 0
@@ -192,11 +244,13 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
       : [];
   let i = 0;
   const models: (Sums & { model: string })[] = [];
+  const groupLines: (Sums & { groupId: string; name: string | null })[] = [];
   const members: (Sums & { userId: string })[] = [];
   const keys: (Sums & { keyId: string; name: string | null; prefix: string | null })[] = [];
   const days: (Sums & { day: number })[] = [];
   for (const _ of parts) {
     models.push(...(results[i++] as typeof models));
+    groupLines.push(...(results[i++] as typeof groupLines));
     members.push(...(results[i++] as typeof members));
     keys.push(...(results[i++] as typeof keys));
     days.push(...(results[i++] as typeof days));
@@ -210,6 +264,7 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
     to,
     totals,
     byModel,
+    byGroup: merge('groupId', groupLines),
     byMember: merge('userId', members),
     byKey: merge('keyId', keys),
     byDay: merge('day', days),
@@ -289,6 +344,18 @@ async function scopeOf(caller: Caller, m: Memberships, q: UsageQuery): Promise<S
       (key.userId === self ||
         can(m, 'group.manage', { type: 'group', groupId: key.groupId, enterpriseId: key.enterpriseId }));
     if (!visible) throw new ApiError('not_found', `No key ${q.keyId}.`);
+  }
+  // An enterprise's or department's usage is for who runs the enterprise: a member of one of its
+  // groups sees that group's, not its neighbours'.
+  if (q.enterpriseId && !managed.enterprises.includes(q.enterpriseId))
+    throw new ApiError('not_found', `No enterprise ${q.enterpriseId}.`);
+  if (q.departmentId) {
+    const [department] = await d
+      .select({ enterpriseId: departments.enterpriseId })
+      .from(departments)
+      .where(eq(departments.id, q.departmentId));
+    if (!department || !managed.enterprises.includes(department.enterpriseId))
+      throw new ApiError('not_found', `No department ${q.departmentId}.`);
   }
   if (q.userId && q.userId !== self) {
     // Someone else: only a person in a group the caller manages, and only there.

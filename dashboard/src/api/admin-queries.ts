@@ -2,6 +2,7 @@
 // API path, so each write invalidates exactly what it changed.
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { api, must } from './client';
+import type { operations } from './schema';
 
 export const adminKeys = {
   enterprises: ['enterprises'] as const,
@@ -12,15 +13,19 @@ export const adminKeys = {
   accountState: (id: string) => ['account', id, 'state'] as const,
   budgets: ['budgets'] as const,
   budget: (id: string) => ['budget', id] as const,
-  usage: (query: Record<string, string | number | undefined>) => ['usage', 'q', query] as const,
+  usage: (query: Record<string, string | number | null | undefined>) => ['usage', 'q', query] as const,
   audit: (query: Record<string, string | number | undefined>) => ['audit', query] as const,
   users: ['users'] as const,
   prices: ['prices'] as const,
   alerts: (base: string, what: string) => ['alerts', base, what] as const,
 };
 
-export function useEnterprises() {
-  return useQuery({ queryKey: adminKeys.enterprises, queryFn: () => must(api.GET('/enterprises')) });
+export function useEnterprises(enabled = true) {
+  return useQuery({
+    queryKey: adminKeys.enterprises,
+    enabled,
+    queryFn: () => must(api.GET('/enterprises')),
+  });
 }
 
 export function useEnterprise(id: string) {
@@ -77,34 +82,27 @@ export function useBudgetStates(ids: readonly string[]) {
   });
 }
 
-export type UsageQuery = {
-  groupId?: string;
-  userId?: string;
-  keyId?: string;
-  accountId?: string;
-  from?: number;
-  to?: number;
-};
-
-export function useUsage(query: UsageQuery, enabled = true) {
-  return useQuery({
-    queryKey: adminKeys.usage(query),
-    enabled: enabled && Boolean(query.groupId || query.userId || query.keyId || query.accountId),
-    queryFn: () => must(api.GET('/usage', { params: { query } })),
-  });
-}
+export type UsageQuery = NonNullable<operations['getUsage']['parameters']['query']>;
 
 /**
- * Several usage read-outs at once (one per group, …): the API sums one scope per call. Read
- * again every 30 s: usage is metered through the queue, a little after the requests it counts.
+ * One usage read-out; nothing is read until it names a scope. `live`: read again every 30 s, as
+ * usage is metered through the queue, a little after the requests it counts.
  */
-export function useUsages(queries: readonly UsageQuery[]) {
-  return useQueries({
-    queries: queries.map((query) => ({
-      queryKey: adminKeys.usage(query),
-      queryFn: () => must(api.GET('/usage', { params: { query } })),
-      refetchInterval: 30_000,
-    })),
+export function useUsage(query: UsageQuery, enabled = true, live = false) {
+  return useQuery({
+    queryKey: adminKeys.usage(query),
+    enabled:
+      enabled &&
+      Boolean(
+        query.groupId ||
+          query.userId ||
+          query.keyId ||
+          query.accountId ||
+          query.enterpriseId ||
+          query.departmentId,
+      ),
+    queryFn: () => must(api.GET('/usage', { params: { query } })),
+    refetchInterval: live ? 30_000 : false,
   });
 }
 

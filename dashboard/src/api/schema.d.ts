@@ -1384,7 +1384,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Usage by key, group, user or account: one's own, one's groups' totals, all of what one manages */
+        /** Usage by key, group, user, account, enterprise or department: one's own, one's groups' totals, all of what one manages */
         get: operations["getUsage"];
         put?: never;
         post?: never;
@@ -2844,6 +2844,22 @@ export interface components {
                 costMicros: number;
                 unpricedRequests: number;
                 model: string;
+            }[];
+            /** @description scoped like the totals: only groups whose rows the caller reads */
+            byGroup: {
+                requests: number;
+                errors: number;
+                inputTokens: number;
+                outputTokens: number;
+                cacheWrite5mTokens: number;
+                cacheWrite1hTokens: number;
+                cacheReadTokens: number;
+                /** @description micro-dollars */
+                costMicros: number;
+                unpricedRequests: number;
+                groupId: string;
+                /** @description the group's name; null: group gone */
+                name: string | null;
             }[];
             byMember: {
                 requests: number;
@@ -10620,6 +10636,10 @@ export interface operations {
                 groupId?: string;
                 userId?: string;
                 accountId?: string;
+                /** @description the enterprise's every group; for its owners and admins (and a system admin) */
+                enterpriseId?: string;
+                /** @description a department's groups; for its enterprise's owners and admins */
+                departmentId?: string;
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch; default: 30 days before `to` */
@@ -10687,6 +10707,10 @@ export interface operations {
                 groupId?: string;
                 userId?: string;
                 accountId?: string;
+                /** @description the enterprise's every group; for its owners and admins (and a system admin) */
+                enterpriseId?: string;
+                /** @description a department's groups; for its enterprise's owners and admins */
+                departmentId?: string;
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch; default: 30 days before `to` */
@@ -10754,6 +10778,10 @@ export interface operations {
                 groupId?: string;
                 userId?: string;
                 accountId?: string;
+                /** @description the enterprise's every group; for its owners and admins (and a system admin) */
+                enterpriseId?: string;
+                /** @description a department's groups; for its enterprise's owners and admins */
+                departmentId?: string;
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch (inclusive) */
@@ -10828,6 +10856,10 @@ export interface operations {
                 groupId?: string;
                 userId?: string;
                 accountId?: string;
+                /** @description the enterprise's every group; for its owners and admins (and a system admin) */
+                enterpriseId?: string;
+                /** @description a department's groups; for its enterprise's owners and admins */
+                departmentId?: string;
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch (inclusive) */

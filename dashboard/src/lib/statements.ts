@@ -141,6 +141,7 @@ export const emptyRequestLogForm: RequestLogForm = {
 
 export type RequestLogQuery = {
   groupId?: string;
+  enterpriseId?: string;
   keyId?: string;
   userId?: string;
   model?: string;

@@ -14,7 +14,7 @@ import {
   useDepartments,
   useEnterprise,
   useEnterpriseMembers,
-  useUsages,
+  useUsage,
 } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
 import { keys, useGroups, useMe } from '../api/queries';
@@ -61,7 +61,8 @@ export default function EnterprisePage() {
   const stateOf = new Map(pool.map((a, i) => [a.id, states[i]?.data]));
   const myGroups = (groups.data?.data ?? []).filter((g) => g.enterpriseId === id);
   const from = monthStart();
-  const usages = useUsages(myGroups.map((g) => ({ groupId: g.id, from })));
+  // The whole enterprise in one read-out: its totals, and its groups' lines for the active count.
+  const usage = useUsage({ enterpriseId: id, from }, true, true);
   const myBudgets = (budgets.data?.data ?? []).filter((b) => b.enterpriseId === id);
   const budgetStates = useBudgetStates(myBudgets.map((b) => b.id));
   const liveOf = new Map(myBudgets.map((b, i) => [b.id, budgetStates[i]?.data?.live ?? null]));
@@ -75,8 +76,8 @@ export default function EnterprisePage() {
   );
   const inUse = pools.reduce((s, p) => s + p.inUse, 0);
   const max = pools.reduce((s, p) => s + p.max, 0);
-  const monthCost = usages.reduce((s, u) => s + (u.data?.totals.costMicros ?? 0), 0);
-  const activeGroups = usages.filter((u) => (u.data?.totals.requests ?? 0) > 0).length;
+  const monthCost = usage.data?.totals.costMicros ?? 0;
+  const activeGroups = (usage.data?.byGroup ?? []).filter((g) => g.requests > 0).length;
 
   const budgetBars = (match: (b: Budget) => boolean) =>
     myBudgets.filter(match).map((b) => {

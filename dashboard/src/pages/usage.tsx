@@ -1,16 +1,16 @@
-// Usage: cost per day (a chart), tokens by model, by member and by key, for a range preset and a
-// scope (my own usage, a group, or an account), with the numbers as a CSV download. Everyone may
+// Usage: cost per day (a chart), cost by group, tokens by model, by member and by key, for a range
+// preset and a scope (my own usage, a group, an account, or an enterprise one runs), with the numbers as a CSV download. Everyone may
 // open it; the API scopes what each person sees (a member: their own rows and their groups'
 // totals). The request log (components/request-log.tsx) lives below the aggregates.
 import { useQuery } from '@tanstack/react-query';
 import { lazy, Suspense, useMemo, useState } from 'react';
-import { useAccounts, useGroupDetail, useUsage } from '../api/admin-queries';
+import { useAccounts, useEnterprises, useGroupDetail, useUsage } from '../api/admin-queries';
 import { api, must } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import { RequestLog } from '../components/request-log';
 import { Card, ErrorMessage, Loading, Select, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
-import { managesAnything, ownsGroup } from '../lib/access';
+import { isSystemAdmin, managesAnything, ownsGroup, runEnterpriseIds, runsEnterprise } from '../lib/access';
 import {
   costPerDay,
   keyLabel,
@@ -34,6 +34,7 @@ export default function UsagePage() {
   const me = useMe();
   const groups = useGroups();
   const accounts = useAccounts();
+  const enterprises = useEnterprises(isSystemAdmin(me.data) || runEnterpriseIds(me.data).length > 0);
   const [preset, setPreset] = useState<RangePreset>('month');
   const [scope, setScope] = useState('me');
   // The range is fixed when the preset is chosen, so the query key stays put between renders.
@@ -41,8 +42,16 @@ export default function UsagePage() {
 
   const [kind, id] =
     scope === 'me' ? ['user', me.data?.userId ?? ''] : (scope.split(':') as [string, string]);
+  const scoped =
+    kind === 'user'
+      ? { userId: id }
+      : kind === 'group'
+        ? { groupId: id }
+        : kind === 'enterprise'
+          ? { enterpriseId: id }
+          : { accountId: id };
   const query = {
-    ...(kind === 'user' ? { userId: id } : kind === 'group' ? { groupId: id } : { accountId: id }),
+    ...scoped,
     from: range.from,
     to: range.to,
   };
@@ -67,6 +76,10 @@ export default function UsagePage() {
       value: `group:${g.id}`,
       label: t('adm.usage.group', { name: g.name }),
     })),
+    // An enterprise's usage is for those who run it: the API answers nobody else.
+    ...(enterprises.data?.data ?? [])
+      .filter((e) => runsEnterprise(me.data, e.id))
+      .map((e) => ({ value: `enterprise:${e.id}`, label: t('adm.usage.enterprise', { name: e.name }) })),
     ...(managesAnything(me.data) ? (accounts.data?.data ?? []) : []).map((a) => ({
       value: `account:${a.id}`,
       label: t('adm.usage.account', { name: a.name }),
@@ -77,6 +90,15 @@ export default function UsagePage() {
   const tokens = (v: number) => formatTokens(v, language);
   const data = usage.data;
   const days = data ? costPerDay(data.byHour, data.from, data.to) : [];
+  const byGroup = data
+    ? topN(
+        data.byGroup,
+        (r) => r.name ?? r.groupId,
+        (r) => r.costMicros,
+        MAX_BARS,
+        t('adm.usage.other'),
+      )
+    : [];
   const byModel = data ? topN(data.byModel, (r) => r.model, totalTokens, MAX_BARS, t('adm.usage.other')) : [];
   const byMember = data
     ? topN(data.byMember, (r) => names.get(r.userId) ?? r.userId, totalTokens, MAX_BARS, t('adm.usage.other'))
@@ -98,6 +120,16 @@ export default function UsagePage() {
           'cost_micros',
         ],
         [
+          ...data.byGroup.map((r) => [
+            'group',
+            r.name ?? r.groupId,
+            r.requests,
+            r.errors,
+            r.inputTokens,
+            r.outputTokens,
+            r.cacheReadTokens,
+            r.costMicros,
+          ]),
           ...data.byModel.map((r) => [
             'model',
             r.model,
@@ -194,6 +226,11 @@ export default function UsagePage() {
                 </div>
               </details>
             </Card>
+            {byGroup.length > 0 && (
+              <Card title={t('adm.usage.byGroup')}>
+                <BarList rows={byGroup} format={money} label={t('adm.usage.byGroup')} />
+              </Card>
+            )}
             <Card title={t('adm.usage.byModel')}>
               {byModel.length === 0 ? (
                 <p className="muted">{t('adm.usage.nothing')}</p>
@@ -229,7 +266,7 @@ export default function UsagePage() {
       )}
       <RequestLog
         key={scope}
-        scope={kind === 'user' ? { userId: id } : kind === 'group' ? { groupId: id } : { accountId: id }}
+        scope={scoped}
         keys={keyList.map((k) => ({ value: k.id, label: keyLabel(k, k.id) }))}
         members={
           kind === 'group' ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: m.name })) : []

@@ -22,6 +22,10 @@ const UsageQuery = z.object({
   groupId: id,
   userId: id,
   accountId: id,
+  enterpriseId: id.openapi({
+    description: "the enterprise's every group; for its owners and admins (and a system admin)",
+  }),
+  departmentId: id.openapi({ description: "a department's groups; for its enterprise's owners and admins" }),
   model: z.string().min(1).max(200).optional().openapi({ description: 'narrows to one model' }),
   from: z.coerce
     .number()
@@ -65,6 +69,14 @@ const UsageSchema = z
     to: z.number().int(),
     totals: Sums,
     byModel: z.array(Sums.extend({ model: z.string() })),
+    byGroup: z
+      .array(
+        Sums.extend({
+          groupId: z.string(),
+          name: z.string().nullable().openapi({ description: "the group's name; null: group gone" }),
+        }),
+      )
+      .openapi({ description: 'scoped like the totals: only groups whose rows the caller reads' }),
     byMember: z.array(Sums.extend({ userId: z.string() })),
     byKey: z
       .array(
@@ -100,7 +112,7 @@ export const usageRoutes = newRouter()
       method: 'get',
       path: '/usage',
       summary:
-        "Usage by key, group, user or account: one's own, one's groups' totals, all of what one manages",
+        "Usage by key, group, user, account, enterprise or department: one's own, one's groups' totals, all of what one manages",
       request: { query: UsageQuery },
       responses: {
         200: jsonResponse(UsageSchema, 'Totals and breakdowns; integers (tokens, micro-dollars).'),
