@@ -12,7 +12,6 @@ import { RECONCILE_LIMIT, reconcileBudgets } from '../worker/budgets/reconcile';
 import { CLOSE_LIMIT, closeLastMonths } from '../worker/domain/billing';
 import { pushGroup } from '../worker/domain/push';
 import { writeUsage } from '../worker/queue/consumer';
-import type { UsageEvent } from '../worker/queue/usage-event';
 import { admin, type Carpool, seedCarpool } from './support/relay';
 import { usageEventFor } from './support/usage';
 

@@ -167,6 +167,27 @@ describe.sequential('a carpool from setup to shared usage', () => {
       .waitFor();
     owner.off('request', onRequest);
     expect(perKey).toEqual([]);
+    // The page's own CSV has a line per model, member and key, each breakdown adding up alike.
+    const pageCsv = await owner.getByRole('link', { name: 'Download CSV', exact: true }).getAttribute('href');
+    const [header, ...breakdown] = decodeURIComponent(pageCsv!.slice(pageCsv!.indexOf(',') + 1))
+      .trim()
+      .split(/\r?\n/)
+      .map((line) => line.split(','));
+    expect(header).toEqual([
+      'kind',
+      'name',
+      'requests',
+      'errors',
+      'input_tokens',
+      'output_tokens',
+      'cache_read_tokens',
+      'cost_micros',
+    ]);
+    const requestsOf = (kind: string) =>
+      breakdown.filter((l) => l[0] === kind).reduce((sum, l) => sum + Number(l[2]), 0);
+    expect(breakdown.some((l) => l[0] === 'key' && l[1]!.startsWith('laptop (cp-'))).toBe(true);
+    expect(requestsOf('model')).toBeGreaterThan(0);
+    expect([requestsOf('member'), requestsOf('key')]).toEqual([requestsOf('model'), requestsOf('model')]);
     const log = owner.getByTestId('request-log');
     await log.waitFor();
     await until(async () => (await log.locator('tbody tr').count()) === 2, 'two requests in the log', 15_000);

@@ -20,6 +20,7 @@ import {
   toCsv,
   topN,
   totalTokens,
+  type Usage,
 } from '../lib/admin';
 import { formatCount, formatMicros, formatTokens } from '../lib/format';
 
@@ -28,6 +29,24 @@ const TimeChart = lazy(() => import('../components/chart').then((m) => ({ defaul
 const BarList = lazy(() => import('../components/chart').then((m) => ({ default: m.BarList })));
 
 const MAX_BARS = 8;
+
+const CSV_HEADER = [
+  'kind',
+  'name',
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cost_micros',
+];
+
+type Sums = Usage['totals'];
+
+/** One breakdown line of the page's CSV, in CSV_HEADER's order. */
+function csvLine(kind: string, name: string, r: Sums): (string | number)[] {
+  return [kind, name, r.requests, r.errors, r.inputTokens, r.outputTokens, r.cacheReadTokens, r.costMicros];
+}
 
 export default function UsagePage() {
   const { t, language } = useI18n();
@@ -108,60 +127,12 @@ export default function UsagePage() {
     : [];
 
   const csv = data
-    ? toCsv(
-        [
-          'kind',
-          'name',
-          'requests',
-          'errors',
-          'input_tokens',
-          'output_tokens',
-          'cache_read_tokens',
-          'cost_micros',
-        ],
-        [
-          ...data.byGroup.map((r) => [
-            'group',
-            r.name ?? r.groupId,
-            r.requests,
-            r.errors,
-            r.inputTokens,
-            r.outputTokens,
-            r.cacheReadTokens,
-            r.costMicros,
-          ]),
-          ...data.byModel.map((r) => [
-            'model',
-            r.model,
-            r.requests,
-            r.errors,
-            r.inputTokens,
-            r.outputTokens,
-            r.cacheReadTokens,
-            r.costMicros,
-          ]),
-          ...data.byMember.map((r) => [
-            'member',
-            names.get(r.userId) ?? r.userId,
-            r.requests,
-            r.errors,
-            r.inputTokens,
-            r.outputTokens,
-            r.cacheReadTokens,
-            r.costMicros,
-          ]),
-          ...data.byKey.map((r) => [
-            'key',
-            keyLabel(r, r.keyId),
-            r.requests,
-            r.errors,
-            r.inputTokens,
-            r.outputTokens,
-            r.cacheReadTokens,
-            r.costMicros,
-          ]),
-        ],
-      )
+    ? toCsv(CSV_HEADER, [
+        ...data.byGroup.map((r) => csvLine('group', r.name ?? r.groupId, r)),
+        ...data.byModel.map((r) => csvLine('model', r.model, r)),
+        ...data.byMember.map((r) => csvLine('member', names.get(r.userId) ?? r.userId, r)),
+        ...data.byKey.map((r) => csvLine('key', keyLabel(r, r.keyId), r)),
+      ])
     : '';
 
   return (
