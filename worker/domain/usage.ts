@@ -1,7 +1,8 @@
 // Usage read-outs from the aggregates (totals, and breakdowns by model, group, member, key, day and
 // hour), scoped by who asks: a member sees their own usage and their groups' totals; whoever manages
-// a group (its owner; the enterprise's owners and admins) sees all of it, and those of an enterprise
-// its every group's, in one answer; a system admin sees everything. A filter naming something outside the caller's scope is a 404, like any other id.
+// a group (its owner; the enterprise's owners and admins) sees all of it, and an enterprise's owners
+// and admins read the whole enterprise, or one department, in one answer; a system admin sees
+// everything. A filter naming something outside the caller's scope is a 404, like any other id.
 // A range is answered from the coarsest aggregates that fit it (worker/usage/coverage.ts).
 import { and, eq, gte, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
