@@ -248,7 +248,7 @@ describe('rollups', () => {
       { userId: carpool.userId },
       { accountId: carpool.accountId },
       { groupId: carpool.groupId, model: 'claude-haiku-4-5' },
-      // An enterprise's or department's groups, from the groups table: each then sought by id.
+      // An enterprise's or department's groups, from the groups table by its index: each then sought by id.
       { enterpriseId: 'an-enterprise' },
       { departmentId: 'a-department' },
     ];
@@ -298,6 +298,9 @@ describe('rollups', () => {
         expect(d, s.sql).toMatch(/^SEARCH api_keys USING INDEX sqlite_autoindex_api_keys_1 \(id=\?\)$/);
         keyLookups++;
       }
+      // The groups of an enterprise or a department are found by its index, never by a scan.
+      for (const d of details.filter((d) => /^(SEARCH|SCAN) groups\b/.test(d)))
+        expect(d, `${s.sql}\n${details.join('\n')}`).toMatch(/^SEARCH groups USING (COVERING )?INDEX /);
       // So is a group's name (the lines by group).
       if (s.sql.includes('select "name" from "groups"')) {
         expect(details, s.sql).toContain('SEARCH groups USING INDEX sqlite_autoindex_groups_1 (id=?)');

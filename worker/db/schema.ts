@@ -165,7 +165,12 @@ export const groups = sqliteTable(
     keyBounds: text('key_bounds', { mode: 'json' }).$type<KeyBounds>(),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('groups_bound_account_unique').on(t.boundAccountId)],
+  (t) => [
+    uniqueIndex('groups_bound_account_unique').on(t.boundAccountId),
+    // Who runs an enterprise reads its groups (usage by enterprise or department, managed scopes).
+    index('groups_enterprise_idx').on(t.enterpriseId),
+    index('groups_department_idx').on(t.departmentId),
+  ],
 );
 
 export const groupMembers = sqliteTable(
