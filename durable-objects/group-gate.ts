@@ -420,7 +420,8 @@ export class GroupGate extends DurableObject<Env> {
   }
 
   async configure(config: GroupConfig): Promise<void> {
-    const before = this.config?.kind === 'carpool' ? this.config.accounts.map((a) => a.id) : [];
+    // The accounts of the rules being replaced hold plans too: they learn the new version as well.
+    const before = this.directAccounts();
     this.useConfig(config);
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
     await this.rulesChanged([...before, ...this.directAccounts()]);

@@ -84,6 +84,9 @@ export function useBudgetStates(ids: readonly string[]) {
 
 export type UsageQuery = NonNullable<operations['getUsage']['parameters']['query']>;
 
+/** The filters that name what a usage read-out is about: the API asks for one of them. */
+const USAGE_SCOPES = ['groupId', 'userId', 'keyId', 'accountId', 'enterpriseId', 'departmentId'] as const;
+
 /**
  * One usage read-out; nothing is read until it names a scope. `live`: read again every 30 s, as
  * usage is metered through the queue, a little after the requests it counts.
@@ -91,16 +94,7 @@ export type UsageQuery = NonNullable<operations['getUsage']['parameters']['query
 export function useUsage(query: UsageQuery, enabled = true, live = false) {
   return useQuery({
     queryKey: adminKeys.usage(query),
-    enabled:
-      enabled &&
-      Boolean(
-        query.groupId ||
-          query.userId ||
-          query.keyId ||
-          query.accountId ||
-          query.enterpriseId ||
-          query.departmentId,
-      ),
+    enabled: enabled && USAGE_SCOPES.some((name) => Boolean(query[name])),
     queryFn: () => must(api.GET('/usage', { params: { query } })),
     refetchInterval: live ? 30_000 : false,
   });
