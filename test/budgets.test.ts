@@ -3,8 +3,12 @@
 // names the budget and says when it resets; after settlement the gate's counter equals what the
 // request log recorded, to the micro-dollar.
 import { env } from 'cloudflare:test';
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { BudgetView } from '../durable-objects/budget-book';
+import { recordedSpend } from '../worker/budgets/reconcile';
+import { db } from '../worker/db/client';
+import { budgets } from '../worker/db/schema';
 import {
   admin,
   api,
@@ -224,6 +228,68 @@ describe('enterprise budgets', () => {
     }, 15_000);
     const [view] = await ledger.state(pool.enterpriseId);
     expect(view!.grantedMicros).toBeLessThanOrEqual(limit);
+  });
+});
+
+describe('department budgets', () => {
+  it('cover the sub-departments’ groups, and follow a group or a department when it moves', async () => {
+    const pool = await seedEnterprise([{ maxConcurrency: 5 }]);
+    const department = async (name: string, parentId?: string) => {
+      const made = await admin<{ id: string }>('POST', `/enterprises/${pool.enterpriseId}/departments`, {
+        name,
+        parentId,
+      });
+      expect(made.status).toBe(201);
+      return made.json.id;
+    };
+    const eng = await department('Engineering');
+    const backend = await department('Backend', eng);
+    const ops = await department('Ops');
+    const place = async (departmentId: string | null) =>
+      expect((await admin('PATCH', `/groups/${pool.groupId}`, { departmentId })).status).toBe(200);
+    await place(backend);
+    // One request spends Engineering's whole budget (a micro-dollar), so the next is refused.
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'department',
+      departmentId: eng,
+      period: 'month',
+      limitMicros: 1,
+    });
+    expect(budget.status).toBe(201);
+    let served = 0;
+    const statusOf = async () => {
+      const res = await streamMessage(pool.key);
+      const body = await res.text();
+      if (res.status === 200) served++;
+      return { status: res.status, body };
+    };
+    expect((await statusOf()).status).toBe(200);
+    const refused = await eventually(async () => {
+      const r = await statusOf();
+      return r.status === 402 ? r : undefined;
+    });
+    expect(JSON.parse(refused.body).error.message).toMatch(/^The department's monthly budget of/);
+
+    // The group moves to a department outside Engineering: served at once; back: refused at once.
+    await place(ops);
+    expect((await statusOf()).status).toBe(200);
+    await place(backend);
+    expect((await statusOf()).status).toBe(402);
+    // Backend leaves Engineering (top-level now): its groups are no longer held by that budget.
+    expect((await admin('PATCH', `/departments/${backend}`, { parentId: null })).status).toBe(200);
+    expect((await statusOf()).status).toBe(200);
+    expect((await admin('PATCH', `/departments/${backend}`, { parentId: eng })).status).toBe(200);
+    expect((await statusOf()).status).toBe(402);
+
+    // Reconciliation reads the same scope from D1: the sub-department's group is Engineering's.
+    const logged = await eventually(async () => {
+      const row = await loggedCost('group_id = ?', pool.groupId);
+      return row.n === served ? row : undefined;
+    });
+    expect(logged.cost).toBeGreaterThan(0);
+    const [row] = await db(env).select().from(budgets).where(eq(budgets.id, budget.json.id));
+    const now = Date.now();
+    expect(await recordedSpend(env, row!, now - 86_400_000, now + 3_600_000)).toBe(logged.cost);
   });
 });
 

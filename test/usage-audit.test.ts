@@ -5,7 +5,7 @@ import { ADMIN_TOKEN, admin, api, eventually, newUser, streamMessage } from './s
 
 interface Usage {
   totals: { requests: number; costMicros: number };
-  byMember: { userId: string; requests: number }[];
+  byMember: { userId: string; name: string | null; requests: number }[];
   byKey: { keyId: string; name: string | null; prefix: string | null; requests: number }[];
   byModel: { model: string }[];
   byHour: { hour: number }[];
@@ -156,7 +156,15 @@ describe('usage, scoped by the caller', () => {
     for (const manager of [w.owner, w.entAdmin]) {
       const group = await api<Usage>(manager.token, 'GET', `/usage?groupId=${w.group}`);
       expect(group.json.totals.requests).toBe(3);
-      expect(group.json.byMember.map((m) => m.userId).sort()).toEqual([w.u1.id, w.u2.id].sort());
+      // Each member's line names them, as the group's member list does.
+      expect(
+        group.json.byMember
+          .map(({ userId, name }) => ({ userId, name }))
+          .sort((a, b) => (a.name! < b.name! ? -1 : 1)),
+      ).toEqual([
+        { userId: w.u1.id, name: 'u1' },
+        { userId: w.u2.id, name: 'u2' },
+      ]);
       expect((await api<Usage>(manager.token, 'GET', `/usage?userId=${w.u2.id}`)).json.totals.requests).toBe(
         2,
       );
@@ -391,13 +399,24 @@ describe('usage of a whole enterprise', () => {
       expect(log.json.data).toHaveLength(5);
       expect(log.json.data.every((r) => r.groupId === w.group || r.groupId === g2)).toBe(true);
     }
-    // A department of it: only its groups; for the enterprise's owners, nobody below them.
-    const department = (
-      await api<{ id: string }>(w.owner.token, 'POST', `/enterprises/${w.enterprise}/departments`, {
-        name: 'd',
-      })
-    ).json.id;
+    // A department of it: only its groups; for the enterprise's owners, nobody below them. One
+    // above it covers its own groups and its sub-department's.
+    const newDepartment = async (name: string, parentId?: string) =>
+      (
+        await api<{ id: string }>(w.owner.token, 'POST', `/enterprises/${w.enterprise}/departments`, {
+          name,
+          parentId,
+        })
+      ).json.id;
+    const top = await newDepartment('top');
+    const department = await newDepartment('d', top);
     expect((await api(ADMIN_TOKEN, 'PATCH', `/groups/${g2}`, { departmentId: department })).status).toBe(200);
+    expect((await api(ADMIN_TOKEN, 'PATCH', `/groups/${w.group}`, { departmentId: top })).status).toBe(200);
+    const ofTop = (
+      await api<Usage & { byGroup: GroupLine[] }>(w.owner.token, 'GET', `/usage?departmentId=${top}`)
+    ).json;
+    expect(ofTop.totals.requests).toBe(5);
+    expect(ofTop.byGroup.map((g) => g.groupId).sort()).toEqual([w.group, g2].sort());
     const ofDepartment = (
       await api<Usage & { byGroup: GroupLine[] }>(
         w.entAdmin.token,

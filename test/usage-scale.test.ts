@@ -248,7 +248,8 @@ describe('rollups', () => {
       { userId: carpool.userId },
       { accountId: carpool.accountId },
       { groupId: carpool.groupId, model: 'claude-haiku-4-5' },
-      // An enterprise's or department's groups, from the groups table by its index: each then sought by id.
+      // An enterprise's or department's groups (with its sub-departments'), from the groups and
+      // departments tables by their indexes: each then sought by id.
       { enterpriseId: 'an-enterprise' },
       { departmentId: 'a-department' },
     ];
@@ -281,6 +282,8 @@ describe('rollups', () => {
     expect(statements.length).toBeGreaterThan(50);
     let keyLookups = 0;
     let groupLookups = 0;
+    let departmentLookups = 0;
+    let memberLookups = 0;
     for (const s of statements) {
       const plan = await all<{ detail: string }>(`EXPLAIN QUERY PLAN ${s.sql}`, ...s.params);
       const details = plan.map((p) => p.detail);
@@ -301,6 +304,16 @@ describe('rollups', () => {
       // The groups of an enterprise or a department are found by its index, never by a scan.
       for (const d of details.filter((d) => /^(SEARCH|SCAN) groups\b/.test(d)))
         expect(d, `${s.sql}\n${details.join('\n')}`).toMatch(/^SEARCH groups USING (COVERING )?INDEX /);
+      // A department and its sub-departments are found by id and by parent, never by a scan.
+      for (const d of details.filter((d) => /^(SEARCH|SCAN) departments\b/.test(d))) {
+        expect(d, `${s.sql}\n${details.join('\n')}`).toMatch(/^SEARCH departments USING (COVERING )?INDEX /);
+        departmentLookups++;
+      }
+      // A member's name (the lines by member) is looked up by their id.
+      if (s.sql.includes('select "name" from "users"')) {
+        expect(details, s.sql).toContain('SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)');
+        memberLookups++;
+      }
       // So is a group's name (the lines by group).
       if (s.sql.includes('select "name" from "groups"')) {
         expect(details, s.sql).toContain('SEARCH groups USING INDEX sqlite_autoindex_groups_1 (id=?)');
@@ -309,6 +322,8 @@ describe('rollups', () => {
     }
     expect(keyLookups).toBeGreaterThan(0);
     expect(groupLookups).toBeGreaterThan(0);
+    expect(departmentLookups).toBeGreaterThan(0);
+    expect(memberLookups).toBeGreaterThan(0);
   });
 });
 

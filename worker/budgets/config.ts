@@ -1,7 +1,9 @@
 // Budgets from D1 into the shape the gates enforce: a group's own (group, member, key) and the
-// wide ones over it (its enterprise's, its department's), and an enterprise ledger's.
+// wide ones over it (its enterprise's, its department's and that one's parent's), and an
+// enterprise ledger's.
 import { and, eq, inArray, or } from 'drizzle-orm';
 import { db } from '../db/client';
+import { departmentAndParent } from '../db/group-scopes';
 import { type Budget, budgets } from '../db/schema';
 import type { BudgetRule } from './rules';
 
@@ -35,8 +37,14 @@ export async function loadGroupBudgets(
   const clauses = [eq(budgets.groupId, group.id)];
   if (group.enterpriseId)
     clauses.push(and(eq(budgets.scope, 'enterprise'), eq(budgets.enterpriseId, group.enterpriseId))!);
+  // Its department's and, for a sub-department, the department above it.
   if (group.departmentId)
-    clauses.push(and(eq(budgets.scope, 'department'), eq(budgets.departmentId, group.departmentId))!);
+    clauses.push(
+      and(
+        eq(budgets.scope, 'department'),
+        inArray(budgets.departmentId, departmentAndParent(group.departmentId)),
+      )!,
+    );
   const rows = await db(env)
     .select()
     .from(budgets)

@@ -14,6 +14,7 @@
 import { and, asc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import { enterpriseLedger, groupGate } from '../../durable-objects/address';
 import { db } from '../db/client';
+import { departmentGroupIds, enterpriseGroupIds } from '../db/group-scopes';
 import {
   type Budget,
   type BudgetReconciliation,
@@ -29,7 +30,6 @@ import { isWide } from './rules';
 
 /** What a budget's scope covers, on any table with the scoped columns. */
 function scopeOn(b: Budget, t: ScopedColumns): SQL | undefined {
-  const d = groups;
   switch (b.scope) {
     case 'key':
       return eq(t.keyId, b.keyId ?? '');
@@ -38,15 +38,9 @@ function scopeOn(b: Budget, t: ScopedColumns): SQL | undefined {
     case 'group':
       return eq(t.groupId, b.groupId ?? '');
     case 'department':
-      return inArray(
-        t.groupId,
-        sql`(SELECT ${d.id} FROM ${d} WHERE ${d.departmentId} = ${b.departmentId ?? ''})`,
-      );
+      return inArray(t.groupId, departmentGroupIds(b.departmentId ?? ''));
     case 'enterprise':
-      return inArray(
-        t.groupId,
-        sql`(SELECT ${d.id} FROM ${d} WHERE ${d.enterpriseId} = ${b.enterpriseId ?? ''})`,
-      );
+      return inArray(t.groupId, enterpriseGroupIds(b.enterpriseId ?? ''));
   }
 }
 

@@ -65,7 +65,11 @@ export const departments = sqliteTable(
     name: text('name').notNull(),
     createdAt: createdAt(),
   },
-  (t) => [index('departments_enterprise_idx').on(t.enterpriseId)],
+  // By parent: a department's sub-departments, for its usage and budgets (worker/db/group-scopes.ts).
+  (t) => [
+    index('departments_enterprise_idx').on(t.enterpriseId),
+    index('departments_parent_idx').on(t.parentId),
+  ],
 );
 
 export const accounts = sqliteTable(

@@ -14,6 +14,7 @@ import { budgetRule, loadWideBudgets } from '../budgets/config';
 import { isTimeZone, type Period } from '../budgets/periods';
 import { isWide } from '../budgets/rules';
 import { db } from '../db/client';
+import { departmentGroupIds } from '../db/group-scopes';
 import {
   apiKeys,
   type Budget,
@@ -344,7 +345,7 @@ async function pushBudgets(env: Env, row: Budget): Promise<void> {
       .where(
         row.scope === 'enterprise'
           ? eq(groups.enterpriseId, enterpriseId)
-          : eq(groups.departmentId, row.departmentId!),
+          : inArray(groups.id, departmentGroupIds(row.departmentId!)),
       );
     await Promise.all(affected.map((g) => pushGroup(env, g.id)));
     return;

@@ -1,5 +1,5 @@
 // Departments: how an enterprise arranges its groups, a tree one level deep (a department may sit
-// under a top-level one). Seen by the enterprise's members, changed by its owners
+// under a top-level one, and then counts in its usage and budgets: worker/db/group-scopes.ts). Seen by the enterprise's members, changed by its owners
 // (`enterprise.manage`). Groups name their department (groups.department_id). The depth rule is a
 // trigger in D1 (a 409 when requests race); the checks here only word it first.
 import { and, asc, eq, notExists } from 'drizzle-orm';
@@ -7,6 +7,7 @@ import { ApiError } from '../api/errors';
 import { departments, enterprises, groups } from '../db/schema';
 import { audit } from './audit';
 import { authorize, type Caller } from './caller';
+import { pushGroup } from './push';
 
 export type Department = typeof departments.$inferSelect;
 
@@ -71,6 +72,11 @@ export async function updateDepartment(
       after: { name: row!.name, parentId: row!.parentId },
     },
   });
+  // Moved under another department (or out from under one): its groups answer to other budgets.
+  if (changes.parentId !== undefined && (changes.parentId ?? null) !== before.parentId) {
+    const moved = await caller.db.select({ id: groups.id }).from(groups).where(eq(groups.departmentId, id));
+    await Promise.all(moved.map((g) => pushGroup(caller.env, g.id)));
+  }
   return row!;
 }
 

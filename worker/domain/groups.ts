@@ -311,7 +311,13 @@ export async function updateGroup(caller: Caller, id: string, changes: GroupChan
       `Group ${id} has ${members} members: maxMembers cannot go below that (remove members first).`,
     );
   }
-  if (changes.scheduling !== undefined || changes.keyBounds !== undefined) await pushGroup(caller.env, id);
+  // A group moved to another department answers to that department's budgets from now on.
+  if (
+    changes.scheduling !== undefined ||
+    changes.keyBounds !== undefined ||
+    (changes.departmentId !== undefined && changes.departmentId !== before.departmentId)
+  )
+    await pushGroup(caller.env, id);
   return row;
 }
 

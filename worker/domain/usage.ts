@@ -9,6 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { ApiError } from '../api/errors';
 import type { Db } from '../db/client';
+import { departmentGroupIds, enterpriseGroupIds } from '../db/group-scopes';
 import {
   accounts,
   apiKeys,
@@ -18,6 +19,7 @@ import {
   usageDaily,
   usageHourly,
   usageMonthly,
+  users,
 } from '../db/schema';
 import { coverage, DAY_MS, type Grain, hourRange, type Segment } from '../usage/coverage';
 import { type Caller, memberships } from './caller';
@@ -115,20 +117,9 @@ export function filtersOn(t: ScopedColumns, q: UsageQuery): SQL[] {
   if (q.userId) out.push(eq(t.userId, q.userId));
   if (q.accountId) out.push(eq(t.accountId, q.accountId));
   // The aggregates carry a group, not its enterprise or department: ask the groups which are theirs.
-  if (q.enterpriseId)
-    out.push(
-      inArray(
-        t.groupId,
-        sql`(select ${groups.id} from ${groups} where ${groups.enterpriseId} = ${q.enterpriseId})`,
-      ),
-    );
-  if (q.departmentId)
-    out.push(
-      inArray(
-        t.groupId,
-        sql`(select ${groups.id} from ${groups} where ${groups.departmentId} = ${q.departmentId})`,
-      ),
-    );
+  if (q.enterpriseId) out.push(inArray(t.groupId, enterpriseGroupIds(q.enterpriseId)));
+  // A department's groups include its sub-departments'.
+  if (q.departmentId) out.push(inArray(t.groupId, departmentGroupIds(q.departmentId)));
   if (q.model) out.push(eq(t.model, q.model));
   return out;
 }
@@ -145,6 +136,11 @@ function keyColumn(t: Aggregate, column: typeof apiKeys.name | typeof apiKeys.pr
 /** The name of the group of an aggregate row, looked up per line of the answer like a key's. */
 function groupName(t: Aggregate) {
   return sql<string | null>`(select ${groups.name} from ${groups} where ${groups.id} = ${t.groupId})`;
+}
+
+/** The display name of the member of an aggregate row (null for an unknown user), likewise. */
+function memberName(t: Aggregate) {
+  return sql<string | null>`(select ${users.name} from ${users} where ${users.id} = ${t.userId})`;
 }
 
 function byDay(d: Db, s: Segment, q: UsageQuery, scope: ScopeSql) {
@@ -181,7 +177,7 @@ export function usageStatements(d: Db, q: UsageQuery & { from: number; to: numbe
         .where(where)
         .groupBy(table.groupId),
       byMember: d
-        .select({ userId: table.userId, ...sumsOf(table) })
+        .select({ userId: table.userId, name: memberName(table), ...sumsOf(table) })
         .from(table)
         .where(memberWhere)
         .groupBy(table.userId),
@@ -246,7 +242,7 @@ export async function readUsage(caller: Caller, q: UsageQuery) {
   let i = 0;
   const models: (Sums & { model: string })[] = [];
   const groupLines: (Sums & { groupId: string; name: string | null })[] = [];
-  const members: (Sums & { userId: string })[] = [];
+  const members: (Sums & { userId: string; name: string | null })[] = [];
   const keys: (Sums & { keyId: string; name: string | null; prefix: string | null })[] = [];
   const days: (Sums & { day: number })[] = [];
   for (const _ of parts) {

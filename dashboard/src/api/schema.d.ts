@@ -2873,6 +2873,8 @@ export interface components {
                 costMicros: number;
                 unpricedRequests: number;
                 userId: string;
+                /** @description the member's display name; null: unknown user */
+                name: string | null;
             }[];
             /** @description scoped like byMember: a plain member asking for their group sees only their keys */
             byKey: {

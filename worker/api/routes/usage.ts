@@ -77,7 +77,12 @@ const UsageSchema = z
         }),
       )
       .openapi({ description: 'scoped like the totals: only groups whose rows the caller reads' }),
-    byMember: z.array(Sums.extend({ userId: z.string() })),
+    byMember: z.array(
+      Sums.extend({
+        userId: z.string(),
+        name: z.string().nullable().openapi({ description: "the member's display name; null: unknown user" }),
+      }),
+    ),
     byKey: z
       .array(
         Sums.extend({

@@ -1,0 +1,1 @@
+CREATE INDEX `departments_parent_idx` ON `departments` (`parent_id`);
