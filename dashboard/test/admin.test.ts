@@ -1,6 +1,7 @@
 // The admin pages' logic (dashboard/src/lib/admin.ts and the access levels of lib/access.ts), in
 // Node: account conditions and cooldown countdowns, pool utilisation, budget bars, range presets,
-// cost per day from the hourly read-out, key labels, top-N folding, CSV, and who sees which admin page.
+// cost per day from the hourly read-out, key labels, department lists, top-N folding, CSV, and who
+// sees which admin page.
 import { describe, expect, it } from 'vitest';
 import type { Schemas } from '../src/api/client';
 import { adminEn } from '../src/i18n/admin.en';
@@ -12,6 +13,7 @@ import {
   budgetBar,
   cooldownEnds,
   costPerDay,
+  departmentOptions,
   formatCountdown,
   keyLabel,
   percent,
@@ -154,6 +156,23 @@ describe('usage shaping', () => {
     expect(keyLabel({ name: 'laptop', prefix: 'cp-abc123…wxyz' }, 'k1')).toBe('laptop (cp-abc123…wxyz)');
     expect(keyLabel({ name: '', prefix: 'cp-abc123…wxyz' }, 'k1')).toBe('cp-abc123…wxyz');
     expect(keyLabel({ name: null, prefix: null }, 'k1')).toBe('k1');
+  });
+
+  it('lists departments as a tree: each top-level one, then its sub-departments named under it', () => {
+    const dept = (id: string, name: string, parentId: string | null = null) => ({ id, name, parentId });
+    expect(
+      departmentOptions([
+        dept('b', 'Backend', 'e'),
+        dept('e', 'Engineering'),
+        dept('s', 'Sales'),
+        dept('f', 'Frontend', 'e'),
+      ]),
+    ).toEqual([
+      { value: 'e', label: 'Engineering' },
+      { value: 'b', label: 'Engineering › Backend' },
+      { value: 'f', label: 'Engineering › Frontend' },
+      { value: 's', label: 'Sales' },
+    ]);
   });
 
   it('keeps the largest rows and folds the rest into one', () => {

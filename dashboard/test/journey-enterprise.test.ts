@@ -236,8 +236,37 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.getByRole('heading', { name: 'Cost per day' }).waitFor();
     await owner.locator('.adm-chart canvas').waitFor();
     await owner.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').waitFor();
-    // The whole enterprise, in one read-out: its cost by group.
+    // The whole enterprise, in one read-out: its cost by group, its members by name.
+    await owner.evaluate(async (enterpriseId) => {
+      const add = async (body: unknown) => {
+        const res = await fetch(`/api/v1/enterprises/${enterpriseId}/departments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (!res.ok) throw new Error(`department: ${res.status} ${await res.text()}`);
+        return ((await res.json()) as { id: string }).id;
+      };
+      const departments = (await (await fetch(`/api/v1/enterprises/${enterpriseId}/departments`)).json()) as {
+        data: { id: string; name: string }[];
+      };
+      await add({ name: 'EMEA', parentId: departments.data.find((d) => d.name === 'Sales')!.id });
+      await add({ name: 'Support' });
+    }, state.enterpriseId);
     await owner.getByLabel('Whose usage').selectOption({ label: 'Enterprise: Acme' });
+    await owner.getByRole('list', { name: 'Cost by group' }).getByText('Sales bots').waitFor();
+    await owner.getByRole('list', { name: 'Tokens by member' }).getByText(OWNER.name).waitFor();
+    // One department of it: the departments as a tree, each read on its own.
+    const department = owner.getByLabel('Department');
+    await expect(
+      department.locator('option').evaluateAll((options) => options.map((o) => o.textContent)),
+    ).resolves.toEqual(['All departments', 'Sales', 'Sales › EMEA', 'Support']);
+    await department.selectOption({ label: 'Sales' });
+    await owner.getByRole('list', { name: 'Cost by group' }).getByText('Sales bots').waitFor();
+    await department.selectOption({ label: 'Support' });
+    await owner.getByText('Nothing used in this range.').first().waitFor();
+    await expect(owner.getByRole('list', { name: 'Cost by group' }).count()).resolves.toBe(0);
+    await department.selectOption({ label: 'All departments' });
     await owner.getByRole('list', { name: 'Cost by group' }).getByText('Sales bots').waitFor();
     await owner.getByRole('button', { name: 'Last 7 days' }).click();
     await expect(

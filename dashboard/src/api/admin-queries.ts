@@ -42,9 +42,10 @@ export function useEnterpriseMembers(id: string) {
   });
 }
 
-export function useDepartments(id: string) {
+export function useDepartments(id: string, enabled = true) {
   return useQuery({
     queryKey: adminKeys.departments(id),
+    enabled,
     queryFn: () => must(api.GET('/enterprises/{id}/departments', { params: { path: { id } } })),
   });
 }

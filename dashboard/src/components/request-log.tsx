@@ -23,8 +23,14 @@ export function RequestLog({
   members,
   accounts,
 }: {
-  /** The page's scope: an enterprise, a group, an account, or one's own requests. */
-  scope: { enterpriseId?: string; groupId?: string; accountId?: string; userId?: string };
+  /** The page's scope: an enterprise or a department of it, a group, an account, or oneself. */
+  scope: {
+    enterpriseId?: string;
+    departmentId?: string;
+    groupId?: string;
+    accountId?: string;
+    userId?: string;
+  };
   keys: Option[];
   members: Option[];
   accounts: Option[];

@@ -108,6 +108,8 @@ export const adminEn = {
   'adm.usage.group': 'Group: {name}',
   'adm.usage.enterprise': 'Enterprise: {name}',
   'adm.usage.account': 'Account: {name}',
+  'adm.usage.department': 'Department',
+  'adm.usage.allDepartments': 'All departments',
   'adm.usage.cost': 'Cost',
   'adm.usage.requests': 'Requests',
   'adm.usage.errors': 'Errors',

@@ -110,6 +110,8 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
   'adm.usage.group': '分组：{name}',
   'adm.usage.enterprise': '企业：{name}',
   'adm.usage.account': '账号：{name}',
+  'adm.usage.department': '部门',
+  'adm.usage.allDepartments': '全部部门',
   'adm.usage.cost': '费用',
   'adm.usage.requests': '请求数',
   'adm.usage.errors': '错误数',

@@ -188,6 +188,22 @@ export function keyLabel(key: { name: string | null; prefix: string | null }, id
 }
 
 /**
+ * An enterprise's departments as a list to pick from: each top-level department followed by its
+ * sub-departments, named under it ("Engineering › Backend"), in the order they were listed.
+ */
+export function departmentOptions(
+  departments: readonly { id: string; name: string; parentId: string | null }[],
+): { value: string; label: string }[] {
+  const out: { value: string; label: string }[] = [];
+  for (const top of departments.filter((d) => !d.parentId)) {
+    out.push({ value: top.id, label: top.name });
+    for (const sub of departments.filter((d) => d.parentId === top.id))
+      out.push({ value: sub.id, label: `${top.name} › ${sub.name}` });
+  }
+  return out;
+}
+
+/**
  * The largest `limit` rows by `value`, the rest folded into one "other" row, for a bar chart that
  * stays readable on a phone.
  */

@@ -1,10 +1,11 @@
 // Usage: cost per day (a chart), cost by group, tokens by model, by member and by key, for a range
-// preset and a scope (my own usage, a group, an account, or an enterprise one runs), with the numbers as a CSV download. Everyone may
+// preset and a scope (my own usage, a group, an account, or an enterprise one runs, whole or one
+// of its departments), with the numbers as a CSV download. Everyone may
 // open it; the API scopes what each person sees (a member: their own rows and their groups'
 // totals). The request log (components/request-log.tsx) lives below the aggregates.
 import { useQuery } from '@tanstack/react-query';
 import { lazy, Suspense, useMemo, useState } from 'react';
-import { useAccounts, useEnterprises, useGroupDetail, useUsage } from '../api/admin-queries';
+import { useAccounts, useDepartments, useEnterprises, useGroupDetail, useUsage } from '../api/admin-queries';
 import { api, must } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import { RequestLog } from '../components/request-log';
@@ -13,6 +14,7 @@ import { useI18n } from '../i18n';
 import { isSystemAdmin, managesAnything, ownsGroup, runEnterpriseIds, runsEnterprise } from '../lib/access';
 import {
   costPerDay,
+  departmentOptions,
   keyLabel,
   presetRange,
   RANGE_PRESETS,
@@ -56,6 +58,8 @@ export default function UsagePage() {
   const enterprises = useEnterprises(isSystemAdmin(me.data) || runEnterpriseIds(me.data).length > 0);
   const [preset, setPreset] = useState<RangePreset>('month');
   const [scope, setScope] = useState('me');
+  // Within an enterprise: one of its departments, or '' for all of it.
+  const [department, setDepartment] = useState('');
   // The range is fixed when the preset is chosen, so the query key stays put between renders.
   const range = useMemo(() => presetRange(preset, new Date()), [preset]);
 
@@ -67,7 +71,9 @@ export default function UsagePage() {
       : kind === 'group'
         ? { groupId: id }
         : kind === 'enterprise'
-          ? { enterpriseId: id }
+          ? department
+            ? { departmentId: department }
+            : { enterpriseId: id }
           : { accountId: id };
   const query = {
     ...scoped,
@@ -76,7 +82,7 @@ export default function UsagePage() {
   };
   const usage = useUsage(query, Boolean(id));
   const group = useGroupDetail(kind === 'group' ? id : '');
-  const names = new Map((group.data?.members ?? []).map((m) => [m.userId, m.name]));
+  const departments = useDepartments(id, kind === 'enterprise' && Boolean(id));
 
   // The request log's key filter, and the names of its keys.
   const keysQuery = useQuery({
@@ -120,7 +126,7 @@ export default function UsagePage() {
     : [];
   const byModel = data ? topN(data.byModel, (r) => r.model, totalTokens, MAX_BARS, t('adm.usage.other')) : [];
   const byMember = data
-    ? topN(data.byMember, (r) => names.get(r.userId) ?? r.userId, totalTokens, MAX_BARS, t('adm.usage.other'))
+    ? topN(data.byMember, (r) => r.name ?? r.userId, totalTokens, MAX_BARS, t('adm.usage.other'))
     : [];
   const byKey = data
     ? topN(data.byKey, (r) => keyLabel(r, r.keyId), totalTokens, MAX_BARS, t('adm.usage.other'))
@@ -130,7 +136,7 @@ export default function UsagePage() {
     ? toCsv(CSV_HEADER, [
         ...data.byGroup.map((r) => csvLine('group', r.name ?? r.groupId, r)),
         ...data.byModel.map((r) => csvLine('model', r.model, r)),
-        ...data.byMember.map((r) => csvLine('member', names.get(r.userId) ?? r.userId, r)),
+        ...data.byMember.map((r) => csvLine('member', r.name ?? r.userId, r)),
         ...data.byKey.map((r) => csvLine('key', keyLabel(r, r.keyId), r)),
       ])
     : '';
@@ -152,7 +158,28 @@ export default function UsagePage() {
           </button>
         ))}
       </fieldset>
-      <Select label={t('adm.usage.scope')} name="scope" value={scope} options={scopes} onChange={setScope} />
+      <Select
+        label={t('adm.usage.scope')}
+        name="scope"
+        value={scope}
+        options={scopes}
+        onChange={(value) => {
+          setScope(value);
+          setDepartment('');
+        }}
+      />
+      {kind === 'enterprise' && (departments.data?.data.length ?? 0) > 0 && (
+        <Select
+          label={t('adm.usage.department')}
+          name="department"
+          value={department}
+          options={[
+            { value: '', label: t('adm.usage.allDepartments') },
+            ...departmentOptions(departments.data?.data ?? []),
+          ]}
+          onChange={setDepartment}
+        />
+      )}
       {usage.isPending && Boolean(id) && <Loading />}
       <ErrorMessage error={usage.error} />
       {data && (
@@ -236,11 +263,16 @@ export default function UsagePage() {
         </>
       )}
       <RequestLog
-        key={scope}
+        key={`${scope}:${department}`}
         scope={scoped}
         keys={keyList.map((k) => ({ value: k.id, label: keyLabel(k, k.id) }))}
+        // A group's members; elsewhere whoever used the scope in the page's range.
         members={
-          kind === 'group' ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: m.name })) : []
+          kind === 'group'
+            ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: m.name }))
+            : kind === 'user'
+              ? []
+              : (data?.byMember ?? []).map((m) => ({ value: m.userId, label: m.name ?? m.userId }))
         }
         accounts={
           kind === 'account' || !managesAnything(me.data)
