@@ -113,9 +113,33 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await department.getByLabel('Name').fill('Sales');
     await department.getByRole('button', { name: 'Add a department' }).click();
     await owner.getByRole('heading', { name: 'Sales' }).waitFor();
+    // A sub-department, shown inside the one above it; and a second top-level one.
+    await department.getByLabel('Name').fill('EMEA');
+    await department.getByLabel('Under').selectOption({ label: 'Sales' });
+    await department.getByRole('button', { name: 'Add a department' }).click();
+    await owner
+      .getByRole('region', { name: 'Sales', exact: true })
+      .getByRole('heading', { name: 'EMEA' })
+      .waitFor();
+    await department.getByLabel('Name').fill('Support');
+    await expect(department.getByLabel('Under').inputValue()).resolves.toBe('');
+    await department.getByRole('button', { name: 'Add a department' }).click();
+    await owner.getByRole('heading', { name: 'Support' }).waitFor();
+    await expect(
+      owner
+        .getByRole('region', { name: 'Sales', exact: true })
+        .getByRole('heading', { name: 'Support' })
+        .count(),
+    ).resolves.toBe(0);
 
     const group = owner.getByRole('form', { name: 'Add a group' });
     await group.getByLabel('Name').fill('Sales bots');
+    await expect(
+      group
+        .getByLabel('Department')
+        .locator('option')
+        .evaluateAll((options) => options.map((o) => o.textContent)),
+    ).resolves.toEqual(['No department', 'Sales', 'Sales › EMEA', 'Support']);
     await group.getByLabel('Department').selectOption({ label: 'Sales' });
     await group.getByRole('button', { name: 'Add a group' }).click();
     await owner.getByRole('region', { name: 'Sales', exact: true }).getByText('Sales bots').waitFor();
@@ -237,22 +261,6 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.locator('.adm-chart canvas').waitFor();
     await owner.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').waitFor();
     // The whole enterprise, in one read-out: its cost by group, its members by name.
-    await owner.evaluate(async (enterpriseId) => {
-      const add = async (body: unknown) => {
-        const res = await fetch(`/api/v1/enterprises/${enterpriseId}/departments`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        if (!res.ok) throw new Error(`department: ${res.status} ${await res.text()}`);
-        return ((await res.json()) as { id: string }).id;
-      };
-      const departments = (await (await fetch(`/api/v1/enterprises/${enterpriseId}/departments`)).json()) as {
-        data: { id: string; name: string }[];
-      };
-      await add({ name: 'EMEA', parentId: departments.data.find((d) => d.name === 'Sales')!.id });
-      await add({ name: 'Support' });
-    }, state.enterpriseId);
     await owner.getByLabel('Whose usage').selectOption({ label: 'Enterprise: Acme' });
     await owner.getByRole('list', { name: 'Cost by group' }).getByText('Sales bots').waitFor();
     await owner.getByRole('list', { name: 'Tokens by member' }).getByText(OWNER.name).waitFor();

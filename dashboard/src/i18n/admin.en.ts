@@ -63,6 +63,8 @@ export const adminEn = {
   'adm.ent.noDepartments': 'No departments yet.',
   'adm.ent.noDepartment': 'No department',
   'adm.ent.addDepartment': 'Add a department',
+  'adm.ent.under': 'Under',
+  'adm.ent.topLevel': 'Top level',
   'adm.ent.addGroup': 'Add a group',
   'adm.ent.policy': 'Scheduling policy',
   'adm.ent.policyDefault': 'Default',

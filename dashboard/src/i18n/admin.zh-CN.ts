@@ -65,6 +65,8 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
   'adm.ent.noDepartments': '还没有部门。',
   'adm.ent.noDepartment': '无部门',
   'adm.ent.addDepartment': '添加部门',
+  'adm.ent.under': '上级部门',
+  'adm.ent.topLevel': '顶级部门',
   'adm.ent.addGroup': '添加分组',
   'adm.ent.policy': '调度策略',
   'adm.ent.policyDefault': '默认',

@@ -23,7 +23,7 @@ import { SubscriptionSignIn } from '../components/oauth-sign-in';
 import { Card, ErrorMessage, Field, Loading, Select, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { ownsEnterprise } from '../lib/access';
-import { poolUtilisation } from '../lib/admin';
+import { departmentOptions, poolUtilisation } from '../lib/admin';
 import { formatCount, formatMicros, formatShare, monthStart } from '../lib/format';
 
 type Account = Schemas['Account'];
@@ -79,6 +79,22 @@ export default function EnterprisePage() {
   const monthCost = usage.data?.totals.costMicros ?? 0;
   const activeGroups = (usage.data?.byGroup ?? []).filter((g) => g.requests > 0).length;
 
+  /** A department's budget bars, then its groups with theirs. */
+  const departmentBody = (departmentId: string) => (
+    <>
+      {budgetBars((b) => b.scope === 'department' && b.departmentId === departmentId)}
+      <ul>
+        {myGroups
+          .filter((g) => g.departmentId === departmentId)
+          .map((g) => (
+            <li key={g.id}>
+              <strong>{g.name}</strong>
+              {budgetBars((b) => b.scope === 'group' && b.groupId === g.id)}
+            </li>
+          ))}
+      </ul>
+    </>
+  );
   const budgetBars = (match: (b: Budget) => boolean) =>
     myBudgets.filter(match).map((b) => {
       const live = liveOf.get(b.id);
@@ -165,22 +181,23 @@ export default function EnterprisePage() {
         {budgetBars((b) => b.scope === 'enterprise')}
         {departments.isError && <ErrorMessage error={departments.error} />}
         {(departments.data?.data ?? []).length === 0 && <p className="muted">{t('adm.ent.noDepartments')}</p>}
-        {(departments.data?.data ?? []).map((d) => (
-          <section key={d.id} aria-label={d.name}>
-            <h3>{d.name}</h3>
-            {budgetBars((b) => b.scope === 'department' && b.departmentId === d.id)}
-            <ul>
-              {myGroups
-                .filter((g) => g.departmentId === d.id)
-                .map((g) => (
-                  <li key={g.id}>
-                    <strong>{g.name}</strong>
-                    {budgetBars((b) => b.scope === 'group' && b.groupId === g.id)}
-                  </li>
+        {/* A tree one level deep: each sub-department inside the department above it. */}
+        {(departments.data?.data ?? [])
+          .filter((d) => !d.parentId)
+          .map((d) => (
+            <section key={d.id} aria-label={d.name}>
+              <h3>{d.name}</h3>
+              {departmentBody(d.id)}
+              {(departments.data?.data ?? [])
+                .filter((sub) => sub.parentId === d.id)
+                .map((sub) => (
+                  <section key={sub.id} aria-label={sub.name} className="adm-subdepartment">
+                    <h4>{sub.name}</h4>
+                    {departmentBody(sub.id)}
+                  </section>
                 ))}
-            </ul>
-          </section>
-        ))}
+            </section>
+          ))}
         {myGroups.some((g) => !g.departmentId) && (
           <section aria-label={t('adm.ent.noDepartment')}>
             <h3>{t('adm.ent.noDepartment')}</h3>
@@ -196,7 +213,7 @@ export default function EnterprisePage() {
             </ul>
           </section>
         )}
-        {owner && <AddDepartment enterpriseId={id} />}
+        {owner && <AddDepartment enterpriseId={id} departments={departments.data?.data ?? []} />}
         {owner && <AddGroup enterpriseId={id} departments={departments.data?.data ?? []} />}
       </Card>
 
@@ -283,17 +300,29 @@ function AddPoolAccount({ enterpriseId }: { enterpriseId: string }) {
   );
 }
 
-function AddDepartment({ enterpriseId }: { enterpriseId: string }) {
+function AddDepartment({
+  enterpriseId,
+  departments,
+}: {
+  enterpriseId: string;
+  departments: Schemas['Department'][];
+}) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [name, setName] = useState('');
+  // A department goes under a top-level one, or is top-level itself ('').
+  const [parentId, setParentId] = useState('');
   const add = useMutation({
     mutationFn: () =>
       must(
-        api.POST('/enterprises/{id}/departments', { params: { path: { id: enterpriseId } }, body: { name } }),
+        api.POST('/enterprises/{id}/departments', {
+          params: { path: { id: enterpriseId } },
+          body: { name, parentId: parentId || undefined },
+        }),
       ),
     onSuccess: () => {
       setName('');
+      setParentId('');
       queryClient.invalidateQueries({ queryKey: adminKeys.departments(enterpriseId) });
     },
   });
@@ -307,6 +336,18 @@ function AddDepartment({ enterpriseId }: { enterpriseId: string }) {
     >
       <h3>{t('adm.ent.addDepartment')}</h3>
       <Field label={t('adm.field.name')} name="department" value={name} onChange={setName} required />
+      {departments.some((d) => !d.parentId) && (
+        <Select
+          label={t('adm.ent.under')}
+          name="parentId"
+          value={parentId}
+          options={[
+            { value: '', label: t('adm.ent.topLevel') },
+            ...departments.filter((d) => !d.parentId).map((d) => ({ value: d.id, label: d.name })),
+          ]}
+          onChange={setParentId}
+        />
+      )}
       <ErrorMessage error={add.error} />
       <button type="submit" disabled={add.isPending}>
         {t('adm.ent.addDepartment')}
@@ -360,10 +401,7 @@ function AddGroup({
         label={t('adm.field.department')}
         name="departmentId"
         value={departmentId}
-        options={[
-          { value: '', label: t('adm.ent.noDepartment') },
-          ...departments.map((d) => ({ value: d.id, label: d.name })),
-        ]}
+        options={[{ value: '', label: t('adm.ent.noDepartment') }, ...departmentOptions(departments)]}
         onChange={setDepartmentId}
       />
       <Field
