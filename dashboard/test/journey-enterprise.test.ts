@@ -143,6 +143,33 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await group.getByLabel('Department').selectOption({ label: 'Sales' });
     await group.getByRole('button', { name: 'Add a group' }).click();
     await owner.getByRole('region', { name: 'Sales', exact: true }).getByText('Sales bots').waitFor();
+
+    // The group moves to Support and back; Support is renamed, then deleted once empty; Sales,
+    // which is not empty, cannot be (the API's words are shown).
+    const move = owner.getByRole('form', { name: 'Move a group' });
+    await move.getByLabel('Department').selectOption({ label: 'Support' });
+    await move.getByRole('button', { name: 'Move' }).click();
+    await owner.getByRole('region', { name: 'Support', exact: true }).getByText('Sales bots').waitFor();
+    await move.getByLabel('Department').selectOption({ label: 'Sales' });
+    await move.getByRole('button', { name: 'Move' }).click();
+    await owner.getByRole('region', { name: 'Sales', exact: true }).getByText('Sales bots').waitFor();
+    const change = owner.getByRole('form', { name: 'Change a department' });
+    await change.getByLabel('Department').selectOption({ label: 'Sales' });
+    await change.getByRole('button', { name: 'Delete the department' }).click();
+    await change.getByRole('alert').waitFor();
+    await change.getByLabel('Department').selectOption({ label: 'Support' });
+    await change.getByLabel('Name').fill('Care');
+    await change.getByRole('button', { name: 'Save' }).click();
+    await owner.getByRole('heading', { name: 'Care' }).waitFor();
+    await change.getByRole('button', { name: 'Delete the department' }).click();
+    await until(
+      async () => (await owner.getByRole('heading', { name: 'Care' }).count()) === 0,
+      'Care deleted',
+    );
+    await owner
+      .getByRole('region', { name: 'Sales', exact: true })
+      .getByRole('heading', { name: 'EMEA' })
+      .waitFor();
   });
 
   it('sets a hard monthly budget on the group', async () => {
@@ -268,10 +295,10 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     const department = owner.getByLabel('Department');
     await expect(
       department.locator('option').evaluateAll((options) => options.map((o) => o.textContent)),
-    ).resolves.toEqual(['All departments', 'Sales', 'Sales › EMEA', 'Support']);
+    ).resolves.toEqual(['All departments', 'Sales', 'Sales › EMEA']);
     await department.selectOption({ label: 'Sales' });
     await owner.getByRole('list', { name: 'Cost by group' }).getByText('Sales bots').waitFor();
-    await department.selectOption({ label: 'Support' });
+    await department.selectOption({ label: 'Sales › EMEA' });
     await owner.getByText('Nothing used in this range.').first().waitFor();
     await expect(owner.getByRole('list', { name: 'Cost by group' }).count()).resolves.toBe(0);
     await department.selectOption({ label: 'All departments' });

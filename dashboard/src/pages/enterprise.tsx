@@ -215,6 +215,12 @@ export default function EnterprisePage() {
         )}
         {owner && <AddDepartment enterpriseId={id} departments={departments.data?.data ?? []} />}
         {owner && <AddGroup enterpriseId={id} departments={departments.data?.data ?? []} />}
+        {owner && myGroups.length > 0 && (departments.data?.data ?? []).length > 0 && (
+          <MoveGroup groups={myGroups} departments={departments.data?.data ?? []} />
+        )}
+        {owner && (departments.data?.data ?? []).length > 0 && (
+          <ChangeDepartment enterpriseId={id} departments={departments.data?.data ?? []} />
+        )}
       </Card>
 
       <Policy enterprise={enterprise.data} editable={owner} providers={pools.map((p) => p.provider)} />
@@ -353,6 +359,164 @@ function AddDepartment({
         {t('adm.ent.addDepartment')}
       </button>
     </form>
+  );
+}
+
+/** Moves a group to another department (or out of any): its gate answers to that one's budgets at once. */
+function MoveGroup({
+  groups,
+  departments,
+}: {
+  groups: { id: string; name: string; departmentId: string | null }[];
+  departments: Schemas['Department'][];
+}) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [groupId, setGroupId] = useState(groups[0]?.id ?? '');
+  const current = groups.find((g) => g.id === groupId);
+  const [departmentId, setDepartmentId] = useState<string | null>(null);
+  const target = departmentId ?? current?.departmentId ?? '';
+  const move = useMutation({
+    mutationFn: () =>
+      must(
+        api.PATCH('/groups/{id}', {
+          params: { path: { id: groupId } },
+          body: { departmentId: target || null },
+        }),
+      ),
+    onSuccess: () => {
+      setDepartmentId(null);
+      queryClient.invalidateQueries({ queryKey: keys.groups });
+    },
+  });
+  return (
+    <form
+      aria-label={t('adm.ent.moveGroup')}
+      onSubmit={(e) => {
+        e.preventDefault();
+        move.mutate();
+      }}
+    >
+      <h3>{t('adm.ent.moveGroup')}</h3>
+      <Select
+        label={t('adm.scope.group')}
+        name="moveGroupId"
+        value={groupId}
+        options={groups.map((g) => ({ value: g.id, label: g.name }))}
+        onChange={(value) => {
+          setGroupId(value);
+          setDepartmentId(null);
+        }}
+      />
+      <Select
+        label={t('adm.field.department')}
+        name="moveDepartmentId"
+        value={target}
+        options={[{ value: '', label: t('adm.ent.noDepartment') }, ...departmentOptions(departments)]}
+        onChange={setDepartmentId}
+      />
+      <ErrorMessage error={move.error} />
+      <button type="submit" disabled={move.isPending || target === (current?.departmentId ?? '')}>
+        {t('adm.ent.move')}
+      </button>
+    </form>
+  );
+}
+
+/**
+ * Renames a department, moves it (top level, or under another top-level one: the API keeps the
+ * tree one level deep and says so), or deletes it once it is empty (the API refuses otherwise).
+ */
+function ChangeDepartment({
+  enterpriseId,
+  departments,
+}: {
+  enterpriseId: string;
+  departments: Schemas['Department'][];
+}) {
+  const { t } = useI18n();
+  const [departmentId, setDepartmentId] = useState(departments[0]?.id ?? '');
+  const department = departments.find((d) => d.id === departmentId) ?? departments[0];
+  if (!department) return null;
+  return (
+    <form aria-label={t('adm.ent.changeDepartment')} onSubmit={(e) => e.preventDefault()}>
+      <h3>{t('adm.ent.changeDepartment')}</h3>
+      <Select
+        label={t('adm.field.department')}
+        name="changeDepartmentId"
+        value={department.id}
+        options={departmentOptions(departments)}
+        onChange={setDepartmentId}
+      />
+      {/* Remounted per department, so its fields start from that department's values. */}
+      <DepartmentFields
+        key={department.id}
+        enterpriseId={enterpriseId}
+        department={department}
+        departments={departments}
+        onDeleted={() => setDepartmentId('')}
+      />
+    </form>
+  );
+}
+
+function DepartmentFields({
+  enterpriseId,
+  department,
+  departments,
+  onDeleted,
+}: {
+  enterpriseId: string;
+  department: Schemas['Department'];
+  departments: Schemas['Department'][];
+  onDeleted: () => void;
+}) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState(department.name);
+  const [parentId, setParentId] = useState(department.parentId ?? '');
+  const refresh = () => queryClient.invalidateQueries({ queryKey: adminKeys.departments(enterpriseId) });
+  const save = useMutation({
+    mutationFn: () =>
+      must(
+        api.PATCH('/departments/{id}', {
+          params: { path: { id: department.id } },
+          body: { name, parentId: parentId || null },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  const remove = useMutation({
+    mutationFn: () => must(api.DELETE('/departments/{id}', { params: { path: { id: department.id } } })),
+    onSuccess: () => {
+      onDeleted();
+      return refresh();
+    },
+  });
+  const parents = departments.filter((d) => !d.parentId && d.id !== department.id);
+  return (
+    <>
+      <Field label={t('adm.field.name')} name="departmentName" value={name} onChange={setName} required />
+      <Select
+        label={t('adm.ent.under')}
+        name="departmentParentId"
+        value={parentId}
+        options={[
+          { value: '', label: t('adm.ent.topLevel') },
+          ...parents.map((d) => ({ value: d.id, label: d.name })),
+        ]}
+        onChange={setParentId}
+      />
+      <ErrorMessage error={save.error ?? remove.error} />
+      <div className="row">
+        <button type="button" disabled={save.isPending || !name.trim()} onClick={() => save.mutate()}>
+          {t('adm.common.save')}
+        </button>
+        <button type="button" className="danger" disabled={remove.isPending} onClick={() => remove.mutate()}>
+          {t('adm.ent.deleteDepartment')}
+        </button>
+      </div>
+    </>
   );
 }
 
