@@ -293,6 +293,36 @@ describe('department budgets', () => {
   });
 });
 
+describe('a budget goes with its target', () => {
+  it('a department’s when it is deleted (and the ledger stops counting it); a group’s, its members’ and keys’ with the group', async () => {
+    const pool = await seedEnterprise([{}]);
+    const dept = await admin<{ id: string }>('POST', `/enterprises/${pool.enterpriseId}/departments`, {
+      name: 'Short-lived',
+    });
+    const budget = (body: Record<string, unknown>) =>
+      admin<{ id: string }>('POST', '/budgets', { period: 'month', limitMicros: 1_000_000, ...body });
+    const ofDept = await budget({ scope: 'department', departmentId: dept.json.id });
+    const ofEnterprise = await budget({ scope: 'enterprise', enterpriseId: pool.enterpriseId });
+    const ofGroup = await budget({ scope: 'group', groupId: pool.groupId });
+    const ofMember = await budget({ scope: 'member', groupId: pool.groupId, userId: pool.userId });
+    const ofKey = await budget({ scope: 'key', keyId: pool.keyId });
+    for (const b of [ofDept, ofEnterprise, ofGroup, ofMember, ofKey]) expect(b.status).toBe(201);
+    const ledger = env.ENTERPRISE_LEDGER.get(env.ENTERPRISE_LEDGER.idFromName(`ledger:${pool.enterpriseId}`));
+    const counted = async () => (await ledger.state(pool.enterpriseId)).map((v) => v.budgetId).sort();
+    expect(await counted()).toEqual([ofDept.json.id, ofEnterprise.json.id].sort());
+
+    expect((await admin('DELETE', `/departments/${dept.json.id}`)).status).toBe(200);
+    expect((await admin('GET', `/budgets/${ofDept.json.id}`)).status).toBe(404);
+    expect(await counted()).toEqual([ofEnterprise.json.id]);
+
+    expect((await admin('DELETE', `/groups/${pool.groupId}`)).status).toBe(200);
+    for (const b of [ofGroup, ofMember, ofKey])
+      expect((await admin('GET', `/budgets/${b.json.id}`)).status).toBe(404);
+    const left = await admin<{ data: { id: string }[] }>('GET', `/budgets?enterpriseId=${pool.enterpriseId}`);
+    expect(left.json.data.map((b) => b.id)).toEqual([ofEnterprise.json.id]);
+  });
+});
+
 describe('a soft budget', () => {
   it('never refuses', async () => {
     const carpool = await seedCarpool();

@@ -3,7 +3,9 @@
 // (`enterprise.manage`). Groups name their department (groups.department_id). The depth rule is a
 // trigger in D1 (a 409 when requests race); the checks here only word it first.
 import { and, asc, eq, notExists } from 'drizzle-orm';
+import { enterpriseLedger } from '../../durable-objects/address';
 import { ApiError } from '../api/errors';
+import { loadWideBudgets } from '../budgets/config';
 import { departments, enterprises, groups } from '../db/schema';
 import { audit } from './audit';
 import { authorize, type Caller } from './caller';
@@ -80,7 +82,7 @@ export async function updateDepartment(
   return row!;
 }
 
-/** Only an empty department goes: no sub-departments, no groups (move them first). */
+/** Only an empty department goes: no sub-departments, no groups (move them first). Its budgets go with it. */
 export async function deleteDepartment(caller: Caller, id: string): Promise<Department> {
   const before = await departmentFor(caller, id);
   const d = caller.db;
@@ -105,6 +107,10 @@ export async function deleteDepartment(caller: Caller, id: string): Promise<Depa
     enterpriseId: before.enterpriseId,
     detail: { name: before.name, parentId: before.parentId },
   });
+  // Its budgets went with it (a trigger, migration 0018): the ledger stops counting them.
+  await enterpriseLedger(caller.env, before.enterpriseId).configure(
+    await loadWideBudgets(caller.env, before.enterpriseId),
+  );
   return row;
 }
 
