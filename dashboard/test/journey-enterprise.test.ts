@@ -176,6 +176,14 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.getByRole('link', { name: 'Budgets' }).click();
     await owner.getByRole('heading', { name: 'Budgets', exact: true }).waitFor();
     const form = owner.getByRole('form', { name: 'New budget' });
+    // A department's budget may be set on a sub-department, named by its place in the tree.
+    await form.getByLabel('Applies to').selectOption({ label: 'Department' });
+    await expect(
+      form
+        .getByLabel('Department', { exact: true })
+        .locator('option')
+        .evaluateAll((options) => options.map((o) => o.textContent)),
+    ).resolves.toEqual(['Choose…', 'Sales', 'Sales › EMEA']);
     await form.getByLabel('Applies to').selectOption({ label: 'Group' });
     await form.getByLabel('Group', { exact: true }).selectOption({ label: 'Sales bots' });
     await form.getByLabel('Period').selectOption({ label: 'Monthly' });

@@ -11,7 +11,7 @@ import { BudgetBarView } from '../components/admin-ui';
 import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { runEnterpriseIds } from '../lib/access';
-import { keyLabel } from '../lib/admin';
+import { departmentOptions, keyLabel } from '../lib/admin';
 import { formatMicros, parseDollars } from '../lib/format';
 
 type Budget = Schemas['Budget'];
@@ -37,12 +37,14 @@ function useScopeNames() {
   const names = new Map<string, string>();
   for (const e of enterprises.data?.data ?? []) names.set(e.id, e.name);
   for (const g of groups.data?.data ?? []) names.set(g.id, g.name);
-  for (const d of departments.flatMap((q) => q.data?.data ?? [])) names.set(d.id, d.name);
+  // A sub-department by its place in the tree ("Sales › EMEA"), as in the target list.
+  const departmentList = departmentOptions(departments.flatMap((q) => q.data?.data ?? []));
+  for (const d of departmentList) names.set(d.value, d.label);
   return {
     names,
     enterprises: enterprises.data?.data ?? [],
     groups: groups.data?.data ?? [],
-    departments: departments.flatMap((q) => q.data?.data ?? []),
+    departments: departmentList,
   };
 }
 
@@ -218,7 +220,7 @@ function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
     scope === 'enterprise'
       ? scopes.enterprises.map((e) => ({ value: e.id, label: e.name }))
       : scope === 'department'
-        ? scopes.departments.map((d) => ({ value: d.id, label: d.name }))
+        ? scopes.departments
         : scope === 'group'
           ? scopes.groups.map((g) => ({ value: g.id, label: g.name }))
           : scope === 'member'
