@@ -438,12 +438,14 @@ describe('operator API for key rules and unused fields', () => {
     }
   });
 
-  it('refuses budgets on keys until budgets are enforced (null is fine)', async () => {
+  it('refuses the old budget columns on keys, pointing to key budgets (null is fine)', async () => {
     const carpool = await seed('anthropic', {});
     for (const field of ['dailyBudgetMicros', 'monthlyBudgetMicros']) {
       const res = await createKey(carpool, { [field]: 5_000_000 });
       expect(res.status).toBe(400);
-      expect(res.json.error.message).toMatch(new RegExp(`${field}: not supported yet`));
+      expect(res.json.error.message).toMatch(
+        new RegExp(`${field}: a key's budget is a budget with scope \`key\``),
+      );
       expect((await createKey(carpool, { [field]: null })).status).toBe(201);
     }
   });

@@ -317,6 +317,48 @@ describe.sequential('a carpool from setup to shared usage', () => {
     expect(refused).toBe(403);
   });
 
+  it('a third person signs up through a new invite; the owner makes them an owner and back, then removes them; seats change', async () => {
+    await owner.goto(`${relay.url}/groups/${state.groupId}`);
+    await owner.getByText('Create an invite link').click();
+    await owner.getByRole('button', { name: 'Create link' }).click();
+    const link = (await owner.getByTestId('invite-link').locator('code').textContent())!;
+    expect(link).not.toBe(state.inviteLink);
+
+    const newcomerContext = await browser.newContext({ locale: 'en-US' });
+    const newcomer = await newcomerContext.newPage();
+    await newcomer.goto(link);
+    await newcomer.getByRole('tab', { name: 'I am new here' }).click();
+    await newcomer.getByLabel('Name').fill('Nils');
+    await newcomer.getByLabel('Email').fill('nils@example.com');
+    await newcomer.getByLabel('Password').fill('nils-password-1');
+    await newcomer.getByRole('button', { name: 'Create my account and join' }).click();
+    await newcomer.getByRole('heading', { name: 'Olga and friends' }).waitFor();
+    await newcomerContext.close();
+
+    await owner.reload();
+    await owner.getByRole('button', { name: 'Make Nils an owner' }).click();
+    await owner.getByRole('button', { name: 'Make Nils a member' }).waitFor();
+    await owner.getByRole('button', { name: 'Make Nils a member' }).click();
+    await owner.getByRole('button', { name: 'Make Nils an owner' }).waitFor();
+    // The owner's own row has no actions: leaving is on the home page.
+    await expect(owner.getByRole('button', { name: 'Remove Olga Owner' }).count()).resolves.toBe(0);
+    await owner.getByRole('button', { name: 'Remove Nils' }).click();
+    await owner.getByRole('button', { name: 'Remove Nils and revoke their keys' }).click();
+    await until(async () => (await owner.getByRole('cell', { name: /Nils/ }).count()) === 0, 'Nils removed');
+
+    // Seats: below the members the group has is refused in the API's words; 8 is fine.
+    const settings = owner.getByRole('form', { name: 'Group settings' });
+    await settings.getByLabel('Members at most').fill('1');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await settings
+      .getByRole('alert')
+      .getByText(/has 2 members/)
+      .waitFor();
+    await settings.getByLabel('Members at most').fill('8');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await owner.getByText('2 / 8').waitFor();
+  });
+
   it('key lookup shows the key without signing in', async () => {
     const anonymous = await browser.newContext({ locale: 'en-US' });
     const page = await anonymous.newPage();
@@ -380,5 +422,19 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await member.goto(`${relay.url}/`);
     await member.getByTestId('my-cost').waitFor();
     await checkPage(member, 'member-home-390');
+  });
+
+  it('the member leaves the group: their key is refused at once', async () => {
+    await member.getByRole('button', { name: 'Leave Olga and friends' }).click();
+    await member.getByRole('button', { name: 'Leave Olga and friends and revoke my keys in it' }).click();
+    await member.getByText('You are in no group yet').waitFor();
+    const client = new Anthropic({ baseURL: relay.url, apiKey: state.memberKey, maxRetries: 0 });
+    await expect(
+      client.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 8,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    ).rejects.toMatchObject({ status: 403 });
   });
 });

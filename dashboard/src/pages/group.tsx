@@ -1,11 +1,11 @@
 // The carpool owner's page: this month's cards (requests, cost, cost per member), the bound account
 // and its health, members n/max with each one's cost, invite links (create, revoke), and usage by
 // model. The statements (split mode, preview, closed months) are on pages/statements.tsx.
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { api, must } from '../api/client';
-import { keys, useGroup, useGroupAccount, useGroupUsage } from '../api/queries';
+import { keys, useGroup, useGroupAccount, useGroupUsage, useMe } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { Card, CodeBlock, ErrorMessage, Field, Loading, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
@@ -142,6 +142,7 @@ export default function GroupPage() {
   const group = useGroup(id);
   const account = useGroupAccount(id);
   const usage = useGroupUsage(id, monthStart());
+  const me = useMe();
   if (group.isPending || usage.isPending) return <Loading />;
   if (group.isError) return <ErrorMessage error={group.error} />;
   const g = group.data;
@@ -194,6 +195,7 @@ export default function GroupPage() {
                 <th className="num">{t('group.requests')}</th>
                 <th className="num">{t('group.cost')}</th>
                 <th className="num">{t('group.share')}</th>
+                <th>{t('group.actions')}</th>
               </tr>
             </thead>
             <tbody>
@@ -211,6 +213,9 @@ export default function GroupPage() {
                     <td className="num">
                       {formatShare(u?.costMicros ?? 0, totals?.costMicros ?? 0, language)}
                     </td>
+                    <td>
+                      <MemberActions groupId={id} member={m} self={m.userId === me.data?.userId} />
+                    </td>
                   </tr>
                 );
               })}
@@ -220,6 +225,8 @@ export default function GroupPage() {
       </Card>
 
       <Invites groupId={id} />
+
+      <GroupSettings groupId={id} name={g.name} maxMembers={g.maxMembers} />
 
       <Card title={t('group.byModel')}>
         {(usage.data?.byModel.length ?? 0) === 0 ? (
@@ -252,5 +259,127 @@ export default function GroupPage() {
         )}
       </Card>
     </>
+  );
+}
+
+/**
+ * A member's row, for the owner: their role (owner or member), and removal, asked twice since
+ * their keys in the group are revoked at once. One's own row has neither: leaving is on the home
+ * page, and a carpool's last owner hands the group over first (the API says so).
+ */
+function MemberActions({
+  groupId,
+  member,
+  self,
+}: {
+  groupId: string;
+  member: { userId: string; name: string; role: 'owner' | 'member' };
+  self: boolean;
+}) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [confirming, setConfirming] = useState(false);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: keys.group(groupId) });
+  const role = useMutation({
+    mutationFn: (next: 'owner' | 'member') =>
+      must(
+        api.PATCH('/groups/{id}/members/{userId}', {
+          params: { path: { id: groupId, userId: member.userId } },
+          body: { role: next },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  const remove = useMutation({
+    mutationFn: () =>
+      must(
+        api.DELETE('/groups/{id}/members/{userId}', {
+          params: { path: { id: groupId, userId: member.userId } },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+  if (self) return null;
+  return (
+    <div className="row">
+      <button
+        type="button"
+        className="secondary small"
+        disabled={role.isPending}
+        onClick={() => role.mutate(member.role === 'owner' ? 'member' : 'owner')}
+      >
+        {t(member.role === 'owner' ? 'group.makeMember' : 'group.makeOwner', { name: member.name })}
+      </button>
+      {confirming ? (
+        <>
+          <button
+            type="button"
+            className="danger small"
+            disabled={remove.isPending}
+            onClick={() => remove.mutate()}
+          >
+            {t('group.removeConfirm', { name: member.name })}
+          </button>
+          <button type="button" className="secondary small" onClick={() => setConfirming(false)}>
+            {t('group.cancel')}
+          </button>
+        </>
+      ) : (
+        <button type="button" className="danger small" onClick={() => setConfirming(true)}>
+          {t('group.remove', { name: member.name })}
+        </button>
+      )}
+      <ErrorMessage error={role.error ?? remove.error} />
+    </div>
+  );
+}
+
+/** The group's name and seat limit (a limit below the members it has is refused by the API). */
+function GroupSettings({ groupId, name, maxMembers }: { groupId: string; name: string; maxMembers: number }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [newName, setNewName] = useState(name);
+  const [seats, setSeats] = useState(String(maxMembers));
+  const save = useMutation({
+    mutationFn: () =>
+      must(
+        api.PATCH('/groups/{id}', {
+          params: { path: { id: groupId } },
+          body: {
+            ...(newName.trim() !== name ? { name: newName.trim() } : {}),
+            ...(Number(seats) !== maxMembers ? { maxMembers: Number(seats) } : {}),
+          },
+        }),
+      ),
+    onSuccess: () => {
+      queryClient.invalidateQueries({ queryKey: keys.group(groupId) });
+      queryClient.invalidateQueries({ queryKey: keys.groups });
+    },
+  });
+  const changed = newName.trim() !== name || Number(seats) !== maxMembers;
+  return (
+    <Card title={t('group.settings')}>
+      <form
+        aria-label={t('group.settings')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          save.mutate();
+        }}
+      >
+        <Field label={t('group.name')} name="groupName" value={newName} onChange={setNewName} required />
+        <Field
+          label={t('group.maxMembers')}
+          name="maxMembers"
+          inputMode="numeric"
+          value={seats}
+          onChange={setSeats}
+          required
+        />
+        <ErrorMessage error={save.error} />
+        <button type="submit" disabled={save.isPending || !changed || !Number.isInteger(Number(seats))}>
+          {t('group.save')}
+        </button>
+      </form>
+    </Card>
   );
 }

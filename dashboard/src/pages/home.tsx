@@ -1,12 +1,14 @@
 // The member home: for each group I am in, my cost and my share of the group's cost this month,
-// the group account's status, my keys (create, revoke) with setup snippets and a test request.
-// Without a group: how to get one (an invite link, or start a carpool).
+// the group account's status, my keys (create, revoke) with setup snippets and a test request,
+// and leaving the group. Without a group: how to get one (an invite link, or start a carpool).
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
 import { Link } from 'wouter';
-import type { Schemas } from '../api/client';
-import { useGroupAccount, useGroups, useGroupUsage, useMe } from '../api/queries';
+import { api, must, type Schemas } from '../api/client';
+import { keys, useGroupAccount, useGroups, useGroupUsage, useMe } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { GroupKeys } from '../components/keys';
-import { Card, Loading, Stat } from '../components/ui';
+import { Card, ErrorMessage, Loading, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatCount, formatMicros, formatShare, monthStart } from '../lib/format';
 import { familyOf } from '../lib/probe';
@@ -56,7 +58,49 @@ function GroupSection({ group, userId, owner }: { group: Schemas['Group']; userI
         family={familyOf(provider)}
         models={account.data?.supportedModels ?? null}
       />
+      <LeaveGroup groupId={group.id} name={group.name} />
     </Card>
+  );
+}
+
+/**
+ * Leaving, asked twice: one's keys in the group are revoked at once. A carpool's last owner is
+ * told by the API to hand the group over first.
+ */
+function LeaveGroup({ groupId, name }: { groupId: string; name: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [confirming, setConfirming] = useState(false);
+  const leave = useMutation({
+    mutationFn: () => must(api.POST('/groups/{id}/leave', { params: { path: { id: groupId } } })),
+    onSuccess: () => {
+      queryClient.invalidateQueries({ queryKey: keys.me });
+      queryClient.invalidateQueries({ queryKey: keys.groups });
+    },
+  });
+  return (
+    <div className="row">
+      {confirming ? (
+        <>
+          <button
+            type="button"
+            className="danger small"
+            disabled={leave.isPending}
+            onClick={() => leave.mutate()}
+          >
+            {t('home.leaveConfirm', { name })}
+          </button>
+          <button type="button" className="secondary small" onClick={() => setConfirming(false)}>
+            {t('group.cancel')}
+          </button>
+        </>
+      ) : (
+        <button type="button" className="secondary small" onClick={() => setConfirming(true)}>
+          {t('home.leave', { name })}
+        </button>
+      )}
+      <ErrorMessage error={leave.error} />
+    </div>
   );
 }
 

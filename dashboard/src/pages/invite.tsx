@@ -5,7 +5,6 @@ import { useState } from 'react';
 import { useLocation, useParams } from 'wouter';
 import { api, must } from '../api/client';
 import { useMe } from '../api/queries';
-import { signUpThroughInvite } from '../api/sign-up';
 import { Card, ErrorMessage, Field, Loading } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatDateTime } from '../lib/format';
@@ -23,7 +22,12 @@ function SignUp({ token, onJoined }: { token: string; onJoined: () => void }) {
         e.preventDefault();
         setError(null);
         try {
-          await signUpThroughInvite(token, { name, email, password });
+          await must(
+            api.POST('/invites/{token}/sign-up', {
+              params: { path: { token } },
+              body: { name, email, password },
+            }),
+          );
           onJoined();
         } catch (err) {
           setError(err);

@@ -4,7 +4,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import { clientRuleSchema, KEY_SERVICES, keyRulesSchema } from '../../auth/key-rules';
 import { apiKeys } from '../../db/schema';
 import { createKey, getKey, listGroupKeys, listKeys, revokeKey, updateKey } from '../../domain/keys';
-import { IdParam, jsonBody, jsonResponse, newRouter, notSupportedYet, route, z } from '../openapi';
+import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const KeySchema = createSelectSchema(apiKeys, {
@@ -35,11 +35,11 @@ const rules = {
   windowMinutes: z.number().int().min(1).max(1440).nullable(),
 };
 
-// Budgets are enforced with the money work: refused rather than accepted and ignored.
-const budgets = {
-  dailyBudgetMicros: notSupportedYet('key budgets are not enforced yet'),
-  monthlyBudgetMicros: notSupportedYet('key budgets are not enforced yet'),
-};
+// Old key columns, refused rather than accepted and ignored: a key's budget is a budget of its own.
+const keyBudget = z
+  .literal(null, { error: "a key's budget is a budget with scope `key` (POST /budgets); leave this out" })
+  .optional();
+const budgets = { dailyBudgetMicros: keyBudget, monthlyBudgetMicros: keyBudget };
 
 const KeyRulesInput = z
   .strictObject({
