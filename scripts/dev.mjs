@@ -87,7 +87,7 @@ ${created ? 'Created .dev.vars with a new operator token:' : 'Operator token (fr
 
 Create your first key (in another terminal, with the upstream API key of the account to share):
   npm run first-key -- --credential sk-ant-...
-or by hand with the operator API: see README.md, "Operator API".
+or by hand with the operator API: see README.md, "Your first key".
 `);
 
 const dev = spawn(wrangler, ['dev', ...defaults, ...args], {
