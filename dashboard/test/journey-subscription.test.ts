@@ -370,4 +370,26 @@ describe.sequential('subscription accounts: signed in through the dashboard, sha
     await expect(gemini.textContent()).resolves.not.toMatch(/Usage windows|% used/);
     await checkPage(admin, 'oauth-accounts');
   });
+
+  it('the owner signs the Claude plan in again from its account page: same account, new tokens', async () => {
+    const plan = PLANS['claude-oauth'];
+    await admin.goto(`${relay.url}/groups/${state['claude-oauth'].groupId}`);
+    await admin.getByRole('link', { name: 'Manage the account' }).click();
+    const form = admin.getByTestId('subscription-sign-in');
+    await form.getByRole('heading', { name: 'Sign in again' }).waitFor();
+    // The plan is the account's: no choice of plan, name or endpoint.
+    await expect(form.getByLabel('Subscription').count()).resolves.toBe(0);
+    await form.getByRole('checkbox', { name: /I have read the provider’s terms/ }).check();
+    const opened = adminContext.waitForEvent('page');
+    await form.getByRole('button', { name: 'Start sign-in' }).click();
+    await (await opened).close();
+    const link = form.getByTestId('sub-authorize');
+    await link.waitFor();
+    const pasted = await signInAtProvider('claude-oauth', (await link.getAttribute('href'))!, plan.tag);
+    await form.getByLabel('Code or callback URL').fill(pasted);
+    await form.getByRole('button', { name: 'Finish sign-in' }).click();
+    await form.getByText(`Signed in again: account ${plan.account} has new tokens.`).waitFor();
+    await expect(admin.getByTestId('account-state').first().textContent()).resolves.toBe('Healthy');
+    await checkPage(admin, 'oauth-sign-in-again');
+  });
 });

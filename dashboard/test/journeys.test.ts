@@ -359,6 +359,22 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await owner.getByText('2 / 8').waitFor();
   });
 
+  it('the owner replaces the account’s API key: a failing key cannot be saved, a working one can', async () => {
+    await owner.goto(`${relay.url}/groups/${state.groupId}`);
+    await owner.getByRole('link', { name: 'Manage the account' }).click();
+    const form = owner.getByRole('form', { name: 'Replace the API key' });
+    await form.getByLabel('New API key').fill('sk-not-a-key');
+    await form.getByRole('button', { name: 'Test connection' }).click();
+    await expect(form.getByTestId('replace-result').textContent()).resolves.toMatch(/^Connection failed: /);
+    await expect(form.getByRole('button', { name: 'Save the new key' }).isDisabled()).resolves.toBe(true);
+    await form.getByLabel('New API key').fill('sk-fake.e2e.ok');
+    await form.getByRole('button', { name: 'Test connection' }).click();
+    await expect(form.getByTestId('replace-result').textContent()).resolves.toBe('Connection works.');
+    await form.getByRole('button', { name: 'Save the new key' }).click();
+    await form.getByText('Saved: the account uses the new key from now on.').waitFor();
+    await checkPage(owner, 'bind-account-bound');
+  });
+
   it('key lookup shows the key without signing in', async () => {
     const anonymous = await browser.newContext({ locale: 'en-US' });
     const page = await anonymous.newPage();
@@ -398,7 +414,7 @@ describe.sequential('a carpool from setup to shared usage', () => {
     // The owner chose Chinese above: the choice holds on every page.
     const pages: [string, string, string][] = [
       ['/', 'member-home-zh', '我的拼车'],
-      [`/groups/${state.groupId}/account`, 'bind-account-zh', '绑定组账号'],
+      [`/groups/${state.groupId}/account`, 'bind-account-zh', '管理组账号'],
       ['/groups/new', 'new-group-zh', '发起拼车'],
       ['/profile', 'profile-zh', '个人资料'],
       [`/groups/${state.groupId}/statements`, 'statements-zh', 'Olga and friends 的账单'],
@@ -436,5 +452,15 @@ describe.sequential('a carpool from setup to shared usage', () => {
         messages: [{ role: 'user', content: 'hi' }],
       }),
     ).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('the owner unbinds the account: the group stays, ready to bind another', async () => {
+    // The owner chose Chinese above, and the choice is kept.
+    await owner.goto(`${relay.url}/groups/${state.groupId}/account`);
+    await owner.getByRole('button', { name: '解绑账号' }).click();
+    await owner.getByRole('button', { name: /^解绑并删除 / }).click();
+    await owner.getByRole('button', { name: '保存并绑定' }).waitFor();
+    await owner.goto(`${relay.url}/groups/${state.groupId}`);
+    await owner.getByRole('link', { name: '绑定账号' }).waitFor();
   });
 });

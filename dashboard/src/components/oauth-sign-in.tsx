@@ -2,7 +2,8 @@
 // terms notice with a required confirmation, POST /accounts/oauth/start (PKCE, state bound to this
 // session), the authorize URL opened in a new tab, the code or callback URL pasted back, and
 // POST /accounts/oauth/finish, which stores the tokens encrypted and answers the account. A refused
-// code ends the sign-in (single use): the admin starts again from the same form.
+// code ends the sign-in (single use): the admin starts again from the same form. With an account
+// as its target it signs that account in again (new tokens, enabled again): its plan is fixed.
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, must, type Schemas } from '../api/client';
@@ -11,7 +12,7 @@ import { formatDateTime } from '../lib/format';
 import { oauthFinishInput } from '../lib/statements';
 import { ErrorMessage, Field, Select } from './ui';
 
-type Kind = Schemas['OAuthStartInput']['kind'];
+export type Kind = Schemas['OAuthStartInput']['kind'];
 const KINDS: readonly Kind[] = ['claude-oauth', 'codex-oauth', 'gemini-oauth'];
 
 /** The kinds this deployment allows (gemini-oauth is off unless the operator turns it on). */
@@ -30,13 +31,18 @@ export function SubscriptionSignIn({
   target,
   onDone,
 }: {
-  /** Where the account goes: a carpool (its owner) or an enterprise's pool (ai.manage there). */
-  target: { groupId: string } | { enterpriseId: string };
+  /**
+   * Where the account goes: a carpool (its owner) or an enterprise's pool (ai.manage there); or an
+   * existing subscription account to sign in again.
+   */
+  target: { groupId: string } | { enterpriseId: string } | { accountId: string; kind: Kind };
   onDone: (account: Schemas['Account']) => void | Promise<void>;
 }) {
   const { t, language } = useI18n();
   const kinds = useEnabledKinds();
-  const [kind, setKind] = useState<Kind>('claude-oauth');
+  const again = 'accountId' in target ? target : null;
+  const [chosen, setKind] = useState<Kind>('claude-oauth');
+  const kind = again?.kind ?? chosen;
   const [name, setName] = useState('');
   const [baseUrl, setBaseUrl] = useState('');
   const [accepted, setAccepted] = useState(false);
@@ -47,8 +53,8 @@ export function SubscriptionSignIn({
   const [busy, setBusy] = useState(false);
   return (
     <section aria-labelledby="sub-title" data-testid="subscription-sign-in">
-      <h3 id="sub-title">{t('sub.title')}</h3>
-      <p>{t('sub.intro')}</p>
+      <h3 id="sub-title">{again ? t('sub.againTitle') : t('sub.title')}</h3>
+      <p>{again ? t('sub.againIntro') : t('sub.intro')}</p>
       {!started ? (
         <form
           onSubmit={async (e) => {
@@ -58,13 +64,15 @@ export function SubscriptionSignIn({
             try {
               const answer = await must(
                 api.POST('/accounts/oauth/start', {
-                  body: {
-                    kind,
-                    acceptTerms: accepted,
-                    ...target,
-                    ...(name.trim() ? { name: name.trim() } : {}),
-                    ...(baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}),
-                  },
+                  body: again
+                    ? { kind, acceptTerms: accepted, accountId: again.accountId }
+                    : {
+                        kind,
+                        acceptTerms: accepted,
+                        ...target,
+                        ...(name.trim() ? { name: name.trim() } : {}),
+                        ...(baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}),
+                      },
                 }),
               );
               setStarted(answer);
@@ -76,28 +84,32 @@ export function SubscriptionSignIn({
             }
           }}
         >
-          <Select
-            label={t('sub.kind')}
-            name="kind"
-            value={kind}
-            options={kinds.map((k) => ({ value: k, label: t(`sub.kind.${k}`) }))}
-            onChange={setKind}
-          />
-          <Field
-            label={t('bind.name')}
-            hint={t('keys.optional')}
-            name="subName"
-            value={name}
-            onChange={setName}
-          />
-          <Field
-            label={t('sub.endpoint')}
-            hint={t('sub.endpointHint')}
-            name="subBaseUrl"
-            type="url"
-            value={baseUrl}
-            onChange={setBaseUrl}
-          />
+          {!again && (
+            <>
+              <Select
+                label={t('sub.kind')}
+                name="kind"
+                value={kind}
+                options={kinds.map((k) => ({ value: k, label: t(`sub.kind.${k}`) }))}
+                onChange={setKind}
+              />
+              <Field
+                label={t('bind.name')}
+                hint={t('keys.optional')}
+                name="subName"
+                value={name}
+                onChange={setName}
+              />
+              <Field
+                label={t('sub.endpoint')}
+                hint={t('sub.endpointHint')}
+                name="subBaseUrl"
+                type="url"
+                value={baseUrl}
+                onChange={setBaseUrl}
+              />
+            </>
+          )}
           <p className="notice" data-testid="sub-terms">
             {t('sub.terms')}
           </p>
@@ -193,7 +205,7 @@ export function SubscriptionSignIn({
       )}
       {done && (
         <p role="status" className="ok">
-          {t('sub.done', { name: done })}
+          {again ? t('sub.againDone', { name: done }) : t('sub.done', { name: done })}
         </p>
       )}
     </section>

@@ -108,6 +108,10 @@ export const featuresEn = {
   'sub.finish': 'Finish sign-in',
   'sub.expires': 'This sign-in expires {at}.',
   'sub.done': 'Signed in: account {name} added.',
+  'sub.againTitle': 'Sign in again',
+  'sub.againIntro':
+    'When the provider has ended the sign-in (a revoked or expired token), sign the same plan in again: the account keeps its place, its usage and its settings.',
+  'sub.againDone': 'Signed in again: account {name} has new tokens.',
   'sub.windows': 'Usage windows',
   'sub.window': '{name}: {used}% used',
   'sub.resetsIn': 'resets in {time}',

@@ -103,6 +103,10 @@ export const featuresZhCN: Record<FeaturesMessageKey, string> = {
   'sub.finish': '完成登录',
   'sub.expires': '此次登录将于 {at} 过期。',
   'sub.done': '登录成功：已添加账号 {name}。',
+  'sub.againTitle': '重新登录',
+  'sub.againIntro':
+    '当服务商结束了登录（令牌被吊销或过期）时，重新登录同一订阅：账号保留其位置、用量与设置。',
+  'sub.againDone': '已重新登录：账号 {name} 已获得新令牌。',
   'sub.windows': '用量窗口',
   'sub.window': '{name}：已用 {used}%',
   'sub.resetsIn': '{time} 后重置',

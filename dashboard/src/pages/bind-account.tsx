@@ -1,13 +1,15 @@
 // Bind the carpool's account: provider, credential, base URL or preset. The connection is tested
 // (POST /accounts/test, nothing stored) and must pass with exactly these inputs before saving. Or a
-// subscription (Claude, ChatGPT) signed in at the provider: components/oauth-sign-in.tsx.
+// subscription (Claude, ChatGPT) signed in at the provider: components/oauth-sign-in.tsx. Once
+// bound: a new API key (tested the same way before it is saved), a subscription signed in again,
+// or the account unbound and deleted (asked twice) so that another can be bound.
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useLocation, useParams } from 'wouter';
 import { api, must, type Schemas } from '../api/client';
-import { useGroupAccount } from '../api/queries';
+import { keys, useGroupAccount } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
-import { SubscriptionSignIn } from '../components/oauth-sign-in';
+import { type Kind, SubscriptionSignIn } from '../components/oauth-sign-in';
 import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { type AccountForm, connectionInput, PRESETS, PROVIDERS, type Preset } from '../lib/forms';
@@ -36,10 +38,23 @@ export default function BindAccountPage() {
   if (bound.data)
     return (
       <>
-        <h1>{t('bind.title')}</h1>
+        <h1>{t('bind.manageTitle')}</h1>
         <Card title={t('account.title')}>
           <AccountStatus account={bound.data} />
           <p className="muted">{t('bind.alreadyBound')}</p>
+        </Card>
+        <Card>
+          {bound.data.authKind === 'oauth' ? (
+            <SubscriptionSignIn
+              target={{ accountId: bound.data.id, kind: bound.data.provider as Kind }}
+              onDone={() => queryClient.invalidateQueries({ queryKey: keys.groupAccount(id) })}
+            />
+          ) : (
+            <ReplaceCredential groupId={id} account={bound.data} />
+          )}
+        </Card>
+        <Card>
+          <Unbind groupId={id} name={bound.data.name} />
         </Card>
       </>
     );
@@ -162,5 +177,144 @@ export default function BindAccountPage() {
         />
       </Card>
     </>
+  );
+}
+
+/** A new API key for the bound account, saved only after a passing test of that very key. */
+function ReplaceCredential({ groupId, account }: { groupId: string; account: Schemas['Account'] }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [credential, setCredential] = useState('');
+  const [tested, setTested] = useState<{ credential: string; result: Schemas['ConnectionTest'] } | null>(
+    null,
+  );
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const input: Schemas['ConnectionTestInput'] = {
+    provider: account.provider as Schemas['ConnectionTestInput']['provider'],
+    credential: credential.trim(),
+    ...(account.baseUrl ? { baseUrl: account.baseUrl } : {}),
+  };
+  const testedOk = tested?.result.ok === true && tested.credential === credential.trim();
+  const run = async (work: () => Promise<void>) => {
+    setError(null);
+    setBusy(true);
+    try {
+      await work();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      aria-label={t('bind.replace')}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          await must(
+            api.PATCH('/groups/{id}/account', {
+              params: { path: { id: groupId } },
+              body: { credential: input.credential },
+            }),
+          );
+          setSaved(true);
+          setCredential('');
+          setTested(null);
+          await queryClient.invalidateQueries({ queryKey: keys.groupAccount(groupId) });
+        });
+      }}
+    >
+      <h2>{t('bind.replace')}</h2>
+      <Field
+        label={t('bind.newCredential')}
+        hint={t('bind.credentialHint')}
+        name="newCredential"
+        type="password"
+        autoComplete="off"
+        value={credential}
+        onChange={(value) => {
+          // A result is for the key that was tested: another key shows none until it is tested.
+          setCredential(value);
+          setTested(null);
+          setSaved(false);
+        }}
+        required
+      />
+      <div className="row">
+        <button
+          type="button"
+          className="secondary"
+          disabled={busy || !credential.trim()}
+          onClick={() =>
+            void run(async () => {
+              const result = await must(api.POST('/accounts/test', { body: input }));
+              setTested({ credential: credential.trim(), result });
+            })
+          }
+        >
+          {t('bind.test')}
+        </button>
+        {tested && (
+          <output className={tested.result.ok ? 'ok' : 'error'} data-testid="replace-result">
+            {tested.result.ok ? t('bind.testOk') : t('bind.testFailed', { message: tested.result.message })}
+          </output>
+        )}
+      </div>
+      <ErrorMessage error={error} />
+      <button type="submit" disabled={busy || !testedOk}>
+        {t('bind.replaceSave')}
+      </button>
+      {saved && (
+        <p role="status" className="ok">
+          {t('bind.replaced')}
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** Unbinds the account and deletes it, credential and all; the group stays, ready for another. */
+function Unbind({ groupId, name }: { groupId: string; name: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <section aria-label={t('bind.unbind')}>
+      <h2>{t('bind.unbind')}</h2>
+      <p className="muted">{t('bind.unbindHint')}</p>
+      <div className="row">
+        {confirming ? (
+          <>
+            <button
+              type="button"
+              className="danger"
+              onClick={async () => {
+                setError(null);
+                try {
+                  await must(api.DELETE('/groups/{id}/account', { params: { path: { id: groupId } } }));
+                  await queryClient.invalidateQueries({ queryKey: keys.groupAccount(groupId) });
+                } catch (err) {
+                  setError(err);
+                }
+              }}
+            >
+              {t('bind.unbindConfirm', { name })}
+            </button>
+            <button type="button" className="secondary" onClick={() => setConfirming(false)}>
+              {t('group.cancel')}
+            </button>
+          </>
+        ) : (
+          <button type="button" className="secondary" onClick={() => setConfirming(true)}>
+            {t('bind.unbind')}
+          </button>
+        )}
+      </div>
+      <ErrorMessage error={error} />
+    </section>
   );
 }

@@ -176,7 +176,11 @@ export default function GroupPage() {
       <Card
         title={t('account.title')}
         actions={
-          !account.data && (
+          account.data ? (
+            <Link href={`/groups/${id}/account`} className="button secondary small">
+              {t('account.manage')}
+            </Link>
+          ) : (
             <Link href={`/groups/${id}/account`} className="button small">
               {t('account.bind')}
             </Link>
