@@ -285,6 +285,26 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.getByRole('heading', { name: /Pool B/ }).waitFor();
     await owner.getByRole('button', { name: 'Probe' }).first().click();
     await owner.getByText('The upstream accepted the credential.').waitFor();
+    // Pool B takes more requests at once, and a new key: a wrong one the probe refuses, then a
+    // right one it accepts (so the key reached the account).
+    const poolB = owner
+      .locator('section.card')
+      .filter({ has: owner.getByRole('heading', { name: /Pool B/ }) });
+    await poolB.getByText('Settings').click();
+    const settings = owner.getByRole('form', { name: 'Settings of Pool B' });
+    await expect(settings.getByRole('button', { name: 'Save' }).isDisabled()).resolves.toBe(true);
+    await settings.getByLabel('Concurrent requests at most').fill('7');
+    await settings.getByLabel('New API key').fill('sk-wrong');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await settings.getByText('Saved.').waitFor();
+    await poolB.getByText('0 of 7 in use').waitFor();
+    await poolB.getByRole('button', { name: 'Probe' }).click();
+    await poolB.getByText('The upstream refused the credential (status 401).').waitFor();
+    await settings.getByLabel('New API key').fill('sk-fake.B.ok');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await settings.getByText('Saved.').waitFor();
+    await poolB.getByRole('button', { name: 'Probe' }).click();
+    await poolB.getByText('The upstream accepted the credential.').waitFor();
     await checkPage(owner, 'accounts');
   });
 

@@ -100,6 +100,17 @@ export const adminEn = {
   'adm.accounts.recentErrors': 'Recent errors',
   'adm.accounts.noErrors': 'No recent errors.',
   'adm.accounts.reset': 'Reset',
+  'adm.accounts.settings': 'Settings',
+  'adm.accounts.settingsOf': 'Settings of {name}',
+  'adm.accounts.priority': 'Priority',
+  'adm.accounts.priorityHint': 'Lower is tried first; among equals, the pool’s strategy chooses.',
+  'adm.accounts.weight': 'Weight',
+  'adm.accounts.weightHint':
+    'Its share of the requests among accounts of the same priority, when the pool’s strategy is weighted.',
+  'adm.accounts.newCredential': 'New API key',
+  'adm.accounts.newCredentialHint':
+    'Leave empty to keep the current one. Stored encrypted; never shown again.',
+  'adm.accounts.saved': 'Saved.',
   'adm.accounts.probe': 'Probe',
   'adm.accounts.enable': 'Enable',
   'adm.accounts.disable': 'Disable',

@@ -1,14 +1,16 @@
 // Accounts health: every account the viewer may see (their enterprises' pools, their carpools'
 // accounts; all for a system admin) with its live state from its gate — condition, the reason in
 // words, cooldown countdown, recent errors, latency — and the actions the API offers: reset,
-// probe, enable and disable; a subscription's usage windows and sign-in state; (ai.manage; shown to whom may use them, refused by the API otherwise).
+// probe, enable and disable, and its settings (name, concurrency, priority, weight, a new API
+// key); a subscription's usage windows and sign-in state. The actions are ai.manage's: shown to
+// whom may use them, refused by the API otherwise.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { adminKeys, useAccountStates, useAccounts } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
 import { useMe } from '../api/queries';
 import { ConditionBadge, Countdown, SubscriptionState, UtilisationBar, useNow } from '../components/admin-ui';
-import { Card, ErrorMessage, Loading } from '../components/ui';
+import { Card, ErrorMessage, Field, Loading } from '../components/ui';
 import { useI18n } from '../i18n';
 import { isSystemAdmin, type Me, ownsEnterprise } from '../lib/access';
 import type { AccountState } from '../lib/admin';
@@ -156,6 +158,7 @@ function AccountCard({
           )}
         </div>
       )}
+      {manage && <AccountSettings account={account} onSaved={refresh} />}
       <ErrorMessage error={act.error} />
       {probe && (
         <output className={probe.ok ? 'ok' : 'error'} aria-live="polite">
@@ -165,5 +168,97 @@ function AccountCard({
         </output>
       )}
     </Card>
+  );
+}
+
+/**
+ * An account's settings: only the fields changed are sent. A new API key replaces the stored one
+ * (and clears the account's failures); it is never shown, so the field starts empty.
+ */
+function AccountSettings({ account, onSaved }: { account: Account; onSaved: () => void }) {
+  const { t } = useI18n();
+  const [name, setName] = useState(account.name);
+  const [maxConcurrency, setMaxConcurrency] = useState(String(account.maxConcurrency));
+  const [priority, setPriority] = useState(String(account.priority));
+  const [weight, setWeight] = useState(String(account.weight));
+  const [credential, setCredential] = useState('');
+  const [saved, setSaved] = useState(false);
+  const changes: Schemas['AccountChanges'] = {
+    ...(name.trim() !== account.name ? { name: name.trim() } : {}),
+    ...(Number(maxConcurrency) !== account.maxConcurrency ? { maxConcurrency: Number(maxConcurrency) } : {}),
+    ...(Number(priority) !== account.priority ? { priority: Number(priority) } : {}),
+    ...(Number(weight) !== account.weight ? { weight: Number(weight) } : {}),
+    ...(credential.trim() ? { credential: credential.trim() } : {}),
+  };
+  const save = useMutation({
+    mutationFn: () =>
+      must(api.PATCH('/accounts/{id}', { params: { path: { id: account.id } }, body: changes })),
+    onSuccess: () => {
+      setCredential('');
+      setSaved(true);
+      onSaved();
+    },
+  });
+  const numbers = [maxConcurrency, priority, weight].every((v) => /^\d+$/.test(v.trim()));
+  return (
+    <details>
+      <summary>{t('adm.accounts.settings')}</summary>
+      <form
+        aria-label={t('adm.accounts.settingsOf', { name: account.name })}
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSaved(false);
+          save.mutate();
+        }}
+      >
+        <Field label={t('adm.field.name')} name="name" value={name} onChange={setName} required />
+        <Field
+          label={t('adm.field.maxConcurrency')}
+          name="maxConcurrency"
+          inputMode="numeric"
+          value={maxConcurrency}
+          onChange={setMaxConcurrency}
+          required
+        />
+        <Field
+          label={t('adm.accounts.priority')}
+          hint={t('adm.accounts.priorityHint')}
+          name="priority"
+          inputMode="numeric"
+          value={priority}
+          onChange={setPriority}
+          required
+        />
+        <Field
+          label={t('adm.accounts.weight')}
+          hint={t('adm.accounts.weightHint')}
+          name="weight"
+          inputMode="numeric"
+          value={weight}
+          onChange={setWeight}
+          required
+        />
+        {account.authKind === 'api_key' && (
+          <Field
+            label={t('adm.accounts.newCredential')}
+            hint={t('adm.accounts.newCredentialHint')}
+            name="credential"
+            type="password"
+            autoComplete="off"
+            value={credential}
+            onChange={setCredential}
+          />
+        )}
+        <ErrorMessage error={save.error} />
+        <button type="submit" disabled={save.isPending || !numbers || Object.keys(changes).length === 0}>
+          {t('adm.common.save')}
+        </button>
+        {saved && (
+          <p role="status" className="ok">
+            {t('adm.accounts.saved')}
+          </p>
+        )}
+      </form>
+    </details>
   );
 }
