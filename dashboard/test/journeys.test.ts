@@ -390,6 +390,21 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await anonymous.close();
   });
 
+  it('the member narrows their key to Haiku models: another model is refused at once, Haiku still served', async () => {
+    await member.goto(`${relay.url}/`);
+    await member.getByRole('button', { name: 'Change laptop' }).click();
+    const form = member.getByRole('form', { name: 'Change the key laptop' });
+    await form.getByLabel('Name').fill('laptop (work)');
+    await form.getByLabel('Models').fill('claude-haiku-*');
+    await form.getByRole('button', { name: 'Save the key' }).click();
+    await member.getByRole('cell', { name: 'laptop (work)', exact: true }).waitFor();
+    const client = new Anthropic({ baseURL: relay.url, apiKey: state.memberKey, maxRetries: 0 });
+    const ask = (model: string) =>
+      client.messages.create({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    await expect(ask('claude-opus-4-8')).rejects.toMatchObject({ status: 403 });
+    await expect(ask('claude-haiku-4-5')).resolves.toMatchObject({ type: 'message' });
+  });
+
   it('profile: sessions and a personal access token', async () => {
     await owner.goto(`${relay.url}/profile`);
     await owner.getByRole('heading', { name: 'Profile' }).waitFor();

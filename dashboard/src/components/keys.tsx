@@ -1,5 +1,6 @@
-// A member's keys in one group: the list with revoke, the create form with its rules, and the new
-// key's plaintext shown once with copy buttons, setup snippets for each client and a test request.
+// A member's keys in one group: the list with change (name, models, concurrency) and revoke, the
+// create form with its rules, and the new key's plaintext shown once with copy buttons, setup
+// snippets for each client and a test request.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, must, relayOrigin, type Schemas } from '../api/client';
@@ -102,8 +103,10 @@ export function GroupKeys({
   const [form, setForm] = useState({ name: '', models: '', expiresInDays: '', maxConcurrency: '' });
   const [created, setCreated] = useState<Schemas['NewKey'] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [editing, setEditing] = useState<string | null>(null);
   const set = (field: keyof typeof form) => (value: string) => setForm((f) => ({ ...f, [field]: value }));
   const active = (list.data?.data ?? []).filter((k) => k.status === 'active');
+  const edited = active.find((k) => k.id === editing);
 
   return (
     <div>
@@ -131,7 +134,15 @@ export function GroupKeys({
                     <code>{k.prefix}</code>
                   </td>
                   <td>{k.expiresAt ? formatDateTime(k.expiresAt, language) : t('keys.never')}</td>
-                  <td>
+                  <td className="row">
+                    <button
+                      type="button"
+                      className="secondary small"
+                      aria-expanded={editing === k.id}
+                      onClick={() => setEditing(editing === k.id ? null : k.id)}
+                    >
+                      {t('keys.change', { name: k.name || k.prefix })}
+                    </button>
                     <button
                       type="button"
                       className="danger small"
@@ -149,6 +160,16 @@ export function GroupKeys({
             </tbody>
           </table>
         </div>
+      )}
+      {edited && (
+        <KeyChanges
+          key={edited.id}
+          apiKey={edited}
+          onDone={async () => {
+            setEditing(null);
+            await queryClient.invalidateQueries({ queryKey: keys.groupKeys(groupId) });
+          }}
+        />
       )}
 
       {created && (
@@ -209,5 +230,83 @@ export function GroupKeys({
         </form>
       </details>
     </div>
+  );
+}
+
+/**
+ * A key's name, its models (empty: every model the group allows) and its concurrency (empty: no
+ * limit of its own). The relay holds a narrowed rule at once, everywhere (docs/api.md, key rules).
+ */
+function KeyChanges({
+  apiKey,
+  onDone,
+}: {
+  apiKey: {
+    id: string;
+    name: string;
+    prefix: string;
+    allowedModels: string[] | null;
+    maxConcurrency: number | null;
+  };
+  onDone: () => Promise<void>;
+}) {
+  const { t } = useI18n();
+  const [name, setName] = useState(apiKey.name);
+  const [models, setModels] = useState((apiKey.allowedModels ?? []).join(', '));
+  const [maxConcurrency, setMaxConcurrency] = useState(apiKey.maxConcurrency?.toString() ?? '');
+  const [error, setError] = useState<unknown>(null);
+  const list = models
+    .split(/[\s,]+/)
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const concurrency = maxConcurrency.trim() ? Number(maxConcurrency) : null;
+  return (
+    <form
+      aria-label={t('keys.changeOf', { name: apiKey.name || apiKey.prefix })}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        try {
+          await must(
+            api.PATCH('/keys/{id}', {
+              params: { path: { id: apiKey.id } },
+              body: {
+                name: name.trim(),
+                allowedModels: list.length > 0 ? list : null,
+                maxConcurrency: concurrency,
+              },
+            }),
+          );
+          await onDone();
+        } catch (err) {
+          setError(err);
+        }
+      }}
+    >
+      <h4>{t('keys.changeOf', { name: apiKey.name || apiKey.prefix })}</h4>
+      <Field label={t('keys.name')} name="keyName" value={name} onChange={setName} />
+      <Field
+        label={t('keys.models')}
+        hint={t('keys.modelsHint')}
+        name="keyModels"
+        value={models}
+        onChange={setModels}
+      />
+      <Field
+        label={t('keys.maxConcurrency')}
+        hint={t('keys.optional')}
+        name="keyMaxConcurrency"
+        inputMode="numeric"
+        value={maxConcurrency}
+        onChange={setMaxConcurrency}
+      />
+      <ErrorMessage error={error} />
+      <button
+        type="submit"
+        disabled={concurrency !== null && !(Number.isInteger(concurrency) && concurrency > 0)}
+      >
+        {t('keys.save')}
+      </button>
+    </form>
   );
 }
