@@ -160,6 +160,33 @@ describe('users', () => {
   });
 });
 
+describe('one’s own name', () => {
+  it('a person changes their own display name (PATCH /me), audited; nobody else’s; the operator has none', async () => {
+    const [ana, bob] = [await newUser('Ana'), await newUser('Bob')];
+    const renamed = await api<{ id: string; name: string }>(ana.token, 'PATCH', '/me', {
+      name: '  Ana Lopez ',
+    });
+    expect(renamed).toMatchObject({ status: 200, json: { id: ana.id, name: 'Ana Lopez' } });
+    expect((await api<{ name: string }>(ana.token, 'GET', `/users/${ana.id}`)).json.name).toBe('Ana Lopez');
+    expect((await api<{ name: string }>(bob.token, 'GET', `/users/${bob.id}`)).json.name).toBe('Bob');
+    expect((await api(ana.token, 'PATCH', '/me', { name: '' })).status).toBe(400);
+    expect((await api(ana.token, 'PATCH', '/me', { name: 'x', systemRole: 'system_admin' })).status).toBe(
+      400,
+    );
+    expect((await api(ADMIN_TOKEN, 'PATCH', '/me', { name: 'Operator' })).status).toBe(400);
+    const audit = await api<{ data: { action: string; targetId: string; detail: unknown }[] }>(
+      ADMIN_TOKEN,
+      'GET',
+      '/audit?action=user.update',
+    );
+    expect(audit.json.data.find((e) => e.targetId === ana.id)?.detail).toEqual({
+      fields: ['name'],
+      before: { name: 'Ana' },
+      after: { name: 'Ana Lopez' },
+    });
+  });
+});
+
 describe('enterprise members', () => {
   it('are seen by the enterprise, changed by owners only, invisible to others', async () => {
     const acme = await enterprise();

@@ -752,6 +752,7 @@ const TABLE: Record<string, Entry> = {
     body: () => ({ name: 'script' }),
   },
   'GET /me': { on: 'none', ok: 200 },
+  'PATCH /me': { on: 'self', ok: 200, body: () => ({ name: 'Renamed' }), except: OPERATOR_HAS_NO_SELF },
   'GET /me/tokens': { on: 'self', ok: 200, except: OPERATOR_HAS_NO_SELF },
   'POST /me/tokens': { on: 'self', ok: 201, body: () => ({ name: 'script' }), except: OPERATOR_HAS_NO_SELF },
   'DELETE /me/tokens/{tokenId}': {

@@ -396,4 +396,12 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.getByRole('heading', { name: '账号池' }).waitFor();
     await checkPage(owner, 'enterprise-390-zh');
   });
+
+  it('the owner renames the enterprise (in Chinese, as she chose)', async () => {
+    await owner.setViewportSize({ width: 1200, height: 900 });
+    const form = owner.getByRole('form', { name: '重命名企业' });
+    await form.getByLabel('名称').fill('Acme Corp');
+    await form.getByRole('button', { name: '重命名企业' }).click();
+    await owner.getByRole('heading', { name: 'Acme Corp', level: 1 }).waitFor();
+  });
 });

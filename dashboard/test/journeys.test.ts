@@ -413,6 +413,13 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await owner.getByRole('button', { name: 'Create token' }).click();
     await expect(owner.locator('.secret code').textContent()).resolves.toMatch(/^cpat_/);
     await checkPage(owner, 'profile');
+    // Her display name, changed and changed back (the pages after this one name her).
+    const rename = owner.getByRole('form', { name: 'Change my name' });
+    for (const name of ['Olga O.', 'Olga Owner']) {
+      await rename.getByLabel('Display name').fill(name);
+      await rename.getByRole('button', { name: 'Change my name' }).click();
+      await owner.locator('.facts dd', { hasText: name }).waitFor();
+    }
   });
 
   it('the group page in Chinese, the choice kept across visits', async () => {

@@ -71,6 +71,19 @@ export async function getUser(caller: Caller, id: string): Promise<PublicUser> {
   return findUser(caller, id);
 }
 
+/** A person's own display name, changed by themself (a system admin changes anyone's: updateUser). */
+export async function renameUser(caller: Caller, id: string, name: string): Promise<PublicUser> {
+  await authorize(caller, 'profile.manage', { type: 'user', userId: id }, `user ${id}`);
+  const before = await findUser(caller, id);
+  const [row] = await caller.db.update(users).set({ name }).where(eq(users.id, id)).returning(userColumns);
+  await audit(caller, {
+    action: 'user.update',
+    target: { type: 'user', id },
+    detail: { fields: ['name'], before: { name: before.name }, after: { name: row!.name } },
+  });
+  return row!;
+}
+
 async function findUser(caller: Caller, id: string): Promise<PublicUser> {
   const [row] = await caller.db.select(userColumns).from(users).where(eq(users.id, id));
   if (!row) throw new ApiError('not_found', `No user ${id}.`);

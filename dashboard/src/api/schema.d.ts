@@ -259,7 +259,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change one’s own display name */
+        patch: operations["patchMe"];
         trace?: never;
     };
     "/me/tokens": {
@@ -2018,6 +2019,19 @@ export interface components {
                 role: "owner" | "member";
             }[];
         };
+        User: {
+            id: string;
+            email: string;
+            name: string;
+            /** @enum {string} */
+            systemRole: "system_admin" | "user";
+            /** @description When a system admin disabled them; null: active. */
+            disabledAt: number | null;
+            createdAt: number;
+        };
+        MyChanges: {
+            name: string;
+        };
         PersonalAccessToken: {
             id: string;
             userId: string;
@@ -2792,16 +2806,6 @@ export interface components {
             name?: string;
             /** @description A top-level department of the same enterprise (one level deep). */
             parentId?: string | null;
-        };
-        User: {
-            id: string;
-            email: string;
-            name: string;
-            /** @enum {string} */
-            systemRole: "system_admin" | "user";
-            /** @description When a system admin disabled them; null: active. */
-            disabledAt: number | null;
-            createdAt: number;
         };
         UserInput: {
             /** Format: email */
@@ -4334,6 +4338,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description The request is malformed: the message names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller sees the resource but their role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MyChanges"];
+            };
+        };
+        responses: {
+            /** @description The person. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
                 };
             };
             /** @description The request is malformed: the message names each field. */

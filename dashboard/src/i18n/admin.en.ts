@@ -66,6 +66,7 @@ export const adminEn = {
   'adm.ent.under': 'Under',
   'adm.ent.topLevel': 'Top level',
   'adm.ent.moveGroup': 'Move a group',
+  'adm.ent.rename': 'Rename the enterprise',
   'adm.ent.move': 'Move',
   'adm.ent.changeDepartment': 'Change a department',
   'adm.ent.deleteDepartment': 'Delete the department',

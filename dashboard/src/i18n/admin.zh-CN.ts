@@ -68,6 +68,7 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
   'adm.ent.under': '上级部门',
   'adm.ent.topLevel': '顶级部门',
   'adm.ent.moveGroup': '移动分组',
+  'adm.ent.rename': '重命名企业',
   'adm.ent.move': '移动',
   'adm.ent.changeDepartment': '修改部门',
   'adm.ent.deleteDepartment': '删除该部门',

@@ -196,6 +196,8 @@ export const en = {
   'lookup.resets': 'Resets',
   'profile.title': 'Profile',
   'profile.password': 'Password',
+  'profile.rename': 'Change my name',
+  'profile.newName': 'Display name',
   'profile.currentPassword': 'Current password',
   'profile.newPassword': 'New password',
   'profile.changePassword': 'Change password',

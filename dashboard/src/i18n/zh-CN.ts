@@ -193,6 +193,8 @@ export const zhCN: Record<MessageKey, string> = {
   'lookup.resets': '重置时间',
   'profile.title': '个人资料',
   'profile.password': '密码',
+  'profile.rename': '修改我的名字',
+  'profile.newName': '显示名称',
   'profile.currentPassword': '当前密码',
   'profile.newPassword': '新密码',
   'profile.changePassword': '修改密码',

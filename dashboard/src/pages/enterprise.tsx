@@ -225,6 +225,7 @@ export default function EnterprisePage() {
 
       <Policy enterprise={enterprise.data} editable={owner} providers={pools.map((p) => p.provider)} />
       <Members enterpriseId={id} editable={owner} />
+      {owner && <RenameEnterprise key={enterprise.data.name} enterpriseId={id} name={enterprise.data.name} />}
     </>
   );
 }
@@ -303,6 +304,43 @@ function AddPoolAccount({ enterpriseId }: { enterpriseId: string }) {
         {t('adm.ent.addAccount')}
       </button>
     </form>
+  );
+}
+
+/** The enterprise's name (its owners). */
+function RenameEnterprise({ enterpriseId, name }: { enterpriseId: string; name: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [value, setValue] = useState(name);
+  const rename = useMutation({
+    mutationFn: () =>
+      must(
+        api.PATCH('/enterprises/{id}', {
+          params: { path: { id: enterpriseId } },
+          body: { name: value.trim() },
+        }),
+      ),
+    onSuccess: () => {
+      queryClient.invalidateQueries({ queryKey: adminKeys.enterprise(enterpriseId) });
+      queryClient.invalidateQueries({ queryKey: adminKeys.enterprises });
+    },
+  });
+  return (
+    <Card title={t('adm.ent.rename')}>
+      <form
+        aria-label={t('adm.ent.rename')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          rename.mutate();
+        }}
+      >
+        <Field label={t('adm.field.name')} name="enterpriseName" value={value} onChange={setValue} required />
+        <ErrorMessage error={rename.error} />
+        <button type="submit" disabled={rename.isPending || !value.trim() || value.trim() === name}>
+          {t('adm.ent.rename')}
+        </button>
+      </form>
+    </Card>
   );
 }
 

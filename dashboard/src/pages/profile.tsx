@@ -1,5 +1,6 @@
-// My profile: who I am, password change, my sign-in sessions (end one, or all), and personal
-// access tokens for scripts (created with the plaintext shown once, revoked).
+// My profile: who I am (and my display name, which I may change), password change, my sign-in
+// sessions (end one, or all), and personal access tokens for scripts (created with the plaintext
+// shown once, revoked).
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useLocation } from 'wouter';
@@ -8,6 +9,35 @@ import { keys, useMe, useUser } from '../api/queries';
 import { Card, CodeBlock, ErrorMessage, Field } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatDateTime } from '../lib/format';
+
+/** One's display name: what groups, statements and the usage page call one. */
+function Rename({ userId, name }: { userId: string; name: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [value, setValue] = useState(name);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <form
+      aria-label={t('profile.rename')}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        try {
+          await must(api.PATCH('/me', { body: { name: value.trim() } }));
+          await queryClient.invalidateQueries({ queryKey: keys.user(userId) });
+        } catch (err) {
+          setError(err);
+        }
+      }}
+    >
+      <Field label={t('profile.newName')} name="displayName" value={value} onChange={setValue} required />
+      <ErrorMessage error={error} />
+      <button type="submit" className="secondary" disabled={!value.trim() || value.trim() === name}>
+        {t('profile.rename')}
+      </button>
+    </form>
+  );
+}
 
 function PasswordChange() {
   const { t } = useI18n();
@@ -245,6 +275,7 @@ export default function ProfilePage() {
             <dt>{t('form.email')}</dt>
             <dd>{user.data.email}</dd>
           </dl>
+          <Rename key={user.data.name} userId={user.data.id} name={user.data.name} />
         </Card>
       )}
       <PasswordChange />

@@ -1,6 +1,7 @@
-// System admin: every person (rename is elsewhere; here grant or revoke system admin, disable or
-// re-enable), every enterprise (create one with its owner), every account (the health page has
-// their live state), and model price overrides (micro-dollars per million tokens).
+// System admin: every person (grant or revoke system admin, disable or re-enable; each person
+// changes their own name on their profile), every enterprise (create one with its owner), every
+// account (the health page has their live state), and model price overrides (micro-dollars per
+// million tokens).
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'wouter';

@@ -5,9 +5,11 @@ import { createSelectSchema } from 'drizzle-zod';
 import { personalAccessTokens } from '../../db/schema';
 import { memberships } from '../../domain/caller';
 import { createToken, listTokens, revokeToken } from '../../domain/tokens';
+import { renameUser } from '../../domain/users';
 import { ApiError } from '../errors';
 import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
+import { UserSchema } from './users';
 
 const TokenSchema = createSelectSchema(personalAccessTokens)
   .omit({ tokenHash: true })
@@ -72,6 +74,18 @@ export const meRoutes = newRouter()
         200,
       );
     },
+  )
+  .openapi(
+    route('profile.manage', {
+      method: 'patch',
+      path: '/me',
+      summary: 'Change one’s own display name',
+      request: {
+        ...jsonBody(z.strictObject({ name: z.string().trim().min(1).max(100) }).openapi('MyChanges')),
+      },
+      responses: { 200: jsonResponse(UserSchema, 'The person.') },
+    }),
+    async (c) => c.json(await renameUser(requireCaller(c), selfId(c), c.req.valid('json').name), 200),
   )
   .openapi(
     route('profile.manage', {
