@@ -171,3 +171,39 @@ export function NotAllowed() {
     </Card>
   );
 }
+
+/**
+ * A destructive action asked twice: the first press shows a button that says what will happen,
+ * and a cancel; nothing is done until that second press.
+ */
+export function ConfirmButton({
+  label,
+  confirmLabel,
+  onConfirm,
+  pending = false,
+  small = false,
+}: {
+  label: string;
+  confirmLabel: string;
+  onConfirm: () => void;
+  pending?: boolean;
+  small?: boolean;
+}) {
+  const { t } = useI18n();
+  const [confirming, setConfirming] = useState(false);
+  const size = small ? ' small' : '';
+  return confirming ? (
+    <>
+      <button type="button" className={`danger${size}`} disabled={pending} onClick={onConfirm}>
+        {confirmLabel}
+      </button>
+      <button type="button" className={`secondary${size}`} onClick={() => setConfirming(false)}>
+        {t('common.cancel')}
+      </button>
+    </>
+  ) : (
+    <button type="button" className={`secondary${size}`} onClick={() => setConfirming(true)}>
+      {label}
+    </button>
+  );
+}

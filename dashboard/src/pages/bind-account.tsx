@@ -10,7 +10,7 @@ import { api, must, type Schemas } from '../api/client';
 import { keys, useGroupAccount } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { type Kind, SubscriptionSignIn } from '../components/oauth-sign-in';
-import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
+import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { type AccountForm, connectionInput, PRESETS, PROVIDERS, type Preset } from '../lib/forms';
 
@@ -280,39 +280,25 @@ function ReplaceCredential({ groupId, account }: { groupId: string; account: Sch
 function Unbind({ groupId, name }: { groupId: string; name: string }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
-  const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<unknown>(null);
   return (
     <section aria-label={t('bind.unbind')}>
       <h2>{t('bind.unbind')}</h2>
       <p className="muted">{t('bind.unbindHint')}</p>
       <div className="row">
-        {confirming ? (
-          <>
-            <button
-              type="button"
-              className="danger"
-              onClick={async () => {
-                setError(null);
-                try {
-                  await must(api.DELETE('/groups/{id}/account', { params: { path: { id: groupId } } }));
-                  await queryClient.invalidateQueries({ queryKey: keys.groupAccount(groupId) });
-                } catch (err) {
-                  setError(err);
-                }
-              }}
-            >
-              {t('bind.unbindConfirm', { name })}
-            </button>
-            <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-              {t('group.cancel')}
-            </button>
-          </>
-        ) : (
-          <button type="button" className="secondary" onClick={() => setConfirming(true)}>
-            {t('bind.unbind')}
-          </button>
-        )}
+        <ConfirmButton
+          label={t('bind.unbind')}
+          confirmLabel={t('bind.unbindConfirm', { name })}
+          onConfirm={async () => {
+            setError(null);
+            try {
+              await must(api.DELETE('/groups/{id}/account', { params: { path: { id: groupId } } }));
+              await queryClient.invalidateQueries({ queryKey: keys.groupAccount(groupId) });
+            } catch (err) {
+              setError(err);
+            }
+          }}
+        />
       </div>
       <ErrorMessage error={error} />
     </section>

@@ -7,7 +7,7 @@ import { Link, useParams } from 'wouter';
 import { api, must } from '../api/client';
 import { keys, useGroup, useGroupAccount, useGroupUsage, useMe } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
-import { Card, CodeBlock, ErrorMessage, Field, Loading, Stat } from '../components/ui';
+import { Card, CodeBlock, ConfirmButton, ErrorMessage, Field, Loading, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import {
   formatCount,
@@ -282,7 +282,6 @@ function MemberActions({
 }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
-  const [confirming, setConfirming] = useState(false);
   const refresh = () => queryClient.invalidateQueries({ queryKey: keys.group(groupId) });
   const role = useMutation({
     mutationFn: (next: 'owner' | 'member') =>
@@ -314,25 +313,13 @@ function MemberActions({
       >
         {t(member.role === 'owner' ? 'group.makeMember' : 'group.makeOwner', { name: member.name })}
       </button>
-      {confirming ? (
-        <>
-          <button
-            type="button"
-            className="danger small"
-            disabled={remove.isPending}
-            onClick={() => remove.mutate()}
-          >
-            {t('group.removeConfirm', { name: member.name })}
-          </button>
-          <button type="button" className="secondary small" onClick={() => setConfirming(false)}>
-            {t('group.cancel')}
-          </button>
-        </>
-      ) : (
-        <button type="button" className="danger small" onClick={() => setConfirming(true)}>
-          {t('group.remove', { name: member.name })}
-        </button>
-      )}
+      <ConfirmButton
+        small
+        label={t('group.remove', { name: member.name })}
+        confirmLabel={t('group.removeConfirm', { name: member.name })}
+        pending={remove.isPending}
+        onConfirm={() => remove.mutate()}
+      />
       <ErrorMessage error={role.error ?? remove.error} />
     </div>
   );

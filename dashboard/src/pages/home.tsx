@@ -8,7 +8,7 @@ import { api, must, type Schemas } from '../api/client';
 import { keys, useGroupAccount, useGroups, useGroupUsage, useMe } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { GroupKeys } from '../components/keys';
-import { Card, ErrorMessage, Loading, Stat } from '../components/ui';
+import { Card, ConfirmButton, ErrorMessage, Loading, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatCount, formatMicros, formatShare, monthStart } from '../lib/format';
 import { familyOf } from '../lib/probe';
@@ -70,7 +70,6 @@ function GroupSection({ group, userId, owner }: { group: Schemas['Group']; userI
 function LeaveGroup({ groupId, name }: { groupId: string; name: string }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
-  const [confirming, setConfirming] = useState(false);
   const leave = useMutation({
     mutationFn: () => must(api.POST('/groups/{id}/leave', { params: { path: { id: groupId } } })),
     onSuccess: () => {
@@ -80,25 +79,13 @@ function LeaveGroup({ groupId, name }: { groupId: string; name: string }) {
   });
   return (
     <div className="row">
-      {confirming ? (
-        <>
-          <button
-            type="button"
-            className="danger small"
-            disabled={leave.isPending}
-            onClick={() => leave.mutate()}
-          >
-            {t('home.leaveConfirm', { name })}
-          </button>
-          <button type="button" className="secondary small" onClick={() => setConfirming(false)}>
-            {t('group.cancel')}
-          </button>
-        </>
-      ) : (
-        <button type="button" className="secondary small" onClick={() => setConfirming(true)}>
-          {t('home.leave', { name })}
-        </button>
-      )}
+      <ConfirmButton
+        small
+        label={t('home.leave', { name })}
+        confirmLabel={t('home.leaveConfirm', { name })}
+        pending={leave.isPending}
+        onConfirm={() => leave.mutate()}
+      />
       <ErrorMessage error={leave.error} />
     </div>
   );
