@@ -355,6 +355,26 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await rule.getByLabel('Send to').selectOption({ label: 'Ops hook' });
     await rule.getByRole('button', { name: 'Add a rule' }).click();
     await owner.getByText(/Sales budget · A budget passes a threshold/).waitFor();
+
+    // A new signing secret, asked twice, shown once, not the first one.
+    const first = await owner.locator('.secret code').first().textContent();
+    const hook = owner.getByRole('region', { name: 'Ops hook' });
+    await hook.getByRole('button', { name: 'New signing secret' }).click();
+    await hook.getByRole('button', { name: 'Replace the secret (the old one stops working)' }).click();
+    await hook.getByText('The new signing secret, shown this once').waitFor();
+    const second = await hook.locator('.secret code').textContent();
+    expect(second).toMatch(/\S{16,}/);
+    expect(second).not.toBe(first);
+
+    // The rule silenced for a day, then the silence ended early.
+    const silences = owner.getByRole('form', { name: 'Silence a rule' });
+    await silences.getByLabel('Rule').selectOption({ label: 'Sales budget' });
+    await silences.getByLabel('For').selectOption({ label: 'a day' });
+    await silences.getByLabel('Why (optional)').fill('quarter end');
+    await silences.getByRole('button', { name: 'Silence a rule' }).click();
+    await owner.getByText(/silenced until .* · quarter end/).waitFor();
+    await owner.getByRole('button', { name: 'End now' }).click();
+    await owner.getByText('No rule is silenced.').waitFor();
     await checkPage(owner, 'alerts');
   });
 

@@ -110,4 +110,46 @@ export const alertsApi = {
       );
     return must(api.DELETE('/groups/{id}/alerts/rules/{ruleId}', { params: { path: { id: s.id, ruleId } } }));
   },
+  rotateSecret(s: AlertScope, endpointId: string) {
+    if (s.kind === 'system')
+      return must(
+        api.POST('/alerts/endpoints/{endpointId}/rotate-secret', { params: { path: { endpointId } } }),
+      );
+    if (s.kind === 'enterprise')
+      return must(
+        api.POST('/enterprises/{id}/alerts/endpoints/{endpointId}/rotate-secret', {
+          params: { path: { id: s.id, endpointId } },
+        }),
+      );
+    return must(
+      api.POST('/groups/{id}/alerts/endpoints/{endpointId}/rotate-secret', {
+        params: { path: { id: s.id, endpointId } },
+      }),
+    );
+  },
+  silences(s: AlertScope) {
+    if (s.kind === 'system') return must(api.GET('/alerts/silences'));
+    if (s.kind === 'enterprise')
+      return must(api.GET('/enterprises/{id}/alerts/silences', { params: { path: { id: s.id } } }));
+    return must(api.GET('/groups/{id}/alerts/silences', { params: { path: { id: s.id } } }));
+  },
+  addSilence(s: AlertScope, body: Schemas['AlertSilenceInput']) {
+    if (s.kind === 'system') return must(api.POST('/alerts/silences', { body }));
+    if (s.kind === 'enterprise')
+      return must(api.POST('/enterprises/{id}/alerts/silences', { params: { path: { id: s.id } }, body }));
+    return must(api.POST('/groups/{id}/alerts/silences', { params: { path: { id: s.id } }, body }));
+  },
+  endSilence(s: AlertScope, silenceId: string) {
+    if (s.kind === 'system')
+      return must(api.DELETE('/alerts/silences/{silenceId}', { params: { path: { silenceId } } }));
+    if (s.kind === 'enterprise')
+      return must(
+        api.DELETE('/enterprises/{id}/alerts/silences/{silenceId}', {
+          params: { path: { id: s.id, silenceId } },
+        }),
+      );
+    return must(
+      api.DELETE('/groups/{id}/alerts/silences/{silenceId}', { params: { path: { id: s.id, silenceId } } }),
+    );
+  },
 };

@@ -1,6 +1,7 @@
-// Budgets' and accounts' alerts: webhook endpoints (with a test send and their delivery log) and
-// alert rules, for one scope at a time — a group one owns, an enterprise one runs, or the system
-// (a system admin). The signing secret of a new endpoint is shown once.
+// Budgets' and accounts' alerts: webhook endpoints (with a test send, their delivery log and a new
+// signing secret), alert rules, and silences (a rule quiet until a time), for one scope at a time
+// — a group one owns, an enterprise one runs, or the system (a system admin). A signing secret is
+// shown once: when the endpoint is added, and when it is replaced.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { adminKeys, useBudgets, useEnterprises } from '../api/admin-queries';
@@ -8,7 +9,7 @@ import { type AlertScope, alertsApi, parseScope, scopeKey } from '../api/alerts'
 import type { Schemas } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import '../admin.css';
-import { Card, CodeBlock, ErrorMessage, Field, Loading, Select } from '../components/ui';
+import { Card, CodeBlock, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { isSystemAdmin, ownedGroupIds, runEnterpriseIds } from '../lib/access';
 import { formatDateTime } from '../lib/format';
@@ -58,6 +59,7 @@ export default function AlertsPage() {
       )}
       {key && <Endpoints scope={parseScope(key)} />}
       {key && <Rules scope={parseScope(key)} />}
+      {key && <Silences scope={parseScope(key)} />}
     </>
   );
 }
@@ -148,6 +150,11 @@ function EndpointActions({
     queryFn: () => alertsApi.deliveries(scope, endpointId),
     refetchInterval: open ? 3000 : false,
   });
+  const [secret, setSecret] = useState<string | null>(null);
+  const rotate = useMutation({
+    mutationFn: () => alertsApi.rotateSecret(scope, endpointId),
+    onSuccess: (endpoint) => setSecret(endpoint.secret),
+  });
   const test = useMutation({
     mutationFn: () => alertsApi.testEndpoint(scope, endpointId),
     onSuccess: () => {
@@ -169,11 +176,24 @@ function EndpointActions({
         <button type="button" className="secondary small" aria-expanded={open} onClick={() => setOpen(!open)}>
           {t('adm.alerts.deliveries')}
         </button>
+        <ConfirmButton
+          small
+          label={t('adm.alerts.rotate')}
+          confirmLabel={t('adm.alerts.rotateConfirm')}
+          pending={rotate.isPending}
+          onConfirm={() => rotate.mutate()}
+        />
         <button type="button" className="danger small" onClick={onDelete}>
           {t('adm.common.delete')}
         </button>
       </div>
-      <ErrorMessage error={test.error ?? deliveries.error} />
+      <ErrorMessage error={test.error ?? deliveries.error ?? rotate.error} />
+      {secret && (
+        <div className="secret" role="status">
+          <p>{t('adm.alerts.rotatedOnce')}</p>
+          <CodeBlock text={secret} />
+        </div>
+      )}
       {test.isSuccess && (
         <output className="ok" aria-live="polite">
           {t('adm.alerts.testSent')}
@@ -320,6 +340,104 @@ function Rules({ scope }: { scope: AlertScope }) {
           {t('adm.alerts.addRule')}
         </button>
       </form>
+    </Card>
+  );
+}
+
+const SILENCE_FOR = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 } as const;
+type SilenceFor = keyof typeof SILENCE_FOR;
+
+/** Rules kept quiet until a time (for every subject): listed, added for an hour, a day or a week, ended early. */
+function Silences({ scope }: { scope: AlertScope }) {
+  const { t, language } = useI18n();
+  const queryClient = useQueryClient();
+  const queryKey = adminKeys.alerts(scopeKey(scope), 'silences');
+  const silences = useQuery({ queryKey, queryFn: () => alertsApi.silences(scope) });
+  const rules = useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'rules'),
+    queryFn: () => alertsApi.rules(scope),
+  });
+  const [ruleId, setRuleId] = useState('');
+  const [span, setSpan] = useState<SilenceFor>('day');
+  const [comment, setComment] = useState('');
+  const refresh = () => queryClient.invalidateQueries({ queryKey });
+  const add = useMutation({
+    mutationFn: () =>
+      alertsApi.addSilence(scope, {
+        ruleId,
+        subjectId: null,
+        endsAt: Date.now() + SILENCE_FOR[span],
+        ...(comment.trim() ? { comment: comment.trim() } : {}),
+      }),
+    onSuccess: () => {
+      setComment('');
+      refresh();
+    },
+  });
+  const end = useMutation({
+    mutationFn: (id: string) => alertsApi.endSilence(scope, id),
+    onSuccess: refresh,
+  });
+  const ruleName = new Map((rules.data?.data ?? []).map((r) => [r.id, r.name]));
+  const now = Date.now();
+  const live = (silences.data?.data ?? []).filter((s) => s.endsAt > now);
+  return (
+    <Card title={t('adm.alerts.silences')}>
+      <ErrorMessage error={silences.error ?? end.error} />
+      {live.length === 0 && <p className="muted">{t('adm.alerts.noSilences')}</p>}
+      <ul>
+        {live.map((s) => (
+          <li key={s.id}>
+            <strong>{ruleName.get(s.ruleId) ?? s.ruleId}</strong> ·{' '}
+            {t('adm.alerts.silencedUntil', { at: formatDateTime(s.endsAt, language) })}
+            {s.comment && <span className="muted"> · {s.comment}</span>}{' '}
+            <button type="button" className="secondary small" onClick={() => end.mutate(s.id)}>
+              {t('adm.alerts.endSilence')}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {(rules.data?.data.length ?? 0) > 0 && (
+        <form
+          aria-label={t('adm.alerts.addSilence')}
+          onSubmit={(e) => {
+            e.preventDefault();
+            add.mutate();
+          }}
+        >
+          <h3>{t('adm.alerts.addSilence')}</h3>
+          <Select
+            label={t('adm.alerts.rule')}
+            name="silenceRule"
+            value={ruleId}
+            options={[
+              { value: '', label: t('adm.common.choose') },
+              ...(rules.data?.data ?? []).map((r) => ({ value: r.id, label: r.name })),
+            ]}
+            onChange={setRuleId}
+          />
+          <Select
+            label={t('adm.alerts.silenceFor')}
+            name="silenceFor"
+            value={span}
+            options={(Object.keys(SILENCE_FOR) as SilenceFor[]).map((k) => ({
+              value: k,
+              label: t(`adm.alerts.for.${k}`),
+            }))}
+            onChange={setSpan}
+          />
+          <Field
+            label={t('adm.alerts.comment')}
+            name="silenceComment"
+            value={comment}
+            onChange={setComment}
+          />
+          <ErrorMessage error={add.error} />
+          <button type="submit" disabled={add.isPending || !ruleId}>
+            {t('adm.alerts.addSilence')}
+          </button>
+        </form>
+      )}
     </Card>
   );
 }
