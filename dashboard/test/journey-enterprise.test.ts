@@ -77,6 +77,12 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await form.getByRole('button', { name: 'Create an enterprise' }).click();
     await admin.getByRole('link', { name: 'Acme' }).first().waitFor();
     await expect(admin.getByRole('row', { name: /Eve Enterprise/ }).count()).resolves.toBe(1);
+    // The admin renames a person (themself here): the list shows the new name.
+    await admin.getByRole('button', { name: 'Rename Sam Sysadmin' }).click();
+    const rename = admin.getByRole('form', { name: 'Rename Sam Sysadmin' });
+    await rename.getByLabel('Name').fill('Sam S. Sysadmin');
+    await rename.getByRole('button', { name: 'Save' }).click();
+    await admin.getByRole('button', { name: 'Rename Sam S. Sysadmin' }).waitFor();
     await checkPage(admin, 'system');
   });
 

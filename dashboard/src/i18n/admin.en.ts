@@ -228,6 +228,7 @@ export const adminEn = {
 
   'adm.system.title': 'System',
   'adm.system.users': 'People',
+  'adm.system.rename': 'Rename {name}',
   'adm.system.grantAdmin': 'Make system admin',
   'adm.system.revokeAdmin': 'Revoke system admin',
   'adm.system.disabledAt': 'Disabled {at}',

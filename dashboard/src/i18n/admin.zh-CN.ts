@@ -227,6 +227,7 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
 
   'adm.system.title': '系统',
   'adm.system.users': '用户',
+  'adm.system.rename': '重命名 {name}',
   'adm.system.grantAdmin': '设为系统管理员',
   'adm.system.revokeAdmin': '撤销系统管理员',
   'adm.system.disabledAt': '{at} 停用',

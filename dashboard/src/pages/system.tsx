@@ -1,5 +1,5 @@
-// System admin: every person (grant or revoke system admin, disable or re-enable; each person
-// changes their own name on their profile), every enterprise (create one with its owner), every
+// System admin: every person (rename, grant or revoke system admin, disable or re-enable), every
+// enterprise (create one with its owner), every
 // account (the health page has their live state), and model price overrides (micro-dollars per
 // million tokens).
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -55,7 +55,13 @@ function Users() {
           <tbody>
             {(users.data?.data ?? []).map((u) => (
               <tr key={u.id}>
-                <td>{u.name}</td>
+                <td>
+                  <RenameUser
+                    key={u.name}
+                    name={u.name}
+                    onRename={(name) => change.mutate({ id: u.id, body: { name } })}
+                  />
+                </td>
                 <td className="adm-wrap">{u.email}</td>
                 <td>{u.systemRole === 'system_admin' ? t('adm.role.systemAdmin') : t('adm.role.user')}</td>
                 <td>
@@ -94,6 +100,37 @@ function Users() {
         </table>
       </div>
     </Card>
+  );
+}
+
+/** A person's name in the list, with a small form to change it (the API audits the change). */
+function RenameUser({ name, onRename }: { name: string; onRename: (name: string) => void }) {
+  const { t } = useI18n();
+  const [editing, setEditing] = useState(false);
+  const [value, setValue] = useState(name);
+  if (!editing)
+    return (
+      <>
+        {name}{' '}
+        <button type="button" className="secondary small" onClick={() => setEditing(true)}>
+          {t('adm.system.rename', { name })}
+        </button>
+      </>
+    );
+  return (
+    <form
+      aria-label={t('adm.system.rename', { name })}
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (value.trim() && value.trim() !== name) onRename(value.trim());
+        setEditing(false);
+      }}
+    >
+      <Field label={t('adm.field.name')} name="userName" value={value} onChange={setValue} required />
+      <button type="submit" className="small">
+        {t('adm.common.save')}
+      </button>
+    </form>
   );
 }
 
