@@ -1,7 +1,8 @@
 // Departments: how an enterprise arranges its groups, a tree one level deep (a department may sit
-// under a top-level one, and then counts in its usage and budgets: worker/db/group-scopes.ts). Seen by the enterprise's members, changed by its owners
-// (`enterprise.manage`). Groups name their department (groups.department_id). The depth rule is a
-// trigger in D1 (a 409 when requests race); the checks here only word it first.
+// under a top-level one, and then counts in its usage and budgets: worker/db/group-scopes.ts).
+// Seen by the enterprise's members, changed by its owners (`enterprise.manage`). Groups name their
+// department (groups.department_id). The depth rule is a trigger in D1 (a 409 when requests race);
+// the checks here only word it first.
 import { and, asc, eq, notExists } from 'drizzle-orm';
 import { enterpriseLedger } from '../../durable-objects/address';
 import { ApiError } from '../api/errors';
@@ -82,7 +83,10 @@ export async function updateDepartment(
   return row!;
 }
 
-/** Only an empty department goes: no sub-departments, no groups (move them first). Its budgets go with it. */
+/**
+ * Only an empty department goes: no sub-departments, no groups (move them first). Its budgets go
+ * with it.
+ */
 export async function deleteDepartment(caller: Caller, id: string): Promise<Department> {
   const before = await departmentFor(caller, id);
   const d = caller.db;

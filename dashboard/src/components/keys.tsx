@@ -7,7 +7,7 @@ import { api, must, relayOrigin, type Schemas } from '../api/client';
 import { keys } from '../api/queries';
 import { useI18n } from '../i18n';
 import { formatDateTime } from '../lib/format';
-import { keyRulesFromForm } from '../lib/forms';
+import { keyRulesFromForm, modelList } from '../lib/forms';
 import { type Family, type ProbeResult, probeModel, probeRelay } from '../lib/probe';
 import { CLIENTS, type Client, snippetFor } from '../lib/snippets';
 import { CodeBlock, ErrorMessage, Field } from './ui';
@@ -255,10 +255,7 @@ function KeyChanges({
   const [models, setModels] = useState((apiKey.allowedModels ?? []).join(', '));
   const [maxConcurrency, setMaxConcurrency] = useState(apiKey.maxConcurrency?.toString() ?? '');
   const [error, setError] = useState<unknown>(null);
-  const list = models
-    .split(/[\s,]+/)
-    .map((m) => m.trim())
-    .filter(Boolean);
+  const list = modelList(models);
   const concurrency = maxConcurrency.trim() ? Number(maxConcurrency) : null;
   return (
     <form

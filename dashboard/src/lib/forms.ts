@@ -6,6 +6,14 @@ const DAY_MS = 86_400_000;
 
 type KeyRules = Omit<Schemas['KeyRulesInput'], 'dailyBudgetMicros' | 'monthlyBudgetMicros'>;
 
+/** Model ids or `prefix*` patterns typed as a list, separated by commas or spaces. */
+export function modelList(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((m) => m.trim())
+    .filter(Boolean);
+}
+
 /** The create form's text as the API's key rules; empty fields are left out. */
 export function keyRulesFromForm(
   form: {
@@ -18,10 +26,7 @@ export function keyRulesFromForm(
 ): KeyRules {
   const rules: KeyRules = {};
   if (form.name.trim()) rules.name = form.name.trim();
-  const models = form.models
-    .split(/[\s,]+/)
-    .map((m) => m.trim())
-    .filter(Boolean);
+  const models = modelList(form.models);
   if (models.length > 0) rules.allowedModels = models;
   const days = Number(form.expiresInDays);
   if (form.expiresInDays.trim() && Number.isInteger(days) && days > 0) rules.expiresAt = now + days * DAY_MS;

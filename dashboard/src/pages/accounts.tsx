@@ -171,6 +171,13 @@ function AccountCard({
   );
 }
 
+type NumericSetting = 'maxConcurrency' | 'priority' | 'weight';
+const NUMERIC_SETTINGS = [
+  { field: 'maxConcurrency', label: 'adm.field.maxConcurrency', hint: null },
+  { field: 'priority', label: 'adm.accounts.priority', hint: 'adm.accounts.priorityHint' },
+  { field: 'weight', label: 'adm.accounts.weight', hint: 'adm.accounts.weightHint' },
+] as const satisfies readonly { field: NumericSetting; label: string; hint: string | null }[];
+
 /**
  * An account's settings: only the fields changed are sent. A new API key replaces the stored one
  * (and clears the account's failures); it is never shown, so the field starts empty.
@@ -178,16 +185,21 @@ function AccountCard({
 function AccountSettings({ account, onSaved }: { account: Account; onSaved: () => void }) {
   const { t } = useI18n();
   const [name, setName] = useState(account.name);
-  const [maxConcurrency, setMaxConcurrency] = useState(String(account.maxConcurrency));
-  const [priority, setPriority] = useState(String(account.priority));
-  const [weight, setWeight] = useState(String(account.weight));
+  const [numbers, setNumbers] = useState<Record<NumericSetting, string>>({
+    maxConcurrency: String(account.maxConcurrency),
+    priority: String(account.priority),
+    weight: String(account.weight),
+  });
   const [credential, setCredential] = useState('');
   const [saved, setSaved] = useState(false);
   const changes: Schemas['AccountChanges'] = {
     ...(name.trim() !== account.name ? { name: name.trim() } : {}),
-    ...(Number(maxConcurrency) !== account.maxConcurrency ? { maxConcurrency: Number(maxConcurrency) } : {}),
-    ...(Number(priority) !== account.priority ? { priority: Number(priority) } : {}),
-    ...(Number(weight) !== account.weight ? { weight: Number(weight) } : {}),
+    ...Object.fromEntries(
+      NUMERIC_SETTINGS.filter(({ field }) => Number(numbers[field]) !== account[field]).map(({ field }) => [
+        field,
+        Number(numbers[field]),
+      ]),
+    ),
     ...(credential.trim() ? { credential: credential.trim() } : {}),
   };
   const save = useMutation({
@@ -199,7 +211,7 @@ function AccountSettings({ account, onSaved }: { account: Account; onSaved: () =
       onSaved();
     },
   });
-  const numbers = [maxConcurrency, priority, weight].every((v) => /^\d+$/.test(v.trim()));
+  const whole = Object.values(numbers).every((v) => /^\d+$/.test(v.trim()));
   return (
     <details>
       <summary>{t('adm.accounts.settings')}</summary>
@@ -212,32 +224,18 @@ function AccountSettings({ account, onSaved }: { account: Account; onSaved: () =
         }}
       >
         <Field label={t('adm.field.name')} name="name" value={name} onChange={setName} required />
-        <Field
-          label={t('adm.field.maxConcurrency')}
-          name="maxConcurrency"
-          inputMode="numeric"
-          value={maxConcurrency}
-          onChange={setMaxConcurrency}
-          required
-        />
-        <Field
-          label={t('adm.accounts.priority')}
-          hint={t('adm.accounts.priorityHint')}
-          name="priority"
-          inputMode="numeric"
-          value={priority}
-          onChange={setPriority}
-          required
-        />
-        <Field
-          label={t('adm.accounts.weight')}
-          hint={t('adm.accounts.weightHint')}
-          name="weight"
-          inputMode="numeric"
-          value={weight}
-          onChange={setWeight}
-          required
-        />
+        {NUMERIC_SETTINGS.map(({ field, label, hint }) => (
+          <Field
+            key={field}
+            label={t(label)}
+            hint={hint && t(hint)}
+            name={field}
+            inputMode="numeric"
+            value={numbers[field]}
+            onChange={(value) => setNumbers((n) => ({ ...n, [field]: value }))}
+            required
+          />
+        ))}
         {account.authKind === 'api_key' && (
           <Field
             label={t('adm.accounts.newCredential')}
@@ -250,7 +248,7 @@ function AccountSettings({ account, onSaved }: { account: Account; onSaved: () =
           />
         )}
         <ErrorMessage error={save.error} />
-        <button type="submit" disabled={save.isPending || !numbers || Object.keys(changes).length === 0}>
+        <button type="submit" disabled={save.isPending || !whole || Object.keys(changes).length === 0}>
           {t('adm.common.save')}
         </button>
         {saved && (

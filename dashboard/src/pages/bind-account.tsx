@@ -27,11 +27,10 @@ export default function BindAccountPage() {
     credential: '',
   });
   const [name, setName] = useState('');
-  const [tested, setTested] = useState<{ input: string; result: Schemas['ConnectionTest'] } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const input = connectionInput(form);
-  const testedOk = tested?.result.ok === true && tested.input === JSON.stringify(input);
+  const connection = useConnectionTest(input);
   const compatible = form.provider === 'openai-compatible' || form.provider === 'anthropic-compatible';
 
   if (bound.isPending) return <Loading />;
@@ -139,8 +138,7 @@ export default function BindAccountPage() {
                 setError(null);
                 setBusy(true);
                 try {
-                  const result = await must(api.POST('/accounts/test', { body: input }));
-                  setTested({ input: JSON.stringify(input), result });
+                  await connection.run();
                 } catch (err) {
                   setError(err);
                 } finally {
@@ -150,20 +148,14 @@ export default function BindAccountPage() {
             >
               {t('bind.test')}
             </button>
-            {tested && (
-              <output className={tested.result.ok ? 'ok' : 'error'} data-testid="connection-result">
-                {tested.result.ok
-                  ? t('bind.testOk')
-                  : t('bind.testFailed', { message: tested.result.message })}
-              </output>
-            )}
+            {connection.last && <ConnectionResult result={connection.last} testId="connection-result" />}
           </div>
           <ErrorMessage error={error} />
           <div>
-            <button type="submit" disabled={busy || !testedOk}>
+            <button type="submit" disabled={busy || !connection.passed}>
               {t('bind.save')}
             </button>
-            {!testedOk && <small className="hint"> {t('bind.testFirst')}</small>}
+            {!connection.passed && <small className="hint"> {t('bind.testFirst')}</small>}
           </div>
         </form>
       </Card>
@@ -180,14 +172,41 @@ export default function BindAccountPage() {
   );
 }
 
+/**
+ * A connection test (POST /accounts/test, nothing stored) of exactly these inputs: `passed` only
+ * while the inputs are the ones that passed, so that saving waits for a test of what is saved.
+ */
+function useConnectionTest(input: Schemas['ConnectionTestInput']) {
+  const [tested, setTested] = useState<{ input: string; result: Schemas['ConnectionTest'] } | null>(null);
+  const key = JSON.stringify(input);
+  const current = tested?.input === key ? tested.result : null;
+  return {
+    /** The last result, whatever was tested. */
+    last: tested?.result ?? null,
+    /** The result for these very inputs, if they were tested. */
+    current,
+    passed: current?.ok === true,
+    run: async () => {
+      const result = await must(api.POST('/accounts/test', { body: input }));
+      setTested({ input: key, result });
+    },
+  };
+}
+
+function ConnectionResult({ result, testId }: { result: Schemas['ConnectionTest']; testId: string }) {
+  const { t } = useI18n();
+  return (
+    <output className={result.ok ? 'ok' : 'error'} data-testid={testId}>
+      {result.ok ? t('bind.testOk') : t('bind.testFailed', { message: result.message })}
+    </output>
+  );
+}
+
 /** A new API key for the bound account, saved only after a passing test of that very key. */
 function ReplaceCredential({ groupId, account }: { groupId: string; account: Schemas['Account'] }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [credential, setCredential] = useState('');
-  const [tested, setTested] = useState<{ credential: string; result: Schemas['ConnectionTest'] } | null>(
-    null,
-  );
   const [saved, setSaved] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -196,7 +215,7 @@ function ReplaceCredential({ groupId, account }: { groupId: string; account: Sch
     credential: credential.trim(),
     ...(account.baseUrl ? { baseUrl: account.baseUrl } : {}),
   };
-  const testedOk = tested?.result.ok === true && tested.credential === credential.trim();
+  const connection = useConnectionTest(input);
   const run = async (work: () => Promise<void>) => {
     setError(null);
     setBusy(true);
@@ -222,7 +241,6 @@ function ReplaceCredential({ groupId, account }: { groupId: string; account: Sch
           );
           setSaved(true);
           setCredential('');
-          setTested(null);
           await queryClient.invalidateQueries({ queryKey: keys.groupAccount(groupId) });
         });
       }}
@@ -236,9 +254,7 @@ function ReplaceCredential({ groupId, account }: { groupId: string; account: Sch
         autoComplete="off"
         value={credential}
         onChange={(value) => {
-          // A result is for the key that was tested: another key shows none until it is tested.
           setCredential(value);
-          setTested(null);
           setSaved(false);
         }}
         required
@@ -248,23 +264,15 @@ function ReplaceCredential({ groupId, account }: { groupId: string; account: Sch
           type="button"
           className="secondary"
           disabled={busy || !credential.trim()}
-          onClick={() =>
-            void run(async () => {
-              const result = await must(api.POST('/accounts/test', { body: input }));
-              setTested({ credential: credential.trim(), result });
-            })
-          }
+          onClick={() => void run(connection.run)}
         >
           {t('bind.test')}
         </button>
-        {tested && (
-          <output className={tested.result.ok ? 'ok' : 'error'} data-testid="replace-result">
-            {tested.result.ok ? t('bind.testOk') : t('bind.testFailed', { message: tested.result.message })}
-          </output>
-        )}
+        {/* A result is for the key that was tested: another key shows none until it is tested. */}
+        {connection.current && <ConnectionResult result={connection.current} testId="replace-result" />}
       </div>
       <ErrorMessage error={error} />
-      <button type="submit" disabled={busy || !testedOk}>
+      <button type="submit" disabled={busy || !connection.passed}>
         {t('bind.replaceSave')}
       </button>
       {saved && (
