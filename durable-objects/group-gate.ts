@@ -31,6 +31,7 @@ import {
 } from './account-gate';
 import { accountGate, enterpriseLedger } from './address';
 import { BUDGET_SCHEMA, BudgetBook, type BudgetView } from './budget-book';
+import { KEY_WINDOW_SCHEMA, KeyWindows } from './key-windows';
 import { migrateSql } from './sql-schema';
 
 export type KeyLimits = Pick<KeyRecord, 'maxConcurrency' | 'requestsPerWindow' | 'windowMinutes'>;
@@ -120,6 +121,7 @@ const SCHEMA = [
   BUDGET_SCHEMA,
   `CREATE TABLE key_rules (key_id TEXT PRIMARY KEY, json TEXT NOT NULL, until INTEGER NOT NULL);`,
   `CREATE TABLE plan (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL);`,
+  KEY_WINDOW_SCHEMA,
 ] as const;
 
 /** One lease a worker ends, as it sends them in a batch. */
@@ -165,8 +167,9 @@ export class GroupGate extends DurableObject<Env> {
   /** Keys whose rules changed lately: their new rules, until no isolate can hold the old ones. */
   private readonly changedKeys = new Map<string, { policy: KeyPolicy; until: number }>();
   private readonly sessions = new Map<string, Session>();
-  /** Request times per key in the current rolling window. */
-  private readonly windows = new Map<string, number[]>();
+  private readonly windows = new KeyWindows(this.ctx.storage.sql, (query, ...bindings) =>
+    this.write(query, ...bindings),
+  );
   private readonly loads = new Map<string, AccountLoad>();
   private readonly ranker = new Ranker();
   /** Each pool's effective policy (defaults ← pool ← group), by provider kind, for the current config. */
@@ -216,6 +219,7 @@ export class GroupGate extends DurableObject<Env> {
         this.revoked.add(row.key_id);
       this.planVersion = sql.exec<{ version: number }>('SELECT version FROM plan').toArray()[0]?.version ?? 0;
       sql.exec('DELETE FROM key_rules WHERE until <= ?', Date.now());
+      this.windows.prune(Date.now());
       for (const row of sql.exec<{ key_id: string; json: string; until: number }>('SELECT * FROM key_rules'))
         this.changedKeys.set(row.key_id, { policy: JSON.parse(row.json) as KeyPolicy, until: row.until });
       type LeaseRow = {
@@ -873,15 +877,13 @@ export class GroupGate extends DurableObject<Env> {
       };
     }
     if (requestsPerWindow !== null) {
-      const windowMs = (windowMinutes ?? 1) * 60_000;
-      const times = (this.windows.get(request.keyId) ?? []).filter((t) => t > now - windowMs);
-      this.windows.set(request.keyId, times);
-      if (times.length >= requestsPerWindow) {
+      const window = this.windows.check(request.keyId, requestsPerWindow, windowMsOf(request.limits), now);
+      if (!window.ok) {
         return {
           ok: false,
           kind: 'rate_limited',
           message: `This key is at its limit of ${requestsPerWindow} requests per ${windowMinutes ?? 1} minute(s).`,
-          retryAfterSec: Math.max(1, Math.ceil((times[0]! + windowMs - now) / 1000)),
+          retryAfterSec: window.retryAfterSec,
         };
       }
     }
@@ -890,9 +892,7 @@ export class GroupGate extends DurableObject<Env> {
 
   private countRequest(request: AdmitRequest, now: number): void {
     if (request.limits.requestsPerWindow === null) return;
-    const times = this.windows.get(request.keyId) ?? [];
-    times.push(now);
-    this.windows.set(request.keyId, times);
+    this.windows.count(request.keyId, windowMsOf(request.limits), now);
   }
 
   private bindSession(sessionKey: string, accountId: string, policy: SchedulingPolicy): void {
@@ -1120,4 +1120,8 @@ function budgetRefusal(rule: BudgetRule, spent: number | null, resetsAt: number 
 
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function windowMsOf(limits: KeyLimits): number {
+  return (limits.windowMinutes ?? 1) * 60_000;
 }

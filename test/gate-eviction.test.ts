@@ -6,7 +6,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { AccountGate } from '../durable-objects/account-gate';
 import { GroupGate } from '../durable-objects/group-gate';
-import { admin, eventually, seedEnterprise, streamMessage } from './support/relay';
+import { admin, eventually, seedCarpool, seedEnterprise, streamMessage } from './support/relay';
 
 /** A new instance of a gate over the storage of the one in `state`, once it has loaded. */
 async function rebuild<T>(state: DurableObjectState, make: () => T): Promise<T> {
@@ -111,6 +111,52 @@ describe('gates rebuilt from storage', () => {
     await eventually(async () =>
       (await accountStub(pool.accounts[0]!.id).state()).inUse === 0 ? true : undefined,
     );
+  });
+
+  it("keep a key's request window, so a pause does not restart a daily limit", async () => {
+    const carpool = await seedCarpool({ keyLimits: { requestsPerWindow: 3, windowMinutes: 1440 } });
+    for (let i = 0; i < 3; i++) expect((await streamMessage(carpool.key)).status).toBe(200);
+    expect((await streamMessage(carpool.key)).status).toBe(429);
+
+    const after = await runInDurableObject(groupStub(carpool.groupId), async (_gate: GroupGate, state) => {
+      const fresh = await rebuild(state, () => new GroupGate(state, env));
+      const admit = (leaseId: string) =>
+        fresh.admit({
+          groupId: carpool.groupId,
+          keyId: carpool.keyId,
+          leaseId,
+          model: 'claude-sonnet-4-5',
+          providers: ['anthropic'],
+          native: ['anthropic'],
+          sessionKey: null,
+          limits: { maxConcurrency: null, requestsPerWindow: 3, windowMinutes: 1440 },
+          userId: carpool.userId,
+          reserveMicros: 0,
+          service: 'anthropic',
+          userAgent: null,
+        });
+      const now = Date.now();
+      const refused = await admit('window-after-eviction');
+      // A day and a bucket (1/60 of the window) later the three requests have left the window.
+      const realNow = Date.now;
+      Date.now = () => now + 1440 * 60_000 + 24 * 60_000 + 1000;
+      let admitted: Awaited<ReturnType<typeof admit>>;
+      try {
+        admitted = await admit('window-next-day');
+      } finally {
+        Date.now = realNow;
+      }
+      if (admitted.ok) await fresh.release(admitted.leaseId, undefined, admitted.account.id);
+      return { refused, admitted, buckets: state.storage.sql.exec('SELECT * FROM key_windows').toArray() };
+    });
+    expect(after.refused).toMatchObject({ ok: false, kind: 'rate_limited', message: /3 requests per 1440/ });
+    // Retry after the day: the first request's bucket (24 minutes wide) leaves the window then.
+    expect(after.refused.ok ? 0 : after.refused.retryAfterSec).toBeGreaterThan(1440 * 60 - 120);
+    expect(after.admitted).toMatchObject({ ok: true });
+    // Storage holds buckets, not requests: the day's three shared one row, which the next day's
+    // request pruned.
+    expect(after.buckets).toHaveLength(1);
+    expect(after.buckets[0]).toMatchObject({ key_id: carpool.keyId, count: 1 });
   });
 
   it('read a configuration stored before accounts carried model families again from D1', async () => {
