@@ -343,6 +343,11 @@ const freshUnboundCarpool = async (w: World): Promise<Params> => ({
   id: (await carpool(w, { bound: false })).groupId,
 });
 
+const freshPasswordLink = async (): Promise<Params> => {
+  const person = await sys<{ id: string }>('POST', '/users', { email: uniqueEmail(), name: 'Forgetful' });
+  return { token: (await sys<{ token: string }>('POST', `/users/${person.id}/password-link`)).token };
+};
+
 function alertEntries(scope: 'system' | 'enterprise' | 'group'): Record<string, Entry> {
   const base = { system: '/alerts', enterprise: '/enterprises/{id}/alerts', group: '/groups/{id}/alerts' }[
     scope
@@ -750,6 +755,21 @@ const TABLE: Record<string, Entry> = {
     ok: 201,
     params: (w) => ({ id: w.people.cMember.id }),
     body: () => ({ name: 'script' }),
+  },
+  // Only a system admin makes password links; a link made here voids cMember's older ones, nothing more.
+  'POST /users/{id}/password-link': {
+    on: 'cMemberUser',
+    ok: 201,
+    params: (w) => ({ id: w.people.cMember.id }),
+  },
+  // Public: whoever holds a link looks at it and uses it (each caller a fresh person's link).
+  'GET /password-links/{token}': { on: 'none', ok: 200, always: true, fresh: freshPasswordLink },
+  'POST /password-links/{token}': {
+    on: 'none',
+    ok: 200,
+    always: true,
+    fresh: freshPasswordLink,
+    body: () => ({ password: PASSWORD }),
   },
   'GET /me': { on: 'none', ok: 200 },
   'PATCH /me': { on: 'self', ok: 200, body: () => ({ name: 'Renamed' }), except: OPERATOR_HAS_NO_SELF },

@@ -32,6 +32,7 @@ export const routes: readonly PageRoute[] = [
   { path: '/setup', access: 'public', page: lazy(() => import('./pages/setup')) },
   { path: '/login', access: 'public', page: loginPage },
   { path: '/invite/:token', access: 'public', page: lazy(() => import('./pages/invite')) },
+  { path: '/password/:token', access: 'public', page: lazy(() => import('./pages/password-link')) },
   { path: '/key', access: 'public', page: lazy(() => import('./pages/key-lookup')) },
   { path: '/profile', access: 'signed-in', page: lazy(() => import('./pages/profile')) },
 

@@ -86,6 +86,49 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await checkPage(admin, 'system');
   });
 
+  it('a person who forgot their password gets back in through a password link', async () => {
+    const forgetful = { email: 'frank@example.com', name: 'Frank Forgetful', password: 'frank-old-pass' };
+    await seedUser(relay, forgetful);
+    await admin.goto(`${relay.url}/system`);
+    await admin.getByRole('button', { name: 'Password link for Frank Forgetful' }).click();
+    const made = admin.getByRole('region', { name: 'Password link for Frank Forgetful' });
+    const link = (await made.locator('code').textContent())!;
+    expect(link).toMatch(new RegExp(`^${relay.url}/password/cppwd_[0-9a-f]{48}$`));
+
+    const frank = await (await browser.newContext({ locale: 'en-US' })).newPage();
+    await frank.goto(`${relay.url}/login`);
+    await frank.getByText('Forgot your password? Ask a system administrator for a password link.').waitFor();
+    await frank.goto(link);
+    await expect(frank.getByTestId('password-link-for').textContent()).resolves.toBe(
+      'For Frank Forgetful (frank@example.com). Every place you are signed in will be signed out.',
+    );
+    await checkPage(frank, 'password-link');
+    await frank.getByLabel('New password').fill('frank-new-pass');
+    await frank.getByLabel('The same password again').fill('frank-new-typo');
+    await frank.getByRole('button', { name: 'Set my password and sign in' }).click();
+    await frank.getByText('The two passwords differ.').waitFor();
+    await frank.getByLabel('The same password again').fill('frank-new-pass');
+    await frank.getByRole('button', { name: 'Set my password and sign in' }).click();
+    await frank.getByRole('heading', { name: 'My carpools' }).waitFor();
+
+    // The link worked once; the new password signs in, the old one does not.
+    await frank.goto(link);
+    await frank.getByText('This password link is unknown, used or expired: ask for a new one.').waitFor();
+    const later = await (await browser.newContext({ locale: 'en-US' })).newPage();
+    const signIn = async (password: string) => {
+      await later.goto(`${relay.url}/login`);
+      await later.getByLabel('Email').fill(forgetful.email);
+      await later.getByLabel('Password').fill(password);
+      await later.getByRole('button', { name: 'Sign in' }).click();
+    };
+    await signIn(forgetful.password);
+    await later.getByText('Wrong email or password.').waitFor();
+    await signIn('frank-new-pass');
+    await later.getByRole('heading', { name: 'My carpools' }).waitFor();
+    await frank.context().close();
+    await later.context().close();
+  });
+
   it('the owner signs in and sees the enterprise in the navigation, not the system page', async () => {
     await owner.goto(`${relay.url}/login`);
     await owner.getByLabel('Email').fill(OWNER.email);

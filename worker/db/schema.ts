@@ -437,7 +437,7 @@ export const sessions = sqliteTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     tokenHash: text('token_hash').notNull().unique(),
     /** How the person signed in. */
-    method: text('method', { enum: ['password', 'oidc', 'setup', 'invite'] }).notNull(),
+    method: text('method', { enum: ['password', 'oidc', 'setup', 'invite', 'reset'] }).notNull(),
     createdAt: createdAt(),
     expiresAt: integer('expires_at').notNull(),
     /** Updated at most once a minute; the idle expiry counts from here. */
@@ -448,6 +448,27 @@ export const sessions = sqliteTable(
     revokedAt: integer('revoked_at'),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/**
+ * Password links: a system admin gives one to a person who forgot their password (or never chose
+ * one); it sets a new password once. The link's token is shown once and only its SHA-256 is kept;
+ * a newer link for the same person voids the older ones.
+ */
+export const passwordResets = sqliteTable(
+  'password_resets',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdBy: text('created_by').references(() => users.id),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('password_resets_user_idx').on(t.userId)],
 );
 
 /**

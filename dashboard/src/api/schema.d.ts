@@ -1378,6 +1378,47 @@ export interface paths {
         patch: operations["patchUsersId"];
         trace?: never;
     };
+    "/users/{id}/password-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a one-time link that sets a person’s password (their older links stop working)
+         * @description For a person who forgot their password or never chose one. Valid for 24 hours, used once; using it ends every session the person had. 409 for a disabled person.
+         */
+        post: operations["postUsersIdPasswordLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/password-links/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whose password a link sets, while it can still be used */
+        get: operations["getPasswordLinksToken"];
+        put?: never;
+        /**
+         * Set a new password through a link, and sign in (sets the session cookie)
+         * @description Ends every other session of the person. The link works once.
+         */
+        post: operations["postPasswordLinksToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/usage": {
         parameters: {
             query?: never;
@@ -2584,7 +2625,7 @@ export interface components {
             id: string;
             userId: string;
             /** @enum {string} */
-            method: "password" | "oidc" | "setup" | "invite";
+            method: "password" | "oidc" | "setup" | "invite" | "reset";
             createdAt: number;
             expiresAt: number;
             lastSeenAt: number;
@@ -2821,6 +2862,25 @@ export interface components {
             /** @description true: no sign-in, tokens refused, keys revoked at once. */
             disabled?: boolean;
         };
+        PasswordLink: {
+            /** @description The link’s token (`cppwd_…`), shown this once; the dashboard’s page is `/password/<token>`. */
+            token: string;
+            userId: string;
+            expiresAt: number;
+        };
+        PasswordLinkPreview: {
+            email: string;
+            name: string;
+            expiresAt: number;
+        };
+        /** @description The session cookie is set with this answer. */
+        SignedIn: {
+            user: components["schemas"]["SignedInUser"];
+            session: components["schemas"]["Session"];
+        };
+        PasswordLinkUse: {
+            password: string;
+        };
         Usage: {
             from: number;
             to: number;
@@ -3028,11 +3088,6 @@ export interface components {
                 issuer: string;
                 start: string;
             } | null;
-        };
-        /** @description The session cookie is set with this answer. */
-        SignedIn: {
-            user: components["schemas"]["SignedInUser"];
-            session: components["schemas"]["Session"];
         };
         LoginInput: {
             /** Format: email */
@@ -10685,6 +10740,157 @@ export interface operations {
                 };
             };
             /** @description No such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postUsersIdPasswordLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link’s token, this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordLink"];
+                };
+            };
+            /** @description The request is malformed: the message names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller sees the resource but their role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPasswordLinksToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The person. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordLinkPreview"];
+                };
+            };
+            /** @description The request is malformed: the message names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The link is unknown, used, voided by a newer one, or expired. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postPasswordLinksToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordLinkUse"];
+            };
+        };
+        responses: {
+            /** @description Password set and signed in; `set-cookie: carpool_session=…`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description The request is malformed: the message names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The person has been disabled. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The link is unknown, used, voided by a newer one, or expired. */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -232,6 +232,10 @@ export const adminEn = {
   'adm.system.grantAdmin': 'Make system admin',
   'adm.system.revokeAdmin': 'Revoke system admin',
   'adm.system.disabledAt': 'Disabled {at}',
+  'adm.system.passwordLink': 'Password link',
+  'adm.system.passwordLinkFor': 'Password link for {name}',
+  'adm.system.passwordLinkHint':
+    'Give this link to {name} yourself. It sets their password once, until {time}; a newer link replaces it.',
   'adm.system.enterprises': 'Enterprises',
   'adm.system.addEnterprise': 'Create an enterprise',
   'adm.system.ownerEmail': "Owner's email",

@@ -231,6 +231,10 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
   'adm.system.grantAdmin': '设为系统管理员',
   'adm.system.revokeAdmin': '撤销系统管理员',
   'adm.system.disabledAt': '{at} 停用',
+  'adm.system.passwordLink': '密码链接',
+  'adm.system.passwordLinkFor': '{name} 的密码链接',
+  'adm.system.passwordLinkHint':
+    '请亲自把链接交给 {name}。在 {time} 之前可用一次来设置密码；新生成的链接会取代它。',
   'adm.system.enterprises': '企业',
   'adm.system.addEnterprise': '创建企业',
   'adm.system.ownerEmail': '所有者邮箱',

@@ -78,6 +78,7 @@ export default function LoginPage() {
       <h1>{t('login.title')}</h1>
       <Card>
         <PasswordSignIn onSignedIn={() => navigate(next)} />
+        <p className="muted">{t('login.forgot')}</p>
         {oidc && (
           <p>
             <a className="button secondary" href={new URL(oidc.start, relayOrigin).href}>

@@ -1,4 +1,5 @@
-// System admin: every person (rename, grant or revoke system admin, disable or re-enable), every
+// System admin: every person (rename, grant or revoke system admin, disable or re-enable, make a
+// password link for one who forgot theirs), every
 // enterprise (create one with its owner), every
 // account (the health page has their live state), and model price overrides (micro-dollars per
 // million tokens).
@@ -8,7 +9,7 @@ import { Link } from 'wouter';
 import { adminKeys, useAccounts, useEnterprises } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
 import '../admin.css';
-import { Card, ErrorMessage, Field, Loading } from '../components/ui';
+import { Card, CodeBlock, ErrorMessage, Field, Loading } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatDateTime, formatMicros, parseDollars } from '../lib/format';
 
@@ -37,10 +38,28 @@ function Users() {
       must(api.PATCH('/users/{id}', { params: { path: { id: v.id } }, body: v.body })),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: adminKeys.users }),
   });
+  const link = useMutation({
+    mutationFn: (user: { id: string; name: string }) =>
+      must(api.POST('/users/{id}/password-link', { params: { path: { id: user.id } } })).then((made) => ({
+        ...made,
+        name: user.name,
+      })),
+  });
   return (
     <Card title={t('adm.system.users')}>
       {users.isPending && <Loading />}
-      <ErrorMessage error={users.error ?? change.error} />
+      <ErrorMessage error={users.error ?? change.error ?? link.error} />
+      {link.data && (
+        <section aria-label={t('adm.system.passwordLinkFor', { name: link.data.name })}>
+          <p>
+            {t('adm.system.passwordLinkHint', {
+              name: link.data.name,
+              time: formatDateTime(link.data.expiresAt, language),
+            })}
+          </p>
+          <CodeBlock text={`${window.location.origin}/password/${link.data.token}`} />
+        </section>
+      )}
       <div className="table-wrap">
         <table>
           <thead>
@@ -92,6 +111,16 @@ function Users() {
                     >
                       {u.disabledAt ? t('adm.common.enable') : t('adm.common.disable')}
                     </button>
+                    {!u.disabledAt && (
+                      <button
+                        type="button"
+                        className="secondary small"
+                        aria-label={t('adm.system.passwordLinkFor', { name: u.name })}
+                        onClick={() => link.mutate({ id: u.id, name: u.name })}
+                      >
+                        {t('adm.system.passwordLink')}
+                      </button>
+                    )}
                   </div>
                 </td>
               </tr>
