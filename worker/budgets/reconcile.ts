@@ -20,6 +20,7 @@ import {
   type BudgetReconciliation,
   budgetReconciliations,
   budgets,
+  budgetTurns,
   groups,
   requestLog,
 } from '../db/schema';
@@ -123,11 +124,11 @@ export interface DriftLine {
 export const RECONCILE_LIMIT = 100;
 
 /**
- * Checks the `limit` budgets checked least recently (never-checked first); logs each persistent
+ * Checks the `limit` budgets taken least recently (never-taken first); logs each persistent
  * drift as one JSON line. A budget's previous check is its own last one, however many runs ago,
  * so a drift is flagged on the second check in a row that finds it, as without the rotation.
- * A budget skipped (its gate has not learned it) records nothing, so it stays at the front of
- * the line, taking one of each run's places until its gate knows it.
+ * A budget skipped (its gate has not learned it) records no check, but its turn is taken all the
+ * same (budget_turns): it goes to the back of the line like the others.
  */
 export async function reconcileBudgets(
   env: Env,
@@ -139,9 +140,14 @@ export async function reconcileBudgets(
     .select({ budget: budgets, last: budgetReconciliations })
     .from(budgets)
     .leftJoin(budgetReconciliations, eq(budgetReconciliations.budgetId, budgets.id))
-    .orderBy(sql`${budgetReconciliations.checkedAt} ASC NULLS FIRST`, asc(budgets.id))
+    .leftJoin(budgetTurns, eq(budgetTurns.budgetId, budgets.id))
+    .orderBy(sql`${budgetTurns.takenAt} ASC NULLS FIRST`, asc(budgets.id))
     .limit(limit);
   if (picked.length === 0) return [];
+  const turns = d.insert(budgetTurns).select(
+    sql`SELECT value, ${now} FROM json_each(${JSON.stringify(picked.map((p) => p.budget.id))}) WHERE true
+      ON CONFLICT (budget_id) DO UPDATE SET taken_at = excluded.taken_at`,
+  );
   const rows = picked.map((p) => p.budget);
   const live = await counters(env, rows);
   const before = new Map(picked.map((p) => [p.budget.id, p.last]));
@@ -200,6 +206,6 @@ export async function reconcileBudgets(
         },
       }),
   );
-  if (first) await d.batch([first, ...rest]);
+  await d.batch([turns, ...(first ? [first, ...rest] : [])]);
   return results;
 }

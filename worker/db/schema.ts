@@ -213,6 +213,22 @@ export const membershipPeriods = sqliteTable(
 );
 
 /**
+ * The cron's last failed attempt to close a group's month: failing groups go to the back of the
+ * next run's queue, so a few that always fail cannot hold the others back.
+ */
+export const closeFailures = sqliteTable(
+  'close_failures',
+  {
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    month: text('month').notNull(),
+    failedAt: integer('failed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.month] })],
+);
+
+/**
  * A closed month of a group: immutable (triggers refuse UPDATE and DELETE). No foreign key to the
  * group, so a record of money owed outlives the group. Amounts in micro-dollars.
  */
@@ -726,6 +742,17 @@ export const budgetReconciliations = sqliteTable('budget_reconciliations', {
   flagged: integer('flagged', { mode: 'boolean' }).notNull(),
 });
 export type BudgetReconciliation = typeof budgetReconciliations.$inferSelect;
+
+/**
+ * When the reconciliation last took each budget, checked or skipped (a gate that has not learned
+ * it): the next runs take the budgets taken longest ago, so skipped ones cannot keep their places.
+ */
+export const budgetTurns = sqliteTable('budget_turns', {
+  budgetId: text('budget_id')
+    .primaryKey()
+    .references(() => budgets.id, { onDelete: 'cascade' }),
+  takenAt: integer('taken_at').notNull(),
+});
 
 /**
  * Every change, by whom, to what, from where. `actor` is `operator` (the ADMIN_TOKEN) or

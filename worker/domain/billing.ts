@@ -19,6 +19,7 @@ import {
   accounts,
   auditLog,
   billAdjustments,
+  closeFailures,
   type Group,
   groupMembers,
   groups,
@@ -351,7 +352,8 @@ interface DueMonth {
 }
 
 /**
- * The groups, oldest first, that existed in their zone's due month and have no statement for it.
+ * The groups that existed in their zone's due month and have no statement for it: oldest first,
+ * those whose close failed last after all the others (the longest ago first).
  * Due months come per zone in one JSON parameter, so SQL matches each group to its own month
  * whatever the number of zones (D1 binds at most 100 parameters).
  */
@@ -360,11 +362,13 @@ async function unclosedGroups(d: Db, due: DueMonth[], limit: number) {
     SELECT ${groups.id} AS id, due.value ->> 'month' AS month
     FROM ${groups} JOIN json_each(${JSON.stringify(due)}) AS due
       ON ${groups.timeZone} = due.value ->> 'zone'
+    LEFT JOIN ${closeFailures} AS failed
+      ON failed.group_id = ${groups.id} AND failed.month = due.value ->> 'month'
     WHERE ${groups.createdAt} < due.value ->> 'end'
       AND NOT EXISTS (
         SELECT 1 FROM ${statements}
         WHERE ${statements.groupId} = ${groups.id} AND ${statements.month} = due.value ->> 'month')
-    ORDER BY ${groups.createdAt}, ${groups.id}
+    ORDER BY failed.failed_at IS NOT NULL, failed.failed_at, ${groups.createdAt}, ${groups.id}
     LIMIT ${limit}`);
 }
 
@@ -376,8 +380,9 @@ async function unclosedGroups(d: Db, due: DueMonth[], limit: number) {
  * it wrote.
  *
  * Oldest groups go first. A group whose close fails is logged, spends its place in this run's
- * limit, and stays due: it is tried again first next run, while the places after it keep closing
- * the others, so only `limit` groups failing every time could hold the rest back.
+ * limit, stays due, and is recorded (close_failures): the next runs take every group that has not
+ * failed first, then the failed ones, longest ago first. So groups that fail every time are still
+ * tried whenever there is room, and however many there are, they never hold the others back.
  */
 export async function closeLastMonths(env: Env, now = Date.now(), limit = CLOSE_LIMIT): Promise<number> {
   const d = db(env);
@@ -418,6 +423,11 @@ export async function closeLastMonths(env: Env, now = Date.now(), limit = CLOSE_
     } catch (err) {
       if (err instanceof ApiError && err.code === 'conflict') continue;
       console.error(`closing ${month} of group ${group.id} failed`, err);
+      await d
+        .insert(closeFailures)
+        .values({ groupId: group.id, month, failedAt: now })
+        .onConflictDoUpdate({ target: [closeFailures.groupId, closeFailures.month], set: { failedAt: now } })
+        .catch((e: unknown) => console.error(`recording the failed close of group ${group.id}`, e));
     }
   }
   return closed;
