@@ -424,6 +424,38 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.getByText(/silenced until .* · quarter end/).waitFor();
     await owner.getByRole('button', { name: 'End now' }).click();
     await owner.getByText('No rule is silenced.').waitFor();
+    await expect(owner.getByText('Nothing has fired yet.').count()).resolves.toBe(1);
+
+    // Something fires: the group's budget made soft for a moment, one more request spends past it.
+    const setMode = (mode: 'soft' | 'hard') =>
+      owner.evaluate(async (mode) => {
+        const budgets = (await (await fetch('/api/v1/budgets')).json()) as { data: { id: string }[] };
+        const res = await fetch(`/api/v1/budgets/${budgets.data[0]!.id}`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ mode }),
+        });
+        if (!res.ok) throw new Error(`budget mode: ${res.status} ${await res.text()}`);
+      }, mode);
+    await setMode('soft');
+    const client = new Anthropic({ baseURL: relay.url, apiKey: state.key, maxRetries: 0 });
+    await client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'One more' }],
+    });
+    await setMode('hard');
+    const silenceIt = owner.getByRole('button', { name: 'Silence group month budget for a day' });
+    await until(async () => {
+      await owner.reload();
+      await owner.getByRole('heading', { name: 'What fired' }).waitFor();
+      return (await silenceIt.count()) > 0;
+    }, 'the budget alert to fire');
+    await owner.getByRole('cell', { name: 'Firing' }).first().waitFor();
+    // Silenced for that budget only, from its row: the rule stays on for every other budget.
+    await silenceIt.first().click();
+    await owner.getByText(/Sales budget · only group month budget · silenced until/).waitFor();
+    await expect(silenceIt.count()).resolves.toBe(0);
     await checkPage(owner, 'alerts');
   });
 

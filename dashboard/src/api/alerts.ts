@@ -133,6 +133,13 @@ export const alertsApi = {
       return must(api.GET('/enterprises/{id}/alerts/silences', { params: { path: { id: s.id } } }));
     return must(api.GET('/groups/{id}/alerts/silences', { params: { path: { id: s.id } } }));
   },
+  firings(s: AlertScope) {
+    const query = { limit: 50 };
+    if (s.kind === 'system') return must(api.GET('/alerts/firings', { params: { query } }));
+    if (s.kind === 'enterprise')
+      return must(api.GET('/enterprises/{id}/alerts/firings', { params: { path: { id: s.id }, query } }));
+    return must(api.GET('/groups/{id}/alerts/firings', { params: { path: { id: s.id }, query } }));
+  },
   addSilence(s: AlertScope, body: Schemas['AlertSilenceInput']) {
     if (s.kind === 'system') return must(api.POST('/alerts/silences', { body }));
     if (s.kind === 'enterprise')

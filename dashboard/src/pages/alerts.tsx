@@ -1,5 +1,6 @@
 // Budgets' and accounts' alerts: webhook endpoints (with a test send, their delivery log and a new
-// signing secret), alert rules, and silences (a rule quiet until a time), for one scope at a time
+// signing secret), alert rules, what they fired (each subject can be silenced from there), and
+// silences (a rule quiet until a time, for all its subjects or one), for one scope at a time
 // — a group one owns, an enterprise one runs, or the system (a system admin). A signing secret is
 // shown once: when the endpoint is added, and when it is replaced.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -59,6 +60,7 @@ export default function AlertsPage() {
       )}
       {key && <Endpoints scope={parseScope(key)} />}
       {key && <Rules scope={parseScope(key)} />}
+      {key && <Fired scope={parseScope(key)} />}
       {key && <Silences scope={parseScope(key)} />}
     </>
   );
@@ -345,6 +347,91 @@ function Rules({ scope }: { scope: AlertScope }) {
 }
 
 const SILENCE_FOR = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 } as const;
+
+function useFirings(scope: AlertScope) {
+  return useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'firings'),
+    queryFn: () => alertsApi.firings(scope),
+  });
+}
+
+/**
+ * What the rules fired lately, newest first, with what each was about. A subject that keeps
+ * firing can be silenced from its row for a day, without quieting the rule for the others.
+ */
+function Fired({ scope }: { scope: AlertScope }) {
+  const { t, language } = useI18n();
+  const queryClient = useQueryClient();
+  const firings = useFirings(scope);
+  const rules = useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'rules'),
+    queryFn: () => alertsApi.rules(scope),
+  });
+  const silences = useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'silences'),
+    queryFn: () => alertsApi.silences(scope),
+  });
+  const silence = useMutation({
+    mutationFn: (f: { ruleId: string; subjectId: string }) =>
+      alertsApi.addSilence(scope, { ...f, endsAt: Date.now() + SILENCE_FOR.day }),
+    onSuccess: () =>
+      queryClient.invalidateQueries({ queryKey: adminKeys.alerts(scopeKey(scope), 'silences') }),
+  });
+  const ruleName = new Map((rules.data?.data ?? []).map((r) => [r.id, r.name]));
+  const now = Date.now();
+  const silenced = (ruleId: string, subjectId: string) =>
+    (silences.data?.data ?? []).some(
+      (s) => s.ruleId === ruleId && (s.subjectId === null || s.subjectId === subjectId) && s.endsAt > now,
+    );
+  const rows = firings.data?.data ?? [];
+  return (
+    <Card title={t('adm.alerts.fired')}>
+      {firings.isPending && <Loading />}
+      <ErrorMessage error={firings.error ?? silence.error} />
+      {firings.isSuccess && rows.length === 0 && <p className="muted">{t('adm.alerts.noFirings')}</p>}
+      {rows.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('adm.alerts.firedAt')}</th>
+                <th scope="col">{t('adm.alerts.rule')}</th>
+                <th scope="col">{t('adm.alerts.subject')}</th>
+                <th scope="col">{t('adm.common.status')}</th>
+                <th scope="col">{t('adm.common.actions')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((f) => (
+                <tr key={f.id}>
+                  <td>{formatDateTime(f.firedAt, language)}</td>
+                  <td>{ruleName.get(f.ruleId) ?? f.ruleId}</td>
+                  <td className="adm-wrap">{f.event.subject.name ?? f.subjectId}</td>
+                  <td>
+                    {t(`adm.alerts.state.${f.status}`)}
+                    {f.silenced && <span className="muted"> · {t('adm.alerts.notSent')}</span>}
+                  </td>
+                  <td>
+                    {!silenced(f.ruleId, f.subjectId) && (
+                      <button
+                        type="button"
+                        className="secondary small"
+                        disabled={silence.isPending}
+                        onClick={() => silence.mutate({ ruleId: f.ruleId, subjectId: f.subjectId })}
+                      >
+                        {t('adm.alerts.silenceSubject', { subject: f.event.subject.name ?? f.subjectId })}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
 type SilenceFor = keyof typeof SILENCE_FOR;
 
 /** Rules kept quiet until a time (for every subject): listed, added for an hour, a day or a week, ended early. */
@@ -379,6 +466,10 @@ function Silences({ scope }: { scope: AlertScope }) {
     onSuccess: refresh,
   });
   const ruleName = new Map((rules.data?.data ?? []).map((r) => [r.id, r.name]));
+  const firings = useFirings(scope);
+  const subjectName = new Map(
+    (firings.data?.data ?? []).map((f) => [f.subjectId, f.event.subject.name ?? f.subjectId]),
+  );
   const now = Date.now();
   const live = (silences.data?.data ?? []).filter((s) => s.endsAt > now);
   return (
@@ -388,8 +479,11 @@ function Silences({ scope }: { scope: AlertScope }) {
       <ul>
         {live.map((s) => (
           <li key={s.id}>
-            <strong>{ruleName.get(s.ruleId) ?? s.ruleId}</strong> ·{' '}
-            {t('adm.alerts.silencedUntil', { at: formatDateTime(s.endsAt, language) })}
+            <strong>{ruleName.get(s.ruleId) ?? s.ruleId}</strong>
+            {s.subjectId !== null && (
+              <> · {t('adm.alerts.onlySubject', { subject: subjectName.get(s.subjectId) ?? s.subjectId })}</>
+            )}{' '}
+            · {t('adm.alerts.silencedUntil', { at: formatDateTime(s.endsAt, language) })}
             {s.comment && <span className="muted"> · {s.comment}</span>}{' '}
             <button type="button" className="secondary small" onClick={() => end.mutate(s.id)}>
               {t('adm.alerts.endSilence')}
