@@ -72,6 +72,7 @@ async function groupWithRule(
   key: string;
   endpoint: Endpoint;
   ruleId: string;
+  carpool: Awaited<ReturnType<typeof seedCarpool>>;
 }> {
   const carpool = await seedCarpool(rule.seed as Parameters<typeof seedCarpool>[0]);
   const tag = newTag();
@@ -96,6 +97,7 @@ async function groupWithRule(
     tag,
     endpoint: created.json,
     ruleId: madeRule.json.id,
+    carpool,
   };
 }
 
@@ -389,6 +391,31 @@ describe('budget thresholds', () => {
     // A budget reset (a new limit): crossing again fires again.
     await budgetReset(env, jump.id);
     expect(await budgetCrossed(env, jump, '2026-04', at(100))).toBe(1);
+  });
+
+  it('name a budget crossed by real spending as people know it: its target and period', async () => {
+    const g = await groupWithRule({ kind: 'budget.threshold' });
+    const { groupId, userId, keyId, tag } = g.carpool;
+    for (const target of [{ scope: 'group' }, { scope: 'member', userId }, { scope: 'key', keyId }]) {
+      const made = await admin('POST', '/budgets', {
+        ...target,
+        groupId,
+        period: 'month',
+        limitMicros: 1,
+        mode: 'soft',
+      });
+      expect(made.status, JSON.stringify(made.json)).toBe(201);
+    }
+    expect((await streamMessage(g.key)).status).toBe(200);
+    const hooks = await receivedAtLeast(g.tag, 3);
+    const names = hooks.map((h) => alertEventSchema.parse(JSON.parse(h.body)).subject.name).sort();
+    expect(names).toEqual([
+      `Member in carpool ${tag}, monthly`,
+      `carpool ${tag}, monthly`,
+      expect.stringMatching(new RegExp(`^key cp-\\S+… in carpool ${tag}, monthly$`)),
+    ]);
+    const titles = hooks.map((h) => alertEventSchema.parse(JSON.parse(h.body)).title);
+    expect(titles).toContain(`Budget 100% used: carpool ${tag}, monthly`);
   });
 
   it('honour each rule’s thresholds and subject, and reach only the rules of the budget’s scope', async () => {

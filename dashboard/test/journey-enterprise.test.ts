@@ -445,7 +445,7 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
       messages: [{ role: 'user', content: 'One more' }],
     });
     await setMode('hard');
-    const silenceIt = owner.getByRole('button', { name: 'Silence group month budget for a day' });
+    const silenceIt = owner.getByRole('button', { name: 'Silence Sales bots, monthly for a day' });
     await until(async () => {
       await owner.reload();
       await owner.getByRole('heading', { name: 'What fired' }).waitFor();
@@ -454,7 +454,7 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.getByRole('cell', { name: 'Firing' }).first().waitFor();
     // Silenced for that budget only, from its row: the rule stays on for every other budget.
     await silenceIt.first().click();
-    await owner.getByText(/Sales budget · only group month budget · silenced until/).waitFor();
+    await owner.getByText(/Sales budget · only Sales bots, monthly · silenced until/).waitFor();
     await expect(silenceIt.count()).resolves.toBe(0);
     await checkPage(owner, 'alerts');
   });

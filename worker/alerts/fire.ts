@@ -191,6 +191,8 @@ export interface BudgetRef {
   id: string;
   /** How people call it, e.g. "Team Alpha, monthly"; null: the id is shown. */
   name?: string | null;
+  /** Finds the name when it is not given, asked only when a threshold is crossed (it may read D1). */
+  describe?: () => Promise<string | null>;
   /** The enterprise whose rules see it (an enterprise's, a department's, or an enterprise group's budget). */
   enterpriseId: string | null;
   /** The group whose rules see it (a group's, a member's or a key's budget). */
@@ -219,7 +221,12 @@ export async function budgetCrossed(
   if (!Number.isSafeInteger(spentMicros) || !Number.isSafeInteger(limitMicros) || limitMicros <= 0) return 0;
   const scope = { enterpriseId: budget.enterpriseId, groupId: budget.groupId };
   const rules = await matchingRules(env, 'budget.threshold', scope, budget.id);
-  const name = budget.name ?? `budget ${budget.id}`;
+  const crossing = rules.some((rule) =>
+    (rule.params.thresholds ?? DEFAULT_THRESHOLDS).some((t) => spentMicros * 100 >= t * limitMicros),
+  );
+  if (!crossing) return 0;
+  const described = budget.name ?? (await budget.describe?.()) ?? null;
+  const name = described ?? `budget ${budget.id}`;
   const percent = Math.floor((spentMicros * 100) / limitMicros);
   const firings: Firing[] = [];
   for (const rule of rules) {
@@ -231,7 +238,7 @@ export async function budgetCrossed(
       eventOf(
         rule,
         scope,
-        { type: 'budget', id: budget.id, name: budget.name ?? null },
+        { type: 'budget', id: budget.id, name: described },
         {
           severity: budgetSeverity(threshold),
           title: `Budget ${threshold}% used: ${name}`,
