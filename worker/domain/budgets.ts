@@ -198,6 +198,7 @@ export async function updateBudget(
 ): Promise<Budget> {
   const before = await findBudget(caller, id);
   await authorizeTarget(caller, await resolve(caller, targetOf(before)));
+  if (Object.keys(changes).length === 0) return before;
   if (changes.timeZone !== undefined && !isTimeZone(changes.timeZone))
     throw new ApiError('invalid_request', `Unknown time zone ${changes.timeZone}.`);
   const [row] = await caller.db.update(budgets).set(changes).where(eq(budgets.id, id)).returning();

@@ -63,6 +63,7 @@ export async function updateDepartment(
   changes: Partial<DepartmentInput>,
 ): Promise<Department> {
   const before = await departmentFor(caller, id);
+  if (Object.keys(changes).length === 0) return before;
   if (changes.parentId) await checkParent(caller, before.enterpriseId, changes.parentId, id);
   const [row] = await caller.db.update(departments).set(changes).where(eq(departments.id, id)).returning();
   await audit(caller, {

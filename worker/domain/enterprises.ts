@@ -64,6 +64,7 @@ export async function updateEnterprise(
   if (changes.name !== undefined) await authorize(caller, 'enterprise.manage', resource, `enterprise ${id}`);
   if (changes.pools !== undefined) await authorize(caller, 'ai.manage', resource, `enterprise ${id}`);
   const before = await findEnterprise(caller, id);
+  if (Object.keys(changes).length === 0) return before;
   const d = caller.db;
   const [row] = await d.update(enterprises).set(changes).where(eq(enterprises.id, id)).returning();
   await audit(caller, {

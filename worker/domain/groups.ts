@@ -249,6 +249,8 @@ export async function groupState(caller: Caller, id: string) {
 
 export async function updateGroup(caller: Caller, id: string, changes: GroupChanges): Promise<Group> {
   const before = await authorizedGroup(caller, id, 'group.manage');
+  // Nothing to change: the group as it is (as PATCH /users and /keys answer).
+  if (Object.keys(changes).length === 0) return before;
   if (changes.departmentId !== undefined) {
     if (!before.enterpriseId)
       throw new ApiError(
