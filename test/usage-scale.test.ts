@@ -708,6 +708,7 @@ describe('budget reconciliation', () => {
       period: 'month',
       limitMicros: 1,
       mode: 'hard',
+      authority: 'group',
       timeZone: 'Asia/Kolkata',
       createdAt: 0,
     } satisfies Budget;

@@ -578,6 +578,14 @@ export const budgets = sqliteTable(
     mode: text('mode', { enum: ['hard', 'soft'] })
       .notNull()
       .default('hard'),
+    /**
+     * Who may loosen or remove it, from the permission its maker used: `enterprise` (an owner or
+     * admin of the enterprise), `group` (whoever manages the group), `holder` (a key's holder
+     * limited their own key; they or the group's managers). Whoever a budget limits cannot lift it.
+     */
+    authority: text('authority', { enum: ['enterprise', 'group', 'holder'] })
+      .notNull()
+      .default('group'),
     /** IANA time zone in which calendar periods turn. */
     timeZone: text('time_zone').notNull().default('UTC'),
     createdAt: createdAt(),

@@ -27,7 +27,7 @@ import {
 } from '../db/schema';
 import { audit } from './audit';
 import { allows, authorize, type Caller, memberships } from './caller';
-import type { Resource } from './permissions';
+import { can, type Resource } from './permissions';
 import { pushGroup } from './push';
 
 export interface BudgetTarget {
@@ -142,20 +142,49 @@ async function findGroup(caller: Caller, id: string) {
   return group;
 }
 
-/** Enterprise owners set wide budgets; group managers the group's; a key's holder their own key's. */
-async function authorizeTarget(caller: Caller, target: Resolved): Promise<void> {
+type Authority = Budget['authority'];
+
+/**
+ * Enterprise owners set wide budgets; group managers the group's; a key's holder their own key's.
+ * Answers the authority the budget gets: the highest the caller holds over its target, so that
+ * someone below (a group owner under the enterprise's admins, a key's holder under the group's
+ * managers) cannot lift what was set above them.
+ */
+async function authorizeTarget(caller: Caller, target: Resolved): Promise<Authority> {
   const m = await memberships(caller);
+  if (target.resource.type === 'enterprise') {
+    await authorize(caller, 'enterprise.manage', target.resource, target.what);
+    return 'enterprise';
+  }
+  // The group's managers through the enterprise (its owners and admins) or the system admin.
+  const role = target.enterpriseId === null ? undefined : m.enterprises.get(target.enterpriseId);
+  if (target.enterpriseId !== null && (m.system || role === 'owner' || role === 'admin')) return 'enterprise';
+  if (can(m, 'group.manage', target.resource)) return 'group';
   if (target.holder !== null && target.holder === m.userId) {
     await authorize(caller, 'ai.use', target.resource, target.what);
-    return;
+    return 'holder';
   }
-  const action = target.resource.type === 'enterprise' ? 'enterprise.manage' : 'group.manage';
-  await authorize(caller, action, target.resource, target.what);
+  await authorize(caller, 'group.manage', target.resource, target.what);
+  return 'group';
+}
+
+/** Loosening or removing a budget takes the authority it was set with (or one above it). */
+async function authorizeChange(caller: Caller, before: Budget): Promise<void> {
+  const target = await resolve(caller, targetOf(before));
+  const holds = await authorizeTarget(caller, target);
+  const rank: Record<Authority, number> = { holder: 0, group: 1, enterprise: 2 };
+  if (rank[holds] < rank[before.authority])
+    throw new ApiError(
+      'forbidden',
+      before.authority === 'enterprise'
+        ? 'This budget was set by the enterprise’s owners or admins: only they may change or remove it.'
+        : 'This budget was set by the group’s managers: only they may change or remove it.',
+    );
 }
 
 export async function createBudget(caller: Caller, input: BudgetInput): Promise<Budget> {
   const target = await resolve(caller, input);
-  await authorizeTarget(caller, target);
+  const authority = await authorizeTarget(caller, target);
   const timeZone = input.timeZone ?? 'UTC';
   if (!isTimeZone(timeZone)) throw new ApiError('invalid_request', `Unknown time zone ${timeZone}.`);
   const id = crypto.randomUUID();
@@ -173,6 +202,7 @@ export async function createBudget(caller: Caller, input: BudgetInput): Promise<
       period: input.period,
       limitMicros: input.limitMicros,
       mode: input.mode ?? 'hard',
+      authority,
       timeZone,
     })
     .onConflictDoNothing()
@@ -197,7 +227,7 @@ export async function updateBudget(
   changes: { limitMicros?: number; mode?: 'hard' | 'soft'; timeZone?: string },
 ): Promise<Budget> {
   const before = await findBudget(caller, id);
-  await authorizeTarget(caller, await resolve(caller, targetOf(before)));
+  await authorizeChange(caller, before);
   if (Object.keys(changes).length === 0) return before;
   if (changes.timeZone !== undefined && !isTimeZone(changes.timeZone))
     throw new ApiError('invalid_request', `Unknown time zone ${changes.timeZone}.`);
@@ -221,7 +251,7 @@ export async function updateBudget(
 
 export async function deleteBudget(caller: Caller, id: string): Promise<void> {
   const before = await findBudget(caller, id);
-  await authorizeTarget(caller, await resolve(caller, targetOf(before)));
+  await authorizeChange(caller, before);
   await caller.db.delete(budgets).where(eq(budgets.id, id));
   await audit(caller, {
     action: 'budget.delete',

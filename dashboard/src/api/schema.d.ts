@@ -2106,6 +2106,8 @@ export interface components {
             limitMicros: number;
             /** @enum {string} */
             mode: "hard" | "soft";
+            /** @enum {string} */
+            authority: "enterprise" | "group" | "holder";
             timeZone: string;
             createdAt: number;
         };
