@@ -5,7 +5,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { AdmitRequest } from '../durable-objects/group-gate';
 import { type ApiErrorBody, memberOf, ownedCarpool, type Person } from './support/groups';
-import { admin, api, eventually, streamMessage } from './support/relay';
+import { ADMIN_TOKEN, admin, api, eventually, streamMessage } from './support/relay';
 
 interface Key {
   id: string;
@@ -94,9 +94,15 @@ describe('self-service keys', () => {
     const peer = await memberOf(carpool.groupId);
     const other = await ownedCarpool();
 
-    const forMember = await api<Key>(carpool.owner.token, 'POST', `/groups/${carpool.groupId}/keys`, {
+    // A key spends on its holder's bill: the owner manages it but cannot make one in the member's
+    // name (and so never holds its plaintext).
+    const issued = await api<ApiErrorBody>(carpool.owner.token, 'POST', `/groups/${carpool.groupId}/keys`, {
       userId: member.id,
       name: 'issued',
+    });
+    expect(issued).toMatchObject({ status: 403, json: { error: { code: 'forbidden' } } });
+    const forMember = await api<Key>(member.token, 'POST', `/groups/${carpool.groupId}/keys`, {
+      name: 'mine',
     });
     expect(forMember).toMatchObject({ status: 201, json: { userId: member.id } });
     const id = forMember.json.id;
@@ -121,14 +127,10 @@ describe('self-service keys', () => {
     ).toBe(404);
     const filtered = await api<{ data: Key[] }>(other.owner.token, 'GET', `/keys?groupId=${carpool.groupId}`);
     expect(filtered.json.data).toEqual([]);
-    const notMember = await api<ApiErrorBody>(
-      carpool.owner.token,
-      'POST',
-      `/groups/${carpool.groupId}/keys`,
-      {
-        userId: other.owner.id,
-      },
-    );
+    // The operator (automation) may make a key for someone, only a member of the group.
+    const notMember = await api<ApiErrorBody>(ADMIN_TOKEN, 'POST', `/groups/${carpool.groupId}/keys`, {
+      userId: other.owner.id,
+    });
     expect(notMember.status).toBe(400);
     expect(notMember.json.error.message).toMatch(/not a member/);
 
@@ -253,7 +255,6 @@ describe('key bounds', () => {
     expect(within).toMatchObject({ requestsPerWindow: 5, windowMinutes: 30, expiresAt: null });
     // Owners and the operator are bound too; so is a change.
     const byOwner = await api(carpool.owner.token, 'POST', `/groups/${carpool.groupId}/keys`, {
-      userId: member.id,
       maxConcurrency: 3,
     });
     expect(byOwner.status).toBe(400);

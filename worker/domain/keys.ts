@@ -51,10 +51,12 @@ export async function createKey(caller: Caller, input: NewKeyInput): Promise<Pub
       'invalid_request',
       'userId: the operator token is no user; name the member the key is for.',
     );
-  // One's own key is using the group's AI; a key for someone else is managing the group.
+  // A key spends on its holder's bill, and whoever makes it sees its plaintext: so a key is made
+  // by its holder (using the group's AI), or for someone else only by a system admin (automation,
+  // the operator token). A group's owners and an enterprise's admins manage keys, never hold them.
   await authorize(
     caller,
-    userId === self ? 'ai.use' : 'group.manage',
+    userId === self ? 'ai.use' : 'system.admin',
     groupResource(group),
     `group ${group.id}`,
   );
