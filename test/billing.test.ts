@@ -41,6 +41,8 @@ interface Line {
 interface Statement {
   groupId: string;
   month: string;
+  /** The first instant the bill covers. */
+  from: number;
   status: 'open' | 'closed';
   closedBy: string | null;
   splitMode: string;
@@ -545,6 +547,35 @@ describe('statements', () => {
     expect(lineOf(next, c.bob.id).lateCostMicros).toBe(18_000);
     expect(lineOf(next, c.bob.id).amountMicros).toBe(18_000);
     expectBalanced(next);
+  });
+
+  it('a time zone changed after a close neither bills an hour twice nor drops one', async () => {
+    const c = await crew({ monthlyFeeMicros: 0 });
+    const open = lastMonth();
+    const closedMonth = monthBounds(previousMonth(open.month), 'UTC');
+    await backdate(c.groupId, closedMonth.start - 10 * DAY);
+    // Bob an hour before the closed month ended (in UTC), Cat an hour after.
+    await deliverUsage([
+      lateEvent(c, 'bob', closedMonth.end - 3_600_000),
+      lateEvent(c, 'cat', closedMonth.end + 3_600_000),
+    ]);
+    const base = `/groups/${c.groupId}`;
+    const closed = await api<Statement>(c.ann.token, 'POST', `${base}/statements`, {
+      month: closedMonth.month,
+    });
+    expect(closed.json.totals.meteredMicros).toBe(18_000);
+
+    // UTC+14: the open month would start 14 hours before the close, billing Bob's hour again;
+    // UTC−10: 10 hours after it, billing Cat's hour nowhere. It starts where the close ended.
+    for (const timeZone of ['Pacific/Kiritimati', 'Pacific/Honolulu']) {
+      expect((await api(c.ann.token, 'PATCH', base, { timeZone })).status).toBe(200);
+      const next = await api<Statement>(c.ann.token, 'GET', `${base}/statements/current?month=${open.month}`);
+      expect(next.status, JSON.stringify(next.json)).toBe(200);
+      expect(next.json.from, timeZone).toBe(closedMonth.end);
+      expect(next.json.totals.meteredMicros, timeZone).toBe(18_000);
+      expect(lineOf(next.json, c.cat.id).costMicros, timeZone).toBe(18_000);
+      expect(next.json.lateUsage).toEqual([]);
+    }
   });
 
   it('the cron job closes last month for the groups that did not', async () => {

@@ -2,7 +2,8 @@
 // instants, its local days, and how many of them a person was in the group.
 import { periodEnd, periodKey, periodStart } from '../budgets/periods';
 
-export const MONTH_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
+/** `YYYY-MM`, from 1970 (a month before the epoch has nothing to bill). */
+export const MONTH_PATTERN = /^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])$/;
 
 export interface MonthBounds {
   month: string;

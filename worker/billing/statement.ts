@@ -22,7 +22,7 @@ import {
   users,
   windowShareHourly,
 } from '../db/schema';
-import { daysOf, daysPresent, monthBounds } from './months';
+import { daysOf, daysPresent, type MonthBounds, monthBounds, previousMonth } from './months';
 import { type SplitInput, type SplitMode, splitBill, splitFallsBack } from './split';
 
 /** How many earlier closed months a statement looks back at for usage that arrived late. */
@@ -206,9 +206,19 @@ function bucketBounds(start: number, end: number): [number, number] {
   return [up(start), up(end)];
 }
 
-export function monthUsage(d: Db, groupId: string, month: string, timeZone: string) {
-  const b = monthBounds(month, timeZone);
-  return usageByUser(d, groupId, ...bucketBounds(b.start, b.end));
+/**
+ * The instants a month's bill covers: the month in the group's zone, but starting where the
+ * previous month's closed statement ended. The zone may have changed since that close; without
+ * the anchor, the hours between the two zones' month starts would be billed twice (a zone ahead)
+ * or never (a zone behind).
+ */
+export async function billingBounds(d: Db, group: Group, month: string): Promise<MonthBounds> {
+  const bounds = monthBounds(month, group.timeZone);
+  const [previous] = await d
+    .select({ periodEnd: statements.periodEnd })
+    .from(statements)
+    .where(and(eq(statements.groupId, group.id), eq(statements.month, previousMonth(month))));
+  return previous ? { ...bounds, start: previous.periodEnd } : bounds;
 }
 
 /**
@@ -272,10 +282,10 @@ async function feePayerOf(d: Db, group: Group): Promise<string | null> {
 /** The bill of an open month, computed now from the group's current settings and D1's aggregates. */
 export async function previewStatement(d: Db, group: Group, month: string): Promise<StatementView> {
   const tz = group.timeZone;
-  const bounds = monthBounds(month, tz);
+  const bounds = await billingBounds(d, group, month);
   const days = daysOf(bounds, tz);
   const [usage, stays, adjustments, late, payerId, account] = await Promise.all([
-    monthUsage(d, group.id, month, tz),
+    usageByUser(d, group.id, ...bucketBounds(bounds.start, bounds.end)),
     d
       .select()
       .from(membershipPeriods)

@@ -175,7 +175,7 @@ const AdjustmentInput = z
 const StatementMonthParams = IdParam.extend({
   month: z
     .string()
-    .regex(/^\d{4}-(0[1-9]|1[0-2])(\.csv)?$/, 'a month as YYYY-MM (or YYYY-MM.csv)')
+    .regex(/^(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])(\.csv)?$/, 'a month as YYYY-MM (or YYYY-MM.csv)')
     .openapi({ param: { name: 'month', in: 'path' }, example: '2026-10' }),
 });
 
