@@ -576,6 +576,15 @@ describe('statements', () => {
       expect(lineOf(next.json, c.cat.id).costMicros, timeZone).toBe(18_000);
       expect(next.json.lateUsage).toEqual([]);
     }
+    // A month is from 1970 on (years 0–99 were read as 1900–1999), and only one the group lived in.
+    expect((await api(c.ann.token, 'GET', `${base}/statements/current?month=0001-01`)).status).toBe(400);
+    const before = await api(c.ann.token, 'POST', `${base}/adjustments`, {
+      userId: c.bob.id,
+      amountMicros: 1,
+      reason: 'before the group',
+      month: '2001-01',
+    });
+    expect(before).toMatchObject({ status: 409, json: { error: { message: /did not exist in 2001-01/ } } });
   });
 
   it('the cron job closes last month for the groups that did not', async () => {
@@ -617,10 +626,17 @@ describe('statements', () => {
       kind: 'enterprise',
       enterpriseId: ent.json.id,
     });
+    // Its owner is no fee payer: the enterprise pays, and no member owes another anything.
+    const owner = await newUser('Olga');
+    expect(
+      (await admin('POST', `/groups/${group.json.id}/members`, { userId: owner.id, role: 'owner' })).status,
+    ).toBe(201);
     const s = await admin<Statement>('GET', `/groups/${group.json.id}/statements/current`);
     expect(s.status).toBe(200);
     expect(s.json.totals).toMatchObject({ fixedFeeMicros: 0, billMicros: 0 });
     expect(s.json.feePayer).toBeNull();
+    const payer = await admin('PATCH', `/groups/${group.json.id}`, { feePayerUserId: owner.id });
+    expect(payer).toMatchObject({ status: 400, json: { error: { message: /no fee payer/ } } });
   });
 });
 

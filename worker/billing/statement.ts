@@ -267,8 +267,12 @@ function pick(u: UsageTotals): UsageTotals {
   return Object.fromEntries(USAGE_KEYS.map((k) => [k, u[k]])) as unknown as UsageTotals;
 }
 
-/** The person who pays the fixed fee: the group's choice while they are in it, else its first owner. */
+/**
+ * The person who pays the fixed fee: the group's choice while they are in it, else its first owner.
+ * None in an enterprise group: its enterprise pays, and no member owes another anything.
+ */
 async function feePayerOf(d: Db, group: Group): Promise<string | null> {
+  if (group.kind === 'enterprise') return null;
   const rows = await d
     .select({ userId: groupMembers.userId, role: groupMembers.role })
     .from(groupMembers)

@@ -249,6 +249,8 @@ export async function addAdjustment(caller: Caller, groupId: string, input: Adju
       'invalid_request',
       `month: ${month} has not begun; adjust the current month or an open past one.`,
     );
+  if (monthBounds(month, group.timeZone).end <= group.createdAt)
+    throw new ApiError('conflict', `Group ${group.id} did not exist in ${month}: that month has no bill.`);
   const d = caller.db;
   const [stay] = await d
     .select({ id: membershipPeriods.id })

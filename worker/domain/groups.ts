@@ -267,6 +267,11 @@ export async function updateGroup(caller: Caller, id: string, changes: GroupChan
     if (changes.departmentId !== null)
       await checkDepartment(caller, changes.departmentId, before.enterpriseId);
   }
+  if (changes.feePayerUserId && before.kind === 'enterprise')
+    throw new ApiError(
+      'invalid_request',
+      'feePayerUserId: an enterprise group has no fee payer; its enterprise pays the bill.',
+    );
   if (changes.feePayerUserId) {
     const [member] = await caller.db
       .select({ userId: groupMembers.userId })
