@@ -520,6 +520,15 @@ describe('statements', () => {
     const actions = results.map((r) => r.action);
     for (const action of ['bill.adjust', 'statement.close', 'statement.settle', 'statement.unsettle'])
       expect(actions).toContain(action);
+
+    // Deleting the group would take everyone's way to read what they owe: refused until settled.
+    const refused = await api<{ error: { message: string } }>(c.ann.token, 'DELETE', base);
+    expect(refused).toMatchObject({ status: 409, json: { error: { message: /still owing the fee payer/ } } });
+    for (const who of [c.bob, c.cat])
+      await api(c.ann.token, 'PUT', `${base}/statements/${last.month}/settlements/${who.id}`, {
+        settled: true,
+      });
+    expect((await api(c.ann.token, 'DELETE', base)).status).toBe(200);
   });
 
   it('keeps a closed statement as it was when late usage arrives, and carries it into the next month', async () => {

@@ -15,6 +15,9 @@ import {
   type Group,
   groupMembers,
   groups,
+  statementLines,
+  statementSettlements,
+  statements,
   users,
 } from '../db/schema';
 import type { PolicyOverrides } from '../scheduling/policy';
@@ -343,6 +346,22 @@ export async function deleteGroup(caller: Caller, id: string): Promise<{ id: str
       `enterprise ${group.enterpriseId}`,
     );
   const d = caller.db;
+  // A closed month where someone still owes the fee payer is a debt between people: the group,
+  // and with it everyone's way to read the statement, stays until it is settled.
+  const [owing] = await d.all<{ month: string; n: number }>(sql`
+    SELECT s.month AS month, count(*) AS n
+    FROM ${statements} s JOIN ${statementLines} l ON l.statement_id = s.id
+    WHERE s.group_id = ${id} AND l.amount_micros > 0 AND l.user_id IS NOT s.fee_payer_user_id
+      AND s.fee_payer_user_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM ${statementSettlements} x
+        WHERE x.statement_id = s.id AND x.user_id = l.user_id AND x.settled)
+    GROUP BY s.month ORDER BY s.month LIMIT 1`);
+  if (owing)
+    throw new ApiError(
+      'conflict',
+      `${owing.month} is closed with ${owing.n} member(s) still owing the fee payer: mark them settled on the statement before deleting the group.`,
+      { month: owing.month, unsettled: owing.n },
+    );
   const [keys] = await d.batch([
     d.delete(apiKeys).where(eq(apiKeys.groupId, id)).returning({ id: apiKeys.id, keyHash: apiKeys.keyHash }),
     d.delete(groups).where(eq(groups.id, id)),
