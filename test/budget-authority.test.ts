@@ -109,6 +109,15 @@ describe('budget authority', () => {
       (await api(admin.token, 'PATCH', `/budgets/${cap.json.id}`, { limitMicros: 6_000_000 })).status,
     ).toBe(200);
 
+    // A budget names what exists: an unknown enterprise is a 404, even for the operator.
+    const nowhere = await api(ADMIN_TOKEN, 'POST', '/budgets', {
+      scope: 'enterprise',
+      enterpriseId: 'no-such-enterprise',
+      period: 'month',
+      limitMicros: 5,
+    });
+    expect(nowhere.status).toBe(404);
+
     // The group's owner may still limit their group further, with a budget of their own.
     const weekly = await api<Budget>(groupOwner.token, 'POST', '/budgets', {
       scope: 'group',

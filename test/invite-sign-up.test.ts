@@ -66,6 +66,8 @@ describe('signing up through an invite', () => {
       role: 'member',
     });
     expect(res.json.group.id).toBe(carpool.groupId);
+    // The session says how the person got in (auth.md's session methods).
+    expect(res.json.session.method).toBe('invite');
     const session = sessionCookieOf(res.res);
 
     const me = await browser<{ userId: string }>(session, 'GET', '/me');

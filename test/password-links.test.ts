@@ -115,11 +115,12 @@ describe('password links', () => {
     const other = await passwordUser();
     const link = await linkFor(other.id);
     expect((await use(link.token, 'short')).status).toBe(400);
-    // Disabled after the link was made: the link does not let them in, and stays unused.
+    // Disabling someone voids their links: re-enabled, they need a new one.
     await admin('PATCH', `/users/${other.id}`, { disabled: true });
-    expect((await use(link.token)).status).toBe(403);
+    expect((await use(link.token)).status).toBe(404);
     await admin('PATCH', `/users/${other.id}`, { disabled: false });
-    expect((await use(link.token)).status).toBe(200);
+    expect((await use(link.token)).status).toBe(404);
+    expect((await use((await linkFor(other.id)).token)).status).toBe(200);
 
     // Someone signed in, not a system admin, asking for a link to their own account: 403.
     const member = await signedIn();

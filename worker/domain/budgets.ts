@@ -22,6 +22,7 @@ import {
   budgetReconciliations,
   budgets,
   departments,
+  enterprises,
   groupMembers,
   groups,
 } from '../db/schema';
@@ -66,6 +67,11 @@ async function resolve(caller: Caller, t: BudgetTarget): Promise<Resolved> {
   switch (t.scope) {
     case 'enterprise': {
       const id = required(t.enterpriseId, 'enterpriseId');
+      const [enterprise] = await d
+        .select({ id: enterprises.id })
+        .from(enterprises)
+        .where(eq(enterprises.id, id));
+      if (!enterprise) throw new ApiError('not_found', `No enterprise ${id}.`);
       return {
         ...none,
         scopeId: id,

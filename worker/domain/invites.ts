@@ -335,7 +335,7 @@ export async function signUpWithInvite(
     throw after === 'active' ? wrongEmail() : inviteRefusal(after);
   }
   const [group] = await d.select().from(groups).where(eq(groups.id, invite.groupId));
-  const issued = await signIn(ctx, row, 'password');
+  const issued = await signIn(ctx, row, 'invite');
   return { ...issued, group: group!, member: joined };
 }
 

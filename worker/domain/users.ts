@@ -1,10 +1,10 @@
-// People, as a system admin runs them: list, create (without a password: they sign in later
-// through an invite or OIDC), rename, grant or revoke system admin, disable. A disabled person's
+// People, as a system admin runs them: list, create (without a password: they get in through a
+// password link or OIDC; an invite's sign-up is for emails without an account), rename, grant or revoke system admin, disable. A disabled person's
 // sessions end, their tokens stop working and their keys are revoked at once; there is always one active system admin
 // left (the operator token is automation, not a person who can recover the system).
 import { and, asc, eq, isNotNull, isNull, ne, or, type SQL, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
-import { sessions, users } from '../db/schema';
+import { passwordResets, sessions, users } from '../db/schema';
 import { audit } from './audit';
 import { authorize, type Caller } from './caller';
 import { revokeKeysWhere, tellGates } from './key-revocation';
@@ -132,6 +132,11 @@ export async function updateUser(caller: Caller, id: string, changes: UserChange
       .set({ revokedAt: now })
       .where(and(eq(sessions.userId, id), isNull(sessions.revokedAt), nowDisabled))
       .returning({ id: sessions.id }),
+    // And a password link made before stops working: re-enabling lets them back in, not a link.
+    d
+      .update(passwordResets)
+      .set({ usedAt: now })
+      .where(and(eq(passwordResets.userId, id), isNull(passwordResets.usedAt), nowDisabled)),
   ]);
   if (!row)
     throw new ApiError(

@@ -1352,7 +1352,7 @@ export interface paths {
         /** Every person (optionally the one with `email`) */
         get: operations["getUsers"];
         put?: never;
-        /** Create a person (no password: they sign in later through an invite or OIDC) */
+        /** Create a person (no password: they get in through a password link or OIDC) */
         post: operations["postUsers"];
         delete?: never;
         options?: never;

@@ -47,7 +47,7 @@ export const userRoutes = newRouter()
     route('system.admin', {
       method: 'post',
       path: '/users',
-      summary: 'Create a person (no password: they sign in later through an invite or OIDC)',
+      summary: 'Create a person (no password: they get in through a password link or OIDC)',
       request: jsonBody(UserInput),
       responses: { 201: jsonResponse(UserSchema, 'The user.') },
     }),
