@@ -10,7 +10,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { monthBounds, monthOf, previousMonth } from '../worker/billing/months';
-import { CLOSE_GRACE_MS, closeLastMonths } from '../worker/domain/billing';
+import { CLOSE_GRACE_MS, closeLastMonths, MAX_ADJUSTMENTS } from '../worker/domain/billing';
 import worker from '../worker/index';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { type ApiErrorBody, memberOf, type Person } from './support/groups';
@@ -594,6 +594,23 @@ describe('statements', () => {
       month: '2001-01',
     });
     expect(before).toMatchObject({ status: 409, json: { error: { message: /did not exist in 2001-01/ } } });
+
+    // A month takes at most MAX_ADJUSTMENTS, so that its sum stays exact.
+    const month = open.month;
+    await env.DB.batch(
+      Array.from({ length: MAX_ADJUSTMENTS }, (_, i) =>
+        env.DB.prepare(
+          'INSERT INTO bill_adjustments (id, group_id, month, user_id, amount_micros, reason, created_by) VALUES (?, ?, ?, ?, 1, ?, ?)',
+        ).bind(`adj-${c.groupId}-${i}`, c.groupId, month, c.bob.id, 'many', c.ann.id),
+      ),
+    );
+    const tooMany = await api(c.ann.token, 'POST', `${base}/adjustments`, {
+      userId: c.bob.id,
+      amountMicros: 1,
+      reason: 'one more',
+      month,
+    });
+    expect(tooMany).toMatchObject({ status: 409, json: { error: { message: /1000 adjustments already/ } } });
   });
 
   it('the cron job closes last month for the groups that did not', async () => {

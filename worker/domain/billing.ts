@@ -3,7 +3,7 @@
 // an open month, settled marks, and the cron job that closes last month for groups that did not.
 // Reading needs `group.view` — in a carpool, members seeing each other's shares is the point — and
 // everything that changes a bill needs `group.manage`. The arithmetic is in worker/billing/.
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { monthBounds, monthOf, previousMonth } from '../billing/months';
 import {
@@ -252,6 +252,16 @@ export async function addAdjustment(caller: Caller, groupId: string, input: Adju
   if (monthBounds(month, group.timeZone).end <= group.createdAt)
     throw new ApiError('conflict', `Group ${group.id} did not exist in ${month}: that month has no bill.`);
   const d = caller.db;
+  // Each adjustment is at most ±10^12 µ$: a bounded number keeps a month's sum exact (< 2^53).
+  const [{ n } = { n: 0 }] = await d
+    .select({ n: count() })
+    .from(billAdjustments)
+    .where(and(eq(billAdjustments.groupId, group.id), eq(billAdjustments.month, month)));
+  if (n >= MAX_ADJUSTMENTS)
+    throw new ApiError(
+      'conflict',
+      `${month} has ${MAX_ADJUSTMENTS} adjustments already: correct with the ones there rather than add more.`,
+    );
   const [stay] = await d
     .select({ id: membershipPeriods.id })
     .from(membershipPeriods)
@@ -345,6 +355,9 @@ export const CLOSE_GRACE_MS = 3_600_000;
  * ceil(N / 25) runs (1,000 groups in under seven hours).
  */
 export const CLOSE_LIMIT = 25;
+
+/** Adjustments per group and month. */
+export const MAX_ADJUSTMENTS = 1000;
 
 interface DueMonth {
   zone: string;
