@@ -209,6 +209,37 @@ describe('invites', () => {
     expect((await api(acme.member.token, 'POST', `/groups/${acme.groupId}/invites`, {})).status).toBe(404);
   });
 
+  it('joining an enterprise’s group through an invite joins the enterprise, keeping a role held', async () => {
+    const acme = await enterpriseWithGroup();
+    const made = await invite(acme.admin.token, acme.groupId, { maxUses: 5 });
+    const outsider = await newUser('Outsider');
+    expect((await api(outsider.token, 'POST', `/invites/${made.token}/accept`)).status).toBe(200);
+    // The enterprise's admin joins the group too: still its admin.
+    expect((await api(acme.admin.token, 'POST', `/invites/${made.token}/accept`)).status).toBe(200);
+    const signedUp = await api<{ user: { id: string } }>(null, 'POST', `/invites/${made.token}/sign-up`, {
+      email: `${crypto.randomUUID().slice(0, 8)}@example.com`,
+      name: 'Newcomer',
+      password: 'newcomer password',
+    });
+    expect(signedUp.status).toBe(201);
+    const people = await api<{ data: { userId: string; role: string }[] }>(
+      acme.owner.token,
+      'GET',
+      `/enterprises/${acme.enterpriseId}/members`,
+    );
+    const roleOf = (id: string) => people.json.data.find((m) => m.userId === id)?.role;
+    expect(roleOf(outsider.id)).toBe('member');
+    expect(roleOf(signedUp.json.user.id)).toBe('member');
+    expect(roleOf(acme.admin.id)).toBe('admin');
+    // So the enterprise can take them out again, from its groups too.
+    const removed = await api<{ groupsLeft: string[] }>(
+      acme.owner.token,
+      'DELETE',
+      `/enterprises/${acme.enterpriseId}/members/${outsider.id}`,
+    );
+    expect(removed).toMatchObject({ status: 200, json: { groupsLeft: [acme.groupId] } });
+  });
+
   it('refuses invite fields that cannot mean what they say', async () => {
     const carpool = await ownedCarpool();
     const path = `/groups/${carpool.groupId}/invites`;

@@ -10,6 +10,7 @@ import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { sha256Hex, toHex } from '../auth/api-key';
 import {
+  enterpriseMembers,
   type Group,
   type GroupMember,
   groupMembers,
@@ -178,6 +179,24 @@ export async function previewInvite(caller: Pick<Caller, 'db'>, token: string): 
  * revoked, expired or used up, the group is full, the caller is already in it, or the invite is
  * for another email (these answers carry `details.status`).
  */
+/**
+ * Whoever joins an enterprise's group through an invite joins the enterprise too, as a member (a
+ * role they may already hold stays): the enterprise's people list shows them, and removing them
+ * from the enterprise takes them out of its groups. Written only if the join happened.
+ */
+function joinEnterpriseOf(d: Caller['db'], groupId: string, userId: string) {
+  return d
+    .insert(enterpriseMembers)
+    .select(
+      sql`SELECT ${groups.enterpriseId}, ${userId}, 'member', CAST(unixepoch('subsec') * 1000 AS INTEGER)
+        FROM ${groups}
+        WHERE ${groups.id} = ${groupId} AND ${groups.enterpriseId} IS NOT NULL
+          AND EXISTS (SELECT 1 FROM ${groupMembers}
+            WHERE ${groupMembers.groupId} = ${groupId} AND ${groupMembers.userId} = ${userId})`,
+    )
+    .onConflictDoNothing();
+}
+
 export async function acceptInvite(
   caller: Caller,
   token: string,
@@ -227,6 +246,7 @@ export async function acceptInvite(
         },
         sql`changes() = 1`,
       ),
+      joinEnterpriseOf(d, invite.groupId, userId),
     ]);
   } catch (err) {
     const full = fullConflict(err, { id: invite.groupId });
@@ -321,6 +341,7 @@ export async function signUpWithInvite(
         },
         created,
       ),
+      joinEnterpriseOf(d, invite.groupId, userId),
     ]);
   } catch (err) {
     if (fullConflict(err, { id: invite.groupId }))
