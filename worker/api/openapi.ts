@@ -89,6 +89,21 @@ export function route<const R extends RouteConfig>(permission: Permission, confi
 }
 
 /** A path id, as every `{id}` route takes it. */
+/**
+ * A name or short text people read (a person's, a group's, a reason): trimmed, no control
+ * characters (NUL, line breaks), and something visible, not only zero-width or space characters.
+ * Emoji joined with zero-width joiners stay allowed.
+ */
+export function displayText(max = 100) {
+  return z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
+    .refine((s) => /[^\p{Cf}\p{Z}]/u.test(s), 'must contain a visible character');
+}
+
 export const IdParam = z.object({
   id: z
     .string()

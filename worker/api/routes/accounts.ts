@@ -20,7 +20,7 @@ import {
 } from '../../domain/accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { PRESETS, type Preset } from '../../providers/compatible';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 // Names longer than a client may send (worker/limits.ts) could never match a request.
@@ -46,7 +46,7 @@ const endpointFields = {
 };
 
 const settingsFields = {
-  name: z.string().trim().min(1).max(100),
+  name: displayText(),
   modelMapping: z.record(modelName, modelName).nullable(),
   supportedModels: z.array(modelName).nullable(),
   priority: z.number().int().min(0).max(1000),

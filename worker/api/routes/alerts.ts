@@ -27,7 +27,7 @@ import {
   updateEndpoint,
   updateRule,
 } from '../../domain/alerts';
-import { jsonBody, jsonResponse, newRouter, type Permission, route, z } from '../openapi';
+import { displayText, jsonBody, jsonResponse, newRouter, type Permission, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const AlertEvent = alertEventSchema.openapi('AlertEvent');
@@ -67,7 +67,7 @@ const WebhookUrl = z
 
 const EndpointInput = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     url: WebhookUrl,
     format: z.enum(ENDPOINT_FORMATS),
     vendorSecret: z
@@ -93,7 +93,7 @@ const Thresholds = z
 const CooldownCount = z.number().int().min(1).max(100);
 const WindowMinutes = z.number().int().min(1).max(1440);
 const RuleCommon = {
-  name: z.string().trim().min(1).max(100),
+  name: displayText(),
   enabled: z.boolean().optional(),
   endpointIds: z.array(z.string().min(1).max(64)).max(20),
 };

@@ -13,7 +13,7 @@ import {
   previewBill,
   setSettled,
 } from '../../domain/billing';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const month = z
@@ -167,7 +167,7 @@ const AdjustmentInput = z
       .min(-1_000_000_000_000)
       .max(1_000_000_000_000)
       .refine((n) => n !== 0, 'an adjustment of zero changes nothing'),
-    reason: z.string().trim().min(1).max(500),
+    reason: displayText(500),
     month: month.optional().openapi({ description: 'An open month; default the current one.' }),
   })
   .openapi('AdjustmentInput');

@@ -9,7 +9,7 @@ import {
   updateDepartment,
 } from '../../domain/departments';
 import { addMember, listMembers, removeMember, setMemberRole } from '../../domain/enterprise-members';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const role = z.enum(enterpriseMembers.role.enumValues);
@@ -49,7 +49,7 @@ export const DepartmentSchema = createSelectSchema(departments).openapi('Departm
 
 const DepartmentInput = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     parentId: z
       .string()
       .min(1)

@@ -3,7 +3,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import { enterprises } from '../../db/schema';
 import { createEnterprise, getEnterprise, listEnterprises, updateEnterprise } from '../../domain/enterprises';
 import { poolPoliciesSchema } from '../../scheduling/policy';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 export const EnterpriseSchema = createSelectSchema(enterprises, {
@@ -12,7 +12,7 @@ export const EnterpriseSchema = createSelectSchema(enterprises, {
 
 const EnterpriseInput = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     /** Per provider pool, e.g. `{ "anthropic": { "strategy": "weighted", "maxAttempts": 3 } }`. */
     pools: poolPoliciesSchema.nullable().optional(),
     ownerId: z.string().min(1).max(64).optional(),

@@ -13,7 +13,7 @@ import {
   transferOwnership,
 } from '../../domain/members';
 import { policyOverridesSchema } from '../../scheduling/policy';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 export const GroupSchema = createSelectSchema(groups, {
@@ -44,7 +44,7 @@ const GroupStateSchema = z
   })
   .openapi('GroupState');
 
-const name = z.string().trim().min(1).max(100);
+const name = displayText();
 const maxMembers = z.number().int().min(1).max(10_000);
 const id = z.string().min(1).max(64);
 

@@ -15,7 +15,7 @@ import {
   revokeInvite,
   signUpWithInvite,
 } from '../../domain/invites';
-import { ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller, signInContext } from '../principal';
 import { SessionSchema, UserSchema } from './auth';
 import { GroupSchema, MembershipSchema } from './groups';
@@ -64,7 +64,7 @@ const InvitePreviewSchema = z
 const SignUpInput = z
   .strictObject({
     email: z.email().max(254),
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     password: NewPasswordSchema,
   })
   .openapi('InviteSignUpInput');

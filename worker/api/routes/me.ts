@@ -7,7 +7,7 @@ import { memberships } from '../../domain/caller';
 import { createToken, listTokens, revokeToken } from '../../domain/tokens';
 import { renameUser } from '../../domain/users';
 import { ApiError } from '../errors';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 import { UserSchema } from './users';
 
@@ -19,7 +19,7 @@ const NewTokenSchema = TokenSchema.extend({
 }).openapi('NewPersonalAccessToken');
 const TokenInput = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     expiresAt: z.number().int().positive().nullable().optional(),
   })
   .openapi('TokenInput');
@@ -81,7 +81,7 @@ export const meRoutes = newRouter()
       path: '/me',
       summary: 'Change one’s own display name',
       request: {
-        ...jsonBody(z.strictObject({ name: z.string().trim().min(1).max(100) }).openapi('MyChanges')),
+        ...jsonBody(z.strictObject({ name: displayText() }).openapi('MyChanges')),
       },
       responses: { 200: jsonResponse(UserSchema, 'The person.') },
     }),

@@ -4,7 +4,7 @@
 import { finishOAuth, oauthKinds, startOAuth } from '../../domain/oauth-accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { OAUTH_KINDS } from '../../oauth/config';
-import { jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 import { AccountSchema } from './accounts';
 
@@ -25,7 +25,7 @@ const OAuthStartInput = z
       description:
         "Must be true: the admin confirms the provider's terms for consumer plans (termsUrl). API-key accounts are the recommended choice for enterprise pools.",
     }),
-    name: z.string().trim().min(1).max(100).optional(),
+    name: displayText().optional(),
     baseUrl: z
       .url({ protocol: /^https?$/ })
       .nullable()

@@ -4,7 +4,7 @@
 import { NewPasswordSchema } from '../../auth/password';
 import { setSessionCookie } from '../../auth/session-cookie';
 import { completeSetup, setupState } from '../../domain/setup';
-import { ErrorSchema, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, ErrorSchema, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { signInContext } from '../principal';
 import { SignedInSchema } from './auth';
 
@@ -19,7 +19,7 @@ const SetupInput = z
   .strictObject({
     token: z.string().min(1).max(512).openapi({ description: 'The SETUP_TOKEN secret.' }),
     email: z.email().max(254),
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     password: NewPasswordSchema,
   })
   .openapi('SetupInput');

@@ -3,7 +3,7 @@
 
 import { users } from '../../db/schema';
 import { createUser, getUser, listUsers, updateUser } from '../../domain/users';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const systemRole = z.enum(users.systemRole.enumValues);
@@ -26,14 +26,14 @@ export const UserSchema = z
 const UserInput = z
   .strictObject({
     email: z.email().max(254),
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     systemRole: systemRole.optional(),
   })
   .openapi('UserInput');
 
 const UserChanges = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: displayText(),
     systemRole,
     disabled: z.boolean().openapi({ description: 'true: no sign-in, tokens refused, keys revoked at once.' }),
   })
