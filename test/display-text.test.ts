@@ -22,5 +22,11 @@ describe('display names', () => {
     expect(ok).toMatchObject({ status: 200, json: { name: family } });
     const group = await api(person.token, 'POST', '/groups', { name: '\u200b', kind: 'carpool' });
     expect(group.status).toBe(400);
+    const made = await api<{ id: string }>(person.token, 'POST', '/groups', {
+      name: 'Crew',
+      kind: 'carpool',
+    });
+    const key = await api(person.token, 'POST', `/groups/${made.json.id}/keys`, { name: 'lap\u0000top' });
+    expect(key.status).toBe(400);
   });
 });

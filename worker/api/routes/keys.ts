@@ -23,7 +23,12 @@ const id = z.string().min(1).max(64);
 
 /** The rules of a key (worker/auth/key-rules.ts); null: no restriction, or the group's bound. */
 const rules = {
-  name: z.string().trim().max(100),
+  // May be empty (a key needs no name); never control characters.
+  name: z
+    .string()
+    .trim()
+    .max(100)
+    .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters'),
   /** A fixed deadline; with `activeForMs` too, the key stops at whichever comes first. */
   expiresAt: z.number().int().positive().nullable(),
   allowedModels: keyRulesSchema.allowedModels.unwrap(),
