@@ -6,6 +6,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { AccountGate } from '../durable-objects/account-gate';
 import { GroupGate } from '../durable-objects/group-gate';
+import { admitRequest } from './support/admit';
 import { admin, eventually, seedCarpool, seedEnterprise, streamMessage } from './support/relay';
 
 /** A new instance of a gate over the storage of the one in `state`, once it has loaded. */
@@ -121,20 +122,7 @@ describe('gates rebuilt from storage', () => {
     const after = await runInDurableObject(groupStub(carpool.groupId), async (_gate: GroupGate, state) => {
       const fresh = await rebuild(state, () => new GroupGate(state, env));
       const admit = (leaseId: string) =>
-        fresh.admit({
-          groupId: carpool.groupId,
-          keyId: carpool.keyId,
-          leaseId,
-          model: 'claude-sonnet-4-5',
-          providers: ['anthropic'],
-          native: ['anthropic'],
-          sessionKey: null,
-          limits: { maxConcurrency: null, requestsPerWindow: 3, windowMinutes: 1440 },
-          userId: carpool.userId,
-          reserveMicros: 0,
-          service: 'anthropic',
-          userAgent: null,
-        });
+        fresh.admit(admitRequest(carpool, leaseId, { requestsPerWindow: 3, windowMinutes: 1440 }));
       const now = Date.now();
       const refused = await admit('window-after-eviction');
       // A day and a bucket (1/60 of the window) later the three requests have left the window.

@@ -4,29 +4,16 @@
 // every lease of a key with a concurrency limit (a key at its limit is refused, not queued).
 import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import type { AdmitRequest } from '../durable-objects/group-gate';
 import { outbox } from '../worker/relay/outbox';
+import { admitRequest } from './support/admit';
 import { type Carpool, leasesInUse, seedCarpool } from './support/relay';
 
 function groupStub(groupId: string) {
   return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
 }
 
-function ask(carpool: Carpool, leaseId: string, maxConcurrency: number | null = null): AdmitRequest {
-  return {
-    groupId: carpool.groupId,
-    keyId: carpool.keyId,
-    leaseId,
-    model: 'claude-sonnet-4-5',
-    providers: ['anthropic'],
-    native: ['anthropic'],
-    sessionKey: null,
-    limits: { maxConcurrency, requestsPerWindow: null, windowMinutes: null },
-    userId: carpool.userId,
-    reserveMicros: 0,
-    service: 'anthropic',
-    userAgent: null,
-  };
+function ask(carpool: Carpool, leaseId: string, maxConcurrency: number | null = null) {
+  return admitRequest(carpool, leaseId, { maxConcurrency });
 }
 
 describe('releaseSoon', () => {

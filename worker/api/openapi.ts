@@ -104,6 +104,15 @@ export function displayText(max = 100) {
     .refine((s) => /[^\p{Cf}\p{Z}]/u.test(s), 'must contain a visible character');
 }
 
+/** A link's token in the path (an invite's, a password link's): checked by its owner's pattern. */
+export const TokenParam = z.object({
+  token: z
+    .string()
+    .min(1)
+    .max(100)
+    .openapi({ param: { name: 'token', in: 'path' } }),
+});
+
 export const IdParam = z.object({
   id: z
     .string()

@@ -15,7 +15,17 @@ import {
   revokeInvite,
   signUpWithInvite,
 } from '../../domain/invites';
-import { displayText, ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import {
+  displayText,
+  ErrorSchema,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  newRouter,
+  route,
+  TokenParam,
+  z,
+} from '../openapi';
 import { requireCaller, signInContext } from '../principal';
 import { SessionSchema, UserSchema } from './auth';
 import { GroupSchema, MembershipSchema } from './groups';
@@ -73,14 +83,6 @@ const SignedUpSchema = z
   .object({ user: UserSchema, session: SessionSchema, group: GroupSchema, member: MembershipSchema })
   .openapi('SignedUp', { description: 'The session cookie is set with this answer.' });
 
-const TokenParam = z.object({
-  token: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: 'token', in: 'path' } }),
-});
-
 const InviteParams = IdParam.extend({
   inviteId: z
     .string()
@@ -89,10 +91,7 @@ const InviteParams = IdParam.extend({
     .openapi({ param: { name: 'inviteId', in: 'path' } }),
 });
 
-const notFound = {
-  description: 'No such invite.',
-  content: { 'application/json': { schema: ErrorSchema } },
-};
+const notFound = jsonResponse(ErrorSchema, 'No such invite.');
 
 export const inviteRoutes = newRouter()
   .openapi(

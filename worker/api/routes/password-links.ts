@@ -4,7 +4,7 @@ import { NewPasswordSchema } from '../../auth/password';
 import { setSessionCookie } from '../../auth/session-cookie';
 import { db } from '../../db/client';
 import { issuePasswordLink, previewPasswordLink, usePasswordLink } from '../../domain/password-links';
-import { ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, TokenParam, z } from '../openapi';
 import { requireCaller, signInContext } from '../principal';
 import { SignedInSchema } from './auth';
 
@@ -23,18 +23,7 @@ const PasswordLinkPreviewSchema = z
   .object({ email: z.string(), name: z.string(), expiresAt: z.number().int() })
   .openapi('PasswordLinkPreview');
 
-const TokenParam = z.object({
-  token: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: 'token', in: 'path' } }),
-});
-
-const gone = {
-  description: 'The link is unknown, used, voided by a newer one, or expired.',
-  content: { 'application/json': { schema: ErrorSchema } },
-};
+const gone = jsonResponse(ErrorSchema, 'The link is unknown, used, voided by a newer one, or expired.');
 
 export const passwordLinkRoutes = newRouter()
   .openapi(
