@@ -6,7 +6,13 @@ import { describe, expect, it } from 'vitest';
 import type { Schemas } from '../src/api/client';
 import { adminEn } from '../src/i18n/admin.en';
 import { adminZhCN } from '../src/i18n/admin.zh-CN';
-import { managesAnything, ownsEnterprise, runEnterpriseIds, runsEnterprise } from '../src/lib/access';
+import {
+  managesAnything,
+  mayChangeBudget,
+  ownsEnterprise,
+  runEnterpriseIds,
+  runsEnterprise,
+} from '../src/lib/access';
 import {
   type AccountState,
   accountCondition,
@@ -245,6 +251,39 @@ describe('who sees the admin pages', () => {
     ]).toEqual([true, true, false]);
     expect([ownsEnterprise(viewer, 'e1'), ownsEnterprise(viewer, 'e2')]).toEqual([true, false]);
     expect(runsEnterprise(me({ systemRole: 'system_admin' }), 'any')).toBe(true);
+  });
+  it('offers to change a budget only to who may: never to the group owner below the enterprise’s', () => {
+    const groupOwner = me({
+      enterprises: [{ enterpriseId: 'e', role: 'member' }],
+      groups: [{ groupId: 'g', role: 'owner' }],
+    });
+    const admin = me({ enterprises: [{ enterpriseId: 'e', role: 'admin' }] });
+    const owner = me({ enterprises: [{ enterpriseId: 'e', role: 'owner' }] });
+    const onGroup = (authority: 'enterprise' | 'group' | 'holder') =>
+      ({ scope: 'group', authority, enterpriseId: 'e', groupId: 'g' }) as const;
+    const department = {
+      scope: 'department',
+      authority: 'enterprise',
+      enterpriseId: 'e',
+      groupId: null,
+    } as const;
+    expect([groupOwner, admin, owner].map((m) => mayChangeBudget(m, onGroup('enterprise')))).toEqual([
+      false,
+      true,
+      true,
+    ]);
+    expect([groupOwner, admin, owner].map((m) => mayChangeBudget(m, onGroup('group')))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect([groupOwner, admin, owner].map((m) => mayChangeBudget(m, department))).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    expect(mayChangeBudget(me({ systemRole: 'system_admin' }), department)).toBe(true);
+    expect(mayChangeBudget(me({ groups: [{ groupId: 'g', role: 'member' }] }), onGroup('group'))).toBe(false);
   });
   it('manages anything: a system admin, who runs an enterprise, or owns a group; not a plain member', () => {
     expect(managesAnything(me({ systemRole: 'system_admin' }))).toBe(true);

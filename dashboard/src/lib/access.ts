@@ -54,3 +54,22 @@ export function runEnterpriseIds(me: Me | null | undefined): string[] {
 export function managesAnything(me: Me | null | undefined): boolean {
   return isSystemAdmin(me) || runEnterpriseIds(me).length > 0 || ownedGroupIds(me).length > 0;
 }
+
+type BudgetAuthority = Pick<Schemas['Budget'], 'scope' | 'authority' | 'enterpriseId' | 'groupId'>;
+
+/**
+ * Whether the viewer may change or remove a budget (worker/domain/budgets.ts, authorizeChange):
+ * a department's or enterprise's takes its enterprise's owner; one the enterprise's owners or
+ * admins set on a group takes one of them; any other, whoever manages the group. Whoever a budget
+ * limits never lifts it, so the page offers them no button.
+ */
+export function mayChangeBudget(me: Me | null | undefined, budget: BudgetAuthority): boolean {
+  if (!me) return false;
+  if (isSystemAdmin(me)) return true;
+  const enterpriseId = budget.enterpriseId;
+  if (budget.scope === 'enterprise' || budget.scope === 'department')
+    return enterpriseId !== null && ownsEnterprise(me, enterpriseId);
+  const runs = enterpriseId !== null && runsEnterprise(me, enterpriseId);
+  if (budget.authority === 'enterprise') return runs;
+  return runs || (budget.groupId !== null && ownsGroup(me, budget.groupId));
+}

@@ -10,7 +10,7 @@ import { useGroups, useMe } from '../api/queries';
 import { BudgetBarView } from '../components/admin-ui';
 import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
-import { runEnterpriseIds } from '../lib/access';
+import { mayChangeBudget, runEnterpriseIds } from '../lib/access';
 import { departmentOptions, keyLabel } from '../lib/admin';
 import { formatMicros, parseDollars } from '../lib/format';
 
@@ -86,6 +86,7 @@ function BudgetRow({
 }) {
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
+  const me = useMe();
   const [editing, setEditing] = useState(false);
   const [limit, setLimit] = useState((budget.limitMicros / 1_000_000).toString());
   const [mode, setMode] = useState<Mode>(budget.mode);
@@ -164,7 +165,7 @@ function BudgetRow({
             </button>
           </div>
         </form>
-      ) : (
+      ) : mayChangeBudget(me.data, budget) ? (
         <div className="row">
           <button type="button" className="secondary small" onClick={() => setEditing(true)}>
             {t('adm.common.edit')}
@@ -174,6 +175,10 @@ function BudgetRow({
           </button>
           <span className="muted">{formatMicros(budget.limitMicros, language)}</span>
         </div>
+      ) : (
+        <p className="muted">
+          {formatMicros(budget.limitMicros, language)} · {t(`adm.budgets.setBy.${budget.authority}`)}
+        </p>
       )}
       <ErrorMessage error={save.error ?? remove.error} />
     </section>
