@@ -238,6 +238,9 @@ function upstreamOf(config: AccountConfig): UpstreamAccount {
   };
 }
 
+/** The longest cooldown an account can be given, whatever a policy or an upstream says. */
+const MAX_COOLDOWN_MS = 7 * 86_400_000;
+
 const clock = (ms: number) => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 
 export class AccountGate extends DurableObject<Env> {
@@ -733,6 +736,9 @@ export class AccountGate extends DurableObject<Env> {
         return;
     }
     if (forMs <= 0) return;
+    // A policy stored before its fields were bounded, or a retry-after from far away, never puts
+    // the end of a cooldown past a week (nor past the dates a clock can show).
+    forMs = Math.min(forMs, MAX_COOLDOWN_MS);
     const until = now + forMs;
     if (h.cooldownUntil === null || until > h.cooldownUntil) {
       // A cooldown starts when the account was not cooling down; extending one is the same one.

@@ -104,6 +104,15 @@ export function displayText(max = 100) {
     .refine((s) => /[^\p{Cf}\p{Z}]/u.test(s), 'must contain a visible character');
 }
 
+/**
+ * An upstream's base URL: http(s), with no user or password in it. It is shown to whoever may see
+ * the account and kept in the audit log; secrets go in `credential`, which is sealed.
+ */
+export const UpstreamUrl = z.url({ protocol: /^https?$/ }).refine((value) => {
+  const url = new URL(value);
+  return !url.username && !url.password;
+}, 'a base URL carries no user or password: put secrets in credential');
+
 /** A link's token in the path (an invite's, a password link's): checked by its owner's pattern. */
 export const TokenParam = z.object({
   token: z

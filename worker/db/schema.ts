@@ -6,6 +6,7 @@ import type { AlertEvent, AlertRuleParams } from '../alerts/event';
 import type { KeyBounds } from '../auth/key-bounds';
 import type { ClientRule, KeyService } from '../auth/key-rules';
 import type { PriceTier } from '../metering/prices';
+import { PROVIDER_KINDS } from '../providers/kinds';
 import type { PolicyOverrides, PoolPolicies } from '../scheduling/policy';
 
 const createdAt = () =>
@@ -77,21 +78,7 @@ export const accounts = sqliteTable(
   {
     id: text('id').primaryKey(),
     name: text('name').notNull(),
-    provider: text('provider', {
-      enum: [
-        'anthropic',
-        'openai',
-        'gemini',
-        'azure-openai',
-        'bedrock',
-        'openai-compatible',
-        'anthropic-compatible',
-        // Subscription accounts, signed in with the provider's OAuth flow (worker/oauth/).
-        'claude-oauth',
-        'codex-oauth',
-        'gemini-oauth',
-      ],
-    }).notNull(),
+    provider: text('provider', { enum: PROVIDER_KINDS }).notNull(),
     authKind: text('auth_kind', { enum: ['api_key', 'oauth', 'aws_sigv4'] })
       .notNull()
       .default('api_key'),

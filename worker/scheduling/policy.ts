@@ -2,6 +2,9 @@
 // wait, session stickiness and how an account's health reacts to failures. Defaults here; an
 // enterprise overrides per provider pool, a group overrides for itself.
 import * as z from 'zod';
+import { PROVIDER_KINDS } from '../providers/kinds';
+
+const DAY_MS = 86_400_000;
 
 export const STRATEGIES = ['least_connections', 'round_robin', 'weighted', 'headroom'] as const;
 
@@ -28,13 +31,13 @@ const policyFields = {
   streamIdleTimeoutMs: z.number().int().min(1_000).max(3_600_000),
   /** Consecutive 401/403 answers from the upstream before the account is disabled. */
   authFailuresToDisable: z.number().int().min(1).max(100),
-  /** Cooldown after a 429 that names no reset time. */
-  rateLimitCooldownMs: z.number().int().min(0),
+  /** Cooldown after a 429 that names no reset time. At most a day, as every cooldown here. */
+  rateLimitCooldownMs: z.number().int().min(0).max(DAY_MS),
   /** Cooldown after 529 / overloaded. */
-  overloadedCooldownMs: z.number().int().min(0),
+  overloadedCooldownMs: z.number().int().min(0).max(DAY_MS),
   /** First cooldown after a 5xx, timeout or connect failure; doubles on each repeat. */
-  serverErrorCooldownMs: z.number().int().min(0),
-  maxCooldownMs: z.number().int().min(0),
+  serverErrorCooldownMs: z.number().int().min(0).max(DAY_MS),
+  maxCooldownMs: z.number().int().min(0).max(DAY_MS),
 };
 
 /** What an operator stores: any subset of the policy; only the fields given, unknown ones refused. */
@@ -62,7 +65,7 @@ export const schedulingPolicySchema = policyOverridesSchema.transform(
   (given): SchedulingPolicy => ({ ...DEFAULT_POLICY, ...given }),
 );
 /** Per-provider pool overrides kept on an enterprise, e.g. `{ "anthropic": { "strategy": "weighted" } }`. */
-export const poolPoliciesSchema = z.record(z.string(), policyOverridesSchema);
+export const poolPoliciesSchema = z.partialRecord(z.enum(PROVIDER_KINDS), policyOverridesSchema);
 export type PoolPolicies = z.infer<typeof poolPoliciesSchema>;
 
 export function resolvePolicy(...layers: (PolicyOverrides | null | undefined)[]): SchedulingPolicy {

@@ -1988,7 +1988,124 @@ export interface components {
             id: string;
             name: string;
             pools: {
-                [key: string]: {
+                anthropic?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                openai?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                gemini?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "azure-openai"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                bedrock?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "openai-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "anthropic-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "claude-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "codex-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "gemini-oauth"?: {
                     /** @enum {string} */
                     strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
                     maxAttempts?: number;
@@ -2007,7 +2124,124 @@ export interface components {
         EnterpriseInput: {
             name: string;
             pools?: {
-                [key: string]: {
+                anthropic?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                openai?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                gemini?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "azure-openai"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                bedrock?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "openai-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "anthropic-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "claude-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "codex-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "gemini-oauth"?: {
                     /** @enum {string} */
                     strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
                     maxAttempts?: number;
@@ -2026,7 +2260,124 @@ export interface components {
         EnterpriseChanges: {
             name?: string;
             pools?: {
-                [key: string]: {
+                anthropic?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                openai?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                gemini?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "azure-openai"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                bedrock?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "openai-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "anthropic-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "claude-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "codex-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "gemini-oauth"?: {
                     /** @enum {string} */
                     strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
                     maxAttempts?: number;

@@ -29,7 +29,7 @@ import { formatCount, formatMicros, formatShare, monthStart } from '../lib/forma
 type Account = Schemas['Account'];
 type Budget = Schemas['Budget'];
 type Provider = Account['provider'];
-type PoolPolicy = NonNullable<Schemas['Enterprise']['pools']>[string];
+type PoolPolicy = NonNullable<NonNullable<Schemas['Enterprise']['pools']>[Provider]>;
 type Strategy = NonNullable<PoolPolicy['strategy']>;
 
 const PROVIDERS: readonly Provider[] = [
@@ -223,7 +223,11 @@ export default function EnterprisePage() {
         )}
       </Card>
 
-      <Policy enterprise={enterprise.data} editable={owner} providers={pools.map((p) => p.provider)} />
+      <Policy
+        enterprise={enterprise.data}
+        editable={owner}
+        providers={pools.map((p) => p.provider as Provider)}
+      />
       <Members enterpriseId={id} editable={owner} />
       {owner && <RenameEnterprise key={enterprise.data.name} enterpriseId={id} name={enterprise.data.name} />}
     </>
@@ -628,13 +632,13 @@ function Policy({
 }: {
   enterprise: Schemas['Enterprise'];
   editable: boolean;
-  providers: string[];
+  providers: Provider[];
 }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const pools = enterprise.pools ?? {};
-  const names = [...new Set([...providers, ...Object.keys(pools)])].sort();
-  const [provider, setProvider] = useState(names[0] ?? 'anthropic');
+  const names = [...new Set([...providers, ...(Object.keys(pools) as Provider[])])].sort();
+  const [provider, setProvider] = useState<Provider>(names[0] ?? 'anthropic');
   const current = pools[provider];
   const [strategy, setStrategy] = useState<Strategy>(current?.strategy ?? 'least_connections');
   const [maxAttempts, setMaxAttempts] = useState(String(current?.maxAttempts ?? ''));

@@ -20,7 +20,7 @@ import {
 } from '../../domain/accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { PRESETS, type Preset } from '../../providers/compatible';
-import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, UpstreamUrl, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 // Names longer than a client may send (worker/limits.ts) could never match a request.
@@ -35,10 +35,7 @@ const endpointFields = {
   provider: z.enum(accounts.provider.enumValues),
   authKind: z.enum(accounts.authKind.enumValues).optional(),
   credential,
-  baseUrl: z
-    .url({ protocol: /^https?$/ })
-    .nullable()
-    .optional(),
+  baseUrl: UpstreamUrl.nullable().optional(),
   preset: z
     .enum(Object.keys(PRESETS) as [Preset, ...Preset[]])
     .optional()
@@ -92,7 +89,7 @@ function strictChanges<T extends z.ZodRawShape>(shape: T) {
 
 const changeFields = {
   name: settingsFields.name,
-  baseUrl: z.url({ protocol: /^https?$/ }).nullable(),
+  baseUrl: UpstreamUrl.nullable(),
   modelMapping: settingsFields.modelMapping,
   supportedModels: settingsFields.supportedModels,
   priority: settingsFields.priority,

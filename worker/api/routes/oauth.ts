@@ -4,7 +4,7 @@
 import { finishOAuth, oauthKinds, startOAuth } from '../../domain/oauth-accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { OAUTH_KINDS } from '../../oauth/config';
-import { displayText, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, jsonBody, jsonResponse, newRouter, route, UpstreamUrl, z } from '../openapi';
 import { requireCaller } from '../principal';
 import { AccountSchema } from './accounts';
 
@@ -26,10 +26,7 @@ const OAuthStartInput = z
         "Must be true: the admin confirms the provider's terms for consumer plans (termsUrl). API-key accounts are the recommended choice for enterprise pools.",
     }),
     name: displayText().optional(),
-    baseUrl: z
-      .url({ protocol: /^https?$/ })
-      .nullable()
-      .optional(),
+    baseUrl: UpstreamUrl.nullable().optional(),
     modelMapping: z.record(modelName, modelName).nullable().optional(),
     supportedModels: z.array(modelName).nullable().optional(),
     priority: z.number().int().min(0).max(1000).optional(),
