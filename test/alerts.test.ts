@@ -155,6 +155,19 @@ describe('webhook endpoints', () => {
     };
     await bad({ url: 'http://example.com/hook' }, /url: must be https/);
     await bad({ url: 'https://user:pw@example.com/hook' }, /url: a webhook URL carries no user/);
+    // Nothing inside a network: its answer's first bytes would show in the delivery log.
+    for (const url of [
+      'https://10.0.0.1/',
+      'https://169.254.169.254/latest/meta-data',
+      'https://0xa9fea9fe/',
+      'https://192.168.1.1/',
+      'https://172.20.0.1/',
+      'https://[fd00::1]/',
+      'https://[fe80::1]/',
+      'https://[::ffff:10.0.0.1]/',
+      'https://metadata.google.internal/',
+    ])
+      await bad({ url }, /url: a webhook URL may not point into a private or link-local network/);
     await bad(
       { url: 'https://example.com/hook', format: 'slack', vendorSecret: 's' },
       /vendorSecret: the slack format/,

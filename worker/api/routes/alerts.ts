@@ -43,6 +43,38 @@ const NewEndpointSchema = EndpointSchema.extend({
   }),
 }).openapi('AlertEndpointWithSecret');
 
+/**
+ * An address on a private network, link-local (cloud metadata lives at 169.254.169.254) or no
+ * address at all. The relay posts to a webhook and shows the answer's first bytes in the delivery
+ * log, so such a target would let a group's owner read what sits inside a network. (Loopback stays
+ * allowed, over http too, for local testing: on Cloudflare a Worker reaches no loopback.) The URL
+ * parser has already turned numeric forms such as `0x7f000001` or `10.1` into dotted quads.
+ */
+function privateHost(hostname: string): boolean {
+  let host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  // An IPv4-mapped IPv6 address, which the URL parser writes in hex (::ffff:a00:1 is 10.0.0.1).
+  const mapped = host.match(/^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/);
+  if (mapped) {
+    const [hi, lo] = [Number.parseInt(mapped[1]!, 16), Number.parseInt(mapped[2]!, 16)];
+    host = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  if (host === 'metadata.google.internal' || host.endsWith('.internal')) return true;
+  const v4 = host.replace(/^::ffff:/, '').match(/^(\d+)\.(\d+)\.(\d+)\.(\d+)$/);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return (
+      a === 0 ||
+      a === 10 ||
+      (a === 100 && b >= 64 && b < 128) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168)
+    );
+  }
+  // IPv6: unspecified, unique local (fc00::/7), link-local (fe80::/10).
+  return host === '::' || /^f[cd][0-9a-f]{0,2}:/.test(host) || /^fe[89ab][0-9a-f]?:/.test(host);
+}
+
 /** https, or plain http to this machine for local testing; no credentials in the URL. */
 function webhookUrlProblem(value: string): string | null {
   let url: URL;
@@ -52,6 +84,7 @@ function webhookUrlProblem(value: string): string | null {
     return 'not a URL';
   }
   if (url.username || url.password) return 'a webhook URL carries no user or password';
+  if (privateHost(url.hostname)) return 'a webhook URL may not point into a private or link-local network';
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1')) return null;
   return 'must be https (http only to localhost or 127.0.0.1, for local testing)';
