@@ -1035,10 +1035,10 @@ export class GroupGate extends DurableObject<Env> {
  * account's reason in the group's order. A retry cannot help; an operator can.
  */
 function modelRefusal(config: GroupConfig, request: AdmitRequest): Admission {
-  const reasons = config.accounts.map((account) =>
+  const reasons = config.accounts.map((account, i) =>
     request.providers.includes(account.provider)
-      ? `${describeAccount(account)} ${describeModels(account)}`
-      : `${describeAccount(account)} cannot serve this API`,
+      ? `${describeAccount(account, i)} ${describeModels(account)}`
+      : `${describeAccount(account, i)} cannot serve this API`,
   );
   return {
     ok: false,
@@ -1053,8 +1053,9 @@ function modelRefusal(config: GroupConfig, request: AdmitRequest): Admission {
 /** Why the accounts of this API that do not serve the model were not asked (for a refusal that has other reasons). */
 function unservedReasons(config: GroupConfig, request: AdmitRequest): string[] {
   return config.accounts
-    .filter((a) => request.providers.includes(a.provider) && !servesModel(a, request.model))
-    .map((a) => `${describeAccount(a)} ${describeModels(a)}, not ${request.model}`);
+    .map((a, i) => ({ a, i }))
+    .filter(({ a }) => request.providers.includes(a.provider) && !servesModel(a, request.model))
+    .map(({ a, i }) => `${describeAccount(a, i)} ${describeModels(a)}, not ${request.model}`);
 }
 
 /**

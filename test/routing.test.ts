@@ -159,9 +159,9 @@ describe('routing by model family', () => {
     expect(res.status).toBe(404);
     const { error } = (await res.json()) as { error: { message: string; code: string } };
     expect(error.code).toBe('model_not_found');
-    expect(error.message).toContain('pool-0 (anthropic) serves only claude-opus-* (its supportedModels)');
+    expect(error.message).toContain('account 1 (anthropic) serves only claude-opus-* (its supportedModels)');
     expect(error.message).toContain(
-      'pool-1 (openai-compatible, deepseek) serves deepseek-*, and claude-haiku-4-5 through its modelMapping',
+      'account 2 (openai-compatible, deepseek) serves deepseek-*, and claude-haiku-4-5 through its modelMapping',
     );
     expect(await countsByAccount(group.accounts)).toEqual([1, 3]);
   });
@@ -181,9 +181,9 @@ describe('routing by model family', () => {
     expect(body.error.type).toBe('not_found_error');
     expect(body.error.message).toBe(
       'No account in this group serves claude-opus-4-8: ' +
-        'pool-0 (openai) serves gpt-*, o[0-9]*, codex-*, chatgpt-*; ' +
-        'pool-1 (gemini) cannot serve this API; ' +
-        'pool-2 (openai-compatible, custom endpoint) serves only what its supportedModels or modelMapping list, and lists nothing. ' +
+        'account 1 (openai) serves gpt-*, o[0-9]*, codex-*, chatgpt-*; ' +
+        'account 2 (gemini) cannot serve this API; ' +
+        'account 3 (openai-compatible, custom endpoint) serves only what its supportedModels or modelMapping list, and lists nothing. ' +
         'Add the model to an account’s supportedModels or modelMapping.',
     );
 

@@ -236,7 +236,7 @@ describe('failover', () => {
     const message = ((await res.json()) as { error: { message: string } }).error.message;
     expect(message).toContain('pool-0: disabled: invoice unpaid');
     expect(message).toContain(
-      'pool-1 (anthropic) serves only claude-opus-* (its supportedModels), not claude-haiku-4-5',
+      'account 2 (anthropic) serves only claude-opus-* (its supportedModels), not claude-haiku-4-5',
     );
     expect(message).toMatch(/pool-2: cooling down until \d\d:\d\d:\d\d UTC after 429 from upstream/);
   });

@@ -50,9 +50,11 @@ export function servesModel(account: PoolAccount, model: string): boolean {
 }
 
 /** The account as a refusal names it: `pool-1 (openai-compatible, deepseek)`. */
-export function describeAccount(account: PoolAccount): string {
+export function describeAccount(account: PoolAccount, index: number): string {
   const vendor = account.preset ?? (account.family.length === 0 ? 'custom endpoint' : null);
-  return `${account.name} (${account.provider}${vendor ? `, ${vendor}` : ''})`;
+  // By its place in the group, not its name: a refusal goes to whoever holds a key, and nothing
+  // of an account's identity crosses the relay (the group's managers see the names in order).
+  return `account ${index + 1} (${account.provider}${vendor ? `, ${vendor}` : ''})`;
 }
 
 /** What an account serves, in words, for a refusal: `serves gpt-*, o[0-9]*, …`. */
