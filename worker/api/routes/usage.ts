@@ -17,6 +17,17 @@ import { jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const id = z.string().min(1).max(64).optional();
+/**
+ * A moment in a query: ms since the epoch, within the dates a clock can show (±8.64e15); an
+ * empty value (`from=`) means the default, as if it were left out.
+ */
+function instant() {
+  return z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(-8.64e15).max(8.64e15).optional(),
+  );
+}
+
 const UsageQuery = z.object({
   keyId: id,
   groupId: id,
@@ -27,17 +38,13 @@ const UsageQuery = z.object({
   }),
   departmentId: id.openapi({ description: "a department's groups; for its enterprise's owners and admins" }),
   model: z.string().min(1).max(200).optional().openapi({ description: 'narrows to one model' }),
-  from: z.coerce
-    .number()
-    .int()
-    .optional()
-    .openapi({ description: 'ms since the epoch; default: 30 days before `to`' }),
-  to: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch; default now' }),
+  from: instant().openapi({ description: 'ms since the epoch; default: 30 days before `to`' }),
+  to: instant().openapi({ description: 'ms since the epoch; default now' }),
 });
 
 const RequestLogQuery = UsageQuery.extend({
-  from: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch (inclusive)' }),
-  to: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch (exclusive)' }),
+  from: instant().openapi({ description: 'ms since the epoch (inclusive)' }),
+  to: instant().openapi({ description: 'ms since the epoch (exclusive)' }),
   status: z.coerce.number().int().min(100).max(599).optional().openapi({ description: 'HTTP status' }),
   outcome: z.enum(OUTCOMES).optional(),
   cursor: z.string().max(512).optional().openapi({ description: '`nextCursor` of the previous page' }),
