@@ -465,20 +465,45 @@ describe('budget thresholds', () => {
     expect(await budgetCrossed(env, outside, 'total', at(95))).toBe(0);
     expect(await budgetCrossed(env, inside, 'total', at(95))).toBe(1);
 
-    // A rule about one budget ignores the others.
+    // A rule about one budget ignores the others; it names a budget its scope sees.
+    const theBudget = (
+      await admin<{ id: string }>('POST', '/budgets', {
+        scope: 'group',
+        groupId: group.json.id,
+        period: 'total',
+        limitMicros: 100_000,
+      })
+    ).json.id;
+    const elsewhere = (
+      await admin<{ id: string }>('POST', '/budgets', {
+        scope: 'group',
+        groupId: other.groupId,
+        period: 'total',
+        limitMicros: 100_000,
+      })
+    ).json.id;
+    for (const budgetId of ['no-such-budget', elsewhere]) {
+      const refused = await api(owner.token, 'POST', `${eBase}/rules`, {
+        kind: 'budget.threshold',
+        name: 'not ours',
+        budgetId,
+        endpointIds: [endpoint.json.id],
+      });
+      expect(refused).toMatchObject({ status: 400, json: { error: { message: /budgetId: no budget/ } } });
+    }
     const one = await api<{ id: string }>(owner.token, 'POST', `${eBase}/rules`, {
       kind: 'budget.threshold',
       name: 'one budget',
-      budgetId: 'the-budget',
+      budgetId: theBudget,
       thresholds: [10],
       endpointIds: [endpoint.json.id],
     });
     expect(one.status).toBe(201);
     expect(await budgetCrossed(env, { ...inside, id: `b-${newTag()}` }, 'total', at(20))).toBe(0);
-    expect(await budgetCrossed(env, { ...inside, id: 'the-budget' }, 'total', at(20))).toBe(1);
+    expect(await budgetCrossed(env, { ...inside, id: theBudget }, 'total', at(20))).toBe(1);
     // A disabled rule fires nothing.
     await api(owner.token, 'PATCH', `${eBase}/rules/${one.json.id}`, { enabled: false });
-    expect(await budgetCrossed(env, { ...inside, id: 'the-budget' }, 'next', at(20))).toBe(0);
+    expect(await budgetCrossed(env, { ...inside, id: theBudget }, 'next', at(20))).toBe(0);
     // Fields of another kind are refused, not ignored.
     const wrong = await api<{ error: { message: string } }>(
       owner.token,

@@ -29,6 +29,7 @@ import {
   alertRuleEndpoints,
   alertRules,
   alertSilences,
+  budgets,
   enterprises,
   groups,
 } from '../db/schema';
@@ -460,6 +461,29 @@ async function checkAccount(caller: Caller, scope: ManagedScope, accountId: stri
   if (!ok) throw new ApiError('invalid_request', `accountId: no account ${accountId} in ${scope.what}.`);
 }
 
+/** A budget filter names a budget the scope's rules see: the group's, or the enterprise's and its groups'. */
+async function checkBudget(caller: Caller, scope: ManagedScope, budgetId: string): Promise<void> {
+  const [row] = await caller.db
+    .select({ enterpriseId: budgets.enterpriseId, groupId: budgets.groupId })
+    .from(budgets)
+    .where(eq(budgets.id, budgetId));
+  const ok =
+    row !== undefined &&
+    (scope.groupId
+      ? row.groupId === scope.groupId
+      : scope.enterpriseId
+        ? row.enterpriseId === scope.enterpriseId
+        : true);
+  if (!ok) throw new ApiError('invalid_request', `budgetId: no budget ${budgetId} in ${scope.what}.`);
+}
+
+/** The rule's subject, if it names one, is of the scope. */
+function checkSubject(caller: Caller, scope: ManagedScope, kind: AlertKind, subjectId: string) {
+  return kind === 'budget.threshold'
+    ? checkBudget(caller, scope, subjectId)
+    : checkAccount(caller, scope, subjectId);
+}
+
 function paramsOf(kind: AlertKind, input: RuleChanges, before?: AlertRuleParams): AlertRuleParams {
   switch (kind) {
     case 'budget.threshold': {
@@ -500,7 +524,7 @@ export async function createRule(
   checkKindFields(input.kind, input);
   await checkEndpoints(caller, scope, input.endpointIds);
   const subjectId = subjectOf(input.kind, input) ?? null;
-  if (subjectId && input.kind !== 'budget.threshold') await checkAccount(caller, scope, subjectId);
+  if (subjectId) await checkSubject(caller, scope, input.kind, subjectId);
   const id = crypto.randomUUID();
   const endpointIds = [...new Set(input.endpointIds)];
   const d = caller.db;
@@ -575,7 +599,7 @@ export async function updateRule(
   checkKindFields(before.kind, changes);
   if (changes.endpointIds) await checkEndpoints(caller, scope, changes.endpointIds);
   const subjectId = subjectOf(before.kind, changes);
-  if (subjectId && before.kind !== 'budget.threshold') await checkAccount(caller, scope, subjectId);
+  if (subjectId) await checkSubject(caller, scope, before.kind, subjectId);
   const d = caller.db;
   const endpointIds = changes.endpointIds ? [...new Set(changes.endpointIds)] : null;
   const [[row]] = await d.batch([
