@@ -221,19 +221,21 @@ export async function budgetCrossed(
   if (!Number.isSafeInteger(spentMicros) || !Number.isSafeInteger(limitMicros) || limitMicros <= 0) return 0;
   const scope = { enterpriseId: budget.enterpriseId, groupId: budget.groupId };
   const rules = await matchingRules(env, 'budget.threshold', scope, budget.id);
-  const crossing = rules.some((rule) =>
-    (rule.params.thresholds ?? DEFAULT_THRESHOLDS).some((t) => spentMicros * 100 >= t * limitMicros),
-  );
-  if (!crossing) return 0;
+  // Each rule's thresholds this spend has reached, lowest first; the name is looked up only if any.
+  const crossings = rules
+    .map((rule) => ({
+      rule,
+      crossed: (rule.params.thresholds ?? [...DEFAULT_THRESHOLDS])
+        .filter((t) => spentMicros * 100 >= t * limitMicros)
+        .sort((a, b) => a - b),
+    }))
+    .filter((c) => c.crossed.length > 0);
+  if (crossings.length === 0) return 0;
   const described = budget.name ?? (await budget.describe?.()) ?? null;
   const name = described ?? `budget ${budget.id}`;
   const percent = Math.floor((spentMicros * 100) / limitMicros);
   const firings: Firing[] = [];
-  for (const rule of rules) {
-    const crossed = (rule.params.thresholds ?? [...DEFAULT_THRESHOLDS])
-      .filter((t) => spentMicros * 100 >= t * limitMicros)
-      .sort((a, b) => a - b);
-    if (crossed.length === 0) continue;
+  for (const { rule, crossed } of crossings) {
     const event = (threshold: number) =>
       eventOf(
         rule,

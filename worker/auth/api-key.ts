@@ -33,6 +33,11 @@ export async function sha256Hex(value: string): Promise<string> {
   return toHex(new Uint8Array(digest));
 }
 
+/** A link's token (an invite's, a password link's): the prefix, then 24 random bytes in hex. */
+export function linkToken(prefix: string): string {
+  return `${prefix}${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
+}
+
 export function toHex(bytes: Uint8Array): string {
   let hex = '';
   for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]!];

@@ -162,9 +162,13 @@ async function authorizeTarget(caller: Caller, target: Resolved): Promise<Author
     await authorize(caller, 'enterprise.manage', target.resource, target.what);
     return 'enterprise';
   }
-  // The group's managers through the enterprise (its owners and admins) or the system admin.
-  const role = target.enterpriseId === null ? undefined : m.enterprises.get(target.enterpriseId);
-  if (target.enterpriseId !== null && (m.system || role === 'owner' || role === 'admin')) return 'enterprise';
+  // Who manages groups through the enterprise (its owners and admins, a system admin), not as
+  // the group's own owner: the permission table asked about the enterprise, not the group.
+  if (
+    target.enterpriseId !== null &&
+    can(m, 'group.manage', { type: 'enterprise', enterpriseId: target.enterpriseId })
+  )
+    return 'enterprise';
   if (can(m, 'group.manage', target.resource)) return 'group';
   if (target.holder !== null && target.holder === m.userId) {
     await authorize(caller, 'ai.use', target.resource, target.what);

@@ -8,7 +8,7 @@
 // the use of the invite are one D1 batch, so a used-up invite or a full group leaves no account behind.
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
-import { sha256Hex, toHex } from '../auth/api-key';
+import { linkToken, sha256Hex } from '../auth/api-key';
 import {
   enterpriseMembers,
   type Group,
@@ -69,7 +69,7 @@ export async function createInvite(
   input: InviteInput,
 ): Promise<PublicInvite & { token: string }> {
   const group = await authorizedGroup(caller, groupId, 'user.invite');
-  const token = `${INVITE_PREFIX}${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
+  const token = linkToken(INVITE_PREFIX);
   const id = crypto.randomUUID();
   const expiresAt = Date.now() + (input.expiresInMs ?? DEFAULT_INVITE_TTL_MS);
   const email = input.email?.toLowerCase() ?? null;

@@ -8,7 +8,7 @@
 // admins could otherwise take over an account that is also a member elsewhere.
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
-import { sha256Hex, toHex } from '../auth/api-key';
+import { linkToken, sha256Hex } from '../auth/api-key';
 import { forgiveAttempt, limitKeys } from '../auth/login-limits';
 import { hashPassword } from '../auth/password';
 import { passwordResets, sessions, users } from '../db/schema';
@@ -44,7 +44,7 @@ export async function issuePasswordLink(caller: Caller, userId: string): Promise
   if (!user) throw new ApiError('not_found', `No user ${userId}.`);
   if (user.disabledAt !== null)
     throw new ApiError('conflict', 'This person is disabled: enable them before making a password link.');
-  const token = `${PASSWORD_LINK_PREFIX}${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
+  const token = linkToken(PASSWORD_LINK_PREFIX);
   const id = crypto.randomUUID();
   const now = Date.now();
   const expiresAt = now + PASSWORD_LINK_TTL_MS;

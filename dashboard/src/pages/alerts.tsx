@@ -66,11 +66,40 @@ export default function AlertsPage() {
   );
 }
 
+// One query per list and scope, shared by the cards that read it (and refreshed by its key).
+function useEndpoints(scope: AlertScope) {
+  return useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'endpoints'),
+    queryFn: () => alertsApi.endpoints(scope),
+  });
+}
+
+function useRules(scope: AlertScope) {
+  return useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'rules'),
+    queryFn: () => alertsApi.rules(scope),
+  });
+}
+
+function useSilences(scope: AlertScope) {
+  return useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'silences'),
+    queryFn: () => alertsApi.silences(scope),
+  });
+}
+
+function useFirings(scope: AlertScope) {
+  return useQuery({
+    queryKey: adminKeys.alerts(scopeKey(scope), 'firings'),
+    queryFn: () => alertsApi.firings(scope),
+  });
+}
+
 function Endpoints({ scope }: { scope: AlertScope }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const queryKey = adminKeys.alerts(scopeKey(scope), 'endpoints');
-  const endpoints = useQuery({ queryKey, queryFn: () => alertsApi.endpoints(scope) });
+  const endpoints = useEndpoints(scope);
   const [name, setName] = useState('');
   const [url, setUrl] = useState('');
   const [format, setFormat] = useState<Format>('json');
@@ -240,11 +269,8 @@ function Rules({ scope }: { scope: AlertScope }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const queryKey = adminKeys.alerts(scopeKey(scope), 'rules');
-  const rules = useQuery({ queryKey, queryFn: () => alertsApi.rules(scope) });
-  const endpoints = useQuery({
-    queryKey: adminKeys.alerts(scopeKey(scope), 'endpoints'),
-    queryFn: () => alertsApi.endpoints(scope),
-  });
+  const rules = useRules(scope);
+  const endpoints = useEndpoints(scope);
   const budgets = useBudgets();
   const [kind, setKind] = useState<RuleKind>('budget.threshold');
   const [name, setName] = useState('');
@@ -348,13 +374,6 @@ function Rules({ scope }: { scope: AlertScope }) {
 
 const SILENCE_FOR = { hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 } as const;
 
-function useFirings(scope: AlertScope) {
-  return useQuery({
-    queryKey: adminKeys.alerts(scopeKey(scope), 'firings'),
-    queryFn: () => alertsApi.firings(scope),
-  });
-}
-
 /**
  * What the rules fired lately, newest first, with what each was about. A subject that keeps
  * firing can be silenced from its row for a day, without quieting the rule for the others.
@@ -363,14 +382,8 @@ function Fired({ scope }: { scope: AlertScope }) {
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
   const firings = useFirings(scope);
-  const rules = useQuery({
-    queryKey: adminKeys.alerts(scopeKey(scope), 'rules'),
-    queryFn: () => alertsApi.rules(scope),
-  });
-  const silences = useQuery({
-    queryKey: adminKeys.alerts(scopeKey(scope), 'silences'),
-    queryFn: () => alertsApi.silences(scope),
-  });
+  const rules = useRules(scope);
+  const silences = useSilences(scope);
   const silence = useMutation({
     mutationFn: (f: { ruleId: string; subjectId: string }) =>
       alertsApi.addSilence(scope, { ...f, endsAt: Date.now() + SILENCE_FOR.day }),
@@ -434,16 +447,16 @@ function Fired({ scope }: { scope: AlertScope }) {
 }
 type SilenceFor = keyof typeof SILENCE_FOR;
 
-/** Rules kept quiet until a time (for every subject): listed, added for an hour, a day or a week, ended early. */
+/**
+ * Rules kept quiet until a time, for every subject (added here) or one (added from what fired):
+ * listed, added for an hour, a day or a week, ended early.
+ */
 function Silences({ scope }: { scope: AlertScope }) {
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
   const queryKey = adminKeys.alerts(scopeKey(scope), 'silences');
-  const silences = useQuery({ queryKey, queryFn: () => alertsApi.silences(scope) });
-  const rules = useQuery({
-    queryKey: adminKeys.alerts(scopeKey(scope), 'rules'),
-    queryFn: () => alertsApi.rules(scope),
-  });
+  const silences = useSilences(scope);
+  const rules = useRules(scope);
   const [ruleId, setRuleId] = useState('');
   const [span, setSpan] = useState<SilenceFor>('day');
   const [comment, setComment] = useState('');
