@@ -1,7 +1,7 @@
 // The API for people: one contract (OpenAPI 3.1 from the route schemas), principals from the
 // operator token or a personal access token, and the permission table deciding what each sees.
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, api, newUser } from './support/relay';
+import { ADMIN_TOKEN, api, inIsolate, newUser, RELAY } from './support/relay';
 
 interface OpenApiDocument {
   openapi: string;
@@ -78,5 +78,19 @@ describe('enterprises', () => {
     });
     expect(res.status).toBe(400);
     expect(res.json.error.message).toContain('colour');
+  });
+
+  it('answers a body that is not JSON with 415 in the one envelope', async () => {
+    const res = await inIsolate(`${RELAY}/api/v1/enterprises`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' },
+      body: JSON.stringify({ name: 'Plain text Ltd' }),
+    });
+    expect(res.status).toBe(415);
+    const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
+    expect(body.error).toMatchObject({ code: 'unsupported_media_type', requestId: expect.any(String) });
+    expect(body.error.message).toContain('text/plain');
+    const listed = await api<{ data: { name: string }[] }>(ADMIN_TOKEN, 'GET', '/enterprises');
+    expect(listed.json.data.map((e) => e.name)).not.toContain('Plain text Ltd');
   });
 });

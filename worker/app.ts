@@ -77,6 +77,17 @@ export function newApp(part: AppPart) {
     // A rule the database keeps (a trigger), broken by whichever path wrote: a 409 in its words.
     const conflict = isAdmin ? constraintConflict(err) : null;
     if (conflict) return renderApiError(conflict, requestId);
+    if (isAdmin && err instanceof HTTPException && err.status === 415) {
+      // zod-openapi's gate before a JSON body is validated: say what it wants, not "bad request".
+      const sent = clip(c.req.header('content-type') ?? '(none)', 100);
+      return renderApiError(
+        new ApiError(
+          'unsupported_media_type',
+          `Send the body as application/json (content-type was ${sent}).`,
+        ),
+        requestId,
+      );
+    }
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own 4xx (e.g. a JSON body that does not parse before validation).
       return isAdmin

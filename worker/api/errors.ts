@@ -8,6 +8,8 @@ export const API_ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  /** A body sent as anything but `application/json`. */
+  unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
   /** A provider the relay had to ask (an OAuth token endpoint) did not answer usefully. */

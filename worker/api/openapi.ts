@@ -77,6 +77,7 @@ export function route<const R extends RouteConfig>(permission: Permission, confi
     responses: {
       ...config.responses,
       400: errorResponse('The request is malformed: the message names each field.'),
+      ...(config.request?.body ? { 415: errorResponse('The body was not sent as `application/json`.') } : {}),
       ...(permission === 'public'
         ? {}
         : {
