@@ -9,8 +9,16 @@ import { oidcConfig } from '../worker/auth/oidc';
 import { db } from '../worker/db/client';
 import { startOidcSignIn } from '../worker/domain/oidc';
 import { CLIENT, type FakePerson, ISSUER } from './fake-idp';
-import { browser, DASHBOARD_ORIGIN, sessionCookieOf, setCookie } from './support/auth';
-import { ADMIN_TOKEN, api, newUser, RELAY } from './support/relay';
+import {
+  browser,
+  DASHBOARD_ORIGIN,
+  login,
+  passwordUser,
+  sessionCookieOf,
+  setCookie,
+  signedIn,
+} from './support/auth';
+import { ADMIN_TOKEN, admin, api, newUser, RELAY } from './support/relay';
 
 const CALLBACK = `${RELAY}/api/v1/auth/oidc/callback`;
 
@@ -170,6 +178,60 @@ describe('OIDC sign-in', () => {
     expect(done.status).toBe(302);
     const me = await browser<{ userId: string }>(sessionCookieOf(done.res), 'GET', '/me');
     expect(me.json.userId).toBe(bob.id);
+    // Only ASCII case folds: the Kelvin sign (U+212A) is not a `k`, so this is someone else.
+    const local = `kim-${crypto.randomUUID().slice(0, 8)}`;
+    const kim = await admin<{ id: string }>('POST', '/users', { email: `${local}@example.com`, name: 'Kim' });
+    expect(kim.status).toBe(201);
+    const lookalike = await signInAs(await person({ email: `\u212A${local.slice(1)}@example.com` }));
+    expect(lookalike.status).toBe(302);
+    const other = await browser<{ userId: string }>(sessionCookieOf(lookalike.res), 'GET', '/me');
+    expect(other.json.userId).not.toBe(kim.json.id);
+  });
+
+  it('takes an account someone made with its email ahead of its owner: password, sessions, tokens and keys end', async () => {
+    // Mallory signs up with Vic's address (nothing proves an address at sign-up), makes a token and a key.
+    const mallory = await signedIn('Mallory');
+    const token = await browser<{ token: string }>(mallory.session, 'POST', '/me/tokens', {
+      body: { name: 'stay' },
+    });
+    expect(token.status).toBe(201);
+    const group = await browser<{ id: string }>(mallory.session, 'POST', '/groups', {
+      body: { name: 'Squat', kind: 'carpool' },
+    });
+    const key = await browser<{ id: string }>(mallory.session, 'POST', `/groups/${group.json.id}/keys`, {
+      body: { name: 'laptop' },
+    });
+    expect(key.status).toBe(201);
+
+    // Vic, whose address it is, signs in through the provider, which vouches for it.
+    const done = await signInAs(await person({ email: mallory.email }));
+    expect(done.status).toBe(302);
+    const vic = sessionCookieOf(done.res);
+    expect((await browser<{ userId: string }>(vic, 'GET', '/me')).json.userId).toBe(mallory.id);
+
+    expect((await login(mallory.email, mallory.password)).status).toBe(401);
+    expect((await browser(mallory.session, 'GET', '/me')).status).toBe(401);
+    expect((await api(token.json.token, 'GET', '/me')).status).toBe(401);
+    const keys = await browser<{ data: { id: string; status: string }[] }>(
+      vic,
+      'GET',
+      `/groups/${group.json.id}/keys`,
+    );
+    expect(keys.json.data.find((k) => k.id === key.json.id)?.status).toBe('revoked');
+
+    // Once linked, the identity is proof: a password set later (a password link) survives sign-ins.
+    await env.DB.prepare(
+      'UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE id = ?) WHERE id = ?',
+    )
+      .bind((await passwordUser()).id, mallory.id)
+      .run();
+    expect(
+      (await signInAs(await person({ email: mallory.email, sub: `again-${crypto.randomUUID()}` }))).status,
+    ).toBe(302);
+    const row = await env.DB.prepare('SELECT password_hash FROM users WHERE id = ?')
+      .bind(mallory.id)
+      .first<{ password_hash: string | null }>();
+    expect(row!.password_hash).not.toBeNull();
   });
 
   it('refuses a disabled person and opens no session', async () => {
@@ -244,8 +306,16 @@ describe('OIDC sign-in', () => {
     expect((await signInAs(ana, '/groups/1')).res.headers.get('location')).toBe('/groups/1');
     const dash = `${DASHBOARD_ORIGIN}/welcome`;
     expect((await signInAs(ana, dash)).res.headers.get('location')).toBe(dash);
-    for (const evil of ['https://evil.test/', '//evil.test/x', '/\\evil.test']) {
-      expect((await start(evil)).res.status).toBe(400);
+    for (const evil of [
+      'https://evil.test/',
+      '//evil.test/x',
+      '/\\evil.test',
+      // A browser drops the tab (`//evil.test`); a line break cannot even be a header.
+      '/\t/evil.test',
+      '/\n/x',
+      '/x\r\nset-cookie: a=b',
+    ]) {
+      expect((await start(evil)).res.status, JSON.stringify(evil)).toBe(400);
     }
   });
 });

@@ -72,7 +72,7 @@ export async function createInvite(
   const token = linkToken(INVITE_PREFIX);
   const id = crypto.randomUUID();
   const expiresAt = Date.now() + (input.expiresInMs ?? DEFAULT_INVITE_TTL_MS);
-  const email = input.email?.toLowerCase() ?? null;
+  const email = input.email ? normalizeEmail(input.email) : null;
   const d = caller.db;
   const [[row]] = await d.batch([
     d
@@ -206,7 +206,8 @@ export async function acceptInvite(
     throw new ApiError('invalid_request', 'An invite is accepted by a person: the operator token is none.');
   const invite = await findInvite(caller, token);
   const [user] = await caller.db.select({ email: users.email }).from(users).where(eq(users.id, userId));
-  if (invite.email !== null && invite.email !== user?.email.toLowerCase()) throw wrongEmail();
+  if (invite.email !== null && invite.email !== (user ? normalizeEmail(user.email) : undefined))
+    throw wrongEmail();
 
   const d = caller.db;
   const [already] = await d

@@ -5,9 +5,10 @@
 // verified, and the identity (issuer, subject) resolved to a user:
 //   1. an identity already linked signs in as its user;
 //   2. otherwise the provider must vouch for the email (`email_verified`): a user with that email
-//      gets the identity linked, and if there is none, a user is created (no roles until invited);
+//      gets the identity linked (claimed from whoever set a password on it, see `claimUser`), and
+//      if there is none, a user is created (no roles until invited);
 //   3. an unverified email is refused, so nobody can claim someone else's address.
-import { and, eq, gt, lte } from 'drizzle-orm';
+import { and, eq, gt, isNull, lte, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { randomToken, sha256Base64url } from '../auth/encoding';
 import {
@@ -21,9 +22,18 @@ import {
   verifyIdToken,
 } from '../auth/oidc';
 import { allowedOrigins } from '../auth/origin';
-import { oidcLogins, type User, userIdentities, users } from '../db/schema';
-import { auditInsert } from './audit';
+import {
+  oidcLogins,
+  passwordResets,
+  personalAccessTokens,
+  sessions,
+  type User,
+  userIdentities,
+  users,
+} from '../db/schema';
+import { audit, auditInsert } from './audit';
 import type { Caller } from './caller';
+import { revokeKeysWhere, tellGates } from './key-revocation';
 import { type IssuedSession, normalizeEmail, type SignInContext, signIn } from './sessions';
 
 /** How long a browser has between leaving for the provider and coming back. */
@@ -46,12 +56,22 @@ function configured(env: Env): OidcConfig {
  */
 export function safeReturnTo(env: Env, returnTo: string | undefined): string {
   if (returnTo === undefined || returnTo === '') return '/';
-  if (/^\/(?![/\\])/.test(returnTo)) return returnTo;
+  // Browsers drop tabs and line breaks inside a URL (`/\t/evil.test` is `//evil.test`), and a
+  // header cannot carry them: refused outright, then the path is read as a browser reads it.
+  if (/\p{Cc}/u.test(returnTo)) throw refusedReturnTo();
+  if (/^\/(?![/\\])/.test(returnTo)) {
+    const url = new URL(returnTo, 'https://relay.invalid');
+    if (url.origin === 'https://relay.invalid') return url.pathname + url.search + url.hash;
+    throw refusedReturnTo();
+  }
   try {
     if (allowedOrigins(env).has(new URL(returnTo).origin)) return returnTo;
   } catch {}
-  throw new ApiError('invalid_request', 'returnTo must be a path, or a URL on an allowed dashboard origin.');
+  throw refusedReturnTo();
 }
+
+const refusedReturnTo = () =>
+  new ApiError('invalid_request', 'returnTo must be a path, or a URL on an allowed dashboard origin.');
 
 export async function startOidcSignIn(
   ctx: SignInContext,
@@ -150,6 +170,70 @@ async function linkedUser(ctx: SignInContext, issuer: string, subject: string): 
   return row?.user;
 }
 
+/**
+ * Links the identity to the user who has its email. Nothing proved that user's email before: a
+ * password is set by whoever typed the address (an invite's sign-up sends no mail), so someone
+ * could have made the account ahead of its real owner. The provider's word wins: when the user has
+ * a password and no identity yet, the password is cleared and every credential made under it
+ * ends (sessions, personal access tokens, keys), in the batch that links the identity.
+ */
+async function claimUser(
+  ctx: SignInContext,
+  existing: User,
+  identity: Omit<typeof userIdentities.$inferInsert, 'userId'>,
+): Promise<User> {
+  const d = ctx.db;
+  const id = existing.id;
+  const [linkedBefore] = await d
+    .select({ subject: userIdentities.subject })
+    .from(userIdentities)
+    .where(eq(userIdentities.userId, id))
+    .limit(1);
+  const unproven = existing.passwordHash !== null && !linkedBefore;
+  const now = Date.now();
+  const claim = unproven ? sql`1` : sql`0`;
+  const [, , revoked, ended, tokens] = await d.batch([
+    d.insert(userIdentities).values({ ...identity, userId: id }),
+    d
+      .update(users)
+      .set({ passwordHash: null })
+      .where(and(eq(users.id, id), claim)),
+    revokeKeysWhere(d, id, claim),
+    d
+      .update(sessions)
+      .set({ revokedAt: now })
+      .where(and(eq(sessions.userId, id), isNull(sessions.revokedAt), claim))
+      .returning({ id: sessions.id }),
+    d
+      .update(personalAccessTokens)
+      .set({ revokedAt: now })
+      .where(and(eq(personalAccessTokens.userId, id), isNull(personalAccessTokens.revokedAt), claim))
+      .returning({ id: personalAccessTokens.id }),
+    d
+      .update(passwordResets)
+      .set({ usedAt: now })
+      .where(and(eq(passwordResets.userId, id), isNull(passwordResets.usedAt), claim)),
+  ]);
+  await tellGates(ctx.env, revoked);
+  await audit(selfCaller(ctx, id), {
+    action: 'identity.link',
+    target: { type: 'user', id },
+    detail: {
+      issuer: identity.issuer,
+      subject: identity.subject,
+      ...(unproven
+        ? {
+            passwordCleared: true,
+            sessionsEnded: ended.length,
+            tokensRevoked: tokens.length,
+            keysRevoked: revoked.length,
+          }
+        : {}),
+    },
+  });
+  return unproven ? { ...existing, passwordHash: null } : existing;
+}
+
 async function userOfIdentity(ctx: SignInContext, issuer: string, claims: IdTokenClaims): Promise<User> {
   const linked = await linkedUser(ctx, issuer, claims.sub);
   if (linked) {
@@ -173,17 +257,7 @@ async function userOfIdentity(ctx: SignInContext, issuer: string, claims: IdToke
   const identity = { issuer, subject: claims.sub, email, lastSignInAt: Date.now() };
   const [existing] = await ctx.db.select().from(users).where(eq(users.email, email));
   try {
-    if (existing) {
-      await ctx.db.batch([
-        ctx.db.insert(userIdentities).values({ ...identity, userId: existing.id }),
-        auditInsert(selfCaller(ctx, existing.id), {
-          action: 'identity.link',
-          target: { type: 'user', id: existing.id },
-          detail: { issuer, subject: claims.sub },
-        }),
-      ]);
-      return existing;
-    }
+    if (existing) return await claimUser(ctx, existing, identity);
     const id = crypto.randomUUID();
     const name = (claims.name?.trim() || email.split('@')[0]!).slice(0, NAME_MAX);
     const [[created]] = await ctx.db.batch([

@@ -60,9 +60,13 @@ export function sessionLifetimes(env: Env): { ttlMs: number; idleMs: number } {
   };
 }
 
-/** Emails are compared as typed, without surrounding space and case. */
+/**
+ * Emails are compared as typed, without surrounding space and ASCII case. Only ASCII letters are
+ * folded: `toLowerCase` also turns the Kelvin sign (U+212A) into `k`, so a provider vouching for
+ * `\u212Aelvin@…` would have signed in as `kelvin@…`.
+ */
 export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
+  return email.trim().replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
 }
 
 /** The row of a new user who signs in with a password, hash computed: insert it alone or in a batch. */
