@@ -389,4 +389,41 @@ describe('operator-only routes', () => {
     expect(metrics.status).toBe(200);
     expect(typeof metrics.json.relayRequests).toBe('number');
   });
+
+  it('a person added without being asked leaves on their own: out of its groups, keys revoked; its last owner stays', async () => {
+    const acme = await enterprise();
+    const dan = await newUser('Dan');
+    await api(acme.owner.token, 'POST', `/enterprises/${acme.id}/members`, {
+      email: dan.email,
+      role: 'admin',
+    });
+    const work = await groupWithKey(acme.id, dan);
+    expect(await relayStatus(work.key)).toBe(200);
+
+    const left = await api<{ role: string; groupsLeft: string[]; keysRevoked: number }>(
+      dan.token,
+      'POST',
+      `/enterprises/${acme.id}/leave`,
+    );
+    expect(left).toMatchObject({
+      status: 200,
+      json: { role: 'admin', groupsLeft: [work.groupId], keysRevoked: 1 },
+    });
+    expect(await relayStatus(work.key)).toBe(403);
+    expect(await status(dan.token, 'GET', `/enterprises/${acme.id}`)).toBe(404);
+    expect(await status(dan.token, 'POST', `/enterprises/${acme.id}/leave`)).toBe(404);
+    const me = await api<{ enterprises: unknown[] }>(dan.token, 'GET', '/me');
+    expect(me.json.enterprises).toEqual([]);
+
+    // The only owner hands the enterprise over first.
+    const refused = await api<ApiErrorBody>(acme.owner.token, 'POST', `/enterprises/${acme.id}/leave`);
+    expect(refused.status).toBe(409);
+    expect(await status(acme.owner.token, 'GET', `/enterprises/${acme.id}`)).toBe(200);
+    const audit = await api<{ data: { action: string; targetId: string }[] }>(
+      acme.owner.token,
+      'GET',
+      `/audit?enterpriseId=${acme.id}`,
+    );
+    expect(audit.json.data.find((e) => e.action === 'enterprise.member.leave')?.targetId).toBe(dan.id);
+  });
 });

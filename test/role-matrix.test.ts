@@ -339,6 +339,15 @@ const freshCarpool = async (w: World): Promise<Params> => {
   const c = await carpool(w);
   return { id: c.groupId, accountId: c.accountId };
 };
+/** An enterprise like the world's, its people in the same roles, for a caller who leaves it. */
+const freshEnterprise = async (w: World): Promise<Params> => {
+  const { id } = await sys('POST', '/enterprises', { name: 'Acme too', ownerId: w.people.eOwner.id });
+  await sys('POST', `/enterprises/${id}/members`, { userId: w.people.eAdmin.id, role: 'admin' });
+  await sys('POST', `/enterprises/${id}/members`, { userId: w.people.eMember.id, role: 'member' });
+  const department = await sys('POST', `/enterprises/${id}/departments`, { name: 'R&D' });
+  await enterpriseGroup({ people: w.people, enterpriseId: id, departmentId: department.id });
+  return { id };
+};
 const freshUnboundCarpool = async (w: World): Promise<Params> => ({
   id: (await carpool(w, { bound: false })).groupId,
 });
@@ -544,6 +553,14 @@ const TABLE: Record<string, Entry> = {
       await sys('POST', `/enterprises/${w.enterpriseId}/members`, { userId: p.id, role: 'member' });
       return { id: w.enterpriseId, userId: p.id };
     },
+  },
+  // Each member who may leave leaves a copy of the world's enterprise; its only owner may not (409).
+  'POST /enterprises/{id}/leave': {
+    on: 'enterprise',
+    ok: 200,
+    params: ent,
+    fresh: freshEnterprise,
+    except: { ...OPERATOR_HAS_NO_SELF, eOwner: 409 },
   },
   'GET /enterprises/{id}/departments': { on: 'enterprise', ok: 200, params: ent },
   'POST /enterprises/{id}/departments': {

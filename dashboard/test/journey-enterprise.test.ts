@@ -467,6 +467,34 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await checkPage(owner, 'audit');
   });
 
+  it('a person the owner adds by email sees the enterprise at home and leaves it', async () => {
+    const gina = { email: 'gina@example.com', name: 'Gina Guest', password: 'gina-password-1' };
+    await seedUser(relay, gina);
+    await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
+    const add = owner.getByRole('form', { name: 'Add a member' });
+    await add.getByLabel('Email').fill(gina.email);
+    await add.getByLabel('Role').selectOption('admin');
+    await add.getByRole('button', { name: 'Add a member' }).click();
+    await owner.getByRole('cell', { name: 'Gina Guest', exact: true }).waitFor();
+
+    const page = await (await browser.newContext({ locale: 'en-US' })).newPage();
+    await page.goto(`${relay.url}/login`);
+    await page.getByLabel('Email').fill(gina.email);
+    await page.getByLabel('Password').fill(gina.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const mine = page.locator('section', { has: page.getByRole('heading', { name: 'My enterprises' }) });
+    await mine.getByRole('row', { name: /Acme\s+Admin/ }).waitFor();
+    await checkPage(page, 'home-enterprises');
+    await mine.getByRole('button', { name: 'Leave Acme' }).click();
+    await mine.getByRole('button', { name: 'Leave Acme, its groups, and revoke my keys there' }).click();
+    await mine.waitFor({ state: 'detached' });
+    await page.context().close();
+
+    await owner.reload();
+    await owner.getByRole('heading', { name: 'Members and roles' }).waitFor();
+    await expect(owner.getByRole('cell', { name: 'Gina Guest', exact: true }).count()).resolves.toBe(0);
+  });
+
   it('every admin page in Chinese', async () => {
     await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
     await owner.getByLabel('Language').selectOption('zh-CN');

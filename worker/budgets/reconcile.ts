@@ -21,7 +21,6 @@ import {
   budgetReconciliations,
   budgets,
   budgetTurns,
-  groups,
   requestLog,
 } from '../db/schema';
 import { AGGREGATES, type ScopedColumns } from '../domain/usage';

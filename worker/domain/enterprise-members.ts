@@ -6,8 +6,9 @@ import { and, asc, eq, exists, inArray } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { apiKeys, enterpriseMembers, enterprises, groupMembers, groups, users } from '../db/schema';
 import { audit } from './audit';
-import { authorize, type Caller } from './caller';
+import { actorId, authorize, type Caller } from './caller';
 import { revokeKeysWhere, tellGates } from './key-revocation';
+import { normalizeEmail } from './sessions';
 
 export type EnterpriseRole = (typeof enterpriseMembers.$inferSelect)['role'];
 
@@ -74,7 +75,7 @@ export async function addMember(
     userId = user.id;
   } else if (input.email) {
     // Find or create in one statement: a new person signs in later (OIDC, or an invite).
-    const email = input.email.toLowerCase();
+    const email = normalizeEmail(input.email);
     const fresh = crypto.randomUUID();
     const [inserted] = await d
       .insert(users)
@@ -133,6 +134,21 @@ export async function setMemberRole(
  */
 export async function removeMember(caller: Caller, enterpriseId: string, userId: string) {
   await authorize(caller, 'enterprise.manage', resource(enterpriseId), what(enterpriseId));
+  return remove(caller, enterpriseId, userId, 'enterprise.member.remove');
+}
+
+/**
+ * The caller leaves the enterprise, as `removeMember` would remove them. A person added by an
+ * owner (by email, without being asked) can always walk away; the last owner cannot (409).
+ */
+export async function leaveEnterprise(caller: Caller, enterpriseId: string) {
+  await authorize(caller, 'enterprise.view', resource(enterpriseId), what(enterpriseId));
+  const self = actorId(caller);
+  if (!self) throw new ApiError('invalid_request', 'The operator token is no member of any enterprise.');
+  return remove(caller, enterpriseId, self, 'enterprise.member.leave');
+}
+
+async function remove(caller: Caller, enterpriseId: string, userId: string, action: string) {
   const d = caller.db;
   const isMember = exists(
     d
@@ -159,7 +175,7 @@ export async function removeMember(caller: Caller, enterpriseId: string, userId:
     throw new ApiError('not_found', `User ${userId} is not a member of ${what(enterpriseId)}.`);
   await tellGates(caller.env, revoked);
   await audit(caller, {
-    action: 'enterprise.member.remove',
+    action,
     target: { type: 'user', id: userId },
     enterpriseId,
     detail: {

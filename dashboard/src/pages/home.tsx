@@ -1,9 +1,10 @@
 // The member home: for each group I am in, my cost and my share of the group's cost this month,
 // the group account's status, my keys (create, revoke) with setup snippets and a test request,
 // and leaving the group. Without a group: how to get one (an invite link, or start a carpool).
+// Then the enterprises I belong to, and leaving one.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
 import { Link } from 'wouter';
+import { adminKeys, useEnterprises } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
 import { keys, useGroupAccount, useGroups, useGroupUsage, useMe } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
@@ -91,6 +92,73 @@ function LeaveGroup({ groupId, name }: { groupId: string; name: string }) {
   );
 }
 
+/**
+ * The enterprises I belong to, with my role there and a way out: an owner may add a person by
+ * email without asking them, so whoever was added can leave (the last owner hands over first).
+ */
+function MyEnterprises({ memberships }: { memberships: Schemas['Me']['enterprises'] }) {
+  const { t } = useI18n();
+  const enterprises = useEnterprises(memberships.length > 0);
+  if (memberships.length === 0) return null;
+  const nameOf = (id: string) => enterprises.data?.data.find((e) => e.id === id)?.name ?? id;
+  return (
+    <Card title={t('home.enterprises')}>
+      <table>
+        <thead>
+          <tr>
+            <th>{t('home.enterprise')}</th>
+            <th>{t('home.myRole')}</th>
+            <th>
+              <span className="visually-hidden">{t('common.actions')}</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {memberships.map((m) => (
+            <tr key={m.enterpriseId}>
+              <td>{nameOf(m.enterpriseId)}</td>
+              <td>{t(`adm.role.${m.role}`)}</td>
+              <td className="row">
+                {m.role !== 'member' && (
+                  <Link href={`/enterprises/${m.enterpriseId}`} className="button secondary small">
+                    {t('home.openEnterprise')}
+                  </Link>
+                )}
+                <LeaveEnterprise enterpriseId={m.enterpriseId} name={nameOf(m.enterpriseId)} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Card>
+  );
+}
+
+function LeaveEnterprise({ enterpriseId, name }: { enterpriseId: string; name: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const leave = useMutation({
+    mutationFn: () => must(api.POST('/enterprises/{id}/leave', { params: { path: { id: enterpriseId } } })),
+    onSuccess: () => {
+      queryClient.invalidateQueries({ queryKey: keys.me });
+      queryClient.invalidateQueries({ queryKey: keys.groups });
+      queryClient.invalidateQueries({ queryKey: adminKeys.enterprises });
+    },
+  });
+  return (
+    <>
+      <ConfirmButton
+        small
+        label={t('home.leave', { name })}
+        confirmLabel={t('home.leaveEnterpriseConfirm', { name })}
+        pending={leave.isPending}
+        onConfirm={() => leave.mutate()}
+      />
+      <ErrorMessage error={leave.error} />
+    </>
+  );
+}
+
 export default function HomePage() {
   const { t } = useI18n();
   const me = useMe();
@@ -113,6 +181,7 @@ export default function HomePage() {
           owner={me.data?.groups.some((m) => m.groupId === g.id && m.role === 'owner') ?? false}
         />
       ))}
+      <MyEnterprises memberships={me.data.enterprises} />
       <p>
         <Link href="/groups/new" className="button secondary">
           {t('home.newCarpool')}

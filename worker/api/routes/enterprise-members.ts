@@ -8,7 +8,13 @@ import {
   listDepartments,
   updateDepartment,
 } from '../../domain/departments';
-import { addMember, listMembers, removeMember, setMemberRole } from '../../domain/enterprise-members';
+import {
+  addMember,
+  leaveEnterprise,
+  listMembers,
+  removeMember,
+  setMemberRole,
+} from '../../domain/enterprise-members';
 import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
@@ -111,6 +117,17 @@ export const enterpriseMemberRoutes = newRouter()
       const { id, userId } = c.req.valid('param');
       return c.json(await removeMember(requireCaller(c), id, userId), 200);
     },
+  )
+  .openapi(
+    route('enterprise.view', {
+      method: 'post',
+      path: '/enterprises/{id}/leave',
+      summary:
+        "Leave the enterprise (its last owner hands it over first): one leaves its groups and one's keys there are revoked",
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(RemovedSchema, 'What leaving did.') },
+    }),
+    async (c) => c.json(await leaveEnterprise(requireCaller(c), c.req.valid('param').id), 200),
   )
   .openapi(
     route('enterprise.view', {
