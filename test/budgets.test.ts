@@ -404,5 +404,44 @@ describe('who sets budgets', () => {
       (await api(owner.token, 'POST', '/budgets', { ...groupBudget, timeZone: 'Mars/Olympus' })).status,
     ).toBe(400);
     expect((await api(owner.token, 'POST', '/budgets', groupBudget)).status).toBe(409);
+
+    // Another tenant learns nothing from a budget's id: not its group, nor its key, nor who is in it.
+    const keyBudget = await api<{ id: string }>(owner.token, 'POST', '/budgets', {
+      scope: 'key',
+      keyId: memberKey.json.id,
+      period: 'month',
+      limitMicros: 10,
+    });
+    for (const id of [created.json.id, keyBudget.json.id]) {
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['PATCH', { limitMicros: 1 }],
+        ['DELETE', undefined],
+      ] as const) {
+        const seen = await api<{ error: { message: string } }>(
+          stranger.token,
+          method,
+          `/budgets/${id}`,
+          body,
+        );
+        expect(seen, `${method} ${id}`).toMatchObject({
+          status: 404,
+          json: { error: { message: `No budget ${id}.` } },
+        });
+      }
+    }
+    const memberBudget = (userId: string) => ({ ...groupBudget, scope: 'member', userId });
+    for (const userId of [member.id, stranger.id]) {
+      const probe = await api<{ error: { message: string } }>(
+        stranger.token,
+        'POST',
+        '/budgets',
+        memberBudget(userId),
+      );
+      expect(probe.status).toBe(404);
+      expect(probe.json.error.message).toBe(`No member ${userId} of group ${carpool.groupId}.`);
+    }
+    // Those who may set it are told plainly who is not in the group.
+    expect((await api(owner.token, 'POST', '/budgets', memberBudget(stranger.id))).status).toBe(400);
   });
 });

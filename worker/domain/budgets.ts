@@ -105,12 +105,6 @@ async function resolve(caller: Caller, t: BudgetTarget): Promise<Resolved> {
       };
       if (t.scope === 'group') return { ...base, scopeId: groupId, what: `group ${groupId}` };
       const userId = required(t.userId, 'userId');
-      const [member] = await d
-        .select({ userId: groupMembers.userId })
-        .from(groupMembers)
-        .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.userId, userId)));
-      if (!member)
-        throw new ApiError('invalid_request', `User ${userId} is not a member of group ${groupId}.`);
       return {
         ...base,
         userId,
@@ -178,9 +172,23 @@ async function authorizeTarget(caller: Caller, target: Resolved): Promise<Author
   return 'group';
 }
 
+/**
+ * A stored budget's target, named as the budget: whoever may not see it learns nothing of what it
+ * limits (a 404 naming its group, key or department would give away another tenant's ids).
+ */
+async function targetOfBudget(caller: Caller, row: Budget): Promise<Resolved> {
+  try {
+    return { ...(await resolve(caller, targetOf(row))), what: `budget ${row.id}` };
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'not_found')
+      throw new ApiError('not_found', `No budget ${row.id}.`);
+    throw error;
+  }
+}
+
 /** Loosening or removing a budget takes the authority it was set with (or one above it). */
 async function authorizeChange(caller: Caller, before: Budget): Promise<void> {
-  const target = await resolve(caller, targetOf(before));
+  const target = await targetOfBudget(caller, before);
   const holds = await authorizeTarget(caller, target);
   const rank: Record<Authority, number> = { holder: 0, group: 1, enterprise: 2 };
   if (rank[holds] < rank[before.authority])
@@ -195,6 +203,18 @@ async function authorizeChange(caller: Caller, before: Budget): Promise<void> {
 export async function createBudget(caller: Caller, input: BudgetInput): Promise<Budget> {
   const target = await resolve(caller, input);
   const authority = await authorizeTarget(caller, target);
+  // Asked only of those who may set it, so that nobody else learns who is in the group.
+  if (target.userId !== null) {
+    const [member] = await caller.db
+      .select({ userId: groupMembers.userId })
+      .from(groupMembers)
+      .where(and(eq(groupMembers.groupId, target.groupId!), eq(groupMembers.userId, target.userId)));
+    if (!member)
+      throw new ApiError(
+        'invalid_request',
+        `User ${target.userId} is not a member of group ${target.groupId}.`,
+      );
+  }
   const timeZone = input.timeZone ?? 'UTC';
   if (!isTimeZone(timeZone)) throw new ApiError('invalid_request', `Unknown time zone ${timeZone}.`);
   const id = crypto.randomUUID();
@@ -283,7 +303,7 @@ export interface BudgetWithState extends Budget {
 /** One budget and its live counters; seen by those who may see its target. */
 export async function getBudget(caller: Caller, id: string): Promise<BudgetWithState> {
   const row = await findBudget(caller, id);
-  const target = await resolve(caller, targetOf(row));
+  const target = await targetOfBudget(caller, row);
   const view = target.resource.type === 'enterprise' ? 'enterprise.view' : 'group.view';
   await authorize(caller, view, target.resource, target.what);
   const [live, [checked]] = await Promise.all([
