@@ -172,6 +172,27 @@ describe('pool accounts', () => {
 });
 
 describe('strict account bodies', () => {
+  it('send a credential only to the host it was given for: another host takes it again', async () => {
+    const acme = await enterprise();
+    const { json } = await api<AccountBody>(acme.owner.token, 'POST', '/accounts', poolAccount(acme.id));
+    const path = `/accounts/${json.id}`;
+    const moved = await api<ApiErrorBody>(acme.owner.token, 'PATCH', path, {
+      baseUrl: 'https://elsewhere.test',
+    });
+    expect(moved.status).toBe(400);
+    expect(moved.json.error.message).toContain('credential');
+    const read = await api<AccountBody & { baseUrl: string | null }>(acme.owner.token, 'GET', path);
+    expect(read.json.baseUrl).toBeNull();
+    const withCredential = await api<AccountBody>(acme.owner.token, 'PATCH', path, {
+      baseUrl: 'https://elsewhere.test/v1',
+      credential: 'sk-fake.elsewhere.ok',
+    });
+    expect(withCredential.status).toBe(200);
+    // Another path on the same host is the same recipient.
+    expect(await status(acme.owner.token, 'PATCH', path, { baseUrl: 'https://elsewhere.test/v2' })).toBe(200);
+    expect(await status(acme.owner.token, 'PATCH', path, { baseUrl: null })).toBe(400);
+  });
+
   it('refuse unknown and immutable fields, naming them', async () => {
     const acme = await enterprise();
     const { json } = await api<AccountBody>(acme.owner.token, 'POST', '/accounts', poolAccount(acme.id));

@@ -166,6 +166,21 @@ describe('signing in a subscription account', () => {
     expect(byHand.json.error.message).toMatch(/oauth\/start/);
   });
 
+  it('sends its tokens to its provider only: its base URL cannot be moved to another host', async () => {
+    const plan = await subscriptionCarpool('claude-oauth');
+    const moved = await api<ApiErrorBody>(plan.owner.token, 'PATCH', `/groups/${plan.groupId}/account`, {
+      baseUrl: 'https://collector.test',
+    });
+    expect(moved.status).toBe(400);
+    expect(moved.json.error.message).toMatch(/sign in again/);
+    const read = await api<{ baseUrl: string | null }>(
+      plan.owner.token,
+      'GET',
+      `/groups/${plan.groupId}/account`,
+    );
+    expect(read.json.baseUrl).not.toBe('https://collector.test');
+  });
+
   it('is refused a code with the wrong PKCE verifier, a used code, and an expired one', async () => {
     // The fake checks PKCE as the real servers do (so the relay's sign-ins above prove its verifier).
     const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'; // S256 of the RFC 7636 example verifier

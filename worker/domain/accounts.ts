@@ -343,6 +343,8 @@ const SHOWN = [
   'enterpriseId',
 ] as const;
 
+const originOf = (url: string | null) => (url ? new URL(url).origin : null);
+
 async function applyChanges(caller: Caller, before: Scoped, changes: AccountChanges): Promise<PublicAccount> {
   const { credential, ...fields } = changes;
   const id = before.account.id;
@@ -352,6 +354,17 @@ async function applyChanges(caller: Caller, before: Scoped, changes: AccountChan
       "a subscription account's tokens come from signing in to the provider, not from a field",
     );
   if (credential !== undefined) checkCredential(before.account.provider, credential);
+  // A credential goes only to the host it was given for: whoever may edit an account may not read
+  // its credential, and pointing the account elsewhere would have sent it there.
+  if (fields.baseUrl !== undefined && originOf(fields.baseUrl) !== originOf(before.account.baseUrl)) {
+    if (isOAuthKind(before.account.provider))
+      invalid(
+        'baseUrl',
+        "a subscription account's tokens go only to its provider; sign in again as a new account",
+      );
+    if (credential === undefined)
+      invalid('baseUrl', 'a base URL on another host takes the credential again: send credential with it');
+  }
   const baseUrl = fields.baseUrl === undefined ? before.account.baseUrl : fields.baseUrl;
   if (NEEDS_BASE_URL.has(before.account.provider) && !baseUrl)
     invalid('baseUrl', 'this provider needs a baseUrl');
