@@ -199,6 +199,7 @@ const QUEUE_LIMIT = 512;
 const WITHDRAWN_TTL_MS = 60_000;
 const WITHDRAWN_LIMIT = 4096;
 const LATENCY_ALPHA = 0.2;
+const SUCCESS_SAVE_INTERVAL_MS = 60_000;
 
 function freshHealth(): Health {
   return {
@@ -246,6 +247,8 @@ const clock = (ms: number) => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 export class AccountGate extends DurableObject<Env> {
   private config: AccountConfig | null = null;
   private health: Health = freshHealth();
+  /** When a success last reached storage (`record`); 0 after a (re)start, so the first is written. */
+  private successSavedAt = 0;
   /** Mirror of the leases table, so checks need no query. */
   private readonly leases = new Map<string, Lease>();
   private readonly waiters: Waiter[] = [];
@@ -679,8 +682,12 @@ export class AccountGate extends DurableObject<Env> {
             ? report.firstByteMs
             : Math.round(h.latencyEwmaMs + LATENCY_ALPHA * (report.firstByteMs - h.latencyEwmaMs));
       }
-      // Successes are frequent: only a change of state is worth a write.
-      if (hadFailures) this.saveHealth();
+      // Successes are frequent: a change of state is written at once, the last success and the
+      // latency at most once a minute, so that the health page still has them after an eviction.
+      if (hadFailures || now - this.successSavedAt >= SUCCESS_SAVE_INTERVAL_MS) {
+        this.successSavedAt = now;
+        this.saveHealth();
+      }
       return;
     }
     const failure = report.failure;

@@ -114,6 +114,22 @@ describe('gates rebuilt from storage', () => {
     );
   });
 
+  it("keep an account's last success and latency for its health page", async () => {
+    const carpool = await seedCarpool();
+    const res = await streamMessage(carpool.key);
+    expect(res.status).toBe(200);
+    await res.text();
+    await eventually(async () =>
+      (await accountStub(carpool.accountId).state()).inUse === 0 ? true : undefined,
+    );
+    const rebuilt = await runInDurableObject(
+      accountStub(carpool.accountId),
+      async (_gate: AccountGate, state) => (await rebuild(state, () => new AccountGate(state, env))).state(),
+    );
+    expect(rebuilt.lastSuccessAt).toEqual(expect.any(Number));
+    expect(rebuilt.latencyEwmaMs).toEqual(expect.any(Number));
+  });
+
   it("keep a key's request window, so a pause does not restart a daily limit", async () => {
     const carpool = await seedCarpool({ keyLimits: { requestsPerWindow: 3, windowMinutes: 1440 } });
     for (let i = 0; i < 3; i++) expect((await streamMessage(carpool.key)).status).toBe(200);
