@@ -1,6 +1,7 @@
 // Nothing of the member's or the account's leaks across the relay: headers cross by each
 // provider's allow-list in both directions, a key in the URL is taken on the Gemini surface only
 // and never forwarded, and over-long model names are refused before any upstream call.
+import { env } from 'cloudflare:test';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,10 @@ import {
   RELAY,
   relayFetch,
   requestLogFor,
+  seedCarpool,
   seedCarpoolWith,
+  seedEnterprise,
+  streamMessage,
   withRelayFetch,
 } from './support/relay';
 
@@ -314,11 +318,32 @@ describe('headers cross by allow-list, both ways, for every provider', () => {
       body: chatBody,
     });
     expect(res.status).toBe(429);
-    await res.text();
+    // The message stays, the organisation it names does not.
+    const text = await res.text();
+    expect(text).toContain('Rate limit reached in organization org-… on requests per min');
+    expect(text).not.toContain('Fake0Aicarpool0Org');
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     for (const name of ACCOUNT_HEADERS) expect(res.headers.has(name)).toBe(false);
+  });
+
+  it('an Anthropic error names no organisation, and an account out of credit fails over', async () => {
+    const limited = await seedCarpool({ scenario: '429.60' });
+    const res = await streamMessage(limited.key);
+    expect(res.status).toBe(429);
+    const text = await res.text();
+    expect(text).toContain('would exceed the rate limit for your organization (…) of 4,000 requests');
+    expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
+
+    // "Your credit balance is too low" is Anthropic's 400 for an account, not for the request.
+    const pool = await seedEnterprise([{ scenario: '400', priority: 1 }, { priority: 2 }]);
+    const served = await streamMessage(pool.key);
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-carpool-attempts')).toBe('2');
+    await served.text();
+    const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${pool.accounts[0]!.id}`));
+    expect((await gate.state()).cooldownUntil).toBeGreaterThan(Date.now());
   });
 
   it('no adapter allows a credential, an identity or an address header', () => {

@@ -123,7 +123,8 @@ export function openAiError(call: UpstreamCall, { kind, message, retryAfterSecon
       status: 429,
       // OpenAI names which limit was hit (`requests` or `tokens`) in the type.
       type: 'requests',
-      message: `Rate limit reached for requests per min (RPM): Limit ${requestsPerMinute}, Used ${requestsPerMinute}, Requested 1. Please try again in ${goDuration(retryAfterSeconds ?? 1)}. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+      // …and the organisation it counts against, as the real message does.
+      message: `Rate limit reached in organization org-Fake0Aicarpool0Org on requests per min (RPM): Limit ${requestsPerMinute}, Used ${requestsPerMinute}, Requested 1. Please try again in ${goDuration(retryAfterSeconds ?? 1)}. Visit https://platform.openai.com/account/rate-limits to learn more.`,
       param: null,
       code: 'rate_limit_exceeded',
     },

@@ -307,13 +307,16 @@ async function attemptOnce(
     let failure: UpstreamFailure = classified;
     const refined = plan.adapter.refineError?.(classified, new TextDecoder().decode(bytes));
     if (refined && refined.kind !== 'client_error') failure = refined;
-    const kept = new Response(bytes, upstream);
+    // What the client may get of it names no account: providers put the organisation in it.
+    const shown = withoutAccountIds(bytes);
+    const kept = new Response(shown, upstream);
+    kept.headers.delete('content-length');
     const answer: Served = {
       kind: 'served',
       upstream: kept,
       plan,
       meter,
-      source: unheld(new Response(bytes).body!),
+      source: unheld(new Response(shown).body!),
     };
     const error = new RelayError('upstream', `Upstream answered ${upstream.status}.`);
     return { kind: 'failed', failure, answer, error };
@@ -588,4 +591,20 @@ function upstreamBody(plan: Plan, request: RelayRequest): ArrayBuffer | null {
     return request.body;
   }
   return new TextEncoder().encode(JSON.stringify(json)).buffer as ArrayBuffer;
+}
+
+const ACCOUNT_IDS: readonly [RegExp, string][] = [
+  // Anthropic's organisation ("your organization (f4ce…)"), and any other UUID an account has.
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '…'],
+  // OpenAI's organisation and project ("in organization org-…").
+  [/\borg-[A-Za-z0-9]{6,}/g, 'org-…'],
+  [/\bproj_[A-Za-z0-9]{6,}/g, 'proj_…'],
+];
+
+/** An upstream error body with the account's ids blanked, for the client's eyes. */
+export function withoutAccountIds(bytes: Uint8Array): Uint8Array {
+  const text = new TextDecoder().decode(bytes);
+  let shown = text;
+  for (const [pattern, blank] of ACCOUNT_IDS) shown = shown.replace(pattern, blank);
+  return shown === text ? bytes : new TextEncoder().encode(shown);
 }

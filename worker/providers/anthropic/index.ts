@@ -50,6 +50,20 @@ export function classifyAnthropicError(status: number, headers: Headers): ErrorC
   return { kind: 'client_error', status };
 }
 
+/**
+ * Anthropic answers an account out of prepaid credit with a 400 `invalid_request_error`: the
+ * account's failure, not the member's request, so it cools down and fails over like a 5xx.
+ */
+export function refineAnthropicError(classified: ErrorClass, body: string): ErrorClass | null {
+  if (
+    classified.kind === 'client_error' &&
+    classified.status === 400 &&
+    /credit balance is too low/i.test(body)
+  )
+    return { kind: 'server_error', status: classified.status };
+  return null;
+}
+
 /** Anthropic's models, however they are served: `claude-opus-4-1`, `claude-sonnet-4-5-20250929`… */
 export const CLAUDE_MODELS = ['claude-*'] as const;
 
@@ -61,6 +75,7 @@ export const anthropic: ProviderAdapter = {
   headers: ANTHROPIC_HEADERS,
   buildRequest: (call) => anthropicRequest(call, 'https://api.anthropic.com', false),
   classifyError: classifyAnthropicError,
+  refineError: refineAnthropicError,
 };
 
 /** The latest of the `anthropic-ratelimit-*-reset` RFC 3339 times that lie in the future. */
