@@ -664,11 +664,20 @@ export class GroupGate extends DurableObject<Env> {
     }
     if (candidates.length === 0 && reasons.length === 0) {
       if (unserved > 0) return modelRefusal(config, request);
+      if (config.accounts.length === 0)
+        return {
+          ok: false,
+          kind: 'unavailable',
+          message: 'This group has no upstream account yet.',
+          retryAfterSec: 60,
+        };
+      // Accounts that can never serve this API: no wait fixes it, so no retry is invited.
       return {
         ok: false,
-        kind: 'unavailable',
-        message: 'This group has no upstream account for this API yet.',
-        retryAfterSec: 60,
+        kind: 'invalid_request',
+        message: `No account in this group serves this API: ${config.accounts
+          .map((account, i) => describeAccount(account, i))
+          .join(', ')}. Call it through its own provider's API.`,
       };
     }
     if (candidates.length === 0)

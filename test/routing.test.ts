@@ -2,6 +2,7 @@
 // its own family (native wire first, conversion second), `supportedModels` and `modelMapping`
 // change what an account serves, a model nobody serves is refused with every account's reason,
 // and each account is scheduled under its own pool's policy.
+import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import {
   fakeLog,
   RELAY,
   relayFetch,
+  seedCarpool,
   seedEnterprise,
   withRelayFetch,
 } from './support/relay';
@@ -202,6 +204,37 @@ describe('routing by model family', () => {
     expect(google.status).toBe(404);
     expect(((await google.json()) as { error: { status: string } }).error.status).toBe('NOT_FOUND');
     expect(await countsByAccount(group.accounts)).toEqual([0, 0, 0]);
+  });
+
+  it('refuses an API no account of the group speaks for good: a 400, no retry invited', async () => {
+    const group = await seedEnterprise([{ provider: 'anthropic' }]);
+    const google = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-flash:generateContent`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': group.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ contents: [{ parts: [{ text: 'x' }] }] }),
+    });
+    expect(google.status).toBe(400);
+    expect(google.headers.get('retry-after')).toBeNull();
+    const body = (await google.json()) as { error: { status: string; message: string } };
+    expect(body.error.status).toBe('INVALID_ARGUMENT');
+    expect(body.error.message).toBe(
+      "No account in this group serves this API: account 1 (anthropic). Call it through its own provider's API.",
+    );
+    // An Anthropic client's token count on an OpenAI-compatible account: the SDK does not retry.
+    const vendor = await seedEnterprise([
+      { provider: 'openai-compatible', baseUrl: 'https://llm.internal.example/v1' },
+    ]);
+    const counted = await anthropicClient(vendor.key)
+      .messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'x' }] })
+      .catch((err: unknown) => err);
+    expect(counted).toBeInstanceOf(Anthropic.BadRequestError);
+    // A carpool's one account, on the direct path, the same.
+    const carpool = await seedCarpool();
+    const chat = await openaiClient(carpool.key)
+      .responses.create({ model: 'gpt-5', input: 'x' })
+      .catch((err: unknown) => err);
+    expect(chat).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(await countsByAccount([...group.accounts, ...vendor.accounts])).toEqual([0, 0]);
   });
 });
 
