@@ -158,6 +158,15 @@ describe('errors in the Anthropic dialect', () => {
     await expectAnthropicError(res, 429, 'rate_limit_error');
     const broken = await seedCarpool({ scenario: '500' });
     await expectAnthropicError(await messages(broken.key), 500, 'api_error');
+    // The upstream's own 529, converted for an OpenAI client, is the 503 that client knows.
+    const converted = await seedCarpool({ scenario: '529' });
+    const chat = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${converted.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(chat.status).toBe(503);
+    expect(((await chat.json()) as { error: { type: string } }).error.type).toBe('api_error');
   });
 
   it('an account cooling down after a 5xx, a 529 or a rejected credential is not a rate limit', async () => {

@@ -528,7 +528,9 @@ function respond(
   if (conversion || plan.adapter.decodeBody) {
     headers.set('content-type', isStream ? 'text/event-stream; charset=utf-8' : 'application/json');
   }
-  return new Response(body, { status: upstream.status, headers });
+  // 529 is Anthropic's own "overloaded"; a converted client knows it as 503.
+  const status = conversion && upstream.status === 529 ? 503 : upstream.status;
+  return new Response(body, { status, headers });
 }
 
 /** The upstream's answer within the headers timeout; the attempt's controller also stops it when the client leaves. */
