@@ -462,6 +462,67 @@ describe('OpenAI chat stream → Anthropic events', () => {
     await reader.cancel().catch(() => {});
   });
 
+  it('keeps every argument of parallel calls whose fragments the server interleaves', async () => {
+    const stream = [
+      chatChunk({ role: 'assistant', content: null }),
+      chatChunk({
+        tool_calls: [
+          { index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '' } },
+          { index: 1, id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '' } },
+        ],
+      }),
+      chatChunk({
+        tool_calls: [
+          { index: 0, function: { arguments: '{"city":' } },
+          { index: 1, function: { arguments: '{"tz":' } },
+        ],
+      }),
+      chatChunk({
+        tool_calls: [
+          { index: 1, function: { arguments: '"CET"}' } },
+          { index: 0, function: { arguments: '"Paris"}' } },
+        ],
+      }),
+      chatChunk({}, 'tool_calls'),
+      'data: [DONE]\n\n',
+    ].join('');
+    for (const size of SIZES) {
+      const events = await convertStream(
+        anthropicToOpenAIChat.responseStream('claude-sonnet-4-5'),
+        stream,
+        size,
+      );
+      const inputs = new Map<number, string>();
+      const names = new Map<number, string>();
+      for (const { data } of events) {
+        const event = data as {
+          type: string;
+          index: number;
+          content_block?: { name: string };
+          delta?: { partial_json?: string };
+        };
+        if (event.type === 'content_block_start') names.set(event.index, event.content_block!.name);
+        if (event.delta?.partial_json)
+          inputs.set(event.index, (inputs.get(event.index) ?? '') + event.delta.partial_json);
+      }
+      expect([...names.values()]).toEqual(['get_weather', 'get_time']);
+      expect([...inputs.values()].map((json) => JSON.parse(json))).toEqual([
+        { city: 'Paris' },
+        { tz: 'CET' },
+      ]);
+      // One block at a time, as Anthropic streams: each starts after the one before it stopped.
+      const order = events
+        .map((e) => e.event)
+        .filter((e) => e.startsWith('content_block_') && e !== 'content_block_delta');
+      expect(order).toEqual([
+        'content_block_start',
+        'content_block_stop',
+        'content_block_start',
+        'content_block_stop',
+      ]);
+    }
+  });
+
   it('turns a tool call spread over several chunks into a tool_use block', async () => {
     const stream = [
       chatChunk({ role: 'assistant', content: null }),

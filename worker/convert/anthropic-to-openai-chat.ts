@@ -29,8 +29,9 @@
 //   `stop_reason`; usage → `input_tokens` (prompt minus cached), `cache_read_input_tokens`,
 //   `output_tokens`; a streamed `{"error":…}` → `event: error`. A stream that ends with neither a
 //   finish reason nor `[DONE]` was cut off, and ends with `event: error` rather than pretending to be
-//   complete. Dropped: `logprobs`, choices other than the first, `system_fingerprint`, and tool-call
-//   fragments for a call already closed (providers stream calls one after another).
+//   complete. Parallel tool calls whose fragments a server interleaves are kept whole: a call named
+//   while another streams is sent in one piece when that one's block ends. Dropped: `logprobs`,
+//   choices other than the first, and `system_fingerprint`.
 
 import { isObject, listOf, numberOr, objectOr, parseJson, stringOr } from '../json';
 import {
@@ -370,10 +371,12 @@ type BlockKind = 'text' | 'thinking' | 'tool_use';
 interface ToolCallState {
   id: string | undefined;
   name: string | undefined;
-  /** Argument fragments that arrived before the name; flushed when the block starts. */
+  /** Argument fragments not yet sent: before the name, or while another call's block is open. */
   pending: string;
   /** The Anthropic content index once its block has started. */
   block: number | undefined;
+  /** Named while another call streamed: sent whole once that one's block ends. */
+  queued: boolean;
 }
 
 /** OpenAI `chat.completion.chunk` events → Anthropic message events, one upstream event at a time. */
@@ -417,7 +420,7 @@ class AnthropicEventsFromChat implements SseTranslator {
     if (finishReason) {
       this.finishReason = finishReason;
       this.sawFinish = true;
-      out += this.closeBlock();
+      out += this.closeTools();
     }
     return out;
   }
@@ -449,7 +452,7 @@ class AnthropicEventsFromChat implements SseTranslator {
   private appendText(kind: 'text' | 'thinking', text: string): string {
     let out = '';
     if (this.open?.kind !== kind) {
-      out += this.closeBlock();
+      out += this.closeTools();
       out += this.openBlock(
         kind,
         kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' },
@@ -473,7 +476,7 @@ class AnthropicEventsFromChat implements SseTranslator {
     }
     let state = this.tools.get(index);
     if (!state) {
-      state = { id, name: undefined, pending: '', block: undefined };
+      state = { id, name: undefined, pending: '', block: undefined, queued: false };
       this.tools.set(index, state);
       this.lastToolIndex = Math.max(this.lastToolIndex, index);
     }
@@ -481,8 +484,19 @@ class AnthropicEventsFromChat implements SseTranslator {
     state.name ||= stringOr(fn?.name);
     const args = stringOr(fn?.arguments) ?? '';
 
+    if (state.queued) {
+      state.pending += args;
+      return '';
+    }
     if (state.block === undefined) {
       if (!state.name) {
+        state.pending += args;
+        return '';
+      }
+      // Anthropic streams one block at a time, but some servers interleave parallel calls'
+      // fragments: a call named while another streams waits, whole, until that block ends.
+      if (this.open?.kind === 'tool_use') {
+        state.queued = true;
         state.pending += args;
         return '';
       }
@@ -501,6 +515,26 @@ class AnthropicEventsFromChat implements SseTranslator {
     }
     if (!args || this.open?.index !== state.block) return '';
     return this.blockDelta({ type: 'input_json_delta', partial_json: args });
+  }
+
+  /** Closes the open block, then sends each call that waited for it, whole, in index order. */
+  private closeTools(): string {
+    let out = this.closeBlock();
+    const waiting = [...this.tools.entries()].filter(([, t]) => t.queued).sort(([a], [b]) => a - b);
+    for (const [, tool] of waiting) {
+      tool.queued = false;
+      out += this.openBlock('tool_use', {
+        type: 'tool_use',
+        id: anthropicToolId(tool.id),
+        name: tool.name,
+        input: {},
+      });
+      tool.block = this.open?.index;
+      if (tool.pending) out += this.blockDelta({ type: 'input_json_delta', partial_json: tool.pending });
+      tool.pending = '';
+      out += this.closeBlock();
+    }
+    return out;
   }
 
   private openBlock(kind: BlockKind, contentBlock: JsonObject): string {
@@ -535,7 +569,7 @@ class AnthropicEventsFromChat implements SseTranslator {
 
   private finish(): string {
     let out = this.started ? '' : this.start(undefined);
-    out += this.closeBlock();
+    out += this.closeTools();
     this.ended = true;
     const usedTools = [...this.tools.values()].some((tool) => tool.block !== undefined);
     const usage = this.usage ?? anthropicUsageFromOpenAI(undefined);
