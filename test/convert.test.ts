@@ -260,6 +260,56 @@ describe('Anthropic request → OpenAI chat request', () => {
   });
 });
 
+describe('what a conversion refuses rather than drops', () => {
+  const chat = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+  it('OpenAI chat → Anthropic: fields that change the answer, by name; hints pass', () => {
+    const refused = (extra: object) => openAIChatToAnthropic.refusal({ ...chat, ...extra });
+    expect(refused({ n: 2 })).toMatch(/^n: 2/);
+    expect(refused({ top_logprobs: 3 })).toMatch(/^logprobs/);
+    expect(refused({ response_format: { type: 'json_object' } })).toMatch(/^response_format: json_object/);
+    expect(refused({ modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } })).toMatch(
+      /^audio/,
+    );
+    expect(refused({ web_search_options: {} })).toMatch(/^web_search_options/);
+    expect(refused({ tools: [{ type: 'custom', custom: { name: 'x' } }] })).toMatch(/^tools/);
+    expect(refused({ stop: ' ' })).toMatch(/^stop/);
+    expect(
+      refused({
+        messages: [
+          { role: 'user', content: [{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }] },
+        ],
+      }),
+    ).toMatch(/^messages: an input_audio part/);
+    expect(
+      refused({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }] }),
+    ).toMatch(/file_id/);
+    expect(
+      refused({
+        n: 1,
+        logprobs: false,
+        seed: 1,
+        presence_penalty: 1,
+        response_format: { type: 'text' },
+        stop: ['END'],
+      }),
+    ).toBeNull();
+  });
+  it('Anthropic → OpenAI chat: structured output and more stop sequences than OpenAI takes', () => {
+    const refused = (extra: object) => anthropicToOpenAIChat.refusal({ ...chat, max_tokens: 5, ...extra });
+    expect(refused({ output_config: { format: { type: 'json_schema', schema: {} } } })).toMatch(
+      /^output_config.format/,
+    );
+    expect(refused({ stop_sequences: ['a', 'b', 'c', 'd', 'e'] })).toMatch(/^stop_sequences: 5/);
+    expect(
+      refused({
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+        top_k: 5,
+        stop_sequences: ['a', 'b', 'c', 'd'],
+      }),
+    ).toBeNull();
+  });
+});
+
 describe('OpenAI chat request → Anthropic request', () => {
   it('carries system, images, tool calls and results, merging turns Anthropic needs alternating', () => {
     const body = {

@@ -4,6 +4,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import {
   admin,
+  eventually,
   fakeLog,
   leasesInUse,
   RELAY,
@@ -167,6 +168,45 @@ describe('errors in the Anthropic dialect', () => {
     });
     expect(chat.status).toBe(503);
     expect(((await chat.json()) as { error: { type: string } }).error.type).toBe('api_error');
+  });
+
+  it('refuses what a conversion cannot carry, naming the field, before the upstream sees it', async () => {
+    const carpool = await seedCarpool();
+    const chat = (extra: object) =>
+      relayFetch(`${RELAY}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${carpool.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-5',
+          messages: [{ role: 'user', content: 'hi' }],
+          ...extra,
+        }),
+      });
+    for (const [extra, field] of [
+      [{ n: 3 }, 'n: 3'],
+      [{ logprobs: true }, 'logprobs'],
+      [
+        { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } },
+        'response_format: json_schema',
+      ],
+      [{ stop: ['\n'] }, 'stop'],
+    ] as const) {
+      const res = await chat(extra);
+      expect(res.status, field).toBe(400);
+      expect(res.headers.get('x-should-retry')).toBe('false');
+      const body = (await res.json()) as { error: { type: string; message: string } };
+      expect(body.error.type).toBe('invalid_request_error');
+      expect(body.error.message.startsWith(field), body.error.message).toBe(true);
+    }
+    // Hints are dropped, not refused; text is what it always was.
+    const hinted = await chat({ seed: 7, presence_penalty: 0.5, response_format: { type: 'text' }, n: 1 });
+    expect(hinted.status).toBe(200);
+    await hinted.text();
+    expect(await fakeLog(carpool.tag)).toHaveLength(1);
+    await eventually(async () => ((await leasesInUse(carpool.accountId)) === 0 ? true : undefined));
+    // Like any request refused before an upstream call, the refusals bill nothing and log nothing.
+    const logged = await requestLogFor(carpool.keyId, 1);
+    expect(logged.map((r) => r.status)).toEqual([200]);
   });
 
   it('an account cooling down after a 5xx, a 529 or a rejected credential is not a rate limit', async () => {

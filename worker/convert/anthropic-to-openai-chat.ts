@@ -15,13 +15,15 @@
 // - `tools` (custom ones) → `function` tools (`input_schema` → `parameters`, `strict` kept);
 //   `tool_choice` auto|any|tool|none → "auto"|"required"|{function}|"none";
 //   `disable_parallel_tool_use` → `parallel_tool_calls: false`.
-// - `max_tokens`, `temperature`, `top_p`, `stop_sequences` → `stop` (first 4, OpenAI's limit),
+// - `max_tokens`, `temperature`, `top_p`, `stop_sequences` → `stop` (at most 4, OpenAI's limit),
 //   `stream` (always with `stream_options.include_usage`, which metering needs),
 //   `metadata.user_id` → `user` (first 64 characters). `model` is the account's model.
 // Request, dropped: server tools (`web_search_*`, `bash_*`, `text_editor_*`, …) and their blocks,
 //   `redacted_thinking` and Anthropic-signed `thinking` blocks, url and file-id documents and
-//   images, `citations`, `cache_control`, `thinking`, `top_k`, `context_management`, `output_config`
-//   (effort and structured output), `service_tier`, `container`, `mcp_servers`, `inference_geo`.
+//   images, `citations`, `cache_control`, `thinking`, `top_k`, `context_management`,
+//   `output_config.effort`, `service_tier`, `container`, `mcp_servers`, `inference_geo`.
+// Request, refused (400 naming the field, `messagesRefusal`): `output_config.format` (structured
+//   output would not be enforced) and more than 4 `stop_sequences`.
 //
 // Response (stream and whole body), carried: text and refusals → `text` blocks; `tool_calls` →
 //   `tool_use` blocks (streamed as `input_json_delta`); `reasoning_content` (or `reasoning`) →
@@ -79,6 +81,7 @@ interface ChatTool {
 export const anthropicToOpenAIChat: Conversion = {
   from: 'anthropic',
   to: 'openai-chat',
+  refusal: messagesRefusal,
   request: chatRequest,
   responseStream: (clientModel) => translateSse(new AnthropicEventsFromChat(clientModel)),
   responseBody: messageFromCompletion,
@@ -88,6 +91,19 @@ export const anthropicToOpenAIChat: Conversion = {
 };
 
 // ── Request ─────────────────────────────────────────────────────────────────────────────────────
+
+/** OpenAI's limit of stop sequences, which compatible servers keep. */
+const MAX_STOP = 4;
+
+/** What an OpenAI-compatible account cannot give an Anthropic client, named by its field. */
+function messagesRefusal(body: JsonObject): string | null {
+  if (objectOr(body.output_config)?.format != null)
+    return 'output_config.format: structured output is not enforced by an OpenAI-compatible account; ask for JSON in the prompt, or use an Anthropic account.';
+  const stops = listOf(body.stop_sequences).length;
+  if (stops > MAX_STOP)
+    return `stop_sequences: ${stops} sequences; an OpenAI-compatible account takes at most ${MAX_STOP}.`;
+  return null;
+}
 
 function chatRequest(body: JsonObject, model: string): JsonObject {
   const messages: ChatMessage[] = [];

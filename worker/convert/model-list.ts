@@ -36,6 +36,7 @@ export function modelListConversion(messages: Conversion): Conversion {
   return {
     from: messages.from,
     to: messages.to,
+    refusal: () => null,
     request: (body) => body,
     responseStream: () => new TransformStream(),
     responseBody: (body) => responseBody(body),

@@ -17,17 +17,19 @@
 //   {type:auto|any|none|tool}, `allowed_tools` by its mode; `parallel_tool_calls: false` →
 //   `disable_parallel_tool_use`.
 // - `max_completion_tokens` or `max_tokens` → `max_tokens` (4096 when absent: Anthropic requires it);
-//   `stop` → `stop_sequences` (whitespace-only ones left out); `temperature` clamped to [0, 1];
+//   `stop` → `stop_sequences`; `temperature` clamped to [0, 1];
 //   `top_p` unless `temperature` is also set (current Claude models refuse both); `stream`;
 //   `user` (or `safety_identifier`) → `metadata.user_id`. `model` is the account's model.
 // - `stream_options.include_usage` is not sent upstream but asks the response stream for its usage
 //   chunk: pass `responseStreamOptions(body)` to `responseStream`.
-// Request, dropped: `n`, `logprobs`, `top_logprobs`, `logit_bias`, `presence_penalty`,
-//   `frequency_penalty`, `seed`, `response_format` (JSON mode and schemas are not enforced),
-//   `reasoning_effort` (Anthropic thinking would then demand signed thinking blocks back, which an
-//   OpenAI client cannot give), `audio`, `modalities`, `prediction`, `web_search_options`, `store`,
-//   `metadata`, `service_tier`, `prompt_cache_key`, `verbosity`, `custom` tools, `input_audio` and
-//   file-id parts, and assistant `reasoning_content`.
+// Request, refused (400 naming the field, `chatRefusal`): what would change the answer the client
+//   gets: `n` > 1, `logprobs`/`top_logprobs`, a JSON `response_format`, `audio` output,
+//   `web_search_options`, `custom` tools, a whitespace-only `stop`, `input_audio` and file-id parts.
+// Request, dropped (hints an Anthropic account has no use for): `logit_bias`, `presence_penalty`,
+//   `frequency_penalty`, `seed`, `reasoning_effort` (Anthropic thinking would then demand signed
+//   thinking blocks back, which an OpenAI client cannot give), `modalities: ["text"]`,
+//   `prediction`, `store`, `metadata`, `service_tier`, `prompt_cache_key`, `verbosity`, and
+//   assistant `reasoning_content`.
 //
 // Response (stream and whole body), carried: text → `content`; `tool_use` → `tool_calls` (streamed
 //   as argument fragments); thinking → `reasoning_content` (the field DeepSeek made common, shown by
@@ -63,6 +65,7 @@ interface Turn {
 export const openAIChatToAnthropic: Conversion = {
   from: 'openai-chat',
   to: 'anthropic',
+  refusal: chatRefusal,
   request: anthropicRequest,
   responseStream: (clientModel, options) =>
     translateSse(new ChatChunksFromAnthropic(clientModel, options?.includeUsage === true)),
@@ -74,6 +77,37 @@ export const openAIChatToAnthropic: Conversion = {
 };
 
 // ── Request ─────────────────────────────────────────────────────────────────────────────────────
+
+const NOT_ON_ANTHROPIC = 'which an Anthropic account cannot do; use an OpenAI account for it';
+
+/** What an Anthropic account cannot give an OpenAI client, named by its field. */
+function chatRefusal(body: JsonObject): string | null {
+  const n = numberOr(body.n);
+  if (n !== undefined && n > 1) return `n: ${n} asks for several choices, ${NOT_ON_ANTHROPIC}.`;
+  if (body.logprobs === true || (numberOr(body.top_logprobs) ?? 0) > 0)
+    return `logprobs: asks for log probabilities, ${NOT_ON_ANTHROPIC}.`;
+  const format = stringOr(objectOr(body.response_format)?.type);
+  if (format && format !== 'text')
+    return `response_format: ${format} asks for enforced JSON, ${NOT_ON_ANTHROPIC} (or ask for JSON in the prompt).`;
+  if (body.audio != null || listOf(body.modalities).includes('audio'))
+    return `audio: asks for spoken output, ${NOT_ON_ANTHROPIC}.`;
+  if (body.web_search_options != null)
+    return `web_search_options: asks for a web search, ${NOT_ON_ANTHROPIC}.`;
+  if (listOf(body.tools).some((t) => isObject(t) && t.type === 'custom'))
+    return `tools: custom (free-form) tools, ${NOT_ON_ANTHROPIC}.`;
+  const stops = typeof body.stop === 'string' ? [body.stop] : listOf(body.stop);
+  if (stops.some((s) => typeof s === 'string' && s.trim() === ''))
+    return 'stop: a stop sequence of only whitespace, which Anthropic refuses.';
+  for (const message of listOf(body.messages)) {
+    for (const part of isObject(message) ? listOf(message.content) : []) {
+      if (!isObject(part)) continue;
+      if (part.type === 'input_audio') return `messages: an input_audio part, ${NOT_ON_ANTHROPIC}.`;
+      if (part.type === 'file' && !stringOr(objectOr(part.file)?.file_data))
+        return 'messages: a file part by file_id; send the file itself as file_data.';
+    }
+  }
+  return null;
+}
 
 function anthropicRequest(body: JsonObject, model: string): JsonObject {
   const system: string[] = [];

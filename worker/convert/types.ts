@@ -16,6 +16,12 @@ export interface Conversion {
   readonly from: Wire;
   /** The upstream account's wire. */
   readonly to: Wire;
+  /**
+   * Why this conversion cannot carry the request, naming the field, or null. A field whose loss
+   * would change what the client gets back (several choices, log probabilities, enforced JSON,
+   * audio) is refused rather than dropped; sampling hints the upstream lacks are dropped.
+   */
+  refusal(body: JsonObject): string | null;
   /** Client request body → upstream request body; `model` is the upstream model name. */
   request(body: JsonObject, model: string): JsonObject;
   /**

@@ -85,6 +85,12 @@ interface Plan {
 }
 
 /** An attempt that failed in a way another account might not. */
+/** The request asks what this account's conversion cannot carry: the client's mistake here, not the account's. */
+interface Refused {
+  kind: 'refused';
+  error: RelayError;
+}
+
 interface Failed {
   kind: 'failed';
   failure: UpstreamFailure;
@@ -173,6 +179,17 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     const { account, leaseId } = admission;
     tried.push(account.id);
     const outcome = await attemptOnce(env, account, request, startedAt, settlement);
+    if (outcome.kind === 'refused') {
+      // Nothing reached the upstream: the lease goes back with no word on the account's health.
+      settlement.finish({
+        outcome: 'failed',
+        status: outcome.error.status,
+        reading: null,
+        firstByteMs: null,
+        errorType: outcome.error.kind,
+      });
+      throw outcome.error;
+    }
     if (outcome.kind === 'served') {
       return respond(c, outcome, settlement, {
         attempts: attempt,
@@ -231,12 +248,15 @@ async function attemptOnce(
   request: RelayRequest,
   startedAt: number,
   settlement: Settlement,
-): Promise<Served | Failed> {
+): Promise<Served | Failed | Refused> {
   const plan = planFor(account, request);
   if (!plan) {
     const error = new RelayError('upstream', `This account (${account.provider}) cannot serve this API.`);
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer: null, error };
   }
+  const refusal = plan.conversion && request.json ? plan.conversion.refusal(request.json) : null;
+  if (refusal)
+    return { kind: 'refused', error: new RelayError('invalid_request', refusal, { retryable: false }) };
   let upstream: Response;
   let classified: ErrorClass | null = null;
   let controller: AbortController;

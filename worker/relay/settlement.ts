@@ -191,9 +191,11 @@ export class Settlement {
     const failure: UpstreamFailure | undefined =
       ending.failure ?? (streamFailed ? { kind: 'stream_failed' } : undefined);
     const windows = this.serving?.windows?.length ? { windows: this.serving.windows } : {};
+    // No word on the account when nothing was served: a client gone before any answer, or a
+    // request refused before it reached the upstream.
     const report: AttemptReport | undefined = failure
       ? { ok: false, failure, ...windows }
-      : ending.outcome === 'client_abort' && this.serving === null
+      : (ending.outcome === 'client_abort' || ending.outcome === 'failed') && this.serving === null
         ? undefined
         : { ok: true, firstByteMs: ending.firstByteMs, ...windows };
     const errorType = stalled
