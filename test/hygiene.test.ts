@@ -391,7 +391,7 @@ async function noUpstreamCall(carpool: Carpool): Promise<void> {
 }
 
 describe('?key= is a credential on the Gemini surface only, and never forwarded', () => {
-  it('Gemini: taken from the URL; upstream gets its own key and only alt=sse', async () => {
+  it("Gemini: taken from the URL; upstream gets its own key, only alt=sse and a list's paging", async () => {
     const carpool = await seedCarpoolWith({ provider: 'gemini' });
     const query = `key=${carpool.key}&%24fields=candidates&quotaUser=ana&prettyPrint=false`;
     const streamed = await relayFetch(
@@ -400,11 +400,25 @@ describe('?key= is a credential on the Gemini surface only, and never forwarded'
     );
     expect(streamed.status).toBe(200);
     await streamed.text();
-    const listed = await relayFetch(`${RELAY}/v1beta/models?${query}&pageSize=5`);
+    const listed = await relayFetch(`${RELAY}/v1beta/models?${query}&pageSize=5&pageToken=p2`);
     expect(listed.status).toBe(200);
     await listed.text();
+    // A stream asked without alt=sse (Google's JSON array) is refused, in Google's shape.
+    const arrayed = await relayFetch(
+      `${RELAY}/v1beta/models/gemini-2.5-flash:streamGenerateContent?${query}`,
+      {
+        method: 'POST',
+        body: JSON.stringify({ contents: [{ parts: [{ text: 'hi' }] }] }),
+      },
+    );
+    expect(arrayed.status).toBe(400);
+    const keyless = await relayFetch(`${RELAY}/v1beta/models`);
+    expect(((await keyless.json()) as { error: { message: string } }).error.message).toContain(
+      'x-goog-api-key',
+    );
+    expect(((await arrayed.json()) as { error: { message: string } }).error.message).toContain('?alt=sse');
     const log = await fakeLog(carpool.tag);
-    expect(log.map((entry) => entry.search)).toEqual(['?alt=sse', '']);
+    expect(log.map((entry) => entry.search)).toEqual(['?alt=sse', '?pageSize=5&pageToken=p2']);
     expect(log[0]!.headers['x-goog-api-key']).toBe(`sk-fake.${carpool.tag}.ok`);
     expect(JSON.stringify(log)).not.toContain(carpool.key);
   });
@@ -460,6 +474,16 @@ describe('?key= is a credential on the Gemini surface only, and never forwarded'
       expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
     }
     await noUpstreamCall(carpool);
+    // A key the relay does not know carries OpenAI's own code for it.
+    const unknown = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${carpool.key.slice(0, -4)}0000`,
+        'content-type': 'application/json',
+      },
+      body: chatBody,
+    });
+    expect(await unknown.json()).toMatchObject({ error: { code: 'invalid_api_key' } });
 
     const ok = await relayFetch(`${RELAY}/v1/chat/completions?key=${carpool.key}&api-version=1`, {
       method: 'POST',

@@ -56,13 +56,17 @@ export async function authenticate(env: Env, req: Request, now = Date.now()): Pr
   if (!key)
     throw new RelayError(
       'authentication',
-      'Missing API key: send it in x-api-key or Authorization: Bearer.',
+      new URL(req.url).pathname.startsWith('/v1beta/')
+        ? 'Missing API key: send it in x-goog-api-key (or ?key=).'
+        : 'Missing API key: send it in x-api-key or Authorization: Bearer.',
       { retryable: false },
     );
-  if (!isWellFormedApiKey(key))
-    throw new RelayError('authentication', 'Invalid API key.', { retryable: false });
+  // OpenAI's code for a key it does not know, which OpenAI clients recognise.
+  const invalid = () =>
+    new RelayError('authentication', 'Invalid API key.', { retryable: false, code: 'invalid_api_key' });
+  if (!isWellFormedApiKey(key)) throw invalid();
   const record = await findKey(env, await sha256Hex(key), now);
-  if (!record) throw new RelayError('authentication', 'Invalid API key.', { retryable: false });
+  if (!record) throw invalid();
   if (record.status !== 'active')
     throw new RelayError('permission', 'This API key has been revoked.', { retryable: false });
   checkExpiry(record, now);

@@ -15,7 +15,8 @@ const METHODS: Record<string, { operation: Operation['kind']; stream: boolean }>
 
 export const geminiSurface = new Hono<AppEnv>();
 
-geminiSurface.get('/v1beta/models', (c) => relayModels(c, 'gemini'));
+// Paging (`pageSize`, `pageToken`) is the upstream's; the adapter passes only those on.
+geminiSurface.get('/v1beta/models', (c) => relayModels(c, 'gemini', new URL(c.req.url).search));
 
 geminiSurface.post('/v1beta/models/:target', (c) => {
   const target = c.req.param('target');
@@ -26,5 +27,13 @@ geminiSurface.post('/v1beta/models/:target', (c) => {
     throw new RelayError('not_found', `Unknown method ${clip(target, MODEL_NAME_MAX)}.`);
   }
   checkModelName(model);
+  // Without `alt=sse` Google streams one JSON array; the relay serves (and meters) events only,
+  // which is what the Google SDKs and Gemini CLI ask for.
+  if (method.stream && new URL(c.req.url).searchParams.get('alt') !== 'sse')
+    throw new RelayError(
+      'invalid_request',
+      'streamGenerateContent is served as server-sent events here: add ?alt=sse, as the Google SDKs and Gemini CLI do.',
+      { retryable: false },
+    );
   return relayJson(c, { wire: 'gemini', operation: method.operation, model, stream: method.stream });
 });

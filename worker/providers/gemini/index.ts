@@ -1,10 +1,11 @@
 // Google Gemini API (generativelanguage.googleapis.com): the model and method are in the path,
-// the key in `x-goog-api-key`. The client's own query string is never forwarded: Gemini clients
-// may put their relay key in `?key=`, and `alt=sse` is the adapter's own.
+// the key in `x-goog-api-key`. Of the client's query string only a model list's paging
+// (`pageSize`, `pageToken`) is forwarded: Gemini clients may put their relay key in `?key=`, and
+// `alt=sse` is the adapter's own.
 import { isObject } from '../../json';
 import { type HeaderPolicy, retryAfterMs, upstreamHeaders, withBase } from '../headers';
 import type { ErrorClass, Operation, ProviderAdapter } from '../types';
-import { joinUrl } from '../url';
+import { joinUrl, pickQuery } from '../url';
 
 /**
  * Only the client library's name (`x-goog-api-client`). Google's other system parameters stay:
@@ -21,7 +22,7 @@ function geminiPath(operation: Operation): string {
   const model = encodeURIComponent(operation.model.replace(/^models\//, ''));
   switch (operation.kind) {
     case 'models':
-      return '/v1beta/models';
+      return `/v1beta/models${pickQuery(operation.search, ['pageSize', 'pageToken'])}`;
     case 'count_tokens':
       return `/v1beta/models/${model}:countTokens`;
     case 'generate':
