@@ -253,14 +253,104 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await checkPage(owner, 'statements');
   });
 
+  it('the owner sets a $200 plan split evenly on the statements page; the statement shows each one’s part of that bill', async () => {
+    const price = owner.getByRole('form', { name: 'The account’s price' });
+    const split = owner.getByRole('form', { name: 'How the bill is split' });
+    // Not an amount: refused in words, nothing sent.
+    await price.getByLabel('Monthly fee (US$)').fill('two hundred');
+    await price.getByRole('button', { name: 'Save the price' }).click();
+    await price
+      .getByRole('alert')
+      .getByText(/^Enter the monthly fee in dollars/)
+      .waitFor();
+    // A fee-only $200 plan.
+    await price.getByLabel('Monthly fee (US$)').fill('200');
+    await price.getByLabel('Bill usage at API price').uncheck();
+    await price.getByRole('button', { name: 'Save the price' }).click();
+    await price.getByRole('status').getByText('Saved.').waitFor();
+    await owner.getByTestId('statement-bill').getByText('$200.00', { exact: true }).waitFor();
+    // Split evenly between Olga and Mia; the confirmation survives the form showing the new settings.
+    await split.getByLabel('Split mode').selectOption('even');
+    await split.getByRole('button', { name: 'Save settings' }).click();
+    await split.getByRole('status').getByText('Saved.').waitFor();
+    await until(
+      async () =>
+        (await owner.getByRole('row', { name: /Mia/ }).getByTestId('line-amount').textContent()) ===
+        '$100.00',
+      'Mia’s half of the plan',
+      15_000,
+    );
+    await expect(
+      owner.getByRole('row', { name: /Mia/ }).getByTestId('line-owes').textContent(),
+    ).resolves.toBe('$100.00');
+    await expect(owner.getByTestId('owed-to-payer').textContent()).resolves.toBe(
+      'owed by the others: $100.00',
+    );
+    await expect(owner.getByTestId('statement-total').textContent()).resolves.toBe('$200.00');
+    // The form shows what is stored.
+    await expect(price.getByLabel('Monthly fee (US$)').inputValue()).resolves.toBe('200.00');
+    await expect(price.getByLabel('Bill usage at API price').isChecked()).resolves.toBe(false);
+    await checkPage(owner, 'statements-fee');
+
+    // Back to no fee, usage at API price, split by usage, for the months closed below.
+    await price.getByLabel('Monthly fee (US$)').fill('0');
+    await price.getByLabel('Bill usage at API price').check();
+    await price.getByRole('button', { name: 'Save the price' }).click();
+    await price.getByRole('status').getByText('Saved.').waitFor();
+    await split.getByLabel('Split mode').selectOption('usage');
+    await split.getByRole('button', { name: 'Save settings' }).click();
+    await split.getByRole('status').getByText('Saved.').waitFor();
+    await until(
+      async () =>
+        (await owner.getByTestId('statement-bill').textContent()) !== '$200.00' &&
+        (await owner.getByRole('row', { name: /Mia/ }).getByTestId('line-amount').textContent()) ===
+          (await owner.getByTestId('statement-bill').textContent()),
+      'the bill back to usage alone',
+      15_000,
+    );
+  });
+
+  it('an enterprise group’s statement has no fee payer', async () => {
+    const groupId = await owner.evaluate(async () => {
+      const post = async (path: string, body: unknown) => {
+        const response = await fetch(`/api/v1${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+        return (await response.json()) as { id: string };
+      };
+      const me = (await (await fetch('/api/v1/me')).json()) as { userId: string };
+      const enterprise = await post('/enterprises', { name: 'Acme' });
+      const group = await post('/groups', {
+        name: 'Acme crew',
+        kind: 'enterprise',
+        enterpriseId: enterprise.id,
+      });
+      await post(`/groups/${group.id}/members`, { userId: me.userId });
+      return group.id;
+    });
+    await owner.goto(`${relay.url}/groups/${groupId}/statements`);
+    await owner.getByTestId('statement-lines').waitFor();
+    await owner.getByRole('heading', { name: 'How the bill is split' }).waitFor();
+    await expect(owner.getByRole('columnheader', { name: 'Owes the payer' }).count()).resolves.toBe(0);
+    await expect(owner.getByText('Fee payer', { exact: true }).count()).resolves.toBe(0);
+    await expect(owner.getByRole('form', { name: 'The account’s price' }).count()).resolves.toBe(0);
+    await owner.getByText(/^This is an enterprise group/).waitFor();
+    await checkPage(owner, 'statements-enterprise');
+  });
+
   it('closes last month (the group backdated into it), views it, marks it settled and downloads the CSV', async () => {
     const now = new Date();
     const lastMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1);
     const month = new Date(lastMonth).toISOString().slice(0, 7);
     backdateGroup(relay, state.groupId, lastMonth + 3_600_000, lastMonth + 2 * 3_600_000);
-    await owner.reload();
+    await owner.goto(`${relay.url}/groups/${state.groupId}/statements`);
     await owner.getByLabel('Close a month').selectOption(month);
+    // Closing is for good: asked twice.
     await owner.getByRole('button', { name: `Close ${month}` }).click();
+    await owner.getByRole('button', { name: `Close ${month} for good` }).click();
     await owner.getByRole('link', { name: `View ${month}` }).click();
     await owner.getByRole('heading', { name: `Olga and friends: statement for ${month}` }).waitFor();
     const bill = await owner.getByTestId('statement-bill').textContent();
