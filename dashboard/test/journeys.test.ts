@@ -253,7 +253,7 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await checkPage(owner, 'statements');
   });
 
-  it('the owner sets a $200 plan split evenly on the statements page; the statement shows each one’s part of that bill', async () => {
+  it('the owner sets a $200 plan split evenly on the statements page; every view shows each one’s part of that bill', async () => {
     const price = owner.getByRole('form', { name: 'The account’s price' });
     const split = owner.getByRole('form', { name: 'How the bill is split' });
     // Not an amount: refused in words, nothing sent.
@@ -292,7 +292,24 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await expect(price.getByLabel('Bill usage at API price').isChecked()).resolves.toBe(false);
     await checkPage(owner, 'statements-fee');
 
+    // The member home: her part of the bill, not her usage at API price.
+    await member.goto(`${relay.url}/`);
+    await expect(member.getByTestId('my-amount').textContent()).resolves.toBe('$100.00');
+    await expect(member.getByTestId('my-share').textContent()).resolves.toBe('50%');
+    await expect(member.getByTestId('group-bill').textContent()).resolves.toContain('$200.00');
+    await expect(member.getByTestId('my-cost').textContent()).resolves.not.toBe('$100.00');
+    await checkPage(member, 'member-home-fee');
+
+    // The owner's group page: the bill and each member's part of it.
+    await owner.goto(`${relay.url}/groups/${state.groupId}`);
+    await expect(owner.getByTestId('group-bill').textContent()).resolves.toBe('$200.00');
+    const mia = owner.getByRole('row', { name: /Mia/ });
+    await expect(mia.getByTestId('member-amount').textContent()).resolves.toBe('$100.00');
+    await expect(mia.textContent()).resolves.toContain('50%');
+    await checkPage(owner, 'group-owner-fee');
+
     // Back to no fee, usage at API price, split by usage, for the months closed below.
+    await owner.getByRole('link', { name: 'Statements' }).click();
     await price.getByLabel('Monthly fee (US$)').fill('0');
     await price.getByLabel('Bill usage at API price').check();
     await price.getByRole('button', { name: 'Save the price' }).click();
@@ -310,7 +327,7 @@ describe.sequential('a carpool from setup to shared usage', () => {
     );
   });
 
-  it('an enterprise group’s statement has no fee payer', async () => {
+  it('an enterprise group is shown as one: no carpool account, no fee payer', async () => {
     const groupId = await owner.evaluate(async () => {
       const post = async (path: string, body: unknown) => {
         const response = await fetch(`/api/v1${path}`, {
@@ -331,6 +348,24 @@ describe.sequential('a carpool from setup to shared usage', () => {
       await post(`/groups/${group.id}/members`, { userId: me.userId });
       return group.id;
     });
+    const accountReads: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes(`/groups/${groupId}/account`)) accountReads.push(r.url());
+    };
+    owner.on('request', onRequest);
+    await owner.goto(`${relay.url}/`);
+    const enterpriseGroups = owner.getByRole('region', { name: 'My enterprise groups' });
+    const card = enterpriseGroups.locator('section', {
+      has: owner.getByRole('heading', { name: 'Acme crew' }),
+    });
+    await card.getByTestId('my-amount').waitFor();
+    await card.getByTestId('enterprise-group').waitFor();
+    await expect(card.getByRole('heading', { name: 'Group account' }).count()).resolves.toBe(0);
+    await expect(card.getByText('No account is bound').count()).resolves.toBe(0);
+    owner.off('request', onRequest);
+    expect(accountReads).toEqual([]);
+    await checkPage(owner, 'member-home-enterprise');
+
     await owner.goto(`${relay.url}/groups/${groupId}/statements`);
     await owner.getByTestId('statement-lines').waitFor();
     await owner.getByRole('heading', { name: 'How the bill is split' }).waitFor();
@@ -447,6 +482,17 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await settings.getByLabel('Members at most').fill('8');
     await settings.getByRole('button', { name: 'Save' }).click();
     await owner.getByText('2 / 8').waitFor();
+
+    // An invite link is revoked only when asked twice (the used ones are not listed).
+    await owner.getByText('Create an invite link').click();
+    await owner.getByRole('button', { name: 'Create link' }).click();
+    await owner.getByRole('button', { name: 'Revoke', exact: true }).click();
+    await owner.getByRole('button', { name: /^Revoke the link/ }).click();
+    await until(
+      async () => (await owner.getByRole('button', { name: 'Revoke', exact: true }).count()) === 0,
+      'the invite revoked',
+      15_000,
+    );
   });
 
   it('the owner replaces the account’s API key: a failing key cannot be saved, a working one can', async () => {
