@@ -147,7 +147,8 @@ describe.sequential('a carpool from setup to shared usage', () => {
       return (await owner.getByTestId('group-requests').textContent()) === '2';
     }, "the group's two requests");
     const row = owner.getByRole('row', { name: /Mia/ });
-    await expect(row.textContent()).resolves.toContain('100%');
+    // Her share of the bill, once the statement preview is read.
+    await row.getByText('100%', { exact: true }).waitFor();
     await expect(owner.getByRole('row', { name: /claude-haiku-4-5/ }).count()).resolves.toBe(1);
     await checkPage(owner, 'group-owner-usage');
   });
@@ -266,13 +267,24 @@ describe.sequential('a carpool from setup to shared usage', () => {
     // A fee-only $200 plan.
     await price.getByLabel('Monthly fee (US$)').fill('200');
     await price.getByLabel('Bill usage at API price').uncheck();
+    // "Saved." stays once the form shows what is stored again (it is remounted with the re-read account).
+    const accountRead = owner.waitForResponse(
+      (r) => r.url().endsWith(`/groups/${state.groupId}/account`) && r.request().method() === 'GET',
+    );
     await price.getByRole('button', { name: 'Save the price' }).click();
-    await price.getByRole('status').getByText('Saved.').waitFor();
+    await accountRead;
+    await owner.waitForTimeout(300);
+    await price.getByRole('status').getByText('Saved.').waitFor({ timeout: 1000 });
     await owner.getByTestId('statement-bill').getByText('$200.00', { exact: true }).waitFor();
     // Split evenly between Olga and Mia; the confirmation survives the form showing the new settings.
+    const groupRead = owner.waitForResponse(
+      (r) => r.url().endsWith(`/groups/${state.groupId}`) && r.request().method() === 'GET',
+    );
     await split.getByLabel('Split mode').selectOption('even');
     await split.getByRole('button', { name: 'Save settings' }).click();
-    await split.getByRole('status').getByText('Saved.').waitFor();
+    await groupRead;
+    await owner.waitForTimeout(300);
+    await split.getByRole('status').getByText('Saved.').waitFor({ timeout: 1000 });
     await until(
       async () =>
         (await owner.getByRole('row', { name: /Mia/ }).getByTestId('line-amount').textContent()) ===
@@ -302,7 +314,7 @@ describe.sequential('a carpool from setup to shared usage', () => {
 
     // The owner's group page: the bill and each member's part of it.
     await owner.goto(`${relay.url}/groups/${state.groupId}`);
-    await expect(owner.getByTestId('group-bill').textContent()).resolves.toBe('$200.00');
+    await owner.getByTestId('group-bill').getByText('$200.00', { exact: true }).waitFor();
     const mia = owner.getByRole('row', { name: /Mia/ });
     await expect(mia.getByTestId('member-amount').textContent()).resolves.toBe('$100.00');
     await expect(mia.textContent()).resolves.toContain('50%');

@@ -163,16 +163,19 @@ export default function GroupPage() {
   // The month's bill and each one's part of it, exactly as the statement preview splits it.
   const statement = useCurrentStatement(id);
   const me = useMe();
-  if (group.isPending || usage.isPending || statement.isPending) return <Loading />;
+  if (group.isPending || usage.isPending) return <Loading />;
   if (group.isError) return <ErrorMessage error={group.error} />;
-  if (statement.isError) return <ErrorMessage error={statement.error} />;
   const g = group.data;
   const totals = usage.data?.totals;
   const members = g.members.length;
+  // The members, invites and settings do not wait for the bill: its figures read "—" until it comes.
   const bill = statement.data;
-  const precision = statementPrecision(bill);
-  const money = (micros: number) => formatMicrosAt(micros, precision.money, language);
-  const lineOf = (userId: string) => bill.lines.find((l) => l.userId === userId);
+  const precision = bill ? statementPrecision(bill) : null;
+  const money = (micros: number | undefined) =>
+    precision && micros !== undefined ? formatMicrosAt(micros, precision.money, language) : '—';
+  const usageCost = (micros: number | undefined) =>
+    precision && micros !== undefined ? formatMicrosAt(micros, precision.usage, language) : '—';
+  const lineOf = (userId: string) => bill?.lines.find((l) => l.userId === userId);
   return (
     <>
       <h1>{g.name}</h1>
@@ -188,16 +191,12 @@ export default function GroupPage() {
         />
         <Stat
           label={t('group.bill')}
-          value={<span data-testid="group-bill">{money(bill.totals.billMicros)}</span>}
-          hint={t('group.billHint', { mode: t(`st.mode.${bill.splitMode}`) })}
+          value={<span data-testid="group-bill">{money(bill?.totals.billMicros)}</span>}
+          hint={bill && t('group.billHint', { mode: t(`st.mode.${bill.splitMode}`) })}
         />
         <Stat
           label={t('group.usageCost')}
-          value={
-            <span data-testid="group-cost">
-              {formatMicrosAt(bill.totals.costMicros, precision.usage, language)}
-            </span>
-          }
+          value={<span data-testid="group-cost">{usageCost(bill?.totals.costMicros)}</span>}
           hint={t('group.usageCostHint')}
         />
         <Stat label={t('group.members')} value={`${members} / ${g.maxMembers}`} />
@@ -221,6 +220,7 @@ export default function GroupPage() {
       </Card>
 
       <Card title={t('group.memberCosts', { n: members, max: g.maxMembers })}>
+        <ErrorMessage error={statement.error} />
         <div className="table-wrap">
           <table>
             <thead>
@@ -244,12 +244,10 @@ export default function GroupPage() {
                       <small className="muted">{m.email}</small>
                     </td>
                     <td className="num">{formatCount(line?.requests ?? 0, language)}</td>
-                    <td className="num">
-                      {formatMicrosAt(line?.costMicros ?? 0, precision.usage, language)}
-                    </td>
-                    <td className="num">{formatPpm(line?.sharePpm ?? 0, language)}</td>
+                    <td className="num">{usageCost(bill ? (line?.costMicros ?? 0) : undefined)}</td>
+                    <td className="num">{bill ? formatPpm(line?.sharePpm ?? 0, language) : '—'}</td>
                     <td className="num" data-testid="member-amount">
-                      {money(line?.amountMicros ?? 0)}
+                      {money(bill ? (line?.amountMicros ?? 0) : undefined)}
                     </td>
                     <td>
                       <MemberActions groupId={id} member={m} self={m.userId === me.data?.userId} />
