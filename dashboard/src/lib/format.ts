@@ -27,7 +27,7 @@ export function roundMicros(micros: number, decimals: number): number {
   const unit = 10 ** (6 - decimals);
   const abs = Math.abs(Math.trunc(micros));
   const rounded = Math.floor((abs + unit / 2) / unit) * unit;
-  return micros < 0 ? -rounded : rounded;
+  return micros < 0 && rounded > 0 ? -rounded : rounded;
 }
 
 /** Micro-dollars as dollars with exactly `decimals` decimals (2–6): one statement's common precision. */
