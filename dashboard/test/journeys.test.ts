@@ -147,7 +147,8 @@ describe.sequential('a carpool from setup to shared usage', () => {
       return (await owner.getByTestId('group-requests').textContent()) === '2';
     }, "the group's two requests");
     const row = owner.getByRole('row', { name: /Mia/ });
-    await expect(row.textContent()).resolves.toContain('100%');
+    // Her share of the bill, once the statement preview is read.
+    await row.getByText('100%', { exact: true }).waitFor();
     await expect(owner.getByRole('row', { name: /claude-haiku-4-5/ }).count()).resolves.toBe(1);
     await checkPage(owner, 'group-owner-usage');
   });
@@ -253,14 +254,150 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await checkPage(owner, 'statements');
   });
 
+  it('the owner sets a $200 plan split evenly on the statements page; every view shows each one’s part of that bill', async () => {
+    const price = owner.getByRole('form', { name: 'The account’s price' });
+    const split = owner.getByRole('form', { name: 'How the bill is split' });
+    // Not an amount: refused in words, nothing sent.
+    await price.getByLabel('Monthly fee (US$)').fill('two hundred');
+    await price.getByRole('button', { name: 'Save the price' }).click();
+    await price
+      .getByRole('alert')
+      .getByText(/^Enter the monthly fee in dollars/)
+      .waitFor();
+    // A fee-only $200 plan.
+    await price.getByLabel('Monthly fee (US$)').fill('200');
+    await price.getByLabel('Bill usage at API price').uncheck();
+    // "Saved." stays once the form shows what is stored again (it is remounted with the re-read account).
+    const accountRead = owner.waitForResponse(
+      (r) => r.url().endsWith(`/groups/${state.groupId}/account`) && r.request().method() === 'GET',
+    );
+    await price.getByRole('button', { name: 'Save the price' }).click();
+    await accountRead;
+    await owner.waitForTimeout(300);
+    await price.getByRole('status').getByText('Saved.').waitFor({ timeout: 1000 });
+    await owner.getByTestId('statement-bill').getByText('$200.00', { exact: true }).waitFor();
+    // Split evenly between Olga and Mia; the confirmation survives the form showing the new settings.
+    const groupRead = owner.waitForResponse(
+      (r) => r.url().endsWith(`/groups/${state.groupId}`) && r.request().method() === 'GET',
+    );
+    await split.getByLabel('Split mode').selectOption('even');
+    await split.getByRole('button', { name: 'Save settings' }).click();
+    await groupRead;
+    await owner.waitForTimeout(300);
+    await split.getByRole('status').getByText('Saved.').waitFor({ timeout: 1000 });
+    await until(
+      async () =>
+        (await owner.getByRole('row', { name: /Mia/ }).getByTestId('line-amount').textContent()) ===
+        '$100.00',
+      'Mia’s half of the plan',
+      15_000,
+    );
+    await expect(
+      owner.getByRole('row', { name: /Mia/ }).getByTestId('line-owes').textContent(),
+    ).resolves.toBe('$100.00');
+    await expect(owner.getByTestId('owed-to-payer').textContent()).resolves.toBe(
+      'owed by the others: $100.00',
+    );
+    await expect(owner.getByTestId('statement-total').textContent()).resolves.toBe('$200.00');
+    // The form shows what is stored.
+    await expect(price.getByLabel('Monthly fee (US$)').inputValue()).resolves.toBe('200.00');
+    await expect(price.getByLabel('Bill usage at API price').isChecked()).resolves.toBe(false);
+    await checkPage(owner, 'statements-fee');
+
+    // The member home: her part of the bill, not her usage at API price.
+    await member.goto(`${relay.url}/`);
+    await expect(member.getByTestId('my-amount').textContent()).resolves.toBe('$100.00');
+    await expect(member.getByTestId('my-share').textContent()).resolves.toBe('50%');
+    await expect(member.getByTestId('group-bill').textContent()).resolves.toContain('$200.00');
+    await expect(member.getByTestId('my-cost').textContent()).resolves.not.toBe('$100.00');
+    await checkPage(member, 'member-home-fee');
+
+    // The owner's group page: the bill and each member's part of it.
+    await owner.goto(`${relay.url}/groups/${state.groupId}`);
+    await owner.getByTestId('group-bill').getByText('$200.00', { exact: true }).waitFor();
+    const mia = owner.getByRole('row', { name: /Mia/ });
+    await expect(mia.getByTestId('member-amount').textContent()).resolves.toBe('$100.00');
+    await expect(mia.textContent()).resolves.toContain('50%');
+    await checkPage(owner, 'group-owner-fee');
+
+    // Back to no fee, usage at API price, split by usage, for the months closed below.
+    await owner.getByRole('link', { name: 'Statements' }).click();
+    await price.getByLabel('Monthly fee (US$)').fill('0');
+    await price.getByLabel('Bill usage at API price').check();
+    await price.getByRole('button', { name: 'Save the price' }).click();
+    await price.getByRole('status').getByText('Saved.').waitFor();
+    await split.getByLabel('Split mode').selectOption('usage');
+    await split.getByRole('button', { name: 'Save settings' }).click();
+    await split.getByRole('status').getByText('Saved.').waitFor();
+    await until(
+      async () =>
+        (await owner.getByTestId('statement-bill').textContent()) !== '$200.00' &&
+        (await owner.getByRole('row', { name: /Mia/ }).getByTestId('line-amount').textContent()) ===
+          (await owner.getByTestId('statement-bill').textContent()),
+      'the bill back to usage alone',
+      15_000,
+    );
+  });
+
+  it('an enterprise group is shown as one: no carpool account, no fee payer', async () => {
+    const groupId = await owner.evaluate(async () => {
+      const post = async (path: string, body: unknown) => {
+        const response = await fetch(`/api/v1${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+        return (await response.json()) as { id: string };
+      };
+      const me = (await (await fetch('/api/v1/me')).json()) as { userId: string };
+      const enterprise = await post('/enterprises', { name: 'Acme' });
+      const group = await post('/groups', {
+        name: 'Acme crew',
+        kind: 'enterprise',
+        enterpriseId: enterprise.id,
+      });
+      await post(`/groups/${group.id}/members`, { userId: me.userId });
+      return group.id;
+    });
+    const accountReads: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes(`/groups/${groupId}/account`)) accountReads.push(r.url());
+    };
+    owner.on('request', onRequest);
+    await owner.goto(`${relay.url}/`);
+    const enterpriseGroups = owner.getByRole('region', { name: 'My enterprise groups' });
+    const card = enterpriseGroups.locator('section', {
+      has: owner.getByRole('heading', { name: 'Acme crew' }),
+    });
+    await card.getByTestId('my-amount').waitFor();
+    await card.getByTestId('enterprise-group').waitFor();
+    await expect(card.getByRole('heading', { name: 'Group account' }).count()).resolves.toBe(0);
+    await expect(card.getByText('No account is bound').count()).resolves.toBe(0);
+    owner.off('request', onRequest);
+    expect(accountReads).toEqual([]);
+    await checkPage(owner, 'member-home-enterprise');
+
+    await owner.goto(`${relay.url}/groups/${groupId}/statements`);
+    await owner.getByTestId('statement-lines').waitFor();
+    await owner.getByRole('heading', { name: 'How the bill is split' }).waitFor();
+    await expect(owner.getByRole('columnheader', { name: 'Owes the payer' }).count()).resolves.toBe(0);
+    await expect(owner.getByText('Fee payer', { exact: true }).count()).resolves.toBe(0);
+    await expect(owner.getByRole('form', { name: 'The account’s price' }).count()).resolves.toBe(0);
+    await owner.getByText(/^This is an enterprise group/).waitFor();
+    await checkPage(owner, 'statements-enterprise');
+  });
+
   it('closes last month (the group backdated into it), views it, marks it settled and downloads the CSV', async () => {
     const now = new Date();
     const lastMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1);
     const month = new Date(lastMonth).toISOString().slice(0, 7);
     backdateGroup(relay, state.groupId, lastMonth + 3_600_000, lastMonth + 2 * 3_600_000);
-    await owner.reload();
+    await owner.goto(`${relay.url}/groups/${state.groupId}/statements`);
     await owner.getByLabel('Close a month').selectOption(month);
+    // Closing is for good: asked twice.
     await owner.getByRole('button', { name: `Close ${month}` }).click();
+    await owner.getByRole('button', { name: `Close ${month} for good` }).click();
     await owner.getByRole('link', { name: `View ${month}` }).click();
     await owner.getByRole('heading', { name: `Olga and friends: statement for ${month}` }).waitFor();
     const bill = await owner.getByTestId('statement-bill').textContent();
@@ -357,6 +494,17 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await settings.getByLabel('Members at most').fill('8');
     await settings.getByRole('button', { name: 'Save' }).click();
     await owner.getByText('2 / 8').waitFor();
+
+    // An invite link is revoked only when asked twice (the used ones are not listed).
+    await owner.getByText('Create an invite link').click();
+    await owner.getByRole('button', { name: 'Create link' }).click();
+    await owner.getByRole('button', { name: 'Revoke', exact: true }).click();
+    await owner.getByRole('button', { name: /^Revoke the link/ }).click();
+    await until(
+      async () => (await owner.getByRole('button', { name: 'Revoke', exact: true }).count()) === 0,
+      'the invite revoked',
+      15_000,
+    );
   });
 
   it('the owner replaces the account’s API key: a failing key cannot be saved, a working one can', async () => {

@@ -3,7 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
-import { formatMicros, formatShare, formatTokens, monthStart, parseDollars } from '../src/lib/format';
+import {
+  formatMicros,
+  formatMicrosAt,
+  formatShare,
+  formatTokens,
+  monthStart,
+  parseDollars,
+  precisionFor,
+  roundMicros,
+} from '../src/lib/format';
 import { connectionInput, inviteInputFromForm, inviteLink, keyRulesFromForm } from '../src/lib/forms';
 import { answerText, familyOf, probeModel } from '../src/lib/probe';
 import { safeNext } from '../src/lib/redirect';
@@ -25,6 +34,24 @@ describe('money', () => {
     expect(parseDollars('1.0000001')).toBeNull();
     expect(parseDollars('-1')).toBeNull();
     expect(parseDollars('abc')).toBeNull();
+  });
+  it('rounds micro-dollars half away from zero to a number of decimals, staying integers', () => {
+    expect(roundMicros(17_500, 2)).toBe(20_000);
+    expect(roundMicros(14_999, 2)).toBe(10_000);
+    expect(roundMicros(-5_000, 2)).toBe(-10_000);
+    expect(roundMicros(-4_999, 2)).toBe(0);
+    expect(roundMicros(33_333_334, 6)).toBe(33_333_334);
+    expect(formatMicrosAt(17_500, 4)).toBe('$0.0175');
+    expect(formatMicrosAt(-1_005_000, 2)).toBe('-$1.01');
+    expect(formatMicrosAt(1_234_000_000, 2)).toBe('$1,234.00');
+  });
+  it('picks the fewest decimals at which the parts add up as shown', () => {
+    expect(precisionFor([{ parts: [50_000_000, 50_000_000], whole: 100_000_000 }])).toBe(2);
+    expect(precisionFor([{ parts: [17_500, 17_500, 17_500, 17_500], whole: 70_000 }])).toBe(4);
+    expect(precisionFor([{ parts: [1, 2], whole: 3 }])).toBe(6);
+    // A part that is not zero must not read $0.00 unless allowed.
+    expect(precisionFor([{ parts: [396, 0], whole: 396 }])).toBe(4);
+    expect(precisionFor([{ parts: [200_000_000, 396], whole: 200_000_396, keepNonZero: false }])).toBe(2);
   });
   it('shares are percentages of the whole, 0 when there is nothing', () => {
     expect(formatShare(1, 3)).toBe('33.3%');

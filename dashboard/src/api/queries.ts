@@ -12,6 +12,9 @@ export const keys = {
   groupKeys: (id: string) => ['group', id, 'keys'] as const,
   groupInvites: (id: string) => ['group', id, 'invites'] as const,
   usage: (groupId: string, from: number) => ['usage', groupId, from] as const,
+  statements: (groupId: string) => ['group', groupId, 'statements'] as const,
+  currentStatement: (groupId: string) => ['group', groupId, 'statements', 'current'] as const,
+  statement: (groupId: string, month: string) => ['group', groupId, 'statements', month] as const,
   myKeys: ['keys'] as const,
   sessions: ['sessions'] as const,
   tokens: ['tokens'] as const,
@@ -69,5 +72,17 @@ export function useGroupUsage(groupId: string, from: number) {
   return useQuery({
     queryKey: keys.usage(groupId, from),
     queryFn: () => must(api.GET('/usage', { params: { query: { groupId, from } } })),
+  });
+}
+
+/**
+ * The current month's bill as the statement preview computes it (fee + metered, split by the
+ * group's mode): what each member owes so far. The member home and the group page show it.
+ */
+export function useCurrentStatement(groupId: string, enabled = true) {
+  return useQuery({
+    queryKey: keys.currentStatement(groupId),
+    enabled,
+    queryFn: () => must(api.GET('/groups/{id}/statements/current', { params: { path: { id: groupId } } })),
   });
 }

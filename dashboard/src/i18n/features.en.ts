@@ -10,6 +10,7 @@ export const featuresEn = {
     'Computed now from the current settings and usage; it becomes final when the month is closed.',
   'st.bill': 'Bill',
   'st.billParts': 'fee {fee} + metered {metered}',
+  'st.billMeteredOnly': 'metered cost only: the enterprise pays its accounts’ fees',
   'st.splitMode': 'Split mode',
   'st.mode.usage': 'By usage',
   'st.mode.even': 'Evenly',
@@ -55,6 +56,7 @@ export const featuresEn = {
   'st.closeMonth': 'Close a month',
   'st.closeHint': 'A closed statement never changes. Months close by themselves an hour after they end.',
   'st.closeSubmit': 'Close {month}',
+  'st.closeConfirm': 'Close {month} for good',
   'st.closedTitle': '{name}: statement for {month}',
   'st.closedOn': 'Closed {at}',
   'st.back': 'All statements',
@@ -64,6 +66,17 @@ export const featuresEn = {
   'st.timeZoneHint': 'IANA name, e.g. Asia/Shanghai: months are calendar months there.',
   'st.save': 'Save settings',
   'st.saved': 'Saved.',
+  'st.enterpriseFees':
+    'This is an enterprise group: it is served by the enterprise’s pools, whose fees the enterprise pays, so its bill is its metered cost and nobody owes a fee payer.',
+  'st.price.title': 'The account’s price',
+  'st.price.fee': 'Monthly fee (US$)',
+  'st.price.feeHint': 'A fixed fee split with the usage, e.g. 200 for a $200-a-month plan; 0 for none.',
+  'st.price.metered': 'Bill usage at API price',
+  'st.price.meteredHint':
+    'Off for a fee-only subscription: its usage still weighs the split by usage, but the bill is the fee.',
+  'st.price.save': 'Save the price',
+  'st.price.invalid': 'Enter the monthly fee in dollars, e.g. 200 or 19.99 (at most 1,000,000).',
+  'st.price.unbound': 'Bind an account to the group to set its monthly fee.',
 
   'log.filters': 'Filters',
   'log.key': 'Key',

@@ -19,6 +19,57 @@ export function formatMicros(micros: number, locale = 'en'): string {
   return `${sign}$${text}`;
 }
 
+/**
+ * Micro-dollars rounded (half away from zero) to `decimals` (0–6) decimal places of a dollar, still
+ * integer micro-dollars: what a figure shown with that many decimals stands for.
+ */
+export function roundMicros(micros: number, decimals: number): number {
+  const unit = 10 ** (6 - decimals);
+  const abs = Math.abs(Math.trunc(micros));
+  const rounded = Math.floor((abs + unit / 2) / unit) * unit;
+  return micros < 0 && rounded > 0 ? -rounded : rounded;
+}
+
+/** Micro-dollars as dollars with exactly `decimals` decimals (2–6): one statement's common precision. */
+export function formatMicrosAt(micros: number, decimals: number, locale = 'en'): string {
+  const rounded = roundMicros(micros, decimals);
+  const sign = rounded < 0 ? '-' : '';
+  const text = (Math.abs(rounded) / MICROS_PER_DOLLAR).toLocaleString(locale, {
+    minimumFractionDigits: decimals,
+    maximumFractionDigits: decimals,
+  });
+  return `${sign}$${text}`;
+}
+
+/** One sum as a person reads it: its parts (lines), its whole, and whether a part may show as zero. */
+export interface ShownSum {
+  parts: readonly number[];
+  whole: number;
+  /** A part that is not zero must not read as zero (a person's line); default true. */
+  keepNonZero?: boolean;
+}
+
+/**
+ * The fewest decimals — 2, 4 or 6 — at which every sum adds up as displayed: each one's parts,
+ * rounded, sum to its rounded whole (and, unless told otherwise, no part that is not zero reads as
+ * zero). At 6 decimals every figure is exact, so some precision always qualifies.
+ */
+export function precisionFor(sums: readonly ShownSum[]): number {
+  for (const decimals of [2, 4]) {
+    const fits = sums.every(({ parts, whole, keepNonZero = true }) => {
+      let total = 0;
+      for (const part of parts) {
+        const shown = roundMicros(part, decimals);
+        if (keepNonZero && part !== 0 && shown === 0) return false;
+        total += shown;
+      }
+      return total === roundMicros(whole, decimals);
+    });
+    if (fits) return decimals;
+  }
+  return 6;
+}
+
 /** Dollars typed by a person ("12.5", "$3", "0.25") as integer micro-dollars; null if not an amount. */
 export function parseDollars(text: string): number | null {
   const match = text

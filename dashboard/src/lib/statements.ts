@@ -2,6 +2,7 @@
 // which months can still be closed, whether a statement's amounts add up, query strings for the CSV
 // links, and a usage window's bar. Money stays integer micro-dollars; no float reaches the API.
 import type { Schemas } from '../api/client';
+import { parseDollars, precisionFor } from './format';
 
 type Group = Schemas['Group'];
 type GroupChanges = Schemas['GroupChanges'];
@@ -103,6 +104,66 @@ export function closableMonths(
 export function linesAddUp(statement: Statement): boolean {
   const sum = statement.lines.reduce((total, line) => total + line.amountMicros, 0);
   return sum === statement.totals.totalMicros;
+}
+
+/**
+ * The display rule of a statement's money. The API's amounts add up exactly in micro-dollars;
+ * rounding each figure on its own to cents (four lines of $0.0175 shown as $0.02 under a $0.07
+ * total) makes them look wrong. So all of one statement's money is shown with one precision, the
+ * fewest decimals (2, 4 or 6) at which what is displayed adds up: the lines' amounts to the total,
+ * their adjustments to the adjustments, what the others owe to what the fee payer is owed, and the
+ * fee plus the metered cost to the bill (a part of the bill may read $0.00; a person's line may
+ * not). Usage at API price is information, not money owed: its column has a precision of its own
+ * by the same rule, so that a cent-less usage line does not put the bill in fractions of a cent.
+ */
+export function statementPrecision(statement: Statement): { money: number; usage: number } {
+  const { lines, totals, feePayer } = statement;
+  const money = precisionFor([
+    { parts: lines.map((l) => l.amountMicros), whole: totals.totalMicros },
+    { parts: lines.map((l) => l.adjustmentsMicros), whole: totals.adjustmentsMicros },
+    {
+      parts: feePayer ? lines.filter((l) => l.userId !== feePayer.userId).map((l) => l.owesPayerMicros) : [],
+      whole: feePayer?.owedMicros ?? 0,
+    },
+    {
+      parts: [totals.fixedFeeMicros, totals.meteredMicros + totals.lateMeteredMicros],
+      whole: totals.billMicros,
+      keepNonZero: false,
+    },
+  ]);
+  const usage = precisionFor([{ parts: lines.map((l) => l.costMicros), whole: totals.costMicros }]);
+  return { money, usage };
+}
+
+/** The carpool account's price: its monthly fee (typed dollars) and whether usage is billed at API price. */
+export interface PriceForm {
+  fee: string;
+  meteredBilling: boolean;
+}
+
+/** The largest fee the API takes (micro-dollars). */
+const MAX_FEE_MICROS = 1_000_000_000_000;
+
+export function priceFormOf(
+  account: Pick<Schemas['Account'], 'monthlyFeeMicros' | 'meteredBilling'>,
+): PriceForm {
+  const fee = account.monthlyFeeMicros;
+  // Whole cents as cents ("200.00"), finer amounts to the micro-dollar, so saving unchanged changes nothing.
+  const text = (fee / 1_000_000).toFixed(fee % 10_000 === 0 ? 2 : 6);
+  return { fee: text, meteredBilling: account.meteredBilling };
+}
+
+/** The price form as the account's changes (only what changed), or why it cannot be saved. */
+export function priceChanges(
+  account: Pick<Schemas['Account'], 'monthlyFeeMicros' | 'meteredBilling'>,
+  form: PriceForm,
+): { ok: true; changes: Schemas['CarpoolAccountChanges'] } | { ok: false } {
+  const fee = parseDollars(form.fee);
+  if (fee === null || fee > MAX_FEE_MICROS) return { ok: false };
+  const changes: Schemas['CarpoolAccountChanges'] = {};
+  if (fee !== account.monthlyFeeMicros) changes.monthlyFeeMicros = fee;
+  if (form.meteredBilling !== account.meteredBilling) changes.meteredBilling = form.meteredBilling;
+  return { ok: true, changes };
 }
 
 /** Parts per million as a percentage with one decimal ("33.3%"). */

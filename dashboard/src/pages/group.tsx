@@ -1,11 +1,13 @@
-// The carpool owner's page: this month's cards (requests, cost, cost per member), the bound account
-// and its health, members n/max with each one's cost, invite links (create, revoke), and usage by
-// model. The statements (split mode, preview, closed months) are on pages/statements.tsx.
+// The carpool owner's page: this month's cards (requests, the bill so far, usage at API price), the
+// bound account and its health, members n/max with each one's part of the bill as the statement
+// preview splits it (and their usage at API price apart), invite links (create, revoke, asked
+// twice), and usage by model. The statements (split mode, preview, closed months) are on
+// pages/statements.tsx.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'wouter';
-import { api, must } from '../api/client';
-import { keys, useGroup, useGroupAccount, useGroupUsage, useMe } from '../api/queries';
+import { api, must, type Schemas } from '../api/client';
+import { keys, useCurrentStatement, useGroup, useGroupAccount, useGroupUsage, useMe } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { Card, CodeBlock, ConfirmButton, ErrorMessage, Field, Loading, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
@@ -13,11 +15,12 @@ import {
   formatCount,
   formatDateTime,
   formatMicros,
-  formatShare,
+  formatMicrosAt,
   formatTokens,
   monthStart,
 } from '../lib/format';
 import { inviteInputFromForm, inviteLink } from '../lib/forms';
+import { formatPpm, statementPrecision } from '../lib/statements';
 
 function Invites({ groupId }: { groupId: string }) {
   const { t, language } = useI18n();
@@ -63,20 +66,7 @@ function Invites({ groupId }: { groupId: string }) {
                   </td>
                   <td>{i.email ?? '—'}</td>
                   <td>
-                    <button
-                      type="button"
-                      className="danger small"
-                      onClick={async () => {
-                        await must(
-                          api.DELETE('/groups/{id}/invites/{inviteId}', {
-                            params: { path: { id: groupId, inviteId: i.id } },
-                          }),
-                        );
-                        await queryClient.invalidateQueries({ queryKey: keys.groupInvites(groupId) });
-                      }}
-                    >
-                      {t('invites.revoke')}
-                    </button>
+                    <RevokeInvite groupId={groupId} invite={i} />
                   </td>
                 </tr>
               ))}
@@ -136,19 +126,56 @@ function Invites({ groupId }: { groupId: string }) {
   );
 }
 
+/** Revoking an invite link, asked twice: whoever holds the link can no longer join with it. */
+function RevokeInvite({ groupId, invite }: { groupId: string; invite: Schemas['Invite'] }) {
+  const { t, language } = useI18n();
+  const queryClient = useQueryClient();
+  const revoke = useMutation({
+    mutationFn: () =>
+      must(
+        api.DELETE('/groups/{id}/invites/{inviteId}', {
+          params: { path: { id: groupId, inviteId: invite.id } },
+        }),
+      ),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: keys.groupInvites(groupId) }),
+  });
+  const what = invite.email ?? formatDateTime(invite.expiresAt, language);
+  return (
+    <div className="row">
+      <ConfirmButton
+        small
+        label={t('invites.revoke')}
+        confirmLabel={t('invites.revokeConfirm', { what })}
+        pending={revoke.isPending}
+        onConfirm={() => revoke.mutate()}
+      />
+      <ErrorMessage error={revoke.error} />
+    </div>
+  );
+}
+
 export default function GroupPage() {
   const { t, language } = useI18n();
   const { id = '' } = useParams<{ id: string }>();
   const group = useGroup(id);
   const account = useGroupAccount(id);
   const usage = useGroupUsage(id, monthStart());
+  // The month's bill and each one's part of it, exactly as the statement preview splits it.
+  const statement = useCurrentStatement(id);
   const me = useMe();
   if (group.isPending || usage.isPending) return <Loading />;
   if (group.isError) return <ErrorMessage error={group.error} />;
   const g = group.data;
   const totals = usage.data?.totals;
   const members = g.members.length;
-  const costOf = (userId: string) => usage.data?.byMember.find((m) => m.userId === userId);
+  // The members, invites and settings do not wait for the bill: its figures read "—" until it comes.
+  const bill = statement.data;
+  const precision = bill ? statementPrecision(bill) : null;
+  const money = (micros: number | undefined) =>
+    precision && micros !== undefined ? formatMicrosAt(micros, precision.money, language) : '—';
+  const usageCost = (micros: number | undefined) =>
+    precision && micros !== undefined ? formatMicrosAt(micros, precision.usage, language) : '—';
+  const lineOf = (userId: string) => bill?.lines.find((l) => l.userId === userId);
   return (
     <>
       <h1>{g.name}</h1>
@@ -163,12 +190,14 @@ export default function GroupPage() {
           value={<span data-testid="group-requests">{formatCount(totals?.requests ?? 0, language)}</span>}
         />
         <Stat
-          label={t('group.cost')}
-          value={<span data-testid="group-cost">{formatMicros(totals?.costMicros ?? 0, language)}</span>}
+          label={t('group.bill')}
+          value={<span data-testid="group-bill">{money(bill?.totals.billMicros)}</span>}
+          hint={bill && t('group.billHint', { mode: t(`st.mode.${bill.splitMode}`) })}
         />
         <Stat
-          label={t('group.costPerMember')}
-          value={formatMicros(members > 0 ? Math.round((totals?.costMicros ?? 0) / members) : 0, language)}
+          label={t('group.usageCost')}
+          value={<span data-testid="group-cost">{usageCost(bill?.totals.costMicros)}</span>}
+          hint={t('group.usageCostHint')}
         />
         <Stat label={t('group.members')} value={`${members} / ${g.maxMembers}`} />
       </section>
@@ -191,20 +220,22 @@ export default function GroupPage() {
       </Card>
 
       <Card title={t('group.memberCosts', { n: members, max: g.maxMembers })}>
+        <ErrorMessage error={statement.error} />
         <div className="table-wrap">
           <table>
             <thead>
               <tr>
                 <th>{t('group.member')}</th>
                 <th className="num">{t('group.requests')}</th>
-                <th className="num">{t('group.cost')}</th>
+                <th className="num">{t('group.usageCost')}</th>
                 <th className="num">{t('group.share')}</th>
+                <th className="num">{t('group.amount')}</th>
                 <th>{t('group.actions')}</th>
               </tr>
             </thead>
             <tbody>
               {g.members.map((m) => {
-                const u = costOf(m.userId);
+                const line = lineOf(m.userId);
                 return (
                   <tr key={m.userId}>
                     <td>
@@ -212,10 +243,11 @@ export default function GroupPage() {
                       <br />
                       <small className="muted">{m.email}</small>
                     </td>
-                    <td className="num">{formatCount(u?.requests ?? 0, language)}</td>
-                    <td className="num">{formatMicros(u?.costMicros ?? 0, language)}</td>
-                    <td className="num">
-                      {formatShare(u?.costMicros ?? 0, totals?.costMicros ?? 0, language)}
+                    <td className="num">{formatCount(line?.requests ?? 0, language)}</td>
+                    <td className="num">{usageCost(bill ? (line?.costMicros ?? 0) : undefined)}</td>
+                    <td className="num">{bill ? formatPpm(line?.sharePpm ?? 0, language) : '—'}</td>
+                    <td className="num" data-testid="member-amount">
+                      {money(bill ? (line?.amountMicros ?? 0) : undefined)}
                     </td>
                     <td>
                       <MemberActions groupId={id} member={m} self={m.userId === me.data?.userId} />

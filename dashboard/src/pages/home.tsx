@@ -1,27 +1,28 @@
-// The member home: for each group I am in, my cost and my share of the group's cost this month,
-// the group account's status, my keys (create, revoke) with setup snippets and a test request,
-// and leaving the group. Without a group: how to get one (an invite link, or start a carpool).
-// Then the enterprises I belong to, and leaving one.
+// The member home: for each group I am in, my part of this month's bill as the statement preview
+// computes it (fee and metered cost, split by the group's mode) and my usage at API price apart,
+// the carpool account's status, my keys (create, revoke) with setup snippets and a test request,
+// and leaving the group. Enterprise groups are listed apart: the enterprise's pools serve them, so
+// they have no account of their own to show. Without a group: how to get one (an invite link, or
+// start a carpool). Then the enterprises I belong to, and leaving one.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { adminKeys, useEnterprises } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
-import { keys, useGroupAccount, useGroups, useGroupUsage, useMe } from '../api/queries';
+import { keys, useCurrentStatement, useGroupAccount, useGroups, useMe } from '../api/queries';
 import { AccountStatus } from '../components/account-status';
 import { GroupKeys } from '../components/keys';
 import { Card, ConfirmButton, ErrorMessage, Loading, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
-import { formatCount, formatMicros, formatShare, monthStart } from '../lib/format';
+import { formatCount, formatMicrosAt } from '../lib/format';
 import { familyOf } from '../lib/probe';
+import { formatPpm, statementPrecision } from '../lib/statements';
 
 function GroupSection({ group, userId, owner }: { group: Schemas['Group']; userId: string; owner: boolean }) {
-  const { t, language } = useI18n();
-  const from = monthStart();
-  const usage = useGroupUsage(group.id, from);
-  const account = useGroupAccount(group.id);
-  const mine = usage.data?.byMember.find((m) => m.userId === userId);
-  const total = usage.data?.totals.costMicros ?? 0;
-  const myCost = mine?.costMicros ?? 0;
+  const { t } = useI18n();
+  const carpool = group.kind === 'carpool';
+  const statement = useCurrentStatement(group.id);
+  // Only a carpool has an account of its own; an enterprise group's is its enterprise's pools.
+  const account = useGroupAccount(group.id, carpool);
   const provider = account.data?.provider ?? 'anthropic';
   return (
     <Card
@@ -39,20 +40,23 @@ function GroupSection({ group, userId, owner }: { group: Schemas['Group']; userI
         </span>
       }
     >
-      <div className="stats">
-        <Stat
-          label={t('home.myCost')}
-          value={<span data-testid="my-cost">{formatMicros(myCost, language)}</span>}
-        />
-        <Stat
-          label={t('home.myShare')}
-          value={<span data-testid="my-share">{formatShare(myCost, total, language)}</span>}
-          hint={t('home.ofGroup', { total: formatMicros(total, language) })}
-        />
-        <Stat label={t('home.myRequests')} value={formatCount(mine?.requests ?? 0, language)} />
-      </div>
-      <h3>{t('account.title')}</h3>
-      {account.isPending ? <Loading /> : <AccountStatus account={account.data ?? null} />}
+      {statement.isPending ? (
+        <Loading />
+      ) : statement.isError ? (
+        <ErrorMessage error={statement.error} />
+      ) : (
+        <MyMonth statement={statement.data} userId={userId} />
+      )}
+      {carpool ? (
+        <>
+          <h3>{t('account.title')}</h3>
+          {account.isPending ? <Loading /> : <AccountStatus account={account.data ?? null} />}
+        </>
+      ) : (
+        <p className="muted" data-testid="enterprise-group">
+          {t('home.enterpriseGroupHint')}
+        </p>
+      )}
       <GroupKeys
         groupId={group.id}
         userId={userId}
@@ -61,6 +65,53 @@ function GroupSection({ group, userId, owner }: { group: Schemas['Group']; userI
       />
       <LeaveGroup groupId={group.id} name={group.name} />
     </Card>
+  );
+}
+
+/**
+ * My part of the month's bill so far, exactly as the statement preview splits it, and apart from it
+ * my usage at API price (what my requests would cost at API price: in a fee-only plan it weighs the
+ * split, it is not what I owe).
+ */
+function MyMonth({ statement, userId }: { statement: Schemas['Statement']; userId: string }) {
+  const { t, language } = useI18n();
+  const precision = statementPrecision(statement);
+  const line = statement.lines.find((l) => l.userId === userId);
+  const money = (micros: number) => formatMicrosAt(micros, precision.money, language);
+  return (
+    <div className="stats">
+      <Stat
+        label={t('home.myAmount')}
+        value={<span data-testid="my-amount">{money(line?.amountMicros ?? 0)}</span>}
+        hint={
+          line && line.adjustmentsMicros !== 0
+            ? t('home.myAmountAdjusted', { adjustments: money(line.adjustmentsMicros) })
+            : undefined
+        }
+      />
+      <Stat
+        label={t('home.myShare')}
+        value={<span data-testid="my-share">{formatPpm(line?.sharePpm ?? 0, language)}</span>}
+        hint={
+          <span data-testid="group-bill">
+            {t('home.ofBill', {
+              bill: money(statement.totals.billMicros),
+              mode: t(`st.mode.${statement.splitMode}`),
+            })}
+          </span>
+        }
+      />
+      <Stat
+        label={t('home.myCost')}
+        value={
+          <span data-testid="my-cost">
+            {formatMicrosAt(line?.costMicros ?? 0, precision.usage, language)}
+          </span>
+        }
+        hint={t('home.myCostHint')}
+      />
+      <Stat label={t('home.myRequests')} value={formatCount(line?.requests ?? 0, language)} />
+    </div>
   );
 }
 
@@ -165,6 +216,16 @@ export default function HomePage() {
   const groups = useGroups();
   if (groups.isPending || !me.data) return <Loading />;
   const mine = (groups.data?.data ?? []).filter((g) => me.data?.groups.some((m) => m.groupId === g.id));
+  const carpools = mine.filter((g) => g.kind === 'carpool');
+  const enterpriseGroups = mine.filter((g) => g.kind === 'enterprise');
+  const section = (g: Schemas['Group']) => (
+    <GroupSection
+      key={g.id}
+      group={g}
+      userId={me.data?.userId ?? ''}
+      owner={me.data?.groups.some((m) => m.groupId === g.id && m.role === 'owner') ?? false}
+    />
+  );
   return (
     <>
       <h1>{t('home.title')}</h1>
@@ -173,14 +234,13 @@ export default function HomePage() {
           <p>{t('home.noGroupHint')}</p>
         </Card>
       )}
-      {mine.map((g) => (
-        <GroupSection
-          key={g.id}
-          group={g}
-          userId={me.data?.userId ?? ''}
-          owner={me.data?.groups.some((m) => m.groupId === g.id && m.role === 'owner') ?? false}
-        />
-      ))}
+      {carpools.map(section)}
+      {enterpriseGroups.length > 0 && (
+        <section aria-labelledby="enterprise-groups">
+          <h2 id="enterprise-groups">{t('home.enterpriseGroups')}</h2>
+          {enterpriseGroups.map(section)}
+        </section>
+      )}
       <MyEnterprises memberships={me.data.enterprises} />
       <p>
         <Link href="/groups/new" className="button secondary">

@@ -2,43 +2,61 @@
 // usage, share, amount, owed to the fee payer; adjustments), the closed months with their CSV, and
 // closing a month that is over. `/groups/:id/statements/:month` shows one closed month with its
 // settled marks. Members see all of it read-only (group.view); the settings, adjustments, closing
-// and settled marks are the owner's (group.manage) and are not shown to anyone else.
+// and settled marks are the owner's (group.manage) and are not shown to anyone else. An enterprise
+// group has no fee payer and no account of its own here: its enterprise pays its pools.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { api, must, relayOrigin, type Schemas } from '../api/client';
-import { useGroup, useMe } from '../api/queries';
-import { Card, ErrorMessage, Field, Loading, Select, Stat } from '../components/ui';
+import { keys, useCurrentStatement, useGroup, useGroupAccount, useMe } from '../api/queries';
+import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { ownsGroup } from '../lib/access';
-import { formatCount, formatDateTime, formatMicros, formatTokens } from '../lib/format';
+import { formatCount, formatDateTime, formatMicros, formatMicrosAt, formatTokens } from '../lib/format';
 import {
   adjustmentInput,
   closableMonths,
   formatPpm,
   linesAddUp,
+  type PriceForm,
+  priceChanges,
+  priceFormOf,
   type SplitForm,
   type SplitMode,
   splitChanges,
   splitFormOf,
   statementCsvPath,
+  statementPrecision,
 } from '../lib/statements';
 
 type Statement = Schemas['Statement'];
 type Member = Schemas['Member'];
 
 const stKeys = {
-  current: (id: string) => ['group', id, 'statements', 'current'] as const,
-  list: (id: string) => ['group', id, 'statements'] as const,
-  month: (id: string, month: string) => ['group', id, 'statements', month] as const,
+  current: keys.currentStatement,
+  list: keys.statements,
+  month: keys.statement,
 };
 
-function SplitSettings({ group }: { group: Schemas['GroupDetail'] }) {
+/** The split settings; whether they were just saved is the parent's (see BillSettings). */
+function SplitSettings({
+  group,
+  saved,
+  onSaved,
+}: {
+  group: Schemas['GroupDetail'];
+  saved: boolean;
+  onSaved: (saved: boolean) => void;
+}) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [form, setForm] = useState<SplitForm>(() => splitFormOf(group));
   const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState(false);
+  const edit = (change: (f: SplitForm) => SplitForm) => {
+    onSaved(false);
+    setForm(change);
+  };
+  const carpool = group.kind === 'carpool';
   const modes: { value: SplitMode; label: string }[] = [
     { value: 'usage', label: t('st.mode.usage') },
     { value: 'even', label: t('st.mode.even') },
@@ -46,50 +64,54 @@ function SplitSettings({ group }: { group: Schemas['GroupDetail'] }) {
     { value: 'window', label: t('st.mode.window') },
   ];
   return (
-    <Card title={t('st.settings')}>
-      <form
-        onSubmit={async (e) => {
-          e.preventDefault();
-          setError(null);
-          setSaved(false);
-          try {
-            await must(
-              api.PATCH('/groups/{id}', {
-                params: { path: { id: group.id } },
-                body: splitChanges(group, form),
-              }),
-            );
-            setSaved(true);
-            await queryClient.invalidateQueries({ queryKey: ['group', group.id] });
-          } catch (err) {
-            setError(err);
-          }
-        }}
-      >
-        <Select
-          label={t('st.splitMode')}
-          name="splitMode"
-          value={form.splitMode}
-          options={modes}
-          onChange={(splitMode) => setForm((f) => ({ ...f, splitMode }))}
-        />
-        <div className="field">
-          <label>
-            <input
-              type="checkbox"
-              checked={form.prorateByDays}
-              onChange={(e) => setForm((f) => ({ ...f, prorateByDays: e.target.checked }))}
-            />{' '}
-            {t('st.prorate')}
-          </label>
-        </div>
-        <Field
-          label={t('st.timeZone')}
-          hint={t('st.timeZoneHint')}
-          name="timeZone"
-          value={form.timeZone}
-          onChange={(timeZone) => setForm((f) => ({ ...f, timeZone }))}
-        />
+    <form
+      aria-label={t('st.settings')}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        onSaved(false);
+        try {
+          await must(
+            api.PATCH('/groups/{id}', {
+              params: { path: { id: group.id } },
+              body: splitChanges(group, form),
+            }),
+          );
+          onSaved(true);
+          await queryClient.invalidateQueries({ queryKey: ['group', group.id] });
+        } catch (err) {
+          setError(err);
+        }
+      }}
+    >
+      <Select
+        label={t('st.splitMode')}
+        name="splitMode"
+        value={form.splitMode}
+        options={modes}
+        onChange={(splitMode) => edit((f) => ({ ...f, splitMode }))}
+      />
+      <div className="field">
+        <label>
+          <input
+            type="checkbox"
+            checked={form.prorateByDays}
+            onChange={(e) => {
+              const prorateByDays = e.target.checked;
+              edit((f) => ({ ...f, prorateByDays }));
+            }}
+          />{' '}
+          {t('st.prorate')}
+        </label>
+      </div>
+      <Field
+        label={t('st.timeZone')}
+        hint={t('st.timeZoneHint')}
+        name="timeZone"
+        value={form.timeZone}
+        onChange={(timeZone) => edit((f) => ({ ...f, timeZone }))}
+      />
+      {carpool && (
         <Select
           label={t('st.feePayer')}
           name="feePayer"
@@ -98,19 +120,155 @@ function SplitSettings({ group }: { group: Schemas['GroupDetail'] }) {
             { value: '', label: t('st.feePayerDefault') },
             ...group.members.map((m) => ({ value: m.userId, label: m.name })),
           ]}
-          onChange={(feePayerUserId) => setForm((f) => ({ ...f, feePayerUserId }))}
+          onChange={(feePayerUserId) => edit((f) => ({ ...f, feePayerUserId }))}
         />
-        <ErrorMessage error={error} />
-        {saved && (
-          <p className="muted" role="status">
-            {t('st.saved')}
-          </p>
-        )}
-        <div>
-          <button type="submit">{t('st.save')}</button>
-        </div>
-      </form>
+      )}
+      <ErrorMessage error={error} />
+      {saved && (
+        <p className="muted" role="status">
+          {t('st.saved')}
+        </p>
+      )}
+      <div>
+        <button type="submit">{t('st.save')}</button>
+      </div>
+    </form>
+  );
+}
+
+/**
+ * "How the bill is split", the owner's: the group's split settings and, in a carpool, its account's
+ * price. Each form is remounted when what is stored changes (so that it shows it), so whether each
+ * was just saved is kept here, where a remount does not wipe it.
+ */
+function BillSettings({ group }: { group: Schemas['GroupDetail'] }) {
+  const { t } = useI18n();
+  const [splitSaved, setSplitSaved] = useState(false);
+  const [priceSaved, setPriceSaved] = useState(false);
+  return (
+    <Card title={t('st.settings')}>
+      <SplitSettings
+        key={`${group.splitMode}|${group.timeZone}|${group.prorateByDays}|${group.feePayerUserId}`}
+        group={group}
+        saved={splitSaved}
+        onSaved={setSplitSaved}
+      />
+      {group.kind === 'carpool' ? (
+        <AccountPrice groupId={group.id} saved={priceSaved} onSaved={setPriceSaved} />
+      ) : (
+        <p className="muted">{t('st.enterpriseFees')}</p>
+      )}
     </Card>
+  );
+}
+
+/**
+ * The carpool account's price: its monthly fee (a $200 plan is 200) and whether its usage is billed
+ * at API price (off for a fee-only subscription). Both are part of the bill (docs/billing.md).
+ */
+function AccountPrice({
+  groupId,
+  saved,
+  onSaved,
+}: {
+  groupId: string;
+  saved: boolean;
+  onSaved: (saved: boolean) => void;
+}) {
+  const { t } = useI18n();
+  const account = useGroupAccount(groupId);
+  if (account.isPending) return <Loading />;
+  if (account.isError) return <ErrorMessage error={account.error} />;
+  if (!account.data) return <p className="muted">{t('st.price.unbound')}</p>;
+  // Keyed by what is stored, so the form shows it again after a save (and after a change elsewhere).
+  const a = account.data;
+  return (
+    <PriceSettings
+      key={`${a.id}:${a.monthlyFeeMicros}:${a.meteredBilling}`}
+      groupId={groupId}
+      account={a}
+      saved={saved}
+      onSaved={onSaved}
+    />
+  );
+}
+
+function PriceSettings({
+  groupId,
+  account,
+  saved,
+  onSaved: setSaved,
+}: {
+  groupId: string;
+  account: Schemas['Account'];
+  saved: boolean;
+  onSaved: (saved: boolean) => void;
+}) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [form, setForm] = useState<PriceForm>(() => priceFormOf(account));
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <form
+      aria-label={t('st.price.title')}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        setSaved(false);
+        const parsed = priceChanges(account, form);
+        if (!parsed.ok) {
+          setError(new Error(t('st.price.invalid')));
+          return;
+        }
+        try {
+          await must(
+            api.PATCH('/groups/{id}/account', { params: { path: { id: groupId } }, body: parsed.changes }),
+          );
+          setSaved(true);
+          await queryClient.invalidateQueries({ queryKey: ['group', groupId] });
+        } catch (err) {
+          setError(err);
+        }
+      }}
+    >
+      <h3>{t('st.price.title')}</h3>
+      <Field
+        label={t('st.price.fee')}
+        hint={t('st.price.feeHint')}
+        name="monthlyFee"
+        inputMode="decimal"
+        value={form.fee}
+        onChange={(fee) => {
+          setSaved(false);
+          setForm((f) => ({ ...f, fee }));
+        }}
+      />
+      <div className="field">
+        <label>
+          <input
+            type="checkbox"
+            name="meteredBilling"
+            checked={form.meteredBilling}
+            onChange={(e) => {
+              const meteredBilling = e.target.checked;
+              setSaved(false);
+              setForm((f) => ({ ...f, meteredBilling }));
+            }}
+          />{' '}
+          {t('st.price.metered')}
+        </label>
+        <small className="hint">{t('st.price.meteredHint')}</small>
+      </div>
+      <ErrorMessage error={error} />
+      {saved && (
+        <p className="muted" role="status">
+          {t('st.saved')}
+        </p>
+      )}
+      <div>
+        <button type="submit">{t('st.price.save')}</button>
+      </div>
+    </form>
   );
 }
 
@@ -125,6 +283,11 @@ function StatementLines({
   const closed = statement.status === 'closed';
   // A subscription's window share, beside the amount it weighs in the window mode.
   const windows = statement.splitMode === 'window' || statement.lines.some((l) => l.windowSharePpm > 0);
+  // No fee payer (an enterprise group: its enterprise pays): nobody owes anybody.
+  const payer = statement.feePayer !== null;
+  const precision = statementPrecision(statement);
+  const money = (micros: number) => formatMicrosAt(micros, precision.money, language);
+  const usage = (micros: number) => formatMicrosAt(micros, precision.usage, language);
   return (
     <div className="table-wrap">
       <table data-testid="statement-lines">
@@ -138,7 +301,7 @@ function StatementLines({
             <th className="num">{t('st.adjustments')}</th>
             {windows && <th className="num">{t('st.windowShare')}</th>}
             <th className="num">{t('st.amount')}</th>
-            <th className="num">{t('st.owesPayer')}</th>
+            {payer && <th className="num">{t('st.owesPayer')}</th>}
             {closed && <th>{t('st.settled')}</th>}
           </tr>
         </thead>
@@ -167,18 +330,22 @@ function StatementLines({
                   language,
                 )}
               </td>
-              <td className="num">{formatMicros(l.costMicros, language)}</td>
+              <td className="num">{usage(l.costMicros)}</td>
               <td className="num">{formatPpm(l.sharePpm, language)}</td>
-              <td className="num">{formatMicros(l.adjustmentsMicros, language)}</td>
+              <td className="num">{money(l.adjustmentsMicros)}</td>
               {windows && (
                 <td className="num" data-testid="line-window-share">
                   {formatPpm(l.windowSharePpm, language)}
                 </td>
               )}
               <td className="num" data-testid="line-amount">
-                {formatMicros(l.amountMicros, language)}
+                {money(l.amountMicros)}
               </td>
-              <td className="num">{formatMicros(l.owesPayerMicros, language)}</td>
+              {payer && (
+                <td className="num" data-testid="line-owes">
+                  {money(l.owesPayerMicros)}
+                </td>
+              )}
               {closed && (
                 <td>
                   {onSettle ? (
@@ -206,14 +373,14 @@ function StatementLines({
             <th scope="row">{t('st.total')}</th>
             <td className="num">{formatCount(statement.totals.requests, language)}</td>
             <td />
-            <td className="num">{formatMicros(statement.totals.costMicros, language)}</td>
+            <td className="num">{usage(statement.totals.costMicros)}</td>
             <td />
-            <td className="num">{formatMicros(statement.totals.adjustmentsMicros, language)}</td>
+            <td className="num">{money(statement.totals.adjustmentsMicros)}</td>
             {windows && <td />}
             <td className="num" data-testid="statement-total">
-              {formatMicros(statement.totals.totalMicros, language)}
+              {money(statement.totals.totalMicros)}
             </td>
-            <td />
+            {payer && <td />}
             {closed && <td />}
           </tr>
         </tfoot>
@@ -225,23 +392,33 @@ function StatementLines({
 function StatementSummary({ statement }: { statement: Statement }) {
   const { t, language } = useI18n();
   const tot = statement.totals;
+  const precision = statementPrecision(statement).money;
+  const money = (micros: number) => formatMicrosAt(micros, precision, language);
   return (
     <>
       <div className="stats">
         <Stat
           label={t('st.bill')}
-          value={<span data-testid="statement-bill">{formatMicros(tot.billMicros, language)}</span>}
-          hint={t('st.billParts', {
-            fee: formatMicros(tot.fixedFeeMicros, language),
-            metered: formatMicros(tot.meteredMicros + tot.lateMeteredMicros, language),
-          })}
+          value={<span data-testid="statement-bill">{money(tot.billMicros)}</span>}
+          hint={
+            statement.feePayer
+              ? t('st.billParts', {
+                  fee: money(tot.fixedFeeMicros),
+                  metered: money(tot.meteredMicros + tot.lateMeteredMicros),
+                })
+              : t('st.billMeteredOnly')
+          }
         />
         <Stat label={t('st.splitMode')} value={t(`st.mode.${statement.splitMode}`)} />
         {statement.feePayer && (
           <Stat
             label={t('st.feePayer')}
             value={statement.feePayer.userName}
-            hint={t('st.owedToPayer', { owed: formatMicros(statement.feePayer.owedMicros, language) })}
+            hint={
+              <span data-testid="owed-to-payer">
+                {t('st.owedToPayer', { owed: money(statement.feePayer.owedMicros) })}
+              </span>
+            }
           />
         )}
       </div>
@@ -270,6 +447,7 @@ function Adjustments({
   const queryClient = useQueryClient();
   const [form, setForm] = useState({ userId: '', amount: '', reason: '' });
   const [error, setError] = useState<unknown>(null);
+  const precision = statementPrecision(statement).money;
   const nameOf = (userId: string) =>
     statement.lines.find((l) => l.userId === userId)?.userName ??
     members.find((m) => m.userId === userId)?.name ??
@@ -283,7 +461,7 @@ function Adjustments({
         <ul>
           {statement.adjustments.map((a) => (
             <li key={a.id}>
-              {nameOf(a.userId)}: {formatMicros(a.amountMicros, language)} — {a.reason}{' '}
+              {nameOf(a.userId)}: {formatMicrosAt(a.amountMicros, precision, language)} — {a.reason}{' '}
               <small className="muted">{formatDateTime(a.createdAt, language)}</small>
             </li>
           ))}
@@ -361,6 +539,7 @@ function ClosedMonths({ group, canManage }: { group: Schemas['GroupDetail']; can
   const open = closableMonths(group.createdAt, group.timeZone, closed, Date.now());
   const [month, setMonth] = useState('');
   const [error, setError] = useState<unknown>(null);
+  const [closing, setClosing] = useState(false);
   const chosen = month || open[0] || '';
   return (
     <Card title={t('st.closedMonths')}>
@@ -406,25 +585,7 @@ function ClosedMonths({ group, canManage }: { group: Schemas['GroupDetail']; can
         </div>
       )}
       {canManage && open.length > 0 && (
-        <form
-          className="inline-form"
-          onSubmit={async (e) => {
-            e.preventDefault();
-            setError(null);
-            try {
-              await must(
-                api.POST('/groups/{id}/statements', {
-                  params: { path: { id: group.id } },
-                  body: { month: chosen },
-                }),
-              );
-              setMonth('');
-              await queryClient.invalidateQueries({ queryKey: stKeys.list(group.id) });
-            } catch (err) {
-              setError(err);
-            }
-          }}
-        >
+        <form className="inline-form" onSubmit={(e) => e.preventDefault()}>
           <Select
             label={t('st.closeMonth')}
             name="month"
@@ -434,8 +595,33 @@ function ClosedMonths({ group, canManage }: { group: Schemas['GroupDetail']; can
           />
           <p className="hint">{t('st.closeHint')}</p>
           <ErrorMessage error={error} />
-          <div>
-            <button type="submit">{t('st.closeSubmit', { month: chosen })}</button>
+          <div className="row">
+            {/* Closing is for good (a statement never changes): asked twice. Keyed by the month so a
+                confirmation pending for one month is not carried over to another. */}
+            <ConfirmButton
+              key={chosen}
+              label={t('st.closeSubmit', { month: chosen })}
+              confirmLabel={t('st.closeConfirm', { month: chosen })}
+              pending={closing}
+              onConfirm={async () => {
+                setError(null);
+                setClosing(true);
+                try {
+                  await must(
+                    api.POST('/groups/{id}/statements', {
+                      params: { path: { id: group.id } },
+                      body: { month: chosen },
+                    }),
+                  );
+                  setMonth('');
+                  await queryClient.invalidateQueries({ queryKey: stKeys.list(group.id) });
+                } catch (err) {
+                  setError(err);
+                } finally {
+                  setClosing(false);
+                }
+              }}
+            />
           </div>
         </form>
       )}
@@ -509,11 +695,7 @@ export default function StatementsPage() {
   const me = useMe();
   const group = useGroup(id);
   const canManage = ownsGroup(me.data, id);
-  const current = useQuery({
-    queryKey: stKeys.current(id),
-    enabled: !month,
-    queryFn: () => must(api.GET('/groups/{id}/statements/current', { params: { path: { id } } })),
-  });
+  const current = useCurrentStatement(id, !month);
   if (month) return <ClosedStatement groupId={id} month={month} canManage={canManage} />;
   if (group.isPending) return <Loading />;
   if (group.isError) return <ErrorMessage error={group.error} />;
@@ -541,7 +723,7 @@ export default function StatementsPage() {
         )}
       </Card>
       <ClosedMonths group={g} canManage={canManage} />
-      {canManage && <SplitSettings key={`${g.splitMode}${g.timeZone}${g.prorateByDays}`} group={g} />}
+      {canManage && <BillSettings group={g} />}
     </>
   );
 }
