@@ -16,9 +16,11 @@ import {
 import {
   type AccountState,
   accountCondition,
+  axisLabels,
   budgetBar,
   cooldownEnds,
   costPerDay,
+  dailyCost,
   departmentOptions,
   formatCountdown,
   keyLabel,
@@ -156,6 +158,43 @@ describe('usage shaping', () => {
       { day: new Date(2026, 10, 2).getTime(), costMicros: 0 },
       { day: new Date(2026, 10, 3).getTime(), costMicros: 7 },
     ]);
+  });
+
+  it('over more than 7 days, cost per day comes from byDay as UTC days (byHour is empty there)', () => {
+    const DAY = 86_400_000;
+    const from = Date.UTC(2026, 10, 1, 5); // a local midnight at UTC-5
+    const to = Date.UTC(2026, 10, 29, 12);
+    const line = (day: number, costMicros: number) =>
+      ({ day, costMicros }) as Schemas['Usage']['byDay'][number];
+    const { utc, days } = dailyCost({
+      from,
+      to,
+      byHour: [],
+      // The first edge as the API has been seen to give it: the hour, not the day start.
+      byDay: [line(Date.UTC(2026, 10, 1, 5), 40_000), line(Date.UTC(2026, 10, 3), 30_000)],
+    });
+    expect(utc).toBe(true);
+    expect(days).toHaveLength(29);
+    expect(days[0]).toEqual({ day: Date.UTC(2026, 10, 1), costMicros: 40_000 });
+    expect(days[1]).toEqual({ day: Date.UTC(2026, 10, 1) + DAY, costMicros: 0 });
+    expect(days[2]).toEqual({ day: Date.UTC(2026, 10, 3), costMicros: 30_000 });
+    expect(days.reduce((sum, d) => sum + d.costMicros, 0)).toBe(70_000);
+    // Up to 7 days: the viewer's days from the hours.
+    const week = dailyCost({
+      from: new Date(2026, 10, 22).getTime(),
+      to: new Date(2026, 10, 28, 15).getTime(),
+      byHour: [
+        { hour: new Date(2026, 10, 23, 2).getTime(), costMicros: 9 } as Schemas['Usage']['byHour'][number],
+      ],
+      byDay: [],
+    });
+    expect(week.utc).toBe(false);
+    expect(week.days[1]).toEqual({ day: new Date(2026, 10, 23).getTime(), costMicros: 9 });
+  });
+
+  it('leaves a repeated y-axis label blank', () => {
+    const format = (v: number) => `$${(v / 1_000_000).toFixed(4)}`;
+    expect(axisLabels([0, 20, 40, 60, 80, 100], format)).toEqual(['$0.0000', '', '', '$0.0001', '', '']);
   });
 
   it('names a key by its name and prefix, its prefix alone, or, once it is gone, its id', () => {

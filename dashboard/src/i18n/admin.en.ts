@@ -135,6 +135,7 @@ export const adminEn = {
   'adm.usage.costPerDay': 'Cost per day',
   'adm.usage.asTable': 'As a table',
   'adm.usage.day': 'Day',
+  'adm.usage.utcDays': 'Days are UTC days: over more than 7 days the API counts usage per UTC day.',
   'adm.usage.byGroup': 'Cost by group',
   'adm.usage.byModel': 'Tokens by model',
   'adm.usage.byMember': 'Tokens by member',

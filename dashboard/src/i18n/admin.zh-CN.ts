@@ -135,6 +135,7 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
   'adm.usage.costPerDay': '每日费用',
   'adm.usage.asTable': '以表格查看',
   'adm.usage.day': '日期',
+  'adm.usage.utcDays': '日期为 UTC 日：超过 7 天的范围，API 按 UTC 日统计用量。',
   'adm.usage.byGroup': '按分组的费用',
   'adm.usage.byModel': '按模型的 Token 数',
   'adm.usage.byMember': '按成员的 Token 数',
