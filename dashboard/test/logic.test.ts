@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
+import { confirmAccepted } from '../src/lib/confirm';
 import { formatMicros, formatShare, formatTokens, monthStart, parseDollars } from '../src/lib/format';
 import { connectionInput, inviteInputFromForm, inviteLink, keyRulesFromForm } from '../src/lib/forms';
 import { answerText, familyOf, probeModel } from '../src/lib/probe';
@@ -66,6 +67,13 @@ describe('forms', () => {
     expect(
       keyRulesFromForm({ name: '', models: '', expiresInDays: '-3', maxConcurrency: '1.5' }, now),
     ).toEqual({});
+  });
+  it('a two-step confirmation takes a click of its own, not the second click of a double-click', () => {
+    expect(confirmAccepted(1)).toBe(true);
+    // A keyboard press (Enter or Space on the focused button) has no click count.
+    expect(confirmAccepted(0)).toBe(true);
+    expect(confirmAccepted(2)).toBe(false);
+    expect(confirmAccepted(3)).toBe(false);
   });
   it('invite input and link', () => {
     expect(inviteInputFromForm({ days: '7', maxUses: '1', email: '' })).toEqual({
