@@ -5,6 +5,7 @@ import { Link } from 'wouter';
 import { ApiFailure } from '../api/client';
 import { useI18n } from '../i18n';
 import { confirmAccepted } from '../lib/confirm';
+import { FormError } from '../lib/forms';
 
 export function Card({
   title,
@@ -109,7 +110,16 @@ export function ErrorMessage({ error }: { error: unknown }) {
   const { t } = useI18n();
   if (!error) return null;
   const text =
-    error instanceof ApiFailure ? error.message : error instanceof Error ? error.message : t('error.generic');
+    error instanceof FormError
+      ? t(error.rule === 'positive' ? 'form.positive' : 'form.wholeAtLeast', {
+          field: t(error.field),
+          min: error.min,
+        })
+      : error instanceof ApiFailure
+        ? error.message
+        : error instanceof Error
+          ? error.message
+          : t('error.generic');
   return (
     <p className="error" role="alert">
       {text}

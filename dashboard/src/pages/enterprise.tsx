@@ -25,6 +25,7 @@ import { useI18n } from '../i18n';
 import { ownsEnterprise } from '../lib/access';
 import { departmentOptions, poolUtilisation } from '../lib/admin';
 import { formatCount, formatMicros, formatShare, monthStart } from '../lib/format';
+import { wholeNumber } from '../lib/forms';
 
 type Account = Schemas['Account'];
 type Budget = Schemas['Budget'];
@@ -252,7 +253,7 @@ function AddPoolAccount({ enterpriseId }: { enterpriseId: string }) {
             credential,
             enterpriseId,
             baseUrl: baseUrl.trim() || undefined,
-            maxConcurrency: Number(maxConcurrency) || 1,
+            maxConcurrency: wholeNumber(maxConcurrency, 'adm.field.maxConcurrency'),
           },
         }),
       ),
@@ -583,7 +584,8 @@ function AddGroup({
             kind: 'enterprise',
             enterpriseId,
             departmentId: departmentId || undefined,
-            maxMembers: Number(maxMembers) || 10,
+            // Empty takes the API's default of 10; 0 or a typo is refused, not replaced.
+            maxMembers: wholeNumber(maxMembers, 'adm.field.maxMembers') ?? 10,
           },
         }),
       ),
