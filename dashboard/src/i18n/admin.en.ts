@@ -182,6 +182,8 @@ export const adminEn = {
   'adm.alerts.title': 'Alerts',
   'adm.alerts.scope': 'For',
   'adm.alerts.system': 'The whole system',
+  'adm.alerts.noScope':
+    'There is nothing here whose alerts you may manage: alerts are set by a system admin, an enterprise’s owners, or a group’s managers.',
   'adm.alerts.endpoints': 'Webhook endpoints',
   'adm.alerts.noEndpoints': 'No endpoints yet.',
   'adm.alerts.addEndpoint': 'Add an endpoint',

@@ -182,6 +182,7 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
   'adm.alerts.title': '告警',
   'adm.alerts.scope': '范围',
   'adm.alerts.system': '整个系统',
+  'adm.alerts.noScope': '这里没有你可以管理告警的范围：告警由系统管理员、企业所有者或群组管理者设置。',
   'adm.alerts.endpoints': 'Webhook 端点',
   'adm.alerts.noEndpoints': '还没有端点。',
   'adm.alerts.addEndpoint': '添加端点',

@@ -286,3 +286,64 @@ export function toCsv(
   };
   return [header, ...rows].map((r) => r.map(field).join(',')).join('\r\n');
 }
+
+/** What the viewer can read about a budget's target: names by id, from the lists they may see. */
+export interface BudgetNames {
+  enterprises: ReadonlyMap<string, string>;
+  /** Departments by id, named by their place in the tree ("Sales › EMEA"). */
+  departments: ReadonlyMap<string, string>;
+  groups: ReadonlyMap<string, string>;
+  /** Per group, its members' names by user id. */
+  members: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Keys by id, already labelled (keyLabel). */
+  keys: ReadonlyMap<string, string>;
+}
+
+/**
+ * A budget's target in words: the enterprise, department or group by name, a member by name with
+ * their group, a key by its label with its group. What the viewer cannot read stays an id (never
+ * the composite `group:user` scope id).
+ */
+export function budgetTargetName(
+  budget: {
+    scope: string;
+    scopeId: string;
+    groupId: string | null;
+    userId: string | null;
+    keyId: string | null;
+  },
+  names: BudgetNames,
+): string {
+  const group = budget.groupId ? (names.groups.get(budget.groupId) ?? null) : null;
+  const inGroup = (what: string) => (group ? `${what} · ${group}` : what);
+  switch (budget.scope) {
+    case 'enterprise':
+      return names.enterprises.get(budget.scopeId) ?? budget.scopeId;
+    case 'department':
+      return names.departments.get(budget.scopeId) ?? budget.scopeId;
+    case 'group':
+      return names.groups.get(budget.scopeId) ?? budget.scopeId;
+    case 'member': {
+      const userId = budget.userId ?? budget.scopeId;
+      const person = budget.groupId ? names.members.get(budget.groupId)?.get(userId) : undefined;
+      return inGroup(person ?? userId);
+    }
+    default: {
+      const keyId = budget.keyId ?? budget.scopeId;
+      return inGroup(names.keys.get(keyId) ?? keyId);
+    }
+  }
+}
+
+/**
+ * The budgets an alert rule of a scope may watch (worker/domain/alerts.ts, checkBudget): a group's
+ * rule, that group's budgets (its members' and keys' too); an enterprise's, the enterprise's and its
+ * groups'; the system's, any.
+ */
+export function budgetsInAlertScope<B extends { enterpriseId: string | null; groupId: string | null }>(
+  budgets: readonly B[],
+  scope: { kind: 'system' } | { kind: 'enterprise' | 'group'; id: string },
+): B[] {
+  if (scope.kind === 'system') return [...budgets];
+  return budgets.filter((b) => (scope.kind === 'group' ? b.groupId : b.enterpriseId) === scope.id);
+}

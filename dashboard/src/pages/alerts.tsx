@@ -5,14 +5,15 @@
 // shown once: when the endpoint is added, and when it is replaced.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { adminKeys, useBudgets, useEnterprises } from '../api/admin-queries';
+import { adminKeys, useBudgetNames, useBudgets, useEnterprises } from '../api/admin-queries';
 import { type AlertScope, alertsApi, parseScope, scopeKey } from '../api/alerts';
 import type { Schemas } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import '../admin.css';
 import { Card, CodeBlock, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
-import { isSystemAdmin, ownedGroupIds, runEnterpriseIds } from '../lib/access';
+import { managedScopeValues } from '../lib/access';
+import { budgetsInAlertScope, budgetTargetName } from '../lib/admin';
 import { formatDateTime } from '../lib/format';
 
 type Format = Schemas['AlertEndpoint']['format'];
@@ -20,23 +21,29 @@ type RuleKind = Schemas['AlertRule']['kind'];
 const FORMATS: readonly Format[] = ['json', 'slack', 'discord', 'feishu', 'dingtalk', 'wecom'];
 const RULE_KINDS: readonly RuleKind[] = ['budget.threshold', 'account.disabled', 'account.cooldowns'];
 
-/** The scopes the viewer may manage alerts of, named. */
-export function useAlertScopes() {
+/**
+ * The scopes the viewer may manage alerts of (or, for the audit page, read the log of), named;
+ * `ready` once the lists they come from are in.
+ */
+export function useAlertScopes(purpose: 'alerts' | 'audit' = 'alerts') {
   const { t } = useI18n();
   const me = useMe();
   const enterprises = useEnterprises();
   const groups = useGroups();
-  const run = runEnterpriseIds(me.data);
-  const owned = ownedGroupIds(me.data);
-  return [
-    ...(isSystemAdmin(me.data) ? [{ value: 'system', label: t('adm.alerts.system') }] : []),
-    ...(enterprises.data?.data ?? [])
-      .filter((e) => run.includes(e.id))
-      .map((e) => ({ value: `enterprise:${e.id}`, label: e.name })),
-    ...(groups.data?.data ?? [])
-      .filter((g) => owned.includes(g.id))
-      .map((g) => ({ value: `group:${g.id}`, label: g.name })),
-  ];
+  const enterpriseList = enterprises.data?.data ?? [];
+  const groupList = groups.data?.data ?? [];
+  const label = (value: string) => {
+    const scope = parseScope(value);
+    if (scope.kind === 'system') return t('adm.alerts.system');
+    const list: readonly { id: string; name: string }[] =
+      scope.kind === 'enterprise' ? enterpriseList : groupList;
+    return list.find((x) => x.id === scope.id)?.name ?? scope.id;
+  };
+  const values = managedScopeValues(purpose, me.data, enterpriseList, groupList);
+  return Object.assign(
+    values.map((value) => ({ value, label: label(value) })),
+    { ready: me.isSuccess && !enterprises.isPending && !groups.isPending },
+  );
 }
 
 export default function AlertsPage() {
@@ -48,7 +55,11 @@ export default function AlertsPage() {
     <>
       <h1>{t('adm.alerts.title')}</h1>
       {scopes.length === 0 ? (
-        <Loading />
+        scopes.ready ? (
+          <p className="muted">{t('adm.alerts.noScope')}</p>
+        ) : (
+          <Loading />
+        )
       ) : (
         <Select
           label={t('adm.alerts.scope')}
@@ -58,10 +69,10 @@ export default function AlertsPage() {
           onChange={setChosen}
         />
       )}
-      {key && <Endpoints scope={parseScope(key)} />}
-      {key && <Rules scope={parseScope(key)} />}
-      {key && <Fired scope={parseScope(key)} />}
-      {key && <Silences scope={parseScope(key)} />}
+      {key && <Endpoints key={`e:${key}`} scope={parseScope(key)} />}
+      {key && <Rules key={`r:${key}`} scope={parseScope(key)} />}
+      {key && <Fired key={`f:${key}`} scope={parseScope(key)} />}
+      {key && <Silences key={`s:${key}`} scope={parseScope(key)} />}
     </>
   );
 }
@@ -272,6 +283,9 @@ function Rules({ scope }: { scope: AlertScope }) {
   const rules = useRules(scope);
   const endpoints = useEndpoints(scope);
   const budgets = useBudgets();
+  // Only budgets this scope's rules may watch (another one is a 400), each named.
+  const watchable = budgetsInAlertScope(budgets.data?.data ?? [], scope);
+  const { names } = useBudgetNames(watchable);
   const [kind, setKind] = useState<RuleKind>('budget.threshold');
   const [name, setName] = useState('');
   const [budgetId, setBudgetId] = useState('');
@@ -345,9 +359,9 @@ function Rules({ scope }: { scope: AlertScope }) {
             value={budgetId}
             options={[
               { value: '', label: t('adm.alerts.anyBudget') },
-              ...(budgets.data?.data ?? []).map((b) => ({
+              ...watchable.map((b) => ({
                 value: b.id,
-                label: `${t(`adm.scope.${b.scope}`)} · ${t(`adm.period.${b.period}`)}`,
+                label: `${t('adm.budgets.on', { scope: t(`adm.scope.${b.scope}`), name: budgetTargetName(b, names) })} · ${t(`adm.period.${b.period}`)}`,
               })),
             ]}
             onChange={setBudgetId}
