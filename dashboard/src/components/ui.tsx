@@ -1,6 +1,6 @@
 // The dashboard's few building blocks, on native elements (labels tied to inputs, real buttons,
 // <output> for results) so keyboards and screen readers work without a component library.
-import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
+import { type ReactNode, useId, useLayoutEffect, useRef, useState } from 'react';
 import { Link } from 'wouter';
 import { ApiFailure } from '../api/client';
 import { useI18n } from '../i18n';
@@ -205,7 +205,9 @@ export function ConfirmButton({
   const { t } = useI18n();
   const [confirming, setConfirming] = useState(false);
   const cancel = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
+  // A layout effect: focus moves before the next key press is handled, so a second Enter cannot
+  // reach the confirm button (React reuses the first button's element for it).
+  useLayoutEffect(() => {
     if (confirming) cancel.current?.focus();
   }, [confirming]);
   const size = small ? ' small' : '';

@@ -140,7 +140,12 @@ function Endpoints({ scope }: { scope: AlertScope }) {
           <p className="muted adm-wrap">
             {e.urlHint} · {e.enabled ? t('adm.common.enabled') : t('adm.common.disabled')}
           </p>
-          <EndpointActions scope={scope} endpointId={e.id} onDelete={() => remove.mutate(e.id)} />
+          <EndpointActions
+            scope={scope}
+            endpointId={e.id}
+            name={e.name}
+            onDelete={() => remove.mutate(e.id)}
+          />
         </section>
       ))}
       {secret && (
@@ -178,10 +183,12 @@ function Endpoints({ scope }: { scope: AlertScope }) {
 function EndpointActions({
   scope,
   endpointId,
+  name,
   onDelete,
 }: {
   scope: AlertScope;
   endpointId: string;
+  name: string;
   onDelete: () => void;
 }) {
   const { t, language } = useI18n();
@@ -225,9 +232,12 @@ function EndpointActions({
           pending={rotate.isPending}
           onConfirm={() => rotate.mutate()}
         />
-        <button type="button" className="danger small" onClick={onDelete}>
-          {t('adm.common.delete')}
-        </button>
+        <ConfirmButton
+          small
+          label={t('adm.common.delete')}
+          confirmLabel={t('adm.alerts.deleteEndpointConfirm', { name })}
+          onConfirm={onDelete}
+        />
       </div>
       <ErrorMessage error={test.error ?? deliveries.error ?? rotate.error} />
       {secret && (
@@ -329,9 +339,13 @@ function Rules({ scope }: { scope: AlertScope }) {
               <button type="button" className="secondary small" onClick={() => toggle.mutate(r)}>
                 {r.enabled ? t('adm.common.disable') : t('adm.common.enable')}
               </button>
-              <button type="button" className="danger small" onClick={() => remove.mutate(r.id)}>
-                {t('adm.common.delete')}
-              </button>
+              <ConfirmButton
+                small
+                label={t('adm.common.delete')}
+                confirmLabel={t('adm.alerts.deleteRuleConfirm', { name: r.name })}
+                pending={remove.isPending}
+                onConfirm={() => remove.mutate(r.id)}
+              />
             </div>
           </li>
         ))}

@@ -15,7 +15,7 @@ import {
 import { api, must, type Schemas } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import { BudgetBarView } from '../components/admin-ui';
-import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
+import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { budgetScopes, managesGroup, mayChangeBudget, ownsEnterprise } from '../lib/access';
 import { budgetTargetName, departmentOptions, keyLabel } from '../lib/admin';
@@ -174,9 +174,13 @@ function BudgetRow({
           <button type="button" className="secondary small" onClick={() => setEditing(true)}>
             {t('adm.common.edit')}
           </button>
-          <button type="button" className="danger small" onClick={() => remove.mutate()}>
-            {t('adm.common.delete')}
-          </button>
+          <ConfirmButton
+            small
+            label={t('adm.common.delete')}
+            confirmLabel={t('adm.budgets.deleteConfirm', { name: title })}
+            pending={remove.isPending}
+            onConfirm={() => remove.mutate()}
+          />
           <span className="muted">{formatMicros(budget.limitMicros, language)}</span>
         </div>
       ) : (
