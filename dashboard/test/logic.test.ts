@@ -1,10 +1,18 @@
 // The dashboard's own logic, in Node: money and token formatting, forms → API inputs, client
 // snippets, answers of a test request, the sign-in redirect, and the catalogs.
 import { describe, expect, it } from 'vitest';
+import { translate } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
 import { confirmAccepted } from '../src/lib/confirm';
-import { formatMicros, formatShare, formatTokens, monthStart, parseDollars } from '../src/lib/format';
+import {
+  budgetInWords,
+  formatMicros,
+  formatShare,
+  formatTokens,
+  monthStart,
+  parseDollars,
+} from '../src/lib/format';
 import {
   connectionInput,
   FormError,
@@ -38,6 +46,25 @@ describe('money', () => {
   it('shares are percentages of the whole, 0 when there is nothing', () => {
     expect(formatShare(1, 3)).toBe('33.3%');
     expect(formatShare(5, 0)).toBe('0%');
+  });
+});
+
+describe('key lookup', () => {
+  it('says a key’s budgets in the page’s language, not as raw API words', () => {
+    const row = { scope: 'group', period: 'month', mode: 'hard' };
+    const en = (key: Parameters<typeof translate>[1], v?: Record<string, string | number>) =>
+      translate('en', key, v);
+    const zh = (key: Parameters<typeof translate>[1], v?: Record<string, string | number>) =>
+      translate('zh-CN', key, v);
+    expect(budgetInWords(row, en)).toBe('Group · Monthly, refuse requests');
+    expect(budgetInWords({ scope: 'key', period: 'total', mode: 'soft' }, en)).toBe(
+      'Key · In total, alert only',
+    );
+    expect(budgetInWords(row, zh)).toBe('分组 · 每月，拒绝请求');
+    // A value this dashboard does not know yet is shown as the API says it.
+    expect(budgetInWords({ scope: 'team', period: 'month', mode: 'hard' }, en)).toBe(
+      'team · Monthly, refuse requests',
+    );
   });
 });
 
