@@ -7,7 +7,10 @@ import type { Schemas } from '../src/api/client';
 import { adminEn } from '../src/i18n/admin.en';
 import { adminZhCN } from '../src/i18n/admin.zh-CN';
 import {
+  budgetScopes,
+  managedScopeValues,
   managesAnything,
+  managesGroup,
   mayChangeBudget,
   ownsEnterprise,
   runEnterpriseIds,
@@ -16,9 +19,13 @@ import {
 import {
   type AccountState,
   accountCondition,
+  axisLabels,
   budgetBar,
+  budgetsInAlertScope,
+  budgetTargetName,
   cooldownEnds,
   costPerDay,
+  dailyCost,
   departmentOptions,
   formatCountdown,
   keyLabel,
@@ -158,6 +165,86 @@ describe('usage shaping', () => {
     ]);
   });
 
+  it('over more than 7 days, cost per day comes from byDay as UTC days (byHour is empty there)', () => {
+    const DAY = 86_400_000;
+    const from = Date.UTC(2026, 10, 1, 5); // a local midnight at UTC-5
+    const to = Date.UTC(2026, 10, 29, 12);
+    const line = (day: number, costMicros: number) =>
+      ({ day, costMicros }) as Schemas['Usage']['byDay'][number];
+    const { utc, days } = dailyCost({
+      from,
+      to,
+      byHour: [],
+      // The first edge as the API has been seen to give it: the hour, not the day start.
+      byDay: [line(Date.UTC(2026, 10, 1, 5), 40_000), line(Date.UTC(2026, 10, 3), 30_000)],
+    });
+    expect(utc).toBe(true);
+    expect(days).toHaveLength(29);
+    expect(days[0]).toEqual({ day: Date.UTC(2026, 10, 1), costMicros: 40_000 });
+    expect(days[1]).toEqual({ day: Date.UTC(2026, 10, 1) + DAY, costMicros: 0 });
+    expect(days[2]).toEqual({ day: Date.UTC(2026, 10, 3), costMicros: 30_000 });
+    expect(days.reduce((sum, d) => sum + d.costMicros, 0)).toBe(70_000);
+    // Up to 7 days: the viewer's days from the hours.
+    const week = dailyCost({
+      from: new Date(2026, 10, 22).getTime(),
+      to: new Date(2026, 10, 28, 15).getTime(),
+      byHour: [
+        { hour: new Date(2026, 10, 23, 2).getTime(), costMicros: 9 } as Schemas['Usage']['byHour'][number],
+      ],
+      byDay: [],
+    });
+    expect(week.utc).toBe(false);
+    expect(week.days[1]).toEqual({ day: new Date(2026, 10, 23).getTime(), costMicros: 9 });
+  });
+
+  it('leaves a repeated y-axis label blank', () => {
+    const format = (v: number) => `$${(v / 1_000_000).toFixed(4)}`;
+    expect(axisLabels([0, 20, 40, 60, 80, 100], format)).toEqual(['$0.0000', '', '', '$0.0001', '', '']);
+  });
+
+  it('names a budget’s target from what the viewer reads, never by a raw composite id', () => {
+    const names = {
+      enterprises: new Map([['e', 'Acme']]),
+      departments: new Map([['d', 'Sales › EMEA']]),
+      groups: new Map([['g', 'Sales bots']]),
+      members: new Map([['g', new Map([['u', 'Mia']])]]),
+      keys: new Map([['k', 'laptop (cp-abc…wxyz)']]),
+    };
+    const b = (scope: string, scopeId: string, over: Partial<Schemas['Budget']> = {}) => ({
+      scope,
+      scopeId,
+      groupId: null,
+      userId: null,
+      keyId: null,
+      ...over,
+    });
+    expect(budgetTargetName(b('enterprise', 'e'), names)).toBe('Acme');
+    expect(budgetTargetName(b('department', 'd'), names)).toBe('Sales › EMEA');
+    expect(budgetTargetName(b('group', 'g', { groupId: 'g' }), names)).toBe('Sales bots');
+    expect(budgetTargetName(b('member', 'g:u', { groupId: 'g', userId: 'u' }), names)).toBe(
+      'Mia · Sales bots',
+    );
+    expect(budgetTargetName(b('key', 'k', { groupId: 'g', keyId: 'k' }), names)).toBe(
+      'laptop (cp-abc…wxyz) · Sales bots',
+    );
+    // What cannot be read stays the plain id, not "g:u".
+    expect(budgetTargetName(b('member', 'x:v', { groupId: 'x', userId: 'v' }), names)).toBe('v');
+  });
+
+  it('an alert rule’s budget picker lists only the budgets of its scope', () => {
+    const budgets = [
+      { id: 'ent', enterpriseId: 'e', groupId: null },
+      { id: 'grp', enterpriseId: 'e', groupId: 'g' },
+      { id: 'other', enterpriseId: 'e', groupId: 'h' },
+      { id: 'carpool', enterpriseId: null, groupId: 'c' },
+    ];
+    const ids = (scope: Parameters<typeof budgetsInAlertScope>[1]) =>
+      budgetsInAlertScope(budgets, scope).map((b) => b.id);
+    expect(ids({ kind: 'group', id: 'g' })).toEqual(['grp']);
+    expect(ids({ kind: 'enterprise', id: 'e' })).toEqual(['ent', 'grp', 'other']);
+    expect(ids({ kind: 'system' })).toEqual(['ent', 'grp', 'other', 'carpool']);
+  });
+
   it('names a key by its name and prefix, its prefix alone, or, once it is gone, its id', () => {
     expect(keyLabel({ name: 'laptop', prefix: 'cp-abc123…wxyz' }, 'k1')).toBe('laptop (cp-abc123…wxyz)');
     expect(keyLabel({ name: '', prefix: 'cp-abc123…wxyz' }, 'k1')).toBe('cp-abc123…wxyz');
@@ -284,6 +371,41 @@ describe('who sees the admin pages', () => {
     ]);
     expect(mayChangeBudget(me({ systemRole: 'system_admin' }), department)).toBe(true);
     expect(mayChangeBudget(me({ groups: [{ groupId: 'g', role: 'member' }] }), onGroup('group'))).toBe(false);
+  });
+  it('offers only the budget scopes and alert scopes the role may set (the API answers 403 to the rest)', () => {
+    const carpool = { id: 'c', enterpriseId: null };
+    const entGroup = { id: 'g', enterpriseId: 'e' };
+    const member = me({ groups: [{ groupId: 'c', role: 'member' }] });
+    const memberAndOwner = me({
+      groups: [
+        { groupId: 'c', role: 'member' },
+        { groupId: 'o', role: 'owner' },
+      ],
+    });
+    const admin = me({ enterprises: [{ enterpriseId: 'e', role: 'admin' }] });
+    const owner = me({ enterprises: [{ enterpriseId: 'e', role: 'owner' }] });
+    // group.manage: the owner, the enterprise's owners and admins; never a plain member.
+    expect(managesGroup(member, carpool)).toBe(false);
+    expect(managesGroup(admin, entGroup)).toBe(true);
+    expect(managesGroup(admin, carpool)).toBe(false);
+    // A plain member: their own keys only; no group or member budget.
+    expect(budgetScopes(member, [carpool])).toEqual(['key']);
+    expect(budgetScopes(memberAndOwner, [carpool, { id: 'o', enterpriseId: null }])).toEqual([
+      'group',
+      'member',
+      'key',
+    ]);
+    // An enterprise admin: its groups, not the enterprise or its departments (enterprise.manage).
+    expect(budgetScopes(admin, [entGroup])).toEqual(['group', 'member', 'key']);
+    expect(budgetScopes(owner, [entGroup])).toEqual(['enterprise', 'department', 'group', 'member', 'key']);
+    expect(budgetScopes(null, [carpool])).toEqual([]);
+    // Alerts: an enterprise takes its owner; its admin gets its groups. The audit log: either.
+    const enterprises = [{ id: 'e' }];
+    expect(managedScopeValues('alerts', admin, enterprises, [entGroup, carpool])).toEqual(['group:g']);
+    expect(managedScopeValues('audit', admin, enterprises, [entGroup])).toEqual(['enterprise:e', 'group:g']);
+    expect(managedScopeValues('alerts', owner, enterprises, [entGroup])).toEqual(['enterprise:e', 'group:g']);
+    expect(managedScopeValues('alerts', me({ systemRole: 'system_admin' }), [], [])).toEqual(['system']);
+    expect(managedScopeValues('alerts', member, [], [carpool])).toEqual([]);
   });
   it('manages anything: a system admin, who runs an enterprise, or owns a group; not a plain member', () => {
     expect(managesAnything(me({ systemRole: 'system_admin' }))).toBe(true);

@@ -61,10 +61,16 @@ afterAll(async () => {
 
 describe.sequential('an enterprise: pools, departments, groups and a hard budget', () => {
   it('the system admin creates the enterprise with its owner', async () => {
-    await admin.goto(`${relay.url}/setup?token=${encodeURIComponent(relay.setupToken)}`);
+    // A link with a wrong token is no dead end: the refused token is shown, to be corrected.
+    await admin.goto(`${relay.url}/setup?token=not-the-token`);
     await admin.getByLabel('Name').fill('Sam Sysadmin');
     await admin.getByLabel('Email').fill('sam@example.com');
     await admin.getByLabel('Password').fill('sam-password-1');
+    await expect(admin.getByLabel('Setup token').count()).resolves.toBe(0);
+    await admin.getByRole('button', { name: 'Create and sign in' }).click();
+    await admin.getByText('The setup token is wrong.').waitFor();
+    await expect(admin.getByLabel('Setup token').inputValue()).resolves.toBe('not-the-token');
+    await admin.getByLabel('Setup token').fill(relay.setupToken);
     await admin.getByRole('button', { name: 'Create and sign in' }).click();
     await admin.getByRole('heading', { name: 'My carpools' }).waitFor();
     state.ownerId = await seedUser(relay, OWNER);
@@ -205,12 +211,28 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     const change = owner.getByRole('form', { name: 'Change a department' });
     await change.getByLabel('Department').selectOption({ label: 'Sales' });
     await change.getByRole('button', { name: 'Delete the department' }).click();
+    await change.getByRole('button', { name: 'Delete Sales for good' }).click();
     await change.getByRole('alert').waitFor();
     await change.getByLabel('Department').selectOption({ label: 'Support' });
     await change.getByLabel('Name').fill('Care');
     await change.getByRole('button', { name: 'Save' }).click();
     await owner.getByRole('heading', { name: 'Care' }).waitFor();
+    // Asked twice, and a double-click is not two answers: its second click lands on the confirm
+    // button that took the first one's place, and must not delete.
+    await change.getByRole('button', { name: 'Delete the department' }).dblclick();
+    const confirmDelete = change.getByRole('button', { name: 'Delete Care for good' });
+    await confirmDelete.waitFor();
+    await owner.waitForTimeout(1000);
+    await expect(owner.getByRole('heading', { name: 'Care' }).count()).resolves.toBe(1);
+    await change.getByRole('button', { name: 'Cancel' }).click();
+    // Nor is a repeated Enter: focus goes to Cancel when the question appears.
+    await change.getByRole('button', { name: 'Delete the department' }).focus();
+    await owner.keyboard.press('Enter');
+    await owner.keyboard.press('Enter');
+    await change.getByRole('button', { name: 'Delete the department' }).waitFor();
+    await expect(owner.getByRole('heading', { name: 'Care' }).count()).resolves.toBe(1);
     await change.getByRole('button', { name: 'Delete the department' }).click();
+    await confirmDelete.click();
     await until(
       async () => (await owner.getByRole('heading', { name: 'Care' }).count()) === 0,
       'Care deleted',
@@ -358,12 +380,36 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
   });
 
   it('usage of the group: the request counted, cost per day charted', async () => {
-    await owner.getByRole('link', { name: 'Usage' }).click();
+    // Opened directly (no admin page before it in this tab): the page brings its own styles.
+    await owner.goto(`${relay.url}/usage`);
     await owner.getByRole('heading', { name: 'Usage' }).waitFor();
     await owner.getByLabel('Whose usage').selectOption({ label: 'Group: Sales bots' });
     await owner.getByRole('heading', { name: 'Cost per day' }).waitFor();
     await owner.locator('.adm-chart canvas').waitFor();
-    await owner.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').waitFor();
+    const models = owner.getByRole('list', { name: 'Tokens by model' });
+    await models.getByText('claude-haiku-4-5').waitFor();
+    await expect(models.evaluate((l) => getComputedStyle(l).listStyleType)).resolves.toBe('none');
+    // The chosen range looks chosen, not only to a screen reader.
+    const background = (name: string) =>
+      owner.getByRole('button', { name, exact: true }).evaluate((b) => getComputedStyle(b).backgroundColor);
+    expect(await background('This month')).not.toBe(await background('Last 30 days'));
+    // Over more than 7 days the days come from byDay: the day table shows what the card says.
+    await owner.getByRole('button', { name: 'Last 30 days', exact: true }).click();
+    await owner.getByText('Days are UTC days', { exact: false }).waitFor();
+    await owner.getByText('As a table').click();
+    const cost = await owner.locator('.stat', { hasText: 'Cost' }).locator('.stat-value').textContent();
+    expect(cost).not.toBe('$0.00');
+    await until(
+      async () => {
+        const cells = await owner
+          .locator('details', { hasText: 'As a table' })
+          .locator('td.num')
+          .allTextContents();
+        return cells.length >= 30 && cells.some((c) => c !== '$0.00');
+      },
+      'a day with the group’s cost',
+      10_000,
+    );
     // The whole enterprise, in one read-out: its cost by group, its members by name.
     await owner.getByLabel('Whose usage').selectOption({ label: 'Enterprise: Acme' });
     await owner.getByRole('list', { name: 'Cost by group' }).getByText('Sales bots').waitFor();
@@ -400,6 +446,13 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     expect(hooksReceived.length).toBeGreaterThan(0);
 
     const rule = owner.getByRole('form', { name: 'Add a rule' });
+    // The budgets of this scope, named (not "Group · Monthly").
+    await expect(
+      rule
+        .getByLabel('Budget', { exact: true })
+        .locator('option')
+        .evaluateAll((options) => options.map((o) => o.textContent)),
+    ).resolves.toEqual(['Every budget in scope', 'Group: Sales bots · Monthly']);
     await rule.getByLabel('Name').fill('Sales budget');
     await rule.getByLabel('Send to').selectOption({ label: 'Ops hook' });
     await rule.getByRole('button', { name: 'Add a rule' }).click();
@@ -523,6 +576,14 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await owner.setViewportSize({ width: 390, height: 844 });
     await owner.goto(`${relay.url}/enterprises/${state.enterpriseId}`);
     await owner.getByRole('heading', { name: '账号池' }).waitFor();
+    // A table keeps its words whole (it scrolls in its card): the owner's address is one line, not
+    // a column of single letters.
+    const lines = await owner.getByRole('cell', { name: OWNER.email, exact: true }).evaluate((cell) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    });
+    expect(lines).toBe(1);
     await checkPage(owner, 'enterprise-390-zh');
   });
 
@@ -532,5 +593,19 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await form.getByLabel('名称').fill('Acme Corp');
     await form.getByRole('button', { name: '重命名企业' }).click();
     await owner.getByRole('heading', { name: 'Acme Corp', level: 1 }).waitFor();
+  });
+
+  it('the owner makes herself an admin: the page leaves owner mode at once', async () => {
+    // A second owner first (the last one may not step down): the system admin, by email.
+    const add = owner.getByRole('form', { name: '添加成员' });
+    await add.getByLabel('邮箱').fill('sam@example.com');
+    await add.getByLabel('角色').selectOption('owner');
+    await add.getByRole('button', { name: '添加成员' }).click();
+    await owner.getByRole('cell', { name: 'Sam S. Sysadmin', exact: true }).waitFor();
+    await owner.getByRole('form', { name: '重命名企业' }).waitFor();
+    await owner.locator(`select[name="role-${state.ownerId}"]`).selectOption('admin');
+    // /me is read again: the owner's forms go without a reload.
+    await owner.getByRole('form', { name: '重命名企业' }).waitFor({ state: 'detached' });
+    await expect(owner.getByRole('form', { name: '添加成员' }).count()).resolves.toBe(0);
   });
 });

@@ -1,9 +1,12 @@
 // The dashboard's own logic, in Node: money and token formatting, forms → API inputs, client
 // snippets, answers of a test request, the sign-in redirect, and the catalogs.
 import { describe, expect, it } from 'vitest';
+import { translate } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
+import { confirmAccepted } from '../src/lib/confirm';
 import {
+  budgetInWords,
   formatMicros,
   formatMicrosAt,
   formatShare,
@@ -13,7 +16,15 @@ import {
   precisionFor,
   roundMicros,
 } from '../src/lib/format';
-import { connectionInput, inviteInputFromForm, inviteLink, keyRulesFromForm } from '../src/lib/forms';
+import {
+  connectionInput,
+  FormError,
+  inviteInputFromForm,
+  inviteLink,
+  keyRulesFromForm,
+  tokenExpiry,
+  wholeNumber,
+} from '../src/lib/forms';
 import { answerText, familyOf, probeModel } from '../src/lib/probe';
 import { safeNext } from '../src/lib/redirect';
 import { CLIENTS, snippetFor } from '../src/lib/snippets';
@@ -59,6 +70,25 @@ describe('money', () => {
   });
 });
 
+describe('key lookup', () => {
+  it('says a key’s budgets in the page’s language, not as raw API words', () => {
+    const row = { scope: 'group', period: 'month', mode: 'hard' };
+    const en = (key: Parameters<typeof translate>[1], v?: Record<string, string | number>) =>
+      translate('en', key, v);
+    const zh = (key: Parameters<typeof translate>[1], v?: Record<string, string | number>) =>
+      translate('zh-CN', key, v);
+    expect(budgetInWords(row, en)).toBe('Group · Monthly, refuse requests');
+    expect(budgetInWords({ scope: 'key', period: 'total', mode: 'soft' }, en)).toBe(
+      'Key · In total, alert only',
+    );
+    expect(budgetInWords(row, zh)).toBe('分组 · 每月，拒绝请求');
+    // A value this dashboard does not know yet is shown as the API says it.
+    expect(budgetInWords({ scope: 'team', period: 'month', mode: 'hard' }, en)).toBe(
+      'team · Monthly, refuse requests',
+    );
+  });
+});
+
 describe('tokens and time', () => {
   it('counts tokens compactly', () => {
     expect(formatTokens(950)).toBe('950');
@@ -90,9 +120,49 @@ describe('forms', () => {
       expiresAt: now + 30 * 86_400_000,
       maxConcurrency: 2,
     });
-    expect(
-      keyRulesFromForm({ name: '', models: '', expiresInDays: '-3', maxConcurrency: '1.5' }, now),
-    ).toEqual({});
+  });
+  it('refuses a filled-in number the API would not take, never putting a default in its place', () => {
+    const now = 1_000;
+    const key = (expiresInDays: string, maxConcurrency = '') =>
+      keyRulesFromForm({ name: '', models: '', expiresInDays, maxConcurrency }, now);
+    const refused = (f: () => unknown, field: string, min?: number) => {
+      let error: unknown;
+      try {
+        f();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(FormError);
+      expect((error as FormError).field).toBe(field);
+      if (min !== undefined) expect((error as FormError).min).toBe(min);
+    };
+    // A typo in "expires in" must not make a key that never expires.
+    for (const days of ['0.5', 'abc', '-3', '0']) refused(() => key(days), 'keys.expiresInDays');
+    // 0 or 1.5 concurrent requests is no limit the API knows: not "unlimited".
+    for (const c of ['0', '1.5', 'x']) refused(() => key('', c), 'keys.maxConcurrency');
+    expect(key(' 2 ', '3')).toEqual({ expiresAt: now + 2 * 86_400_000, maxConcurrency: 3 });
+    // Invites: not 1 use or 7 days in place of what was typed.
+    refused(() => inviteInputFromForm({ days: '', maxUses: '0', email: '' }), 'invites.maxUses');
+    refused(() => inviteInputFromForm({ days: '-5', maxUses: '', email: '' }), 'invites.days');
+    refused(() => inviteInputFromForm({ days: 'soon', maxUses: '', email: '' }), 'invites.days');
+    expect(inviteInputFromForm({ days: '0.5', maxUses: '', email: '' })).toEqual({ expiresInMs: 43_200_000 });
+    // A personal access token: empty or 0 is never (the form says so); -3 is refused.
+    expect(tokenExpiry('', now)).toBeNull();
+    expect(tokenExpiry('0', now)).toBeNull();
+    expect(tokenExpiry('2', now)).toBe(now + 2 * 86_400_000);
+    refused(() => tokenExpiry('-3', now), 'keys.expiresInDays', 0);
+    refused(() => tokenExpiry('1.5', now), 'keys.expiresInDays', 0);
+    // Seats and pool concurrency (the enterprise page).
+    expect(wholeNumber('', 'adm.field.maxMembers')).toBeUndefined();
+    refused(() => wholeNumber('0', 'adm.field.maxMembers'), 'adm.field.maxMembers', 1);
+    refused(() => wholeNumber('abc', 'adm.field.maxConcurrency'), 'adm.field.maxConcurrency');
+  });
+  it('a two-step confirmation takes a click of its own, not the second click of a double-click', () => {
+    expect(confirmAccepted(1)).toBe(true);
+    // A keyboard press (Enter or Space on the focused button) has no click count.
+    expect(confirmAccepted(0)).toBe(true);
+    expect(confirmAccepted(2)).toBe(false);
+    expect(confirmAccepted(3)).toBe(false);
   });
   it('invite input and link', () => {
     expect(inviteInputFromForm({ days: '7', maxUses: '1', email: '' })).toEqual({

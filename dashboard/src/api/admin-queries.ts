@@ -1,7 +1,9 @@
 // Reads of the admin pages (issue 12) as TanStack Query hooks, beside api/queries.ts: one key per
 // API path, so each write invalidates exactly what it changed.
 import { useQueries, useQuery } from '@tanstack/react-query';
-import { api, must } from './client';
+import { type BudgetNames, departmentOptions, keyLabel } from '../lib/admin';
+import { api, must, type Schemas } from './client';
+import { useGroups, useMe } from './queries';
 import type { operations } from './schema';
 
 export const adminKeys = {
@@ -108,4 +110,65 @@ export function useGroupDetail(id: string) {
     enabled: Boolean(id),
     queryFn: () => must(api.GET('/groups/{id}', { params: { path: { id } } })),
   });
+}
+
+/**
+ * What budgets are on, by name, from what the viewer may read (a list the API refuses them just
+ * leaves the id): enterprises, departments (of every enterprise one belongs to, or whose department
+ * budget one sees), groups, and the members and keys of the groups whose member and key budgets
+ * are listed. Shared by the budgets page and the alert rules' budget picker.
+ */
+export function useBudgetNames(budgets: readonly Schemas['Budget'][]) {
+  const me = useMe();
+  const enterprises = useEnterprises();
+  const groups = useGroups();
+  const groupList = groups.data?.data ?? [];
+  // Departments of every enterprise one runs or belongs to, or whose department budget one sees.
+  const enterpriseIds = [
+    ...new Set([
+      ...(me.data?.enterprises ?? []).map((e) => e.enterpriseId),
+      ...budgets.filter((b) => b.scope === 'department' && b.enterpriseId).map((b) => b.enterpriseId!),
+    ]),
+  ];
+  const departments = useQueries({
+    queries: enterpriseIds.map((id) => ({
+      queryKey: adminKeys.departments(id),
+      retry: false,
+      queryFn: () => must(api.GET('/enterprises/{id}/departments', { params: { path: { id } } })),
+    })),
+  });
+  // People and keys of the groups whose member and key budgets are listed.
+  const groupsOf = (scope: Schemas['Budget']['scope']) => [
+    ...new Set(budgets.filter((b) => b.scope === scope && b.groupId).map((b) => b.groupId!)),
+  ];
+  const members = useQueries({
+    queries: groupsOf('member').map((id) => ({
+      queryKey: ['group', id] as const,
+      retry: false,
+      queryFn: () => must(api.GET('/groups/{id}', { params: { path: { id } } })),
+    })),
+  });
+  const keyLists = useQueries({
+    queries: groupsOf('key').map((id) => ({
+      queryKey: ['group', id, 'keys'],
+      retry: false,
+      queryFn: () => must(api.GET('/groups/{id}/keys', { params: { path: { id } } })),
+    })),
+  });
+  const allDepartments = departments.flatMap((q) => q.data?.data ?? []);
+  const names: BudgetNames = {
+    enterprises: new Map((enterprises.data?.data ?? []).map((e) => [e.id, e.name])),
+    // A sub-department by its place in the tree ("Sales › EMEA"), as in the target list.
+    departments: new Map(departmentOptions(allDepartments).map((d) => [d.value, d.label])),
+    groups: new Map(groupList.map((g) => [g.id, g.name])),
+    members: new Map(
+      members.flatMap((q) =>
+        q.data ? [[q.data.id, new Map(q.data.members.map((m) => [m.userId, m.name]))] as const] : [],
+      ),
+    ),
+    keys: new Map(
+      keyLists.flatMap((q) => (q.data?.data ?? []).map((k) => [k.id, keyLabel(k, k.id)] as const)),
+    ),
+  };
+  return { names, departments: allDepartments };
 }

@@ -2,6 +2,8 @@
 // its stylesheet load only with a page that draws a chart. Its numbers are also given as a table
 // (for screen readers, and for reading exact values), so the canvas is decorative (aria-hidden).
 import { useEffect, useRef } from 'react';
+import { axisLabels } from '../lib/admin';
+import '../admin.css';
 
 export interface Series {
   /** x values: ms since the epoch. */
@@ -12,7 +14,16 @@ export interface Series {
   format: (v: number) => string;
 }
 
-export function TimeChart({ series, height = 220 }: { series: Series; height?: number }) {
+export function TimeChart({
+  series,
+  height = 220,
+  utc = false,
+}: {
+  series: Series;
+  height?: number;
+  /** x values are UTC days: label them in UTC, not the viewer's zone. */
+  utc?: boolean;
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = box.current;
@@ -29,10 +40,15 @@ export function TimeChart({ series, height = 220 }: { series: Series; height?: n
           height,
           legend: { show: false },
           cursor: { show: true, drag: { x: false, y: false } },
-          scales: { x: { time: true } },
+          ...(utc ? { tzDate: (ts: number) => UPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
+          scales: {
+            x: { time: true },
+            // From zero, and never a span so small that all-zero days draw a scale of fractions.
+            y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 10_000] },
+          },
           axes: [
             { stroke: '#4d4d55' },
-            { stroke: '#4d4d55', size: 70, values: (_u, values) => values.map((v) => series.format(v)) },
+            { stroke: '#4d4d55', size: 70, values: (_u, values) => axisLabels(values, series.format) },
           ],
           series: [
             {},
@@ -57,7 +73,7 @@ export function TimeChart({ series, height = 220 }: { series: Series; height?: n
       observer.disconnect();
       chart?.destroy();
     };
-  }, [series, height]);
+  }, [series, height, utc]);
   return <div className="adm-chart" ref={box} aria-hidden="true" />;
 }
 

@@ -7,7 +7,7 @@ import { api, must, relayOrigin, type Schemas } from '../api/client';
 import { keys } from '../api/queries';
 import { useI18n } from '../i18n';
 import { formatDateTime } from '../lib/format';
-import { keyRulesFromForm, modelList } from '../lib/forms';
+import { keyRulesFromForm, modelList, wholeNumber } from '../lib/forms';
 import { type Family, type ProbeResult, probeModel, probeRelay } from '../lib/probe';
 import { CLIENTS, type Client, snippetFor } from '../lib/snippets';
 import { CodeBlock, ErrorMessage, Field } from './ui';
@@ -256,7 +256,6 @@ function KeyChanges({
   const [maxConcurrency, setMaxConcurrency] = useState(apiKey.maxConcurrency?.toString() ?? '');
   const [error, setError] = useState<unknown>(null);
   const list = modelList(models);
-  const concurrency = maxConcurrency.trim() ? Number(maxConcurrency) : null;
   return (
     <form
       aria-label={t('keys.changeOf', { name: apiKey.name || apiKey.prefix })}
@@ -270,7 +269,8 @@ function KeyChanges({
               body: {
                 name: name.trim(),
                 allowedModels: list.length > 0 ? list : null,
-                maxConcurrency: concurrency,
+                // Empty: no limit of its own; anything but a whole number ≥ 1 is refused.
+                maxConcurrency: wholeNumber(maxConcurrency, 'keys.maxConcurrency') ?? null,
               },
             }),
           );
@@ -298,12 +298,7 @@ function KeyChanges({
         onChange={setMaxConcurrency}
       />
       <ErrorMessage error={error} />
-      <button
-        type="submit"
-        disabled={concurrency !== null && !(Number.isInteger(concurrency) && concurrency > 0)}
-      >
-        {t('keys.save')}
-      </button>
+      <button type="submit">{t('keys.save')}</button>
     </form>
   );
 }

@@ -1,9 +1,11 @@
 // The dashboard's few building blocks, on native elements (labels tied to inputs, real buttons,
 // <output> for results) so keyboards and screen readers work without a component library.
-import { type ReactNode, useId, useState } from 'react';
+import { type ReactNode, useId, useLayoutEffect, useRef, useState } from 'react';
 import { Link } from 'wouter';
 import { ApiFailure } from '../api/client';
 import { useI18n } from '../i18n';
+import { confirmAccepted } from '../lib/confirm';
+import { FormError } from '../lib/forms';
 
 export function Card({
   title,
@@ -108,7 +110,16 @@ export function ErrorMessage({ error }: { error: unknown }) {
   const { t } = useI18n();
   if (!error) return null;
   const text =
-    error instanceof ApiFailure ? error.message : error instanceof Error ? error.message : t('error.generic');
+    error instanceof FormError
+      ? t(error.rule === 'positive' ? 'form.positive' : 'form.wholeAtLeast', {
+          field: t(error.field),
+          min: error.min,
+        })
+      : error instanceof ApiFailure
+        ? error.message
+        : error instanceof Error
+          ? error.message
+          : t('error.generic');
   return (
     <p className="error" role="alert">
       {text}
@@ -174,7 +185,9 @@ export function NotAllowed() {
 
 /**
  * A destructive action asked twice: the first press shows a button that says what will happen,
- * and a cancel; nothing is done until that second press.
+ * and a cancel; nothing is done until that second press. The second press must be deliberate: the
+ * confirm button ignores the later clicks of a double-click (which would land on it), and focus
+ * moves to Cancel, so a repeated Enter backs out instead of confirming.
  */
 export function ConfirmButton({
   label,
@@ -191,13 +204,26 @@ export function ConfirmButton({
 }) {
   const { t } = useI18n();
   const [confirming, setConfirming] = useState(false);
+  const cancel = useRef<HTMLButtonElement>(null);
+  // A layout effect: focus moves before the next key press is handled, so a second Enter cannot
+  // reach the confirm button (React reuses the first button's element for it).
+  useLayoutEffect(() => {
+    if (confirming) cancel.current?.focus();
+  }, [confirming]);
   const size = small ? ' small' : '';
   return confirming ? (
     <>
-      <button type="button" className={`danger${size}`} disabled={pending} onClick={onConfirm}>
+      <button
+        type="button"
+        className={`danger${size}`}
+        disabled={pending}
+        onClick={(event) => {
+          if (confirmAccepted(event.detail)) onConfirm();
+        }}
+      >
         {confirmLabel}
       </button>
-      <button type="button" className={`secondary${size}`} onClick={() => setConfirming(false)}>
+      <button type="button" ref={cancel} className={`secondary${size}`} onClick={() => setConfirming(false)}>
         {t('common.cancel')}
       </button>
     </>

@@ -14,6 +14,8 @@ export const en = {
   'common.actions': 'Actions',
   'common.cancel': 'Cancel',
   'error.generic': 'Something went wrong.',
+  'form.wholeAtLeast': '“{field}” must be a whole number, {min} or more.',
+  'form.positive': '“{field}” must be a number greater than 0.',
   'access.notAllowedTitle': 'Not allowed',
   'access.notAllowed': 'Your role does not allow this page.',
   'nav.skip': 'Skip to content',

@@ -14,6 +14,8 @@ export const zhCN: Record<MessageKey, string> = {
   'common.actions': '操作',
   'common.cancel': '取消',
   'error.generic': '出错了。',
+  'form.wholeAtLeast': '“{field}”必须是不小于 {min} 的整数。',
+  'form.positive': '“{field}”必须是大于 0 的数字。',
   'access.notAllowedTitle': '无权访问',
   'access.notAllowed': '你的角色无权查看此页面。',
   'nav.skip': '跳到正文',

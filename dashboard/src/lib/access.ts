@@ -73,3 +73,53 @@ export function mayChangeBudget(me: Me | null | undefined, budget: BudgetAuthori
   if (budget.authority === 'enterprise') return runs;
   return runs || (budget.groupId !== null && ownsGroup(me, budget.groupId));
 }
+
+/** A group as the admin pages know it: its id and its enterprise (null for a carpool). */
+export interface GroupRef {
+  id: string;
+  enterpriseId: string | null;
+}
+
+/** group.manage over the group: its owner, its enterprise's owner or admin, or a system admin. */
+export function managesGroup(me: Me | null | undefined, group: GroupRef): boolean {
+  return ownsGroup(me, group.id) || (group.enterpriseId !== null && runsEnterprise(me, group.enterpriseId));
+}
+
+export type BudgetScope = Schemas['Budget']['scope'];
+
+/**
+ * The budget scopes the viewer may create (worker/domain/budgets.ts, authorizeTarget): an
+ * enterprise's and a department's take an enterprise owner (enterprise.manage); a group's and a
+ * member's, someone who manages a group; a key's, anyone in a group (their own key) or managing one.
+ */
+export function budgetScopes(me: Me | null | undefined, groups: readonly GroupRef[]): BudgetScope[] {
+  if (!me) return [];
+  const scopes: BudgetScope[] = [];
+  if (isSystemAdmin(me) || me.enterprises.some((e) => e.role === 'owner'))
+    scopes.push('enterprise', 'department');
+  if (groups.some((g) => managesGroup(me, g))) scopes.push('group', 'member');
+  if (groups.length > 0) scopes.push('key');
+  return scopes;
+}
+
+/**
+ * The scopes the viewer may manage alerts of (worker/domain/alerts.ts, manage) or read the audit
+ * log of (worker/domain/audit.ts): the system for a system admin; an enterprise for its owners
+ * when alerting (enterprise.manage: an admin may not), for its owners and admins in the audit log
+ * (group.manage over it); a group for whoever manages it. As the pages' scope values: `system`,
+ * `enterprise:<id>`, `group:<id>`.
+ */
+export function managedScopeValues(
+  purpose: 'alerts' | 'audit',
+  me: Me | null | undefined,
+  enterprises: readonly { id: string }[],
+  groups: readonly GroupRef[],
+): string[] {
+  if (!me) return [];
+  const mayEnterprise = purpose === 'alerts' ? ownsEnterprise : runsEnterprise;
+  return [
+    ...(isSystemAdmin(me) ? ['system'] : []),
+    ...enterprises.filter((e) => mayEnterprise(me, e.id)).map((e) => `enterprise:${e.id}`),
+    ...groups.filter((g) => managesGroup(me, g)).map((g) => `group:${g.id}`),
+  ];
+}

@@ -172,6 +172,61 @@ export function costPerDay(
   return days;
 }
 
+const DAY_MS = 86_400_000;
+/** The API gives `byHour` for ranges up to this long and `[]` for longer ones (docs/api.md). */
+export const BY_HOUR_MAX_MS = 7 * DAY_MS;
+
+/**
+ * Cost per UTC day from the daily read-out, one point per UTC day of [from, to), zeros included.
+ * Each line is floored to its UTC day start: the API means `day` as one, but an edge of the range
+ * answered from hourly rows has been seen to carry the hour (05:00 UTC) instead.
+ */
+export function costPerUtcDay(
+  byDay: Usage['byDay'],
+  from: number,
+  to: number,
+): { day: number; costMicros: number }[] {
+  const dayOf = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
+  const days: { day: number; costMicros: number }[] = [];
+  const index = new Map<number, number>();
+  for (let d = dayOf(from); d < to; d += DAY_MS) {
+    index.set(d, days.length);
+    days.push({ day: d, costMicros: 0 });
+  }
+  for (const line of byDay) {
+    const i = index.get(dayOf(line.day));
+    if (i !== undefined) days[i]!.costMicros += line.costMicros;
+  }
+  return days;
+}
+
+/**
+ * The usage page's cost per day: the viewer's local days from `byHour` when the range is short
+ * enough for the API to give hours, else UTC days from `byDay` (the API keeps days in UTC and takes
+ * no time zone), with `utc` saying which so the labels say so too.
+ */
+export function dailyCost(usage: Pick<Usage, 'from' | 'to' | 'byHour' | 'byDay'>): {
+  utc: boolean;
+  days: { day: number; costMicros: number }[];
+} {
+  // The API decides on the range rounded out to whole hours; so does this.
+  const HOUR_MS = 3_600_000;
+  const span = Math.ceil(usage.to / HOUR_MS) * HOUR_MS - Math.floor(usage.from / HOUR_MS) * HOUR_MS;
+  if (span <= BY_HOUR_MAX_MS) return { utc: false, days: costPerDay(usage.byHour, usage.from, usage.to) };
+  return { utc: true, days: costPerUtcDay(usage.byDay, usage.from, usage.to) };
+}
+
+/**
+ * The y axis's labels with a repeat left blank: tick steps finer than the format shows would
+ * otherwise read "$0.0001, $0.0001, $0.0000".
+ */
+export function axisLabels(values: readonly number[], format: (v: number) => string): string[] {
+  return values.map((v, i) => {
+    const text = format(v);
+    return i > 0 && format(values[i - 1]!) === text ? '' : text;
+  });
+}
+
 /** All tokens of a sum (input, output, cache writes and reads). */
 export function totalTokens(s: Sums): number {
   return s.inputTokens + s.outputTokens + s.cacheWrite5mTokens + s.cacheWrite1hTokens + s.cacheReadTokens;
@@ -230,4 +285,65 @@ export function toCsv(
     return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
   return [header, ...rows].map((r) => r.map(field).join(',')).join('\r\n');
+}
+
+/** What the viewer can read about a budget's target: names by id, from the lists they may see. */
+export interface BudgetNames {
+  enterprises: ReadonlyMap<string, string>;
+  /** Departments by id, named by their place in the tree ("Sales › EMEA"). */
+  departments: ReadonlyMap<string, string>;
+  groups: ReadonlyMap<string, string>;
+  /** Per group, its members' names by user id. */
+  members: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Keys by id, already labelled (keyLabel). */
+  keys: ReadonlyMap<string, string>;
+}
+
+/**
+ * A budget's target in words: the enterprise, department or group by name, a member by name with
+ * their group, a key by its label with its group. What the viewer cannot read stays an id (never
+ * the composite `group:user` scope id).
+ */
+export function budgetTargetName(
+  budget: {
+    scope: string;
+    scopeId: string;
+    groupId: string | null;
+    userId: string | null;
+    keyId: string | null;
+  },
+  names: BudgetNames,
+): string {
+  const group = budget.groupId ? (names.groups.get(budget.groupId) ?? null) : null;
+  const inGroup = (what: string) => (group ? `${what} · ${group}` : what);
+  switch (budget.scope) {
+    case 'enterprise':
+      return names.enterprises.get(budget.scopeId) ?? budget.scopeId;
+    case 'department':
+      return names.departments.get(budget.scopeId) ?? budget.scopeId;
+    case 'group':
+      return names.groups.get(budget.scopeId) ?? budget.scopeId;
+    case 'member': {
+      const userId = budget.userId ?? budget.scopeId;
+      const person = budget.groupId ? names.members.get(budget.groupId)?.get(userId) : undefined;
+      return inGroup(person ?? userId);
+    }
+    default: {
+      const keyId = budget.keyId ?? budget.scopeId;
+      return inGroup(names.keys.get(keyId) ?? keyId);
+    }
+  }
+}
+
+/**
+ * The budgets an alert rule of a scope may watch (worker/domain/alerts.ts, checkBudget): a group's
+ * rule, that group's budgets (its members' and keys' too); an enterprise's, the enterprise's and its
+ * groups'; the system's, any.
+ */
+export function budgetsInAlertScope<B extends { enterpriseId: string | null; groupId: string | null }>(
+  budgets: readonly B[],
+  scope: { kind: 'system' } | { kind: 'enterprise' | 'group'; id: string },
+): B[] {
+  if (scope.kind === 'system') return [...budgets];
+  return budgets.filter((b) => (scope.kind === 'group' ? b.groupId : b.enterpriseId) === scope.id);
 }

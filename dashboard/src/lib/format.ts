@@ -1,5 +1,6 @@
 // Formatting money and counts for people. Money stays integer micro-dollars everywhere (the API's
 // unit); only these functions turn it into text, rounding for display and never feeding back.
+import type { MessageKey, Translate } from '../i18n';
 
 const MICROS_PER_DOLLAR = 1_000_000;
 const MICROS_PER_CENT = 10_000;
@@ -106,4 +107,20 @@ export function formatDateTime(ms: number | null | undefined, locale = 'en'): st
 /** The first instant of the month containing `now`, in the viewer's time zone. */
 export function monthStart(now = new Date()): number {
   return new Date(now.getFullYear(), now.getMonth(), 1).getTime();
+}
+
+/**
+ * A budget a key answers to, in words of the catalog ("Group · Monthly, refuse requests"); a scope,
+ * period or mode the catalog does not know (a newer API) is shown as the API says it.
+ */
+export function budgetInWords(b: { scope: string; period: string; mode: string }, t: Translate): string {
+  const word = (prefix: string, value: string) => {
+    const key = `${prefix}.${value}` as MessageKey;
+    const text = t(key);
+    return text === undefined ? value : text;
+  };
+  return `${word('adm.scope', b.scope)} · ${t('adm.budget.label', {
+    period: word('adm.period', b.period),
+    mode: word('adm.mode', b.mode),
+  })}`;
 }

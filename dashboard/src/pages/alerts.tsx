@@ -5,14 +5,15 @@
 // shown once: when the endpoint is added, and when it is replaced.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { adminKeys, useBudgets, useEnterprises } from '../api/admin-queries';
+import { adminKeys, useBudgetNames, useBudgets, useEnterprises } from '../api/admin-queries';
 import { type AlertScope, alertsApi, parseScope, scopeKey } from '../api/alerts';
 import type { Schemas } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import '../admin.css';
 import { Card, CodeBlock, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
-import { isSystemAdmin, ownedGroupIds, runEnterpriseIds } from '../lib/access';
+import { managedScopeValues } from '../lib/access';
+import { budgetsInAlertScope, budgetTargetName } from '../lib/admin';
 import { formatDateTime } from '../lib/format';
 
 type Format = Schemas['AlertEndpoint']['format'];
@@ -20,23 +21,29 @@ type RuleKind = Schemas['AlertRule']['kind'];
 const FORMATS: readonly Format[] = ['json', 'slack', 'discord', 'feishu', 'dingtalk', 'wecom'];
 const RULE_KINDS: readonly RuleKind[] = ['budget.threshold', 'account.disabled', 'account.cooldowns'];
 
-/** The scopes the viewer may manage alerts of, named. */
-export function useAlertScopes() {
+/**
+ * The scopes the viewer may manage alerts of (or, for the audit page, read the log of), named;
+ * `ready` once the lists they come from are in.
+ */
+export function useAlertScopes(purpose: 'alerts' | 'audit' = 'alerts') {
   const { t } = useI18n();
   const me = useMe();
   const enterprises = useEnterprises();
   const groups = useGroups();
-  const run = runEnterpriseIds(me.data);
-  const owned = ownedGroupIds(me.data);
-  return [
-    ...(isSystemAdmin(me.data) ? [{ value: 'system', label: t('adm.alerts.system') }] : []),
-    ...(enterprises.data?.data ?? [])
-      .filter((e) => run.includes(e.id))
-      .map((e) => ({ value: `enterprise:${e.id}`, label: e.name })),
-    ...(groups.data?.data ?? [])
-      .filter((g) => owned.includes(g.id))
-      .map((g) => ({ value: `group:${g.id}`, label: g.name })),
-  ];
+  const enterpriseList = enterprises.data?.data ?? [];
+  const groupList = groups.data?.data ?? [];
+  const label = (value: string) => {
+    const scope = parseScope(value);
+    if (scope.kind === 'system') return t('adm.alerts.system');
+    const list: readonly { id: string; name: string }[] =
+      scope.kind === 'enterprise' ? enterpriseList : groupList;
+    return list.find((x) => x.id === scope.id)?.name ?? scope.id;
+  };
+  const values = managedScopeValues(purpose, me.data, enterpriseList, groupList);
+  return Object.assign(
+    values.map((value) => ({ value, label: label(value) })),
+    { ready: me.isSuccess && !enterprises.isPending && !groups.isPending },
+  );
 }
 
 export default function AlertsPage() {
@@ -48,7 +55,11 @@ export default function AlertsPage() {
     <>
       <h1>{t('adm.alerts.title')}</h1>
       {scopes.length === 0 ? (
-        <Loading />
+        scopes.ready ? (
+          <p className="muted">{t('adm.alerts.noScope')}</p>
+        ) : (
+          <Loading />
+        )
       ) : (
         <Select
           label={t('adm.alerts.scope')}
@@ -58,10 +69,10 @@ export default function AlertsPage() {
           onChange={setChosen}
         />
       )}
-      {key && <Endpoints scope={parseScope(key)} />}
-      {key && <Rules scope={parseScope(key)} />}
-      {key && <Fired scope={parseScope(key)} />}
-      {key && <Silences scope={parseScope(key)} />}
+      {key && <Endpoints key={`e:${key}`} scope={parseScope(key)} />}
+      {key && <Rules key={`r:${key}`} scope={parseScope(key)} />}
+      {key && <Fired key={`f:${key}`} scope={parseScope(key)} />}
+      {key && <Silences key={`s:${key}`} scope={parseScope(key)} />}
     </>
   );
 }
@@ -129,7 +140,12 @@ function Endpoints({ scope }: { scope: AlertScope }) {
           <p className="muted adm-wrap">
             {e.urlHint} · {e.enabled ? t('adm.common.enabled') : t('adm.common.disabled')}
           </p>
-          <EndpointActions scope={scope} endpointId={e.id} onDelete={() => remove.mutate(e.id)} />
+          <EndpointActions
+            scope={scope}
+            endpointId={e.id}
+            name={e.name}
+            onDelete={() => remove.mutate(e.id)}
+          />
         </section>
       ))}
       {secret && (
@@ -167,10 +183,12 @@ function Endpoints({ scope }: { scope: AlertScope }) {
 function EndpointActions({
   scope,
   endpointId,
+  name,
   onDelete,
 }: {
   scope: AlertScope;
   endpointId: string;
+  name: string;
   onDelete: () => void;
 }) {
   const { t, language } = useI18n();
@@ -214,9 +232,12 @@ function EndpointActions({
           pending={rotate.isPending}
           onConfirm={() => rotate.mutate()}
         />
-        <button type="button" className="danger small" onClick={onDelete}>
-          {t('adm.common.delete')}
-        </button>
+        <ConfirmButton
+          small
+          label={t('adm.common.delete')}
+          confirmLabel={t('adm.alerts.deleteEndpointConfirm', { name })}
+          onConfirm={onDelete}
+        />
       </div>
       <ErrorMessage error={test.error ?? deliveries.error ?? rotate.error} />
       {secret && (
@@ -272,6 +293,9 @@ function Rules({ scope }: { scope: AlertScope }) {
   const rules = useRules(scope);
   const endpoints = useEndpoints(scope);
   const budgets = useBudgets();
+  // Only budgets this scope's rules may watch (another one is a 400), each named.
+  const watchable = budgetsInAlertScope(budgets.data?.data ?? [], scope);
+  const { names } = useBudgetNames(watchable);
   const [kind, setKind] = useState<RuleKind>('budget.threshold');
   const [name, setName] = useState('');
   const [budgetId, setBudgetId] = useState('');
@@ -315,9 +339,13 @@ function Rules({ scope }: { scope: AlertScope }) {
               <button type="button" className="secondary small" onClick={() => toggle.mutate(r)}>
                 {r.enabled ? t('adm.common.disable') : t('adm.common.enable')}
               </button>
-              <button type="button" className="danger small" onClick={() => remove.mutate(r.id)}>
-                {t('adm.common.delete')}
-              </button>
+              <ConfirmButton
+                small
+                label={t('adm.common.delete')}
+                confirmLabel={t('adm.alerts.deleteRuleConfirm', { name: r.name })}
+                pending={remove.isPending}
+                onConfirm={() => remove.mutate(r.id)}
+              />
             </div>
           </li>
         ))}
@@ -345,9 +373,9 @@ function Rules({ scope }: { scope: AlertScope }) {
             value={budgetId}
             options={[
               { value: '', label: t('adm.alerts.anyBudget') },
-              ...(budgets.data?.data ?? []).map((b) => ({
+              ...watchable.map((b) => ({
                 value: b.id,
-                label: `${t(`adm.scope.${b.scope}`)} · ${t(`adm.period.${b.period}`)}`,
+                label: `${t('adm.budgets.on', { scope: t(`adm.scope.${b.scope}`), name: budgetTargetName(b, names) })} · ${t(`adm.period.${b.period}`)}`,
               })),
             ]}
             onChange={setBudgetId}

@@ -15,7 +15,7 @@ const LIMIT = 200;
 
 export default function AuditPage() {
   const { t, language } = useI18n();
-  const scopes = useAlertScopes();
+  const scopes = useAlertScopes('audit');
   const [chosen, setChosen] = useState('');
   const key = chosen || scopes[0]?.value || '';
   const scope = parseScope(key);

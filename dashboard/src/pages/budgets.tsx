@@ -2,16 +2,23 @@
 // reserved by requests in flight, limit), created, changed and removed here. The API decides who
 // may set which (enterprise and department: enterprise.manage; group and member: group.manage;
 // key: group.manage or its holder) and lists only what the viewer may see.
-import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { adminKeys, useBudgetStates, useBudgets, useEnterprises, useGroupDetail } from '../api/admin-queries';
+import {
+  adminKeys,
+  useBudgetNames,
+  useBudgetStates,
+  useBudgets,
+  useEnterprises,
+  useGroupDetail,
+} from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import { BudgetBarView } from '../components/admin-ui';
-import { Card, ErrorMessage, Field, Loading, Select } from '../components/ui';
+import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
-import { mayChangeBudget, runEnterpriseIds } from '../lib/access';
-import { departmentOptions, keyLabel } from '../lib/admin';
+import { budgetScopes, managesGroup, mayChangeBudget, ownsEnterprise } from '../lib/access';
+import { budgetTargetName, departmentOptions, keyLabel } from '../lib/admin';
 import { formatMicros, parseDollars } from '../lib/format';
 
 type Budget = Schemas['Budget'];
@@ -22,29 +29,26 @@ const SCOPES: readonly Scope[] = ['enterprise', 'department', 'group', 'member',
 const PERIODS: readonly Period[] = ['day', 'week', 'month', 'total'];
 const MODES: readonly Mode[] = ['hard', 'soft'];
 
-/** What a budget is on, in words: the enterprise, department, group, person or key by name. */
-function useScopeNames() {
+/**
+ * What a budget is on, in words: the enterprise, department, group, person or key by name, from
+ * what the viewer may read (a list the API refuses them just leaves the id); and what the viewer
+ * may set a budget on.
+ */
+function useScopeNames(budgets: readonly Budget[]) {
   const me = useMe();
   const enterprises = useEnterprises();
   const groups = useGroups();
-  const run = runEnterpriseIds(me.data);
-  const departments = useQueries({
-    queries: run.map((id) => ({
-      queryKey: adminKeys.departments(id),
-      queryFn: () => must(api.GET('/enterprises/{id}/departments', { params: { path: { id } } })),
-    })),
-  });
-  const names = new Map<string, string>();
-  for (const e of enterprises.data?.data ?? []) names.set(e.id, e.name);
-  for (const g of groups.data?.data ?? []) names.set(g.id, g.name);
-  // A sub-department by its place in the tree ("Sales › EMEA"), as in the target list.
-  const departmentList = departmentOptions(departments.flatMap((q) => q.data?.data ?? []));
-  for (const d of departmentList) names.set(d.value, d.label);
+  const groupList = groups.data?.data ?? [];
+  const { names, departments: allDepartments } = useBudgetNames(budgets);
+  // Targets one may set a budget on: an enterprise (and its departments) one owns, a group one manages.
+  const ownedDepartments = allDepartments.filter((d) => ownsEnterprise(me.data, d.enterpriseId));
   return {
     names,
-    enterprises: enterprises.data?.data ?? [],
-    groups: groups.data?.data ?? [],
-    departments: departmentList,
+    scopes: budgetScopes(me.data, groupList),
+    enterprises: (enterprises.data?.data ?? []).filter((e) => ownsEnterprise(me.data, e.id)),
+    managedGroups: groupList.filter((g) => managesGroup(me.data, g)),
+    groups: groupList,
+    departments: departmentOptions(ownedDepartments),
   };
 }
 
@@ -53,7 +57,7 @@ export default function BudgetsPage() {
   const budgets = useBudgets();
   const list = budgets.data?.data ?? [];
   const states = useBudgetStates(list.map((b) => b.id));
-  const scopes = useScopeNames();
+  const scopes = useScopeNames(list);
   if (budgets.isPending) return <Loading />;
   if (budgets.isError) return <ErrorMessage error={budgets.error} />;
   return (
@@ -66,7 +70,7 @@ export default function BudgetsPage() {
             key={b.id}
             budget={b}
             live={states[i]?.data?.live ?? null}
-            name={scopes.names.get(b.scopeId)}
+            name={budgetTargetName(b, scopes.names)}
           />
         ))}
       </Card>
@@ -82,7 +86,7 @@ function BudgetRow({
 }: {
   budget: Budget;
   live: Schemas['BudgetCounters'];
-  name: string | undefined;
+  name: string;
 }) {
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
@@ -111,7 +115,7 @@ function BudgetRow({
     mutationFn: () => must(api.DELETE('/budgets/{id}', { params: { path: { id: budget.id } } })),
     onSuccess: refresh,
   });
-  const title = t('adm.budgets.on', { scope: t(`adm.scope.${budget.scope}`), name: name ?? budget.scopeId });
+  const title = t('adm.budgets.on', { scope: t(`adm.scope.${budget.scope}`), name });
   return (
     <section aria-label={title} className="adm-budget">
       <h3>{title}</h3>
@@ -170,9 +174,13 @@ function BudgetRow({
           <button type="button" className="secondary small" onClick={() => setEditing(true)}>
             {t('adm.common.edit')}
           </button>
-          <button type="button" className="danger small" onClick={() => remove.mutate()}>
-            {t('adm.common.delete')}
-          </button>
+          <ConfirmButton
+            small
+            label={t('adm.common.delete')}
+            confirmLabel={t('adm.budgets.deleteConfirm', { name: title })}
+            pending={remove.isPending}
+            onConfirm={() => remove.mutate()}
+          />
           <span className="muted">{formatMicros(budget.limitMicros, language)}</span>
         </div>
       ) : (
@@ -188,7 +196,9 @@ function BudgetRow({
 function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
   const { t } = useI18n();
   const queryClient = useQueryClient();
-  const [scope, setScope] = useState<Scope>('group');
+  const [chosenScope, setScope] = useState<Scope>('group');
+  // Only the scopes the viewer may set (the API refuses the others with 403).
+  const scope: Scope = scopes.scopes.includes(chosenScope) ? chosenScope : (scopes.scopes[0] ?? 'key');
   const [target, setTarget] = useState('');
   const [groupId, setGroupId] = useState('');
   const [period, setPeriod] = useState<Period>('month');
@@ -227,7 +237,7 @@ function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
       : scope === 'department'
         ? scopes.departments
         : scope === 'group'
-          ? scopes.groups.map((g) => ({ value: g.id, label: g.name }))
+          ? scopes.managedGroups.map((g) => ({ value: g.id, label: g.name }))
           : scope === 'member'
             ? (group.data?.members ?? []).map((m) => ({ value: m.userId, label: `${m.name} <${m.email}>` }))
             : (groupKeys.data?.data ?? [])
@@ -247,10 +257,14 @@ function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
           label={t('adm.budgets.scope')}
           name="scope"
           value={scope}
-          options={SCOPES.map((s) => ({ value: s, label: t(`adm.scope.${s}`) }))}
+          options={SCOPES.filter((s) => scopes.scopes.includes(s)).map((s) => ({
+            value: s,
+            label: t(`adm.scope.${s}`),
+          }))}
           onChange={(s) => {
             setScope(s);
             setTarget('');
+            setGroupId('');
           }}
         />
         {(scope === 'member' || scope === 'key') && (
@@ -260,7 +274,11 @@ function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
             value={groupId}
             options={[
               { value: '', label: t('adm.common.choose') },
-              ...scopes.groups.map((g) => ({ value: g.id, label: g.name })),
+              // A member's budget takes a group one manages; a key's, any group (one's own keys).
+              ...(scope === 'member' ? scopes.managedGroups : scopes.groups).map((g) => ({
+                value: g.id,
+                label: g.name,
+              })),
             ]}
             onChange={(g) => {
               setGroupId(g);

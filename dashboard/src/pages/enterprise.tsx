@@ -20,11 +20,12 @@ import { api, must, type Schemas } from '../api/client';
 import { keys, useGroups, useMe } from '../api/queries';
 import { BudgetBarView, ConditionBadge, Countdown, UtilisationBar, useNow } from '../components/admin-ui';
 import { SubscriptionSignIn } from '../components/oauth-sign-in';
-import { Card, ErrorMessage, Field, Loading, Select, Stat } from '../components/ui';
+import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { ownsEnterprise } from '../lib/access';
 import { departmentOptions, poolUtilisation } from '../lib/admin';
 import { formatCount, formatMicros, formatShare, monthStart } from '../lib/format';
+import { wholeNumber } from '../lib/forms';
 
 type Account = Schemas['Account'];
 type Budget = Schemas['Budget'];
@@ -252,7 +253,7 @@ function AddPoolAccount({ enterpriseId }: { enterpriseId: string }) {
             credential,
             enterpriseId,
             baseUrl: baseUrl.trim() || undefined,
-            maxConcurrency: Number(maxConcurrency) || 1,
+            maxConcurrency: wholeNumber(maxConcurrency, 'adm.field.maxConcurrency'),
           },
         }),
       ),
@@ -554,9 +555,12 @@ function DepartmentFields({
         <button type="button" disabled={save.isPending || !name.trim()} onClick={() => save.mutate()}>
           {t('adm.common.save')}
         </button>
-        <button type="button" className="danger" disabled={remove.isPending} onClick={() => remove.mutate()}>
-          {t('adm.ent.deleteDepartment')}
-        </button>
+        <ConfirmButton
+          label={t('adm.ent.deleteDepartment')}
+          confirmLabel={t('adm.ent.deleteDepartmentConfirm', { name: department.name })}
+          pending={remove.isPending}
+          onConfirm={() => remove.mutate()}
+        />
       </div>
     </>
   );
@@ -583,7 +587,8 @@ function AddGroup({
             kind: 'enterprise',
             enterpriseId,
             departmentId: departmentId || undefined,
-            maxMembers: Number(maxMembers) || 10,
+            // Empty takes the API's default of 10; 0 or a typo is refused, not replaced.
+            maxMembers: wholeNumber(maxMembers, 'adm.field.maxMembers') ?? 10,
           },
         }),
       ),
@@ -759,8 +764,14 @@ function Members({ enterpriseId, editable }: { enterpriseId: string; editable: b
   const members = useEnterpriseMembers(enterpriseId);
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<EnterpriseRole>('member');
+  // A role change (one's own included: an owner may make herself an admin) changes what /me says
+  // and which groups one sees, and with them what this page offers.
   const refresh = () =>
-    queryClient.invalidateQueries({ queryKey: adminKeys.enterpriseMembers(enterpriseId) });
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: adminKeys.enterpriseMembers(enterpriseId) }),
+      queryClient.invalidateQueries({ queryKey: keys.me }),
+      queryClient.invalidateQueries({ queryKey: keys.groups }),
+    ]);
   const add = useMutation({
     mutationFn: () =>
       must(
@@ -809,7 +820,7 @@ function Members({ enterpriseId, editable }: { enterpriseId: string; editable: b
             {(members.data?.data ?? []).map((m) => (
               <tr key={m.userId}>
                 <td>{m.name}</td>
-                <td className="adm-wrap">{m.email}</td>
+                <td>{m.email}</td>
                 <td>
                   {editable ? (
                     <Select
@@ -827,9 +838,13 @@ function Members({ enterpriseId, editable }: { enterpriseId: string; editable: b
                 </td>
                 {editable && (
                   <td>
-                    <button type="button" className="danger small" onClick={() => remove.mutate(m.userId)}>
-                      {t('adm.common.remove')}
-                    </button>
+                    <ConfirmButton
+                      small
+                      label={t('adm.common.remove')}
+                      confirmLabel={t('adm.ent.removeMemberConfirm', { name: m.name })}
+                      pending={remove.isPending}
+                      onConfirm={() => remove.mutate(m.userId)}
+                    />
                   </td>
                 )}
               </tr>

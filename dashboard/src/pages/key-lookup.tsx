@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { relayOrigin } from '../api/client';
 import { Card, ErrorMessage, Field } from '../components/ui';
 import { useI18n } from '../i18n';
-import { formatDateTime, formatMicros } from '../lib/format';
+import { budgetInWords, formatDateTime, formatMicros } from '../lib/format';
 
 /** The answer of GET /v1/key (a client surface, outside the /api/v1 contract; worker/relay/key-status.ts). */
 interface KeyStatus {
@@ -102,9 +102,7 @@ export default function KeyLookupPage() {
                 <tbody>
                   {status.budgets.map((b) => (
                     <tr key={`${b.scope}-${b.period}`}>
-                      <td>
-                        {b.scope} / {b.period} ({b.mode})
-                      </td>
+                      <td>{budgetInWords(b, t)}</td>
                       <td className="num">{formatMicros(b.limitMicros, language)}</td>
                       <td className="num">{formatMicros(b.spentMicros, language)}</td>
                       <td className="num">{formatMicros(b.remainingMicros, language)}</td>

@@ -9,6 +9,7 @@ import { keys, useMe, useUser } from '../api/queries';
 import { Card, CodeBlock, ErrorMessage, Field } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatDateTime } from '../lib/format';
+import { tokenExpiry } from '../lib/forms';
 
 /** One's display name: what groups, statements and the usage page call one. */
 function Rename({ userId, name }: { userId: string; name: string }) {
@@ -226,12 +227,11 @@ function Tokens() {
         onSubmit={async (e) => {
           e.preventDefault();
           setError(null);
-          const d = Number(days);
           try {
             setCreated(
               await must(
                 api.POST('/me/tokens', {
-                  body: { name, expiresAt: d > 0 ? Date.now() + d * 86_400_000 : null },
+                  body: { name, expiresAt: tokenExpiry(days) },
                 }),
               ),
             );

@@ -3,7 +3,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
-import { api, must } from '../api/client';
+import { ApiFailure, api, must } from '../api/client';
 import { keys } from '../api/queries';
 import { Card, ErrorMessage, Field, Loading } from '../components/ui';
 import { useI18n } from '../i18n';
@@ -20,6 +20,9 @@ export default function SetupPage() {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // A link carries the token, so its field is hidden; once the API refuses it (403), the field is
+  // shown with it filled in, to be corrected rather than leave the page a dead end.
+  const [tokenRefused, setTokenRefused] = useState(false);
 
   if (state.isPending) return <Loading />;
   if (state.data && !state.data.open)
@@ -45,12 +48,13 @@ export default function SetupPage() {
               navigate('/');
             } catch (err) {
               setError(err);
+              if (err instanceof ApiFailure && err.status === 403) setTokenRefused(true);
             } finally {
               setBusy(false);
             }
           }}
         >
-          {!params.get('token') && (
+          {(!params.get('token') || tokenRefused) && (
             <Field label={t('setup.token')} name="token" value={token} onChange={setToken} required />
           )}
           <Field

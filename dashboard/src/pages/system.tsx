@@ -9,7 +9,7 @@ import { Link } from 'wouter';
 import { adminKeys, useAccounts, useEnterprises } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
 import '../admin.css';
-import { Card, CodeBlock, ErrorMessage, Field, Loading } from '../components/ui';
+import { Card, CodeBlock, ConfirmButton, ErrorMessage, Field, Loading } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatDateTime, formatMicros, parseDollars } from '../lib/format';
 
@@ -81,7 +81,7 @@ function Users() {
                     onRename={(name) => change.mutate({ id: u.id, body: { name } })}
                   />
                 </td>
-                <td className="adm-wrap">{u.email}</td>
+                <td>{u.email}</td>
                 <td>{u.systemRole === 'system_admin' ? t('adm.role.systemAdmin') : t('adm.role.user')}</td>
                 <td>
                   {u.disabledAt
@@ -90,27 +90,41 @@ function Users() {
                 </td>
                 <td>
                   <div className="row">
-                    <button
-                      type="button"
-                      className="secondary small"
-                      onClick={() =>
-                        change.mutate({
-                          id: u.id,
-                          body: { systemRole: u.systemRole === 'system_admin' ? 'user' : 'system_admin' },
-                        })
-                      }
-                    >
-                      {u.systemRole === 'system_admin'
-                        ? t('adm.system.revokeAdmin')
-                        : t('adm.system.grantAdmin')}
-                    </button>
-                    <button
-                      type="button"
-                      className={u.disabledAt ? 'small' : 'danger small'}
-                      onClick={() => change.mutate({ id: u.id, body: { disabled: !u.disabledAt } })}
-                    >
-                      {u.disabledAt ? t('adm.common.enable') : t('adm.common.disable')}
-                    </button>
+                    {u.systemRole === 'system_admin' ? (
+                      <button
+                        type="button"
+                        className="secondary small"
+                        onClick={() => change.mutate({ id: u.id, body: { systemRole: 'user' } })}
+                      >
+                        {t('adm.system.revokeAdmin')}
+                      </button>
+                    ) : (
+                      // Everything, for everyone: asked twice.
+                      <ConfirmButton
+                        small
+                        label={t('adm.system.grantAdmin')}
+                        confirmLabel={t('adm.system.grantAdminConfirm', { name: u.name })}
+                        pending={change.isPending}
+                        onConfirm={() => change.mutate({ id: u.id, body: { systemRole: 'system_admin' } })}
+                      />
+                    )}
+                    {u.disabledAt ? (
+                      <button
+                        type="button"
+                        className="small"
+                        onClick={() => change.mutate({ id: u.id, body: { disabled: false } })}
+                      >
+                        {t('adm.common.enable')}
+                      </button>
+                    ) : (
+                      <ConfirmButton
+                        small
+                        label={t('adm.common.disable')}
+                        confirmLabel={t('adm.system.disableConfirm', { name: u.name })}
+                        pending={change.isPending}
+                        onConfirm={() => change.mutate({ id: u.id, body: { disabled: true } })}
+                      />
+                    )}
                     {!u.disabledAt && (
                       <button
                         type="button"
@@ -251,7 +265,7 @@ function AllAccounts() {
                       ? t('adm.accounts.carpool')
                       : '—'}
                 </td>
-                <td className="adm-wrap">
+                <td>
                   {a.enabled
                     ? t('adm.common.enabled')
                     : `${t('adm.common.disabled')} ${a.disabledReason ?? ''}`}

@@ -13,7 +13,7 @@ import { Card, ErrorMessage, Loading, Select, Stat } from '../components/ui';
 import { useI18n } from '../i18n';
 import { isSystemAdmin, managesAnything, ownsGroup, runEnterpriseIds, runsEnterprise } from '../lib/access';
 import {
-  costPerDay,
+  dailyCost,
   departmentOptions,
   keyLabel,
   presetRange,
@@ -25,6 +25,8 @@ import {
   type Usage,
 } from '../lib/admin';
 import { formatCount, formatMicros, formatTokens } from '../lib/format';
+// Its bars, presets and chart box; loaded with the page, which may be the first one opened.
+import '../admin.css';
 
 // The chart module pulls uPlot in with it: a chunk of its own, fetched when this page draws.
 const TimeChart = lazy(() => import('../components/chart').then((m) => ({ default: m.TimeChart })));
@@ -114,7 +116,11 @@ export default function UsagePage() {
   const money = (v: number) => formatMicros(v, language);
   const tokens = (v: number) => formatTokens(v, language);
   const data = usage.data;
-  const days = data ? costPerDay(data.byHour, data.from, data.to) : [];
+  const { utc, days } = data ? dailyCost(data) : { utc: false, days: [] };
+  const dayFormat = new Intl.DateTimeFormat(language, {
+    dateStyle: 'medium',
+    ...(utc ? { timeZone: 'UTC' } : {}),
+  });
   const byGroup = data
     ? topN(
         data.byGroup,
@@ -199,7 +205,9 @@ export default function UsagePage() {
                   label: t('adm.usage.cost'),
                   format: money,
                 }}
+                utc={utc}
               />
+              {utc && <p className="muted">{t('adm.usage.utcDays')}</p>}
               <details>
                 <summary>{t('adm.usage.asTable')}</summary>
                 <div className="table-wrap">
@@ -215,7 +223,7 @@ export default function UsagePage() {
                     <tbody>
                       {days.map((d) => (
                         <tr key={d.day}>
-                          <td>{new Intl.DateTimeFormat(language, { dateStyle: 'medium' }).format(d.day)}</td>
+                          <td>{dayFormat.format(d.day)}</td>
                           <td className="num">{money(d.costMicros)}</td>
                         </tr>
                       ))}
