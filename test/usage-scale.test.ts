@@ -205,6 +205,10 @@ describe('rollups', () => {
     // Days come from daily and hourly rows only: the months' days are there too.
     expect(usage.json.byDay.some((d) => d.day === Date.parse('2025-02-14T00:00:00Z'))).toBe(true);
     expect(usage.json.byDay.reduce((s, d) => s + d.requests, 0)).toBe(expected!.requests);
+    // Each day once, at its UTC midnight, the hourly edges folded into theirs.
+    const days = usage.json.byDay.map((d) => d.day);
+    expect(days.filter((day) => day % 86_400_000 !== 0)).toEqual([]);
+    expect(new Set(days).size).toBe(days.length);
 
     // A model filter narrows it.
     const haiku = await api<{ totals: { requests: number } }>(

@@ -145,11 +145,18 @@ function memberName(t: Aggregate) {
 
 function byDay(d: Db, s: Segment, q: UsageQuery, scope: ScopeSql) {
   const { table, bucket } = AGGREGATES[s.grain === 'hour' ? 'hour' : 'day'];
-  return d
-    .select({ day: sql<number>`(${bucket} / ${DAY_MS}) * ${DAY_MS}`.as('d'), ...sumsOf(table) })
-    .from(table)
-    .where(and(...filtersOn(table, q), gte(bucket, s.from), lt(bucket, s.to), scope.rows(table)))
-    .groupBy(sql`d`);
+  return (
+    d
+      // The day's length written into the SQL: a bound number reaches SQLite as a REAL, and the
+      // division would not floor (each hourly row was a "day" of its own).
+      .select({
+        day: sql<number>`(${bucket} / ${sql.raw(String(DAY_MS))}) * ${sql.raw(String(DAY_MS))}`.as('d'),
+        ...sumsOf(table),
+      })
+      .from(table)
+      .where(and(...filtersOn(table, q), gte(bucket, s.from), lt(bucket, s.to), scope.rows(table)))
+      .groupBy(sql`d`)
+  );
 }
 
 /**
