@@ -444,6 +444,16 @@ async function checkEndpoints(caller: Caller, scope: ManagedScope, ids: string[]
     );
 }
 
+/** Whether a row a filter names is seen by the scope: its group's, its enterprise's (groups included), or any (system). */
+function seenByScope(
+  scope: ManagedScope,
+  row: { enterpriseId: string | null; groupId: string | null },
+): boolean {
+  if (scope.groupId) return row.groupId === scope.groupId;
+  if (scope.enterpriseId) return row.enterpriseId === scope.enterpriseId;
+  return true;
+}
+
 /** An account filter names an account of the scope: the enterprise's pool, the group's own account. */
 async function checkAccount(caller: Caller, scope: ManagedScope, accountId: string): Promise<void> {
   const [row] = await caller.db
@@ -451,13 +461,7 @@ async function checkAccount(caller: Caller, scope: ManagedScope, accountId: stri
     .from(accounts)
     .leftJoin(groups, eq(groups.boundAccountId, accounts.id))
     .where(eq(accounts.id, accountId));
-  const ok =
-    row !== undefined &&
-    (scope.groupId
-      ? row.groupId === scope.groupId
-      : scope.enterpriseId
-        ? row.enterpriseId === scope.enterpriseId
-        : true);
+  const ok = row !== undefined && seenByScope(scope, row);
   if (!ok) throw new ApiError('invalid_request', `accountId: no account ${accountId} in ${scope.what}.`);
 }
 
@@ -467,13 +471,7 @@ async function checkBudget(caller: Caller, scope: ManagedScope, budgetId: string
     .select({ enterpriseId: budgets.enterpriseId, groupId: budgets.groupId })
     .from(budgets)
     .where(eq(budgets.id, budgetId));
-  const ok =
-    row !== undefined &&
-    (scope.groupId
-      ? row.groupId === scope.groupId
-      : scope.enterpriseId
-        ? row.enterpriseId === scope.enterpriseId
-        : true);
+  const ok = row !== undefined && seenByScope(scope, row);
   if (!ok) throw new ApiError('invalid_request', `budgetId: no budget ${budgetId} in ${scope.what}.`);
 }
 
