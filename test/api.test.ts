@@ -31,7 +31,14 @@ describe('principals', () => {
     const ana = await newUser('Ana');
     const me = await api<{ userId: string; via: string }>(ana.token, 'GET', '/me');
     expect(me).toMatchObject({ status: 200, json: { userId: ana.id, via: 'token' } });
-    const second = await api<{ id: string; token: string }>(ana.token, 'POST', '/me/tokens', { name: 'ci' });
+    // A token cannot make another (that takes a sign-in: auth.test.ts); the operator makes one.
+    const minted = await api<{ error: { details: unknown } }>(ana.token, 'POST', '/me/tokens', {
+      name: 'ci',
+    });
+    expect(minted).toMatchObject({ status: 403, json: { error: { details: { status: 'sign_in_again' } } } });
+    const second = await api<{ id: string; token: string }>(ADMIN_TOKEN, 'POST', `/users/${ana.id}/tokens`, {
+      name: 'ci',
+    });
     expect(second.status).toBe(201);
     const listed = await api<{ data: { id: string; prefix: string }[] }>(ana.token, 'GET', '/me/tokens');
     expect(listed.json.data.map((t) => t.id)).toContain(second.json.id);

@@ -291,6 +291,43 @@ describe('sessions', () => {
     expect((await browser(bob.session, 'GET', '/me')).status).toBe(200);
   });
 
+  it('make personal access tokens only within 15 minutes of signing in; a token makes none', async () => {
+    const ana = await signedIn('Ana');
+    const hash = await sha256Hex(ana.session);
+    // Signed in 14 minutes ago: still recent.
+    await env.DB.prepare('UPDATE sessions SET created_at = ? WHERE token_hash = ?')
+      .bind(Date.now() - 14 * 60_000, hash)
+      .run();
+    const made = await browser<{ token: string }>(ana.session, 'POST', '/me/tokens', {
+      body: { name: 'ci' },
+    });
+    expect(made.status).toBe(201);
+    // A cookie stolen from a session opened 16 minutes ago cannot mint a credential that outlives it.
+    await env.DB.prepare('UPDATE sessions SET created_at = ? WHERE token_hash = ?')
+      .bind(Date.now() - 16 * 60_000, hash)
+      .run();
+    for (const path of ['/me/tokens', `/users/${ana.id}/tokens`]) {
+      const stale = await browser<{ error: { code: string; message: string; details: unknown } }>(
+        ana.session,
+        'POST',
+        path,
+        { body: { name: 'later' } },
+      );
+      expect(stale.status).toBe(403);
+      expect(stale.json.error).toMatchObject({ code: 'forbidden', details: { status: 'sign_in_again' } });
+      expect(stale.json.error.message).toContain('Sign in again');
+    }
+    // Nor can the token itself: a leaked one is revoked for good, not replaced by its thief.
+    const again = await api<{ error: { details: unknown } }>(made.json.token, 'POST', '/me/tokens', {
+      name: 'spare',
+    });
+    expect(again).toMatchObject({ status: 403, json: { error: { details: { status: 'sign_in_again' } } } });
+    // A fresh sign-in can; the session's other uses were never limited.
+    expect((await browser(ana.session, 'GET', '/me/tokens')).status).toBe(200);
+    const fresh = sessionCookieOf((await login(ana.email, ana.password)).res);
+    expect((await browser(fresh, 'POST', '/me/tokens', { body: { name: 'later' } })).status).toBe(201);
+  });
+
   it('are listed for their owner, the current one marked, and revoked one by one', async () => {
     const ana = await signedIn('Ana');
     const laptop = sessionCookieOf(
@@ -409,12 +446,12 @@ describe('cross-site request forgery', () => {
 
   it('does not apply to bearer tokens', async () => {
     const ana = await newUser('Ana');
-    const res = await browser(null, 'POST', '/me/tokens', {
-      body: { name: 'x' },
+    const res = await browser(null, 'PATCH', '/me', {
+      body: { name: 'Ana B' },
       origin: 'https://evil.test',
       headers: { authorization: `Bearer ${ana.token}` },
     });
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(200);
   });
 
   it('refuses a sign-in posted from a foreign origin, and accepts one without an Origin (curl)', async () => {

@@ -8,7 +8,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from './browser/chromium';
 import { checkPage } from './browser/page-checks';
-import { backdateGroup, type Relay, seedUser, startRelay } from './browser/relay';
+import { backdateGroup, backdateSignIns, type Relay, seedUser, startRelay } from './browser/relay';
 
 let relay: Relay;
 let browser: Browser;
@@ -553,10 +553,21 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await expect(ask('claude-haiku-4-5')).resolves.toMatchObject({ type: 'message' });
   });
 
-  it('profile: sessions and a personal access token', async () => {
+  it('profile: sessions, and a personal access token after signing in again', async () => {
+    // Olga signed in well over 15 minutes ago (moved back, so that it does not hang on the pace of this run).
+    backdateSignIns(relay, 'olga@example.com', 20 * 60_000);
     await owner.goto(`${relay.url}/profile`);
     await owner.getByRole('heading', { name: 'Profile' }).waitFor();
     await owner.getByText('This session').waitFor();
+    await owner.getByLabel('Name', { exact: true }).last().fill('script');
+    await owner.getByRole('button', { name: 'Create token' }).click();
+    await owner.getByText('Making a token takes a sign-in of the last 15 minutes').waitFor();
+    await owner.getByRole('button', { name: 'Sign in again' }).click();
+    await owner.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await owner.getByLabel('Email').fill('olga@example.com');
+    await owner.getByLabel('Password').fill('olga-password-1');
+    await owner.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await owner.getByRole('heading', { name: 'Profile' }).waitFor();
     await owner.getByLabel('Name', { exact: true }).last().fill('script');
     await owner.getByRole('button', { name: 'Create token' }).click();
     await expect(owner.locator('.secret code').textContent()).resolves.toMatch(/^cpat_/);

@@ -18,6 +18,8 @@ export type Principal =
       via: 'session' | 'token';
       /** The session's or token's id, so the holder can be told which one is theirs. */
       credentialId: string;
+      /** For a session: when the person signed in to open it (a token has no sign-in). */
+      signedInAt?: number;
     };
 
 export interface Caller {

@@ -226,6 +226,7 @@ export async function principalOfSession(
     .select({
       id: sessions.id,
       userId: sessions.userId,
+      createdAt: sessions.createdAt,
       expiresAt: sessions.expiresAt,
       lastSeenAt: sessions.lastSeenAt,
       revokedAt: sessions.revokedAt,
@@ -247,6 +248,7 @@ export async function principalOfSession(
     systemRole: row.systemRole,
     via: 'session',
     credentialId: row.id,
+    signedInAt: row.createdAt,
   };
 }
 

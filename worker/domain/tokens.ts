@@ -1,6 +1,6 @@
 // Personal access tokens: a person's own credential for scripts (`Authorization: Bearer cpat_…`),
 // acting with exactly that person's roles. A person manages their own; a system admin may mint
-// one for any user (automation, and tests acting as a user).
+// one for any user (automation, and tests acting as a user). Making one takes a recent sign-in.
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { sha256Hex, toHex } from '../auth/api-key';
@@ -23,12 +23,37 @@ export interface TokenInput {
   expiresAt?: number | null;
 }
 
+/**
+ * How recent a session's sign-in must be to make a token. A token outlives every session and
+ * survives a password change, so a stolen session cookie (or a token) must not be able to mint
+ * one: making one takes a sign-in, as GitHub's sudo mode does.
+ */
+export const RECENT_SIGN_IN_MS = 15 * 60_000;
+
+/** 403 `details.status: sign_in_again` unless the caller signed in moments ago (or is the operator). */
+function requireRecentSignIn({ principal }: Caller): void {
+  if (principal.kind === 'operator') return;
+  if (principal.via === 'token')
+    throw new ApiError(
+      'forbidden',
+      'A personal access token cannot make tokens: sign in to the dashboard and make it there.',
+      { status: 'sign_in_again' },
+    );
+  if (principal.signedInAt === undefined || Date.now() - principal.signedInAt > RECENT_SIGN_IN_MS)
+    throw new ApiError(
+      'forbidden',
+      'Sign in again to make a personal access token: this session signed in more than 15 minutes ago.',
+      { status: 'sign_in_again' },
+    );
+}
+
 export async function createToken(
   caller: Caller,
   userId: string,
   input: TokenInput,
 ): Promise<PublicToken & { token: string }> {
   await authorize(caller, 'profile.manage', { type: 'user', userId }, `user ${userId}`);
+  requireRecentSignIn(caller);
   const [user] = await caller.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
   if (!user) throw new ApiError('not_found', `No user ${userId}.`);
   if (input.expiresAt != null && input.expiresAt <= Date.now())

@@ -273,7 +273,10 @@ export interface paths {
         /** The caller's personal access tokens */
         get: operations["getMeTokens"];
         put?: never;
-        /** Create a personal access token (shown once) */
+        /**
+         * Create a personal access token (shown once)
+         * @description Takes a sign-in of the last 15 minutes (or the operator token): a session signed in earlier, or a personal access token, gets 403 with `details.status: sign_in_again`.
+         */
         post: operations["postMeTokens"];
         delete?: never;
         options?: never;
@@ -307,7 +310,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a token for a user (the user themself, or a system admin) */
+        /**
+         * Create a token for a user (the user themself, or a system admin)
+         * @description Takes a sign-in of the last 15 minutes (or the operator token): a session signed in earlier, or a personal access token, gets 403 with `details.status: sign_in_again`.
+         */
         post: operations["postUsersIdTokens"];
         delete?: never;
         options?: never;

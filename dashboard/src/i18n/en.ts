@@ -243,6 +243,9 @@ export const en = {
   'profile.tokensIntro': 'For scripts calling the API as you. Not for AI clients: those use keys.',
   'profile.tokenDaysHint': '0 for no expiry.',
   'profile.createToken': 'Create token',
+  'profile.signInAgain':
+    'Making a token takes a sign-in of the last 15 minutes, so that a stolen session cannot make one.',
+  'profile.signInAgainButton': 'Sign in again',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -239,4 +239,6 @@ export const zhCN: Record<MessageKey, string> = {
   'profile.tokensIntro': '用于以你的身份调用 API 的脚本。AI 客户端请使用密钥。',
   'profile.tokenDaysHint': '填 0 表示永不过期。',
   'profile.createToken': '创建令牌',
+  'profile.signInAgain': '创建令牌需要在 15 分钟内登录过，以免被盗用的会话创建令牌。',
+  'profile.signInAgainButton': '重新登录',
 };

@@ -4,7 +4,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useLocation } from 'wouter';
-import { api, must, type Schemas } from '../api/client';
+import { ApiFailure, api, must, type Schemas } from '../api/client';
 import { keys, useMe, useUser } from '../api/queries';
 import { Card, CodeBlock, ErrorMessage, Field } from '../components/ui';
 import { useI18n } from '../i18n';
@@ -164,6 +164,37 @@ function Sessions() {
   );
 }
 
+/** The server's answer to a token asked for by a session that signed in too long ago. */
+function signInAgain(error: unknown): boolean {
+  return (
+    error instanceof ApiFailure &&
+    (error.details as { status?: unknown } | undefined)?.status === 'sign_in_again'
+  );
+}
+
+/** Signs out and back in, to return here with a fresh sign-in. */
+function SignInAgain() {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [, navigate] = useLocation();
+  return (
+    <div role="alert" className="error">
+      <p>{t('profile.signInAgain')}</p>
+      <button
+        type="button"
+        className="secondary"
+        onClick={async () => {
+          await api.POST('/auth/logout');
+          queryClient.clear();
+          navigate(`/login?next=${encodeURIComponent('/profile')}`);
+        }}
+      >
+        {t('profile.signInAgainButton')}
+      </button>
+    </div>
+  );
+}
+
 function Tokens() {
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
@@ -251,7 +282,7 @@ function Tokens() {
           value={days}
           onChange={setDays}
         />
-        <ErrorMessage error={error} />
+        {signInAgain(error) ? <SignInAgain /> : <ErrorMessage error={error} />}
         <div>
           <button type="submit">{t('profile.createToken')}</button>
         </div>

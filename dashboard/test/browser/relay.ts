@@ -208,3 +208,14 @@ export function backdateGroup(relay: Relay, groupId: string, at: number, usageAt
   );
   if (update.status !== 0) throw new Error(`backdating the group: ${update.stderr}`);
 }
+
+/** Moves every sign-in of a person back by `ms` in local D1, as test/auth.test.ts does with env.DB. */
+export function backdateSignIns(relay: Relay, email: string, ms: number) {
+  const sql = `UPDATE sessions SET created_at = created_at - ${Math.trunc(ms)} WHERE user_id = (SELECT id FROM users WHERE email = '${email.replace(/'/g, "''")}')`;
+  const update = spawnSync(
+    wrangler,
+    ['d1', 'execute', 'DB', '--local', '--persist-to', relay.persistTo, '--command', sql],
+    { cwd: root, env: { ...process.env, CI: 'true' }, encoding: 'utf8' },
+  );
+  if (update.status !== 0) throw new Error(`backdating the sign-ins: ${update.stderr}`);
+}

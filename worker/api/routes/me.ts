@@ -24,6 +24,9 @@ const TokenInput = z
   })
   .openapi('TokenInput');
 
+const SIGN_IN_AGAIN =
+  'Takes a sign-in of the last 15 minutes (or the operator token): a session signed in earlier, or a personal access token, gets 403 with `details.status: sign_in_again`.';
+
 const MeSchema = z
   .object({
     kind: z.enum(['operator', 'user']),
@@ -101,6 +104,7 @@ export const meRoutes = newRouter()
       method: 'post',
       path: '/me/tokens',
       summary: 'Create a personal access token (shown once)',
+      description: SIGN_IN_AGAIN,
       request: jsonBody(TokenInput),
       responses: { 201: jsonResponse(NewTokenSchema, 'The token, with its plaintext this once.') },
     }),
@@ -121,6 +125,7 @@ export const meRoutes = newRouter()
       method: 'post',
       path: '/users/{id}/tokens',
       summary: 'Create a token for a user (the user themself, or a system admin)',
+      description: SIGN_IN_AGAIN,
       request: { params: IdParam, ...jsonBody(TokenInput) },
       responses: { 201: jsonResponse(NewTokenSchema, 'The token, with its plaintext this once.') },
     }),
