@@ -125,7 +125,42 @@ First run: create the first user (a system admin) with this one-time setup link:
     `\nCould not ask the relay whether setup is open. While no user exists, the setup link is:\n  ${link}\n`,
   );
 }
-announceSetup();
+announceSetup().then(runCronLocally);
+
+/**
+ * The cron of wrangler.jsonc (every tenth minute), run here: Miniflare fires no cron by itself, and
+ * its `/cdn-cgi/handler/scheduled` fails when the Worker serves static assets (workers-sdk#9882,
+ * fixed only in wranglers that need a newer Node). POST /admin/v1/maintenance runs the same work
+ * as the scheduled handler (worker/maintenance.ts): once now, for what came due while the relay
+ * was down, then at every tenth minute. Quiet unless it did something or failed.
+ */
+function runCronLocally() {
+  if (has('--remote', '-r')) return;
+  const origin = base.replace('//localhost:', `//${ip === '0.0.0.0' ? '127.0.0.1' : ip}:`);
+  const run = async () => {
+    try {
+      const res = await fetch(`${origin}/admin/v1/maintenance`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${vars.ADMIN_TOKEN}` },
+        signal: AbortSignal.timeout(120_000),
+      });
+      const report = await res.json();
+      if (!res.ok) console.log(`[cron] maintenance answered ${res.status}: ${report.error?.message ?? ''}`);
+      else if (report.failed.length > 0)
+        console.log(`[cron] maintenance: ${report.failed.join(', ')} failed`);
+      else if (report.monthsClosed > 0)
+        console.log(`[cron] closed last month for ${report.monthsClosed} group(s)`);
+    } catch (err) {
+      if (dev.exitCode === null) console.log(`[cron] maintenance did not run: ${err.message}`);
+    }
+  };
+  const tenMinutes = 600_000;
+  const schedule = () => {
+    const timer = setTimeout(() => run().then(schedule), tenMinutes - (Date.now() % tenMinutes));
+    timer.unref();
+  };
+  run().then(schedule);
+}
 
 /** The newest modification time under a path (a file, or a directory walked recursively). */
 function newest(path) {

@@ -847,6 +847,7 @@ const TABLE: Record<string, Entry> = {
     },
   },
   'GET /metrics': { on: 'system', ok: 200 },
+  'POST /maintenance': { on: 'system', ok: 200 },
 
   // Signing in.
   'GET /auth/methods': { on: 'none', ok: 200 },

@@ -1,12 +1,10 @@
 // Worker entry: HTTP (client surfaces and the API), the queue consumers (usage events, alert
-// deliveries), the cron (alert deliveries swept; request log trimmed, budgets reconciled; last
-// month's bills closed), and the Durable Object classes.
+// deliveries), the cron (worker/maintenance.ts), and the Durable Object classes.
 
-import { ALERT_QUEUE_NAME, consumeAlertBatch, sweepAlertDeliveries } from './alerts/deliver';
+import { ALERT_QUEUE_NAME, consumeAlertBatch } from './alerts/deliver';
 import { isApiUrl, newApp } from './app';
-import { closeLastMonths } from './domain/billing';
+import { runMaintenance } from './maintenance';
 import { consumeUsageBatch } from './queue/consumer';
-import { usageMaintenance } from './usage/cron';
 
 export { AccountGate } from '../durable-objects/account-gate';
 export { EnterpriseLedger } from '../durable-objects/enterprise-ledger';
@@ -21,8 +19,6 @@ export default {
   queue: (batch, env) =>
     batch.queue === ALERT_QUEUE_NAME ? consumeAlertBatch(batch, env) : consumeUsageBatch(batch, env),
   scheduled: (_controller, env, ctx) => {
-    ctx.waitUntil(sweepAlertDeliveries(env));
-    ctx.waitUntil(usageMaintenance(env));
-    ctx.waitUntil(closeLastMonths(env));
+    ctx.waitUntil(runMaintenance(env));
   },
 } satisfies ExportedHandler<Env>;

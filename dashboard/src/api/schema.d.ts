@@ -1580,6 +1580,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/maintenance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the cron’s work now, and say what it did
+         * @description What the 10-minute cron does, at once: lost alert deliveries queued again, the request log trimmed to its retention, budgets’ counters checked against D1, last months closed. Each part is bounded per run; a part that fails is named in `failed` (and logged), the others still run. `npm run dev` calls this on the cron’s schedule, since a local cron never fires.
+         */
+        post: operations["postMaintenance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/methods": {
         parameters: {
             query?: never;
@@ -3456,6 +3476,13 @@ export interface components {
         };
         IsolateMetrics: {
             [key: string]: number;
+        };
+        MaintenanceReport: {
+            alertDeliveriesRequeued: number;
+            requestLogRowsDeleted: number;
+            budgetsChecked: number;
+            monthsClosed: number;
+            failed: ("alerts" | "requestLog" | "budgets" | "statements")[];
         };
         SignInMethods: {
             password: boolean;
@@ -12426,6 +12453,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IsolateMetrics"];
+                };
+            };
+            /** @description The request is malformed: the message names each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller sees the resource but their role does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postMaintenance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What this run did. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintenanceReport"];
                 };
             };
             /** @description The request is malformed: the message names each field. */

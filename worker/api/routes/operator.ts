@@ -1,7 +1,9 @@
-// The operator's routes (system.admin): model prices (/prices…) and this isolate's counters
-// (/metrics, read by the bench). Thin handlers over worker/domain/prices.ts.
+// The operator's routes (system.admin): model prices (/prices…), this isolate's counters
+// (/metrics, read by the bench) and the cron's work run now (/maintenance). Thin handlers over
+// worker/domain/prices.ts and worker/maintenance.ts.
 import type { RouteConfig } from '@hono/zod-openapi';
 import { deletePrice, effectivePrice, isolateMetrics, listPrices, setPrice } from '../../domain/prices';
+import { runMaintenanceNow } from '../../maintenance';
 import { modelNameSchema, priceInputSchema } from '../../metering/price-overrides';
 import { jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
@@ -53,6 +55,15 @@ const PriceTableSchema = z
   })
   .openapi('PriceTable');
 const MetricsSchema = z.record(z.string(), z.number()).openapi('IsolateMetrics');
+const MaintenanceSchema = z
+  .object({
+    alertDeliveriesRequeued: z.number().int(),
+    requestLogRowsDeleted: z.number().int(),
+    budgetsChecked: z.number().int(),
+    monthsClosed: z.number().int(),
+    failed: z.array(z.enum(['alerts', 'requestLog', 'budgets', 'statements'])),
+  })
+  .openapi('MaintenanceReport');
 
 /**
  * `{model}` takes the rest of the path (names hold `/`): the document shows `/prices/{model}`, the
@@ -129,4 +140,15 @@ export const operatorRoutes = router
       responses: { 200: jsonResponse(MetricsSchema, 'The counters.') },
     }),
     async (c) => c.json(await isolateMetrics(requireCaller(c)), 200),
+  )
+  .openapi(
+    route('system.admin', {
+      method: 'post',
+      path: '/maintenance',
+      summary: 'Run the cron’s work now, and say what it did',
+      description:
+        'What the 10-minute cron does, at once: lost alert deliveries queued again, the request log trimmed to its retention, budgets’ counters checked against D1, last months closed. Each part is bounded per run; a part that fails is named in `failed` (and logged), the others still run. `npm run dev` calls this on the cron’s schedule, since a local cron never fires.',
+      responses: { 200: jsonResponse(MaintenanceSchema, 'What this run did.') },
+    }),
+    async (c) => c.json(await runMaintenanceNow(requireCaller(c)), 200),
   );
