@@ -45,7 +45,16 @@ afterAll(async () => {
 
 describe.sequential('a carpool from setup to shared usage', () => {
   it('the owner sets up the relay through the setup link', async () => {
-    await owner.goto(`${relay.url}/setup?token=${encodeURIComponent(relay.setupToken)}`);
+    const page = await owner.goto(`${relay.url}/setup?token=${encodeURIComponent(relay.setupToken)}`);
+    // The dashboard's own headers (`_headers`, made by dashboard/vite.config.ts): no framing, no
+    // Referer to other sites, only its own scripts.
+    expect(page?.headers()).toMatchObject({
+      'content-security-policy': expect.stringContaining("script-src 'self'; style-src 'self'"),
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'same-origin',
+      'x-content-type-options': 'nosniff',
+    });
+    expect(page?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
     await owner.getByRole('heading', { name: 'Set up AiCarpool' }).waitFor();
     await checkPage(owner, 'setup');
     await owner.getByLabel('Name').fill('Olga Owner');
