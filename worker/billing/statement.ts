@@ -22,7 +22,7 @@ import {
   users,
   windowShareHourly,
 } from '../db/schema';
-import { daysOf, daysPresent, type MonthBounds, monthBounds, previousMonth } from './months';
+import { daysOf, daysPresent, type MonthBounds, monthBounds, nextMonth, previousMonth } from './months';
 import { type SplitInput, type SplitMode, splitBill, splitFallsBack } from './split';
 
 /** How many earlier closed months a statement looks back at for usage that arrived late. */
@@ -201,24 +201,32 @@ export async function usageByUser(
 }
 
 /** The hour-bucket bounds of a month: buckets starting at or after `start`, before `end`. */
-function bucketBounds(start: number, end: number): [number, number] {
+export function bucketBounds(start: number, end: number): [number, number] {
   const up = (t: number) => Math.ceil(t / HOUR_MS) * HOUR_MS;
   return [up(start), up(end)];
 }
 
 /**
- * The instants a month's bill covers: the month in the group's zone, but starting where the
- * previous month's closed statement ended. The zone may have changed since that close; without
- * the anchor, the hours between the two zones' month starts would be billed twice (a zone ahead)
- * or never (a zone behind).
+ * The instants a month's bill covers: a closed month, the period its statement froze; an open
+ * one, the month in the group's zone, but starting where the previous month's statement ended and
+ * ending where the next month's statement starts, when they are closed. The zone may have changed
+ * since those closes; without the anchors, the hours between the two zones' month boundaries
+ * would be billed twice (by two closed statements, or a closed one and late usage) or never.
+ * Months may be closed in any order (a month the cron job missed is closed by hand after the next
+ * one), so both ends are anchored, not only the start.
  */
 export async function billingBounds(d: Db, group: Group, month: string): Promise<MonthBounds> {
   const bounds = monthBounds(month, group.timeZone);
-  const [previous] = await d
-    .select({ periodEnd: statements.periodEnd })
+  const before = previousMonth(month);
+  const after = nextMonth(month);
+  const closed = await d
+    .select({ month: statements.month, periodStart: statements.periodStart, periodEnd: statements.periodEnd })
     .from(statements)
-    .where(and(eq(statements.groupId, group.id), eq(statements.month, previousMonth(month))));
-  return previous ? { ...bounds, start: previous.periodEnd } : bounds;
+    .where(and(eq(statements.groupId, group.id), inArray(statements.month, [before, month, after])));
+  const of = (m: string) => closed.find((s) => s.month === m);
+  const own = of(month);
+  if (own) return { month, start: own.periodStart, end: own.periodEnd };
+  return { month, start: of(before)?.periodEnd ?? bounds.start, end: of(after)?.periodStart ?? bounds.end };
 }
 
 /**
