@@ -793,6 +793,65 @@ describe('periods and rules a closed month froze', () => {
     expectBalanced(nov.json);
   });
 
+  it('a closed month keeps the billing mode it was closed with (fee-only → metered)', async () => {
+    const c = await crew({ meteredBilling: false });
+    await backdate(c.groupId, Date.UTC(2026, 8, 1));
+    const base = `/groups/${c.groupId}`;
+    await usageAt(c, 'bob', octStart + 3 * DAY, 5_000_000);
+    const oct = await api<Statement>(c.ann.token, 'POST', `${base}/statements`, { month: OCT });
+    expect(oct.json.totals.billMicros).toBe(FEE);
+    await api(c.ann.token, 'PATCH', `${base}/account`, { meteredBilling: true });
+    const nov = await api<Statement>(c.ann.token, 'GET', `${base}/statements/current?month=${NOV}`);
+    expect(nov.status).toBe(200);
+    expect(nov.json.lateUsage).toEqual([]);
+    expect(nov.json.totals.billMicros).toBe(FEE);
+  });
+
+  it('a closed month keeps the billing mode it was closed with (metered → fee-only → unbound)', async () => {
+    const c = await crew();
+    await backdate(c.groupId, Date.UTC(2026, 7, 1));
+    const base = `/groups/${c.groupId}`;
+    await usageAt(c, 'bob', Date.UTC(2026, 8, 3), 1_722_223);
+    const sep = await api<Statement>(c.ann.token, 'POST', `${base}/statements`, { month: SEP });
+    expect(sep.json.totals.billMicros).toBe(FEE + 1_722_223);
+    // Late usage of September arrives; the account turns fee-only; October carries it, metered
+    // as September was.
+    await usageAt(c, 'cat', Date.UTC(2026, 8, 20), 18_000);
+    await api(c.ann.token, 'PATCH', `${base}/account`, { meteredBilling: false });
+    // The cron job's close (it failed every run on the negative late cost).
+    expect(await closeLastMonths(env, Date.UTC(2026, 10, 2), 1000)).toBeGreaterThanOrEqual(1);
+    const oct = await api<Statement>(c.ann.token, 'GET', `${base}/statements/${OCT}`);
+    expect(oct.json).toMatchObject({ status: 'closed', closedBy: 'cron' });
+    await expect(
+      env.DB.prepare('UPDATE statement_accounts SET metered_billing = 1 WHERE account_id = ?')
+        .bind(c.accountId)
+        .run(),
+    ).rejects.toThrow(/statement_immutable/);
+    expect(oct.json.lateUsage).toEqual([
+      expect.objectContaining({
+        fromMonth: SEP,
+        userId: c.cat.id,
+        costMicros: 18_000,
+        meteredMicros: 18_000,
+      }),
+    ]);
+    expect(oct.json.totals.billMicros).toBe(FEE + 18_000);
+    // Back to metered, then fee-only, then the account unbound and deleted: nothing is owed twice
+    // and nothing goes negative.
+    for (const change of [{ meteredBilling: true }, { meteredBilling: false }]) {
+      await api(c.ann.token, 'PATCH', `${base}/account`, change);
+      const nov = await api<Statement>(c.ann.token, 'GET', `${base}/statements/current?month=${NOV}`);
+      expect(nov.status, JSON.stringify(nov.json)).toBe(200);
+      expect(nov.json.lateUsage).toEqual([]);
+      expect(nov.json.totals.lateMeteredMicros).toBe(0);
+    }
+    expect((await api(c.ann.token, 'DELETE', `${base}/account`)).status).toBe(200);
+    const nov = await api<Statement>(c.ann.token, 'GET', `${base}/statements/current?month=${NOV}`);
+    expect(nov.status, JSON.stringify(nov.json)).toBe(200);
+    expect(nov.json.lateUsage).toEqual([]);
+    expect(nov.json.totals.billMicros).toBe(0);
+  });
+
   it('the usage API and the statement read a month over the same window', async () => {
     const c = await crew({ monthlyFeeMicros: 0 });
     await backdate(c.groupId, Date.UTC(2026, 8, 1));
