@@ -717,3 +717,177 @@ describe('permissions', () => {
     expect((await api(c.ann.token, 'GET', `${base}/statements/${last.month}`)).status).toBe(404);
   });
 });
+
+/** Usage put straight into the hourly aggregate (as the queue consumer would), at `at`'s hour. */
+async function usageAt(c: Crew, who: 'ann' | 'bob' | 'cat', at: number, costMicros: number): Promise<void> {
+  await env.DB.prepare(
+    `INSERT INTO usage_hourly (hour, key_id, user_id, group_id, account_id, model, requests, input_tokens, output_tokens, cost_micros)
+     VALUES (?, ?, ?, ?, ?, ?, 1, 100, 100, ?)`,
+  )
+    .bind(
+      Math.floor(at / 3_600_000) * 3_600_000,
+      c.keyIds[who],
+      c[who].id,
+      c.groupId,
+      c.accountId,
+      `model-${crypto.randomUUID()}`,
+      costMicros,
+    )
+    .run();
+}
+
+describe('periods and rules a closed month froze', () => {
+  const SEP = '2026-09';
+  const OCT = '2026-10';
+  const NOV = '2026-11';
+  const octStart = Date.UTC(2026, 9, 1);
+  const novStart = Date.UTC(2026, 10, 1);
+
+  it('a month closed after a later one ends where that one starts: usage is billed once', async () => {
+    const c = await crew({ monthlyFeeMicros: 100_000_001 });
+    await backdate(c.groupId, Date.UTC(2026, 7, 1));
+    const base = `/groups/${c.groupId}`;
+    const oct = await api<Statement & { to: number }>(c.ann.token, 'POST', `${base}/statements`, {
+      month: OCT,
+    });
+    expect(oct.status).toBe(201);
+    expect([oct.json.from, oct.json.to]).toEqual([octStart, novStart]);
+    await usageAt(c, 'bob', octStart + 5 * 3_600_000, 222_222);
+    expect((await api(c.ann.token, 'PATCH', base, { timeZone: 'Etc/GMT+12' })).status).toBe(200);
+
+    // September in UTC−12 would end at Oct 1 12:00Z, 12 hours into the closed October.
+    const sep = await api<Statement & { to: number; daysInMonth: number }>(
+      c.ann.token,
+      'POST',
+      `${base}/statements`,
+      {
+        month: SEP,
+      },
+    );
+    expect(sep.status, JSON.stringify(sep.json)).toBe(201);
+    expect(sep.json.from).toBe(Date.UTC(2026, 8, 1, 12));
+    expect(sep.json.to).toBe(octStart);
+    expect(sep.json.totals.meteredMicros).toBe(0);
+    expect(sep.json.lateUsage).toEqual([]);
+    expect(sep.json.daysInMonth).toBe(30);
+
+    // The late 222,222 is October's, carried once.
+    const nov = await api<Statement & { daysInMonth: number }>(
+      c.ann.token,
+      'GET',
+      `${base}/statements/current?month=${NOV}`,
+    );
+    expect(nov.status).toBe(200);
+    expect(nov.json.from).toBe(novStart);
+    expect(nov.json.lateUsage).toEqual([
+      expect.objectContaining({
+        fromMonth: OCT,
+        userId: c.bob.id,
+        costMicros: 222_222,
+        meteredMicros: 222_222,
+      }),
+    ]);
+    expect(nov.json.totals.billMicros).toBe(100_000_001 + 222_222);
+    // November's days are its own: the sliver of local Oct 31 it starts with is not a day of it.
+    expect(nov.json.daysInMonth).toBe(30);
+    expectBalanced(nov.json);
+  });
+
+  it('a closed month keeps the billing mode it was closed with (fee-only → metered)', async () => {
+    const c = await crew({ meteredBilling: false });
+    await backdate(c.groupId, Date.UTC(2026, 8, 1));
+    const base = `/groups/${c.groupId}`;
+    await usageAt(c, 'bob', octStart + 3 * DAY, 5_000_000);
+    const oct = await api<Statement>(c.ann.token, 'POST', `${base}/statements`, { month: OCT });
+    expect(oct.json.totals.billMicros).toBe(FEE);
+    await api(c.ann.token, 'PATCH', `${base}/account`, { meteredBilling: true });
+    const nov = await api<Statement>(c.ann.token, 'GET', `${base}/statements/current?month=${NOV}`);
+    expect(nov.status).toBe(200);
+    expect(nov.json.lateUsage).toEqual([]);
+    expect(nov.json.totals.billMicros).toBe(FEE);
+  });
+
+  it('a closed month keeps the billing mode it was closed with (metered → fee-only → unbound)', async () => {
+    const c = await crew();
+    await backdate(c.groupId, Date.UTC(2026, 7, 1));
+    const base = `/groups/${c.groupId}`;
+    await usageAt(c, 'bob', Date.UTC(2026, 8, 3), 1_722_223);
+    const sep = await api<Statement>(c.ann.token, 'POST', `${base}/statements`, { month: SEP });
+    expect(sep.json.totals.billMicros).toBe(FEE + 1_722_223);
+    // Late usage of September arrives; the account turns fee-only; October carries it, metered
+    // as September was.
+    await usageAt(c, 'cat', Date.UTC(2026, 8, 20), 18_000);
+    await api(c.ann.token, 'PATCH', `${base}/account`, { meteredBilling: false });
+    // The cron job's close (it failed every run on the negative late cost).
+    expect(await closeLastMonths(env, Date.UTC(2026, 10, 2), 1000)).toBeGreaterThanOrEqual(1);
+    const oct = await api<Statement>(c.ann.token, 'GET', `${base}/statements/${OCT}`);
+    expect(oct.json).toMatchObject({ status: 'closed', closedBy: 'cron' });
+    await expect(
+      env.DB.prepare('UPDATE statement_accounts SET metered_billing = 1 WHERE account_id = ?')
+        .bind(c.accountId)
+        .run(),
+    ).rejects.toThrow(/statement_immutable/);
+    expect(oct.json.lateUsage).toEqual([
+      expect.objectContaining({
+        fromMonth: SEP,
+        userId: c.cat.id,
+        costMicros: 18_000,
+        meteredMicros: 18_000,
+      }),
+    ]);
+    expect(oct.json.totals.billMicros).toBe(FEE + 18_000);
+    // Back to metered, then fee-only, then the account unbound and deleted: nothing is owed twice
+    // and nothing goes negative.
+    for (const change of [{ meteredBilling: true }, { meteredBilling: false }]) {
+      await api(c.ann.token, 'PATCH', `${base}/account`, change);
+      const nov = await api<Statement>(c.ann.token, 'GET', `${base}/statements/current?month=${NOV}`);
+      expect(nov.status, JSON.stringify(nov.json)).toBe(200);
+      expect(nov.json.lateUsage).toEqual([]);
+      expect(nov.json.totals.lateMeteredMicros).toBe(0);
+    }
+    expect((await api(c.ann.token, 'DELETE', `${base}/account`)).status).toBe(200);
+    const nov = await api<Statement>(c.ann.token, 'GET', `${base}/statements/current?month=${NOV}`);
+    expect(nov.status, JSON.stringify(nov.json)).toBe(200);
+    expect(nov.json.lateUsage).toEqual([]);
+    expect(nov.json.totals.billMicros).toBe(0);
+  });
+
+  it('the usage API and the statement read a month over the same window', async () => {
+    const c = await crew({ monthlyFeeMicros: 0 });
+    await backdate(c.groupId, Date.UTC(2026, 8, 1));
+    const base = `/groups/${c.groupId}`;
+    expect((await api(c.ann.token, 'POST', `${base}/statements`, { month: OCT })).status).toBe(201);
+    await api(c.ann.token, 'PATCH', base, { timeZone: 'Etc/GMT+12' });
+    await usageAt(c, 'bob', novStart + 3_600_000, 77_777);
+    const usage = await api<{ from: number; to: number; currentPeriod: { totalCost: number } }>(
+      c.ann.token,
+      'GET',
+      `${base}/usage?month=${NOV}`,
+    );
+    const bill = await api<Statement & { to: number }>(
+      c.ann.token,
+      'GET',
+      `${base}/statements/current?month=${NOV}`,
+    );
+    expect(bill.json.totals.meteredMicros).toBe(77_777);
+    expect([usage.json.from, usage.json.to]).toEqual([bill.json.from, bill.json.to]);
+    expect(usage.json.currentPeriod.totalCost).toBe(77_777);
+    // A closed month's usage is read over its statement's period.
+    const octUsage = await api<{ from: number; to: number }>(
+      c.ann.token,
+      'GET',
+      `${base}/usage?month=${OCT}`,
+    );
+    expect([octUsage.json.from, octUsage.json.to]).toEqual([octStart, novStart]);
+  });
+
+  it('a month before the group existed has no preview either', async () => {
+    const c = await crew();
+    const res = await api<ApiErrorBody>(
+      c.ann.token,
+      'GET',
+      `/groups/${c.groupId}/statements/current?month=2025-01`,
+    );
+    expect(res).toMatchObject({ status: 409, json: { error: { message: /did not exist in 2025-01/ } } });
+  });
+});

@@ -24,6 +24,12 @@ export function previousMonth(month: string): string {
   return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
 }
 
+/** The month after `month`. */
+export function nextMonth(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
+}
+
 export function monthBounds(month: string, timeZone: string): MonthBounds {
   const [y, m] = month.split('-').map(Number) as [number, number];
   // The 15th at noon UTC is inside the same local month in every zone (offsets are < ±15 h).
@@ -31,12 +37,17 @@ export function monthBounds(month: string, timeZone: string): MonthBounds {
   return { month, start: periodStart('month', inside, timeZone), end: periodEnd('month', inside, timeZone)! };
 }
 
-/** The month's local days, as [start, end) instants (23 or 25 hours long across a DST change). */
+/**
+ * The month's local days within its bounds, as [start, end) instants (23 or 25 hours long across
+ * a DST change). Bounds anchored to a neighbour's statement after a zone change can take in a
+ * sliver of a day dated in the month before or after: that day is the neighbour's (its statement
+ * counted it), so it is not one of this month's; a day of the month cut short still counts.
+ */
 export function daysOf(bounds: MonthBounds, timeZone: string): [number, number][] {
   const days: [number, number][] = [];
   for (let at = bounds.start; at < bounds.end; ) {
-    const next = periodEnd('day', at, timeZone)!;
-    days.push([at, next]);
+    const next = Math.min(periodEnd('day', at, timeZone)!, bounds.end);
+    if (monthOf(at, timeZone) === bounds.month) days.push([at, next]);
     at = next;
   }
   return days;

@@ -14,6 +14,7 @@ import {
   groupMembers,
   groups,
   membershipPeriods,
+  statementAccounts,
   statementLateUsage,
   statementLines,
   statementSettlements,
@@ -22,7 +23,7 @@ import {
   users,
   windowShareHourly,
 } from '../db/schema';
-import { daysOf, daysPresent, type MonthBounds, monthBounds, previousMonth } from './months';
+import { daysOf, daysPresent, type MonthBounds, monthBounds, nextMonth, previousMonth } from './months';
 import { type SplitInput, type SplitMode, splitBill, splitFallsBack } from './split';
 
 /** How many earlier closed months a statement looks back at for usage that arrived late. */
@@ -152,21 +153,39 @@ function minus(a: UsageTotals, b: UsageTotals): UsageTotals {
 const isZero = (u: UsageTotals) => USAGE_KEYS.every((k) => u[k] === 0);
 
 /**
- * Each person's usage of the group in [start, end), by the hour buckets that start in it; cost on
- * an account billed at API price (or one no longer known, e.g. unbound and deleted) is metered.
- * Their window share is summed over the same buckets.
+ * Whether an account's usage is billed at API price, given its setting today (true for an account
+ * no longer known, e.g. unbound and deleted: its cost can only have been metered). An open month
+ * goes by today's settings; a closed month's late usage by the rules its statement froze.
  */
-export async function usageByUser(
+export type MeteredRule = (accountId: string, today: boolean) => boolean;
+
+const BY_TODAY: MeteredRule = (_accountId, today) => today;
+
+/** A month's usage per person, and the accounts it was on with the rule each was billed by. */
+interface MonthUsage {
+  byUser: Map<string, UsageTotals>;
+  accounts: Map<string, boolean>;
+}
+
+/**
+ * Each person's usage of the group in [start, end), by the hour buckets that start in it; the
+ * cost on an account billed at API price (by `metered`) is metered. Their window share is summed
+ * over the same buckets. Rows come per person and account, so the rule and the usage it prices
+ * are read together.
+ */
+async function monthUsage(
   d: Db,
   groupId: string,
   start: number,
   end: number,
-): Promise<Map<string, UsageTotals>> {
-  const metered = sql<number>`coalesce(${accounts.meteredBilling}, 1)`;
+  metered: MeteredRule = BY_TODAY,
+): Promise<MonthUsage> {
   const [rows, shares] = await d.batch([
     d
       .select({
         userId: usageHourly.userId,
+        accountId: usageHourly.accountId,
+        today: sql<number>`coalesce(${accounts.meteredBilling}, 1)`,
         requests: sql<number>`sum(${usageHourly.requests})`,
         inputTokens: sql<number>`sum(${usageHourly.inputTokens})`,
         outputTokens: sql<number>`sum(${usageHourly.outputTokens})`,
@@ -174,12 +193,11 @@ export async function usageByUser(
         cacheWrite1hTokens: sql<number>`sum(${usageHourly.cacheWrite1hTokens})`,
         cacheReadTokens: sql<number>`sum(${usageHourly.cacheReadTokens})`,
         costMicros: sql<number>`sum(${usageHourly.costMicros})`,
-        meteredMicros: sql<number>`sum(CASE WHEN ${metered} THEN ${usageHourly.costMicros} ELSE 0 END)`,
       })
       .from(usageHourly)
       .leftJoin(accounts, eq(accounts.id, usageHourly.accountId))
       .where(and(eq(usageHourly.groupId, groupId), gte(usageHourly.hour, start), lt(usageHourly.hour, end)))
-      .groupBy(usageHourly.userId),
+      .groupBy(usageHourly.userId, usageHourly.accountId),
     d
       .select({
         userId: windowShareHourly.userId,
@@ -195,36 +213,65 @@ export async function usageByUser(
       )
       .groupBy(windowShareHourly.userId),
   ]);
-  const out = new Map<string, UsageTotals>(rows.map(({ userId, ...u }) => [userId, { ...u, windowPpm: 0 }]));
-  for (const { userId, windowPpm } of shares) out.set(userId, { ...(out.get(userId) ?? ZERO), windowPpm });
-  return out;
+  const byUser = new Map<string, UsageTotals>();
+  const accountRules = new Map<string, boolean>();
+  for (const { userId, accountId, today, ...u } of rows) {
+    const isMetered = metered(accountId, Boolean(today));
+    accountRules.set(accountId, isMetered);
+    const totals = { ...u, meteredMicros: isMetered ? u.costMicros : 0, windowPpm: 0 };
+    byUser.set(userId, add(byUser.get(userId) ?? ZERO, totals));
+  }
+  for (const { userId, windowPpm } of shares)
+    byUser.set(userId, { ...(byUser.get(userId) ?? ZERO), windowPpm });
+  return { byUser, accounts: accountRules };
+}
+
+/** Each person's usage of the group in [start, end), priced by today's account settings. */
+export async function usageByUser(
+  d: Db,
+  groupId: string,
+  start: number,
+  end: number,
+): Promise<Map<string, UsageTotals>> {
+  return (await monthUsage(d, groupId, start, end)).byUser;
 }
 
 /** The hour-bucket bounds of a month: buckets starting at or after `start`, before `end`. */
-function bucketBounds(start: number, end: number): [number, number] {
+export function bucketBounds(start: number, end: number): [number, number] {
   const up = (t: number) => Math.ceil(t / HOUR_MS) * HOUR_MS;
   return [up(start), up(end)];
 }
 
 /**
- * The instants a month's bill covers: the month in the group's zone, but starting where the
- * previous month's closed statement ended. The zone may have changed since that close; without
- * the anchor, the hours between the two zones' month starts would be billed twice (a zone ahead)
- * or never (a zone behind).
+ * The instants a month's bill covers: a closed month, the period its statement froze; an open
+ * one, the month in the group's zone, but starting where the previous month's statement ended and
+ * ending where the next month's statement starts, when they are closed. The zone may have changed
+ * since those closes; without the anchors, the hours between the two zones' month boundaries
+ * would be billed twice (by two closed statements, or a closed one and late usage) or never.
+ * Months may be closed in any order (a month the cron job missed is closed by hand after the next
+ * one), so both ends are anchored, not only the start.
  */
 export async function billingBounds(d: Db, group: Group, month: string): Promise<MonthBounds> {
   const bounds = monthBounds(month, group.timeZone);
-  const [previous] = await d
-    .select({ periodEnd: statements.periodEnd })
+  const before = previousMonth(month);
+  const after = nextMonth(month);
+  const closed = await d
+    .select({ month: statements.month, periodStart: statements.periodStart, periodEnd: statements.periodEnd })
     .from(statements)
-    .where(and(eq(statements.groupId, group.id), eq(statements.month, previousMonth(month))));
-  return previous ? { ...bounds, start: previous.periodEnd } : bounds;
+    .where(and(eq(statements.groupId, group.id), inArray(statements.month, [before, month, after])));
+  const of = (m: string) => closed.find((s) => s.month === m);
+  const own = of(month);
+  if (own) return { month, start: own.periodStart, end: own.periodEnd };
+  return { month, start: of(before)?.periodEnd ?? bounds.start, end: of(after)?.periodStart ?? bounds.end };
 }
 
 /**
  * Usage of earlier closed months that reached D1 after they closed and that no statement has
  * carried yet: per closed month (the few most recent before `month`) and person, the aggregate
- * now minus the closing snapshot minus what later statements already carried.
+ * now minus the closing snapshot minus what later statements already carried. All three are
+ * priced by the rules the month was closed with (statement_accounts; an account it did not see,
+ * like its bound one, or metered when it had none), never today's settings: a setting changed
+ * since would re-price the snapshot's usage (billing it again, or a negative late cost).
  */
 async function lateUsage(d: Db, group: Group, month: string): Promise<LateUsageItem[]> {
   const closed = await d
@@ -235,8 +282,16 @@ async function lateUsage(d: Db, group: Group, month: string): Promise<LateUsageI
     .limit(LATE_LOOKBACK_MONTHS);
   const out: LateUsageItem[] = [];
   for (const s of closed.reverse()) {
-    const [now, snapshot, carried] = await Promise.all([
-      usageByUser(d, group.id, ...bucketBounds(s.periodStart, s.periodEnd)),
+    const frozen = new Map(
+      (await d.select().from(statementAccounts).where(eq(statementAccounts.statementId, s.id))).map((a) => [
+        a.accountId,
+        a.meteredBilling,
+      ]),
+    );
+    const closedRule: MeteredRule = (accountId) =>
+      frozen.get(accountId) ?? (s.accountId === null ? undefined : frozen.get(s.accountId)) ?? true;
+    const [{ byUser: now }, snapshot, carried] = await Promise.all([
+      monthUsage(d, group.id, ...bucketBounds(s.periodStart, s.periodEnd), closedRule),
       d.select().from(statementLines).where(eq(statementLines.statementId, s.id)),
       d
         .select()
@@ -250,7 +305,8 @@ async function lateUsage(d: Db, group: Group, month: string): Promise<LateUsageI
     for (const { statement_late_usage: late } of carried) know(late.userId, pick(late));
     for (const [userId, u] of [...now].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const delta = minus(u, known.get(userId) ?? ZERO);
-      // Aggregates only grow, so a delta is never negative; one that is zero carries nothing.
+      // Aggregates only grow and all three are priced by one frozen rule, so a delta is never
+      // negative; one that is zero carries nothing.
       if (isZero(delta)) continue;
       out.push({
         fromMonth: s.month,
@@ -285,35 +341,49 @@ async function feePayerOf(d: Db, group: Group): Promise<string | null> {
 
 /** The bill of an open month, computed now from the group's current settings and D1's aggregates. */
 export async function previewStatement(d: Db, group: Group, month: string): Promise<StatementView> {
+  return (await computeStatement(d, group, month)).view;
+}
+
+/** A month's bill to close: the preview, and the rule each account's usage was billed by. */
+export interface Closing {
+  view: StatementView;
+  /** Every account with usage in the month and the bound account: whether it was metered. */
+  accountRules: Map<string, boolean>;
+}
+
+export async function computeStatement(d: Db, group: Group, month: string): Promise<Closing> {
   const tz = group.timeZone;
   const bounds = await billingBounds(d, group, month);
   const days = daysOf(bounds, tz);
-  const [usage, stays, adjustments, late, payerId, account] = await Promise.all([
-    usageByUser(d, group.id, ...bucketBounds(bounds.start, bounds.end)),
-    d
-      .select()
-      .from(membershipPeriods)
-      .where(
-        and(
-          eq(membershipPeriods.groupId, group.id),
-          lt(membershipPeriods.joinedAt, bounds.end),
-          or(isNull(membershipPeriods.leftAt), gt(membershipPeriods.leftAt, bounds.start)),
+  const [{ byUser: usage, accounts: accountRules }, stays, adjustments, late, payerId, account] =
+    await Promise.all([
+      monthUsage(d, group.id, ...bucketBounds(bounds.start, bounds.end)),
+      d
+        .select()
+        .from(membershipPeriods)
+        .where(
+          and(
+            eq(membershipPeriods.groupId, group.id),
+            lt(membershipPeriods.joinedAt, bounds.end),
+            or(isNull(membershipPeriods.leftAt), gt(membershipPeriods.leftAt, bounds.start)),
+          ),
         ),
-      ),
-    d
-      .select()
-      .from(billAdjustments)
-      .where(and(eq(billAdjustments.groupId, group.id), eq(billAdjustments.month, month)))
-      .orderBy(asc(billAdjustments.createdAt), asc(billAdjustments.id)),
-    lateUsage(d, group, month),
-    feePayerOf(d, group),
-    // Enterprise groups are served by their enterprise's pools, whose fees are the enterprise's:
-    // their bill is the metered cost alone.
-    group.kind === 'carpool' && group.boundAccountId
-      ? d.select().from(accounts).where(eq(accounts.id, group.boundAccountId))
-      : Promise.resolve([]),
-  ]);
+      d
+        .select()
+        .from(billAdjustments)
+        .where(and(eq(billAdjustments.groupId, group.id), eq(billAdjustments.month, month)))
+        .orderBy(asc(billAdjustments.createdAt), asc(billAdjustments.id)),
+      lateUsage(d, group, month),
+      feePayerOf(d, group),
+      // Enterprise groups are served by their enterprise's pools, whose fees are the enterprise's:
+      // their bill is the metered cost alone.
+      group.kind === 'carpool' && group.boundAccountId
+        ? d.select().from(accounts).where(eq(accounts.id, group.boundAccountId))
+        : Promise.resolve([]),
+    ]);
   const fixedFeeMicros = account[0]?.monthlyFeeMicros ?? 0;
+  if (account[0] && !accountRules.has(account[0].id))
+    accountRules.set(account[0].id, account[0].meteredBilling);
 
   const people = new Set<string>([
     ...usage.keys(),
@@ -390,7 +460,7 @@ export async function previewStatement(d: Db, group: Group, month: string): Prom
   const usageTotals = members.reduce((t, m) => add(t, m.own), ZERO);
   const adjustmentsMicros = sum(adjustments.map((a) => a.amountMicros));
   const payerLine = lines.find((l) => l.userId === payerId);
-  return {
+  const view: StatementView = {
     groupId: group.id,
     groupName: group.name,
     month,
@@ -433,6 +503,7 @@ export async function previewStatement(d: Db, group: Group, month: string): Prom
     })),
     lateUsage: late,
   };
+  return { view, accountRules };
 }
 
 function sum(values: number[]): number {
@@ -448,10 +519,11 @@ function shareOfWindow(weights: [string, number][]): (userId: string) => number 
 
 /**
  * The writes that close a month: the statement, its lines (each person's usage is the snapshot
- * late usage is later measured against) and the late usage it carries. Run them in one batch with
- * the audit entry: the unique (group, month) index makes a second close fail whole.
+ * late usage is later measured against), the rule each account was billed by (the snapshot's
+ * pricing) and the late usage it carries. Run them in one batch with the audit entry: the unique
+ * (group, month) index makes a second close fail whole.
  */
-export function statementWrites(d: Db, view: StatementView, closedBy: string, closedAt: number) {
+export function statementWrites(d: Db, { view, accountRules }: Closing, closedBy: string, closedAt: number) {
   const id = crypto.randomUUID();
   const writes = [
     d.insert(statements).values({
@@ -490,6 +562,9 @@ export function statementWrites(d: Db, view: StatementView, closedBy: string, cl
         adjustmentsMicros: l.adjustmentsMicros,
         amountMicros: l.amountMicros,
       }),
+    ),
+    ...[...accountRules].map(([accountId, meteredBilling]) =>
+      d.insert(statementAccounts).values({ statementId: id, accountId, meteredBilling }),
     ),
     ...view.lateUsage.map((l) =>
       d

@@ -309,6 +309,22 @@ export const statementLateUsage = sqliteTable(
   (t) => [primaryKey({ columns: [t.statementId, t.fromMonth, t.userId] })],
 );
 
+/**
+ * The billing rule a statement was closed with, per account: whether its usage was billed at API
+ * price. Every account with usage in the month at close, and the bound account. Late usage of the
+ * month is measured under these (an account not listed, as the bound one), never under today's
+ * settings, so changing or deleting an account does not re-price a closed month. Immutable.
+ */
+export const statementAccounts = sqliteTable(
+  'statement_accounts',
+  {
+    statementId: text('statement_id').notNull(),
+    accountId: text('account_id').notNull(),
+    meteredBilling: integer('metered_billing', { mode: 'boolean' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.statementId, t.accountId] })],
+);
+
 /** Corrections by the owner to an open month (signed micro-dollars, with a reason); frozen at close. */
 export const billAdjustments = sqliteTable(
   'bill_adjustments',

@@ -7,6 +7,9 @@ import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { monthBounds, monthOf, previousMonth } from '../billing/months';
 import {
+  billingBounds,
+  bucketBounds,
+  computeStatement,
   previewStatement,
   readStatement,
   type StatementView,
@@ -41,6 +44,15 @@ function notStarted(group: Group, month: string, now: number): boolean {
   return monthBounds(month, group.timeZone).start > now;
 }
 
+/**
+ * A month that ended before the group was made has no bill: previewing, closing and adjusting it
+ * are all the same 409 (a preview would otherwise charge the whole fee to the owner).
+ */
+function requireExisted(group: Group, month: string, what: string): void {
+  if (monthBounds(month, group.timeZone).end <= group.createdAt)
+    throw new ApiError('conflict', `Group ${group.id} did not exist in ${month}: ${what}.`);
+}
+
 function actorOf(caller: Caller): string {
   const id = actorId(caller);
   return id ? `user:${id}` : 'operator';
@@ -71,10 +83,12 @@ export interface GroupUsage {
 export async function groupUsage(caller: Caller, groupId: string, month?: string): Promise<GroupUsage> {
   const group = await authorizedGroup(caller, groupId, 'group.view');
   const m = monthFor(group, month, Date.now());
-  const bounds = monthBounds(m, group.timeZone);
   const d = caller.db;
+  // The same window as the month's statement (billingBounds), so that the usage page and the bill
+  // agree after a time-zone change.
+  const bounds = await billingBounds(d, group, m);
   const [usage, members, account] = await Promise.all([
-    usageByUser(d, group.id, bounds.start, bounds.end),
+    usageByUser(d, group.id, ...bucketBounds(bounds.start, bounds.end)),
     d
       .select({ userId: groupMembers.userId, name: users.name })
       .from(groupMembers)
@@ -135,6 +149,7 @@ export async function previewBill(caller: Caller, groupId: string, month?: strin
   const now = Date.now();
   const m = monthFor(group, month, now);
   if (notStarted(group, m, now)) throw new ApiError('invalid_request', `Month ${m} has not begun.`);
+  requireExisted(group, m, 'that month has no bill');
   if (await isClosed(caller.db, group.id, m))
     throw new ApiError(
       'conflict',
@@ -188,6 +203,10 @@ export async function getStatement(caller: Caller, groupId: string, month: strin
 /**
  * Closes a month that is over: its bill is computed once more and frozen. A month closed already
  * (by the owner or the cron job, even at the same moment) is a 409, as is one not over yet.
+ * A month before a closed one may still be closed: the cron job only closes last month, so a
+ * month it missed (its close failed until the next month was due, or the owner closed the next
+ * one by hand first) could otherwise never be billed, and its fee was paid all the same. Its
+ * period ends where the later statement starts (billingBounds), so the two never overlap.
  */
 export async function closeMonth(caller: Caller, groupId: string, month: string): Promise<StatementView> {
   const group = await authorizedGroup(caller, groupId, 'group.manage');
@@ -198,10 +217,10 @@ export async function closeMonth(caller: Caller, groupId: string, month: string)
       'conflict',
       `Month ${month} is not over in ${group.timeZone} (it ends ${new Date(bounds.end).toISOString()}): only a past month can be closed.`,
     );
-  if (bounds.end <= group.createdAt)
-    throw new ApiError('conflict', `Group ${group.id} did not exist in ${month}: there is nothing to close.`);
-  const view = await previewStatement(caller.db, group, month);
-  const { id, writes } = statementWrites(caller.db, view, actorOf(caller), now);
+  requireExisted(group, month, 'there is nothing to close');
+  const closing = await computeStatement(caller.db, group, month);
+  const { view } = closing;
+  const { id, writes } = statementWrites(caller.db, closing, actorOf(caller), now);
   await runClose(caller.db, group, month, [
     ...writes,
     auditInsert(caller, {
@@ -249,8 +268,7 @@ export async function addAdjustment(caller: Caller, groupId: string, input: Adju
       'invalid_request',
       `month: ${month} has not begun; adjust the current month or an open past one.`,
     );
-  if (monthBounds(month, group.timeZone).end <= group.createdAt)
-    throw new ApiError('conflict', `Group ${group.id} did not exist in ${month}: that month has no bill.`);
+  requireExisted(group, month, 'that month has no bill');
   const d = caller.db;
   // Each adjustment is at most ±10^12 µ$: a bounded number keeps a month's sum exact (< 2^53).
   const [{ n } = { n: 0 }] = await d
@@ -348,8 +366,8 @@ export async function setSettled(
 export const CLOSE_GRACE_MS = 3_600_000;
 
 /**
- * Groups one cron run closes at most. A close is 8 D1 queries, up to 17 for a group with earlier
- * statements to look for late usage in, so 25 closes stay under 430 of the 1,000 D1 queries a
+ * Groups one cron run closes at most. A close is 8 D1 queries, up to 20 for a group with earlier
+ * statements to look for late usage in, so 25 closes stay under 500 of the 1,000 D1 queries a
  * Workers Paid invocation may make, leaving room for the budget reconciliation and the log trim
  * that share it. The cron runs every 10 minutes: a month with N groups due is closed within
  * ceil(N / 25) runs (1,000 groups in under seven hours).
@@ -417,8 +435,9 @@ export async function closeLastMonths(env: Env, now = Date.now(), limit = CLOSE_
     const group = byId.get(groupId);
     if (!group) continue; // deleted since it was listed
     try {
-      const view = await previewStatement(d, group, month);
-      const { id, writes } = statementWrites(d, view, 'cron', now);
+      const closing = await computeStatement(d, group, month);
+      const { view } = closing;
+      const { id, writes } = statementWrites(d, closing, 'cron', now);
       await runClose(d, group, month, [
         ...writes,
         d.insert(auditLog).values({
