@@ -31,7 +31,8 @@ interface Allowance {
 
 export type BudgetCheck =
   | { ok: true; reservations: Reservation[] }
-  | { ok: false; exhausted: BudgetRule; spent: number; resetsAt: number | null }
+  /** A hard budget is reached: by what is spent, or by what requests in flight reserved. */
+  | { ok: false; exhausted: BudgetRule; spent: number; reserved: number; resetsAt: number | null }
   /** Some wide budgets have no allowance left here: ask the ledger, then check again. */
   | { ok: false; topUp: BudgetRule[] };
 
@@ -122,6 +123,7 @@ export class BudgetBook {
             ok: false,
             exhausted: rule,
             spent: counter.spent,
+            reserved: counter.reserved,
             resetsAt: periodEnd(rule.period, now, rule.timeZone),
           };
         }
@@ -224,6 +226,11 @@ export class BudgetBook {
       key,
       entry.micros,
     );
+  }
+
+  /** Spent on a wide budget here in this period and not yet reported to the ledger. */
+  unreportedOf(budgetId: string, key: string): number {
+    return this.unreported.get(`${budgetId} ${key}`)?.micros ?? 0;
   }
 
   hasUnreported(): boolean {

@@ -81,12 +81,16 @@ export class EnterpriseLedger extends DurableObject<Env> {
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(this.rules));
   }
 
-  /** Hands a group allowance: the deficit it must cover, then a slice, as far as the limit allows. */
-  async grant(request: GrantRequest, enterpriseId: string): Promise<{ granted: number }> {
+  /**
+   * Hands a group allowance: the deficit it must cover, then a slice, as far as the limit allows.
+   * Answers what the groups have reported spent too, so that a group refused allowance can tell a
+   * spent budget (402) from one committed to requests in flight and other groups' slices (429).
+   */
+  async grant(request: GrantRequest, enterpriseId: string): Promise<{ granted: number; spent: number }> {
     const rule = (await this.load(enterpriseId)).find((r) => r.id === request.budgetId);
-    if (!rule) return { granted: 0 };
+    if (!rule) return { granted: 0, spent: 0 };
     const counter = this.counter(rule, request.periodKey);
-    if (counter.periodKey !== request.periodKey) return { granted: 0 };
+    if (counter.periodKey !== request.periodKey) return { granted: 0, spent: 0 };
     const asked = request.want + request.deficit;
     const granted =
       rule.mode === 'hard' ? Math.max(0, Math.min(asked, rule.limitMicros - counter.granted)) : asked;
@@ -94,7 +98,7 @@ export class EnterpriseLedger extends DurableObject<Env> {
       counter.granted += granted;
       this.save(rule.id, counter);
     }
-    return { granted };
+    return { granted, spent: counter.spent };
   }
 
   /** What groups spent, by budget and period. */

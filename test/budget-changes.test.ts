@@ -1,6 +1,43 @@
-// Budgets as their owners change them: time zones are IANA names, not offsets.
+// Budgets as their owners change them, and refusals that say what is true: money reserved by
+// requests in flight is a 429 to retry, not a "spent" 402; amounts under a cent are shown as they
+// are; time zones are IANA names, not offsets.
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { admin, seedCarpool } from './support/relay';
+import type { BudgetView } from '../durable-objects/budget-book';
+import type { LedgerView } from '../durable-objects/enterprise-ledger';
+import { formatMicros } from '../worker/budgets/refusal';
+import {
+  admin,
+  eventually,
+  RELAY,
+  relayFetch,
+  requestLogFor,
+  seedCarpool,
+  seedEnterprise,
+  streamMessage,
+} from './support/relay';
+
+function groupStub(groupId: string) {
+  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
+}
+
+function ledgerStub(enterpriseId: string) {
+  return env.ENTERPRISE_LEDGER.get(env.ENTERPRISE_LEDGER.idFromName(`ledger:${enterpriseId}`));
+}
+
+async function gateView(groupId: string, budgetId: string): Promise<BudgetView> {
+  const view = (await groupStub(groupId).state()).budgets.find((b) => b.budgetId === budgetId);
+  if (!view) throw new Error(`no budget ${budgetId} at the gate`);
+  return view;
+}
+
+async function ledgerView(enterpriseId: string, budgetId: string): Promise<LedgerView> {
+  const view = (await ledgerStub(enterpriseId).state(enterpriseId)).find((b) => b.budgetId === budgetId);
+  if (!view) throw new Error(`no budget ${budgetId} at the ledger`);
+  return view;
+}
+
+type ErrorBody = { error: { type?: string; status?: string; code?: unknown; message: string } };
 
 describe('time zones', () => {
   it('are IANA names for budgets and groups alike, not UTC offsets', async () => {
@@ -15,5 +52,109 @@ describe('time zones', () => {
     expect((await admin('PATCH', `/groups/${carpool.groupId}`, { timeZone: 'Asia/Kolkata' })).status).toBe(
       200,
     );
+  });
+});
+describe('money in messages', () => {
+  it('shows amounts under a cent as they are, trailing zeros trimmed, never fewer than two decimals', () => {
+    expect(formatMicros(0)).toBe('$0.00');
+    expect(formatMicros(100)).toBe('$0.0001');
+    expect(formatMicros(1_227)).toBe('$0.001227');
+    expect(formatMicros(12_345)).toBe('$0.012345');
+    expect(formatMicros(20_000)).toBe('$0.02');
+    expect(formatMicros(5_000_000)).toBe('$5.00');
+    expect(formatMicros(5_010_000)).toBe('$5.01');
+    expect(formatMicros(1_234_567_890)).toBe('$1234.56789');
+  });
+});
+
+describe('money reserved by requests in flight', () => {
+  it('is a 429 to retry in every dialect, not a spent budget; once spent, a 402 with sub-cent amounts', async () => {
+    const carpool = await seedCarpool({ scenario: 'slow_first_byte.1500' });
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'key',
+      keyId: carpool.keyId,
+      period: 'day',
+      limitMicros: 1,
+    });
+    const first = streamMessage(carpool.key);
+    await eventually(
+      async () => ((await gateView(carpool.groupId, budget.json.id)).reservedMicros ?? 0) > 0 || undefined,
+    );
+
+    const body = { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+    const anthropic = await relayFetch(`${RELAY}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': carpool.key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const openai = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${carpool.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const google = await relayFetch(`${RELAY}/v1beta/models/claude-sonnet-4-5:generateContent`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': carpool.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+    });
+    for (const res of [anthropic, openai, google]) {
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(res.headers.get('x-should-retry')).toBeNull();
+    }
+    const a = (await anthropic.json()) as ErrorBody & { type: string };
+    expect(a).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(a.error.message).toMatch(
+      /^This key's daily budget of \$0\.000001 is committed to requests in flight/,
+    );
+    expect(a.error.message).not.toMatch(/spent/);
+    expect(await openai.json()).toMatchObject({
+      error: { type: 'rate_limit_error', code: 'budget_committed' },
+    });
+    expect(await google.json()).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED' } });
+
+    expect((await first).status).toBe(200);
+    await (await first).text();
+    const [row] = await requestLogFor(carpool.keyId);
+    const refused = await eventually(async () => {
+      const res = await streamMessage(carpool.key);
+      if (res.status !== 402) {
+        await res.text();
+        return undefined;
+      }
+      return res;
+    });
+    expect(refused.headers.get('x-should-retry')).toBe('false');
+    const spent = (await refused.json()) as ErrorBody;
+    expect(spent.error.message).toContain(
+      `This key's daily budget of $0.000001 is spent (${formatMicros(row!.cost_micros)} used).`,
+    );
+    expect(formatMicros(row!.cost_micros)).toMatch(/^\$0\.00\d*[1-9]$/);
+  });
+
+  it('of a wide budget is a 429 too while the ledger has heard of less than the limit spent', async () => {
+    const pool = await seedEnterprise([{ scenario: 'slow_first_byte.1500' }]);
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'enterprise',
+      enterpriseId: pool.enterpriseId,
+      period: 'month',
+      limitMicros: 1,
+    });
+    const first = streamMessage(pool.key);
+    await eventually(async () =>
+      (await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros > 0 ? true : undefined,
+    );
+    const second = await streamMessage(pool.key);
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as ErrorBody).error.message).toMatch(
+      /^The enterprise's monthly budget of \$0\.000001 is committed/,
+    );
+    await (await first).text();
+    const refused = await eventually(async () => {
+      const res = await streamMessage(pool.key);
+      await res.text();
+      return res.status === 402 ? res : undefined;
+    });
+    expect(refused.status).toBe(402);
   });
 });
