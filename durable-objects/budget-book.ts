@@ -190,6 +190,21 @@ export class BudgetBook {
     this.saveAllowance(rule.id, allowance);
   }
 
+  /**
+   * Gives up the allowance held unspent for a wide budget's current period (its limit was
+   * lowered): answers how much, for the ledger to take back. An overshoot (negative) stays to be
+   * covered, and reservations of requests in flight stay with them: they settle as usual.
+   */
+  recall(rule: BudgetRule, now: number): Unreported | null {
+    const key = periodKey(rule.period, now, rule.timeZone);
+    const allowance = this.allowances.get(rule.id);
+    if (!allowance || allowance.periodKey !== key || allowance.remaining <= 0) return null;
+    const micros = allowance.remaining;
+    allowance.remaining = 0;
+    this.saveAllowance(rule.id, allowance);
+    return { budgetId: rule.id, periodKey: key, micros };
+  }
+
   /** What the ledger should be asked for: a slice, plus any overshoot to cover. */
   wanted(rule: BudgetRule, key: string): { want: number; deficit: number } {
     const remaining = this.allowance(rule, key).remaining;

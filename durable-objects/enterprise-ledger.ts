@@ -92,13 +92,28 @@ export class EnterpriseLedger extends DurableObject<Env> {
     const counter = this.counter(rule, request.periodKey);
     if (counter.periodKey !== request.periodKey) return { granted: 0, spent: 0 };
     const asked = request.want + request.deficit;
-    const granted =
-      rule.mode === 'hard' ? Math.max(0, Math.min(asked, rule.limitMicros - counter.granted)) : asked;
+    // Spent may run ahead of granted for a budget that was soft until lately (soft grants nothing).
+    const committed = Math.max(counter.granted, counter.spent);
+    const granted = rule.mode === 'hard' ? Math.max(0, Math.min(asked, rule.limitMicros - committed)) : asked;
     if (granted > 0) {
       counter.granted += granted;
       this.save(rule.id, counter);
     }
     return { granted, spent: counter.spent };
+  }
+
+  /**
+   * Allowance a group gave back unspent (the budget's limit was lowered): no longer counted as
+   * granted, so the new limit is measured against what is spent and in flight, not held idle.
+   */
+  async giveBack(entries: { budgetId: string; periodKey: string; micros: number }[], enterpriseId: string) {
+    const rules = await this.load(enterpriseId);
+    for (const entry of entries) {
+      const counter = this.counters.get(entry.budgetId);
+      if (!rules.some((r) => r.id === entry.budgetId) || counter?.periodKey !== entry.periodKey) continue;
+      counter.granted = Math.max(0, counter.granted - entry.micros);
+      this.save(entry.budgetId, counter);
+    }
   }
 
   /** What groups spent, by budget and period. */

@@ -11,7 +11,7 @@ import { checkExpiry, checkKeyRules, type KeyRules, type KeyService } from '../w
 import { budgetAlert } from '../worker/budgets/alerts';
 import { periodEnd, periodKey } from '../worker/budgets/periods';
 import { budgetRefusal, committedRefusal } from '../worker/budgets/refusal';
-import { applicable, type BudgetRule, type Reservation } from '../worker/budgets/rules';
+import { applicable, type BudgetRule, isWide, type Reservation } from '../worker/budgets/rules';
 import { metrics } from '../worker/metrics';
 import type { ProviderKind, UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import { writeUsage } from '../worker/queue/consumer';
@@ -31,7 +31,7 @@ import {
   type Refusal,
 } from './account-gate';
 import { accountGate, enterpriseLedger } from './address';
-import { BUDGET_SCHEMA, BudgetBook, type BudgetView } from './budget-book';
+import { BUDGET_SCHEMA, BudgetBook, type BudgetView, type Unreported } from './budget-book';
 import { KEY_WINDOW_SCHEMA, KeyWindows } from './key-windows';
 import { migrateSql } from './sql-schema';
 
@@ -429,9 +429,36 @@ export class GroupGate extends DurableObject<Env> {
   async configure(config: GroupConfig): Promise<void> {
     // The accounts of the rules being replaced hold plans too: they learn the new version as well.
     const before = this.directAccounts();
+    const recalled = this.recallLowered(this.config?.budgets ?? [], config.budgets ?? []);
     this.useConfig(config);
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
     await this.rulesChanged([...before, ...this.directAccounts()]);
+    if (recalled.length > 0 && config.enterpriseId) {
+      try {
+        metrics.gateCalls++;
+        await enterpriseLedger(this.env, config.enterpriseId).giveBack(recalled, config.enterpriseId);
+      } catch (err) {
+        // Then the ledger counts it granted still: the group is refused early, never late.
+        console.warn('budget give-back failed', { error: String(err) });
+      }
+    }
+  }
+
+  /**
+   * A wide hard budget whose limit was lowered: the allowance this group holds unspent was granted
+   * under the old limit, so it is given up at once (no await before the new rules apply), and
+   * the group asks the ledger afresh under the new one.
+   */
+  private recallLowered(before: readonly BudgetRule[], after: readonly BudgetRule[]): Unreported[] {
+    const now = Date.now();
+    const recalled: Unreported[] = [];
+    for (const rule of after) {
+      const old = before.find((r) => r.id === rule.id);
+      if (!isWide(rule) || rule.mode !== 'hard' || !old || rule.limitMicros >= old.limitMicros) continue;
+      const given = this.book.recall(old, now);
+      if (given) recalled.push(given);
+    }
+    return recalled;
   }
 
   async revokeKey(keyId: string): Promise<void> {

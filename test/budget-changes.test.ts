@@ -1,6 +1,7 @@
-// Budgets as their owners change them, and refusals that say what is true: money reserved by
-// requests in flight is a 429 to retry, not a "spent" 402; amounts under a cent are shown as they
-// are; time zones are IANA names, not offsets.
+// Budgets as their owners change them, and refusals that say what is true: a lowered wide limit
+// binds at once (the allowance groups hold is recalled); money reserved by requests in flight is
+// a 429 to retry, not a "spent" 402; amounts under a cent are shown as they are; time zones are
+// IANA names, not offsets.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { BudgetView } from '../durable-objects/budget-book';
@@ -38,6 +39,12 @@ async function ledgerView(enterpriseId: string, budgetId: string): Promise<Ledge
 }
 
 type ErrorBody = { error: { type?: string; status?: string; code?: unknown; message: string } };
+
+async function served(key: string): Promise<number> {
+  const res = await streamMessage(key);
+  await res.text();
+  return res.status;
+}
 
 describe('time zones', () => {
   it('are IANA names for budgets and groups alike, not UTC offsets', async () => {
@@ -157,4 +164,52 @@ describe('money reserved by requests in flight', () => {
     });
     expect(refused.status).toBe(402);
   });
+});
+
+describe('lowering a wide hard budget', () => {
+  for (const scope of ['enterprise', 'department'] as const) {
+    it(`binds at once for ${scope === 'enterprise' ? 'an enterprise' : 'a department'}: the allowance groups hold is recalled`, async () => {
+      const pool = await seedEnterprise([{}]);
+      let target: Record<string, string> = { enterpriseId: pool.enterpriseId };
+      if (scope === 'department') {
+        const dept = await admin<{ id: string }>('POST', `/enterprises/${pool.enterpriseId}/departments`, {
+          name: 'Sales',
+        });
+        expect((await admin('PATCH', `/groups/${pool.groupId}`, { departmentId: dept.json.id })).status).toBe(
+          200,
+        );
+        target = { departmentId: dept.json.id };
+      }
+      const budget = await admin<{ id: string }>('POST', '/budgets', {
+        scope,
+        ...target,
+        period: 'month',
+        limitMicros: 1_000_000,
+      });
+      expect(budget.status).toBe(201);
+      expect(await served(pool.key)).toBe(200);
+      const [first] = await requestLogFor(pool.keyId);
+      await eventually(async () =>
+        (await ledgerView(pool.enterpriseId, budget.json.id)).spentMicros === first!.cost_micros
+          ? true
+          : undefined,
+      );
+      expect((await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros).toBeGreaterThan(10_000);
+
+      expect((await admin('PATCH', `/budgets/${budget.json.id}`, { limitMicros: 100 })).status).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push(await served(pool.key));
+      expect(statuses).toEqual([402, 402, 402, 402, 402]);
+      // What the group held unspent went back: granted is what was spent, nothing idle.
+      const view = await ledgerView(pool.enterpriseId, budget.json.id);
+      expect(view).toMatchObject({ limitMicros: 100, spentMicros: first!.cost_micros });
+      expect(view.grantedMicros).toBe(first!.cost_micros);
+
+      // Raised again: the money is there to grant once more.
+      expect((await admin('PATCH', `/budgets/${budget.json.id}`, { limitMicros: 1_000_000 })).status).toBe(
+        200,
+      );
+      expect(await served(pool.key)).toBe(200);
+    });
+  }
 });
