@@ -183,6 +183,27 @@ export class BudgetBook {
     }
   }
 
+  /**
+   * The spend of a local budget's period as D1 recorded it, for a period this counter did not
+   * count (its time zone changed, so its window moved): never lowers what was counted here.
+   */
+  seed(budgetId: string, key: string, spent: number): void {
+    let counter = this.counters.get(budgetId);
+    if (counter && counter.periodKey === key) {
+      if (spent <= counter.spent) return;
+      counter.spent = spent;
+    } else {
+      counter = { periodKey: key, spent, reserved: 0 };
+      this.counters.set(budgetId, counter);
+    }
+    this.write(
+      'INSERT OR REPLACE INTO budget_counters (budget_id, period_key, spent) VALUES (?, ?, ?)',
+      budgetId,
+      key,
+      counter.spent,
+    );
+  }
+
   /** Allowance the ledger granted for a wide budget's period. */
   credit(rule: BudgetRule, key: string, micros: number): void {
     const allowance = this.allowance(rule, key);

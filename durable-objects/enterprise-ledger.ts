@@ -116,6 +116,23 @@ export class EnterpriseLedger extends DurableObject<Env> {
     }
   }
 
+  /**
+   * A budget's period as D1 recorded it, after its time zone changed: what was spent in the new
+   * window counts as spent (and granted), so the limit is not available a second time. Never
+   * lowers what was counted here.
+   */
+  async seed(budgetId: string, key: string, spentMicros: number, enterpriseId: string): Promise<void> {
+    const rule = (await this.load(enterpriseId)).find((r) => r.id === budgetId);
+    if (!rule) return;
+    const counter = this.counter(rule, key);
+    if (counter.periodKey !== key) return;
+    const more = Math.max(0, spentMicros - counter.spent);
+    if (more === 0) return;
+    counter.spent += more;
+    counter.granted += more;
+    this.save(rule.id, counter);
+  }
+
   /** What groups spent, by budget and period. */
   async report(entries: { budgetId: string; periodKey: string; micros: number }[], enterpriseId: string) {
     const rules = await this.load(enterpriseId);
@@ -156,11 +173,14 @@ export class EnterpriseLedger extends DurableObject<Env> {
 
   /**
    * The counter of the period a request names. A request from a period that has ended finds the
-   * counter moved on (its key differs) and is told so; a request from a new period starts it.
+   * counter moved on (its key differs) and is told so; a request of the current period (in the
+   * budget's zone now) starts it. Not "a later key": after a change of time zone the current
+   * period's key may sort before the last one's.
    */
   private counter(rule: BudgetRule, key: string): Counter {
     let counter = this.counters.get(rule.id);
-    if (!counter || counter.periodKey < key) {
+    if (counter?.periodKey === key) return counter;
+    if (!counter || key === periodKey(rule.period, Date.now(), rule.timeZone)) {
       counter = { periodKey: key, granted: 0, spent: 0 };
       this.counters.set(rule.id, counter);
     }

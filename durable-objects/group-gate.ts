@@ -537,6 +537,11 @@ export class GroupGate extends DurableObject<Env> {
     };
   }
 
+  /** A budget's period as D1 recorded it, after its time zone changed (BudgetBook.seed). */
+  seedBudget(budgetId: string, key: string, spentMicros: number): void {
+    this.book.seed(budgetId, key, spentMicros);
+  }
+
   /** The budgets a key answers to, as they stand (its holder's `GET /v1/key`). */
   async keyBudgets(groupId: string, keyId: string, userId: string): Promise<BudgetView[]> {
     const config = this.config ?? (await this.loadConfig(groupId));

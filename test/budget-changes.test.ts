@@ -1,7 +1,7 @@
 // Budgets as their owners change them, and refusals that say what is true: a lowered wide limit
 // binds at once (the allowance groups hold is recalled); money reserved by requests in flight is
-// a 429 to retry, not a "spent" 402; amounts under a cent are shown as they are; time zones are
-// IANA names, not offsets.
+// a 429 to retry, not a "spent" 402; a new time zone keeps what was spent in the new period's
+// window; amounts under a cent are shown as they are; time zones are IANA names, not offsets.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { BudgetView } from '../durable-objects/budget-book';
@@ -38,6 +38,15 @@ async function ledgerView(enterpriseId: string, budgetId: string): Promise<Ledge
   return view;
 }
 
+async function loggedCost(where: string, ...bind: string[]): Promise<{ n: number; cost: number }> {
+  const row = await env.DB.prepare(
+    `SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM request_log WHERE ${where}`,
+  )
+    .bind(...bind)
+    .first<{ n: number; cost: number }>();
+  return row!;
+}
+
 type ErrorBody = { error: { type?: string; status?: string; code?: unknown; message: string } };
 
 async function served(key: string): Promise<number> {
@@ -46,32 +55,52 @@ async function served(key: string): Promise<number> {
   return res.status;
 }
 
-describe('time zones', () => {
-  it('are IANA names for budgets and groups alike, not UTC offsets', async () => {
-    const carpool = await seedCarpool();
-    const base = { scope: 'group', groupId: carpool.groupId, period: 'day', limitMicros: 1_000 };
-    for (const timeZone of ['+05:00', '-12:00', '+0530', 'Mars/Olympus'])
-      expect((await admin('POST', '/budgets', { ...base, timeZone })).status, timeZone).toBe(400);
-    const made = await admin<{ id: string }>('POST', '/budgets', { ...base, timeZone: 'Etc/GMT+12' });
-    expect(made.status).toBe(201);
-    expect((await admin('PATCH', `/budgets/${made.json.id}`, { timeZone: '-12:00' })).status).toBe(400);
-    expect((await admin('PATCH', `/groups/${carpool.groupId}`, { timeZone: '+05:00' })).status).toBe(400);
-    expect((await admin('PATCH', `/groups/${carpool.groupId}`, { timeZone: 'Asia/Kolkata' })).status).toBe(
-      200,
-    );
-  });
-});
-describe('money in messages', () => {
-  it('shows amounts under a cent as they are, trailing zeros trimmed, never fewer than two decimals', () => {
-    expect(formatMicros(0)).toBe('$0.00');
-    expect(formatMicros(100)).toBe('$0.0001');
-    expect(formatMicros(1_227)).toBe('$0.001227');
-    expect(formatMicros(12_345)).toBe('$0.012345');
-    expect(formatMicros(20_000)).toBe('$0.02');
-    expect(formatMicros(5_000_000)).toBe('$5.00');
-    expect(formatMicros(5_010_000)).toBe('$5.01');
-    expect(formatMicros(1_234_567_890)).toBe('$1234.56789');
-  });
+describe('lowering a wide hard budget', () => {
+  for (const scope of ['enterprise', 'department'] as const) {
+    it(`binds at once for ${scope === 'enterprise' ? 'an enterprise' : 'a department'}: the allowance groups hold is recalled`, async () => {
+      const pool = await seedEnterprise([{}]);
+      let target: Record<string, string> = { enterpriseId: pool.enterpriseId };
+      if (scope === 'department') {
+        const dept = await admin<{ id: string }>('POST', `/enterprises/${pool.enterpriseId}/departments`, {
+          name: 'Sales',
+        });
+        expect((await admin('PATCH', `/groups/${pool.groupId}`, { departmentId: dept.json.id })).status).toBe(
+          200,
+        );
+        target = { departmentId: dept.json.id };
+      }
+      const budget = await admin<{ id: string }>('POST', '/budgets', {
+        scope,
+        ...target,
+        period: 'month',
+        limitMicros: 1_000_000,
+      });
+      expect(budget.status).toBe(201);
+      expect(await served(pool.key)).toBe(200);
+      const [first] = await requestLogFor(pool.keyId);
+      await eventually(async () =>
+        (await ledgerView(pool.enterpriseId, budget.json.id)).spentMicros === first!.cost_micros
+          ? true
+          : undefined,
+      );
+      expect((await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros).toBeGreaterThan(10_000);
+
+      expect((await admin('PATCH', `/budgets/${budget.json.id}`, { limitMicros: 100 })).status).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push(await served(pool.key));
+      expect(statuses).toEqual([402, 402, 402, 402, 402]);
+      // What the group held unspent went back: granted is what was spent, nothing idle.
+      const view = await ledgerView(pool.enterpriseId, budget.json.id);
+      expect(view).toMatchObject({ limitMicros: 100, spentMicros: first!.cost_micros });
+      expect(view.grantedMicros).toBe(first!.cost_micros);
+
+      // Raised again: the money is there to grant once more.
+      expect((await admin('PATCH', `/budgets/${budget.json.id}`, { limitMicros: 1_000_000 })).status).toBe(
+        200,
+      );
+      expect(await served(pool.key)).toBe(200);
+    });
+  }
 });
 
 describe('money reserved by requests in flight', () => {
@@ -166,50 +195,79 @@ describe('money reserved by requests in flight', () => {
   });
 });
 
-describe('lowering a wide hard budget', () => {
-  for (const scope of ['enterprise', 'department'] as const) {
-    it(`binds at once for ${scope === 'enterprise' ? 'an enterprise' : 'a department'}: the allowance groups hold is recalled`, async () => {
-      const pool = await seedEnterprise([{}]);
-      let target: Record<string, string> = { enterpriseId: pool.enterpriseId };
-      if (scope === 'department') {
-        const dept = await admin<{ id: string }>('POST', `/enterprises/${pool.enterpriseId}/departments`, {
-          name: 'Sales',
-        });
-        expect((await admin('PATCH', `/groups/${pool.groupId}`, { departmentId: dept.json.id })).status).toBe(
-          200,
-        );
-        target = { departmentId: dept.json.id };
-      }
-      const budget = await admin<{ id: string }>('POST', '/budgets', {
-        scope,
-        ...target,
-        period: 'month',
-        limitMicros: 1_000_000,
-      });
-      expect(budget.status).toBe(201);
-      expect(await served(pool.key)).toBe(200);
-      const [first] = await requestLogFor(pool.keyId);
-      await eventually(async () =>
-        (await ledgerView(pool.enterpriseId, budget.json.id)).spentMicros === first!.cost_micros
-          ? true
-          : undefined,
-      );
-      expect((await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros).toBeGreaterThan(10_000);
+describe('money in messages', () => {
+  it('shows amounts under a cent as they are, trailing zeros trimmed, never fewer than two decimals', () => {
+    expect(formatMicros(0)).toBe('$0.00');
+    expect(formatMicros(100)).toBe('$0.0001');
+    expect(formatMicros(1_227)).toBe('$0.001227');
+    expect(formatMicros(12_345)).toBe('$0.012345');
+    expect(formatMicros(20_000)).toBe('$0.02');
+    expect(formatMicros(5_000_000)).toBe('$5.00');
+    expect(formatMicros(5_010_000)).toBe('$5.01');
+    expect(formatMicros(1_234_567_890)).toBe('$1234.56789');
+  });
+});
 
-      expect((await admin('PATCH', `/budgets/${budget.json.id}`, { limitMicros: 100 })).status).toBe(200);
-      const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push(await served(pool.key));
-      expect(statuses).toEqual([402, 402, 402, 402, 402]);
-      // What the group held unspent went back: granted is what was spent, nothing idle.
-      const view = await ledgerView(pool.enterpriseId, budget.json.id);
-      expect(view).toMatchObject({ limitMicros: 100, spentMicros: first!.cost_micros });
-      expect(view.grantedMicros).toBe(first!.cost_micros);
-
-      // Raised again: the money is there to grant once more.
-      expect((await admin('PATCH', `/budgets/${budget.json.id}`, { limitMicros: 1_000_000 })).status).toBe(
-        200,
-      );
-      expect(await served(pool.key)).toBe(200);
+describe('changing a budget’s time zone', () => {
+  it('keeps what was spent in the new period’s window (a group budget at its gate)', async () => {
+    const carpool = await seedCarpool();
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'group',
+      groupId: carpool.groupId,
+      period: 'day',
+      limitMicros: 1_000_000,
     });
-  }
+    for (let i = 0; i < 2; i++) expect(await served(carpool.key)).toBe(200);
+    const logged = await eventually(async () => {
+      const row = await loggedCost('group_id = ?', carpool.groupId);
+      return row.n === 2 ? row : undefined;
+    });
+    await eventually(async () =>
+      (await gateView(carpool.groupId, budget.json.id)).spentMicros === logged.cost ? true : undefined,
+    );
+    // UTC−12 and UTC+14 are never on the same date: at least one change moves to another day's key.
+    const keys: string[] = [];
+    for (const timeZone of ['Etc/GMT+12', 'Pacific/Kiritimati', 'UTC']) {
+      expect((await admin('PATCH', `/budgets/${budget.json.id}`, { timeZone })).status).toBe(200);
+      const view = await gateView(carpool.groupId, budget.json.id);
+      // Both requests fell in today's window in every zone (they were made seconds ago).
+      expect(view.spentMicros, timeZone).toBe(logged.cost);
+      keys.push(view.periodKey);
+    }
+    expect(keys[0]).not.toBe(keys[1]);
+  });
+
+  it('keeps what was spent for an enterprise budget at its ledger', async () => {
+    const pool = await seedEnterprise([{}]);
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'enterprise',
+      enterpriseId: pool.enterpriseId,
+      period: 'day',
+      limitMicros: 1_000_000,
+    });
+    expect(await served(pool.key)).toBe(200);
+    const [row] = await requestLogFor(pool.keyId);
+    expect((await admin('PATCH', `/budgets/${budget.json.id}`, { timeZone: 'Etc/GMT+12' })).status).toBe(200);
+    const view = await ledgerView(pool.enterpriseId, budget.json.id);
+    expect(view.spentMicros).toBe(row!.cost_micros);
+    expect(view.grantedMicros).toBeGreaterThanOrEqual(row!.cost_micros);
+    // The new period is granted from (the old period's unspent allowance lapsed).
+    expect(await served(pool.key)).toBe(200);
+  });
+});
+
+describe('time zones', () => {
+  it('are IANA names for budgets and groups alike, not UTC offsets', async () => {
+    const carpool = await seedCarpool();
+    const base = { scope: 'group', groupId: carpool.groupId, period: 'day', limitMicros: 1_000 };
+    for (const timeZone of ['+05:00', '-12:00', '+0530', 'Mars/Olympus'])
+      expect((await admin('POST', '/budgets', { ...base, timeZone })).status, timeZone).toBe(400);
+    const made = await admin<{ id: string }>('POST', '/budgets', { ...base, timeZone: 'Etc/GMT+12' });
+    expect(made.status).toBe(201);
+    expect((await admin('PATCH', `/budgets/${made.json.id}`, { timeZone: '-12:00' })).status).toBe(400);
+    expect((await admin('PATCH', `/groups/${carpool.groupId}`, { timeZone: '+05:00' })).status).toBe(400);
+    expect((await admin('PATCH', `/groups/${carpool.groupId}`, { timeZone: 'Asia/Kolkata' })).status).toBe(
+      200,
+    );
+  });
 });
