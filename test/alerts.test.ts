@@ -406,6 +406,47 @@ describe('budget thresholds', () => {
     expect(await budgetCrossed(env, jump, '2026-04', at(100))).toBe(1);
   });
 
+  it('do not fire again when a budget’s time zone moves its period: the firings move with it', async () => {
+    const g = await groupWithRule({ kind: 'budget.threshold' });
+    const { groupId, keyId } = g.carpool;
+    const spend = async () => {
+      const res = await streamMessage(g.key);
+      expect(res.status).toBe(200);
+      await res.text();
+    };
+    await spend();
+    const [first] = await eventually(async () => {
+      const rows = await env.DB.prepare('SELECT cost_micros FROM request_log WHERE key_id = ?')
+        .bind(keyId)
+        .all<{ cost_micros: number }>();
+      return rows.results.length === 1 ? rows.results : undefined;
+    });
+    // Four requests' worth: the second reaches 50%, the third 75% (no new threshold).
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'group',
+      groupId,
+      period: 'day',
+      limitMicros: 4 * first!.cost_micros,
+      mode: 'soft',
+    });
+    await spend();
+    await spend();
+    const [fired] = await receivedAtLeast(g.tag, 1);
+    expect(alertEventSchema.parse(JSON.parse(fired!.body)).data.threshold).toBe(50);
+    await eventually(async () => {
+      const n = await env.DB.prepare('SELECT count(*) AS n FROM request_log WHERE key_id = ?')
+        .bind(keyId)
+        .first<{ n: number }>();
+      return n?.n === 3 ? true : undefined;
+    });
+    // A zone whose date differs from UTC's now: before noon UTC, UTC−12's; after, UTC+14's.
+    const timeZone = new Date().getUTCHours() < 12 ? 'Etc/GMT+12' : 'Pacific/Kiritimati';
+    expect((await admin('PATCH', `/budgets/${budget.json.id}`, { timeZone })).status).toBe(200);
+    await spend();
+    await sleep(1500);
+    expect(await received(g.tag)).toHaveLength(1);
+  });
+
   it('name a budget crossed by real spending as people know it: its target and period', async () => {
     const g = await groupWithRule({ kind: 'budget.threshold' });
     const { groupId, userId, keyId, tag } = g.carpool;

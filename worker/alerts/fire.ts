@@ -262,6 +262,23 @@ export async function budgetCrossed(
 }
 
 /**
+ * A budget's time zone changed and with it the key of its current period: the thresholds fired in
+ * the old period are recorded (resolved) for the new one too, so the same spending does not fire
+ * them a second time the same day.
+ */
+export async function budgetPeriodMoved(env: Env, budgetId: string, from: string, to: string): Promise<void> {
+  await env.DB.prepare(
+    `INSERT OR IGNORE INTO alert_firings
+       (id, rule_id, subject_id, period, threshold, status, silenced, event, fired_at, resolved_at)
+     SELECT lower(hex(randomblob(16))), rule_id, subject_id, ?3, threshold, 'resolved', silenced, event,
+       fired_at, ?4
+     FROM alert_firings WHERE subject_id = ?1 AND period = ?2`,
+  )
+    .bind(budgetId, from, to, Date.now())
+    .run();
+}
+
+/**
  * The budget's limit or period changed (or it was reset): thresholds already crossed may fire
  * again when they are crossed anew.
  */
