@@ -14,6 +14,7 @@ import { verifyCarpoolSignature } from '../docs/examples/verify-webhook.mjs';
 import recipe from '../docs/examples/verify-webhook.mjs?raw';
 import { type AlertEvent, alertEventSchema } from '../worker/alerts/event';
 import { budgetCrossed, budgetReset } from '../worker/alerts/fire';
+import { formatMicros } from '../worker/budgets/refusal';
 import worker from '../worker/index';
 import type { HookEntry } from './fake-upstream';
 import { ADMIN_TOKEN, admin, api, eventually, newUser, seedCarpool, streamMessage } from './support/relay';
@@ -432,7 +433,10 @@ describe('budget thresholds', () => {
     await spend();
     await spend();
     const [fired] = await receivedAtLeast(g.tag, 1);
-    expect(alertEventSchema.parse(JSON.parse(fired!.body)).data.threshold).toBe(50);
+    const event = alertEventSchema.parse(JSON.parse(fired!.body));
+    expect(event.data.threshold).toBe(50);
+    // Amounts under a cent read as they are, not $0.00.
+    expect(event.text).toContain(`of its ${formatMicros(4 * first!.cost_micros)} limit`);
     await eventually(async () => {
       const n = await env.DB.prepare('SELECT count(*) AS n FROM request_log WHERE key_id = ?')
         .bind(keyId)

@@ -7,6 +7,7 @@
 //     existed, or when a silence covers it), so an alert is never recorded without its deliveries;
 //   - the deliveries are then handed to the alert Queue (worker/alerts/deliver.ts sends them).
 import { and, eq, isNull, or } from 'drizzle-orm';
+import { formatMicros } from '../budgets/refusal';
 import { db } from '../db/client';
 import { type AlertRule, accounts, alertRules, groups } from '../db/schema';
 import { deliverySettings } from './config';
@@ -17,7 +18,6 @@ import {
   DEFAULT_COOLDOWN_COUNT,
   DEFAULT_COOLDOWN_WINDOW_MINUTES,
   DEFAULT_THRESHOLDS,
-  dollars,
   type Severity,
 } from './event';
 
@@ -244,7 +244,7 @@ export async function budgetCrossed(
         {
           severity: budgetSeverity(threshold),
           title: `Budget ${threshold}% used: ${name}`,
-          text: `${name} has spent ${dollars(spentMicros)} of its ${dollars(limitMicros)} limit (${percent}%) in period ${period}.`,
+          text: `${name} has spent ${formatMicros(spentMicros)} of its ${formatMicros(limitMicros)} limit (${percent}%) in period ${period}.`,
           data: { period, threshold, percent, spentMicros, limitMicros },
         },
       );
