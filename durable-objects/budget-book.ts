@@ -31,7 +31,8 @@ interface Allowance {
 
 export type BudgetCheck =
   | { ok: true; reservations: Reservation[] }
-  | { ok: false; exhausted: BudgetRule; spent: number; resetsAt: number | null }
+  /** A hard budget is reached: by what is spent, or by what requests in flight reserved. */
+  | { ok: false; exhausted: BudgetRule; spent: number; reserved: number; resetsAt: number | null }
   /** Some wide budgets have no allowance left here: ask the ledger, then check again. */
   | { ok: false; topUp: BudgetRule[] };
 
@@ -122,6 +123,7 @@ export class BudgetBook {
             ok: false,
             exhausted: rule,
             spent: counter.spent,
+            reserved: counter.reserved,
             resetsAt: periodEnd(rule.period, now, rule.timeZone),
           };
         }
@@ -181,11 +183,47 @@ export class BudgetBook {
     }
   }
 
+  /**
+   * The spend of a local budget's period as D1 recorded it, for a period this counter did not
+   * count (its time zone changed, so its window moved): never lowers what was counted here.
+   */
+  seed(budgetId: string, key: string, spent: number): void {
+    let counter = this.counters.get(budgetId);
+    if (counter && counter.periodKey === key) {
+      if (spent <= counter.spent) return;
+      counter.spent = spent;
+    } else {
+      counter = { periodKey: key, spent, reserved: 0 };
+      this.counters.set(budgetId, counter);
+    }
+    this.write(
+      'INSERT OR REPLACE INTO budget_counters (budget_id, period_key, spent) VALUES (?, ?, ?)',
+      budgetId,
+      key,
+      counter.spent,
+    );
+  }
+
   /** Allowance the ledger granted for a wide budget's period. */
   credit(rule: BudgetRule, key: string, micros: number): void {
     const allowance = this.allowance(rule, key);
     allowance.remaining += micros;
     this.saveAllowance(rule.id, allowance);
+  }
+
+  /**
+   * Gives up the allowance held unspent for a wide budget's current period (its limit was
+   * lowered): answers how much, for the ledger to take back. An overshoot (negative) stays to be
+   * covered, and reservations of requests in flight stay with them: they settle as usual.
+   */
+  recall(rule: BudgetRule, now: number): Unreported | null {
+    const key = periodKey(rule.period, now, rule.timeZone);
+    const allowance = this.allowances.get(rule.id);
+    if (!allowance || allowance.periodKey !== key || allowance.remaining <= 0) return null;
+    const micros = allowance.remaining;
+    allowance.remaining = 0;
+    this.saveAllowance(rule.id, allowance);
+    return { budgetId: rule.id, periodKey: key, micros };
   }
 
   /** What the ledger should be asked for: a slice, plus any overshoot to cover. */
@@ -224,6 +262,11 @@ export class BudgetBook {
       key,
       entry.micros,
     );
+  }
+
+  /** Spent on a wide budget here in this period and not yet reported to the ledger. */
+  unreportedOf(budgetId: string, key: string): number {
+    return this.unreported.get(`${budgetId} ${key}`)?.micros ?? 0;
   }
 
   hasUnreported(): boolean {

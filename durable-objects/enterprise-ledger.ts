@@ -81,20 +81,56 @@ export class EnterpriseLedger extends DurableObject<Env> {
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(this.rules));
   }
 
-  /** Hands a group allowance: the deficit it must cover, then a slice, as far as the limit allows. */
-  async grant(request: GrantRequest, enterpriseId: string): Promise<{ granted: number }> {
+  /**
+   * Hands a group allowance: the deficit it must cover, then a slice, as far as the limit allows.
+   * Answers what the groups have reported spent too, so that a group refused allowance can tell a
+   * spent budget (402) from one committed to requests in flight and other groups' slices (429).
+   */
+  async grant(request: GrantRequest, enterpriseId: string): Promise<{ granted: number; spent: number }> {
     const rule = (await this.load(enterpriseId)).find((r) => r.id === request.budgetId);
-    if (!rule) return { granted: 0 };
+    if (!rule) return { granted: 0, spent: 0 };
     const counter = this.counter(rule, request.periodKey);
-    if (counter.periodKey !== request.periodKey) return { granted: 0 };
+    if (counter.periodKey !== request.periodKey) return { granted: 0, spent: 0 };
     const asked = request.want + request.deficit;
-    const granted =
-      rule.mode === 'hard' ? Math.max(0, Math.min(asked, rule.limitMicros - counter.granted)) : asked;
+    // Spent may run ahead of granted for a budget that was soft until lately (soft grants nothing).
+    const committed = Math.max(counter.granted, counter.spent);
+    const granted = rule.mode === 'hard' ? Math.max(0, Math.min(asked, rule.limitMicros - committed)) : asked;
     if (granted > 0) {
       counter.granted += granted;
       this.save(rule.id, counter);
     }
-    return { granted };
+    return { granted, spent: counter.spent };
+  }
+
+  /**
+   * Allowance a group gave back unspent (the budget's limit was lowered): no longer counted as
+   * granted, so the new limit is measured against what is spent and in flight, not held idle.
+   */
+  async giveBack(entries: { budgetId: string; periodKey: string; micros: number }[], enterpriseId: string) {
+    const rules = await this.load(enterpriseId);
+    for (const entry of entries) {
+      const counter = this.counters.get(entry.budgetId);
+      if (!rules.some((r) => r.id === entry.budgetId) || counter?.periodKey !== entry.periodKey) continue;
+      counter.granted = Math.max(0, counter.granted - entry.micros);
+      this.save(entry.budgetId, counter);
+    }
+  }
+
+  /**
+   * A budget's period as D1 recorded it, after its time zone changed: what was spent in the new
+   * window counts as spent (and granted), so the limit is not available a second time. Never
+   * lowers what was counted here.
+   */
+  async seed(budgetId: string, key: string, spentMicros: number, enterpriseId: string): Promise<void> {
+    const rule = (await this.load(enterpriseId)).find((r) => r.id === budgetId);
+    if (!rule) return;
+    const counter = this.counter(rule, key);
+    if (counter.periodKey !== key) return;
+    const more = Math.max(0, spentMicros - counter.spent);
+    if (more === 0) return;
+    counter.spent += more;
+    counter.granted += more;
+    this.save(rule.id, counter);
   }
 
   /** What groups spent, by budget and period. */
@@ -137,11 +173,14 @@ export class EnterpriseLedger extends DurableObject<Env> {
 
   /**
    * The counter of the period a request names. A request from a period that has ended finds the
-   * counter moved on (its key differs) and is told so; a request from a new period starts it.
+   * counter moved on (its key differs) and is told so; a request of the current period (in the
+   * budget's zone now) starts it. Not "a later key": after a change of time zone the current
+   * period's key may sort before the last one's.
    */
   private counter(rule: BudgetRule, key: string): Counter {
     let counter = this.counters.get(rule.id);
-    if (!counter || counter.periodKey < key) {
+    if (counter?.periodKey === key) return counter;
+    if (!counter || key === periodKey(rule.period, Date.now(), rule.timeZone)) {
       counter = { periodKey: key, granted: 0, spent: 0 };
       this.counters.set(rule.id, counter);
     }

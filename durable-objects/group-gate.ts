@@ -10,7 +10,8 @@ import { boundsRefusal, effectiveLimits } from '../worker/auth/key-bounds';
 import { checkExpiry, checkKeyRules, type KeyRules, type KeyService } from '../worker/auth/key-rules';
 import { budgetAlert } from '../worker/budgets/alerts';
 import { periodEnd, periodKey } from '../worker/budgets/periods';
-import { applicable, type BudgetRule, type Reservation } from '../worker/budgets/rules';
+import { budgetRefusal, committedRefusal } from '../worker/budgets/refusal';
+import { applicable, type BudgetRule, isWide, type Reservation } from '../worker/budgets/rules';
 import { metrics } from '../worker/metrics';
 import type { ProviderKind, UpstreamAccount, UpstreamFailure } from '../worker/providers/types';
 import { writeUsage } from '../worker/queue/consumer';
@@ -30,7 +31,7 @@ import {
   type Refusal,
 } from './account-gate';
 import { accountGate, enterpriseLedger } from './address';
-import { BUDGET_SCHEMA, BudgetBook, type BudgetView } from './budget-book';
+import { BUDGET_SCHEMA, BudgetBook, type BudgetView, type Unreported } from './budget-book';
 import { KEY_WINDOW_SCHEMA, KeyWindows } from './key-windows';
 import { migrateSql } from './sql-schema';
 
@@ -204,6 +205,8 @@ export class GroupGate extends DurableObject<Env> {
   );
   /** Top-ups in flight, one per wide budget. */
   private readonly toppingUp = new Map<string, Promise<void>>();
+  /** What the ledger last said the groups spent, per wide budget (for the words of a refusal). */
+  private readonly ledgerSpent = new Map<string, { periodKey: string; spent: number }>();
   private reportAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -426,9 +429,36 @@ export class GroupGate extends DurableObject<Env> {
   async configure(config: GroupConfig): Promise<void> {
     // The accounts of the rules being replaced hold plans too: they learn the new version as well.
     const before = this.directAccounts();
+    const recalled = this.recallLowered(this.config?.budgets ?? [], config.budgets ?? []);
     this.useConfig(config);
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(config));
     await this.rulesChanged([...before, ...this.directAccounts()]);
+    if (recalled.length > 0 && config.enterpriseId) {
+      try {
+        metrics.gateCalls++;
+        await enterpriseLedger(this.env, config.enterpriseId).giveBack(recalled, config.enterpriseId);
+      } catch (err) {
+        // Then the ledger counts it granted still: the group is refused early, never late.
+        console.warn('budget give-back failed', { error: String(err) });
+      }
+    }
+  }
+
+  /**
+   * A wide hard budget whose limit was lowered: the allowance this group holds unspent was granted
+   * under the old limit, so it is given up at once (no await before the new rules apply), and
+   * the group asks the ledger afresh under the new one.
+   */
+  private recallLowered(before: readonly BudgetRule[], after: readonly BudgetRule[]): Unreported[] {
+    const now = Date.now();
+    const recalled: Unreported[] = [];
+    for (const rule of after) {
+      const old = before.find((r) => r.id === rule.id);
+      if (!isWide(rule) || rule.mode !== 'hard' || !old || rule.limitMicros >= old.limitMicros) continue;
+      const given = this.book.recall(old, now);
+      if (given) recalled.push(given);
+    }
+    return recalled;
   }
 
   async revokeKey(keyId: string): Promise<void> {
@@ -507,6 +537,11 @@ export class GroupGate extends DurableObject<Env> {
     };
   }
 
+  /** A budget's period as D1 recorded it, after its time zone changed (BudgetBook.seed). */
+  seedBudget(budgetId: string, key: string, spentMicros: number): void {
+    this.book.seed(budgetId, key, spentMicros);
+  }
+
   /** The budgets a key answers to, as they stand (its holder's `GET /v1/key`). */
   async keyBudgets(groupId: string, keyId: string, userId: string): Promise<BudgetView[]> {
     const config = this.config ?? (await this.loadConfig(groupId));
@@ -531,12 +566,26 @@ export class GroupGate extends DurableObject<Env> {
       now = Date.now();
       check = this.book.check(rules, micros, now);
       if (!check.ok && 'topUp' in check) {
+        // No allowance to be had: spent if the ledger (and this gate's unreported spending) says
+        // so; otherwise the rest is held by requests in flight or by other groups' slices.
         const rule = check.topUp[0]!;
-        return { ok: false, refusal: budgetRefusal(rule, null, periodEnd(rule.period, now, rule.timeZone)) };
+        const key = periodKey(rule.period, now, rule.timeZone);
+        const heard = this.ledgerSpent.get(rule.id);
+        const spent = (heard?.periodKey === key ? heard.spent : 0) + this.book.unreportedOf(rule.id, key);
+        const refusal =
+          spent >= rule.limitMicros
+            ? budgetRefusal(rule, spent, periodEnd(rule.period, now, rule.timeZone))
+            : committedRefusal(rule, spent, null);
+        return { ok: false, refusal };
       }
     }
     if (!check.ok && 'exhausted' in check) {
-      return { ok: false, refusal: budgetRefusal(check.exhausted, check.spent, check.resetsAt) };
+      const { exhausted: rule, spent, reserved, resetsAt } = check;
+      const refusal =
+        spent >= rule.limitMicros
+          ? budgetRefusal(rule, spent, resetsAt)
+          : committedRefusal(rule, spent, reserved);
+      return { ok: false, refusal };
     }
     if (!check.ok) throw new Error('unreachable');
     this.book.reserve(rules, check.reservations);
@@ -555,7 +604,8 @@ export class GroupGate extends DurableObject<Env> {
       metrics.gateCalls++;
       pending = enterpriseLedger(this.env, enterpriseId)
         .grant({ groupId: config.id, budgetId: rule.id, periodKey: key, want, deficit }, enterpriseId)
-        .then(({ granted }) => {
+        .then(({ granted, spent }) => {
+          this.ledgerSpent.set(rule.id, { periodKey: key, spent });
           if (granted > 0) this.book.credit(rule, key, granted);
         })
         .catch((err: unknown) =>
@@ -1094,42 +1144,6 @@ function forgetOlder<T>(map: Map<string, T>, at: (value: T) => number, now: numb
     if (at(value) > now - ADMISSION_MEMORY_MS) break;
     map.delete(key);
   }
-}
-
-function usd(micros: number): string {
-  return `$${(micros / 1_000_000).toFixed(2)}`;
-}
-
-const SCOPE_WORDS: Record<BudgetRule['scope'], string> = {
-  enterprise: "the enterprise's",
-  department: "the department's",
-  group: "the group's",
-  member: 'your',
-  key: "this key's",
-};
-
-/**
- * A spent budget, in words a member can act on: which budget, its limit, what was spent, when it
- * resets. A retry cannot help until then (`x-should-retry: false`).
- */
-function budgetRefusal(rule: BudgetRule, spent: number | null, resetsAt: number | null): Admission {
-  const period =
-    rule.period === 'total' ? 'total' : `${rule.period === 'day' ? 'daily' : `${rule.period}ly`}`;
-  const spentText = spent === null ? 'used up' : `spent (${usd(spent)} used)`;
-  const reset =
-    resetsAt === null
-      ? 'It does not reset; ask an owner to raise it.'
-      : `It resets at ${new Date(resetsAt).toISOString().slice(0, 16).replace('T', ' ')} UTC.`;
-  return {
-    ok: false,
-    kind: 'budget',
-    code: 'budget_exhausted',
-    message: `${capitalise(SCOPE_WORDS[rule.scope])} ${period} budget of ${usd(rule.limitMicros)} is ${spentText}. ${reset}`,
-  };
-}
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function windowMsOf(limits: KeyLimits): number {

@@ -14,6 +14,7 @@ import { verifyCarpoolSignature } from '../docs/examples/verify-webhook.mjs';
 import recipe from '../docs/examples/verify-webhook.mjs?raw';
 import { type AlertEvent, alertEventSchema } from '../worker/alerts/event';
 import { budgetCrossed, budgetReset } from '../worker/alerts/fire';
+import { formatMicros } from '../worker/budgets/refusal';
 import worker from '../worker/index';
 import type { HookEntry } from './fake-upstream';
 import { ADMIN_TOKEN, admin, api, eventually, newUser, seedCarpool, streamMessage } from './support/relay';
@@ -404,6 +405,50 @@ describe('budget thresholds', () => {
     // A budget reset (a new limit): crossing again fires again.
     await budgetReset(env, jump.id);
     expect(await budgetCrossed(env, jump, '2026-04', at(100))).toBe(1);
+  });
+
+  it('do not fire again when a budget’s time zone moves its period: the firings move with it', async () => {
+    const g = await groupWithRule({ kind: 'budget.threshold' });
+    const { groupId, keyId } = g.carpool;
+    const spend = async () => {
+      const res = await streamMessage(g.key);
+      expect(res.status).toBe(200);
+      await res.text();
+    };
+    await spend();
+    const [first] = await eventually(async () => {
+      const rows = await env.DB.prepare('SELECT cost_micros FROM request_log WHERE key_id = ?')
+        .bind(keyId)
+        .all<{ cost_micros: number }>();
+      return rows.results.length === 1 ? rows.results : undefined;
+    });
+    // Four requests' worth: the second reaches 50%, the third 75% (no new threshold).
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'group',
+      groupId,
+      period: 'day',
+      limitMicros: 4 * first!.cost_micros,
+      mode: 'soft',
+    });
+    await spend();
+    await spend();
+    const [fired] = await receivedAtLeast(g.tag, 1);
+    const event = alertEventSchema.parse(JSON.parse(fired!.body));
+    expect(event.data.threshold).toBe(50);
+    // Amounts under a cent read as they are, not $0.00.
+    expect(event.text).toContain(`of its ${formatMicros(4 * first!.cost_micros)} limit`);
+    await eventually(async () => {
+      const n = await env.DB.prepare('SELECT count(*) AS n FROM request_log WHERE key_id = ?')
+        .bind(keyId)
+        .first<{ n: number }>();
+      return n?.n === 3 ? true : undefined;
+    });
+    // A zone whose date differs from UTC's now: before noon UTC, UTC−12's; after, UTC+14's.
+    const timeZone = new Date().getUTCHours() < 12 ? 'Etc/GMT+12' : 'Pacific/Kiritimati';
+    expect((await admin('PATCH', `/budgets/${budget.json.id}`, { timeZone })).status).toBe(200);
+    await spend();
+    await sleep(1500);
+    expect(await received(g.tag)).toHaveLength(1);
   });
 
   it('name a budget crossed by real spending as people know it: its target and period', async () => {

@@ -58,14 +58,15 @@ async function costOfOne(carpool: Carpool): Promise<number> {
 /** Sends `total` requests, `parallel` at a time; returns each status and the refusals' bodies. */
 async function send(key: string, total: number, parallel: number) {
   const statuses: number[] = [];
-  const refusals: { headers: Headers; body: { error: { type: string; message: string } } }[] = [];
+  const refusals: { status: number; headers: Headers; body: { error: { type: string; message: string } } }[] =
+    [];
   for (let i = 0; i < total; i += parallel) {
     await Promise.all(
       Array.from({ length: Math.min(parallel, total - i) }, async () => {
         const res = await streamMessage(key);
         statuses.push(res.status);
         if (res.status === 200) await res.text();
-        else refusals.push({ headers: res.headers, body: (await res.json()) as never });
+        else refusals.push({ status: res.status, headers: res.headers, body: (await res.json()) as never });
       }),
     );
   }
@@ -90,12 +91,23 @@ describe('a hard key budget', () => {
     expect(served + refusals.length).toBe(200);
     expect(served).toBeGreaterThanOrEqual(15);
     expect(refusals.length).toBeGreaterThan(100);
+    // Refused while requests in flight hold the rest: a 429 to retry; once spent: a 402.
     for (const r of refusals) {
+      if (r.status === 429) {
+        expect(r.headers.get('retry-after')).not.toBeNull();
+        expect(r.body.error.type).toBe('rate_limit_error');
+        expect(r.body.error.message).toMatch(
+          /^This key's monthly budget of \$\d+\.\d+ is committed to requests in flight/,
+        );
+        continue;
+      }
+      expect(r.status).toBe(402);
       expect(r.headers.get('x-should-retry')).toBe('false');
       expect(r.body.error.type).toBe('billing_error');
-      expect(r.body.error.message).toMatch(/This key's monthly budget of \$\d+\.\d\d is spent .* resets at/);
+      expect(r.body.error.message).toMatch(/This key's monthly budget of \$\d+\.\d+ is spent .* resets at/);
     }
-    expect(statuses.filter((s) => s !== 200 && s !== 402)).toEqual([]);
+    expect(refusals.filter((r) => r.status === 402).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s !== 200 && s !== 402 && s !== 429)).toEqual([]);
 
     // Settled: nothing reserved, and the counter is what the log recorded, exactly.
     const logged = await eventually(async () => {
@@ -205,7 +217,7 @@ describe('enterprise budgets', () => {
     expect(served + refusals.length).toBe(120);
     expect(refusals.length).toBeGreaterThan(0);
     for (const r of refusals) {
-      expect(r.body.error.type).toBe('billing_error');
+      expect(r.body.error.type).toBe(r.status === 429 ? 'rate_limit_error' : 'billing_error');
       expect(r.body.error.message).toMatch(/^The enterprise's monthly budget of/);
     }
     const spent = await eventually(async () => {

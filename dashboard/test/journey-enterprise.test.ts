@@ -306,6 +306,8 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
         return false;
       } catch (err) {
         if (!(err instanceof Anthropic.APIError)) throw err;
+        // 429: the budget is committed to the first request until it settles; ask again.
+        if (err.status === 429) return false;
         refusal = { status: err.status ?? 0, message: err.message };
         return true;
       }

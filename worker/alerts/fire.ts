@@ -7,6 +7,7 @@
 //     existed, or when a silence covers it), so an alert is never recorded without its deliveries;
 //   - the deliveries are then handed to the alert Queue (worker/alerts/deliver.ts sends them).
 import { and, eq, isNull, or } from 'drizzle-orm';
+import { formatMicros } from '../budgets/refusal';
 import { db } from '../db/client';
 import { type AlertRule, accounts, alertRules, groups } from '../db/schema';
 import { deliverySettings } from './config';
@@ -17,7 +18,6 @@ import {
   DEFAULT_COOLDOWN_COUNT,
   DEFAULT_COOLDOWN_WINDOW_MINUTES,
   DEFAULT_THRESHOLDS,
-  dollars,
   type Severity,
 } from './event';
 
@@ -244,7 +244,7 @@ export async function budgetCrossed(
         {
           severity: budgetSeverity(threshold),
           title: `Budget ${threshold}% used: ${name}`,
-          text: `${name} has spent ${dollars(spentMicros)} of its ${dollars(limitMicros)} limit (${percent}%) in period ${period}.`,
+          text: `${name} has spent ${formatMicros(spentMicros)} of its ${formatMicros(limitMicros)} limit (${percent}%) in period ${period}.`,
           data: { period, threshold, percent, spentMicros, limitMicros },
         },
       );
@@ -259,6 +259,23 @@ export async function budgetCrossed(
     });
   }
   return fireAlerts(env, firings);
+}
+
+/**
+ * A budget's time zone changed and with it the key of its current period: the thresholds fired in
+ * the old period are recorded (resolved) for the new one too, so the same spending does not fire
+ * them a second time the same day.
+ */
+export async function budgetPeriodMoved(env: Env, budgetId: string, from: string, to: string): Promise<void> {
+  await env.DB.prepare(
+    `INSERT OR IGNORE INTO alert_firings
+       (id, rule_id, subject_id, period, threshold, status, silenced, event, fired_at, resolved_at)
+     SELECT lower(hex(randomblob(16))), rule_id, subject_id, ?3, threshold, 'resolved', silenced, event,
+       fired_at, ?4
+     FROM alert_firings WHERE subject_id = ?1 AND period = ?2`,
+  )
+    .bind(budgetId, from, to, Date.now())
+    .run();
 }
 
 /**

@@ -3,6 +3,7 @@
 // permission it needs (`x-permission`, read by the role × route matrix test and shown in the
 // reference) and the errors it can answer.
 import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import { isTimeZone } from '../budgets/periods';
 import type { AppEnv } from '../context';
 import type { Action } from '../domain/permissions';
 import { API_ERROR_STATUS, ApiError } from './errors';
@@ -104,6 +105,13 @@ export function displayText(max = 100) {
     .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
     .refine((s) => /[^\p{Cf}\p{Z}]/u.test(s), 'must contain a visible character');
 }
+
+/** An IANA time zone (`Europe/Paris`, `UTC`), as groups and budgets take it; not a UTC offset. */
+export const TimeZone = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(isTimeZone, 'not an IANA time zone (a name such as Europe/Paris or UTC, not an offset)');
 
 /**
  * An upstream's base URL: http(s), with no user or password in it. It is shown to whoever may see

@@ -30,8 +30,13 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** Whether the runtime knows the zone (an unknown one would throw at every request). */
+/**
+ * Whether the zone is an IANA name the runtime knows (an unknown one would throw at every
+ * request). The runtime also takes UTC offsets such as `+05:00`; those are refused: an offset
+ * has no daylight saving and is not what `timeZone` means anywhere in the API (groups, budgets).
+ */
 export function isTimeZone(timeZone: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(timeZone)) return false;
   try {
     formatter(timeZone);
     return true;

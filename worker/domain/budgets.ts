@@ -8,10 +8,11 @@ import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
 import { enterpriseLedger, groupGate } from '../../durable-objects/address';
 import type { BudgetView } from '../../durable-objects/budget-book';
 import type { LedgerView } from '../../durable-objects/enterprise-ledger';
-import { budgetReset } from '../alerts/fire';
+import { budgetPeriodMoved, budgetReset } from '../alerts/fire';
 import { ApiError } from '../api/errors';
 import { budgetRule, loadWideBudgets } from '../budgets/config';
-import { isTimeZone, type Period } from '../budgets/periods';
+import { isTimeZone, type Period, periodKey, periodStart } from '../budgets/periods';
+import { recordedSpend } from '../budgets/reconcile';
 import { isWide } from '../budgets/rules';
 import { db } from '../db/client';
 import { departmentGroupIds } from '../db/group-scopes';
@@ -273,6 +274,8 @@ export async function updateBudget(
     },
   });
   await pushBudgets(caller.env, row!);
+  if (changes.timeZone !== undefined && changes.timeZone !== before.timeZone)
+    await seedMovedPeriod(caller.env, before, row!);
   // A new limit is a new measure: its thresholds may fire again.
   if (changes.limitMicros !== undefined && changes.limitMicros !== before.limitMicros)
     await budgetReset(caller.env, id);
@@ -393,6 +396,25 @@ async function liveState(env: Env, row: Budget): Promise<BudgetView | LedgerView
   }
   const state = await groupGate(env, row.groupId!).state();
   return state.budgets.find((v) => v.budgetId === row.id) ?? null;
+}
+
+/**
+ * A budget's time zone changed, so its current period is another window (another key) that no
+ * counter has counted: it starts from what D1 recorded in that window, not from zero — what was
+ * spent today stays spent today, whatever the zone. What the usage queue has not delivered yet
+ * (seconds) is missed, as is the cost of requests in flight across the change. The thresholds
+ * its alerts fired in the old period count as fired in the new one, so they do not fire twice.
+ */
+async function seedMovedPeriod(env: Env, before: Budget, row: Budget): Promise<void> {
+  if (row.period === 'total') return;
+  const now = Date.now();
+  const key = periodKey(row.period, now, row.timeZone);
+  const oldKey = periodKey(before.period, now, before.timeZone);
+  if (key !== oldKey) await budgetPeriodMoved(env, row.id, oldKey, key);
+  const from = Math.max(periodStart(row.period, now, row.timeZone), row.createdAt);
+  const spent = await recordedSpend(env, row, from, now + 1);
+  if (isWide(row)) await enterpriseLedger(env, row.enterpriseId!).seed(row.id, key, spent, row.enterpriseId!);
+  else await groupGate(env, row.groupId!).seedBudget(row.id, key, spent);
 }
 
 /** A budget changed: the gates that count it learn at once. */

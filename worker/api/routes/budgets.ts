@@ -3,7 +3,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import { PERIODS } from '../../budgets/periods';
 import { budgetReconciliations, budgets } from '../../db/schema';
 import { createBudget, deleteBudget, getBudget, listBudgets, updateBudget } from '../../domain/budgets';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { IdParam, jsonBody, jsonResponse, newRouter, route, TimeZone, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const BudgetSchema = createSelectSchema(budgets).openapi('Budget');
@@ -46,7 +46,7 @@ const BudgetInput = z
     period: z.enum(PERIODS),
     limitMicros: z.number().int().min(0).max(1_000_000_000_000),
     mode: z.enum(['hard', 'soft']).optional(),
-    timeZone: z.string().min(1).max(64).optional(),
+    timeZone: TimeZone.optional(),
   })
   .openapi('BudgetInput');
 
@@ -54,7 +54,7 @@ const BudgetChanges = z
   .strictObject({
     limitMicros: z.number().int().min(0).max(1_000_000_000_000).optional(),
     mode: z.enum(['hard', 'soft']).optional(),
-    timeZone: z.string().min(1).max(64).optional(),
+    timeZone: TimeZone.optional(),
   })
   .openapi('BudgetChanges');
 

@@ -1,7 +1,6 @@
 // /groups and their members: thin handlers over worker/domain/groups.ts and members.ts.
 import { createSelectSchema } from 'drizzle-zod';
 import { keyBoundsSchema } from '../../auth/key-bounds';
-import { isTimeZone } from '../../budgets/periods';
 import { groupMembers, groups } from '../../db/schema';
 import { createGroup, deleteGroup, getGroup, groupState, listGroups, updateGroup } from '../../domain/groups';
 import {
@@ -13,7 +12,7 @@ import {
   transferOwnership,
 } from '../../domain/members';
 import { policyOverridesSchema } from '../../scheduling/policy';
-import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, TimeZone, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 export const GroupSchema = createSelectSchema(groups, {
@@ -52,13 +51,9 @@ const id = z.string().min(1).max(64);
 const billingSettings = {
   splitMode: z.enum(groups.splitMode.enumValues).optional(),
   prorateByDays: z.boolean().optional(),
-  timeZone: z
-    .string()
-    .min(1)
-    .max(64)
-    .refine(isTimeZone, 'not an IANA time zone')
-    .optional()
-    .openapi({ description: 'IANA zone whose calendar months the bill follows (default UTC).' }),
+  timeZone: TimeZone.optional().openapi({
+    description: 'IANA zone whose calendar months the bill follows (default UTC).',
+  }),
 };
 
 const GroupInput = z
