@@ -263,6 +263,35 @@ describe.sequential('an enterprise admin and plain members', () => {
     await visited(admin, 'roles-enterprise-admin');
   });
 
+  it('the enterprise admin runs a group of the enterprise: its members, an invite link', async () => {
+    // group.manage and user.invite over the enterprise's groups: its page, from the enterprise's.
+    await admin
+      .getByRole('region', { name: 'Research', exact: true })
+      .getByRole('link', { name: 'Lab bots' })
+      .click();
+    await admin.getByRole('heading', { name: 'Lab bots', level: 1 }).waitFor();
+    await admin.getByRole('row', { name: new RegExp(EMPLOYEE.name) }).waitFor();
+    // An enterprise group has no account of its own to bind (the enterprise's pools serve it).
+    await expect(admin.getByRole('heading', { name: 'Group account' }).count()).resolves.toBe(0);
+    await admin.getByText('Create an invite link').click();
+    await admin.getByRole('button', { name: 'Create link' }).click();
+    await expect(admin.getByTestId('invite-link').locator('code').textContent()).resolves.toMatch(
+      new RegExp(`^${relay.url}/invite/`),
+    );
+    await visited(admin, 'roles-admin-group');
+    // Every control the page shows them, the API takes: a role there and back, the seats, the link revoked.
+    await admin.getByRole('button', { name: `Make ${EMPLOYEE.name} an owner` }).click();
+    await admin.getByRole('button', { name: `Make ${EMPLOYEE.name} a member` }).click();
+    await admin.getByRole('button', { name: `Make ${EMPLOYEE.name} an owner` }).waitFor();
+    const settings = admin.getByRole('form', { name: 'Group settings' });
+    await settings.getByLabel('Members at most').fill('12');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await admin.getByText('1 / 12', { exact: true }).waitFor();
+    await admin.getByRole('button', { name: 'Revoke', exact: true }).click();
+    await admin.getByRole('button', { name: /^Revoke the link/ }).click();
+    await admin.getByRole('button', { name: 'Revoke', exact: true }).waitFor({ state: 'detached' });
+  });
+
   it('the enterprise admin reads the accounts, without settings, probes or keys to change', async () => {
     await admin.getByRole('link', { name: 'Accounts', exact: true }).click();
     await admin.getByRole('heading', { name: 'Accounts health' }).waitFor();
@@ -361,11 +390,15 @@ describe.sequential('an enterprise admin and plain members', () => {
 
     const message = await ask(keys.rider, 'Hello from the rider');
     expect(message.content.length).toBeGreaterThan(0);
-    await until(async () => {
-      await page.goto(`${relay.url}/`);
-      await page.getByTestId('my-cost').waitFor();
-      return (await page.getByTestId('my-cost').textContent()) !== '$0.00';
-    }, "the rider's cost");
+    await until(
+      async () => {
+        await page.goto(`${relay.url}/`);
+        await page.getByTestId('my-cost').waitFor();
+        return (await page.getByTestId('my-cost').textContent()) !== '$0.00';
+      },
+      "the rider's cost",
+      90_000,
+    );
     await expect(page.getByTestId('my-share').textContent()).resolves.toBe('100%');
     // No owner control: no management link, no members to remove, no account to edit.
     await expect(page.getByRole('link', { name: 'Manage group' }).count()).resolves.toBe(0);
@@ -419,13 +452,18 @@ describe.sequential('an enterprise admin and plain members', () => {
     expect(keys.employee).toMatch(/^cp-/);
     const message = await ask(keys.employee, 'Hello from the lab');
     expect(message.content.length).toBeGreaterThan(0);
-    await until(async () => {
-      await page.goto(`${relay.url}/usage`);
-      await page.getByRole('heading', { name: 'Usage' }).waitFor();
-      return (
-        (await page.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').count()) > 0
-      );
-    }, "the employee's usage");
+    await until(
+      async () => {
+        await page.goto(`${relay.url}/usage`);
+        await page.getByRole('heading', { name: 'Usage' }).waitFor();
+        return (
+          (await page.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').count()) >
+          0
+        );
+      },
+      "the employee's usage",
+      90_000,
+    );
     await visited(page, 'roles-enterprise-member-usage');
 
     // Their enterprise, as a plain member: in the home's list, its admin page not theirs.
@@ -470,6 +508,7 @@ describe.sequential('an enterprise admin and plain members', () => {
       ['/budgets', '预算', 'roles-admin-budgets-zh'],
       ['/alerts', '告警', 'roles-admin-alerts-zh'],
       ['/audit', '审计日志', 'roles-admin-audit-zh'],
+      [`/groups/${ids.group}`, 'Lab bots', 'roles-admin-group-zh'],
     ];
     for (const [path, heading, shot] of adminPages) {
       await admin.goto(`${relay.url}${path}`);
