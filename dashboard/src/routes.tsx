@@ -10,11 +10,20 @@ import { type ComponentType, type LazyExoticComponent, lazy } from 'react';
  * - `public`: anyone, signed in or not;
  * - `signed-in`: any signed-in person;
  * - `group-owner`: the owner of the group named by the `:id` path parameter (or a system admin);
+ * - `group-manager`: whoever manages that group (group.manage): its owner, or an owner or admin of
+ *   its enterprise (or a system admin);
  * - `enterprise-admin`: an owner or admin of the enterprise named by `:id` (or a system admin);
  * - `manager`: a system admin, or an owner/admin of an enterprise, or a group owner;
  * - `system-admin`: a system admin.
  */
-export type Access = 'public' | 'signed-in' | 'group-owner' | 'enterprise-admin' | 'manager' | 'system-admin';
+export type Access =
+  | 'public'
+  | 'signed-in'
+  | 'group-owner'
+  | 'group-manager'
+  | 'enterprise-admin'
+  | 'manager'
+  | 'system-admin';
 
 export interface PageRoute {
   path: string;
@@ -40,8 +49,8 @@ export const routes: readonly PageRoute[] = [
   { path: '/', access: 'signed-in', page: homePage },
   { path: '/groups/new', access: 'signed-in', page: lazy(() => import('./pages/new-group')) },
 
-  // Carpool owner
-  { path: '/groups/:id', access: 'group-owner', page: lazy(() => import('./pages/group')) },
+  // Carpool owner; an enterprise group's page is also its enterprise's owners' and admins'
+  { path: '/groups/:id', access: 'group-manager', page: lazy(() => import('./pages/group')) },
   { path: '/groups/:id/account', access: 'group-owner', page: lazy(() => import('./pages/bind-account')) },
   // A carpool's statements: everyone in the group reads them (group.view); the page shows the
   // settings, adjustments, closing and settled marks only to the owner (group.manage).

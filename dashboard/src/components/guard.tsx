@@ -2,8 +2,8 @@
 // come back after; a signed-in person of another role sees "not allowed".
 import { type ReactNode, useEffect } from 'react';
 import { useLocation } from 'wouter';
-import { useMe } from '../api/queries';
-import { isSystemAdmin, managesAnything, ownsGroup, runsEnterprise } from '../lib/access';
+import { useGroups, useMe } from '../api/queries';
+import { isSystemAdmin, managesAnything, managesGroup, ownsGroup, runsEnterprise } from '../lib/access';
 import type { Access } from '../routes';
 import { ErrorMessage, Loading, NotAllowed } from './ui';
 
@@ -29,8 +29,24 @@ export function Guard({
   if (me.isError) return <ErrorMessage error={me.error} />;
   if (me.data === null) return null;
   if (access === 'group-owner' && !ownsGroup(me.data, params.id ?? '')) return <NotAllowed />;
+  if (access === 'group-manager' && !ownsGroup(me.data, params.id ?? ''))
+    return <GroupManagerGuard groupId={params.id ?? ''}>{children}</GroupManagerGuard>;
   if (access === 'enterprise-admin' && !runsEnterprise(me.data, params.id ?? '')) return <NotAllowed />;
   if (access === 'manager' && !managesAnything(me.data)) return <NotAllowed />;
   if (access === 'system-admin' && !isSystemAdmin(me.data)) return <NotAllowed />;
+  return children;
+}
+
+/**
+ * Not the group's owner: an owner or admin of its enterprise manages it too. The groups the person
+ * sees say which enterprise it is in (a group they cannot see is not allowed either).
+ */
+function GroupManagerGuard({ groupId, children }: { groupId: string; children: ReactNode }) {
+  const me = useMe();
+  const groups = useGroups();
+  if (groups.isPending) return <Loading />;
+  if (groups.isError) return <ErrorMessage error={groups.error} />;
+  const group = groups.data.data.find((g) => g.id === groupId);
+  if (!group || !managesGroup(me.data, group)) return <NotAllowed />;
   return children;
 }

@@ -1,7 +1,7 @@
 // A member's keys in one group: the list with change (name, models, concurrency) and revoke, the
 // create form with its rules, and the new key's plaintext shown once with copy buttons, setup
 // snippets for each client and a test request.
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, must, relayOrigin, type Schemas } from '../api/client';
 import { keys } from '../api/queries';
@@ -10,7 +10,7 @@ import { formatDateTime } from '../lib/format';
 import { keyRulesFromForm, modelList, wholeNumber } from '../lib/forms';
 import { type Family, type ProbeResult, probeModel, probeRelay } from '../lib/probe';
 import { CLIENTS, type Client, snippetFor } from '../lib/snippets';
-import { CodeBlock, ErrorMessage, Field } from './ui';
+import { CodeBlock, ConfirmButton, ErrorMessage, Field } from './ui';
 
 export function SetupSnippets({ apiKey }: { apiKey: string }) {
   const { t } = useI18n();
@@ -83,6 +83,29 @@ export function TestRequest({
   );
 }
 
+/** Revoking a key, asked twice in the page as every other removal is; a refusal is shown. */
+function RevokeKey({ apiKey, groupId }: { apiKey: Schemas['Key']; groupId: string }) {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const name = apiKey.name || apiKey.prefix;
+  const revoke = useMutation({
+    mutationFn: () => must(api.POST('/keys/{id}/revoke', { params: { path: { id: apiKey.id } } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: keys.groupKeys(groupId) }),
+  });
+  return (
+    <>
+      <ConfirmButton
+        small
+        label={t('keys.revokeOf', { name })}
+        confirmLabel={t('keys.revokeConfirm', { name })}
+        pending={revoke.isPending}
+        onConfirm={() => revoke.mutate()}
+      />
+      <ErrorMessage error={revoke.error} />
+    </>
+  );
+}
+
 export function GroupKeys({
   groupId,
   userId,
@@ -134,26 +157,18 @@ export function GroupKeys({
                     <code>{k.prefix}</code>
                   </td>
                   <td>{k.expiresAt ? formatDateTime(k.expiresAt, language) : t('keys.never')}</td>
-                  <td className="row">
-                    <button
-                      type="button"
-                      className="secondary small"
-                      aria-expanded={editing === k.id}
-                      onClick={() => setEditing(editing === k.id ? null : k.id)}
-                    >
-                      {t('keys.change', { name: k.name || k.prefix })}
-                    </button>
-                    <button
-                      type="button"
-                      className="danger small"
-                      onClick={async () => {
-                        if (!window.confirm(t('keys.revokeConfirm', { name: k.name || k.prefix }))) return;
-                        await must(api.POST('/keys/{id}/revoke', { params: { path: { id: k.id } } }));
-                        await queryClient.invalidateQueries({ queryKey: keys.groupKeys(groupId) });
-                      }}
-                    >
-                      {t('keys.revoke')}
-                    </button>
+                  <td>
+                    <div className="row">
+                      <button
+                        type="button"
+                        className="secondary small"
+                        aria-expanded={editing === k.id}
+                        onClick={() => setEditing(editing === k.id ? null : k.id)}
+                      >
+                        {t('keys.change', { name: k.name || k.prefix })}
+                      </button>
+                      <RevokeKey apiKey={k} groupId={groupId} />
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -113,7 +113,12 @@ function BudgetRow({
   });
   const remove = useMutation({
     mutationFn: () => must(api.DELETE('/budgets/{id}', { params: { path: { id: budget.id } } })),
-    onSuccess: refresh,
+    // A deleted budget is not read again (its state would be a 404): the list is, then its state goes.
+    onSuccess: async () => {
+      await queryClient.cancelQueries({ queryKey: adminKeys.budget(budget.id) });
+      await queryClient.invalidateQueries({ queryKey: adminKeys.budgets });
+      queryClient.removeQueries({ queryKey: adminKeys.budget(budget.id) });
+    },
   });
   const title = t('adm.budgets.on', { scope: t(`adm.scope.${budget.scope}`), name });
   return (

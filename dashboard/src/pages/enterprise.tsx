@@ -1,10 +1,11 @@
 // The enterprise page (owners and admins): overview cards, the account pools per provider with live
-// utilisation, departments and their groups with budget bars, the scheduling policy per pool, and
-// the members with their roles. Writes are offered to those the API lets write (an owner:
-// enterprise.manage and ai.manage); an admin sees the same page read-only.
+// utilisation, departments and their groups with budget bars (each group links to its page, where
+// both manage its members and invites), the scheduling policy per pool, and the members with their
+// roles. Writes are offered to those the API lets write (an owner: enterprise.manage and
+// ai.manage); an admin sees the same page read-only.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
-import { useParams } from 'wouter';
+import { Link, useParams } from 'wouter';
 import {
   adminKeys,
   useAccountStates,
@@ -89,7 +90,9 @@ export default function EnterprisePage() {
           .filter((g) => g.departmentId === departmentId)
           .map((g) => (
             <li key={g.id}>
-              <strong>{g.name}</strong>
+              <strong>
+                <Link href={`/groups/${g.id}`}>{g.name}</Link>
+              </strong>
               {budgetBars((b) => b.scope === 'group' && b.groupId === g.id)}
             </li>
           ))}
@@ -207,7 +210,9 @@ export default function EnterprisePage() {
                 .filter((g) => !g.departmentId)
                 .map((g) => (
                   <li key={g.id}>
-                    <strong>{g.name}</strong>
+                    <strong>
+                      <Link href={`/groups/${g.id}`}>{g.name}</Link>
+                    </strong>
                     {budgetBars((b) => b.scope === 'group' && b.groupId === g.id)}
                   </li>
                 ))}

@@ -1,5 +1,6 @@
-// The carpool owner's page: this month's cards (requests, the bill so far, usage at API price), the
-// bound account and its health, members n/max with each one's part of the bill as the statement
+// The page of whoever manages a group (a carpool's owner; an enterprise group's owners and its
+// enterprise's owners and admins): this month's cards (requests, the bill so far, usage at API
+// price), a carpool's bound account and its health, members n/max with each one's part of the bill as the statement
 // preview splits it (and their usage at API price apart), invite links (create, revoke, asked
 // twice), and usage by model. The statements (split mode, preview, closed months) are on
 // pages/statements.tsx.
@@ -158,7 +159,9 @@ export default function GroupPage() {
   const { t, language } = useI18n();
   const { id = '' } = useParams<{ id: string }>();
   const group = useGroup(id);
-  const account = useGroupAccount(id);
+  // Only a carpool has an account of its own; an enterprise group's is its enterprise's pools.
+  const carpool = group.data?.kind === 'carpool';
+  const account = useGroupAccount(id, carpool);
   const usage = useGroupUsage(id, monthStart());
   // The month's bill and each one's part of it, exactly as the statement preview splits it.
   const statement = useCurrentStatement(id);
@@ -202,22 +205,24 @@ export default function GroupPage() {
         <Stat label={t('group.members')} value={`${members} / ${g.maxMembers}`} />
       </section>
 
-      <Card
-        title={t('account.title')}
-        actions={
-          account.data ? (
-            <Link href={`/groups/${id}/account`} className="button secondary small">
-              {t('account.manage')}
-            </Link>
-          ) : (
-            <Link href={`/groups/${id}/account`} className="button small">
-              {t('account.bind')}
-            </Link>
-          )
-        }
-      >
-        {account.isPending ? <Loading /> : <AccountStatus account={account.data ?? null} />}
-      </Card>
+      {carpool && (
+        <Card
+          title={t('account.title')}
+          actions={
+            account.data ? (
+              <Link href={`/groups/${id}/account`} className="button secondary small">
+                {t('account.manage')}
+              </Link>
+            ) : (
+              <Link href={`/groups/${id}/account`} className="button small">
+                {t('account.bind')}
+              </Link>
+            )
+          }
+        >
+          {account.isPending ? <Loading /> : <AccountStatus account={account.data ?? null} />}
+        </Card>
+      )}
 
       <Card title={t('group.memberCosts', { n: members, max: g.maxMembers })}>
         <ErrorMessage error={statement.error} />

@@ -169,13 +169,15 @@ function MyEnterprises({ memberships }: { memberships: Schemas['Me']['enterprise
             <tr key={m.enterpriseId}>
               <td>{nameOf(m.enterpriseId)}</td>
               <td>{t(`adm.role.${m.role}`)}</td>
-              <td className="row">
-                {m.role !== 'member' && (
-                  <Link href={`/enterprises/${m.enterpriseId}`} className="button secondary small">
-                    {t('home.openEnterprise')}
-                  </Link>
-                )}
-                <LeaveEnterprise enterpriseId={m.enterpriseId} name={nameOf(m.enterpriseId)} />
+              <td>
+                <div className="row">
+                  {m.role !== 'member' && (
+                    <Link href={`/enterprises/${m.enterpriseId}`} className="button secondary small">
+                      {t('home.openEnterprise')}
+                    </Link>
+                  )}
+                  <LeaveEnterprise enterpriseId={m.enterpriseId} name={nameOf(m.enterpriseId)} />
+                </div>
               </td>
             </tr>
           ))}

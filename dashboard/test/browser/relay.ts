@@ -162,9 +162,15 @@ async function hashPassword(password: string) {
  * `POST /invites/{token}/sign-up` exists no API route gives a new person a password.
  */
 export async function seedUser(relay: Relay, person: { email: string; name: string; password: string }) {
+  // A connection of its own: the D1 write below takes seconds on a busy machine, longer than the
+  // relay keeps an idle connection open, and the next person's request would be sent on a closed one.
   const response = await fetch(`${relay.url}/admin/v1/users`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${relay.adminToken}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${relay.adminToken}`,
+      'content-type': 'application/json',
+      connection: 'close',
+    },
     body: JSON.stringify({ email: person.email, name: person.name }),
   });
   if (!response.ok) throw new Error(`creating ${person.email}: ${response.status} ${await response.text()}`);
