@@ -14,6 +14,7 @@ import {
   type Carpool,
   eventually,
   fakeLog,
+  inIsolate,
   leasesInUse,
   RELAY,
   type RequestLogRecord,
@@ -148,6 +149,35 @@ describe('a client that leaves', () => {
     const rows = await loggedOncePerUpstreamRequest(carpool);
     expect(rows.length).toBe(1);
     expect(rows[0]).toMatchObject({ outcome: 'complete' });
+  });
+});
+
+describe('a client that stops asking, with no word', () => {
+  it('under a conversion: once it has asked for nothing for the idle timeout, the request settles as aborted', async () => {
+    // A client whose connection is gone may never cancel its body nor abort its signal (seen with
+    // wrangler dev's proxy): the JavaScript tap is then simply never pulled again. Here the body is
+    // read in the isolate, so nothing but this reader pulls it.
+    const carpool = await seedCarpool({ scenario: 'slow.150.40', scheduling: { streamIdleTimeoutMs: 1000 } });
+    const res = await inIsolate(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${carpool.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        stream: true,
+        messages: [{ role: 'user', content: 'a'.repeat(400) }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('"content"')) seen += new TextDecoder().decode((await reader.read()).value);
+    // Nothing more is read, nothing cancelled: only the idle watchdog can tell.
+    await sleep(1500);
+    await settled(carpool);
+    const [row] = await loggedOncePerUpstreamRequest(carpool);
+    expect((await fakeLog(carpool.tag))[0]!.cancelled).toBe(true);
+    expect(row).toMatchObject({ outcome: 'client_abort', status: 200, estimated: 1 });
+    await reader.cancel().catch(() => {});
   });
 });
 

@@ -168,6 +168,12 @@ export interface TapControl {
    * it wakes once a tick, not once a chunk, and the idle watchdog sees progress).
    */
   tick(): void;
+  /**
+   * JavaScript path: true when the client has not asked for the next chunk, so a quiet stream
+   * is the client's doing, not the upstream's. (A client whose connection is gone may never
+   * cancel its body nor abort its signal: the runtime can drop a JS body it could not deliver.)
+   */
+  clientStopped?(): boolean;
 }
 
 function finisher(meter: Meter, options: TapOptions, source: HeldStream) {
@@ -198,6 +204,8 @@ export function meterStream(
       controller.error(error);
     }
   };
+  // Whether the client has asked for a chunk the upstream has not sent yet.
+  let asked = false;
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -218,11 +226,14 @@ export function meterStream(
           return;
         }
         let chunk: ReadableStreamReadResult<Uint8Array>;
+        asked = true;
         try {
           chunk = await source.read();
         } catch (err) {
           fail(controller, err);
           return;
+        } finally {
+          asked = false;
         }
         if (chunk.done) {
           controller.close();
@@ -249,6 +260,7 @@ export function meterStream(
       source.cancel(reason);
     },
     tick() {},
+    clientStopped: () => !asked,
   });
   return stream;
 }

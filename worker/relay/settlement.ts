@@ -267,9 +267,10 @@ export class Settlement {
     this.abandon(serving, gone);
   }
 
-  private abandon(serving: Serving | null, reason: ClientGone): void {
+  /** Settles with what the meter has seen, for a tap that did not settle by itself. */
+  private abandon(serving: Serving | null, reason: ClientGone | StreamStalled): void {
     this.finish({
-      outcome: 'client_abort',
+      outcome: reason instanceof StreamStalled ? 'upstream_error' : 'client_abort',
       status: serving?.status ?? CLIENT_CLOSED,
       reading: serving ? serving.meter.finish() : null,
       firstByteMs: serving?.firstByteMs() ?? null,
@@ -362,9 +363,20 @@ export class Settlement {
         this.lastRenewAt = now;
         this.renew(this.lease);
       }
-      if (this.serving && this.control && now - this.lastProgressAt > idle && !this.stalled) {
-        this.stalled = new StreamStalled(now - this.lastProgressAt);
-        this.attempt?.abort(this.stalled);
+      const serving = this.serving;
+      if (serving && this.control && now - this.lastProgressAt > idle && !this.stalled) {
+        if (this.control.clientStopped?.()) {
+          // Nobody has asked for the next chunk for the whole idle timeout: the client is gone
+          // (or as good as gone), whether or not its signal or a cancel ever told us.
+          this.abort();
+          return;
+        }
+        const stalled = new StreamStalled(now - this.lastProgressAt);
+        this.stalled = stalled;
+        this.attempt?.abort(stalled);
+        // The tap settles when the aborted read reaches it; a tap nobody drives any more never
+        // would, and the lease would be renewed for ever.
+        setTimeout(() => this.abandon(serving, stalled), 1000);
       }
       this.control?.tick();
       this.timer = setTimeout(check, tick);
