@@ -238,6 +238,30 @@ describe('messages, streamed', () => {
     expect(parseNamedEvents(await response.text()).at(-1)!.event).toBe('message_stop');
   });
 
+  it('sends the headers and message_start at once, the rest later, on slow_first_content', async () => {
+    const tag = newTag();
+    const started = Date.now();
+    const response = await post(
+      messagesUrl,
+      `sk-fake.${tag}.slow_first_content.300`,
+      messageBody('hi', { stream: true }),
+    );
+    expect(Date.now() - started).toBeLessThan(290);
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('event: message_start');
+    expect(first).not.toContain('content_block');
+    expect(Date.now() - started).toBeLessThan(290);
+    let rest = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(parseNamedEvents(rest).at(-1)!.event).toBe('message_stop');
+  });
+
   it('counts three parallel slow streams in flight at once', async () => {
     const tag = newTag();
     const responses = await Promise.all(

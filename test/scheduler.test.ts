@@ -10,6 +10,7 @@ import {
   fakeStats,
   leasesInUse,
   relayFetch,
+  requestLogFor,
   scriptFake,
   seedCarpool,
   seedEnterprise,
@@ -239,6 +240,81 @@ describe('failover', () => {
       'account 2 (anthropic) serves only claude-opus-* (its supportedModels), not claude-haiku-4-5',
     );
     expect(message).toMatch(/pool-2: cooling down until \d\d:\d\d:\d\d UTC after 429 from upstream/);
+  });
+});
+
+describe('timeouts are per attempt', () => {
+  // UPSTREAM_HEADERS_TIMEOUT_MS is 2000 in the tests (vitest.config.ts).
+  const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
+
+  // The first account opens its stream and says nothing more; the second answers after 1.2 s,
+  // well within its own timeout but after the first attempt has used the whole of it: its
+  // headers that late, or its headers at once and its first content that late.
+  it.each([
+    ['its response headers', `slow_first_byte.${timeoutMs * 0.6}`],
+    ['its first content', `slow_first_content.${timeoutMs * 0.6}`],
+  ])(
+    'gives the account failed over a full timeout of its own for %s, and cools down only the one that hung',
+    async (_, scenario) => {
+      const pool = await seedEnterprise([
+        { scenario: 'hang', priority: 1 },
+        { scenario, priority: 2 },
+      ]);
+      const [hung, slow] = pool.accounts;
+      const started = Date.now();
+      const res = await streamMessage(pool.key, { text: 'outlast me' });
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-carpool-attempts')).toBe('2');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(timeoutMs + timeoutMs * 0.6);
+      expect(text.match(/event: message_start/g)).toHaveLength(1);
+      expect(text).toContain('event: message_stop');
+      const [answered] = await fakeLog(slow!.tag);
+      expect(answered).toMatchObject({ status: 200, cancelled: false });
+      expect(text).toContain(JSON.stringify(answered!.text!.slice(0, 4)).slice(1, -1));
+      expect((await fakeLog(hung!.tag))[0]).toMatchObject({ status: 200, cancelled: true });
+
+      expect(await released(hung!.id)).toBe(true);
+      expect(await released(slow!.id)).toBe(true);
+      const hungState = await accountStub(hung!.id).state();
+      expect(hungState.cooldownUntil).toBeGreaterThan(Date.now());
+      expect(hungState.reason).toMatch(/timeout/);
+      const slowState = await accountStub(slow!.id).state();
+      expect(slowState.cooldownUntil).toBeNull();
+      expect(slowState.consecutiveFailures).toBe(0);
+
+      // One row for the request: the second account's answer, complete.
+      const rows = await requestLogFor(pool.keyId);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({
+        account_id: slow!.id,
+        status: 200,
+        outcome: 'complete',
+        error_type: null,
+      });
+      expect(rows[0]!.output_tokens).toBeGreaterThan(0);
+    },
+  );
+
+  it("does not count the wait in an account's queue against the upstream's timeout", async () => {
+    // One slot: the second request waits ~1.5 s for it, then its upstream takes 1.2 s to answer.
+    const carpool = await seedCarpool({ maxConcurrency: 1, scheduling: { queueWaitMs: 10_000 } });
+    await scriptFake(carpool.tag, ['slow.500.3', `slow_first_byte.${timeoutMs * 0.6}`]);
+    const first = streamMessage(carpool.key, { session: 'a' });
+    await eventually(async () => ((await fakeLog(carpool.tag)).length === 1 ? true : undefined));
+    const second = streamMessage(carpool.key, { session: 'b' });
+    const answers = await Promise.all(
+      [first, second].map(async (pending) => {
+        const res = await pending;
+        return { status: res.status, text: await res.text() };
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(answers.every((a) => a.text.includes('event: message_stop'))).toBe(true);
+    const log = await fakeLog(carpool.tag);
+    expect(log.map((e) => e.scenario)).toEqual(['slow.500.3', `slow_first_byte.${timeoutMs * 0.6}`]);
+    expect(await released(carpool.accountId)).toBe(true);
+    expect((await accountStub(carpool.accountId).state()).cooldownUntil).toBeNull();
   });
 });
 

@@ -33,6 +33,8 @@ export interface StreamReply {
   readonly headers: Record<string, string>;
   /** Wait before each generated piece (text delta, drop, stall), so a reader sees chunks arrive over time. */
   readonly chunkDelayMs: number;
+  /** Wait once, after the start event (before the first step when there is none). */
+  readonly firstContentDelayMs?: number;
   readonly steps: readonly StreamStep[];
 }
 
@@ -130,6 +132,9 @@ function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal):
   };
   signal.addEventListener('abort', cancel);
 
+  const start = reply.steps.findIndex((step) => step.kind === 'send' && step.phase === 'start');
+  const firstContentAt = start + 1;
+
   // Pull-driven (highWaterMark 0) so each chunk is produced only when the reader asks for more.
   return new ReadableStream<Uint8Array>(
     {
@@ -138,6 +143,7 @@ function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal):
         // Like a real model, the pause is between generated pieces: the preamble (message_start,
         // content_block_start, ping) and the closing events follow each other at once.
         const paced = step !== undefined && (step.kind !== 'send' || step.phase === 'delta');
+        if (next === firstContentAt && reply.firstContentDelayMs) await wait(reply.firstContentDelayMs);
         if (next > 0 && paced && reply.chunkDelayMs > 0) await wait(reply.chunkDelayMs);
         next += 1;
         if (cancelled) return;

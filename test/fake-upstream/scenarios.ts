@@ -4,6 +4,7 @@ export const scenarioNames = [
   'ok',
   'slow',
   'slow_first_byte',
+  'slow_first_content',
   'hang',
   'stall',
   'overloaded_after_start',
@@ -57,6 +58,8 @@ export interface Answer {
   readonly kind: 'answer';
   readonly content: Content;
   readonly firstByteDelayMs: number;
+  /** For a stream: its headers and start event at once, the rest (the first content on) this much later. */
+  readonly firstContentDelayMs: number;
   readonly chunkDelayMs: number;
   readonly chunks: number;
   readonly interruption: Interruption | null;
@@ -93,6 +96,7 @@ export function behaviourOf(scenario: Scenario): Behaviour {
     kind: 'answer',
     content: name === 'tool_call' ? 'tool_call' : 'text',
     firstByteDelayMs: 0,
+    firstContentDelayMs: 0,
     chunkDelayMs: 0,
     chunks: scenario.chunks ?? defaultChunks,
     interruption: null,
@@ -105,6 +109,9 @@ export function behaviourOf(scenario: Scenario): Behaviour {
       return { ...answer, chunkDelayMs: param ?? defaultSlowDelayMs };
     case 'slow_first_byte':
       return { ...answer, firstByteDelayMs: param ?? defaultFirstByteDelayMs };
+    // An upstream that answers at once and then takes its time to say anything.
+    case 'slow_first_content':
+      return { ...answer, firstContentDelayMs: param ?? defaultFirstByteDelayMs };
     case 'hang':
       return { ...answer, interruption: { afterDeltas: 0, ending: 'stall', forMs: param ?? defaultHangMs } };
     // Content flows, then the upstream goes quiet without closing: `stall.<deltas before it>`.

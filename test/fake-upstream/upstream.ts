@@ -58,7 +58,13 @@ export async function play(provider: Provider, request: Request, url: URL): Prom
     const behaviour = behaviourOf(scenario);
     if (behaviour.kind === 'fail') return render(provider.failure(call, behaviour.failure), exchange, signal);
     if (behaviour.firstByteDelayMs > 0) await sleep(behaviour.firstByteDelayMs, signal);
-    return render(provider.answer(call, behaviour), exchange, signal);
+    const reply = provider.answer(call, behaviour);
+    const { firstContentDelayMs } = behaviour;
+    return render(
+      reply.kind === 'stream' && firstContentDelayMs > 0 ? { ...reply, firstContentDelayMs } : reply,
+      exchange,
+      signal,
+    );
   } catch (error) {
     // A bug in the fake must not leave the request counted as in flight forever.
     exchange.ended('failed');

@@ -241,7 +241,13 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
   }
 }
 
-/** One upstream call, read up to the point where success or failure is known. */
+/**
+ * One upstream call, read up to the point where success or failure is known. Its timeouts are its
+ * own, counted from when its call is sent (`startedAt`, the request's, only dates the first byte,
+ * as the client saw it): an attempt after a failover, or after a wait in an account's queue, gets
+ * the full UPSTREAM_HEADERS_TIMEOUT_MS, and an account is blamed for a timeout only when it took
+ * all of it.
+ */
 async function attemptOnce(
   env: Env,
   account: UpstreamAccount,
@@ -258,12 +264,13 @@ async function attemptOnce(
   if (refusal)
     return { kind: 'refused', error: new RelayError('invalid_request', refusal, { retryable: false }) };
   let upstream: Response;
+  let sentAt: number;
   let classified: ErrorClass | null = null;
   let controller: AbortController;
   for (let renewed = false; ; renewed = true) {
     controller = settlement.newAttempt();
     try {
-      upstream = await forward(env, plan, account, request, controller, settlement, startedAt);
+      ({ upstream, sentAt } = await forward(env, plan, account, request, controller, settlement));
     } catch (err) {
       const error =
         err instanceof RelayError ? err : new RelayError('upstream', 'The upstream could not be reached.');
@@ -289,7 +296,7 @@ async function attemptOnce(
     const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
     const timedOut = new Error('upstream answer timeout');
     const attempt = controller;
-    settlement.due(startedAt + timeoutMs, () => attempt.abort(timedOut));
+    settlement.due(sentAt + timeoutMs, () => attempt.abort(timedOut));
     upstream = await wholeAnswer(upstream, plan.operation);
     settlement.due(null);
     if (attempt.signal.reason === timedOut) {
@@ -350,10 +357,11 @@ async function attemptOnce(
   const source = rewrites(plan) || wholeAnswer ? unheld(body) : teed(body);
   if (!isStream) return { kind: 'served', upstream, plan, meter, source };
 
-  // An upstream that opens a stream and then says nothing is as stuck as one that never answers.
+  // An upstream that opens a stream and then says nothing is as stuck as one that never answers:
+  // headers and first content share the one timeout, from when this attempt's call was sent.
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
   settlement.serves(serving(upstream, meter, source, plan));
-  settlement.due(startedAt + timeoutMs, () => {
+  settlement.due(sentAt + timeoutMs, () => {
     source.timedOut = true;
     source.cancel();
   });
@@ -553,7 +561,10 @@ function respond(
   return new Response(body, { status, headers });
 }
 
-/** The upstream's answer within the headers timeout; the attempt's controller also stops it when the client leaves. */
+/**
+ * The upstream's answer within the headers timeout, with when the call was sent (the attempt's
+ * later deadlines count from it too); the attempt's controller also stops it when the client leaves.
+ */
 async function forward(
   env: Env,
   plan: Plan,
@@ -561,8 +572,7 @@ async function forward(
   request: RelayRequest,
   controller: AbortController,
   settlement: Settlement,
-  startedAt: number,
-): Promise<Response> {
+): Promise<{ upstream: Response; sentAt: number }> {
   const credential = await decryptCredential(env.CREDENTIALS_KEY, account.id, account.credentialsEnc);
   const upstreamRequest = await plan.adapter.buildRequest({
     account,
@@ -573,11 +583,14 @@ async function forward(
     body: upstreamBody(plan, request),
   });
   // The timeout covers the wait for response headers only: a long stream is not a slow upstream.
+  // It starts now, not when the request arrived: neither a wait in an account's queue nor an
+  // earlier account's attempt is this upstream's time.
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
   const timedOut = new Error('upstream headers timeout');
-  settlement.due(startedAt + timeoutMs, () => controller.abort(timedOut));
+  const sentAt = Date.now();
+  settlement.due(sentAt + timeoutMs, () => controller.abort(timedOut));
   try {
-    return await fetch(upstreamRequest, { signal: controller.signal });
+    return { upstream: await fetch(upstreamRequest, { signal: controller.signal }), sentAt };
   } catch (err) {
     if (controller.signal.reason === timedOut) {
       throw new RelayError('timeout', `The upstream sent no response within ${timeoutMs} ms.`);
