@@ -187,8 +187,11 @@ export class GroupGate extends DurableObject<Env> {
    * lease back as soon as it has it (the worker that asked may never hear the answer).
    */
   private readonly withdrawn = new Map<string, number>();
-  /** The account each admission in flight is asking, so a withdrawal can leave its queue. */
-  private readonly trying = new Map<string, string>();
+  /**
+   * The account each admission in flight is asking, and for which key, so a withdrawal or the
+   * key's revocation can take it out of that account's queue.
+   */
+  private readonly trying = new Map<string, { accountId: string; keyId: string }>();
   /** Grants this gate keeps no lease copy of (released at the AccountGate), for a late withdrawal. */
   private readonly granted = new Map<string, { accountId: string; at: number }>();
   /**
@@ -266,9 +269,7 @@ export class GroupGate extends DurableObject<Env> {
     const config = this.config ?? (await this.loadConfig(asked.groupId));
     if (!config)
       return { ok: false, kind: 'permission', message: 'This key belongs to a group that no longer exists.' };
-    if (this.revoked.has(asked.keyId)) {
-      return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
-    }
+    if (this.revoked.has(asked.keyId)) return revokedRefusal();
     const now = Date.now();
     const refused = this.checkRules(config, asked, now);
     if (refused) return refused;
@@ -416,14 +417,17 @@ export class GroupGate extends DurableObject<Env> {
     const now = Date.now();
     if (this.withdrawn.size >= ADMISSION_MEMORY_LIMIT) forgetOlder(this.withdrawn, (t) => t, now);
     this.withdrawn.set(leaseId, now);
-    const account = this.trying.get(leaseId);
     // Waiting in an account's queue: leave it.
-    if (account) {
-      metrics.gateCalls++;
-      void accountGate(this.env, account)
-        .release(leaseId)
-        .catch(() => {});
-    }
+    const trying = this.trying.get(leaseId);
+    if (trying) void this.leaveQueue(leaseId, trying.accountId);
+  }
+
+  /** Takes an admission in flight out of its account's queue (it is then refused there). */
+  private async leaveQueue(leaseId: string, accountId: string): Promise<void> {
+    metrics.gateCalls++;
+    await accountGate(this.env, accountId)
+      .release(leaseId)
+      .catch(() => {});
   }
 
   async configure(config: GroupConfig): Promise<void> {
@@ -464,7 +468,13 @@ export class GroupGate extends DurableObject<Env> {
   async revokeKey(keyId: string): Promise<void> {
     this.revoked.add(keyId);
     this.write('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);
-    await this.rulesChanged();
+    // The key's requests waiting in an account's queue leave it now, refused as revoked (place()),
+    // rather than being served when a slot frees: a revocation binds at once.
+    const waiting = [...this.trying].filter(([, t]) => t.keyId === keyId);
+    await Promise.all([
+      this.rulesChanged(),
+      ...waiting.map(([leaseId, t]) => this.leaveQueue(leaseId, t.accountId)),
+    ]);
   }
 
   /**
@@ -702,6 +712,8 @@ export class GroupGate extends DurableObject<Env> {
     tried: Set<string>,
     reservations: Reservation[],
   ): Promise<Admission> {
+    // A failover's key may have been revoked since its admission.
+    if (this.revoked.has(request.keyId)) return revokedRefusal();
     const now = Date.now();
     const reasons: string[] = [];
     const candidates: PoolAccount[] = [];
@@ -751,6 +763,7 @@ export class GroupGate extends DurableObject<Env> {
       // the same account; the AccountGate's answer then replaces the optimistic load.
       if (config.kind === 'enterprise') this.notePick(account, candidates, tiering);
       const result = await this.tryAccount(account, request, ttlMs, 0, reservations);
+      if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, account, request, result);
       reasons.push(`${account.name}: ${result.message}`);
       refusals.push(result);
@@ -761,6 +774,8 @@ export class GroupGate extends DurableObject<Env> {
     const waitMs = target ? this.policyFor(config, target.provider).queueWaitMs : 0;
     if (target && waitMs > 0 && !this.withdrawn.has(request.leaseId)) {
       const result = await this.tryAccount(target, request, ttlMs, waitMs, reservations);
+      // Revoked while it waited: refused as any request of the key now is.
+      if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, target, request, result);
       reasons.push(`${target.name}: still ${result.message} after waiting ${waitMs} ms`);
     }
@@ -789,7 +804,7 @@ export class GroupGate extends DurableObject<Env> {
       });
     }
     let result: AcquireResult;
-    this.trying.set(request.leaseId, account.id);
+    this.trying.set(request.leaseId, { accountId: account.id, keyId: request.keyId });
     try {
       metrics.gateCalls++;
       result = await accountGate(this.env, account.id).acquire({
@@ -805,8 +820,8 @@ export class GroupGate extends DurableObject<Env> {
       this.trying.delete(request.leaseId);
     }
     if (result.load) this.loads.set(account.id, result.load);
-    if (result.ok && this.withdrawn.has(request.leaseId)) {
-      // Its request left while this call was out: give the lease straight back.
+    if (result.ok && (this.withdrawn.has(request.leaseId) || this.revoked.has(request.keyId))) {
+      // Its request left, or its key was revoked, while this call was out: give the lease straight back.
       this.dropLease(request.leaseId);
       metrics.gateCalls++;
       this.loads.set(account.id, await accountGate(this.env, account.id).release(request.leaseId));
@@ -1132,6 +1147,10 @@ function refusalKind(refusals: Refusal[]): RelayErrorKind {
     else if (r.cause !== 'failing') return 'rate_limited';
   }
   return overloaded ? 'overloaded' : 'unavailable';
+}
+
+function revokedRefusal(): Admission {
+  return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
 }
 
 function withdrawnRefusal(): Admission {
