@@ -717,11 +717,13 @@ export class GroupGate extends DurableObject<Env> {
     const now = Date.now();
     const reasons: string[] = [];
     const candidates: PoolAccount[] = [];
+    // By place and kind, never by name: a refusal goes to any key holder (see modelRefusal).
+    const label = (account: PoolAccount) => describeAccount(account, config.accounts.indexOf(account));
     let unserved = 0;
     for (const account of config.accounts) {
       if (!request.providers.includes(account.provider)) continue;
       if (!servesModel(account, request.model)) unserved++;
-      else if (tried.has(account.id)) reasons.push(`${account.name}: failed on this request already`);
+      else if (tried.has(account.id)) reasons.push(`${label(account)}: failed on this request already`);
       else candidates.push(account);
     }
     if (candidates.length === 0 && reasons.length === 0) {
@@ -765,7 +767,7 @@ export class GroupGate extends DurableObject<Env> {
       const result = await this.tryAccount(account, request, ttlMs, 0, reservations);
       if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, account, request, result);
-      reasons.push(`${account.name}: ${result.message}`);
+      reasons.push(`${label(account)}: ${publicReason(result)}`);
       refusals.push(result);
       if (result.reason === 'at_capacity') full.push(account);
     }
@@ -777,7 +779,7 @@ export class GroupGate extends DurableObject<Env> {
       // Revoked while it waited: refused as any request of the key now is.
       if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, target, request, result);
-      reasons.push(`${target.name}: still ${result.message} after waiting ${waitMs} ms`);
+      reasons.push(`${label(target)}: still ${publicReason(result)} after waiting ${waitMs} ms`);
     }
     let retryAfterMs: number | null = null;
     for (const r of refusals)
@@ -1147,6 +1149,14 @@ function refusalKind(refusals: Refusal[]): RelayErrorKind {
     else if (r.cause !== 'failing') return 'rate_limited';
   }
   return overloaded ? 'overloaded' : 'unavailable';
+}
+
+/**
+ * An account's refusal as a key holder may read it: never the operator's words (a disable reason
+ * can say anything about the account or who pays for it). Operators see them in the account's state.
+ */
+function publicReason(refusal: Refusal): string {
+  return refusal.reason === 'disabled' ? 'disabled' : refusal.message;
 }
 
 function revokedRefusal(): Admission {

@@ -155,3 +155,38 @@ describe('a key revoked while its requests wait in a queue', () => {
     await nothingLeft(carpool.groupId, [carpool.accountId]);
   });
 });
+
+describe('what a refusal says of the accounts', () => {
+  it('names them by place and kind, never by name or with the operator’s disable reason', async () => {
+    const pool = await seedEnterprise([{}, {}, {}]);
+    for (const a of pool.accounts)
+      await admin('POST', `/accounts/${a.id}/disable`, { reason: 'card ending 4242 declined' });
+    const answer = await ask(pool.key);
+    expect(answer.status).toBe(503);
+    const { message } = errorOf(answer);
+    expect(message).toBe(
+      'No upstream account can serve this request: account 1 (anthropic): disabled; ' +
+        'account 2 (anthropic): disabled; account 3 (anthropic): disabled.',
+    );
+    await nothingLeft(
+      pool.groupId,
+      pool.accounts.map((a) => a.id),
+    );
+  });
+
+  it('an account at capacity: its place and kind, not its name', async () => {
+    const pool = await seedEnterprise([{ scenario: 'slow.200.5', maxConcurrency: 1 }], {
+      pools: { anthropic: { queueWaitMs: 200 } },
+    });
+    const filler = ask(pool.key);
+    await eventually(async () => ((await leasesInUse(pool.accounts[0]!.id)) === 1 ? true : undefined));
+    const answer = await ask(pool.key);
+    expect(answer.status).toBe(429);
+    const { message } = errorOf(answer);
+    expect(message).toBe(
+      'No upstream account can serve this request: account 1 (anthropic): at 1/1 concurrent requests; account 1 (anthropic): still at 1/1 concurrent requests after waiting 200 ms.',
+    );
+    expect((await filler).status).toBe(200);
+    await nothingLeft(pool.groupId, [pool.accounts[0]!.id]);
+  });
+});
