@@ -759,6 +759,8 @@ export class GroupGate extends DurableObject<Env> {
     const ttlMs = Number(this.env.LEASE_TTL_MS);
     const full: PoolAccount[] = [];
     const refusals: Refusal[] = [];
+    /** Where each refused account's answer is, in `reasons` and `refusals`. */
+    const answered = new Map<string, { reason: number; refusal: number }>();
     for (const account of ordered) {
       if (this.withdrawn.has(request.leaseId)) return withdrawnRefusal();
       // Counted as picked before the await, so concurrent admissions spread instead of piling on
@@ -767,6 +769,7 @@ export class GroupGate extends DurableObject<Env> {
       const result = await this.tryAccount(account, request, ttlMs, 0, reservations);
       if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, account, request, result);
+      answered.set(account.id, { reason: reasons.length, refusal: refusals.length });
       reasons.push(`${label(account)}: ${publicReason(result)}`);
       refusals.push(result);
       if (result.reason === 'at_capacity') full.push(account);
@@ -779,7 +782,14 @@ export class GroupGate extends DurableObject<Env> {
       // Revoked while it waited: refused as any request of the key now is.
       if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, target, request, result);
-      reasons.push(`${label(target)}: still ${publicReason(result)} after waiting ${waitMs} ms`);
+      // How the wait ended replaces what the first pass saw of this account: an account disabled
+      // or deleted meanwhile is unavailable now (503, as a new request is told), no longer full.
+      const at = answered.get(target.id)!;
+      refusals[at.refusal] = result;
+      reasons[at.reason] =
+        result.reason === 'at_capacity'
+          ? `${label(target)}: still ${result.message} after waiting ${waitMs} ms`
+          : `${label(target)}: ${publicReason(result)} while this request waited`;
     }
     let retryAfterMs: number | null = null;
     for (const r of refusals)

@@ -156,6 +156,56 @@ describe('a key revoked while its requests wait in a queue', () => {
   });
 });
 
+describe('an account disabled or deleted while requests wait in its queue', () => {
+  async function queuedBehindThree(): Promise<{
+    carpool: Carpool;
+    inFlight: Promise<Answer>[];
+    waiting: Promise<Answer>[];
+  }> {
+    const carpool = await seedCarpool({ scenario: 'slow.300.10', maxConcurrency: 3 });
+    const inFlight = Array.from({ length: 3 }, () => ask(carpool.key));
+    await eventually(async () => ((await leasesInUse(carpool.accountId)) === 3 ? true : undefined));
+    const waiting = Array.from({ length: 2 }, () => ask(carpool.key));
+    await waitQueued([carpool.accountId], 2);
+    return { carpool, inFlight, waiting };
+  }
+
+  function expectUnavailable(answer: Answer, since: number): void {
+    expect(answer.status).toBe(503);
+    expect(answer.at - since).toBeLessThan(1500);
+    const { type, message } = errorOf(answer);
+    expect(type).toBe('api_error');
+    expect(message).toContain('account 1 (anthropic): disabled while this request waited');
+    expect(message).not.toMatch(/after waiting|at \d+\/\d+/);
+    expect(Number(answer.retryAfter)).toBeGreaterThan(1);
+  }
+
+  it('deleted (unbound from its carpool): the queued requests get 503 at once, saying so', async () => {
+    const { carpool, inFlight, waiting } = await queuedBehindThree();
+    const deletedAt = Date.now();
+    expect((await admin('DELETE', `/groups/${carpool.groupId}/account`)).status).toBe(200);
+    for (const answer of await Promise.all(waiting)) expectUnavailable(answer, deletedAt);
+    await Promise.all(inFlight);
+    expect((await fakeLog(carpool.tag)).length).toBe(3);
+    await nothingLeft(carpool.groupId, [carpool.accountId]);
+  });
+
+  it('disabled by an operator: the queued requests get 503 at once, without the operator’s reason', async () => {
+    const { carpool, inFlight, waiting } = await queuedBehindThree();
+    const disabledAt = Date.now();
+    const disabled = await admin('POST', `/accounts/${carpool.accountId}/disable`, {
+      reason: 'card ending 4242 declined',
+    });
+    expect(disabled.status).toBe(200);
+    for (const answer of await Promise.all(waiting)) {
+      expectUnavailable(answer, disabledAt);
+      expect(answer.text).not.toContain('4242');
+    }
+    await Promise.all(inFlight);
+    await nothingLeft(carpool.groupId, [carpool.accountId]);
+  });
+});
+
 describe('what a refusal says of the accounts', () => {
   it('names them by place and kind, never by name or with the operator’s disable reason', async () => {
     const pool = await seedEnterprise([{}, {}, {}]);
@@ -184,7 +234,7 @@ describe('what a refusal says of the accounts', () => {
     expect(answer.status).toBe(429);
     const { message } = errorOf(answer);
     expect(message).toBe(
-      'No upstream account can serve this request: account 1 (anthropic): at 1/1 concurrent requests; account 1 (anthropic): still at 1/1 concurrent requests after waiting 200 ms.',
+      'No upstream account can serve this request: account 1 (anthropic): still at 1/1 concurrent requests after waiting 200 ms.',
     );
     expect((await filler).status).toBe(200);
     await nothingLeft(pool.groupId, [pool.accounts[0]!.id]);
