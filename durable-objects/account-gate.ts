@@ -795,7 +795,11 @@ export class AccountGate extends DurableObject<Env> {
     const outcome = await this.refresh(config.credentialsEnc);
     if (outcome.ok || tokens.expiresAt > Date.now()) return this.unavailability(this.config!, Date.now());
     // The token is dead and no new one could be had yet: the account is failing, not rate limited.
-    const failing: Refusal = { ...this.refuse('cooling_down', outcome.message, 5000, now), cause: 'failing' };
+    // The token endpoint's words stay with the operator (state().oauth.lastRefreshError).
+    const failing: Refusal = {
+      ...this.refuse('cooling_down', 'its sign-in could not be refreshed just now', 5000, now),
+      cause: 'failing',
+    };
     return this.unavailability(this.config!, Date.now()) ?? failing;
   }
 

@@ -187,8 +187,11 @@ export class GroupGate extends DurableObject<Env> {
    * lease back as soon as it has it (the worker that asked may never hear the answer).
    */
   private readonly withdrawn = new Map<string, number>();
-  /** The account each admission in flight is asking, so a withdrawal can leave its queue. */
-  private readonly trying = new Map<string, string>();
+  /**
+   * The account each admission in flight is asking, and for which key, so a withdrawal or the
+   * key's revocation can take it out of that account's queue.
+   */
+  private readonly trying = new Map<string, { accountId: string; keyId: string }>();
   /** Grants this gate keeps no lease copy of (released at the AccountGate), for a late withdrawal. */
   private readonly granted = new Map<string, { accountId: string; at: number }>();
   /**
@@ -266,9 +269,7 @@ export class GroupGate extends DurableObject<Env> {
     const config = this.config ?? (await this.loadConfig(asked.groupId));
     if (!config)
       return { ok: false, kind: 'permission', message: 'This key belongs to a group that no longer exists.' };
-    if (this.revoked.has(asked.keyId)) {
-      return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
-    }
+    if (this.revoked.has(asked.keyId)) return revokedRefusal();
     const now = Date.now();
     const refused = this.checkRules(config, asked, now);
     if (refused) return refused;
@@ -416,14 +417,17 @@ export class GroupGate extends DurableObject<Env> {
     const now = Date.now();
     if (this.withdrawn.size >= ADMISSION_MEMORY_LIMIT) forgetOlder(this.withdrawn, (t) => t, now);
     this.withdrawn.set(leaseId, now);
-    const account = this.trying.get(leaseId);
     // Waiting in an account's queue: leave it.
-    if (account) {
-      metrics.gateCalls++;
-      void accountGate(this.env, account)
-        .release(leaseId)
-        .catch(() => {});
-    }
+    const trying = this.trying.get(leaseId);
+    if (trying) void this.leaveQueue(leaseId, trying.accountId);
+  }
+
+  /** Takes an admission in flight out of its account's queue (it is then refused there). */
+  private async leaveQueue(leaseId: string, accountId: string): Promise<void> {
+    metrics.gateCalls++;
+    await accountGate(this.env, accountId)
+      .release(leaseId)
+      .catch(() => {});
   }
 
   async configure(config: GroupConfig): Promise<void> {
@@ -464,7 +468,13 @@ export class GroupGate extends DurableObject<Env> {
   async revokeKey(keyId: string): Promise<void> {
     this.revoked.add(keyId);
     this.write('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);
-    await this.rulesChanged();
+    // The key's requests waiting in an account's queue leave it now, refused as revoked (place()),
+    // rather than being served when a slot frees: a revocation binds at once.
+    const waiting = [...this.trying].filter(([, t]) => t.keyId === keyId);
+    await Promise.all([
+      this.rulesChanged(),
+      ...waiting.map(([leaseId, t]) => this.leaveQueue(leaseId, t.accountId)),
+    ]);
   }
 
   /**
@@ -702,14 +712,18 @@ export class GroupGate extends DurableObject<Env> {
     tried: Set<string>,
     reservations: Reservation[],
   ): Promise<Admission> {
+    // A failover's key may have been revoked since its admission.
+    if (this.revoked.has(request.keyId)) return revokedRefusal();
     const now = Date.now();
     const reasons: string[] = [];
     const candidates: PoolAccount[] = [];
+    // By place and kind, never by name: a refusal goes to any key holder (see modelRefusal).
+    const label = (account: PoolAccount) => describeAccount(account, config.accounts.indexOf(account));
     let unserved = 0;
     for (const account of config.accounts) {
       if (!request.providers.includes(account.provider)) continue;
       if (!servesModel(account, request.model)) unserved++;
-      else if (tried.has(account.id)) reasons.push(`${account.name}: failed on this request already`);
+      else if (tried.has(account.id)) reasons.push(`${label(account)}: failed on this request already`);
       else candidates.push(account);
     }
     if (candidates.length === 0 && reasons.length === 0) {
@@ -745,14 +759,18 @@ export class GroupGate extends DurableObject<Env> {
     const ttlMs = Number(this.env.LEASE_TTL_MS);
     const full: PoolAccount[] = [];
     const refusals: Refusal[] = [];
+    /** Where each refused account's answer is, in `reasons` and `refusals`. */
+    const answered = new Map<string, { reason: number; refusal: number }>();
     for (const account of ordered) {
       if (this.withdrawn.has(request.leaseId)) return withdrawnRefusal();
       // Counted as picked before the await, so concurrent admissions spread instead of piling on
       // the same account; the AccountGate's answer then replaces the optimistic load.
       if (config.kind === 'enterprise') this.notePick(account, candidates, tiering);
       const result = await this.tryAccount(account, request, ttlMs, 0, reservations);
+      if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, account, request, result);
-      reasons.push(`${account.name}: ${result.message}`);
+      answered.set(account.id, { reason: reasons.length, refusal: refusals.length });
+      reasons.push(`${label(account)}: ${publicReason(result)}`);
       refusals.push(result);
       if (result.reason === 'at_capacity') full.push(account);
     }
@@ -761,8 +779,17 @@ export class GroupGate extends DurableObject<Env> {
     const waitMs = target ? this.policyFor(config, target.provider).queueWaitMs : 0;
     if (target && waitMs > 0 && !this.withdrawn.has(request.leaseId)) {
       const result = await this.tryAccount(target, request, ttlMs, waitMs, reservations);
+      // Revoked while it waited: refused as any request of the key now is.
+      if (this.revoked.has(request.keyId)) return revokedRefusal();
       if (result.ok) return this.admitted(config, target, request, result);
-      reasons.push(`${target.name}: still ${result.message} after waiting ${waitMs} ms`);
+      // How the wait ended replaces what the first pass saw of this account: an account disabled
+      // or deleted meanwhile is unavailable now (503, as a new request is told), no longer full.
+      const at = answered.get(target.id)!;
+      refusals[at.refusal] = result;
+      reasons[at.reason] =
+        result.reason === 'at_capacity'
+          ? `${label(target)}: still ${result.message} after waiting ${waitMs} ms`
+          : `${label(target)}: ${publicReason(result)} while this request waited`;
     }
     let retryAfterMs: number | null = null;
     for (const r of refusals)
@@ -789,7 +816,7 @@ export class GroupGate extends DurableObject<Env> {
       });
     }
     let result: AcquireResult;
-    this.trying.set(request.leaseId, account.id);
+    this.trying.set(request.leaseId, { accountId: account.id, keyId: request.keyId });
     try {
       metrics.gateCalls++;
       result = await accountGate(this.env, account.id).acquire({
@@ -805,8 +832,8 @@ export class GroupGate extends DurableObject<Env> {
       this.trying.delete(request.leaseId);
     }
     if (result.load) this.loads.set(account.id, result.load);
-    if (result.ok && this.withdrawn.has(request.leaseId)) {
-      // Its request left while this call was out: give the lease straight back.
+    if (result.ok && (this.withdrawn.has(request.leaseId) || this.revoked.has(request.keyId))) {
+      // Its request left, or its key was revoked, while this call was out: give the lease straight back.
       this.dropLease(request.leaseId);
       metrics.gateCalls++;
       this.loads.set(account.id, await accountGate(this.env, account.id).release(request.leaseId));
@@ -1132,6 +1159,18 @@ function refusalKind(refusals: Refusal[]): RelayErrorKind {
     else if (r.cause !== 'failing') return 'rate_limited';
   }
   return overloaded ? 'overloaded' : 'unavailable';
+}
+
+/**
+ * An account's refusal as a key holder may read it: never the operator's words (a disable reason
+ * can say anything about the account or who pays for it). Operators see them in the account's state.
+ */
+function publicReason(refusal: Refusal): string {
+  return refusal.reason === 'disabled' ? 'disabled' : refusal.message;
+}
+
+function revokedRefusal(): Admission {
+  return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
 }
 
 function withdrawnRefusal(): Admission {

@@ -244,12 +244,14 @@ describe('errors in the Anthropic dialect', () => {
     await expectAnthropicError(limited.second, 429, 'rate_limit_error');
   });
 
-  it('503 with retry-after when the group account is disabled', async () => {
+  it('503 with retry-after when the group account is disabled, without the operator’s reason', async () => {
     const carpool = await seedCarpool();
     await admin('POST', `/accounts/${carpool.accountId}/disable`, { reason: 'card expired' });
     const res = await messages(carpool.key);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await expectAnthropicError(res, 503, 'api_error')).error.message).toMatch(/card expired/);
+    const { message } = (await expectAnthropicError(res, 503, 'api_error')).error;
+    expect(message).toMatch(/account 1 \(anthropic\): disabled\./);
+    expect(message).not.toMatch(/card expired|acct /);
   });
 
   it('504 when the upstream sends no headers in time, and the lease comes back', async () => {
