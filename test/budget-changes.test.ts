@@ -2,11 +2,10 @@
 // binds at once (the allowance groups hold is recalled); money reserved by requests in flight is
 // a 429 to retry, not a "spent" 402; a new time zone keeps what was spent in the new period's
 // window; amounts under a cent are shown as they are; time zones are IANA names, not offsets.
-import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { BudgetView } from '../durable-objects/budget-book';
 import type { LedgerView } from '../durable-objects/enterprise-ledger';
 import { formatMicros } from '../worker/budgets/refusal';
+import { budgetView, ledgerStub, loggedCost } from './support/gates';
 import {
   admin,
   eventually,
@@ -18,33 +17,10 @@ import {
   streamMessage,
 } from './support/relay';
 
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
-
-function ledgerStub(enterpriseId: string) {
-  return env.ENTERPRISE_LEDGER.get(env.ENTERPRISE_LEDGER.idFromName(`ledger:${enterpriseId}`));
-}
-
-async function gateView(groupId: string, budgetId: string): Promise<BudgetView> {
-  const view = (await groupStub(groupId).state()).budgets.find((b) => b.budgetId === budgetId);
-  if (!view) throw new Error(`no budget ${budgetId} at the gate`);
-  return view;
-}
-
 async function ledgerView(enterpriseId: string, budgetId: string): Promise<LedgerView> {
   const view = (await ledgerStub(enterpriseId).state(enterpriseId)).find((b) => b.budgetId === budgetId);
   if (!view) throw new Error(`no budget ${budgetId} at the ledger`);
   return view;
-}
-
-async function loggedCost(where: string, ...bind: string[]): Promise<{ n: number; cost: number }> {
-  const row = await env.DB.prepare(
-    `SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM request_log WHERE ${where}`,
-  )
-    .bind(...bind)
-    .first<{ n: number; cost: number }>();
-  return row!;
 }
 
 type ErrorBody = { error: { type?: string; status?: string; code?: unknown; message: string } };
@@ -114,7 +90,7 @@ describe('money reserved by requests in flight', () => {
     });
     const first = streamMessage(carpool.key);
     await eventually(
-      async () => ((await gateView(carpool.groupId, budget.json.id)).reservedMicros ?? 0) > 0 || undefined,
+      async () => ((await budgetView(carpool.groupId, budget.json.id)).reservedMicros ?? 0) > 0 || undefined,
     );
 
     const body = { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
@@ -223,13 +199,13 @@ describe('changing a budget’s time zone', () => {
       return row.n === 2 ? row : undefined;
     });
     await eventually(async () =>
-      (await gateView(carpool.groupId, budget.json.id)).spentMicros === logged.cost ? true : undefined,
+      (await budgetView(carpool.groupId, budget.json.id)).spentMicros === logged.cost ? true : undefined,
     );
     // UTC−12 and UTC+14 are never on the same date: at least one change moves to another day's key.
     const keys: string[] = [];
     for (const timeZone of ['Etc/GMT+12', 'Pacific/Kiritimati', 'UTC']) {
       expect((await admin('PATCH', `/budgets/${budget.json.id}`, { timeZone })).status).toBe(200);
-      const view = await gateView(carpool.groupId, budget.json.id);
+      const view = await budgetView(carpool.groupId, budget.json.id);
       // Both requests fell in today's window in every zone (they were made seconds ago).
       expect(view.spentMicros, timeZone).toBe(logged.cost);
       keys.push(view.periodKey);

@@ -4,11 +4,8 @@
 // what the request log recorded, to the micro-dollar.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { groupStub } from './support/gates';
 import { admin, eventually, inIsolate, scriptFake, seedCarpool, streamMessage } from './support/relay';
-
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
 
 describe('budget reservations', { timeout: 400_000 }, () => {
   it('leave no drift after 1,000 mixed requests and a lease that expired', async () => {

@@ -5,10 +5,10 @@
 import { env } from 'cloudflare:test';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import type { BudgetView } from '../durable-objects/budget-book';
 import { recordedSpend } from '../worker/budgets/reconcile';
 import { db } from '../worker/db/client';
 import { budgets } from '../worker/db/schema';
+import { budgetView, loggedCost } from './support/gates';
 import {
   admin,
   api,
@@ -22,26 +22,6 @@ import {
   seedEnterprise,
   streamMessage,
 } from './support/relay';
-
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
-
-async function budgetView(groupId: string, budgetId: string): Promise<BudgetView> {
-  const { budgets } = await groupStub(groupId).state();
-  const view = budgets.find((b) => b.budgetId === budgetId);
-  if (!view) throw new Error(`no budget ${budgetId} at the gate`);
-  return view;
-}
-
-async function loggedCost(where: string, ...bind: string[]): Promise<{ n: number; cost: number }> {
-  const row = await env.DB.prepare(
-    `SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM request_log WHERE ${where}`,
-  )
-    .bind(...bind)
-    .first<{ n: number; cost: number }>();
-  return row!;
-}
 
 /** The cost of one `streamMessage` request on this carpool, measured with a key of its own. */
 async function costOfOne(carpool: Carpool): Promise<number> {

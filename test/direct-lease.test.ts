@@ -1,17 +1,9 @@
 // A plain carpool key's later requests take their lease at the account's gate straight (one
 // Durable Object call, not two), under the version of the group's rules the GroupGate judged
 // under; any change to those rules binds at once (worker/relay/direct.ts, AccountGate.acquireDirect).
-import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { accountStub, groupStub } from './support/gates';
 import { admin, type Carpool, inIsolate, leasesInUse, seedCarpool, streamMessage } from './support/relay';
-
-function accountStub(accountId: string) {
-  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
-}
-
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
 
 async function directLeases(): Promise<number> {
   return (await admin<Record<string, number>>('GET', '/metrics')).json.directLeases ?? 0;

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { AccountGate } from '../durable-objects/account-gate';
 import { GroupGate } from '../durable-objects/group-gate';
 import { admitRequest } from './support/admit';
+import { accountStub, groupStub } from './support/gates';
 import { admin, eventually, seedCarpool, seedEnterprise, streamMessage } from './support/relay';
 
 /** A new instance of a gate over the storage of the one in `state`, once it has loaded. */
@@ -15,14 +16,6 @@ async function rebuild<T>(state: DurableObjectState, make: () => T): Promise<T> 
   // The constructor loads under blockConcurrencyWhile; a second call runs once that is done.
   await state.blockConcurrencyWhile(async () => {});
   return fresh;
-}
-
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
-
-function accountStub(accountId: string) {
-  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
 }
 
 describe('gates rebuilt from storage', () => {

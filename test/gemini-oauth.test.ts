@@ -9,6 +9,7 @@ import { env } from 'cloudflare:test';
 import { GoogleGenAI } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { decryptCredential } from '../worker/auth/credentials';
+import { accountStub } from './support/gates';
 import type { ApiErrorBody } from './support/groups';
 import {
   consent,
@@ -75,10 +76,6 @@ function generate(key: string, text = 'hello code assist') {
 
 const geminiCarpool = (options: Parameters<typeof subscriptionCarpool>[1] = {}) =>
   subscriptionCarpool('gemini-oauth', options);
-
-function accountStub(accountId: string) {
-  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
-}
 
 describe('signing in a Gemini Code Assist account', () => {
   it('is refused unless the deployment turns Gemini sign-in on (Google’s terms forbid it from other tools)', async () => {

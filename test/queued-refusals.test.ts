@@ -2,8 +2,8 @@
 // (or its holder removed from the group), their account disabled or deleted. Each is refused at
 // once with the answer a new request would get, and no lease is left behind. And what every
 // refusal says of the accounts: their place and kind, never their names or an operator's reason.
-import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { accountStub, groupStub } from './support/gates';
 import {
   admin,
   type Carpool,
@@ -15,14 +15,6 @@ import {
   seedEnterprise,
   streamMessage,
 } from './support/relay';
-
-function accountStub(accountId: string) {
-  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
-}
-
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
 
 interface Answer {
   status: number;

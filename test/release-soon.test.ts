@@ -6,11 +6,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { outbox } from '../worker/relay/outbox';
 import { admitRequest } from './support/admit';
+import { groupStub } from './support/gates';
 import { type Carpool, leasesInUse, seedCarpool } from './support/relay';
-
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
 
 function ask(carpool: Carpool, leaseId: string, maxConcurrency: number | null = null) {
   return admitRequest(carpool, leaseId, { maxConcurrency });

@@ -2,6 +2,7 @@
 // sessions stick, failover before the first content byte, carpool isolation, and each strategy.
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { accountStub } from './support/gates';
 import {
   admin,
   countsByAccount,
@@ -16,10 +17,6 @@ import {
   seedEnterprise,
   streamMessage,
 } from './support/relay';
-
-function accountStub(accountId: string) {
-  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
-}
 
 async function released(accountId: string): Promise<boolean> {
   return eventually(async () => ((await leasesInUse(accountId)) === 0 ? true : undefined));

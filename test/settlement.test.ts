@@ -10,6 +10,7 @@ import type { GroupGate } from '../durable-objects/group-gate';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { sendUsage } from '../worker/relay/outbox';
 import { tokensForText } from './fake-upstream/tokens';
+import { accountStub, groupStub } from './support/gates';
 import {
   type Carpool,
   eventually,
@@ -25,14 +26,6 @@ import {
 } from './support/relay';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function accountStub(accountId: string) {
-  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
-}
-
-function groupStub(groupId: string) {
-  return env.GROUP_GATE.get(env.GROUP_GATE.idFromName(`group:${groupId}`));
-}
 
 /**
  * No lease left at the account, nor a key slot at the group, well before a forgotten lease would

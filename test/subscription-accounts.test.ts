@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { AccountGate } from '../durable-objects/account-gate';
 import { decryptCredential } from '../worker/auth/credentials';
+import { accountStub } from './support/gates';
 import { type ApiErrorBody, memberOf } from './support/groups';
 import {
   consent,
@@ -58,10 +59,6 @@ async function storedCredential(accountId: string) {
       expiresAt: number;
     },
   };
-}
-
-function accountStub(accountId: string) {
-  return env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${accountId}`));
 }
 
 describe('signing in a subscription account', () => {

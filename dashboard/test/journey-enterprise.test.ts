@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from './browser/chromium';
 import { checkPage } from './browser/page-checks';
 import { type Relay, seedUser, startRelay } from './browser/relay';
+import { until } from './browser/until';
 
 let relay: Relay;
 let browser: Browser;
@@ -20,15 +21,6 @@ let hookUrl = '';
 const hooksReceived: string[] = [];
 const OWNER = { email: 'eve@example.com', name: 'Eve Enterprise', password: 'eve-password-1' };
 const state = { ownerId: '', enterpriseId: '', groupId: '', key: '' };
-
-async function until(check: () => Promise<boolean>, what: string, ms = 45_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   const executablePath = chromiumPath();

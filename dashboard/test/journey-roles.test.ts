@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from './browser/chromium';
 import { checkPage } from './browser/page-checks';
 import { type Relay, seedUser, startRelay } from './browser/relay';
+import { until } from './browser/until';
 
 let relay: Relay;
 let browser: Browser;
@@ -25,15 +26,6 @@ const RIDER = { email: 'rudi@example.com', name: 'Rudi Rider', password: 'rudi-p
 const ids = { enterprise: '', department: '', group: '', carpool: '', owner: '', admin: '', employee: '' };
 const keys = { rider: '', employee: '' };
 const refusals: Record<string, string[]> = {};
-
-async function until(check: () => Promise<boolean>, what: string, ms = 45_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** The operator's API (a system admin), for what is set up before anyone signs in. */
 async function operator<T>(method: string, path: string, body?: unknown): Promise<T> {

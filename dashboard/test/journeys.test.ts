@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from './browser/chromium';
 import { checkPage } from './browser/page-checks';
 import { backdateGroup, backdateSignIns, type Relay, seedUser, startRelay } from './browser/relay';
+import { until } from './browser/until';
 
 let relay: Relay;
 let browser: Browser;
@@ -18,15 +19,6 @@ let owner: Page;
 let member: Page;
 const state = { groupId: '', inviteLink: '', memberKey: '' };
 const MEMBER = { email: 'mia@example.com', name: 'Mia', password: 'mia-password-1' };
-
-async function until(check: () => Promise<boolean>, what: string, ms = 45_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   const executablePath = chromiumPath();
