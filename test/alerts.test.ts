@@ -155,6 +155,7 @@ describe('webhook endpoints', () => {
       expect(res.json.error.message).toMatch(message);
     };
     await bad({ url: 'http://example.com/hook' }, /url: must be https/);
+    await bad({ url: 'http://128.0.0.1/hook' }, /url: must be https/);
     await bad({ url: 'https://user:pw@example.com/hook' }, /url: a webhook URL carries no user/);
     // Nothing inside a network: its answer's first bytes would show in the delivery log.
     for (const url of [
@@ -180,6 +181,9 @@ describe('webhook endpoints', () => {
       format: 'json',
     });
     expect(local.status).toBe(201);
+    // Loopback in every spelling is this machine (a Worker on Cloudflare reaches none of them).
+    for (const url of ['http://localhost:9100/h', 'http://127.1/h', 'http://[::1]/h', 'https://127.0.0.2/h'])
+      expect((await admin('POST', base, { name: 'local', url, format: 'json' })).status, url).toBe(201);
 
     const patched = await admin<Endpoint & { name: string; format: string }>(
       'PATCH',

@@ -75,6 +75,11 @@ function privateHost(hostname: string): boolean {
   return host === '::' || /^f[cd][0-9a-f]{0,2}:/.test(host) || /^fe[89ab][0-9a-f]?:/.test(host);
 }
 
+/** This machine in any spelling the URL parser leaves: `localhost`, 127.0.0.0/8, `[::1]`. */
+function loopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
 /** https, or plain http to this machine for local testing; no credentials in the URL. */
 function webhookUrlProblem(value: string): string | null {
   let url: URL;
@@ -86,8 +91,8 @@ function webhookUrlProblem(value: string): string | null {
   if (url.username || url.password) return 'a webhook URL carries no user or password';
   if (privateHost(url.hostname)) return 'a webhook URL may not point into a private or link-local network';
   if (url.protocol === 'https:') return null;
-  if (url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1')) return null;
-  return 'must be https (http only to localhost or 127.0.0.1, for local testing)';
+  if (url.protocol === 'http:' && loopbackHost(url.hostname)) return null;
+  return 'must be https (http only to this machine: localhost, 127.0.0.0/8 or [::1], for local testing)';
 }
 
 const WebhookUrl = z
