@@ -283,6 +283,8 @@ describe('timeouts are per attempt', () => {
       const slowState = await accountStub(slow!.id).state();
       expect(slowState.cooldownUntil).toBeNull();
       expect(slowState.consecutiveFailures).toBe(0);
+      // The account that served is judged by its own call, not by the hung one's timeout before it.
+      expect(slowState.latencyEwmaMs).toBeLessThan(timeoutMs);
 
       // One row for the request: the second account's answer, complete.
       const rows = await requestLogFor(pool.keyId);
@@ -294,6 +296,8 @@ describe('timeouts are per attempt', () => {
         error_type: null,
       });
       expect(rows[0]!.output_tokens).toBeGreaterThan(0);
+      // The client waited for both: its first byte counts from the request's start.
+      expect(rows[0]!.ttfb_ms).toBeGreaterThanOrEqual(timeoutMs);
     },
   );
 

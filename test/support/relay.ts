@@ -158,6 +158,7 @@ export interface RequestLogRecord {
   cost_micros: number;
   unpriced: number;
   error_type: string | null;
+  ttfb_ms: number | null;
   account_id: string;
 }
 

@@ -72,6 +72,8 @@ interface Served {
   plan: Plan;
   meter: Meter;
   source: HeldStream | null;
+  /** When this attempt's call was sent: the account's latency counts from here, not from the request. */
+  sentAt: number;
 }
 
 /** How one attempt talks to its account: which wire, converted or not. */
@@ -317,7 +319,8 @@ async function attemptOnce(
     }
     const meter = plan.upstreamWire.meter(false);
     if (classified.kind === 'client_error') {
-      return { kind: 'served', upstream, plan, meter, source: upstream.body ? unheld(upstream.body) : null };
+      const source = upstream.body ? unheld(upstream.body) : null;
+      return { kind: 'served', upstream, plan, meter, source, sentAt };
     }
     if (classified.kind === 'auth_failed') {
       // The member's key is fine; the account's credential is not. Saying 401 would make the client
@@ -344,6 +347,7 @@ async function attemptOnce(
       plan,
       meter,
       source: unheld(new Response(shown).body!),
+      sentAt,
     };
     const error = new RelayError('upstream', `Upstream answered ${upstream.status}.`);
     return { kind: 'failed', failure, answer, error };
@@ -352,15 +356,15 @@ async function attemptOnce(
   const body = plan.adapter.decodeBody ? plan.adapter.decodeBody(upstream, plan.operation) : upstream.body;
   const isStream = plan.operation.stream || isEventStream(upstream.headers);
   const meter = plan.upstreamWire.meter(isStream);
-  if (!body) return { kind: 'served', upstream, plan, meter, source: null };
+  if (!body) return { kind: 'served', upstream, plan, meter, source: null, sentAt };
   // The client gets the upstream's bytes unchanged: the runtime can pipe them natively.
   const source = rewrites(plan) || wholeAnswer ? unheld(body) : teed(body);
-  if (!isStream) return { kind: 'served', upstream, plan, meter, source };
+  if (!isStream) return { kind: 'served', upstream, plan, meter, source, sentAt };
 
   // An upstream that opens a stream and then says nothing is as stuck as one that never answers:
   // headers and first content share the one timeout, from when this attempt's call was sent.
   const timeoutMs = Number(env.UPSTREAM_HEADERS_TIMEOUT_MS);
-  settlement.serves(serving(upstream, meter, source, plan));
+  settlement.serves(serving(upstream, meter, source, plan, sentAt));
   settlement.due(sentAt + timeoutMs, () => {
     source.timedOut = true;
     source.cancel();
@@ -371,7 +375,7 @@ async function attemptOnce(
     const error = new RelayError('timeout', `The upstream sent no content within ${timeoutMs} ms.`);
     return { kind: 'failed', failure: { kind: 'timeout' }, answer: null, error };
   }
-  const answer: Served = { kind: 'served', upstream, plan, meter, source: held };
+  const answer: Served = { kind: 'served', upstream, plan, meter, source: held, sentAt };
   const { contentStarted, errorType } = meter.progress();
   if (!contentStarted && errorType !== null) {
     return {
@@ -397,8 +401,15 @@ function rewrites(plan: Plan): boolean {
   return plan.conversion !== null || plan.stripUsageChunk || plan.adapter.decodeBody !== undefined;
 }
 
-function serving(upstream: Response, meter: Meter, source: HeldStream | null, plan: Plan): Serving {
+function serving(
+  upstream: Response,
+  meter: Meter,
+  source: HeldStream | null,
+  plan: Plan,
+  sentAt: number,
+): Serving {
   return {
+    sentAt,
     windows: plan.adapter.usageWindows?.(upstream.headers),
     status: upstream.status,
     upstreamRequestId: upstream.headers.get('request-id') ?? upstream.headers.get('x-request-id'),
@@ -515,7 +526,7 @@ function respond(
   const headers = downstreamHeaders(upstream.headers, plan.adapter.headers);
   headers.set('x-carpool-request-id', c.get('requestId'));
   if (attempts > 1) headers.set('x-carpool-attempts', String(attempts));
-  settlement.serves(serving(upstream, meter, source, plan));
+  settlement.serves(serving(upstream, meter, source, plan, served.sentAt));
   const settle = (result: TapResult) =>
     settlement.finish({
       outcome: result.outcome,

@@ -45,7 +45,10 @@ export interface Serving {
   status: number;
   upstreamRequestId: string | null;
   meter: Meter;
+  /** From the request's start, as the client waited: the request log's TTFB. */
   firstByteMs: () => number | null;
+  /** When the serving attempt's call was sent. */
+  sentAt: number;
   /** Stops reading the upstream's body (and the client's branch of it). */
   cancel: (reason: unknown) => void;
   /** A subscription's usage windows from the response headers, for the account's gate. */
@@ -197,7 +200,7 @@ export class Settlement {
       ? { ok: false, failure, ...windows }
       : (ending.outcome === 'client_abort' || ending.outcome === 'failed') && this.serving === null
         ? undefined
-        : { ok: true, firstByteMs: ending.firstByteMs, ...windows };
+        : { ok: true, firstByteMs: this.accountLatency(ending.firstByteMs), ...windows };
     const errorType = stalled
       ? 'stream_idle_timeout'
       : (ending.errorType ?? ending.reading?.errorType ?? null);
@@ -277,6 +280,15 @@ export class Settlement {
     });
     serving?.cancel(reason);
     this.attempt?.abort(reason);
+  }
+
+  /**
+   * The account's time to first byte: from its own call, not from the request's start, which adds
+   * the wait in a queue and any failed attempts before it (neither is this account's slowness).
+   */
+  private accountLatency(firstByteMs: number | null): number | null {
+    if (firstByteMs === null || !this.serving) return firstByteMs;
+    return Math.max(0, this.startedAt + firstByteMs - this.serving.sentAt);
   }
 
   private usageEvent(ending: Ending, errorType: string | null): UsageEvent | null {

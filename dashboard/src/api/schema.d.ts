@@ -1921,6 +1921,7 @@ export interface components {
             unavailableUntil: number | null;
             cooldownUntil: number | null;
             consecutiveFailures: number;
+            /** @description Moving average of the account's time to first byte, from each call sent to it (a request's wait in a queue and earlier attempts on other accounts excluded). */
             latencyEwmaMs: number | null;
             lastSuccessAt: number | null;
             leases: {

@@ -166,7 +166,10 @@ const AccountStateSchema = z
     unavailableUntil: z.number().nullable(),
     cooldownUntil: z.number().nullable(),
     consecutiveFailures: z.number().int(),
-    latencyEwmaMs: z.number().nullable(),
+    latencyEwmaMs: z.number().nullable().openapi({
+      description:
+        "Moving average of the account's time to first byte, from each call sent to it (a request's wait in a queue and earlier attempts on other accounts excluded).",
+    }),
     lastSuccessAt: z.number().nullable(),
     leases: z.array(z.object({ leaseId: z.string(), expiresAt: z.number(), seenAt: z.number() })),
     recentErrors: z.array(z.object({ at: z.number(), kind: z.string(), status: z.number().nullable() })),
