@@ -787,6 +787,25 @@ describe('account alerts', () => {
     });
   });
 
+  it('an endpoint hears of the end after the start, even when the firing had to be retried', async () => {
+    const g = await groupWithRule({
+      kind: 'account.disabled',
+      seed: { scenario: '401', scheduling: { overloadedCooldownMs: 0 } },
+    });
+    // The firing's first two attempts fail: it is retried after 1 s, then 2 s.
+    await scriptHook(g.tag, { fail: 2, status: 500 });
+    for (let i = 0; i < 3; i++) await (await streamMessage(g.key)).text();
+    await receivedAtLeast(g.tag, 1);
+    // Back while the firing still waits for its retry: the resolution is written at once.
+    await admin('PATCH', `/accounts/${g.accountId}`, { credential: `sk-fake.${newTag()}.ok` });
+    expect((await admin('POST', `/accounts/${g.accountId}/reset`)).status).toBe(200);
+    const hooks = await receivedAtLeast(g.tag, 4);
+    const statuses = hooks.map((hook) => alertEventSchema.parse(JSON.parse(hook.body)).status);
+    expect(statuses).toEqual(['firing', 'firing', 'firing', 'resolved']);
+    const log = await deliveries(`/groups/${g.groupId}`, g.endpoint.id);
+    expect(log.map((d) => d.status)).toEqual(['delivered', 'delivered']);
+  });
+
   it('repeated cooldowns alert once within their window', async () => {
     const g = await groupWithRule({
       kind: 'account.cooldowns',

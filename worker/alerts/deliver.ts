@@ -3,7 +3,9 @@
 // delivery log); an attempt first claims the row in D1 (pending, unclaimed, due), so a redelivered
 // or duplicated message never sends what was delivered or is being sent. A failure (non-2xx, a
 // vendor's error code, timeout, network error) is retried through the Queue with exponential
-// backoff until the delivery's attempts run out; every attempt is written to the log.
+// backoff until the delivery's attempts run out; every attempt is written to the log. A firing's
+// deliveries to one endpoint go in order: its `resolved` notice waits while the `firing` notice
+// before it is still being retried (an endpoint never hears of the end before the start).
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import * as z from 'zod';
 import { db } from '../db/client';
@@ -97,6 +99,7 @@ export async function attemptDelivery(
           isNull(alertDeliveries.nextAttemptAt),
           lte(alertDeliveries.nextAttemptAt, now + EARLY_TOLERANCE_MS),
         ),
+        sql`NOT EXISTS (${earlierPending})`,
       ),
     )
     .returning();
@@ -110,11 +113,40 @@ export async function attemptDelivery(
   return record(env, claimed, result, settings);
 }
 
-/** Someone else holds it (come back when their claim ends), it is not due yet, or it is done. */
+/**
+ * The same firing's earlier deliveries to the same endpoint that are still pending, for the row
+ * being claimed (`alert_deliveries` in the outer statement). Test deliveries have no firing.
+ */
+const earlierPending = sql`SELECT 1 FROM alert_deliveries p
+  WHERE p.firing_id = alert_deliveries.firing_id AND p.endpoint_id = alert_deliveries.endpoint_id
+    AND p.status = 'pending' AND p.created_at < alert_deliveries.created_at`;
+
+/**
+ * Someone else holds it (come back when their claim ends), it is not due yet, it waits for an
+ * earlier notice of its firing (come back after that one's next attempt), or it is done.
+ */
 async function notClaimed(env: Env, deliveryId: string, now: number): Promise<AttemptOutcome> {
   const [row] = await db(env).select().from(alertDeliveries).where(eq(alertDeliveries.id, deliveryId));
   if (row?.status !== 'pending') return { delivery: row ?? null, retryInSeconds: null };
-  const until = Math.max(row.claimedUntil ?? 0, row.nextAttemptAt ?? 0);
+  let until = Math.max(row.claimedUntil ?? 0, row.nextAttemptAt ?? 0);
+  if (until <= now + EARLY_TOLERANCE_MS && row.firingId !== null) {
+    const [earlier] = await env.DB.prepare(
+      `SELECT max(max(coalesce(claimed_until, 0), coalesce(next_attempt_at, 0))) AS due
+       FROM alert_deliveries WHERE firing_id = ?1 AND endpoint_id = ?2 AND status = 'pending' AND created_at < ?3
+       HAVING count(*) > 0`,
+    )
+      .bind(row.firingId, row.endpointId, row.createdAt)
+      .raw<[number]>();
+    if (earlier) {
+      // Its due time follows the earlier one's, so that the sweep does not take it for lost.
+      until = Math.max(earlier[0], now) + 1000;
+      await db(env)
+        .update(alertDeliveries)
+        .set({ nextAttemptAt: until })
+        .where(and(eq(alertDeliveries.id, row.id), eq(alertDeliveries.status, 'pending')));
+      row.nextAttemptAt = until;
+    }
+  }
   return { delivery: row, retryInSeconds: Math.max(1, Math.ceil((until - now) / 1000)) };
 }
 
