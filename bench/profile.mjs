@@ -2,7 +2,7 @@
 // Diagnostic: where the relay's JavaScript time goes under load. Runs the relay as the benchmark
 // does (its bundle, unminified so that functions keep their names, in Miniflare with local D1,
 // Durable Objects and the queue), drives it with the bench's load generator and records a V8 CPU
-// profile of the relay's isolate through workerd's inspector. The worker, both Durable Objects and
+// profile of the relay's isolate through workerd's inspector. The worker, its three Durable Objects and
 // the queue consumer share that isolate locally, so the profile covers all of the relay's
 // JavaScript; native work (SQLite, stream pipes, sockets) shows as "(program)" or inside the
 // JavaScript frame that started it. The inspector slows JavaScript down: read shares, not times.

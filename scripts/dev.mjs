@@ -85,8 +85,8 @@ console.log(`
 AiCarpool relay and dashboard: ${base}/
 ${created ? 'Created .dev.vars with a new operator token:' : 'Operator token (from .dev.vars):'} ${vars.ADMIN_TOKEN}
 
-Create your first key (in another terminal, with the upstream API key of the account to share):
-  npm run first-key -- --credential sk-ant-...
+Create your first key once setup is done (in another terminal, with the upstream API key of the account to share):
+  npm run first-key -- --credential sk-ant-...${base === 'http://localhost:8787' ? '' : ` --url ${base}`}
 or by hand with the operator API: see README.md, "Your first key".
 `);
 

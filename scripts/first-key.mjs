@@ -27,7 +27,7 @@ const token =
     : undefined);
 if (!opts.credential || !token) {
   console.error(
-    'usage: npm run first-key -- --credential <upstream API key> [--provider anthropic] [--base-url URL] [--preset deepseek] [--models "m1,m2*"]',
+    'usage: npm run first-key -- --credential <upstream API key> [--provider anthropic] [--base-url URL] [--preset deepseek] [--models "m1,m2*"] [--url http://localhost:8787]',
   );
   console.error('       (the operator token comes from .dev.vars, or pass --token)');
   process.exit(2);
@@ -45,6 +45,23 @@ async function call(path, body) {
     process.exit(1);
   }
   return json;
+}
+
+// The member made below is a user, and setup stays open only while no user exists: run first, this
+// would close it with nobody able to sign in to the dashboard as system admin.
+const setup = await fetch(`${opts.url}/api/v1/setup`)
+  .then((res) => (res.ok ? res.json() : null))
+  .catch((err) => {
+    console.error(
+      `Cannot reach the relay at ${opts.url} (${err.cause?.code ?? err.message}): is it running? Another port: --url.`,
+    );
+    process.exit(1);
+  });
+if (setup?.open) {
+  console.error(
+    `Setup is still open at ${opts.url}: create the first user (the system admin) first, with the setup link npm run dev printed\n(or POST /api/v1/setup). The member this script makes is a user too, and would close setup.`,
+  );
+  process.exit(1);
 }
 
 const account = await call('/accounts', {

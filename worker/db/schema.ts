@@ -87,7 +87,7 @@ export const accounts = sqliteTable(
     baseUrl: text('base_url'),
     /** JSON object: client model → upstream model. */
     modelMapping: text('model_mapping', { mode: 'json' }).$type<Record<string, string>>(),
-    /** JSON array of model ids or prefixes this account serves; null means any. */
+    /** JSON array of model patterns this account serves, replacing its family; null or empty: the family. */
     supportedModels: text('supported_models', { mode: 'json' }).$type<string[]>(),
     /** Enterprise pool this account belongs to; null for a carpool account. */
     enterpriseId: text('enterprise_id').references(() => enterprises.id),
