@@ -112,6 +112,36 @@ describe('signing up through an invite', () => {
     expect((await api(existing.token, 'POST', `/invites/${made.token}/accept`)).status).toBe(200);
   });
 
+  it('says an email has an account only as often as a sign-in may fail, then a 429 naming no one', async () => {
+    const carpool = await ownedCarpool();
+    const made = await invite(carpool.owner.token, carpool.groupId, { maxUses: 50 });
+    const existing = await newUser('Probed');
+    const ip = newAddress();
+    const probe = (address: string, from = ip) =>
+      browser<Refusal>(null, 'POST', `/invites/${made.token}/sign-up`, {
+        body: { email: address, name: 'Probe', password: PASSWORD },
+        ip: from,
+      });
+    // Per email: 10, as for failed sign-ins, whatever the address.
+    for (let i = 0; i < 10; i++) expect((await probe(existing.email, newAddress())).status).toBe(409);
+    const limited = await probe(existing.email);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.json.error.details?.status).toBeUndefined();
+    expect(limited.json.error.message).not.toMatch(/account|exists/i);
+    // Per address: 30 such answers, for any emails (this address has counted 1: make it 30).
+    const counted = await env.DB.prepare('UPDATE login_limits SET failures = 30 WHERE key = ?')
+      .bind(`address:${ip}`)
+      .run();
+    expect(counted.meta.changes).toBe(1);
+    const other = await newUser('Also probed');
+    expect((await probe(other.email)).status).toBe(429);
+    expect((await probe(other.email, newAddress())).status).toBe(409);
+    // A newcomer is not held up by others' probes from the same address: signing up is no failure.
+    expect((await probe(email())).status).toBe(201);
+    expect(await memberCount(carpool.groupId)).toBe(2);
+  });
+
   it('honours the invite’s email restriction', async () => {
     const carpool = await ownedCarpool();
     const invited = email();

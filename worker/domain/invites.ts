@@ -7,8 +7,9 @@
 // A newcomer signs up through the link (email, name, password): their account, their membership and
 // the use of the invite are one D1 batch, so a used-up invite or a full group leaves no account behind.
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
-import { ApiError } from '../api/errors';
+import { ApiError, RetryLaterError } from '../api/errors';
 import { linkToken, sha256Hex } from '../auth/api-key';
+import { countAttempt, limitKeys } from '../auth/login-limits';
 import {
   enterpriseMembers,
   type Group,
@@ -285,7 +286,7 @@ export async function signUpWithInvite(
   if (status !== 'active') throw inviteRefusal(status);
   if (invite.email !== null && invite.email !== email) throw wrongEmail();
   const [existing] = await ctx.db.select({ id: users.id }).from(users).where(eq(users.email, email));
-  if (existing) throw accountExists();
+  if (existing) throw await accountExists(ctx, email);
 
   const values = await passwordUserValues({ email, name: input.name, password: input.password });
   const userId = values.id!;
@@ -351,7 +352,7 @@ export async function signUpWithInvite(
   }
   if (!row || !joined) {
     const [taken] = await d.select({ id: users.id }).from(users).where(eq(users.email, email));
-    if (taken) throw accountExists();
+    if (taken) throw await accountExists(ctx, email);
     const [current] = await d.select().from(invites).where(eq(invites.id, invite.id));
     const after = current ? inviteStatus(current, Date.now()) : 'revoked';
     throw after === 'active' ? wrongEmail() : inviteRefusal(after);
@@ -365,7 +366,20 @@ function wrongEmail(): ApiError {
   return new ApiError('forbidden', 'This invite is for another email address.', { status: 'wrong_email' });
 }
 
-function accountExists(): ApiError {
+/**
+ * The 409 tells whoever holds an invite link that an email has an account, which the link does
+ * not entitle them to ask in bulk: each such answer counts as a failed sign-in, for the email and
+ * for the client's address (docs/auth.md), and past those limits the answer is a 429 that says
+ * nothing about the email. Asking with an email that has no account is no cheaper: it makes one,
+ * in the inviter's group.
+ */
+async function accountExists(ctx: SignInContext, email: string): Promise<ApiError> {
+  const admission = await countAttempt(ctx.db, limitKeys(email, ctx.ip));
+  if (!admission.allowed)
+    return new RetryLaterError(
+      `Too many failed attempts. Try again in ${admission.retryAfterSeconds} seconds.`,
+      admission.retryAfterSeconds,
+    );
   return new ApiError(
     'conflict',
     'An account with this email already exists: sign in, then accept the invite (POST /api/v1/invites/{token}/accept).',

@@ -736,7 +736,7 @@ export interface paths {
         put?: never;
         /**
          * Sign up through an invite: create an account, join the group, and get a session cookie
-         * @description Atomic: the account is created only if the join happens. 409 with details.status `account_exists` (sign in, then accept), `revoked`, `expired`, `used_up` or `group_full`; 403 `wrong_email`.
+         * @description Atomic: the account is created only if the join happens. 409 with details.status `account_exists` (sign in, then accept), `revoked`, `expired`, `used_up` or `group_full`; 403 `wrong_email`. An `account_exists` answer counts as a failed sign-in (for the email and the address); past those limits, 429 `rate_limited`.
          */
         post: operations["postInvitesTokenSignUp"];
         delete?: never;
@@ -7599,6 +7599,15 @@ export interface operations {
             };
             /** @description The body was not sent as `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many failed attempts; retry-after says when to try again. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -158,7 +158,7 @@ export const inviteRoutes = newRouter()
       path: '/invites/{token}/sign-up',
       summary: 'Sign up through an invite: create an account, join the group, and get a session cookie',
       description:
-        'Atomic: the account is created only if the join happens. 409 with details.status `account_exists` (sign in, then accept), `revoked`, `expired`, `used_up` or `group_full`; 403 `wrong_email`.',
+        'Atomic: the account is created only if the join happens. 409 with details.status `account_exists` (sign in, then accept), `revoked`, `expired`, `used_up` or `group_full`; 403 `wrong_email`. An `account_exists` answer counts as a failed sign-in (for the email and the address); past those limits, 429 `rate_limited`.',
       request: { params: TokenParam, ...jsonBody(SignUpInput) },
       responses: {
         201: jsonResponse(SignedUpSchema, 'Signed up and joined; `set-cookie: carpool_session=…`.'),
@@ -168,6 +168,7 @@ export const inviteRoutes = newRouter()
           ErrorSchema,
           'The email has an account, or the invite or group cannot take anyone.',
         ),
+        429: jsonResponse(ErrorSchema, 'Too many failed attempts; retry-after says when to try again.'),
       },
     }),
     async (c) => {
