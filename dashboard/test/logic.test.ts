@@ -1,10 +1,12 @@
 // The dashboard's own logic, in Node: money and token formatting, forms → API inputs, client
 // snippets, answers of a test request, the sign-in redirect, and the catalogs.
 import { describe, expect, it } from 'vitest';
-import { translate } from '../src/i18n';
+import type { ApiFailure } from '../src/api/client';
+import { type Language, translate } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
 import { confirmAccepted } from '../src/lib/confirm';
+import { apiFailureText } from '../src/lib/errors';
 import {
   budgetInWords,
   formatMicros,
@@ -67,6 +69,51 @@ describe('money', () => {
   it('shares are percentages of the whole, 0 when there is nothing', () => {
     expect(formatShare(1, 3)).toBe('33.3%');
     expect(formatShare(5, 0)).toBe('0%');
+  });
+});
+
+describe('API refusals', () => {
+  const say = (language: Language, failure: ApiFailure) =>
+    apiFailureText(failure, (key, values) => translate(language, key, values), language);
+  // The client's ApiFailure reads the page's location when loaded: the same shape, built here.
+  const refusal = (status: number, code: string, message: string, details?: unknown) =>
+    Object.assign(new Error(message), { status, code, details }) as ApiFailure;
+
+  it('in English, as the server says them', () => {
+    const failure = refusal(401, 'unauthorized', 'Wrong email or password.', {
+      status: 'wrong_credentials',
+    });
+    expect(say('en', failure)).toBe('Wrong email or password.');
+    expect(say('en', refusal(400, 'invalid_request', 'name: Too big'))).toBe('name: Too big');
+  });
+
+  it('in Chinese: named refusals and rate limits in full, others with their code’s words', () => {
+    // Every refusal the API names in details.status (worker/domain) has its own words.
+    for (const status of [
+      'wrong_credentials',
+      'wrong_password',
+      'account_exists',
+      'wrong_email',
+      'already_member',
+      'group_full',
+      'revoked',
+      'expired',
+      'used_up',
+      'sign_in_again',
+    ]) {
+      const text = say('zh-CN', refusal(409, 'conflict', 'English words', { status }));
+      expect(text, status).not.toMatch(/[A-Za-z]/);
+    }
+    expect(
+      say('zh-CN', refusal(401, 'unauthorized', 'Wrong email or password.', { status: 'wrong_credentials' })),
+    ).toBe('邮箱或密码错误。');
+    expect(say('zh-CN', refusal(429, 'rate_limited', 'Too many.', { retryAfterSeconds: 42 }))).toBe(
+      '尝试次数过多，请 42 秒后再试。',
+    );
+    // The field and the rule stay as the server wrote them, after words the reader can read.
+    expect(say('zh-CN', refusal(400, 'invalid_request', 'name: Too big'))).toBe('请求被拒绝：name: Too big');
+    // A code this dashboard does not know: the server's message as it is.
+    expect(say('zh-CN', refusal(418, 'teapot', 'short and stout'))).toBe('short and stout');
   });
 });
 

@@ -199,7 +199,8 @@ export async function signInWithPassword(
   }
   const [user] = await ctx.db.select().from(users).where(eq(users.email, email));
   const verification = await verifyPassword(input.password, user?.passwordHash ?? null);
-  if (!user || !verification.ok) throw new ApiError('unauthorized', WRONG_CREDENTIALS);
+  if (!user || !verification.ok)
+    throw new ApiError('unauthorized', WRONG_CREDENTIALS, { status: 'wrong_credentials' });
   await ctx.db.batch([
     ...forgiveAttempt(ctx.db, keys),
     ...(verification.needsRehash
@@ -356,7 +357,7 @@ export async function changePassword(
       admission.retryAfterSeconds,
     );
   if (!(await verifyPassword(input.currentPassword, user.passwordHash)).ok)
-    throw new ApiError('forbidden', 'The current password is wrong.');
+    throw new ApiError('forbidden', 'The current password is wrong.', { status: 'wrong_password' });
   const keep = currentSessionId(caller);
   const now = Date.now();
   const [ended] = await caller.db.batch([

@@ -5,6 +5,7 @@ import { Link } from 'wouter';
 import { ApiFailure } from '../api/client';
 import { useI18n } from '../i18n';
 import { confirmAccepted } from '../lib/confirm';
+import { apiFailureText } from '../lib/errors';
 import { FormError } from '../lib/forms';
 
 export function Card({
@@ -107,7 +108,7 @@ export function Select<T extends string>({
 
 /** An API failure (or any error) in words, announced to screen readers. */
 export function ErrorMessage({ error }: { error: unknown }) {
-  const { t } = useI18n();
+  const { t, language } = useI18n();
   if (!error) return null;
   const text =
     error instanceof FormError
@@ -116,7 +117,7 @@ export function ErrorMessage({ error }: { error: unknown }) {
           min: error.min,
         })
       : error instanceof ApiFailure
-        ? error.message
+        ? apiFailureText(error, t, language)
         : error instanceof Error
           ? error.message
           : t('error.generic');

@@ -13,6 +13,11 @@ export const STORAGE_KEY = 'aicarpool.language';
 
 export type Translate = (key: MessageKey, values?: Record<string, string | number>) => string;
 
+/** Whether a key built at run time (e.g. from an API error's code) is in the catalog. */
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(en, key);
+}
+
 export function translate(language: Language, key: MessageKey, values?: Record<string, string | number>) {
   const text = CATALOGS[language][key];
   if (!values) return text;
