@@ -218,12 +218,18 @@ export class BudgetBook {
    */
   recall(rule: BudgetRule, now: number): Unreported | null {
     const key = periodKey(rule.period, now, rule.timeZone);
-    const allowance = this.allowances.get(rule.id);
-    if (!allowance || allowance.periodKey !== key || allowance.remaining <= 0) return null;
+    const micros = this.yieldAllowance(rule.id, key);
+    return micros > 0 ? { budgetId: rule.id, periodKey: key, micros } : null;
+  }
+
+  /** Gives up what is held unspent of a wide budget's allowance for the period named: how much. */
+  yieldAllowance(budgetId: string, key: string): number {
+    const allowance = this.allowances.get(budgetId);
+    if (!allowance || allowance.periodKey !== key || allowance.remaining <= 0) return 0;
     const micros = allowance.remaining;
     allowance.remaining = 0;
-    this.saveAllowance(rule.id, allowance);
-    return { budgetId: rule.id, periodKey: key, micros };
+    this.saveAllowance(budgetId, allowance);
+    return micros;
   }
 
   /** What the ledger should be asked for: a slice, plus any overshoot to cover. */

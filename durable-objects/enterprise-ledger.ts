@@ -4,14 +4,17 @@
 // (`grant`), counted against the limit the moment they are granted, and the groups report what
 // they actually spent (`report`) off the critical path. A hard budget grants no more than its
 // limit, so spending passes it only by the in-flight overshoot each group may run into
-// (durable-objects/budget-book.ts). Allowance a group holds unspent is not lost: it lapses with the
-// period, and a slice is small (a twentieth of the limit at most).
+// (durable-objects/budget-book.ts). Allowance a group holds unspent is not lost: when a hard
+// budget's ledger cannot grant a group what it asks, it asks the other groups that hold allowance
+// of the period to give back what they hold unspent (`recallIdle`), so money idle in one group
+// goes where requests need it; the group refused meanwhile got a 429 to retry.
 import { DurableObject } from 'cloudflare:workers';
 import { budgetAlert } from '../worker/budgets/alerts';
 import { loadWideBudgets } from '../worker/budgets/config';
 import { periodEnd, periodKey } from '../worker/budgets/periods';
 import { type BudgetRule, isWide, percentMoved } from '../worker/budgets/rules';
 import { metrics } from '../worker/metrics';
+import { groupGate } from './address';
 import { migrateSql } from './sql-schema';
 
 interface Counter {
@@ -49,12 +52,21 @@ const SCHEMA = [
   `CREATE TABLE config (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), json TEXT NOT NULL);
    CREATE TABLE counters (budget_id TEXT PRIMARY KEY, period_key TEXT NOT NULL, granted INTEGER NOT NULL,
      spent INTEGER NOT NULL);`,
+  // Which groups were granted allowance in a budget's period: whom to ask to give idle money back.
+  `CREATE TABLE holders (budget_id TEXT NOT NULL, group_id TEXT NOT NULL, period_key TEXT NOT NULL,
+     PRIMARY KEY (budget_id, group_id));`,
 ] as const;
+
+/** A budget's idle allowance is asked back at most this often (the 429 it answers says 5 s). */
+export const RECALL_INTERVAL_MS = 5_000;
 
 export class EnterpriseLedger extends DurableObject<Env> {
   private rules: BudgetRule[] | null = null;
   private readonly counters = new Map<string, Counter>();
   private loading: Promise<BudgetRule[]> | null = null;
+  /** budget → group → the period it was last granted allowance in. */
+  private readonly holders = new Map<string, Map<string, string>>();
+  private readonly recalledAt = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -71,6 +83,11 @@ export class EnterpriseLedger extends DurableObject<Env> {
           granted: row.granted,
           spent: row.spent,
         });
+      }
+      for (const row of sql.exec<{ budget_id: string; group_id: string; period_key: string }>(
+        'SELECT * FROM holders',
+      )) {
+        this.holdersOf(row.budget_id).set(row.group_id, row.period_key);
       }
     });
   }
@@ -98,8 +115,64 @@ export class EnterpriseLedger extends DurableObject<Env> {
     if (granted > 0) {
       counter.granted += granted;
       this.save(rule.id, counter);
+      this.hold(rule.id, request.groupId, request.periodKey);
     }
+    if (rule.mode === 'hard' && granted < asked) this.recallIdle(rule.id, request.periodKey, request.groupId);
     return { granted, spent: counter.spent };
+  }
+
+  /**
+   * Asks the other groups holding allowance of this period to give back what they hold unspent,
+   * in the background (the group refused now retries). Not more often than RECALL_INTERVAL_MS per
+   * budget: a group that gave its allowance back and needs it again asks for a slice like anyone.
+   */
+  private recallIdle(budgetId: string, key: string, asking: string): void {
+    const now = Date.now();
+    if ((this.recalledAt.get(budgetId) ?? 0) > now - RECALL_INTERVAL_MS) return;
+    const others = [...this.holdersOf(budgetId)].filter(([group, held]) => group !== asking && held === key);
+    if (others.length === 0) return;
+    this.recalledAt.set(budgetId, now);
+    const asked = others.map(async ([group]) => {
+      try {
+        metrics.gateCalls++;
+        const micros = await groupGate(this.env, group).yieldAllowance(budgetId, key);
+        this.takeBack(budgetId, key, micros);
+        this.holdersOf(budgetId).delete(group);
+        this.write('DELETE FROM holders WHERE budget_id = ? AND group_id = ?', budgetId, group);
+      } catch (err) {
+        // Then it stays counted as granted: a group is refused early, never late.
+        console.warn('budget recall failed', { budgetId, group, error: String(err) });
+      }
+    });
+    this.ctx.waitUntil(Promise.all(asked));
+  }
+
+  private takeBack(budgetId: string, key: string, micros: number): void {
+    const counter = this.counters.get(budgetId);
+    if (micros <= 0 || counter?.periodKey !== key) return;
+    counter.granted = Math.max(0, counter.granted - micros);
+    this.save(budgetId, counter);
+  }
+
+  private holdersOf(budgetId: string): Map<string, string> {
+    let holders = this.holders.get(budgetId);
+    if (!holders) {
+      holders = new Map();
+      this.holders.set(budgetId, holders);
+    }
+    return holders;
+  }
+
+  private hold(budgetId: string, groupId: string, key: string): void {
+    const holders = this.holdersOf(budgetId);
+    if (holders.get(groupId) === key) return;
+    holders.set(groupId, key);
+    this.write(
+      'INSERT OR REPLACE INTO holders (budget_id, group_id, period_key) VALUES (?, ?, ?)',
+      budgetId,
+      groupId,
+      key,
+    );
   }
 
   /**
@@ -109,10 +182,8 @@ export class EnterpriseLedger extends DurableObject<Env> {
   async giveBack(entries: { budgetId: string; periodKey: string; micros: number }[], enterpriseId: string) {
     const rules = await this.load(enterpriseId);
     for (const entry of entries) {
-      const counter = this.counters.get(entry.budgetId);
-      if (!rules.some((r) => r.id === entry.budgetId) || counter?.periodKey !== entry.periodKey) continue;
-      counter.granted = Math.max(0, counter.granted - entry.micros);
-      this.save(entry.budgetId, counter);
+      if (rules.some((r) => r.id === entry.budgetId))
+        this.takeBack(entry.budgetId, entry.periodKey, entry.micros);
     }
   }
 

@@ -465,6 +465,15 @@ export class GroupGate extends DurableObject<Env> {
     return recalled;
   }
 
+  /**
+   * The enterprise's ledger has no allowance left for another group while this one may hold some
+   * unspent: it is given up (reservations of requests in flight stay), and this group asks again
+   * when it next needs it. Answers how much, for the ledger to count as no longer granted.
+   */
+  async yieldAllowance(budgetId: string, key: string): Promise<number> {
+    return this.book.yieldAllowance(budgetId, key);
+  }
+
   async revokeKey(keyId: string): Promise<void> {
     this.revoked.add(keyId);
     this.write('INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)', keyId);

@@ -79,6 +79,63 @@ describe('lowering a wide hard budget', () => {
   }
 });
 
+describe('allowance idle in one group', () => {
+  it('goes where requests need it: a group refused by the ledger gets what another holds unspent', async () => {
+    const pool = await seedEnterprise([{}]);
+    // A second group of the enterprise, its member and key: it takes the whole limit as its slice.
+    const other = await admin<{ id: string }>('POST', '/groups', {
+      name: 'second',
+      kind: 'enterprise',
+      enterpriseId: pool.enterpriseId,
+    });
+    const user = await admin<{ id: string }>('POST', '/users', {
+      email: `${crypto.randomUUID().slice(0, 8)}@example.com`,
+      name: 'Two',
+    });
+    await admin('POST', `/groups/${other.json.id}/members`, { userId: user.json.id, role: 'member' });
+    const otherKey = await admin<{ id: string; key: string }>('POST', '/keys', {
+      groupId: other.json.id,
+      userId: user.json.id,
+    });
+    // A slice is a twentieth of the limit but never under $0.001: here, the whole limit.
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'enterprise',
+      enterpriseId: pool.enterpriseId,
+      period: 'month',
+      limitMicros: 1_000,
+    });
+    const haiku = async (key: string) => {
+      const res = await streamMessage(key, { model: 'claude-haiku-4-5' });
+      await res.text();
+      return res.status;
+    };
+    expect(await haiku(otherKey.json.key)).toBe(200);
+    const [spentByOther] = await requestLogFor(otherKey.json.id);
+    await eventually(async () =>
+      (await ledgerView(pool.enterpriseId, budget.json.id)).spentMicros === spentByOther!.cost_micros
+        ? true
+        : undefined,
+    );
+    expect((await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros).toBe(1_000);
+
+    // The first group finds nothing left to grant: a 429 to retry, and the idle allowance is asked back.
+    expect(await haiku(pool.key)).toBe(429);
+    await eventually(async () =>
+      (await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros === spentByOther!.cost_micros
+        ? true
+        : undefined,
+    );
+    expect(await haiku(pool.key)).toBe(200);
+    // Never more granted than the limit, and what was spent is all accounted.
+    const [spentByFirst] = await requestLogFor(pool.keyId);
+    const view = await eventually(async () => {
+      const v = await ledgerView(pool.enterpriseId, budget.json.id);
+      return v.spentMicros === spentByOther!.cost_micros + spentByFirst!.cost_micros ? v : undefined;
+    });
+    expect(view.grantedMicros).toBeLessThanOrEqual(1_000);
+  });
+});
+
 describe('money reserved by requests in flight', () => {
   it('is a 429 to retry in every dialect, not a spent budget; once spent, a 402 with sub-cent amounts', async () => {
     const carpool = await seedCarpool({ scenario: 'slow_first_byte.1500' });
