@@ -7,6 +7,7 @@ import type { LedgerView } from '../durable-objects/enterprise-ledger';
 import { formatMicros } from '../worker/budgets/refusal';
 import { budgetView, ledgerStub, loggedCost } from './support/gates';
 import {
+  addEnterpriseGroup,
   admin,
   eventually,
   RELAY,
@@ -25,8 +26,8 @@ async function ledgerView(enterpriseId: string, budgetId: string): Promise<Ledge
 
 type ErrorBody = { error: { type?: string; status?: string; code?: unknown; message: string } };
 
-async function served(key: string): Promise<number> {
-  const res = await streamMessage(key);
+async function served(key: string, model?: string): Promise<number> {
+  const res = await streamMessage(key, { model });
   await res.text();
   return res.status;
 }
@@ -82,21 +83,8 @@ describe('lowering a wide hard budget', () => {
 describe('allowance idle in one group', () => {
   it('goes where requests need it: a group refused by the ledger gets what another holds unspent', async () => {
     const pool = await seedEnterprise([{}]);
-    // A second group of the enterprise, its member and key: it takes the whole limit as its slice.
-    const other = await admin<{ id: string }>('POST', '/groups', {
-      name: 'second',
-      kind: 'enterprise',
-      enterpriseId: pool.enterpriseId,
-    });
-    const user = await admin<{ id: string }>('POST', '/users', {
-      email: `${crypto.randomUUID().slice(0, 8)}@example.com`,
-      name: 'Two',
-    });
-    await admin('POST', `/groups/${other.json.id}/members`, { userId: user.json.id, role: 'member' });
-    const otherKey = await admin<{ id: string; key: string }>('POST', '/keys', {
-      groupId: other.json.id,
-      userId: user.json.id,
-    });
+    // A second group of the enterprise: it takes the whole limit as its slice.
+    const other = await addEnterpriseGroup(pool.enterpriseId);
     // A slice is a twentieth of the limit but never under $0.001: here, the whole limit.
     const budget = await admin<{ id: string }>('POST', '/budgets', {
       scope: 'enterprise',
@@ -104,13 +92,8 @@ describe('allowance idle in one group', () => {
       period: 'month',
       limitMicros: 1_000,
     });
-    const haiku = async (key: string) => {
-      const res = await streamMessage(key, { model: 'claude-haiku-4-5' });
-      await res.text();
-      return res.status;
-    };
-    expect(await haiku(otherKey.json.key)).toBe(200);
-    const [spentByOther] = await requestLogFor(otherKey.json.id);
+    expect(await served(other.key, 'claude-haiku-4-5')).toBe(200);
+    const [spentByOther] = await requestLogFor(other.keyId);
     await eventually(async () =>
       (await ledgerView(pool.enterpriseId, budget.json.id)).spentMicros === spentByOther!.cost_micros
         ? true
@@ -119,13 +102,13 @@ describe('allowance idle in one group', () => {
     expect((await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros).toBe(1_000);
 
     // The first group finds nothing left to grant: a 429 to retry, and the idle allowance is asked back.
-    expect(await haiku(pool.key)).toBe(429);
+    expect(await served(pool.key, 'claude-haiku-4-5')).toBe(429);
     await eventually(async () =>
       (await ledgerView(pool.enterpriseId, budget.json.id)).grantedMicros === spentByOther!.cost_micros
         ? true
         : undefined,
     );
-    expect(await haiku(pool.key)).toBe(200);
+    expect(await served(pool.key, 'claude-haiku-4-5')).toBe(200);
     // Never more granted than the limit, and what was spent is all accounted.
     const [spentByFirst] = await requestLogFor(pool.keyId);
     const view = await eventually(async () => {

@@ -10,6 +10,7 @@ import { db } from '../worker/db/client';
 import { budgets } from '../worker/db/schema';
 import { budgetView, loggedCost } from './support/gates';
 import {
+  addEnterpriseGroup,
   admin,
   api,
   type Carpool,
@@ -159,21 +160,7 @@ describe('member and group budgets', () => {
 describe('enterprise budgets', () => {
   it('hold across groups through the ledger, and name the enterprise when spent', async () => {
     const pool = await seedEnterprise([{ maxConcurrency: 20 }]);
-    // A second group of the same enterprise, with its own member and key.
-    const group2 = await admin<{ id: string }>('POST', '/groups', {
-      name: 'second',
-      kind: 'enterprise',
-      enterpriseId: pool.enterpriseId,
-    });
-    const user2 = await admin<{ id: string }>('POST', '/users', {
-      email: `${crypto.randomUUID().slice(0, 8)}@example.com`,
-      name: 'Two',
-    });
-    await admin('POST', `/groups/${group2.json.id}/members`, { userId: user2.json.id, role: 'member' });
-    const key2 = await admin<{ id: string; key: string }>('POST', '/keys', {
-      groupId: group2.json.id,
-      userId: user2.json.id,
-    });
+    const second = await addEnterpriseGroup(pool.enterpriseId);
     const one = await admin<{ id: string; key: string }>('POST', '/keys', {
       groupId: pool.groupId,
       userId: pool.userId,
@@ -191,7 +178,7 @@ describe('enterprise budgets', () => {
     });
     expect(budget.status).toBe(201);
 
-    const [a, b] = await Promise.all([send(pool.key, 60, 4), send(key2.json.key, 60, 4)]);
+    const [a, b] = await Promise.all([send(pool.key, 60, 4), send(second.key, 60, 4)]);
     const served = [...a.statuses, ...b.statuses].filter((s) => s === 200).length;
     const refusals = [...a.refusals, ...b.refusals];
     expect(served + refusals.length).toBe(120);
@@ -204,7 +191,7 @@ describe('enterprise budgets', () => {
       const row = await env.DB.prepare(
         'SELECT count(*) AS n, sum(cost_micros) AS cost FROM request_log WHERE group_id IN (?, ?) AND key_id <> ?',
       )
-        .bind(pool.groupId, group2.json.id, one.json.id)
+        .bind(pool.groupId, second.groupId, one.json.id)
         .first<{ n: number; cost: number }>();
       return row && row.n === served ? row.cost : undefined;
     });

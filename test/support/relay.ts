@@ -257,6 +257,27 @@ export async function seedEnterprise(
   };
 }
 
+/** Another group of an enterprise, with a member of its own and the member's key. */
+export async function addEnterpriseGroup(
+  enterpriseId: string,
+): Promise<{ groupId: string; userId: string; keyId: string; key: string }> {
+  const group = await admin<{ id: string }>('POST', '/groups', {
+    name: 'second',
+    kind: 'enterprise',
+    enterpriseId,
+  });
+  const user = await admin<{ id: string }>('POST', '/users', {
+    email: `${crypto.randomUUID().slice(0, 8)}@example.com`,
+    name: 'Two',
+  });
+  await admin('POST', `/groups/${group.json.id}/members`, { userId: user.json.id, role: 'member' });
+  const key = await admin<{ id: string; key: string }>('POST', '/keys', {
+    groupId: group.json.id,
+    userId: user.json.id,
+  });
+  return { groupId: group.json.id, userId: user.json.id, keyId: key.json.id, key: key.json.key };
+}
+
 /** A streaming /v1/messages call as Claude Code makes it, with an optional session id. */
 export function streamMessage(
   key: string,
