@@ -13,6 +13,8 @@
 //
 // A usage event is never dropped: a failed send is retried once, then handed to the group's gate,
 // which keeps it in its storage and sends it again from its alarm (durable-objects/group-gate.ts).
+// Refusals (refusals.ts) ride along as events too, but they are no usage: past REFUSALS_PER_FLUSH
+// in one flush they are counted, not sent.
 
 import type { LeaseRelease } from '../../durable-objects/account-gate';
 import { accountGate, groupGate } from '../../durable-objects/address';
