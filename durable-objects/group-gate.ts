@@ -967,6 +967,8 @@ export class GroupGate extends DurableObject<Env> {
       return {
         ok: false,
         kind: 'rate_limited',
+        // The codes tell a key's own limit from full accounts (plain `rate_limited`) in the log.
+        code: 'key_concurrency_limit',
         message: `This key is at its limit of ${maxConcurrency} concurrent requests.`,
         retryAfterSec: 1,
       };
@@ -977,6 +979,7 @@ export class GroupGate extends DurableObject<Env> {
         return {
           ok: false,
           kind: 'rate_limited',
+          code: 'key_rate_limit',
           message: `This key is at its limit of ${requestsPerWindow} requests per ${windowMinutes ?? 1} minute(s).`,
           retryAfterSec: window.retryAfterSec,
         };
@@ -1179,7 +1182,7 @@ function publicReason(refusal: Refusal): string {
 }
 
 function revokedRefusal(): Admission {
-  return { ok: false, kind: 'permission', message: 'This API key has been revoked.' };
+  return { ok: false, kind: 'permission', code: 'key_revoked', message: 'This API key has been revoked.' };
 }
 
 function withdrawnRefusal(): Admission {

@@ -189,7 +189,7 @@ describe('enterprise budgets', () => {
     }
     const spent = await eventually(async () => {
       const row = await env.DB.prepare(
-        'SELECT count(*) AS n, sum(cost_micros) AS cost FROM request_log WHERE group_id IN (?, ?) AND key_id <> ?',
+        "SELECT count(*) AS n, sum(cost_micros) AS cost FROM request_log WHERE group_id IN (?, ?) AND key_id <> ? AND outcome <> 'refused'",
       )
         .bind(pool.groupId, second.groupId, one.json.id)
         .first<{ n: number; cost: number }>();

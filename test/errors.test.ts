@@ -204,9 +204,18 @@ describe('errors in the Anthropic dialect', () => {
     await hinted.text();
     expect(await fakeLog(carpool.tag)).toHaveLength(1);
     await eventually(async () => ((await leasesInUse(carpool.accountId)) === 0 ? true : undefined));
-    // Like any request refused before an upstream call, the refusals bill nothing and log nothing.
-    const logged = await requestLogFor(carpool.keyId, 1);
-    expect(logged.map((r) => r.status)).toEqual([200]);
+    // Like any request refused before an upstream call, each refusal is a row of its own that
+    // bills nothing and names no account (worker/relay/refusals.ts); the served one is the only usage.
+    const logged = await requestLogFor(carpool.keyId, 5, { refused: true });
+    expect(
+      logged
+        .map((r) => `${r.status} ${r.outcome} ${r.error_type} ${r.cost_micros} ${r.account_id || '-'}`)
+        .sort(),
+    ).toEqual([
+      `200 complete null ${logged.find((r) => r.status === 200)!.cost_micros} ${carpool.accountId}`,
+      ...Array(4).fill('400 refused invalid_request 0 -'),
+    ]);
+    expect(await requestLogFor(carpool.keyId, 1)).toHaveLength(1);
   });
 
   it('an account cooling down after a 5xx, a 529 or a rejected credential is not a rate limit', async () => {

@@ -554,6 +554,24 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await expect(ask('claude-haiku-4-5')).resolves.toMatchObject({ type: 'message' });
   });
 
+  it('the owner sees the refused request in the log, and why: no tokens, no cost', async () => {
+    await owner.goto(`${relay.url}/usage`);
+    // Refusals reach the log through the usage Queue, like every request: a batch later.
+    await untilRefused(1);
+    await owner.getByLabel('Whose usage').selectOption(`group:${state.groupId}`);
+    const log = owner.getByTestId('request-log');
+    await owner.getByText('Filters', { exact: true }).click();
+    await owner.getByLabel('Outcome').selectOption('refused');
+    await owner.getByRole('button', { name: 'Apply filters' }).click();
+    const row = log.getByRole('row', { name: /claude-opus-4-8/ });
+    await until(async () => (await row.count()) === 1, 'the refusal in the log', 15_000);
+    await expect(row.textContent()).resolves.toContain('403 refused: model not allowed for this key');
+    await expect(row.textContent()).resolves.toContain('Mia');
+    await expect(row.textContent()).resolves.toContain('0 / 0');
+    await expect(log.locator('tbody tr').count()).resolves.toBe(1);
+    await checkPage(owner, 'usage-request-log-refused');
+  });
+
   it('profile: sessions, and a personal access token after signing in again', async () => {
     // Olga signed in well over 15 minutes ago (moved back, so that it does not hang on the pace of this run).
     backdateSignIns(relay, 'olga@example.com', 20 * 60_000);
@@ -636,6 +654,22 @@ describe.sequential('a carpool from setup to shared usage', () => {
     ).rejects.toMatchObject({ status: 403 });
   });
 
+  it('the owner reads in Chinese why the member’s requests were refused', async () => {
+    // The owner chose Chinese above: the reasons are in words of that language.
+    await owner.goto(`${relay.url}/usage`);
+    await untilRefused(2);
+    await owner.getByLabel('查看谁的用量').selectOption(`group:${state.groupId}`);
+    const log = owner.getByTestId('request-log');
+    await owner.getByText('筛选', { exact: true }).click();
+    await owner.getByLabel('结果').selectOption('refused');
+    await owner.getByRole('button', { name: '应用筛选' }).click();
+    await until(async () => (await log.locator('tbody tr').count()) === 2, 'both refusals', 15_000);
+    const text = await log.textContent();
+    expect(text).toContain('403 已拒绝：密钥已撤销');
+    expect(text).toContain('403 已拒绝：此密钥不允许该模型');
+    await checkPage(owner, 'usage-request-log-refused-zh');
+  });
+
   it('the owner unbinds the account: the group stays, ready to bind another', async () => {
     // The owner chose Chinese above, and the choice is kept.
     await owner.goto(`${relay.url}/groups/${state.groupId}/account`);
@@ -646,3 +680,13 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await owner.getByRole('link', { name: '绑定账号' }).waitFor();
   });
 });
+
+/** Waits until the group's log holds `n` refusals (the owner's page asks the API, as the log does). */
+async function untilRefused(n: number) {
+  const count = () =>
+    owner.evaluate(async (groupId) => {
+      const res = await fetch(`/api/v1/usage/requests?groupId=${groupId}&outcome=refused`);
+      return ((await res.json()) as { data: unknown[] }).data.length;
+    }, state.groupId);
+  await until(async () => (await count()) === n, `${n} refusals in the log`, 15_000);
+}

@@ -1,6 +1,7 @@
 // The statements page's, request log's and subscription windows' pure logic (src/lib/statements.ts).
 import { describe, expect, it } from 'vitest';
 import type { Schemas } from '../src/api/client';
+import { translate } from '../src/i18n';
 import { formatMicrosAt } from '../src/lib/format';
 import {
   adjustmentInput,
@@ -12,6 +13,8 @@ import {
   parseSignedDollars,
   priceChanges,
   priceFormOf,
+  REFUSAL_REASONS,
+  refusalReasonKey,
   requestLogCsvPath,
   requestLogQuery,
   splitChanges,
@@ -261,6 +264,23 @@ describe('request log filters', () => {
       from: new Date(from).getTime(),
     });
     expect(requestLogQuery({ ...emptyRequestLogForm, status: '42' })).toEqual({});
+    expect(requestLogQuery({ ...emptyRequestLogForm, outcome: 'refused' })).toEqual({ outcome: 'refused' });
+    expect(requestLogQuery({ ...emptyRequestLogForm, outcome: 'nonsense' })).toEqual({});
+  });
+
+  it('names a refusal’s reason in both languages, and leaves an unknown code as it is', () => {
+    expect(refusalReasonKey('key_rate_limit')).toBe('log.reason.key_rate_limit');
+    expect(refusalReasonKey('something_new')).toBeNull();
+    expect(refusalReasonKey(null)).toBeNull();
+    const budget = refusalReasonKey('budget_exhausted')!;
+    expect(translate('en', 'log.refused', { reason: translate('en', budget) })).toBe('refused: budget spent');
+    expect(translate('zh-CN', 'log.refused', { reason: translate('zh-CN', budget) })).toBe(
+      '已拒绝：预算已用完',
+    );
+    for (const reason of REFUSAL_REASONS) {
+      const key = refusalReasonKey(reason)!;
+      expect(translate('zh-CN', key), reason).not.toBe(translate('en', key));
+    }
   });
 
   it('gives the CSV link the same filters', () => {

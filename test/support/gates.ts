@@ -22,10 +22,13 @@ export async function budgetView(groupId: string, budgetId: string): Promise<Bud
   return view;
 }
 
-/** How many request-log rows match, and what they cost. */
+/**
+ * How many request-log rows of requests that reached an upstream match, and what they cost
+ * (refusals are rows too, of no cost: test/refusal-log.test.ts counts them).
+ */
 export async function loggedCost(where: string, ...bind: string[]): Promise<{ n: number; cost: number }> {
   const row = await env.DB.prepare(
-    `SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM request_log WHERE ${where}`,
+    `SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM request_log WHERE (${where}) AND outcome <> 'refused'`,
   )
     .bind(...bind)
     .first<{ n: number; cost: number }>();

@@ -162,9 +162,20 @@ export interface RequestLogRecord {
   account_id: string;
 }
 
-export function requestLogFor(keyId: string, count = 1): Promise<RequestLogRecord[]> {
+/**
+ * A key's request-log rows, once there are `count`: those of requests that reached an upstream,
+ * or with `refused` every row, refusals included (worker/relay/refusals.ts).
+ */
+export function requestLogFor(
+  keyId: string,
+  count = 1,
+  { refused = false } = {},
+): Promise<RequestLogRecord[]> {
+  const which = refused ? '' : " AND outcome <> 'refused'";
   return eventually(async () => {
-    const { results } = await env.DB.prepare('SELECT * FROM request_log WHERE key_id = ? ORDER BY created_at')
+    const { results } = await env.DB.prepare(
+      `SELECT * FROM request_log WHERE key_id = ?${which} ORDER BY created_at`,
+    )
       .bind(keyId)
       .all<RequestLogRecord>();
     return results.length >= count ? results : undefined;

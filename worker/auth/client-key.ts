@@ -52,6 +52,16 @@ export function readClientKey(req: Request): string | null {
 }
 
 export async function authenticate(env: Env, req: Request, now = Date.now()): Promise<KeyRecord> {
+  const record = await identify(env, req, now);
+  checkUsable(record, now);
+  return record;
+}
+
+/**
+ * The record of the key a client sent, whatever its status: a missing or unknown key is a 401.
+ * Past this point the request has a tenant (the key's group), so its refusals can be logged.
+ */
+export async function identify(env: Env, req: Request, now = Date.now()): Promise<KeyRecord> {
   const key = readClientKey(req);
   if (!key)
     throw new RelayError(
@@ -67,10 +77,17 @@ export async function authenticate(env: Env, req: Request, now = Date.now()): Pr
   if (!isWellFormedApiKey(key)) throw invalid();
   const record = await findKey(env, await sha256Hex(key), now);
   if (!record) throw invalid();
-  if (record.status !== 'active')
-    throw new RelayError('permission', 'This API key has been revoked.', { retryable: false });
-  checkExpiry(record, now);
   return record;
+}
+
+/** A known key that may be used now: active and not expired (a 403 otherwise). */
+export function checkUsable(record: KeyRecord, now = Date.now()): void {
+  if (record.status !== 'active')
+    throw new RelayError('permission', 'This API key has been revoked.', {
+      retryable: false,
+      code: 'key_revoked',
+    });
+  checkExpiry(record, now);
 }
 
 /**

@@ -696,12 +696,19 @@ export const requestLog = sqliteTable(
     keyId: text('key_id').notNull(),
     userId: text('user_id').notNull(),
     groupId: text('group_id').notNull(),
+    /** '' (and `provider` '') on a refused request: no account was called. */
     accountId: text('account_id').notNull(),
     provider: text('provider').notNull(),
     surface: text('surface').notNull(),
+    /** The model the client asked for, or the account's name for it when one was called. */
     model: text('model').notNull(),
     stream: integer('stream', { mode: 'boolean' }).notNull(),
+    /** The HTTP status the client got. */
     status: integer('status').notNull(),
+    /**
+     * `complete`, `client_abort`, `upstream_error`, `failed`, or `refused`: answered with an error
+     * before any upstream call; no tokens, no cost, and the aggregate triggers skip the row.
+     */
     outcome: text('outcome').notNull(),
     upstreamRequestId: text('upstream_request_id'),
     inputTokens: integer('input_tokens').notNull(),
@@ -715,6 +722,10 @@ export const requestLog = sqliteTable(
     estimated: integer('estimated', { mode: 'boolean' }).notNull().default(false),
     ttfbMs: integer('ttfb_ms'),
     durationMs: integer('duration_ms').notNull(),
+    /**
+     * What went wrong: the upstream's error type, a relay error kind, or for a refusal the code the
+     * client got (`budget_exhausted`, `key_rate_limit`, `model_not_found`…) or else its kind.
+     */
     errorType: text('error_type'),
     /**
      * This request's share of its subscription's plan window (the longest window the account

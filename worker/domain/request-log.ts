@@ -1,4 +1,5 @@
-// The request log: one row per relayed request, kept REQUEST_LOG_RETENTION_DAYS days (the
+// The request log: one row per relayed request, and per request of a known key refused before any
+// upstream call (outcome `refused`: no account, no tokens, no cost), kept REQUEST_LOG_RETENTION_DAYS days (the
 // aggregates stay). Listed newest first with a cursor, filtered by key, member, group, account,
 // model, status, outcome and time, and scoped like usage (worker/domain/usage.ts): one's own
 // requests, every request of the groups one manages, all of them for a system admin. Also the
@@ -12,7 +13,8 @@ import { type Cell, dollars } from '../usage/csv';
 import type { Caller } from './caller';
 import { AGGREGATES, filtersOn, NAME_ONE, namesScope, type UsageQuery, usageScope } from './usage';
 
-export const OUTCOMES = ['complete', 'client_abort', 'upstream_error', 'failed'] as const;
+/** `refused`: answered with an error before any upstream call (worker/relay/refusals.ts). */
+export const OUTCOMES = ['complete', 'client_abort', 'upstream_error', 'failed', 'refused'] as const;
 
 export interface RequestLogQuery extends UsageQuery {
   status?: number;

@@ -23,7 +23,13 @@ export const usageEventSchema = z.object({
   model: z.string().max(MODEL_NAME_MAX),
   stream: z.boolean(),
   status: z.number().int(),
-  outcome: z.enum(['complete', 'client_abort', 'upstream_error', 'failed']),
+  /**
+   * `refused`: the relay answered the key with an error before any upstream call (a budget, a key
+   * limit or rule, no account for the model…). Such a row has no account (`accountId` and
+   * `provider` are ''), no tokens and no cost, and no aggregate counts it (the triggers skip it:
+   * migrations/0024_refusals_in_the_log.sql).
+   */
+  outcome: z.enum(['complete', 'client_abort', 'upstream_error', 'failed', 'refused']),
   upstreamRequestId: z.string().max(UPSTREAM_TEXT_MAX).nullable(),
   usage: usageSchema,
   /** Output tokens estimated from what streamed: the upstream's own count never came. */

@@ -108,9 +108,15 @@ export class RelayError extends HTTPException {
   }
 }
 
+/** The HTTP status a client of this dialect gets for the error (only Anthropic has 529). */
+export function statusIn(error: RelayError, dialect: Dialect): number {
+  const info = KINDS[error.kind];
+  return info.statusIn?.[dialect] ?? info.status;
+}
+
 export function renderRelayError(error: RelayError, dialect: Dialect, requestId: string): Response {
   const info = KINDS[error.kind];
-  const status = info.statusIn?.[dialect] ?? info.status;
+  const status = statusIn(error, dialect);
   const headers = new Headers({ 'content-type': 'application/json', 'x-carpool-request-id': requestId });
   if (error.options.retryAfterSec !== undefined) {
     headers.set('retry-after', String(Math.max(1, Math.ceil(error.options.retryAfterSec))));

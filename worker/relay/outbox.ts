@@ -13,6 +13,8 @@
 //
 // A usage event is never dropped: a failed send is retried once, then handed to the group's gate,
 // which keeps it in its storage and sends it again from its alarm (durable-objects/group-gate.ts).
+// Refusals (refusals.ts) ride along as events too, but they are no usage: past REFUSALS_PER_FLUSH
+// in one flush they are counted, not sent.
 
 import type { LeaseRelease } from '../../durable-objects/account-gate';
 import { accountGate, groupGate } from '../../durable-objects/address';
@@ -28,6 +30,12 @@ import type { UsageEvent } from '../queue/usage-event';
 const BATCH_DELAY_MS = 25;
 /** A release another request may be waiting for: a late one holds a slot (or refuses a key). */
 const RELEASE_SOON_MS = 5;
+/**
+ * Refusals logged per flush, at most: a client hammering a refusal (a retry loop on a 429) must not
+ * fill the Queue that carries everyone's usage. 20 per 25 ms is 800 a second per isolate; the rest
+ * are counted in one log line per flush, not in the request log.
+ */
+export const REFUSALS_PER_FLUSH = 20;
 /** A Queue sendBatch takes at most 100 messages (and 256 KB: events are bounded well below 2 KB). */
 const SEND_BATCH_LIMIT = 100;
 
@@ -48,13 +56,24 @@ class Outbox {
   /** The next flush: when it is due, and its promise. */
   private pending: { due: number; sent: Promise<void> } | null = null;
   private flushed: Promise<void> = Promise.resolve();
+  /** Refusal events taken for the next flush, and those left out over REFUSALS_PER_FLUSH. */
+  private refusals = 0;
+  private refusalsLeftOut = 0;
 
   /** Queues one request's settlement; resolves once the batch that carries it has been sent. */
   add(env: Env, work: { event?: UsageEvent; release?: Release }): Promise<void> {
     const release = work.release;
-    if (work.event && release?.item.report?.windows?.length)
-      this.sharing.push({ event: work.event, leaseId: release.item.leaseId });
-    else if (work.event) this.events.push(work.event);
+    let event = work.event;
+    if (event?.outcome === 'refused') {
+      if (this.refusals < REFUSALS_PER_FLUSH) this.refusals++;
+      else {
+        this.refusalsLeftOut++;
+        event = undefined;
+      }
+    }
+    if (event && release?.item.report?.windows?.length)
+      this.sharing.push({ event, leaseId: release.item.leaseId });
+    else if (event) this.events.push(event);
     if (release?.via === 'account') push(this.accountReleases, release.accountId, release.item);
     else if (release?.via === 'group') push(this.groupReleases, release.groupId, release.item);
     const due = Date.now() + (release?.soon ? RELEASE_SOON_MS : BATCH_DELAY_MS);
@@ -83,6 +102,10 @@ class Outbox {
     const sharing = this.sharing;
     this.events = [];
     this.sharing = [];
+    if (this.refusalsLeftOut > 0)
+      console.warn('refusals not logged', { count: this.refusalsLeftOut, limit: REFUSALS_PER_FLUSH });
+    this.refusals = 0;
+    this.refusalsLeftOut = 0;
     const accounts = [...this.accountReleases];
     const groups = [...this.groupReleases];
     this.accountReleases.clear();

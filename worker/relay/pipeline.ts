@@ -41,7 +41,7 @@ import type {
 } from '../providers/types';
 import { wireFormat } from '../wires';
 import type { WireFormat } from '../wires/types';
-import { RelayError } from './dialect';
+import { RelayError, statusIn } from './dialect';
 import { acquireDirect, directPlan, rememberPlan } from './direct';
 import { convertJson, stripOpenAIUsageChunk } from './rewrite-stream';
 import { type Serving, Settlement } from './settlement';
@@ -167,12 +167,13 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
       rememberPlan(request.key.id, request.wire, request.model, admission, startedAt);
   }
   if (!admission.ok) {
-    settlement.refused();
-    throw new RelayError(admission.kind, admission.message, {
+    const error = new RelayError(admission.kind, admission.message, {
       retryAfterSec: admission.retryAfterSec,
       code: admission.code,
       retryable: !['permission', 'invalid_request', 'not_found', 'budget'].includes(admission.kind),
     });
+    settlement.refused(error, statusIn(error, c.get('dialect')));
+    throw error;
   }
 
   const tried: string[] = [];
@@ -183,13 +184,7 @@ export async function relay(c: Context<AppEnv>, request: RelayRequest): Promise<
     const outcome = await attemptOnce(env, account, request, startedAt, settlement);
     if (outcome.kind === 'refused') {
       // Nothing reached the upstream: the lease goes back with no word on the account's health.
-      settlement.finish({
-        outcome: 'failed',
-        status: outcome.error.status,
-        reading: null,
-        firstByteMs: null,
-        errorType: outcome.error.kind,
-      });
+      settlement.refused(outcome.error, statusIn(outcome.error, c.get('dialect')));
       throw outcome.error;
     }
     if (outcome.kind === 'served') {

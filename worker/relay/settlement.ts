@@ -21,8 +21,10 @@ import { metrics } from '../metrics';
 import type { UsageWindow } from '../oauth/windows';
 import type { UpstreamAccount, UpstreamFailure } from '../providers/types';
 import { type UsageEvent, usageEvent } from '../queue/usage-event';
+import type { RelayError } from './dialect';
 import { outbox, type Release } from './outbox';
 import type { RelayRequest } from './pipeline';
+import { refusalEvent } from './refusals';
 
 type Granted = Extract<Admission, { ok: true }>;
 
@@ -153,10 +155,35 @@ export class Settlement {
     this.lease = null;
   }
 
-  /** Admission refused: nothing to release or record. */
-  refused(): void {
+  /**
+   * Refused before any upstream call (admission, or a conversion that cannot carry the request): a
+   * lease held goes back with no word on the account, and the refusal becomes a request-log row
+   * (refusals.ts) — unless the client has left, and so was told nothing. After an attempt that did
+   * reach an upstream (a failover's conversion refusal), the request ends as `failed` as before.
+   */
+  refused(error: RelayError, status: number): void {
     this.asking = null;
-    this.end();
+    if (this.ended) return;
+    if (this.attempted) {
+      this.finish({ outcome: 'failed', status, reading: null, firstByteMs: null, errorType: error.kind });
+      return;
+    }
+    if (this.lease) this.release(undefined);
+    const logged = !this.aborted && this.request.metered !== false;
+    this.end(
+      logged
+        ? refusalEvent({
+            requestId: this.requestId,
+            at: this.startedAt,
+            key: this.request.key,
+            wire: this.request.wire,
+            model: this.request.model,
+            stream: this.request.stream,
+            status,
+            error,
+          })
+        : undefined,
+    );
   }
 
   /** A new upstream attempt; its signal aborts when the client leaves or the stream stalls. */
@@ -341,12 +368,12 @@ export class Settlement {
     if (release) outbox.add(this.env, { release });
   }
 
-  private end(): void {
+  private end(event?: UsageEvent): void {
     if (this.ended) return;
     this.ended = true;
     this.stopWatch();
     // Whatever was handed to the outbox is awaited by its own promise; this request waits for it.
-    outbox.add(this.env, {}).then(this.resolveDone, this.resolveDone);
+    outbox.add(this.env, { event }).then(this.resolveDone, this.resolveDone);
   }
 
   /**

@@ -2,13 +2,15 @@
 // rules, and hand the request to the pipeline. A surface only says which wire and operation a
 // route is.
 import type { Context } from 'hono';
-import { authenticate, authorize } from '../auth/client-key';
+import { authenticate, authorize, checkUsable, identify } from '../auth/client-key';
 import { serviceOf } from '../auth/key-rules';
 import type { AppEnv } from '../context';
 import type { Operation, Wire } from '../providers/types';
 import { parseJsonObject, readBody, requireModel } from './body';
+import { RelayError } from './dialect';
 import { filterModelList } from './model-list-filter';
 import { relay } from './pipeline';
+import { logRefusal } from './refusals';
 import { sessionKeyOf } from './session';
 
 export interface JsonRoute {
@@ -24,15 +26,30 @@ export interface JsonRoute {
 
 export async function relayJson(c: Context<AppEnv>, route: JsonRoute): Promise<Response> {
   const req = c.req.raw;
-  const key = await authenticate(c.env, req);
-  const body = await readBody(req, Number(c.env.MAX_BODY_BYTES));
-  const json = parseJsonObject(body);
-  const model = route.model ?? requireModel(json);
-  await authorize(c.env, key, {
-    service: serviceOf(route.wire),
-    model,
-    userAgent: req.headers.get('user-agent'),
-  });
+  const startedAt = Date.now();
+  const key = await identify(c.env, req, startedAt);
+  let model = route.model ?? '';
+  let stream = route.stream ?? false;
+  let body: ArrayBuffer;
+  let json: ReturnType<typeof parseJsonObject>;
+  try {
+    body = await readBody(req, Number(c.env.MAX_BODY_BYTES));
+    json = parseJsonObject(body);
+    model = route.model ?? requireModel(json);
+    stream = route.stream ?? (route.operation === 'generate' && json.stream === true);
+    // After the body, so that the log says which model a revoked or expired key asked for.
+    checkUsable(key, startedAt);
+    await authorize(c.env, key, {
+      service: serviceOf(route.wire),
+      model,
+      userAgent: req.headers.get('user-agent'),
+    });
+  } catch (err) {
+    // The key is known, so its group may see why this request failed (refusals.ts).
+    if (err instanceof RelayError)
+      logRefusal(c, { at: startedAt, key, wire: route.wire, model, stream, error: err });
+    throw err;
+  }
   return relay(c, {
     key,
     wire: route.wire,
@@ -41,7 +58,7 @@ export async function relayJson(c: Context<AppEnv>, route: JsonRoute): Promise<R
     method: 'POST',
     headers: req.headers,
     model,
-    stream: route.stream ?? (route.operation === 'generate' && json.stream === true),
+    stream,
     body,
     json,
     sessionKey: await sessionKeyOf(key.id, req.headers, json),

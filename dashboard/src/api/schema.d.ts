@@ -11983,7 +11983,7 @@ export interface operations {
                 to?: number | null;
                 /** @description HTTP status */
                 status?: number;
-                outcome?: "complete" | "client_abort" | "upstream_error" | "failed";
+                outcome?: "complete" | "client_abort" | "upstream_error" | "failed" | "refused";
                 /** @description `nextCursor` of the previous page */
                 cursor?: string;
                 /** @description default 100 */
@@ -12061,7 +12061,7 @@ export interface operations {
                 to?: number | null;
                 /** @description HTTP status */
                 status?: number;
-                outcome?: "complete" | "client_abort" | "upstream_error" | "failed";
+                outcome?: "complete" | "client_abort" | "upstream_error" | "failed" | "refused";
             };
             header?: never;
             path?: never;

@@ -1,6 +1,7 @@
 // The request log card of the usage page: GET /usage/requests with filters (key, member, model,
-// account, HTTP status, time), newest first, a page at a time ("Load more" follows nextCursor), and
-// the CSV download of the same filters (/usage/requests.csv, every page).
+// account, HTTP status, outcome, time), newest first, a page at a time ("Load more" follows
+// nextCursor), and the CSV download of the same filters (/usage/requests.csv, every page). A request
+// the relay refused shows why, in the reader's language.
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, must, relayOrigin } from '../api/client';
@@ -8,8 +9,10 @@ import { useI18n } from '../i18n';
 import { formatDateTime, formatMicros, formatTokens } from '../lib/format';
 import {
   emptyRequestLogForm,
+  REQUEST_OUTCOMES,
   type RequestLogForm,
   type RequestLogQuery,
+  refusalReasonKey,
   requestLogCsvPath,
   requestLogQuery,
 } from '../lib/statements';
@@ -51,6 +54,11 @@ export function RequestLog({
   const rows = log.data?.pages.flatMap((p) => p.data) ?? [];
   const keyName = new Map(keys.map((k) => [k.value, k.label]));
   const memberName = new Map(members.map((m) => [m.value, m.label]));
+  // A refusal names its reason in the reader's language; a code the catalogs do not know, as it is.
+  const reasonOf = (errorType: string | null) => {
+    const key = refusalReasonKey(errorType);
+    return key ? t(key) : (errorType ?? '');
+  };
   return (
     <Card
       title={t('adm.usage.requestLog')}
@@ -103,6 +111,13 @@ export function RequestLog({
             value={form.status}
             onChange={set('status')}
           />
+          <Select
+            label={t('log.outcome')}
+            name="outcome"
+            value={form.outcome}
+            options={[any, ...REQUEST_OUTCOMES.map((o) => ({ value: o, label: t(`log.outcome.${o}`) }))]}
+            onChange={set('outcome')}
+          />
           <Field
             label={t('log.from')}
             name="from"
@@ -146,7 +161,13 @@ export function RequestLog({
                   <td>{r.model}</td>
                   <td className="num">
                     {r.status}
-                    {r.errorType ? ` ${r.errorType}` : ''}
+                    {r.outcome === 'refused' ? (
+                      <span className="muted"> {t('log.refused', { reason: reasonOf(r.errorType) })}</span>
+                    ) : r.errorType ? (
+                      ` ${r.errorType}`
+                    ) : (
+                      ''
+                    )}
                   </td>
                   <td className="num">
                     {formatTokens(r.inputTokens, language)} / {formatTokens(r.outputTokens, language)}

@@ -179,12 +179,18 @@ export function statementCsvPath(groupId: string, month: string): string {
 
 // The request log (GET /usage/requests and its .csv)
 
+/** How a request ended, as the log's `outcome` filter offers it (the API's values). */
+export const REQUEST_OUTCOMES = ['complete', 'refused', 'upstream_error', 'client_abort', 'failed'] as const;
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
 export interface RequestLogForm {
   keyId: string;
   userId: string;
   model: string;
   accountId: string;
   status: string;
+  /** One of REQUEST_OUTCOMES, or '' for any. */
+  outcome: string;
   /** `datetime-local` values, the viewer's local time; '' for open-ended. */
   from: string;
   to: string;
@@ -196,6 +202,7 @@ export const emptyRequestLogForm: RequestLogForm = {
   model: '',
   accountId: '',
   status: '',
+  outcome: '',
   from: '',
   to: '',
 };
@@ -208,6 +215,7 @@ export type RequestLogQuery = {
   model?: string;
   accountId?: string;
   status?: number;
+  outcome?: RequestOutcome;
   from?: number;
   to?: number;
 };
@@ -222,6 +230,8 @@ export function requestLogQuery(form: RequestLogForm, groupId?: string): Request
   }
   const status = Number.parseInt(form.status, 10);
   if (/^\d{3}$/.test(form.status.trim()) && status >= 100 && status <= 599) query.status = status;
+  const outcome = REQUEST_OUTCOMES.find((o) => o === form.outcome);
+  if (outcome) query.outcome = outcome;
   for (const field of ['from', 'to'] as const) {
     const ms = form[field] ? new Date(form[field]).getTime() : Number.NaN;
     if (Number.isFinite(ms)) query[field] = ms;
@@ -238,6 +248,38 @@ export function requestLogCsvPath(query: RequestLogQuery): string {
   const text = params.toString();
   return `/api/v1/usage/requests.csv${text ? `?${text}` : ''}`;
 }
+
+/**
+ * Why the relay refused a request, as a catalog key: the row's `errorType` is the code the client
+ * got (`budget_exhausted`, `key_rate_limit`…) or the kind of error. Null: not one the dashboard
+ * names (the code is shown as it is).
+ */
+export function refusalReasonKey(errorType: string | null): RefusalReasonKey | null {
+  return REFUSAL_REASONS.find((r) => r === errorType)
+    ? (`log.reason.${errorType}` as RefusalReasonKey)
+    : null;
+}
+
+export const REFUSAL_REASONS = [
+  'budget_exhausted',
+  'budget_committed',
+  'key_rate_limit',
+  'key_concurrency_limit',
+  'rate_limited',
+  'model_not_found',
+  'model_not_allowed',
+  'service_not_allowed',
+  'client_not_allowed',
+  'key_revoked',
+  'key_expired',
+  'unavailable',
+  'overloaded',
+  'invalid_request',
+  'too_large',
+  'permission',
+  'authentication',
+] as const;
+export type RefusalReasonKey = `log.reason.${(typeof REFUSAL_REASONS)[number]}`;
 
 // Subscription usage windows
 
