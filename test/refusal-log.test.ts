@@ -7,7 +7,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { writeUsage } from '../worker/queue/consumer';
 import { RelayError } from '../worker/relay/dialect';
-import { outbox, REFUSALS_PER_FLUSH } from '../worker/relay/outbox';
+import { outbox, REFUSALS_PER_FLUSH, REFUSALS_PER_KEY_MINUTE } from '../worker/relay/outbox';
 import { refusalEvent } from '../worker/relay/refusals';
 import { budgetView } from './support/gates';
 import { memberOf, ownedCarpool } from './support/groups';
@@ -256,25 +256,40 @@ describe('refusals in the request log', () => {
     expect(await aggregatesOf(ids.id)).toEqual([]);
   });
 
+  const flood = (key: { id: string; userId: string; groupId: string }, count: number) => {
+    const error = new RelayError('rate_limited', 'This key is at its limit.', { code: 'key_rate_limit' });
+    return Promise.all(
+      Array.from({ length: count }, () =>
+        outbox.add(env, {
+          event: refusalEvent({
+            requestId: crypto.randomUUID(),
+            at: Date.now(),
+            key,
+            wire: 'anthropic',
+            model: 'claude-sonnet-4-5',
+            stream: false,
+            status: 429,
+            error,
+          }),
+        }),
+      ),
+    );
+  };
+
   it(`a flood is bounded: at most ${REFUSALS_PER_FLUSH} refusals a batch leave an isolate`, async () => {
     const key = { id: `key-flood-${crypto.randomUUID()}`, userId: 'user-f', groupId: 'group-f' };
-    const error = new RelayError('rate_limited', 'This key is at its limit.', { code: 'key_rate_limit' });
-    const sent = Array.from({ length: REFUSALS_PER_FLUSH + 15 }, () =>
-      outbox.add(env, {
-        event: refusalEvent({
-          requestId: crypto.randomUUID(),
-          at: Date.now(),
-          key,
-          wire: 'anthropic',
-          model: 'claude-sonnet-4-5',
-          stream: false,
-          status: 429,
-          error,
-        }),
-      }),
-    );
-    await Promise.all(sent);
+    await flood(key, REFUSALS_PER_FLUSH + 15);
     await refusedRows(key.id, REFUSALS_PER_FLUSH);
+  });
+
+  it(`and so is one key's loop: at most ${REFUSALS_PER_KEY_MINUTE} a minute`, async () => {
+    const key = { id: `key-loop-${crypto.randomUUID()}`, userId: 'user-l', groupId: 'group-l' };
+    // Batch after batch, each under the per-batch bound: the key's own bound stops them.
+    for (let i = 0; i < 4; i++) await flood(key, REFUSALS_PER_FLUSH / 2);
+    const another = { ...key, id: `key-other-${crypto.randomUUID()}` };
+    await flood(another, 1);
+    await refusedRows(another.id, 1);
+    expect(await refusedRows(key.id, REFUSALS_PER_KEY_MINUTE)).toHaveLength(REFUSALS_PER_KEY_MINUTE);
   });
 });
 

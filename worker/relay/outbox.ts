@@ -14,7 +14,7 @@
 // A usage event is never dropped: a failed send is retried once, then handed to the group's gate,
 // which keeps it in its storage and sends it again from its alarm (durable-objects/group-gate.ts).
 // Refusals (refusals.ts) ride along as events too, but they are no usage: past REFUSALS_PER_FLUSH
-// in one flush they are counted, not sent.
+// in one flush, or REFUSALS_PER_KEY_MINUTE for one key, they are counted, not sent.
 
 import type { LeaseRelease } from '../../durable-objects/account-gate';
 import { accountGate, groupGate } from '../../durable-objects/address';
@@ -36,6 +36,11 @@ const RELEASE_SOON_MS = 5;
  * are counted in one log line per flush, not in the request log.
  */
 export const REFUSALS_PER_FLUSH = 20;
+/**
+ * Refusals logged per key and minute, at most (per isolate): a script looping on a revoked key or
+ * a rate limit says what it does in its first rows; the rest would only grow D1 by the loop's pace.
+ */
+export const REFUSALS_PER_KEY_MINUTE = 30;
 /** A Queue sendBatch takes at most 100 messages (and 256 KB: events are bounded well below 2 KB). */
 const SEND_BATCH_LIMIT = 100;
 
@@ -59,13 +64,27 @@ class Outbox {
   /** Refusal events taken for the next flush, and those left out over REFUSALS_PER_FLUSH. */
   private refusals = 0;
   private refusalsLeftOut = 0;
+  /** Per key: the minute its refusals are counted from, and how many were logged in it. */
+  private readonly keyRefusals = new Map<string, { since: number; logged: number }>();
+
+  private keyMayLog(keyId: string, now = Date.now()): boolean {
+    const counted = this.keyRefusals.get(keyId);
+    if (!counted || now - counted.since >= 60_000) {
+      if (this.keyRefusals.size >= 10_000) this.keyRefusals.clear();
+      this.keyRefusals.set(keyId, { since: now, logged: 1 });
+      return true;
+    }
+    if (counted.logged >= REFUSALS_PER_KEY_MINUTE) return false;
+    counted.logged++;
+    return true;
+  }
 
   /** Queues one request's settlement; resolves once the batch that carries it has been sent. */
   add(env: Env, work: { event?: UsageEvent; release?: Release }): Promise<void> {
     const release = work.release;
     let event = work.event;
     if (event?.outcome === 'refused') {
-      if (this.refusals < REFUSALS_PER_FLUSH) this.refusals++;
+      if (this.refusals < REFUSALS_PER_FLUSH && this.keyMayLog(event.keyId)) this.refusals++;
       else {
         this.refusalsLeftOut++;
         event = undefined;
@@ -103,7 +122,11 @@ class Outbox {
     this.events = [];
     this.sharing = [];
     if (this.refusalsLeftOut > 0)
-      console.warn('refusals not logged', { count: this.refusalsLeftOut, limit: REFUSALS_PER_FLUSH });
+      console.warn('refusals not logged', {
+        count: this.refusalsLeftOut,
+        perFlush: REFUSALS_PER_FLUSH,
+        perKeyMinute: REFUSALS_PER_KEY_MINUTE,
+      });
     this.refusals = 0;
     this.refusalsLeftOut = 0;
     const accounts = [...this.accountReleases];
