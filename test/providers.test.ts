@@ -332,6 +332,62 @@ describe('AWS Bedrock', () => {
   });
 });
 
+describe('AWS Bedrock errors', () => {
+  const account = (scenario: string) =>
+    seedCarpoolWith({
+      provider: 'bedrock',
+      credential: JSON.stringify({
+        accessKeyId: `sk-fake.{tag}.${scenario}`,
+        secretAccessKey: 'test-secret-access-key',
+        region: 'us-east-1',
+      }),
+      modelMapping: { 'claude-sonnet-4-5': 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' },
+    });
+  const ask = (key: string, path: string, body: Record<string, unknown>) =>
+    relayFetch(`${RELAY}${path}`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        messages: [{ role: 'user', content: 'hi' }],
+        ...body,
+      }),
+    });
+
+  it("reach an Anthropic client as Anthropic error JSON, streamed or not, and an OpenAI client as OpenAI's", async () => {
+    const carpool = await account('400');
+    for (const stream of [false, true]) {
+      const res = await ask(carpool.key, '/v1/messages', { max_tokens: 10, stream });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message: 'Malformed input request, please reformat your input and try again.',
+        },
+      });
+    }
+    const chat = await ask(carpool.key, '/v1/chat/completions', {});
+    expect(chat.status).toBe(400);
+    expect(await chat.json()).toMatchObject({
+      error: {
+        type: 'invalid_request_error',
+        message: 'Malformed input request, please reformat your input and try again.',
+      },
+    });
+  });
+
+  it('a throttled account with nowhere to fail over passes on an Anthropic rate_limit_error', async () => {
+    const carpool = await account('429');
+    const res = await ask(carpool.key, '/v1/messages', { max_tokens: 10 });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toEqual({
+      type: 'error',
+      error: { type: 'rate_limit_error', message: 'Too many requests, please wait before trying again.' },
+    });
+  });
+});
+
 describe('format conversion', () => {
   it('serves the Anthropic SDK from an OpenAI-compatible account, streaming a tool call', async () => {
     const carpool = await seedCarpoolWith({

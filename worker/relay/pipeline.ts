@@ -310,6 +310,9 @@ async function attemptOnce(
   }
 
   if (!upstream.ok && classified) {
+    // An error in the upstream's own framing (Bedrock's `{"message"}`) becomes its wire's, so the
+    // client (and a conversion) reads the error it knows.
+    if (plan.adapter.decodeBody) upstream = decoded(upstream, plan);
     if (classified.kind === 'client_error' && plan.adapter.refineError) {
       const text = await upstream.text();
       classified = plan.adapter.refineError(classified, text) ?? classified;
@@ -385,6 +388,14 @@ async function attemptOnce(
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer, error: streamError() };
   }
   return answer;
+}
+
+function decoded(upstream: Response, plan: Plan): Response {
+  const body = plan.adapter.decodeBody!(upstream, plan.operation);
+  const headers = new Headers(upstream.headers);
+  // The body's length changes; a stale length would cut it or make the runtime refuse it.
+  headers.delete('content-length');
+  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
 }
 
 /** A key whose own limits the GroupGate counts: never direct, whatever plan this isolate holds. */
