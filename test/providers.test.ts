@@ -283,6 +283,79 @@ describe('Azure OpenAI and compatible vendors', () => {
   });
 });
 
+describe("compatible vendors' own usage fields", () => {
+  interface VendorUsage {
+    prompt_tokens: number;
+    completion_tokens: number;
+    prompt_cache_hit_tokens?: number;
+    cached_tokens?: number;
+  }
+
+  it('DeepSeek: cache hits (prompt_cache_hit_tokens) are metered as cache reads, streamed or not', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'deepseek' });
+    const client = openaiClient(carpool.key);
+    await client.chat.completions.create({
+      model: 'deepseek-chat',
+      messages: [{ role: 'user', content: 'a long cache-friendly prefix' }],
+    });
+    const stream = await client.chat.completions.create({
+      model: 'deepseek-chat',
+      stream: true,
+      messages: [{ role: 'user', content: 'the same cache-friendly prefix, streamed' }],
+    });
+    for await (const _ of stream);
+    const log = await fakeLog(carpool.tag);
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as VendorUsage;
+      expect(usage.prompt_cache_hit_tokens).toBeGreaterThan(0);
+      expect(row).toMatchObject({
+        input_tokens: usage.prompt_tokens - usage.prompt_cache_hit_tokens!,
+        cache_read_tokens: usage.prompt_cache_hit_tokens,
+        output_tokens: usage.completion_tokens,
+      });
+    }
+  });
+
+  it("Kimi: the usage inside a stream's last choice is the bill, and its top-level cached_tokens", async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'kimi' });
+    const stream = await openaiClient(carpool.key).chat.completions.create({
+      model: 'moonshot-v1-8k',
+      stream: true,
+      messages: [{ role: 'user', content: 'a cache-friendly question for kimi' }],
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(text).toBe(upstream!.text);
+    const usage = upstream!.usage as unknown as VendorUsage;
+    expect(usage.cached_tokens).toBeGreaterThan(0);
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row).toMatchObject({
+      input_tokens: usage.prompt_tokens - usage.cached_tokens!,
+      cache_read_tokens: usage.cached_tokens,
+      output_tokens: usage.completion_tokens,
+    });
+  });
+
+  it('Kimi under Claude Code (converted): the message_delta carries the usage of the last choice', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'kimi' });
+    const message = await anthropicClient(carpool.key)
+      .messages.stream({
+        model: 'kimi-k2-0905-preview',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'hello kimi' }],
+      })
+      .finalMessage();
+    const [upstream] = await fakeLog(carpool.tag);
+    const usage = upstream!.usage as unknown as VendorUsage;
+    expect(message.usage).toMatchObject({
+      input_tokens: usage.prompt_tokens,
+      output_tokens: usage.completion_tokens,
+    });
+  });
+});
+
 describe('AWS Bedrock', () => {
   it('serves the Anthropic SDK from Bedrock: signed request, event stream decoded, usage exact', async () => {
     const carpool = await seedCarpoolWith({
