@@ -311,6 +311,26 @@ describe('token refresh in the account gate', () => {
     expect(account.json.enabled).toBe(true);
   });
 
+  it("a token endpoint's edge refusing with a non-OAuth 4xx (a 403 challenge page) is transient: the account stays", async () => {
+    const c = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    await grant(c.tag, { blockRefreshes: 3 });
+    const refused = await streamMessage(c.key);
+    expect(refused.status).toBe(503);
+    await refused.text();
+    const account = await admin<OAuthAccount & { live: { reason: string } }>(
+      'GET',
+      `/accounts/${c.accountId}`,
+    );
+    expect(account.json.enabled).toBe(true);
+    expect(account.json.disabledReason).toBeNull();
+    // The grant was never spent: once the edge lets refreshes through, the account serves again.
+    const res = await streamMessage(c.key);
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(await grant(c.tag)).toMatchObject({ refreshes: 1, revoked: false });
+  });
+
   it('a revoked grant disables the account with the reason, and alerts', async () => {
     const c = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
     const hooks = newTag();
