@@ -645,6 +645,9 @@ const ACCOUNT_IDS: readonly [RegExp, string][] = [
   // OpenAI's organisation and project ("in organization org-…").
   [/\borg-[A-Za-z0-9]{6,}/g, 'org-…'],
   [/\bproj_[A-Za-z0-9]{6,}/g, 'proj_…'],
+  // Google Cloud's project behind a Gemini key ("for consumer 'project_number:…'", `projects/…`).
+  [/\bproject_number:\d+/g, 'project_number:…'],
+  [/\bprojects\/\d+/g, 'projects/…'],
 ];
 
 /** An upstream error body with the account's ids blanked, for the client's eyes. */
