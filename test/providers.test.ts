@@ -192,6 +192,33 @@ describe('Gemini surface with the official @google/genai SDK', () => {
     }
   });
 
+  it('bills what Google Search fed the model (toolUsePromptTokenCount) as input, streamed or not', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'gemini' });
+    const body = JSON.stringify({
+      contents: [{ role: 'user', parts: [{ text: 'who won yesterday?' }] }],
+      tools: [{ googleSearch: {} }],
+    });
+    for (const method of ['generateContent', 'streamGenerateContent?alt=sse']) {
+      const res = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-flash:${method}`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': carpool.key, 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    type GeminiUsage = { promptTokenCount: number; toolUsePromptTokenCount: number };
+    const log = await fakeLog(carpool.tag);
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as GeminiUsage;
+      expect(usage.toolUsePromptTokenCount).toBeGreaterThan(0);
+      expect(row.input_tokens + row.cache_read_tokens).toBe(
+        usage.promptTokenCount + usage.toolUsePromptTokenCount,
+      );
+    }
+  });
+
   it('passes a mid-stream error on and logs it (Gemini CLI itself exits 0 with no output)', async () => {
     const warn = vi.spyOn(console, 'warn');
     try {
