@@ -1,5 +1,6 @@
 // Every client and every provider: the official OpenAI and Google SDKs against the relay, OpenAI,
 // Azure, Gemini and OpenAI-compatible accounts, and format conversion both ways.
+import { env } from 'cloudflare:test';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
@@ -10,6 +11,7 @@ import {
   relayFetch,
   requestLogFor,
   seedCarpoolWith,
+  seedEnterprise,
   withRelayFetch,
 } from './support/relay';
 
@@ -364,6 +366,28 @@ describe("compatible vendors' own usage fields", () => {
       output_tokens: usage.completion_tokens,
     });
   });
+
+  it.each([
+    ['deepseek', 'deepseek-chat', 402],
+    ['qwen', 'qwen-plus', 400],
+  ])(
+    '%s out of balance (%s answered %i) is the account failing: it cools down and the pool fails over',
+    async (preset, model, status) => {
+      const pool = await seedEnterprise([
+        { provider: 'openai-compatible', preset, scenario: '402', priority: 1 },
+        { provider: 'openai-compatible', preset, priority: 2 },
+      ]);
+      const completion = await openaiClient(pool.key).chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'hello' }],
+      });
+      expect(completion.choices[0]!.message.content).toBeTruthy();
+      const [refused] = await fakeLog(pool.accounts[0]!.tag);
+      expect(refused!.status).toBe(status);
+      const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${pool.accounts[0]!.id}`));
+      expect((await gate.state()).cooldownUntil).toBeGreaterThan(Date.now());
+    },
+  );
 
   it('Kimi under Claude Code (converted): the message_delta carries the usage of the last choice', async () => {
     const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'kimi' });

@@ -123,7 +123,7 @@ const quotaFailure: Json = {
 };
 
 function googleError(call: UpstreamCall, { kind, message, retryAfterSeconds }: Failure): GoogleError {
-  const errors: Record<ErrorKind, () => GoogleError> = {
+  const errors: Record<Exclude<ErrorKind, 'billing'>, () => GoogleError> = {
     invalid_request: () => ({
       code: 400,
       status: 'INVALID_ARGUMENT',
@@ -167,7 +167,8 @@ function googleError(call: UpstreamCall, { kind, message, retryAfterSeconds }: F
     }),
     overloaded: () => ({ ...overloadedError.error }),
   };
-  const error = errors[kind]();
+  // Google answers an exhausted prepaid or free quota as any other quota: RESOURCE_EXHAUSTED.
+  const error = errors[kind === 'billing' ? 'rate_limit' : kind]();
   return message === undefined ? error : { ...error, message };
 }
 
