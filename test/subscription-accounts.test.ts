@@ -474,6 +474,22 @@ describe('usage windows', () => {
     expect((await fakeLog(first)).length).toBe(2);
   });
 
+  it("a Codex plan's spent usage cools the account down until the reset its 429 body names", async () => {
+    const c = await subscriptionCarpool('codex-oauth');
+    // No window headers and no retry-after: only the body's resets_at says when (an hour).
+    await grant(c.tag, { scenario: '429.3600' });
+    const res = await relayFetch(`${RELAY}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-5-codex', input: 'hello', instructions: 'Be brief.', stream: true }),
+    });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toMatchObject({ error: { type: 'usage_limit_reached' } });
+    const { cooldownUntil } = await accountStub(c.accountId).state();
+    expect(cooldownUntil).toBeGreaterThan(Date.now() + 3_500_000);
+    expect(cooldownUntil).toBeLessThanOrEqual(Date.now() + 3_601_000);
+  });
+
   it('Codex windows are named by their length, and requests carry the ChatGPT account', async () => {
     const owner = await newUser('Owner');
     const group = await api<{ id: string }>(owner.token, 'POST', '/groups', {
