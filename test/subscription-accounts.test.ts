@@ -299,6 +299,21 @@ describe('token refresh in the account gate', () => {
     expect(await grant(c.tag)).toMatchObject({ refreshes: 2, refreshesRefused: 0, revoked: false });
   });
 
+  it('a slow token endpoint does not hold up requests while the access token is still valid', async () => {
+    // Four-second tokens: refreshed from their second half on, still good for about two seconds.
+    const c = await claudeCarpool({ prepare: { accessTtlSeconds: 4 } });
+    await grant(c.tag, { accessTtlSeconds: 4, refreshDelayMs: 3000 });
+    await new Promise((r) => setTimeout(r, 2200));
+    const started = Date.now();
+    const res = await streamMessage(c.key);
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(Date.now() - started).toBeLessThan(1500);
+    // The refresh still happened, once, behind the request.
+    await eventually(async () => ((await grant(c.tag)).refreshes === 1 ? true : null));
+    await grant(c.tag, { refreshDelayMs: 0 });
+  });
+
   it('transient refresh failures are retried with backoff and the account stays', async () => {
     const c = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
     await new Promise((r) => setTimeout(r, 1100));
