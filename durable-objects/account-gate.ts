@@ -224,6 +224,8 @@ type RefreshOutcome = { ok: true } | { ok: false; message: string };
 
 /** How long before its expiry an access token is refreshed. */
 const REFRESH_SKEW_MS = 5 * 60_000;
+/** How long a token must still be valid to be handed out while its refresh runs in the background. */
+const VALID_MARGIN_MS = 10_000;
 /** Transient refresh failures: tries in all, and the first pause (doubling). */
 const REFRESH_ATTEMPTS = 3;
 const REFRESH_BACKOFF_MS = 250;
@@ -790,8 +792,16 @@ export class AccountGate extends DurableObject<Env> {
     if (this.health.oauth?.expiresAt !== tokens.expiresAt)
       this.health.oauth = { ...this.oauthStatus(), expiresAt: tokens.expiresAt };
     // Short-lived tokens are refreshed at half their life, not five minutes before the end.
-    const skew = Math.min(REFRESH_SKEW_MS, (tokens.expiresAt - tokens.obtainedAt) / 2);
+    const life = tokens.expiresAt - tokens.obtainedAt;
+    const skew = Math.min(REFRESH_SKEW_MS, life / 2);
     if (tokens.expiresAt - now > skew) return null;
+    // Still good for this request: it goes now and the refresh runs behind it (once, for everyone).
+    // Awaiting it would hold every request for as long as a struggling token endpoint takes (up
+    // to three tries of fifteen seconds), though the token in hand works.
+    if (tokens.expiresAt - now > Math.min(VALID_MARGIN_MS, life / 8)) {
+      this.ctx.waitUntil(this.refresh(config.credentialsEnc));
+      return null;
+    }
     const outcome = await this.refresh(config.credentialsEnc);
     if (outcome.ok || tokens.expiresAt > Date.now()) return this.unavailability(this.config!, Date.now());
     // The token is dead and no new one could be had yet: the account is failing, not rate limited.

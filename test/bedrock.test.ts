@@ -371,14 +371,18 @@ function chunkFrame(event: unknown, extraHeaders: Uint8Array[] = []): Uint8Array
   );
 }
 
-function exceptionFrame(exceptionType: string, message: string): Uint8Array {
+function exceptionFrame(
+  exceptionType: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): Uint8Array {
   return frame(
     [
       stringHeader(':exception-type', exceptionType),
       stringHeader(':content-type', 'application/json'),
       stringHeader(':message-type', 'exception'),
     ],
-    enc.encode(JSON.stringify({ message })),
+    enc.encode(JSON.stringify({ message, ...extra })),
   );
 }
 
@@ -474,15 +478,46 @@ describe('Bedrock event stream → Anthropic SSE', () => {
       search: '',
     });
     expect(await new Response(plain).text()).toBe(json);
-    // An error answer to a stream request is JSON, not frames: left for the error path to read.
-    const failed = bedrock.decodeBody!(new Response('{"message":"Too many tokens"}', { status: 429 }), {
-      wire: 'anthropic',
-      kind: 'generate',
-      model: MODEL,
-      stream: true,
-      search: '',
+    // An error answer to a stream request is JSON, not frames: AWS's `{"message"}`, its type in a
+    // header, becomes Anthropic's error JSON.
+    const failed = bedrock.decodeBody!(
+      new Response('{"message":"Too many tokens"}', {
+        status: 429,
+        headers: {
+          'x-amzn-ErrorType': 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/',
+        },
+      }),
+      { wire: 'anthropic', kind: 'generate', model: MODEL, stream: true, search: '' },
+    );
+    expect(await new Response(failed).json()).toEqual({
+      type: 'error',
+      error: { type: 'rate_limit_error', message: 'Too many tokens' },
     });
-    expect(await new Response(failed).text()).toBe('{"message":"Too many tokens"}');
+  });
+
+  it.each([
+    [400, 'ValidationException', 'invalid_request_error'],
+    [403, 'AccessDeniedException', 'permission_error'],
+    [404, 'ResourceNotFoundException', 'not_found_error'],
+    [400, 'ServiceQuotaExceededException', 'rate_limit_error'],
+    [429, 'ModelNotReadyException', 'overloaded_error'],
+    [503, 'ServiceUnavailableException', 'overloaded_error'],
+    [408, 'ModelTimeoutException', 'timeout_error'],
+    [500, 'InternalServerException', 'api_error'],
+    [424, 'ModelErrorException', 'api_error'],
+    [529, null, 'overloaded_error'],
+  ])('an HTTP %i %s becomes an Anthropic %s', async (status, exception, type) => {
+    const body = bedrock.decodeBody!(
+      new Response('{"message":"what AWS said"}', {
+        status,
+        headers: exception ? { 'x-amzn-ErrorType': exception } : {},
+      }),
+      { wire: 'anthropic', kind: 'generate', model: MODEL, stream: false, search: '' },
+    );
+    expect(await new Response(body).json()).toEqual({
+      type: 'error',
+      error: { type, message: 'what AWS said' },
+    });
   });
 
   it('a bad message checksum ends the stream with an error event after the good frames', async () => {
@@ -521,18 +556,21 @@ describe('Bedrock event stream → Anthropic SSE', () => {
   });
 
   it('exception frames become Anthropic error events of the matching type, and end the stream', async () => {
-    const cases: Array<[string, string]> = [
+    const cases: Array<[string, string, Record<string, unknown>?]> = [
       ['throttlingException', 'rate_limit_error'],
       ['serviceUnavailableException', 'overloaded_error'],
       ['modelStreamErrorException', 'api_error'],
+      // Claude's own status inside Bedrock's wrapper: overloaded is what the client can act on.
+      ['modelStreamErrorException', 'overloaded_error', { originalStatusCode: 529 }],
+      ['modelStreamErrorException', 'rate_limit_error', { originalStatusCode: 429 }],
       ['internalServerException', 'api_error'],
-      ['modelTimeoutException', 'api_error'],
+      ['modelTimeoutException', 'timeout_error'],
       ['validationException', 'invalid_request_error'],
     ];
-    for (const [exception, type] of cases) {
+    for (const [exception, type, extra] of cases) {
       const stream = concat([
         FRAMES[0]!,
-        exceptionFrame(exception, 'Too many requests, please wait.'),
+        exceptionFrame(exception, 'Too many requests, please wait.', extra),
         FRAMES[1]!,
       ]);
       for (const chunks of [[stream], inSizes(stream, 1)]) {
@@ -602,11 +640,16 @@ describe('Bedrock JSON answers', () => {
     });
   });
 
-  it('an unrecognised or failed answer passes unchanged', async () => {
+  it('an unrecognised answer passes unchanged; a failed one becomes Anthropic error JSON', async () => {
     const odd = bedrock.decodeBody!(new Response('{"somethingElse":1}'), op('count_tokens'));
     expect(await new Response(odd).text()).toBe('{"somethingElse":1}');
     const denied = bedrock.decodeBody!(new Response('{"message":"denied"}', { status: 403 }), op('models'));
-    expect(await new Response(denied).text()).toBe('{"message":"denied"}');
+    expect(await new Response(denied).json()).toEqual({
+      type: 'error',
+      error: { type: 'permission_error', message: 'denied' },
+    });
+    const html = bedrock.decodeBody!(new Response('<html>bad gateway</html>', { status: 502 }), op('models'));
+    expect(await new Response(html).text()).toBe('<html>bad gateway</html>');
   });
 });
 

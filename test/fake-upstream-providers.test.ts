@@ -141,11 +141,45 @@ describe('OpenAI chat completions', () => {
       });
       const entry = await onlyEntry(tag);
       expect(completion.usage).toEqual(entry.usage);
+      const cached = Math.floor(tokens(body) / 2);
       expect(entry.usage).toMatchObject({
         prompt_tokens: tokens(body),
-        prompt_tokens_details: { cached_tokens: Math.floor(tokens(body) / 2) },
+        // DeepSeek documents its own names for cache hits and misses, not OpenAI's details.
+        ...(vendorUrl.includes('deepseek')
+          ? { prompt_cache_hit_tokens: cached, prompt_cache_miss_tokens: tokens(body) - cached }
+          : { prompt_tokens_details: { cached_tokens: cached } }),
       });
     }
+  });
+
+  it("streams Moonshot's usage inside the last choice, with no usage chunk even when asked", async () => {
+    const tag = newTag();
+    const body = chatBody('hi kimi', {
+      model: 'moonshot-v1-8k',
+      stream: true,
+      stream_options: { include_usage: true },
+      prompt_cache_key: 'session-1',
+    });
+    const response = await postJson(
+      'https://api.moonshot.ai/v1/chat/completions',
+      bearer(`sk-fake.${tag}`),
+      body,
+    );
+    const chunks = dataEvents(await response.text());
+    expect(chunks.at(-1)).toBe('[DONE]');
+    const parsed = chunks.slice(0, -1).map((line) => JSON.parse(line) as Json);
+    expect(parsed.every((chunk) => Array.isArray(chunk.choices) && chunk.choices.length === 1)).toBe(true);
+    expect(parsed.some((chunk) => 'usage' in chunk)).toBe(false);
+    const last = (parsed.at(-1)!.choices as Json[])[0];
+    const entry = await onlyEntry(tag);
+    expect(last).toMatchObject({ finish_reason: 'stop', usage: entry.usage });
+    // moonshot-v1 reports cache hits at the top of usage only.
+    expect(entry.usage).toEqual({
+      prompt_tokens: tokens(body),
+      completion_tokens: expect.any(Number),
+      total_tokens: expect.any(Number),
+      cached_tokens: Math.floor(tokens(body) / 2),
+    });
   });
 
   it('stops at max_completion_tokens with finish_reason length, reasoning first', async () => {

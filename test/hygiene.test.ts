@@ -9,6 +9,7 @@ import { MODEL_NAME_MAX } from '../worker/limits';
 import { allows } from '../worker/providers/headers';
 import { allAdapters } from '../worker/providers/registry';
 import { type UsageEvent, usageEvent, usageEventSchema } from '../worker/queue/usage-event';
+import { PROJECT_NUMBER } from './fake-upstream/gemini';
 import { type Kind, subscriptionCarpool } from './support/oauth';
 import {
   admin,
@@ -326,6 +327,22 @@ describe('headers cross by allow-list, both ways, for every provider', () => {
     expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     for (const name of ACCOUNT_HEADERS) expect(res.headers.has(name)).toBe(false);
+  });
+
+  it('a Gemini quota error names no Google Cloud project, in its message or its details', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'gemini', credential: 'sk-fake.{tag}.429' });
+    const res = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-flash:generateContent`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': carpool.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+    });
+    expect(res.status).toBe(429);
+    const text = await res.text();
+    expect(text).toContain("for consumer 'project_number:…'");
+    expect(text).toContain('"consumer":"projects/…"');
+    expect(text).not.toContain(PROJECT_NUMBER);
+    // The retry delay the client reads is still there.
+    expect(text).toContain('google.rpc.RetryInfo');
   });
 
   it('an Anthropic error names no organisation, and an account out of credit fails over', async () => {

@@ -1,5 +1,6 @@
 // Every client and every provider: the official OpenAI and Google SDKs against the relay, OpenAI,
 // Azure, Gemini and OpenAI-compatible accounts, and format conversion both ways.
+import { env } from 'cloudflare:test';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
@@ -10,6 +11,7 @@ import {
   relayFetch,
   requestLogFor,
   seedCarpoolWith,
+  seedEnterprise,
   withRelayFetch,
 } from './support/relay';
 
@@ -192,6 +194,33 @@ describe('Gemini surface with the official @google/genai SDK', () => {
     }
   });
 
+  it('bills what Google Search fed the model (toolUsePromptTokenCount) as input, streamed or not', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'gemini' });
+    const body = JSON.stringify({
+      contents: [{ role: 'user', parts: [{ text: 'who won yesterday?' }] }],
+      tools: [{ googleSearch: {} }],
+    });
+    for (const method of ['generateContent', 'streamGenerateContent?alt=sse']) {
+      const res = await relayFetch(`${RELAY}/v1beta/models/gemini-2.5-flash:${method}`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': carpool.key, 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    type GeminiUsage = { promptTokenCount: number; toolUsePromptTokenCount: number };
+    const log = await fakeLog(carpool.tag);
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as GeminiUsage;
+      expect(usage.toolUsePromptTokenCount).toBeGreaterThan(0);
+      expect(row.input_tokens + row.cache_read_tokens).toBe(
+        usage.promptTokenCount + usage.toolUsePromptTokenCount,
+      );
+    }
+  });
+
   it('passes a mid-stream error on and logs it (Gemini CLI itself exits 0 with no output)', async () => {
     const warn = vi.spyOn(console, 'warn');
     try {
@@ -283,6 +312,101 @@ describe('Azure OpenAI and compatible vendors', () => {
   });
 });
 
+describe("compatible vendors' own usage fields", () => {
+  interface VendorUsage {
+    prompt_tokens: number;
+    completion_tokens: number;
+    prompt_cache_hit_tokens?: number;
+    cached_tokens?: number;
+  }
+
+  it('DeepSeek: cache hits (prompt_cache_hit_tokens) are metered as cache reads, streamed or not', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'deepseek' });
+    const client = openaiClient(carpool.key);
+    await client.chat.completions.create({
+      model: 'deepseek-chat',
+      messages: [{ role: 'user', content: 'a long cache-friendly prefix' }],
+    });
+    const stream = await client.chat.completions.create({
+      model: 'deepseek-chat',
+      stream: true,
+      messages: [{ role: 'user', content: 'the same cache-friendly prefix, streamed' }],
+    });
+    for await (const _ of stream);
+    const log = await fakeLog(carpool.tag);
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as VendorUsage;
+      expect(usage.prompt_cache_hit_tokens).toBeGreaterThan(0);
+      expect(row).toMatchObject({
+        input_tokens: usage.prompt_tokens - usage.prompt_cache_hit_tokens!,
+        cache_read_tokens: usage.prompt_cache_hit_tokens,
+        output_tokens: usage.completion_tokens,
+      });
+    }
+  });
+
+  it("Kimi: the usage inside a stream's last choice is the bill, and its top-level cached_tokens", async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'kimi' });
+    const stream = await openaiClient(carpool.key).chat.completions.create({
+      model: 'moonshot-v1-8k',
+      stream: true,
+      messages: [{ role: 'user', content: 'a cache-friendly question for kimi' }],
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    const [upstream] = await fakeLog(carpool.tag);
+    expect(text).toBe(upstream!.text);
+    const usage = upstream!.usage as unknown as VendorUsage;
+    expect(usage.cached_tokens).toBeGreaterThan(0);
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row).toMatchObject({
+      input_tokens: usage.prompt_tokens - usage.cached_tokens!,
+      cache_read_tokens: usage.cached_tokens,
+      output_tokens: usage.completion_tokens,
+    });
+  });
+
+  it.each([
+    ['deepseek', 'deepseek-chat', 402],
+    ['qwen', 'qwen-plus', 400],
+  ])(
+    '%s out of balance (%s answered %i) is the account failing: it cools down and the pool fails over',
+    async (preset, model, status) => {
+      const pool = await seedEnterprise([
+        { provider: 'openai-compatible', preset, scenario: '402', priority: 1 },
+        { provider: 'openai-compatible', preset, priority: 2 },
+      ]);
+      const completion = await openaiClient(pool.key).chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'hello' }],
+      });
+      expect(completion.choices[0]!.message.content).toBeTruthy();
+      const [refused] = await fakeLog(pool.accounts[0]!.tag);
+      expect(refused!.status).toBe(status);
+      const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${pool.accounts[0]!.id}`));
+      expect((await gate.state()).cooldownUntil).toBeGreaterThan(Date.now());
+    },
+  );
+
+  it('Kimi under Claude Code (converted): the message_delta carries the usage of the last choice', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'kimi' });
+    const message = await anthropicClient(carpool.key)
+      .messages.stream({
+        model: 'kimi-k2-0905-preview',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'hello kimi' }],
+      })
+      .finalMessage();
+    const [upstream] = await fakeLog(carpool.tag);
+    const usage = upstream!.usage as unknown as VendorUsage;
+    expect(message.usage).toMatchObject({
+      input_tokens: usage.prompt_tokens,
+      output_tokens: usage.completion_tokens,
+    });
+  });
+});
+
 describe('AWS Bedrock', () => {
   it('serves the Anthropic SDK from Bedrock: signed request, event stream decoded, usage exact', async () => {
     const carpool = await seedCarpoolWith({
@@ -329,6 +453,62 @@ describe('AWS Bedrock', () => {
         status: 200,
       });
     }
+  });
+});
+
+describe('AWS Bedrock errors', () => {
+  const account = (scenario: string) =>
+    seedCarpoolWith({
+      provider: 'bedrock',
+      credential: JSON.stringify({
+        accessKeyId: `sk-fake.{tag}.${scenario}`,
+        secretAccessKey: 'test-secret-access-key',
+        region: 'us-east-1',
+      }),
+      modelMapping: { 'claude-sonnet-4-5': 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' },
+    });
+  const ask = (key: string, path: string, body: Record<string, unknown>) =>
+    relayFetch(`${RELAY}${path}`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        messages: [{ role: 'user', content: 'hi' }],
+        ...body,
+      }),
+    });
+
+  it("reach an Anthropic client as Anthropic error JSON, streamed or not, and an OpenAI client as OpenAI's", async () => {
+    const carpool = await account('400');
+    for (const stream of [false, true]) {
+      const res = await ask(carpool.key, '/v1/messages', { max_tokens: 10, stream });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message: 'Malformed input request, please reformat your input and try again.',
+        },
+      });
+    }
+    const chat = await ask(carpool.key, '/v1/chat/completions', {});
+    expect(chat.status).toBe(400);
+    expect(await chat.json()).toMatchObject({
+      error: {
+        type: 'invalid_request_error',
+        message: 'Malformed input request, please reformat your input and try again.',
+      },
+    });
+  });
+
+  it('a throttled account with nowhere to fail over passes on an Anthropic rate_limit_error', async () => {
+    const carpool = await account('429');
+    const res = await ask(carpool.key, '/v1/messages', { max_tokens: 10 });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toEqual({
+      type: 'error',
+      error: { type: 'rate_limit_error', message: 'Too many requests, please wait before trying again.' },
+    });
   });
 });
 

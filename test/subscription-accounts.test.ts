@@ -299,6 +299,21 @@ describe('token refresh in the account gate', () => {
     expect(await grant(c.tag)).toMatchObject({ refreshes: 2, refreshesRefused: 0, revoked: false });
   });
 
+  it('a slow token endpoint does not hold up requests while the access token is still valid', async () => {
+    // Four-second tokens: refreshed from their second half on, still good for about two seconds.
+    const c = await claudeCarpool({ prepare: { accessTtlSeconds: 4 } });
+    await grant(c.tag, { accessTtlSeconds: 4, refreshDelayMs: 3000 });
+    await new Promise((r) => setTimeout(r, 2200));
+    const started = Date.now();
+    const res = await streamMessage(c.key);
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(Date.now() - started).toBeLessThan(1500);
+    // The refresh still happened, once, behind the request.
+    await eventually(async () => ((await grant(c.tag)).refreshes === 1 ? true : null));
+    await grant(c.tag, { refreshDelayMs: 0 });
+  });
+
   it('transient refresh failures are retried with backoff and the account stays', async () => {
     const c = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
     await new Promise((r) => setTimeout(r, 1100));
@@ -309,6 +324,26 @@ describe('token refresh in the account gate', () => {
     expect(await grant(c.tag)).toMatchObject({ refreshes: 1, revoked: false });
     const account = await admin<OAuthAccount>('GET', `/accounts/${c.accountId}`);
     expect(account.json.enabled).toBe(true);
+  });
+
+  it("a token endpoint's edge refusing with a non-OAuth 4xx (a 403 challenge page) is transient: the account stays", async () => {
+    const c = await claudeCarpool({ prepare: { accessTtlSeconds: 1 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    await grant(c.tag, { blockRefreshes: 3 });
+    const refused = await streamMessage(c.key);
+    expect(refused.status).toBe(503);
+    await refused.text();
+    const account = await admin<OAuthAccount & { live: { reason: string } }>(
+      'GET',
+      `/accounts/${c.accountId}`,
+    );
+    expect(account.json.enabled).toBe(true);
+    expect(account.json.disabledReason).toBeNull();
+    // The grant was never spent: once the edge lets refreshes through, the account serves again.
+    const res = await streamMessage(c.key);
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(await grant(c.tag)).toMatchObject({ refreshes: 1, revoked: false });
   });
 
   it('a revoked grant disables the account with the reason, and alerts', async () => {
@@ -452,6 +487,22 @@ describe('usage windows', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, resetAt * 1000 - Date.now() + 200)));
     await ask('s4');
     expect((await fakeLog(first)).length).toBe(2);
+  });
+
+  it("a Codex plan's spent usage cools the account down until the reset its 429 body names", async () => {
+    const c = await subscriptionCarpool('codex-oauth');
+    // No window headers and no retry-after: only the body's resets_at says when (an hour).
+    await grant(c.tag, { scenario: '429.3600' });
+    const res = await relayFetch(`${RELAY}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-5-codex', input: 'hello', instructions: 'Be brief.', stream: true }),
+    });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toMatchObject({ error: { type: 'usage_limit_reached' } });
+    const { cooldownUntil } = await accountStub(c.accountId).state();
+    expect(cooldownUntil).toBeGreaterThan(Date.now() + 3_500_000);
+    expect(cooldownUntil).toBeLessThanOrEqual(Date.now() + 3_601_000);
   });
 
   it('Codex windows are named by their length, and requests carry the ChatGPT account', async () => {

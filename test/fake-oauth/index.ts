@@ -20,7 +20,10 @@
 // expired or unknown one is a 401, and the grant's response headers (usage windows) are added.
 //
 // Test control (not OAuth): GET /test/grants/<tag> reads a grant's counters; POST sets faults
-// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, headers, codeAssist}), also before sign-in.
+// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, blockRefreshes, refreshDelayMs, headers,
+// codeAssist}),
+// also before sign-in. `blockRefreshes` plays the edge in front of a real token endpoint (Cloudflare
+// fronts OpenAI's and Anthropic's): a 403 HTML challenge page, no OAuth answer at all.
 
 export const OAUTH_HOST = 'oauth.test';
 
@@ -70,6 +73,10 @@ interface Grant {
   accessTtlSeconds: number;
   /** Transient failures (503) the next refreshes get before one succeeds. */
   failRefreshes: number;
+  /** Refreshes the edge turns away (403 HTML) before the token endpoint sees one. */
+  blockRefreshes: number;
+  /** How long the token endpoint takes over a refresh (a struggling endpoint). */
+  refreshDelayMs: number;
   refreshes: number;
   refreshesRefused: number;
   exchanges: number;
@@ -100,6 +107,8 @@ function grantOf(tag: string): Grant {
       accessTokens: new Map(),
       accessTtlSeconds: 3600,
       failRefreshes: 0,
+      blockRefreshes: 0,
+      refreshDelayMs: 0,
       refreshes: 0,
       refreshesRefused: 0,
       exchanges: 0,
@@ -220,9 +229,17 @@ async function token(request: Request, kind: Kind): Promise<Response> {
     const tag = byRefresh.get(presented) ?? presented.split('.')[1] ?? '';
     const grant = grants.get(tag);
     if (!grant) return oauthError('invalid_grant', 'unknown refresh token');
+    if (grant.refreshDelayMs > 0) await new Promise((r) => setTimeout(r, grant.refreshDelayMs));
     if (grant.failRefreshes > 0) {
       grant.failRefreshes--;
       return json({ error: 'temporarily_unavailable' }, 503);
+    }
+    if (grant.blockRefreshes > 0) {
+      grant.blockRefreshes--;
+      return new Response(
+        '<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Enable JavaScript and cookies to continue</body></html>',
+        { status: 403, headers: { 'content-type': 'text/html; charset=UTF-8', 'cf-mitigated': 'challenge' } },
+      );
     }
     grant.refreshes++;
     if (grant.revoked) {
@@ -278,6 +295,8 @@ async function testControl(request: Request, tag: string): Promise<Response> {
       expireAccess?: boolean;
       accessTtlSeconds?: number;
       failRefreshes?: number;
+      blockRefreshes?: number;
+      refreshDelayMs?: number;
       headers?: Record<string, string>;
       scenario?: string;
       codeAssist?: CodeAssistStanding;
@@ -286,6 +305,8 @@ async function testControl(request: Request, tag: string): Promise<Response> {
     if (input.expireAccess) for (const t of grant.accessTokens.keys()) grant.accessTokens.set(t, 0);
     if (input.accessTtlSeconds !== undefined) grant.accessTtlSeconds = input.accessTtlSeconds;
     if (input.failRefreshes !== undefined) grant.failRefreshes = input.failRefreshes;
+    if (input.blockRefreshes !== undefined) grant.blockRefreshes = input.blockRefreshes;
+    if (input.refreshDelayMs !== undefined) grant.refreshDelayMs = input.refreshDelayMs;
     if (input.headers) grant.headers = input.headers;
     if (input.scenario) grant.upstreamKey = `sk-fake.${tag}.${input.scenario}`;
     if (input.codeAssist) {

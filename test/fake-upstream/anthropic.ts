@@ -21,13 +21,16 @@ export const models = [
   { id: 'claude-opus-4-1-20250805', display_name: 'Claude Opus 4.1', created_at: '2025-08-05T00:00:00Z' },
 ] as const;
 
+const creditTooLow = {
+  status: 400,
+  type: 'invalid_request_error',
+  message:
+    'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+};
+
 const errors: Record<ErrorKind, { status: number; type: string; message: string }> = {
-  invalid_request: {
-    status: 400,
-    type: 'invalid_request_error',
-    message:
-      'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
-  },
+  invalid_request: creditTooLow,
+  billing: creditTooLow,
   authentication: { status: 401, type: 'authentication_error', message: 'invalid x-api-key' },
   permission: {
     status: 403,

@@ -22,7 +22,7 @@ function accessKeyId(request: Request): string | null {
   return sigV4.exec(authorization)?.[1] ?? null;
 }
 
-const errors: Record<ErrorKind, { status: number; type: string; message: string }> = {
+const errors: Record<Exclude<ErrorKind, 'billing'>, { status: number; type: string; message: string }> = {
   invalid_request: {
     status: 400,
     type: 'ValidationException',
@@ -62,7 +62,8 @@ function headers(call: UpstreamCall, contentType: string): Record<string, string
 
 // AWS names the error in a header; the body holds only the message. Bedrock sends no retry-after.
 function failure(call: UpstreamCall, { kind, message }: Failure): Reply {
-  const error = errors[kind];
+  // AWS bills the account afterwards: there is no prepaid balance to run out of, only quotas.
+  const error = errors[kind === 'billing' ? 'rate_limit' : kind];
   return {
     kind: 'json',
     status: error.status,

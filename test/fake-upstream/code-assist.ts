@@ -54,7 +54,7 @@ const errorInfo = (reason: string): Json => ({
 type GoogleError = { code: number; status: string; message: string; details?: readonly Json[] };
 
 function googleError({ kind, message, retryAfterSeconds }: Failure): GoogleError {
-  const errors: Record<ErrorKind, () => GoogleError> = {
+  const errors: Record<Exclude<ErrorKind, 'billing'>, () => GoogleError> = {
     invalid_request: () => ({
       code: 400,
       status: 'INVALID_ARGUMENT',
@@ -89,7 +89,8 @@ function googleError({ kind, message, retryAfterSeconds }: Failure): GoogleError
     server: () => ({ code: 500, status: 'INTERNAL', message: 'Internal error encountered.' }),
     overloaded: () => ({ ...overloadedError.error }),
   };
-  const error = errors[kind]();
+  // Google answers an exhausted prepaid or free quota as any other quota: RESOURCE_EXHAUSTED.
+  const error = errors[kind === 'billing' ? 'rate_limit' : kind]();
   return message === undefined ? error : { ...error, message };
 }
 

@@ -34,6 +34,26 @@ export interface GeminiPlan {
   readonly finishReason: 'STOP' | 'MAX_TOKENS';
   readonly candidatesTokens: number;
   readonly thoughts: number;
+  /** What Google's own tools (search, code execution, URL context) fed the model: input beside the prompt. */
+  readonly toolUsePrompt: number;
+}
+
+/** The tokens a request's built-in tools add to what the model reads (a search's results, say). */
+const builtInToolTokens = 120;
+const builtInTools = [
+  'googleSearch',
+  'google_search',
+  'codeExecution',
+  'code_execution',
+  'urlContext',
+  'url_context',
+];
+
+function usesBuiltInTools(request: JsonObject): boolean {
+  return (
+    Array.isArray(request.tools) &&
+    request.tools.some((tool) => isObject(tool) && builtInTools.some((name) => name in tool))
+  );
 }
 
 /** The REST API takes proto JSON: camelCase or snake_case field names. */
@@ -90,7 +110,12 @@ export function planGeneration(
   model: string,
   responseId: string,
 ): GeminiPlan {
-  const base = { model, responseId, thoughts: thoughtsTokens };
+  const base = {
+    model,
+    responseId,
+    thoughts: thoughtsTokens,
+    toolUsePrompt: usesBuiltInTools(request) ? builtInToolTokens : 0,
+  };
   if (answer.content === 'tool_call') {
     const declarations = (tool: JsonObject) => pick(tool, 'functionDeclarations', 'function_declarations');
     const name = firstToolName(
@@ -125,7 +150,10 @@ export function planGeneration(
   };
 }
 
-/** Cached tokens are part of promptTokenCount; candidatesTokenCount appears only once the answer is done. */
+/**
+ * Cached tokens are part of promptTokenCount; candidatesTokenCount appears only once the answer is
+ * done; tool-use prompt tokens are counted apart from the prompt, and in the total.
+ */
 export function usageMetadata(call: UpstreamCall, plan: GeminiPlan, done: boolean): JsonRecord {
   const prompt = tokensForBytes(call.bodyBytes);
   const cached = cachedTokens(call.body, prompt);
@@ -133,7 +161,13 @@ export function usageMetadata(call: UpstreamCall, plan: GeminiPlan, done: boolea
   return {
     promptTokenCount: prompt,
     ...(done ? { candidatesTokenCount: candidates } : {}),
-    totalTokenCount: prompt + candidates + plan.thoughts,
+    totalTokenCount: prompt + candidates + plan.thoughts + plan.toolUsePrompt,
+    ...(plan.toolUsePrompt > 0
+      ? {
+          toolUsePromptTokenCount: plan.toolUsePrompt,
+          toolUsePromptTokensDetails: [{ modality: 'TEXT', tokenCount: plan.toolUsePrompt }],
+        }
+      : {}),
     ...(cached > 0 ? { cachedContentTokenCount: cached } : {}),
     promptTokensDetails: [{ modality: 'TEXT', tokenCount: prompt }],
     ...(cached > 0 ? { cacheTokensDetails: [{ modality: 'TEXT', tokenCount: cached }] } : {}),

@@ -109,6 +109,9 @@ function authenticationError(call: UpstreamCall): GoogleError {
   };
 }
 
+/** The Google Cloud project behind every fake key: an account's identity, which members must not see. */
+export const PROJECT_NUMBER = '696498078762';
+
 const quotaFailure: Json = {
   '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
   violations: [
@@ -120,7 +123,7 @@ const quotaFailure: Json = {
 };
 
 function googleError(call: UpstreamCall, { kind, message, retryAfterSeconds }: Failure): GoogleError {
-  const errors: Record<ErrorKind, () => GoogleError> = {
+  const errors: Record<Exclude<ErrorKind, 'billing'>, () => GoogleError> = {
     invalid_request: () => ({
       code: 400,
       status: 'INVALID_ARGUMENT',
@@ -133,14 +136,26 @@ function googleError(call: UpstreamCall, { kind, message, retryAfterSeconds }: F
       message: 'The caller does not have permission',
     }),
     not_found: () => ({ code: 404, status: 'NOT_FOUND', message: 'Requested entity was not found.' }),
-    // Gemini sends no retry-after header: clients read the delay from RetryInfo.
+    // Gemini sends no retry-after header: clients read the delay from RetryInfo. A paid key's
+    // regional quota is refused in Google Cloud's own words, which name the key's project by
+    // number, in the message and in the ErrorInfo (as google/generative-ai-docs#236 shows).
     rate_limit: () => ({
       code: 429,
       status: 'RESOURCE_EXHAUSTED',
-      message:
-        'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.',
+      message: `You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. Quota exceeded for quota metric 'Generate Content API requests per minute' and limit 'GenerateContent request limit per minute for a region' of service '${geminiHost}' for consumer 'project_number:${PROJECT_NUMBER}'.`,
       details: [
         quotaFailure,
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'RATE_LIMIT_EXCEEDED',
+          domain: 'googleapis.com',
+          metadata: {
+            service: geminiHost,
+            quota_metric: `${geminiHost}/generate_content_requests`,
+            quota_limit: 'GenerateContentRequestsPerMinutePerProjectPerRegion',
+            consumer: `projects/${PROJECT_NUMBER}`,
+          },
+        },
         { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryAfterSeconds ?? 1}s` },
       ],
     }),
@@ -152,7 +167,8 @@ function googleError(call: UpstreamCall, { kind, message, retryAfterSeconds }: F
     }),
     overloaded: () => ({ ...overloadedError.error }),
   };
-  const error = errors[kind]();
+  // Google answers an exhausted prepaid or free quota as any other quota: RESOURCE_EXHAUSTED.
+  const error = errors[kind === 'billing' ? 'rate_limit' : kind]();
   return message === undefined ? error : { ...error, message };
 }
 

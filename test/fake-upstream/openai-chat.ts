@@ -36,24 +36,66 @@ interface ChatPlan {
   readonly content: ChatContent;
   readonly finishReason: FinishReason;
   readonly usage: { readonly [key: string]: Json };
+  readonly vendor: Vendor;
+}
+
+/**
+ * Whose Chat Completions these are, by host: the compatible vendors report usage their own way.
+ * DeepSeek documents its cache hits as `prompt_cache_hit_tokens` (and misses beside them), not
+ * OpenAI's `prompt_tokens_details`. Moonshot (Kimi) puts `cached_tokens` at the top of `usage`
+ * (its Kimi models repeat it in `prompt_tokens_details`), and streams its usage inside the last
+ * chunk's choice, whatever `stream_options` says, never in a choices-less chunk of its own.
+ */
+type Vendor = 'openai' | 'deepseek' | 'moonshot';
+
+function vendorOf(call: UpstreamCall): Vendor {
+  const host = call.url.hostname;
+  if (host === 'api.deepseek.com') return 'deepseek';
+  if (host === 'api.moonshot.ai' || host === 'api.moonshot.cn') return 'moonshot';
+  return 'openai';
 }
 
 /** prompt_tokens includes the cached ones and completion_tokens the reasoning ones, as at OpenAI. */
-function usageOf(call: UpstreamCall, visibleTokens: number, reasoning: number) {
+function usageOf(
+  call: UpstreamCall,
+  model: string,
+  visibleTokens: number,
+  reasoning: number,
+): { readonly [key: string]: Json } {
   const promptTokens = tokensForBytes(call.bodyBytes);
   const completionTokens = visibleTokens + reasoning;
-  return {
+  const cached = cachedTokens(call.body, promptTokens);
+  const counts = {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: cachedTokens(call.body, promptTokens), audio_tokens: 0 },
-    completion_tokens_details: {
-      reasoning_tokens: reasoning,
-      audio_tokens: 0,
-      accepted_prediction_tokens: 0,
-      rejected_prediction_tokens: 0,
-    },
   };
+  switch (vendorOf(call)) {
+    case 'deepseek':
+      return {
+        ...counts,
+        prompt_cache_hit_tokens: cached,
+        prompt_cache_miss_tokens: promptTokens - cached,
+        completion_tokens_details: { reasoning_tokens: reasoning },
+      };
+    case 'moonshot':
+      return {
+        ...counts,
+        cached_tokens: cached,
+        ...(model.startsWith('kimi-') ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
+      };
+    case 'openai':
+      return {
+        ...counts,
+        prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
+        completion_tokens_details: {
+          reasoning_tokens: reasoning,
+          audio_tokens: 0,
+          accepted_prediction_tokens: 0,
+          rejected_prediction_tokens: 0,
+        },
+      };
+  }
 }
 
 function plan(call: UpstreamCall, request: JsonObject, answer: Answer, model: string): ChatPlan {
@@ -69,14 +111,15 @@ function plan(call: UpstreamCall, request: JsonObject, answer: Answer, model: st
       name,
       json: toolArgumentsJson,
     };
-    const usage = usageOf(call, tokensForText(toolArgumentsJson), reasoningTokens);
-    return { id, created, model, content, finishReason: 'tool_calls', usage };
+    const usage = usageOf(call, model, tokensForText(toolArgumentsJson), reasoningTokens);
+    return { id, created, model, content, finishReason: 'tool_calls', usage, vendor: vendorOf(call) };
   }
   const prompt = contentText(lastWithRole(request.messages, 'user')?.content, 'text');
   const limit = positiveInteger(request.max_completion_tokens) ?? positiveInteger(request.max_tokens);
   const { text, capped, reasoning } = reasonedEcho(prompt, limit);
-  const usage = usageOf(call, tokensForText(text), reasoning);
+  const usage = usageOf(call, model, tokensForText(text), reasoning);
   return {
+    vendor: vendorOf(call),
     id,
     created,
     model,
@@ -134,6 +177,9 @@ function streamEvents(
   includeUsage: boolean,
   dialect: OpenAiDialect,
 ): StreamEvent[] {
+  // Moonshot sends its usage in the last choice, and never a chunk of usage alone.
+  const inChoice = plan.vendor === 'moonshot';
+  const usageChunk = includeUsage && !inChoice;
   const chunk = (choices: Json[], extra: { usage?: Json } = {}) =>
     dataEvent({
       id: plan.id,
@@ -144,7 +190,7 @@ function streamEvents(
       system_fingerprint: null,
       choices,
       // The `usage` key exists on every chunk only when the client asked for usage.
-      ...(includeUsage ? { usage: null } : {}),
+      ...(usageChunk ? { usage: null } : {}),
       ...extra,
     });
   const choice = (delta: Json, finishReason: FinishReason | null = null) => ({
@@ -195,8 +241,14 @@ function streamEvents(
     ...preamble,
     { chunk: chunk([choice(opening)]), phase: 'start', text: '' },
     ...deltas,
-    { chunk: chunk([choice({}, plan.finishReason)]), phase: 'other' },
-    ...(includeUsage
+    inChoice
+      ? {
+          chunk: chunk([{ ...choice({}, plan.finishReason), usage: plan.usage }]),
+          phase: 'other',
+          usage: plan.usage,
+        }
+      : { chunk: chunk([choice({}, plan.finishReason)]), phase: 'other' },
+    ...(usageChunk
       ? [{ chunk: chunk([], { usage: plan.usage }), phase: 'other', usage: plan.usage } as const]
       : []),
     { chunk: dataEvent('[DONE]'), phase: 'other' },

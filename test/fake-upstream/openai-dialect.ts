@@ -136,9 +136,45 @@ export function openAiError(call: UpstreamCall, { kind, message, retryAfterSecon
       code: null,
     },
     overloaded,
+    billing: billingError(call),
   };
   const error = errors[kind];
   return message === undefined ? error : { ...error, message };
+}
+
+/**
+ * An account out of credit, as each vendor words it: OpenAI with a 429 `insufficient_quota`,
+ * DeepSeek with a 402 "Insufficient Balance", DashScope (Qwen) with a 400 `Arrearage`.
+ */
+function billingError(call: UpstreamCall): OpenAiError {
+  switch (call.url.hostname) {
+    case 'api.deepseek.com':
+      return {
+        status: 402,
+        type: 'unknown_error',
+        message: 'Insufficient Balance',
+        param: null,
+        code: 'invalid_request_error',
+      };
+    case 'dashscope.aliyuncs.com':
+      return {
+        status: 400,
+        type: 'Arrearage',
+        message:
+          'Access denied, please make sure your account is in good standing. For details, see: https://help.aliyun.com/zh/model-studio/error-code#overdue-payment',
+        param: null,
+        code: 'Arrearage',
+      };
+    default:
+      return {
+        status: 429,
+        type: 'insufficient_quota',
+        message:
+          'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+        param: null,
+        code: 'insufficient_quota',
+      };
+  }
 }
 
 function authenticationError(call: UpstreamCall): OpenAiError {

@@ -75,10 +75,36 @@ function answer(call: UpstreamCall, answer: Answer): Reply {
     : chatCompletions(call, request, answer, openAiDialect, model);
 }
 
+/**
+ * The ChatGPT backend refuses a plan's spent usage in its own body, which the Codex CLI reads for
+ * when to come back (`resets_at`, epoch seconds; `resets_in_seconds`), with no `retry-after`.
+ */
+function failure(call: UpstreamCall, failed: Failure): Reply {
+  if (failed.kind !== 'rate_limit' || !call.url.pathname.endsWith(CODEX_BACKEND))
+    return openAiDialect.failure(call, failed);
+  const seconds = failed.retryAfterSeconds ?? 1;
+  return {
+    kind: 'json',
+    status: 429,
+    headers: { 'content-type': 'application/json', 'x-request-id': call.requestId },
+    body: {
+      error: {
+        type: 'usage_limit_reached',
+        message: 'The usage limit has been reached',
+        plan_type: 'plus',
+        resets_at: Math.floor(Date.now() / 1000) + seconds,
+        resets_in_seconds: seconds,
+      },
+    },
+    usage: null,
+    text: null,
+  };
+}
+
 export const openai: Provider = {
   claims: (_request, url) => endpoint.test(url.pathname),
   newRequestId: newOpenAiRequestId,
   credential: (request) => request.headers.get('authorization')?.replace(/^Bearer\s+/i, '') ?? null,
-  failure: openAiDialect.failure,
+  failure,
   answer,
 };

@@ -11,6 +11,7 @@ export const scenarioNames = [
   'midstream_error',
   'drop',
   '400',
+  '402',
   '401',
   '403',
   '429',
@@ -37,7 +38,9 @@ export type ErrorKind =
   | 'not_found'
   | 'rate_limit'
   | 'server'
-  | 'overloaded';
+  | 'overloaded'
+  /** The account is out of prepaid credit: each provider says so its own way (DeepSeek with a 402). */
+  | 'billing';
 
 export interface Failure {
   readonly kind: ErrorKind;
@@ -77,6 +80,7 @@ const defaultHangMs = 600_000;
 
 const failures: Partial<Record<ScenarioName, ErrorKind>> = {
   '400': 'invalid_request',
+  '402': 'billing',
   '401': 'authentication',
   '403': 'permission',
   '429': 'rate_limit',

@@ -36,6 +36,7 @@
 //   choices other than the first, and `system_fingerprint`.
 
 import { isObject, listOf, numberOr, objectOr, parseJson, stringOr } from '../json';
+import { chunkUsage } from '../wires/openai-chat';
 import {
   anthropicErrorBody,
   anthropicErrorTypeForHint,
@@ -417,7 +418,8 @@ class AnthropicEventsFromChat implements SseTranslator {
     if (chunk.error !== undefined) return this.fail(chunk);
 
     let out = this.started ? '' : this.start(stringOr(chunk.id));
-    if (isObject(chunk.usage)) this.usage = anthropicUsageFromOpenAI(chunk.usage);
+    const usage = chunkUsage(chunk);
+    if (isObject(usage)) this.usage = anthropicUsageFromOpenAI(usage);
     const choice = objectOr(listOf(chunk.choices).find((c) => isObject(c) && (c.index ?? 0) === 0));
     if (!choice) return out;
     const delta = objectOr(choice.delta);

@@ -1,6 +1,7 @@
 // Token counts across wires. OpenAI's `prompt_tokens` includes cached tokens; Anthropic's
 // `input_tokens` excludes cache reads and cache writes, which it reports beside it.
-import { isObject, numberOr, objectOr } from '../json';
+import { isObject, numberOr } from '../json';
+import { cachedPromptTokens } from '../wires/openai-chat';
 
 export interface AnthropicUsage {
   input_tokens: number;
@@ -26,14 +27,8 @@ export interface AnthropicCounts {
 export function anthropicUsageFromOpenAI(usage: unknown): AnthropicUsage {
   if (!isObject(usage)) return { input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 };
   const prompt = numberOr(usage.prompt_tokens) ?? 0;
-  // DeepSeek reports cache hits as `prompt_cache_hit_tokens`, Kimi as a top-level `cached_tokens`.
-  const cached = Math.min(
-    prompt,
-    numberOr(objectOr(usage.prompt_tokens_details)?.cached_tokens) ??
-      numberOr(usage.prompt_cache_hit_tokens) ??
-      numberOr(usage.cached_tokens) ??
-      0,
-  );
+  // The same reading as the bill's (DeepSeek's and Kimi's names for cache hits included).
+  const cached = cachedPromptTokens(usage);
   return {
     input_tokens: prompt - cached,
     cache_read_input_tokens: cached,

@@ -1,7 +1,11 @@
 // The provider's token endpoint (RFC 6749 §4.1.3 code exchange, §6 refresh) and how its failures
-// are classified: a grant the provider no longer honours (invalid_grant, revoked, any other 4xx)
-// is permanent, and the account must be signed in again; 5xx, 429 and network failures are
-// transient, and the same refresh token may be tried again (it was not consumed).
+// are classified: a grant the provider no longer honours (invalid_grant, revoked, any other OAuth
+// error answered with a 4xx) is permanent, and the account must be signed in again; 5xx, 429 and
+// network failures are transient, and the same refresh token may be tried again (it was not
+// consumed). So is a 4xx that is no OAuth error answer (§5.2: JSON with an `error`): the edge in
+// front of the endpoint spoke (a Cloudflare challenge page is a 403 in HTML), not the
+// authorization server, and disabling every account that happened to refresh then would make
+// someone sign each in again for nothing.
 
 import type { OAuthKind, OAuthProviderConfig } from './config';
 import { type OAuthCredential, OAuthCredentialSchema } from './credential';
@@ -56,9 +60,15 @@ async function read(kind: OAuthKind, res: Response, previous: OAuthCredential | 
     // Not JSON: the status decides.
   }
   if (!res.ok) {
-    const code = typeof json.error === 'string' ? json.error : `HTTP ${res.status}`;
-    const description = typeof json.error_description === 'string' ? `: ${json.error_description}` : '';
-    const permanent = res.status < 500 && res.status !== 429 && res.status !== 408;
+    // The server's own error answer: RFC 6749's `error` code, or an API-style `error` object.
+    const nested =
+      typeof json.error === 'object' && json.error !== null ? (json.error as Record<string, unknown>) : null;
+    const oauthError = typeof json.error === 'string' || nested !== null;
+    const named = typeof json.error === 'string' ? json.error : (nested?.type ?? nested?.code);
+    const code = typeof named === 'string' ? named : `HTTP ${res.status}`;
+    const detail = typeof json.error_description === 'string' ? json.error_description : nested?.message;
+    const description = typeof detail === 'string' ? `: ${detail}` : '';
+    const permanent = oauthError && res.status < 500 && res.status !== 429 && res.status !== 408;
     // Only the error code and description: a token endpoint's body never holds a secret on failure.
     return { ok: false, permanent, message: `${code}${description}`.slice(0, 300) };
   }

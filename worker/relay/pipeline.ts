@@ -307,6 +307,9 @@ async function attemptOnce(
   }
 
   if (!upstream.ok && classified) {
+    // An error in the upstream's own framing (Bedrock's `{"message"}`) becomes its wire's, so the
+    // client (and a conversion) reads the error it knows.
+    if (plan.adapter.decodeBody) upstream = decoded(upstream, plan);
     if (classified.kind === 'client_error' && plan.adapter.refineError) {
       const text = await upstream.text();
       classified = plan.adapter.refineError(classified, text) ?? classified;
@@ -384,6 +387,14 @@ async function attemptOnce(
     return { kind: 'failed', failure: { kind: 'server_error', status: 502 }, answer, error: streamError() };
   }
   return answer;
+}
+
+function decoded(upstream: Response, plan: Plan): Response {
+  const body = plan.adapter.decodeBody!(upstream, plan.operation);
+  const headers = new Headers(upstream.headers);
+  // The body's length changes; a stale length would cut it or make the runtime refuse it.
+  headers.delete('content-length');
+  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
 }
 
 /** A key whose own limits the GroupGate counts: never direct, whatever plan this isolate holds. */
@@ -640,6 +651,9 @@ const ACCOUNT_IDS: readonly [RegExp, string][] = [
   // OpenAI's organisation and project ("in organization org-…").
   [/\borg-[A-Za-z0-9]{6,}/g, 'org-…'],
   [/\bproj_[A-Za-z0-9]{6,}/g, 'proj_…'],
+  // Google Cloud's project behind a Gemini key ("for consumer 'project_number:…'", `projects/…`).
+  [/\bproject_number:\d+/g, 'project_number:…'],
+  [/\bprojects\/\d+/g, 'projects/…'],
 ];
 
 /** An upstream error body with the account's ids blanked, for the client's eyes. */

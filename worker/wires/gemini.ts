@@ -1,5 +1,7 @@
 // The Gemini generateContent wire. Every stream chunk is a whole response; the last
-// `usageMetadata` is the bill. `promptTokenCount` includes cached tokens; thoughts are billed as output.
+// `usageMetadata` is the bill. `promptTokenCount` includes cached tokens; thoughts are billed as
+// output; what Google's own tools fed the model (a search's results: `toolUsePromptTokenCount`,
+// counted apart from the prompt and in the total) is billed as input.
 
 import { count, isObject, parseJson } from '../json';
 import { jsonUsageMeter, StreamUsage, sseMeter } from '../metering/meter';
@@ -13,7 +15,7 @@ export function geminiUsage(raw: unknown): Usage | null {
   const cached = count(raw.cachedContentTokenCount);
   return {
     ...emptyUsage(),
-    inputTokens: Math.max(0, count(raw.promptTokenCount) - cached),
+    inputTokens: Math.max(0, count(raw.promptTokenCount) - cached) + count(raw.toolUsePromptTokenCount),
     outputTokens: count(raw.candidatesTokenCount) + count(raw.thoughtsTokenCount),
     cacheReadTokens: cached,
   };

@@ -1,17 +1,37 @@
 // The OpenAI Chat Completions wire. `prompt_tokens` includes `cached_tokens`, so the uncached
 // input is the difference; `completion_tokens` includes reasoning tokens, all billed as output.
 // Streams are `data:`-only; usage arrives in a last chunk with no choices (stream_options.include_usage).
+// Compatible vendors differ: DeepSeek names cache hits `prompt_cache_hit_tokens`, Moonshot (Kimi)
+// puts `cached_tokens` at the top of `usage` and streams its usage inside the last chunk's choice.
 
-import { count, isObject, parseJson } from '../json';
+import { count, isObject, listOf, numberOr, objectOr, parseJson } from '../json';
 import { jsonUsageMeter, StreamUsage, sseMeter } from '../metering/meter';
 import { sseBytes } from '../metering/sse';
 import { emptyUsage, type Usage } from '../metering/usage';
 import type { UpstreamFailure } from '../providers/types';
 import type { WireFormat } from './types';
 
+/** The prompt tokens read from a cache, under whichever name the vendor gives them (never more than the prompt). */
+export function cachedPromptTokens(usage: Record<string, unknown>): number {
+  const cached =
+    numberOr(objectOr(usage.prompt_tokens_details)?.cached_tokens) ??
+    numberOr(usage.prompt_cache_hit_tokens) ??
+    numberOr(usage.cached_tokens) ??
+    0;
+  return Math.max(0, Math.min(cached, count(usage.prompt_tokens)));
+}
+
+/** A chunk's usage: at its top (OpenAI and most vendors), or inside its choice (Moonshot's streams). */
+export function chunkUsage(chunk: Record<string, unknown>): unknown {
+  if (isObject(chunk.usage)) return chunk.usage;
+  for (const choice of listOf(chunk.choices))
+    if (isObject(choice) && isObject(choice.usage)) return choice.usage;
+  return undefined;
+}
+
 export function openAIChatUsage(raw: unknown): Usage | null {
   if (!isObject(raw)) return null;
-  const cached = isObject(raw.prompt_tokens_details) ? count(raw.prompt_tokens_details.cached_tokens) : 0;
+  const cached = cachedPromptTokens(raw);
   return {
     ...emptyUsage(),
     inputTokens: Math.max(0, count(raw.prompt_tokens) - cached),
@@ -35,7 +55,7 @@ class OpenAIChatStreamUsage extends StreamUsage {
       this.errorType = typeof e.type === 'string' ? e.type : typeof e.code === 'string' ? e.code : 'error';
       return;
     }
-    const usage = openAIChatUsage(parsed.usage);
+    const usage = openAIChatUsage(chunkUsage(parsed));
     if (usage) {
       this.usage = usage;
       this.final = true;

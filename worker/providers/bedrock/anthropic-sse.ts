@@ -1,14 +1,8 @@
 // Bedrock's streamed Claude answer (binary event-stream frames, each wrapping one base64 Anthropic
 // event) → the Anthropic SSE a direct stream would have carried, so the Anthropic wire meters it.
 import { sseBytes } from '../../metering/sse';
+import { anthropicErrorType } from './anthropic-error';
 import { EventStreamDecoder, type EventStreamMessage } from './event-stream';
-
-/** Bedrock stream exceptions in Anthropic's vocabulary; anything else is a plain `api_error`. */
-const ANTHROPIC_ERROR_TYPES: Readonly<Record<string, string>> = {
-  throttlingexception: 'rate_limit_error',
-  serviceunavailableexception: 'overloaded_error',
-  validationexception: 'invalid_request_error',
-};
 
 interface StreamFailure {
   type: string;
@@ -77,8 +71,10 @@ function failureOf(message: EventStreamMessage): StreamFailure | null {
       const exception = headers[':exception-type'] ?? 'exception';
       const body = parseJson(utf8.decode(message.payload));
       const detail = isObject(body) && typeof body.message === 'string' ? body.message : 'no details given';
+      const original =
+        isObject(body) && typeof body.originalStatusCode === 'number' ? body.originalStatusCode : null;
       return {
-        type: ANTHROPIC_ERROR_TYPES[exception.toLowerCase()] ?? 'api_error',
+        type: anthropicErrorType(exception, original),
         message: `Bedrock ${exception}: ${detail}`,
       };
     }

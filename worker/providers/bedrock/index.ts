@@ -5,6 +5,7 @@ import { type HeaderPolicy, upstreamHeaders } from '../headers';
 import { rewriteJson } from '../rewrite-json';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 import { joinUrl } from '../url';
+import { anthropicErrorBodyOf } from './anthropic-error';
 import { anthropicModelList, anthropicTokenCount } from './anthropic-json';
 import { anthropicSseFromEventStream } from './anthropic-sse';
 import { classifyBedrockError } from './classify-error';
@@ -62,8 +63,13 @@ export function createBedrockAdapter({
     decodeBody(response, operation) {
       const body: ReadableStream<Uint8Array> =
         response.body ?? new ReadableStream({ start: (controller) => controller.close() });
-      // Error bodies are Bedrock's own `{"message"}` JSON, left as they are for the error path.
-      if (!response.ok) return body;
+      // Bedrock's own `{"message"}` JSON, its type in a header: Anthropic clients read neither.
+      if (!response.ok) {
+        const exception = response.headers.get('x-amzn-errortype');
+        return body.pipeThrough(
+          rewriteJson((json) => anthropicErrorBodyOf(json, response.status, exception)),
+        );
+      }
       switch (operation.kind) {
         case 'generate':
           return operation.stream ? body.pipeThrough(anthropicSseFromEventStream()) : body;

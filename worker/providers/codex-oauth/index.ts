@@ -119,6 +119,14 @@ export const codexOAuth: ProviderAdapter = {
     if (status >= 500) return { kind: 'server_error', status };
     return { kind: 'client_error', status };
   },
+  // The plan's spent usage says when it comes back in the 429's body (as the Codex CLI reads it),
+  // which matters when no window header or retry-after does: otherwise the account would be asked
+  // again after the default cooldown, and refused, until the plan resets hours later.
+  refineError(classified, body) {
+    if (classified.kind !== 'rate_limited' || classified.retryAfterMs !== null) return null;
+    const retryAfterMs = usageLimitResetMs(body);
+    return retryAfterMs === null ? null : { ...classified, retryAfterMs };
+  },
   usageWindows: (headers) => codexWindows(headers),
   probeRequest(account, credential) {
     return codexOAuth.buildRequest({
@@ -131,3 +139,18 @@ export const codexOAuth: ProviderAdapter = {
     });
   },
 };
+
+/** `{"error":{"type":"usage_limit_reached","resets_at":<epoch s>,"resets_in_seconds":<s>}}` → ms from now. */
+export function usageLimitResetMs(body: string, now = Date.now()): number | null {
+  let error: unknown;
+  try {
+    error = (JSON.parse(body) as { error?: unknown }).error;
+  } catch {
+    return null;
+  }
+  if (typeof error !== 'object' || error === null) return null;
+  const { resets_at: at, resets_in_seconds: inSeconds } = error as Record<string, unknown>;
+  if (typeof at === 'number' && Number.isFinite(at)) return Math.max(0, at * 1000 - now);
+  if (typeof inSeconds === 'number' && Number.isFinite(inSeconds)) return Math.max(0, inSeconds * 1000);
+  return null;
+}

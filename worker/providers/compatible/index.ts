@@ -3,7 +3,7 @@
 // vendor's model family (so the scheduler knows what an account there serves).
 import { ANTHROPIC_HEADERS, anthropicRequest, classifyAnthropicError } from '../anthropic';
 import { classifyOpenAIError, OPENAI_HEADERS, openAIRequest } from '../openai';
-import type { ProviderAdapter, ProviderKind } from '../types';
+import type { ErrorClass, ProviderAdapter, ProviderKind } from '../types';
 
 /** Vendor endpoints and model families (patterns, `worker/scheduling/models.ts`), by preset name. */
 export const PRESETS = {
@@ -53,6 +53,16 @@ export function presetOf(kind: ProviderKind, baseUrl: string | null): Preset | n
   return null;
 }
 
+/**
+ * Vendors that answer an account in arrears with a 400: DashScope (Qwen) says `Arrearage`. The
+ * account's failure, not the member's request: it cools down and fails over like a 5xx.
+ */
+export function refineCompatibleError(classified: ErrorClass, body: string): ErrorClass | null {
+  if (classified.kind === 'client_error' && classified.status === 400 && /"Arrearage"/.test(body))
+    return { kind: 'server_error', status: classified.status };
+  return null;
+}
+
 export const openAICompatible: ProviderAdapter = {
   kind: 'openai-compatible',
   // A compatible account always names its endpoint (a base URL or a preset).
@@ -62,6 +72,7 @@ export const openAICompatible: ProviderAdapter = {
   headers: OPENAI_HEADERS,
   buildRequest: (call) => openAIRequest(call, 'https://api.openai.com/v1'),
   classifyError: classifyOpenAIError,
+  refineError: refineCompatibleError,
 };
 
 export const anthropicCompatible: ProviderAdapter = {

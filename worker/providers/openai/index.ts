@@ -57,6 +57,9 @@ export function classifyOpenAIError(status: number, headers: Headers): ErrorClas
     };
   }
   if (status === 401 || status === 403) return { kind: 'auth_failed', status };
+  // Payment Required is about the account's balance (DeepSeek's "Insufficient Balance"), never the
+  // member's request: it fails over like a 5xx, and the account cools down.
+  if (status === 402) return { kind: 'server_error', status };
   if (status === 503 || status === 529) return { kind: 'overloaded', status };
   if (status >= 500) return { kind: 'server_error', status };
   return { kind: 'client_error', status };
