@@ -193,6 +193,29 @@ describe('strict account bodies', () => {
     expect(await status(acme.owner.token, 'PATCH', path, { baseUrl: null })).toBe(400);
   });
 
+  it('refuse an Azure api-version that cannot stream with usage, made or changed', async () => {
+    const acme = await enterprise();
+    const azure = (apiVersion: string) => ({
+      name: 'azure',
+      provider: 'azure-openai',
+      credential: 'azure-key',
+      baseUrl: `https://res.openai.azure.com?api-version=${apiVersion}`,
+      enterpriseId: acme.id,
+    });
+    const old = await api<ApiErrorBody>(acme.owner.token, 'POST', '/accounts', azure('2024-06-01'));
+    expect(old.status).toBe(400);
+    expect(old.json.error.message).toMatch(/baseUrl: api-version 2024-06-01 predates stream_options/);
+    for (const fine of ['2024-09-01-preview', '2024-10-21', '2025-04-01-preview', 'preview'])
+      expect((await api(acme.owner.token, 'POST', '/accounts', azure(fine))).status, fine).toBe(201);
+    const made = await api<AccountBody>(acme.owner.token, 'POST', '/accounts', azure('2024-10-21'));
+    expect(made.status).toBe(201);
+    const changed = await api<ApiErrorBody>(acme.owner.token, 'PATCH', `/accounts/${made.json.id}`, {
+      baseUrl: 'https://res.openai.azure.com?api-version=2024-02-01',
+    });
+    expect(changed.status).toBe(400);
+    expect(changed.json.error.message).toMatch(/predates stream_options/);
+  });
+
   it('refuse unknown and immutable fields, naming them', async () => {
     const acme = await enterprise();
     const { json } = await api<AccountBody>(acme.owner.token, 'POST', '/accounts', poolAccount(acme.id));

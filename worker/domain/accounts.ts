@@ -80,8 +80,25 @@ function resolveEndpoint<T extends Endpoint>(
   }
   if (NEEDS_BASE_URL.has(rest.provider) && !baseUrl)
     invalid('baseUrl', 'this provider needs a baseUrl (or, for the compatible kinds, a preset)');
+  checkApiVersion(rest.provider, baseUrl);
   checkCredential(rest.provider, rest.credential, viaOAuth);
   return { ...rest, baseUrl };
+}
+
+/**
+ * Azure's `api-version` (in the base URL's query) must know `stream_options`, which the relay sends
+ * on every streamed chat to be told the usage: versions dated before 2024-09-01 refuse the whole
+ * request, so an account set to one would fail every stream it is given.
+ */
+function checkApiVersion(provider: Provider, baseUrl: string | null): void {
+  if (provider !== 'azure-openai' || !baseUrl) return;
+  const version = new URL(baseUrl).searchParams.get('api-version');
+  const dated = version?.match(/^(\d{4}-\d{2}-\d{2})/)?.[1];
+  if (dated && dated < '2024-09-01')
+    invalid(
+      'baseUrl',
+      `api-version ${version} predates stream_options (2024-09-01-preview), which streamed chats need for their usage: use 2024-10-21 or later, or leave it out`,
+    );
 }
 
 function checkCredential(provider: Provider, credential: string, viaOAuth = false): void {
@@ -368,6 +385,7 @@ async function applyChanges(caller: Caller, before: Scoped, changes: AccountChan
   const baseUrl = fields.baseUrl === undefined ? before.account.baseUrl : fields.baseUrl;
   if (NEEDS_BASE_URL.has(before.account.provider) && !baseUrl)
     invalid('baseUrl', 'this provider needs a baseUrl');
+  checkApiVersion(before.account.provider, baseUrl);
   const credentialsEnc =
     credential === undefined
       ? undefined
