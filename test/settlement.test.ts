@@ -118,6 +118,33 @@ describe('a client that leaves', () => {
     expect(row!.output_tokens).toBeLessThanOrEqual(streamed + 3);
   });
 
+  it('mid-stream under a conversion: what the upstream had already sent is billed, not only what the client read', async () => {
+    // The upstream answers at once and in full; the client reads one chunk, dawdles, and leaves.
+    // The rest (its final usage included) is in the relay's hands: the account was charged for it.
+    const carpool = await seedCarpool({ scenario: 'burst..30' });
+    const res = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${carpool.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        stream: true,
+        messages: [{ role: 'user', content: 'a'.repeat(400) }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('"content"')) seen += new TextDecoder().decode((await reader.read()).value);
+    await eventually(async () => ((await fakeLog(carpool.tag))[0]?.endedAt ? true : undefined));
+    await sleep(100);
+    await reader.cancel();
+    await settled(carpool);
+    const [row] = await loggedOncePerUpstreamRequest(carpool);
+    const upstream = (await fakeLog(carpool.tag))[0]!;
+    expect(row).toMatchObject({ outcome: 'client_abort', status: 200 });
+    expect(row!.output_tokens).toBe((upstream.usage as { output_tokens: number }).output_tokens);
+  });
+
   it('while waiting in the account queue: the wait is withdrawn and nothing reaches the upstream', async () => {
     const carpool = await seedCarpool({
       scenario: 'slow.100.15',
