@@ -133,6 +133,7 @@ function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal):
     exchange.ended('cancelled');
   };
   signal.addEventListener('abort', cancel);
+  if (signal.aborted) cancel();
 
   const start = reply.steps.findIndex((step) => step.kind === 'send' && step.phase === 'start');
   const firstContentAt = start + 1;

@@ -47,6 +47,9 @@ export async function play(provider: Provider, request: Request, url: URL): Prom
   // flag; without it a cancelled reader is never seen and the exchange stays in flight.
   const { signal } = request;
   signal.addEventListener('abort', () => exchange.ended('cancelled'));
+  // A client gone before its request was read (the Node server behind `npm run fake-upstream`
+  // builds the Request then) hands over a signal already aborted, whose event never fires.
+  if (signal.aborted) exchange.ended('cancelled');
   try {
     const refused = provider.refuse?.(call) ?? null;
     if (refused !== null) return render(refused, exchange, signal);
