@@ -357,6 +357,13 @@ export class GroupGate extends DurableObject<Env> {
   async releaseMany(releases: GroupRelease[]): Promise<Record<string, number>> {
     const byAccount = new Map<string, LeaseRelease[]>();
     for (const { leaseId, report, accountId, costMicros } of releases) {
+      // Still being admitted (this gate holds its copy of the lease across the AccountGate call,
+      // waits in a queue included): a withdrawal. The admission gives back what it took, its
+      // reservations with it, once; settling them here too freed another request's.
+      if (this.trying.has(leaseId)) {
+        this.withdraw(leaseId);
+        continue;
+      }
       const lease = this.leases.get(leaseId);
       if (lease?.reservations) this.settleBudgets(lease.reservations, costMicros ?? null);
       const late = lease ? undefined : this.reaped.get(leaseId);
