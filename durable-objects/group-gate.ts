@@ -338,7 +338,14 @@ export class GroupGate extends DurableObject<Env> {
       request.failed.accountId,
     );
     const admission = await this.place(config, request, new Set(request.tried), reservations);
-    if (!admission.ok && reservations.length > 0) this.book.settle(config.budgets ?? [], reservations, 0);
+    if (!admission.ok && reservations.length > 0) {
+      // Nowhere else to go: the client may still be given the failed attempt's answer, and pay
+      // for it. The reservation is freed now; the request's final release of the failed lease
+      // charges what it cost, as a late release of a reaped lease does.
+      this.settleBudgets(reservations, null);
+      const freed = reservations.map((r) => ({ ...r, micros: 0 }));
+      this.reaped.set(request.failed.leaseId, { reservations: freed, at: Date.now() });
+    }
     return admission;
   }
 
@@ -357,6 +364,13 @@ export class GroupGate extends DurableObject<Env> {
   async releaseMany(releases: GroupRelease[]): Promise<Record<string, number>> {
     const byAccount = new Map<string, LeaseRelease[]>();
     for (const { leaseId, report, accountId, costMicros } of releases) {
+      // Still being admitted (this gate holds its copy of the lease across the AccountGate call,
+      // waits in a queue included): a withdrawal. The admission gives back what it took, its
+      // reservations with it, once; settling them here too freed another request's.
+      if (this.trying.has(leaseId)) {
+        this.withdraw(leaseId);
+        continue;
+      }
       const lease = this.leases.get(leaseId);
       if (lease?.reservations) this.settleBudgets(lease.reservations, costMicros ?? null);
       const late = lease ? undefined : this.reaped.get(leaseId);

@@ -36,8 +36,11 @@ async function serve(fake, port, host, as) {
       method: req.method,
       headers: Object.entries(req.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])),
       body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
-      signal: controller.signal,
     });
+    // The controller's own signal, not one that follows it: undici's Request follows its init
+    // signal through a WeakRef, and after a garbage collection a long exchange (a stall) never
+    // heard that its client had gone, though the connection was closed.
+    Object.defineProperty(request, 'signal', { value: controller.signal });
     const response = await fake.fetch(request);
     res.writeHead(response.status, Object.fromEntries(response.headers));
     if (!response.body) return res.end();

@@ -129,6 +129,30 @@ describe('a hard key budget', () => {
   });
 });
 
+describe('a budget charged for what the client was given', () => {
+  it("when failover found no other account and the failed attempt's answer was passed on", async () => {
+    // message_start (the input billed), then an overloaded error before any content: the one
+    // account cannot fail over, so the client gets that answer, and the log bills it.
+    const carpool = await seedCarpool({ scenario: 'overloaded_after_start' });
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'key',
+      keyId: carpool.keyId,
+      period: 'month',
+      limitMicros: 1_000_000_000,
+    });
+    expect(budget.status).toBe(201);
+    const res = await streamMessage(carpool.key);
+    expect(await res.text()).toContain('overloaded_error');
+    const [row] = await requestLogFor(carpool.keyId);
+    expect(row!.cost_micros).toBeGreaterThan(0);
+    const view = await eventually(async () => {
+      const v = await budgetView(carpool.groupId, budget.json.id);
+      return v.reservedMicros === 0 && (v.spentMicros ?? 0) > 0 ? v : undefined;
+    });
+    expect(view.spentMicros).toBe(row!.cost_micros);
+  });
+});
+
 describe('member and group budgets', () => {
   it('a member budget limits every key of that member; a group budget the whole group', async () => {
     const carpool = await seedCarpool();

@@ -6,6 +6,7 @@ import { findPrice, SHIPPED_PRICES } from '../worker/metering/prices';
 import { SseParser } from '../worker/metering/sse';
 import { emptyUsage } from '../worker/metering/usage';
 import { sessionKeyOf } from '../worker/relay/session';
+import { wireFormat } from '../worker/wires';
 import { AnthropicStreamUsage } from '../worker/wires/anthropic-usage';
 
 const STREAM = [
@@ -46,6 +47,36 @@ describe('SSE metering', () => {
       ['error', '{"x":1}'],
     ]);
   });
+});
+
+describe('a stream cut off after its first content event', () => {
+  // 19 characters of English: five tokens at four bytes each.
+  const text = 'hello there, friend';
+  const streams = {
+    anthropic: [
+      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":9,"output_tokens":1}}}\n\n',
+      'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+      `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"${text}"}}\n\n`,
+    ],
+    'openai-chat': [
+      'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n',
+      `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${text}"},"finish_reason":null}]}\n\n`,
+    ],
+    'openai-responses': [
+      'event: response.created\ndata: {"type":"response.created","response":{"id":"r","status":"in_progress"}}\n\n',
+      `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"${text}"}\n\n`,
+    ],
+  } as const;
+
+  for (const [wire, events] of Object.entries(streams)) {
+    it(`${wire}: estimates the output that event carried`, () => {
+      const meter = wireFormat(wire as keyof typeof streams).meter(true);
+      for (const event of events) meter.push(new TextEncoder().encode(event));
+      const reading = meter.finish();
+      expect(reading.estimated).toBe(true);
+      expect(reading.usage.outputTokens).toBe(5);
+    });
+  }
 });
 
 describe('prices and cost', () => {

@@ -10,8 +10,9 @@ import type { GroupGate } from '../durable-objects/group-gate';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { sendUsage } from '../worker/relay/outbox';
 import { tokensForText } from './fake-upstream/tokens';
-import { accountStub, groupStub } from './support/gates';
+import { accountStub, budgetView, groupStub } from './support/gates';
 import {
+  admin,
   type Carpool,
   eventually,
   fakeLog,
@@ -118,6 +119,33 @@ describe('a client that leaves', () => {
     expect(row!.output_tokens).toBeLessThanOrEqual(streamed + 3);
   });
 
+  it('mid-stream under a conversion: what the upstream had already sent is billed, not only what the client read', async () => {
+    // The upstream answers at once and in full; the client reads one chunk, dawdles, and leaves.
+    // The rest (its final usage included) is in the relay's hands: the account was charged for it.
+    const carpool = await seedCarpool({ scenario: 'burst..30' });
+    const res = await relayFetch(`${RELAY}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${carpool.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        stream: true,
+        messages: [{ role: 'user', content: 'a'.repeat(400) }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('"content"')) seen += new TextDecoder().decode((await reader.read()).value);
+    await eventually(async () => ((await fakeLog(carpool.tag))[0]?.endedAt ? true : undefined));
+    await sleep(100);
+    await reader.cancel();
+    await settled(carpool);
+    const [row] = await loggedOncePerUpstreamRequest(carpool);
+    const upstream = (await fakeLog(carpool.tag))[0]!;
+    expect(row).toMatchObject({ outcome: 'client_abort', status: 200 });
+    expect(row!.output_tokens).toBe((upstream.usage as { output_tokens: number }).output_tokens);
+  });
+
   it('while waiting in the account queue: the wait is withdrawn and nothing reaches the upstream', async () => {
     const carpool = await seedCarpool({
       scenario: 'slow.100.15',
@@ -209,6 +237,52 @@ describe('a withdrawal at the gates', () => {
     });
     expect(outcome.ok).toBe(false);
     expect(await leasesInUse(carpool.accountId)).toBe(0);
+  });
+
+  it('of a budgeted request waiting in the queue gives back its own reservation, once', async () => {
+    // The group's gate keeps its own copy of a budgeted lease, so the withdrawal finds it there.
+    const carpool = await seedCarpool({ maxConcurrency: 1, scheduling: { queueWaitMs: 10_000 } });
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'group',
+      groupId: carpool.groupId,
+      period: 'month',
+      limitMicros: 1_000_000_000,
+    });
+    expect(budget.status).toBe(201);
+    const gate = groupStub(carpool.groupId);
+    const budgeted = (leaseId: string) => ({ ...admitRequest(carpool, leaseId), reserveMicros: 5000 });
+    const holder = await gate.admit(budgeted('holder'));
+    expect(holder.ok).toBe(true);
+    const waiting = gate.admit(budgeted('waiter'));
+    await eventually(async () =>
+      (await accountStub(carpool.accountId).state()).queued === 1 ? true : undefined,
+    );
+    expect((await budgetView(carpool.groupId, budget.json.id)).reservedMicros).toBe(10_000);
+    await gate.releaseMany([{ leaseId: 'waiter' }]);
+    expect((await waiting).ok).toBe(false);
+    // The holder's reservation stands until the holder settles.
+    expect((await budgetView(carpool.groupId, budget.json.id)).reservedMicros).toBe(5000);
+    await gate.releaseMany([{ leaseId: 'holder', costMicros: 0 }]);
+    expect((await budgetView(carpool.groupId, budget.json.id)).reservedMicros).toBe(0);
+    expect(await leasesInUse(carpool.accountId)).toBe(0);
+  });
+
+  it('that arrives while a budgeted admission is out at the account is refused, not granted', async () => {
+    const carpool = await seedCarpool();
+    const budget = await admin<{ id: string }>('POST', '/budgets', {
+      scope: 'group',
+      groupId: carpool.groupId,
+      period: 'month',
+      limitMicros: 1_000_000_000,
+    });
+    const outcome = await runInDurableObject(groupStub(carpool.groupId), async (gate: GroupGate) => {
+      const admitting = gate.admit({ ...admitRequest(carpool, 'racing'), reserveMicros: 5000 });
+      await gate.releaseMany([{ leaseId: 'racing' }]);
+      return admitting;
+    });
+    expect(outcome.ok).toBe(false);
+    expect(await leasesInUse(carpool.accountId)).toBe(0);
+    expect((await budgetView(carpool.groupId, budget.json.id)).reservedMicros).toBe(0);
   });
 
   it('that arrives after the grant releases the lease it granted', async () => {

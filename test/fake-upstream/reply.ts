@@ -35,6 +35,8 @@ export interface StreamReply {
   readonly chunkDelayMs: number;
   /** Wait once, after the start event (before the first step when there is none). */
   readonly firstContentDelayMs?: number;
+  /** Produced whole without waiting for the reader (scenario `burst`). */
+  readonly eager?: boolean;
   readonly steps: readonly StreamStep[];
 }
 
@@ -131,11 +133,13 @@ function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal):
     exchange.ended('cancelled');
   };
   signal.addEventListener('abort', cancel);
+  if (signal.aborted) cancel();
 
   const start = reply.steps.findIndex((step) => step.kind === 'send' && step.phase === 'start');
   const firstContentAt = start + 1;
 
-  // Pull-driven (highWaterMark 0) so each chunk is produced only when the reader asks for more.
+  // Pull-driven (highWaterMark 0) so each chunk is produced only when the reader asks for more;
+  // an eager reply fills its queue without waiting for anyone.
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -176,6 +180,6 @@ function pacedBody(reply: StreamReply, exchange: Exchange, signal: AbortSignal):
       },
       cancel,
     },
-    { highWaterMark: 0 },
+    { highWaterMark: reply.eager ? 1 << 30 : 0 },
   );
 }

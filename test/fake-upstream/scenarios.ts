@@ -2,6 +2,7 @@
 
 export const scenarioNames = [
   'ok',
+  'burst',
   'slow',
   'slow_first_byte',
   'slow_first_content',
@@ -66,6 +67,11 @@ export interface Answer {
   readonly chunkDelayMs: number;
   readonly chunks: number;
   readonly interruption: Interruption | null;
+  /**
+   * A stream sent whole without waiting for its reader, as a provider's bytes cross TCP: the rest
+   * of the answer is in the relay's hands before its client has read it.
+   */
+  readonly eager?: boolean;
 }
 
 export type Behaviour = { readonly kind: 'fail'; readonly failure: Failure } | Answer;
@@ -109,6 +115,8 @@ export function behaviourOf(scenario: Scenario): Behaviour {
     case 'ok':
     case 'tool_call':
       return { ...answer, chunkDelayMs: param ?? 0 };
+    case 'burst':
+      return { ...answer, eager: true };
     case 'slow':
       return { ...answer, chunkDelayMs: param ?? defaultSlowDelayMs };
     case 'slow_first_byte':

@@ -47,6 +47,9 @@ export async function play(provider: Provider, request: Request, url: URL): Prom
   // flag; without it a cancelled reader is never seen and the exchange stays in flight.
   const { signal } = request;
   signal.addEventListener('abort', () => exchange.ended('cancelled'));
+  // A client gone before its request was read (the Node server behind `npm run fake-upstream`
+  // builds the Request then) hands over a signal already aborted, whose event never fires.
+  if (signal.aborted) exchange.ended('cancelled');
   try {
     const refused = provider.refuse?.(call) ?? null;
     if (refused !== null) return render(refused, exchange, signal);
@@ -59,12 +62,10 @@ export async function play(provider: Provider, request: Request, url: URL): Prom
     if (behaviour.kind === 'fail') return render(provider.failure(call, behaviour.failure), exchange, signal);
     if (behaviour.firstByteDelayMs > 0) await sleep(behaviour.firstByteDelayMs, signal);
     const reply = provider.answer(call, behaviour);
-    const { firstContentDelayMs } = behaviour;
-    return render(
-      reply.kind === 'stream' && firstContentDelayMs > 0 ? { ...reply, firstContentDelayMs } : reply,
-      exchange,
-      signal,
-    );
+    const { firstContentDelayMs, eager } = behaviour;
+    const paced =
+      reply.kind === 'stream' && firstContentDelayMs > 0 ? { ...reply, firstContentDelayMs } : reply;
+    return render(paced.kind === 'stream' && eager ? { ...paced, eager } : paced, exchange, signal);
   } catch (error) {
     // A bug in the fake must not leave the request counted as in flight forever.
     exchange.ended('failed');

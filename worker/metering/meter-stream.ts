@@ -176,6 +176,22 @@ export interface TapControl {
   clientStopped?(): boolean;
 }
 
+/**
+ * Meters what the source has already buffered: whatever arrives without waiting. The client has
+ * left, but the upstream sent these bytes (its final usage among them, when it finished) and the
+ * account is charged for them.
+ */
+async function drain(source: HeldStream, meter: Meter): Promise<void> {
+  for (;;) {
+    const next = await Promise.race([
+      source.read().catch(() => null),
+      new Promise<null>((r) => setTimeout(() => r(null), 0)),
+    ]);
+    if (next === null || next.done || !next.value) return;
+    meter.push(next.value);
+  }
+}
+
 function finisher(meter: Meter, options: TapOptions, source: HeldStream) {
   let done = false;
   return (outcome: StreamOutcome) => {
@@ -206,6 +222,14 @@ export function meterStream(
   };
   // Whether the client has asked for a chunk the upstream has not sent yet.
   let asked = false;
+  let stopped = false;
+  const stop = async (reason: unknown) => {
+    if (stopped) return;
+    stopped = true;
+    await drain(source, meter);
+    finish('client_abort');
+    source.cancel(reason);
+  };
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -230,10 +254,15 @@ export function meterStream(
         try {
           chunk = await source.read();
         } catch (err) {
-          fail(controller, err);
+          if (!stopped) fail(controller, err);
           return;
         } finally {
           asked = false;
+        }
+        // A read the client's leaving overtook: metered, and the ending is stop()'s to say.
+        if (stopped) {
+          if (chunk.value) meter.push(chunk.value);
+          return;
         }
         if (chunk.done) {
           controller.close();
@@ -245,20 +274,13 @@ export function meterStream(
         controller.enqueue(chunk.value);
         meter.push(chunk.value);
       },
-      cancel(reason) {
-        finish('client_abort');
-        source.cancel(reason);
-      },
+      cancel: stop,
     },
     // Pull only when the client asks: the upstream's own pace reaches the client unchanged.
     { highWaterMark: 0 },
   );
-  // Every chunk the client got has passed the meter: stopping needs nothing more.
   options.onControl?.({
-    stop(reason) {
-      finish('client_abort');
-      source.cancel(reason);
-    },
+    stop: (reason) => void stop(reason),
     tick() {},
     clientStopped: () => !asked,
   });
@@ -298,17 +320,6 @@ export function meterNative(
   const stop: { requested: { reason: unknown } | null } = { requested: null };
   let wake: () => void = () => {};
   const pause = () => Promise.race([pipe, new Promise<void>((r) => (wake = r))]);
-  // What is buffered for the meter arrives at once; a read that waits means nothing more is.
-  const drain = async () => {
-    for (;;) {
-      const next = await Promise.race([
-        source.read(),
-        new Promise<null>((r) => setTimeout(() => r(null), 0)),
-      ]);
-      if (next === null || next.done || !next.value) return;
-      meter.push(next.value);
-    }
-  };
   options.onControl?.({
     stop(reason) {
       stop.requested = { reason };
@@ -323,7 +334,7 @@ export function meterNative(
       for (;;) {
         if (!piped && !stop.requested) await pause();
         if (stop.requested) {
-          await drain();
+          await drain(source, meter);
           finish('client_abort');
           source.cancel(stop.requested.reason);
           return;

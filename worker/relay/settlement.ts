@@ -84,6 +84,8 @@ export class Settlement {
   /** The account a direct lease is being asked at (worker/relay/direct.ts); null: at the group. */
   private askingAt: string | null = null;
   private lease: Granted | null = null;
+  /** The lease of the attempt that failed, while a failover is asked for. */
+  private failed: Granted | null = null;
   private account: UpstreamAccount | null = null;
   /** Set once an upstream call has been made: only then is there something to record. */
   private attempted = false;
@@ -130,6 +132,7 @@ export class Settlement {
   asks(leaseId: string, accountId: string | null = null): void {
     this.asking = leaseId;
     this.askingAt = accountId;
+    this.failed = this.lease;
     this.lease = null;
     this.serving = null;
   }
@@ -137,6 +140,7 @@ export class Settlement {
   /** Admission answered with a lease. False when the client left meanwhile (the lease is given back). */
   leased(admission: Granted): boolean {
     this.asking = null;
+    this.failed = null;
     this.lease = admission;
     this.account = admission.account;
     if (this.aborted) {
@@ -149,10 +153,16 @@ export class Settlement {
     return true;
   }
 
-  /** A failover found no account: the gate released the failed lease itself. */
+  /**
+   * A failover found no account: the gate released the failed lease itself. One the group's gate
+   * tracks is still released at the end, to charge the budgets what the client was given of the
+   * failed attempt's answer (the gate freed its reservation and waits for the cost).
+   */
   unleased(): void {
     this.asking = null;
-    this.lease = null;
+    this.lease = this.failed?.releaseVia === 'group' ? this.failed : null;
+    this.failed = null;
+    this.watch();
   }
 
   /**

@@ -69,6 +69,9 @@ class OpenAIChatStreamUsage extends StreamUsage {
           Array.isArray(delta.tool_calls) ||
           (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) ||
           choice.finish_reason != null;
+        // The chunk that starts the content carries content too: a stream cut off right after
+        // it must not be estimated at nothing.
+        if (this.contentStarted) this.output.add(data, chunkText);
       }
     }
   }
