@@ -162,7 +162,10 @@ export function RequestLog({
                   <td className="num">
                     {r.status}
                     {r.outcome === 'refused' ? (
-                      <span className="muted"> {t('log.refused', { reason: reasonOf(r.errorType) })}</span>
+                      <span className="muted words">
+                        {' '}
+                        {t('log.refused', { reason: reasonOf(r.errorType) })}
+                      </span>
                     ) : r.errorType ? (
                       ` ${r.errorType}`
                     ) : (
