@@ -496,6 +496,8 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
     await until(async () => {
       await owner.reload();
       await owner.getByRole('heading', { name: 'What fired' }).waitFor();
+      // The card's heading shows before its list has loaded: wait for the list, or its absence.
+      await owner.getByText('Nothing has fired yet.').or(silenceIt.first()).waitFor();
       return (await silenceIt.count()) > 0;
     }, 'the budget alert to fire');
     await owner.getByRole('cell', { name: 'Firing' }).first().waitFor();
@@ -539,6 +541,8 @@ describe.sequential('an enterprise: pools, departments, groups and a hard budget
 
     await owner.reload();
     await owner.getByRole('heading', { name: 'Members and roles' }).waitFor();
+    // The list has loaded (its owner is in it) before Gina's absence means anything.
+    await owner.getByRole('cell', { name: OWNER.name, exact: true }).waitFor();
     await expect(owner.getByRole('cell', { name: 'Gina Guest', exact: true }).count()).resolves.toBe(0);
   });
 
