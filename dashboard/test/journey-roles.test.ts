@@ -447,7 +447,8 @@ describe.sequential('an enterprise admin and plain members', () => {
     await until(
       async () => {
         await page.goto(`${relay.url}/usage`);
-        await page.getByRole('heading', { name: 'Usage' }).waitFor();
+        // The card shows once the usage has loaded: counting before it would always say none.
+        await page.getByRole('heading', { name: 'Tokens by model' }).waitFor();
         return (
           (await page.getByRole('list', { name: 'Tokens by model' }).getByText('claude-haiku-4-5').count()) >
           0
