@@ -152,6 +152,23 @@ describe('OpenAI chat completions', () => {
     }
   });
 
+  it('answers an account out of quota with a 429 insufficient_quota, not a rate limit', async () => {
+    const tag = newTag();
+    const response = await postJson(url, bearer(`sk-fake.${tag}.402`), chatBody('hi'));
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBeNull();
+    expect(await response.json()).toEqual({
+      error: {
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+        param: null,
+        message: expect.stringMatching(
+          /^You exceeded your current quota, please check your plan and billing details/,
+        ),
+      },
+    });
+  });
+
   it("streams Moonshot's usage inside the last choice, with no usage chunk even when asked", async () => {
     const tag = newTag();
     const body = chatBody('hi kimi', {

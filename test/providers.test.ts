@@ -389,6 +389,52 @@ describe("compatible vendors' own usage fields", () => {
     },
   );
 
+  it.each([
+    ['openai', {}],
+    [
+      'azure-openai',
+      {
+        baseUrl: 'https://contoso.openai.azure.com?api-version=2024-10-21',
+        modelMapping: { 'gpt-5': 'contoso-gpt5' },
+      },
+    ],
+  ])(
+    '%s out of quota (429 insufficient_quota) is out of credit, not rate-limited: fail over, cool down as failing',
+    async (provider, extra) => {
+      const pool = await seedEnterprise([
+        { provider, scenario: '402', priority: 1, ...extra },
+        { provider, priority: 2, ...extra },
+      ]);
+      const completion = await openaiClient(pool.key).chat.completions.create({
+        model: 'gpt-5',
+        messages: [{ role: 'user', content: 'hello' }],
+      });
+      expect(completion.choices[0]!.message.content).toBeTruthy();
+      const [refused] = await fakeLog(pool.accounts[0]!.tag);
+      expect(refused!.status).toBe(429);
+      const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${pool.accounts[0]!.id}`));
+      const state = await gate.state();
+      expect(state.cooldownUntil).toBeGreaterThan(Date.now());
+      // A rate limit's cooldown would have it back within the minute, to be refused again.
+      expect(state.recentErrors.at(-1)).toMatchObject({ kind: 'server_error', status: 429 });
+    },
+  );
+
+  it('an account out of credit with nowhere to fail over: the member reads a relay error, not a spent quota', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai', credential: 'sk-fake.{tag}.402' });
+    const failed = await openaiClient(carpool.key)
+      .chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hello' }] })
+      .catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(OpenAI.APIError);
+    const error = failed as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.type).toBe('api_error');
+    expect(error.message).toContain('out of credit');
+    expect(error.message).not.toMatch(/quota|billing/);
+    const [refused] = await fakeLog(carpool.tag);
+    expect(refused!.status).toBe(429);
+  });
+
   it('Kimi under Claude Code (converted): the message_delta carries the usage of the last choice', async () => {
     const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'kimi' });
     const message = await anthropicClient(carpool.key)

@@ -60,7 +60,7 @@ export function refineAnthropicError(classified: ErrorClass, body: string): Erro
     classified.status === 400 &&
     /credit balance is too low/i.test(body)
   )
-    return { kind: 'server_error', status: classified.status };
+    return { kind: 'server_error', status: classified.status, outOfCredit: true };
   return null;
 }
 
