@@ -1018,6 +1018,36 @@ describe('Anthropic tool_call and routing', () => {
     });
   });
 
+  it("serves a vendor's Anthropic endpoint under its base path, and DeepSeek's says 402 out of balance", async () => {
+    const tag = newTag();
+    const body = { model: 'deepseek-chat', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] };
+    const served = await postJson(
+      'https://api.deepseek.com/anthropic/v1/messages',
+      { 'x-api-key': `sk-fake.${tag}` },
+      body,
+    );
+    expect(served.status).toBe(200);
+    expect(await served.json()).toMatchObject({ type: 'message', content: [{ type: 'text' }] });
+    const spent = await postJson(
+      'https://api.deepseek.com/anthropic/v1/messages',
+      { 'x-api-key': `sk-fake.${tag}.402` },
+      body,
+    );
+    expect(spent.status).toBe(402);
+    expect(await spent.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'billing_error', message: 'Insufficient Balance' },
+    });
+    // Anthropic's own API words an account out of credit as a 400.
+    const anthropic = await postJson(
+      'https://api.anthropic.com/v1/messages',
+      { 'x-api-key': `sk-fake.${tag}.402` },
+      body,
+    );
+    expect(anthropic.status).toBe(400);
+    await anthropic.body?.cancel();
+  });
+
   it('sends /v1/models to Anthropic when the request carries Anthropic headers, else to OpenAI', async () => {
     const anthropicList = await fetch('https://relay-upstream.example/v1/models', {
       headers: { 'x-api-key': `sk-fake.${newTag()}`, 'anthropic-version': '2023-06-01' },

@@ -1,6 +1,7 @@
 // Every client and every provider: the official OpenAI and Google SDKs against the relay, OpenAI,
 // Azure, Gemini and OpenAI-compatible accounts, and format conversion both ways.
 import { env } from 'cloudflare:test';
+import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
@@ -433,6 +434,43 @@ describe("compatible vendors' own usage fields", () => {
     expect(error.message).not.toMatch(/quota|billing/);
     const [refused] = await fakeLog(carpool.tag);
     expect(refused!.status).toBe(429);
+  });
+
+  it("DeepSeek's Anthropic endpoint out of balance (402): fail over, cool down, the member never sees a billing error", async () => {
+    const pool = await seedEnterprise([
+      { provider: 'anthropic-compatible', preset: 'deepseek', scenario: '402', priority: 1 },
+      { provider: 'anthropic-compatible', preset: 'deepseek', priority: 2 },
+    ]);
+    const message = await anthropicClient(pool.key).messages.create({
+      model: 'deepseek-chat',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'hello deepseek' }],
+    });
+    expect(message.content[0]).toMatchObject({ type: 'text' });
+    const [refused] = await fakeLog(pool.accounts[0]!.tag);
+    expect(`${refused!.host}${refused!.path}`).toBe('api.deepseek.com/anthropic/v1/messages');
+    expect(refused!.status).toBe(402);
+    const [served] = await fakeLog(pool.accounts[1]!.tag);
+    expect(served!.status).toBe(200);
+    const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${pool.accounts[0]!.id}`));
+    expect((await gate.state()).cooldownUntil).toBeGreaterThan(Date.now());
+
+    const alone = await seedCarpoolWith({
+      provider: 'anthropic-compatible',
+      preset: 'deepseek',
+      credential: 'sk-fake.{tag}.402',
+    });
+    const failed = await anthropicClient(alone.key)
+      .messages.create({
+        model: 'deepseek-chat',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(Anthropic.APIError);
+    const error = failed as InstanceType<typeof Anthropic.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.error).toMatchObject({ error: { type: 'api_error' } });
   });
 
   it('Kimi under Claude Code (converted): the message_delta carries the usage of the last choice', async () => {

@@ -1,7 +1,12 @@
 // OpenAI- and Anthropic-compatible vendors. Each is the base adapter with another base URL;
 // a preset names a vendor's endpoint (so an operator does not have to look it up) and the
 // vendor's model family (so the scheduler knows what an account there serves).
-import { ANTHROPIC_HEADERS, anthropicRequest, classifyAnthropicError } from '../anthropic';
+import {
+  ANTHROPIC_HEADERS,
+  anthropicRequest,
+  classifyAnthropicError,
+  refineAnthropicError,
+} from '../anthropic';
 import { classifyOpenAIError, OPENAI_HEADERS, openAIRequest, refineOpenAIError } from '../openai';
 import type { ErrorClass, ProviderAdapter, ProviderKind } from '../types';
 
@@ -85,4 +90,7 @@ export const anthropicCompatible: ProviderAdapter = {
   // Vendors differ on which header they read; sending the key in both costs nothing.
   buildRequest: (call) => anthropicRequest(call, 'https://api.anthropic.com', true),
   classifyError: classifyAnthropicError,
+  // A vendor's Anthropic endpoint may word arrears as its OpenAI one does, or as Anthropic does.
+  refineError: (classified, body) =>
+    refineAnthropicError(classified, body) ?? refineCompatibleError(classified, body),
 };
