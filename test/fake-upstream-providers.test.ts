@@ -152,6 +152,36 @@ describe('OpenAI chat completions', () => {
     }
   });
 
+  it("reports DashScope's explicit cache writes and reads in prompt_tokens_details, both inside prompt_tokens", async () => {
+    const tag = newTag();
+    const marked = { type: 'text', text: 'a long system prompt', cache_control: { type: 'ephemeral' } };
+    const body = JSON.stringify({
+      model: 'qwen-plus',
+      messages: [
+        { role: 'system', content: [marked] },
+        { role: 'user', content: 'hi' },
+      ],
+    });
+    const response = await postJson(
+      'https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions',
+      bearer(`sk-fake.${tag}`),
+      body,
+    );
+    const completion = await response.json<Json>();
+    const entry = await onlyEntry(tag);
+    expect(completion.usage).toEqual(entry.usage);
+    const written = Math.floor(tokens(body) / 4);
+    expect(entry.usage).toMatchObject({
+      prompt_tokens: tokens(body),
+      prompt_tokens_details: {
+        cached_tokens: Math.floor(tokens(body) / 2),
+        cache_creation: { ephemeral_5m_input_tokens: written },
+        cache_creation_input_tokens: written,
+        cache_type: 'ephemeral',
+      },
+    });
+  });
+
   it('answers an account out of quota with a 429 insufficient_quota, not a rate limit', async () => {
     const tag = newTag();
     const response = await postJson(url, bearer(`sk-fake.${tag}.402`), chatBody('hi'));

@@ -6,6 +6,7 @@ import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  admin,
   anthropicClient,
   fakeLog,
   RELAY,
@@ -471,6 +472,66 @@ describe("compatible vendors' own usage fields", () => {
     const error = failed as InstanceType<typeof Anthropic.APIError>;
     expect(error.status).toBe(502);
     expect(error.error).toMatchObject({ error: { type: 'api_error' } });
+  });
+
+  it('Qwen explicit cache: writes metered as cache writes, hits as reads, the rest as input, streamed or not', async () => {
+    // Qwen's list price as DashScope documents its explicit cache: writes at 125% of input, hits at 10%.
+    const qwenPrice = {
+      inputMicros: 800_000,
+      outputMicros: 2_000_000,
+      cacheWrite5mMicros: 1_000_000,
+      cacheWrite1hMicros: 1_000_000,
+      cacheReadMicros: 80_000,
+    };
+    expect((await admin('PUT', '/prices/qwen-plus', qwenPrice)).status).toBe(200);
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'qwen' });
+    // DashScope's explicit cache marks a content part as Anthropic does; the SDK's types lack it.
+    const marked = {
+      type: 'text',
+      text: 'a long system prompt worth caching',
+      cache_control: { type: 'ephemeral' },
+    } as OpenAI.ChatCompletionContentPartText;
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'system', content: [marked] },
+      { role: 'user', content: 'the question' },
+    ];
+    const client = openaiClient(carpool.key);
+    await client.chat.completions.create({ model: 'qwen-plus', messages });
+    const stream = await client.chat.completions.create({
+      model: 'qwen-plus',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    for await (const _ of stream);
+    const log = await fakeLog(carpool.tag);
+    expect(log.map((e) => `${e.host}${e.path}`)).toEqual([
+      'dashscope.aliyuncs.com/compatible-mode/v1/chat/completions',
+      'dashscope.aliyuncs.com/compatible-mode/v1/chat/completions',
+    ]);
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as {
+        prompt_tokens: number;
+        completion_tokens: number;
+        prompt_tokens_details: { cached_tokens: number; cache_creation_input_tokens: number };
+      };
+      const { cached_tokens: read, cache_creation_input_tokens: written } = usage.prompt_tokens_details;
+      expect(written).toBeGreaterThan(0);
+      // prompt_tokens counts the cached and the written tokens: each is billed once, at its rate.
+      expect(row).toMatchObject({
+        input_tokens: usage.prompt_tokens - read - written,
+        cache_write_5m_tokens: written,
+        cache_write_1h_tokens: 0,
+        cache_read_tokens: read,
+        output_tokens: usage.completion_tokens,
+        unpriced: 0,
+      });
+      const input = usage.prompt_tokens - read - written;
+      const scaled =
+        input * 800_000 + written * 1_000_000 + read * 80_000 + usage.completion_tokens * 2_000_000;
+      expect(row!.cost_micros).toBe(Math.floor((scaled + 500_000) / 1_000_000));
+    }
   });
 
   it('Kimi under Claude Code (converted): the message_delta carries the usage of the last choice', async () => {
