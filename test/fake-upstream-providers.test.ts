@@ -152,6 +152,53 @@ describe('OpenAI chat completions', () => {
     }
   });
 
+  it("reports DashScope's explicit cache writes and reads in prompt_tokens_details, both inside prompt_tokens", async () => {
+    const tag = newTag();
+    const marked = { type: 'text', text: 'a long system prompt', cache_control: { type: 'ephemeral' } };
+    const body = JSON.stringify({
+      model: 'qwen-plus',
+      messages: [
+        { role: 'system', content: [marked] },
+        { role: 'user', content: 'hi' },
+      ],
+    });
+    const response = await postJson(
+      'https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions',
+      bearer(`sk-fake.${tag}`),
+      body,
+    );
+    const completion = await response.json<Json>();
+    const entry = await onlyEntry(tag);
+    expect(completion.usage).toEqual(entry.usage);
+    const written = Math.floor(tokens(body) / 4);
+    expect(entry.usage).toMatchObject({
+      prompt_tokens: tokens(body),
+      prompt_tokens_details: {
+        cached_tokens: Math.floor(tokens(body) / 2),
+        cache_creation: { ephemeral_5m_input_tokens: written },
+        cache_creation_input_tokens: written,
+        cache_type: 'ephemeral',
+      },
+    });
+  });
+
+  it('answers an account out of quota with a 429 insufficient_quota, not a rate limit', async () => {
+    const tag = newTag();
+    const response = await postJson(url, bearer(`sk-fake.${tag}.402`), chatBody('hi'));
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBeNull();
+    expect(await response.json()).toEqual({
+      error: {
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+        param: null,
+        message: expect.stringMatching(
+          /^You exceeded your current quota, please check your plan and billing details/,
+        ),
+      },
+    });
+  });
+
   it("streams Moonshot's usage inside the last choice, with no usage chunk even when asked", async () => {
     const tag = newTag();
     const body = chatBody('hi kimi', {
@@ -999,6 +1046,36 @@ describe('Anthropic tool_call and routing', () => {
       content: [{ type: 'tool_use', name: 'Bash', input: { city: 'Paris' } }],
       stop_reason: 'tool_use',
     });
+  });
+
+  it("serves a vendor's Anthropic endpoint under its base path, and DeepSeek's says 402 out of balance", async () => {
+    const tag = newTag();
+    const body = { model: 'deepseek-chat', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] };
+    const served = await postJson(
+      'https://api.deepseek.com/anthropic/v1/messages',
+      { 'x-api-key': `sk-fake.${tag}` },
+      body,
+    );
+    expect(served.status).toBe(200);
+    expect(await served.json()).toMatchObject({ type: 'message', content: [{ type: 'text' }] });
+    const spent = await postJson(
+      'https://api.deepseek.com/anthropic/v1/messages',
+      { 'x-api-key': `sk-fake.${tag}.402` },
+      body,
+    );
+    expect(spent.status).toBe(402);
+    expect(await spent.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'billing_error', message: 'Insufficient Balance' },
+    });
+    // Anthropic's own API words an account out of credit as a 400.
+    const anthropic = await postJson(
+      'https://api.anthropic.com/v1/messages',
+      { 'x-api-key': `sk-fake.${tag}.402` },
+      body,
+    );
+    expect(anthropic.status).toBe(400);
+    await anthropic.body?.cancel();
   });
 
   it('sends /v1/models to Anthropic when the request carries Anthropic headers, else to OpenAI', async () => {

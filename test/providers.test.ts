@@ -1,10 +1,12 @@
 // Every client and every provider: the official OpenAI and Google SDKs against the relay, OpenAI,
 // Azure, Gemini and OpenAI-compatible accounts, and format conversion both ways.
 import { env } from 'cloudflare:test';
+import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  admin,
   anthropicClient,
   fakeLog,
   RELAY,
@@ -388,6 +390,149 @@ describe("compatible vendors' own usage fields", () => {
       expect((await gate.state()).cooldownUntil).toBeGreaterThan(Date.now());
     },
   );
+
+  it.each([
+    ['openai', {}],
+    [
+      'azure-openai',
+      {
+        baseUrl: 'https://contoso.openai.azure.com?api-version=2024-10-21',
+        modelMapping: { 'gpt-5': 'contoso-gpt5' },
+      },
+    ],
+  ])(
+    '%s out of quota (429 insufficient_quota) is out of credit, not rate-limited: fail over, cool down as failing',
+    async (provider, extra) => {
+      const pool = await seedEnterprise([
+        { provider, scenario: '402', priority: 1, ...extra },
+        { provider, priority: 2, ...extra },
+      ]);
+      const completion = await openaiClient(pool.key).chat.completions.create({
+        model: 'gpt-5',
+        messages: [{ role: 'user', content: 'hello' }],
+      });
+      expect(completion.choices[0]!.message.content).toBeTruthy();
+      const [refused] = await fakeLog(pool.accounts[0]!.tag);
+      expect(refused!.status).toBe(429);
+      const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${pool.accounts[0]!.id}`));
+      const state = await gate.state();
+      expect(state.cooldownUntil).toBeGreaterThan(Date.now());
+      // A rate limit's cooldown would have it back within the minute, to be refused again.
+      expect(state.recentErrors.at(-1)).toMatchObject({ kind: 'server_error', status: 429 });
+    },
+  );
+
+  it('an account out of credit with nowhere to fail over: the member reads a relay error, not a spent quota', async () => {
+    const carpool = await seedCarpoolWith({ provider: 'openai', credential: 'sk-fake.{tag}.402' });
+    const failed = await openaiClient(carpool.key)
+      .chat.completions.create({ model: 'gpt-5', messages: [{ role: 'user', content: 'hello' }] })
+      .catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(OpenAI.APIError);
+    const error = failed as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.type).toBe('api_error');
+    expect(error.message).toContain('out of credit');
+    expect(error.message).not.toMatch(/quota|billing/);
+    const [refused] = await fakeLog(carpool.tag);
+    expect(refused!.status).toBe(429);
+  });
+
+  it("DeepSeek's Anthropic endpoint out of balance (402): fail over, cool down, the member never sees a billing error", async () => {
+    const pool = await seedEnterprise([
+      { provider: 'anthropic-compatible', preset: 'deepseek', scenario: '402', priority: 1 },
+      { provider: 'anthropic-compatible', preset: 'deepseek', priority: 2 },
+    ]);
+    const message = await anthropicClient(pool.key).messages.create({
+      model: 'deepseek-chat',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'hello deepseek' }],
+    });
+    expect(message.content[0]).toMatchObject({ type: 'text' });
+    const [refused] = await fakeLog(pool.accounts[0]!.tag);
+    expect(`${refused!.host}${refused!.path}`).toBe('api.deepseek.com/anthropic/v1/messages');
+    expect(refused!.status).toBe(402);
+    const [served] = await fakeLog(pool.accounts[1]!.tag);
+    expect(served!.status).toBe(200);
+    const gate = env.ACCOUNT_GATE.get(env.ACCOUNT_GATE.idFromName(`account:${pool.accounts[0]!.id}`));
+    expect((await gate.state()).cooldownUntil).toBeGreaterThan(Date.now());
+
+    const alone = await seedCarpoolWith({
+      provider: 'anthropic-compatible',
+      preset: 'deepseek',
+      credential: 'sk-fake.{tag}.402',
+    });
+    const failed = await anthropicClient(alone.key)
+      .messages.create({
+        model: 'deepseek-chat',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(Anthropic.APIError);
+    const error = failed as InstanceType<typeof Anthropic.APIError>;
+    expect(error.status).toBe(502);
+    expect(error.error).toMatchObject({ error: { type: 'api_error' } });
+  });
+
+  it('Qwen explicit cache: writes metered as cache writes, hits as reads, the rest as input, streamed or not', async () => {
+    // Qwen's list price as DashScope documents its explicit cache: writes at 125% of input, hits at 10%.
+    const qwenPrice = {
+      inputMicros: 800_000,
+      outputMicros: 2_000_000,
+      cacheWrite5mMicros: 1_000_000,
+      cacheWrite1hMicros: 1_000_000,
+      cacheReadMicros: 80_000,
+    };
+    expect((await admin('PUT', '/prices/qwen-plus', qwenPrice)).status).toBe(200);
+    const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'qwen' });
+    // DashScope's explicit cache marks a content part as Anthropic does; the SDK's types lack it.
+    const marked = {
+      type: 'text',
+      text: 'a long system prompt worth caching',
+      cache_control: { type: 'ephemeral' },
+    } as OpenAI.ChatCompletionContentPartText;
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'system', content: [marked] },
+      { role: 'user', content: 'the question' },
+    ];
+    const client = openaiClient(carpool.key);
+    await client.chat.completions.create({ model: 'qwen-plus', messages });
+    const stream = await client.chat.completions.create({
+      model: 'qwen-plus',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    for await (const _ of stream);
+    const log = await fakeLog(carpool.tag);
+    expect(log.map((e) => `${e.host}${e.path}`)).toEqual([
+      'dashscope.aliyuncs.com/compatible-mode/v1/chat/completions',
+      'dashscope.aliyuncs.com/compatible-mode/v1/chat/completions',
+    ]);
+    const rows = await requestLogFor(carpool.keyId, 2);
+    for (const [i, row] of rows.entries()) {
+      const usage = log[i]!.usage as unknown as {
+        prompt_tokens: number;
+        completion_tokens: number;
+        prompt_tokens_details: { cached_tokens: number; cache_creation_input_tokens: number };
+      };
+      const { cached_tokens: read, cache_creation_input_tokens: written } = usage.prompt_tokens_details;
+      expect(written).toBeGreaterThan(0);
+      // prompt_tokens counts the cached and the written tokens: each is billed once, at its rate.
+      expect(row).toMatchObject({
+        input_tokens: usage.prompt_tokens - read - written,
+        cache_write_5m_tokens: written,
+        cache_write_1h_tokens: 0,
+        cache_read_tokens: read,
+        output_tokens: usage.completion_tokens,
+        unpriced: 0,
+      });
+      const input = usage.prompt_tokens - read - written;
+      const scaled =
+        input * 800_000 + written * 1_000_000 + read * 80_000 + usage.completion_tokens * 2_000_000;
+      expect(row!.cost_micros).toBe(Math.floor((scaled + 500_000) / 1_000_000));
+    }
+  });
 
   it('Kimi under Claude Code (converted): the message_delta carries the usage of the last choice', async () => {
     const carpool = await seedCarpoolWith({ provider: 'openai-compatible', preset: 'kimi' });

@@ -105,8 +105,18 @@ function jsonReply(
   } satisfies JsonReply;
 }
 
+/**
+ * DeepSeek's Anthropic endpoint (api.deepseek.com/anthropic) out of balance. Its docs list the
+ * OpenAI endpoint's 402 "Insufficient Balance" and say nothing of this endpoint's errors: assumed
+ * the same status and words in Anthropic's envelope, with the type Anthropic gives a 402.
+ */
+const deepSeekInsufficientBalance = { status: 402, type: 'billing_error', message: 'Insufficient Balance' };
+
 function failure(call: UpstreamCall, { kind, message, retryAfterSeconds }: Failure): Reply {
-  const error = errors[kind];
+  const error =
+    kind === 'billing' && call.url.hostname === 'api.deepseek.com'
+      ? deepSeekInsufficientBalance
+      : errors[kind];
   const limit = retryAfterSeconds === undefined ? undefined : { retryAfterSeconds };
   return {
     kind: 'json',
@@ -161,14 +171,24 @@ const malformed: Failure = {
   message: 'There was an error parsing the body of your request. Please ensure it is valid JSON.',
 };
 
+/**
+ * The Messages API path, under the base path a compatible vendor serves it at
+ * (`/anthropic/v1/messages` at DeepSeek and Moonshot, `/apps/anthropic/v1/…` at DashScope).
+ */
+function apiPath(url: URL): string {
+  const at = url.pathname.indexOf('/v1/');
+  return at > 0 ? url.pathname.slice(at) : url.pathname;
+}
+
 function answer(call: UpstreamCall, answer: Answer): Reply {
-  const route = `${call.method} ${call.url.pathname}`;
+  const path = apiPath(call.url);
+  const route = `${call.method} ${path}`;
   if (route === 'GET /v1/models') {
     const data = models.map((model) => ({ type: 'model', ...model }));
     return jsonReply(call, 200, { data, has_more: false, first_id: models[0].id, last_id: models[3].id });
   }
-  if (call.method === 'GET' && call.url.pathname.startsWith('/v1/models/')) {
-    const id = decodeURIComponent(call.url.pathname.slice('/v1/models/'.length));
+  if (call.method === 'GET' && path.startsWith('/v1/models/')) {
+    const id = decodeURIComponent(path.slice('/v1/models/'.length));
     const model = models.find((candidate) => candidate.id === id);
     if (model === undefined) return failure(call, { kind: 'not_found', message: `model: ${id}` });
     return jsonReply(call, 200, { type: 'model', ...model });
@@ -188,8 +208,8 @@ export const anthropic: Provider = {
   // `/v1/models` is OpenAI's path too: elsewhere than Anthropic's own host, the Anthropic headers tell.
   claims: (request, url) =>
     url.hostname === anthropicHost ||
-    url.pathname.startsWith('/v1/messages') ||
-    (url.pathname.startsWith('/v1/models') &&
+    apiPath(url).startsWith('/v1/messages') ||
+    (apiPath(url).startsWith('/v1/models') &&
       (request.headers.has('anthropic-version') || request.headers.has('x-api-key'))),
   newRequestId: () => `req_011C${randomBase58(20)}`,
   // x-api-key wins when both are present, as it does at Anthropic.

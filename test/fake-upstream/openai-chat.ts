@@ -45,12 +45,17 @@ interface ChatPlan {
  * OpenAI's `prompt_tokens_details`. Moonshot (Kimi) puts `cached_tokens` at the top of `usage`
  * (its Kimi models repeat it in `prompt_tokens_details`), and streams its usage inside the last
  * chunk's choice, whatever `stream_options` says, never in a choices-less chunk of its own.
+ * DashScope (Qwen) has an explicit cache besides the implicit one: a request that marks
+ * `cache_control` reads the longest prefix it cached before and writes the rest up to the marker,
+ * reported in `prompt_tokens_details` as `cache_creation_input_tokens` (and by TTL in
+ * `cache_creation`) beside `cached_tokens`; `prompt_tokens` counts both.
  */
-type Vendor = 'openai' | 'deepseek' | 'moonshot';
+type Vendor = 'openai' | 'deepseek' | 'moonshot' | 'dashscope';
 
 function vendorOf(call: UpstreamCall): Vendor {
   const host = call.url.hostname;
   if (host === 'api.deepseek.com') return 'deepseek';
+  if (host === 'dashscope.aliyuncs.com' || host === 'dashscope-intl.aliyuncs.com') return 'dashscope';
   if (host === 'api.moonshot.ai' || host === 'api.moonshot.cn') return 'moonshot';
   return 'openai';
 }
@@ -84,6 +89,21 @@ function usageOf(
         cached_tokens: cached,
         ...(model.startsWith('kimi-') ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
       };
+    case 'dashscope': {
+      if (!call.body.includes('"cache_control"'))
+        return { ...counts, prompt_tokens_details: { cached_tokens: cached } };
+      // As the Anthropic fake: half the prompt read from the cache, a quarter written to it.
+      const written = Math.max(1, Math.floor(promptTokens / 4));
+      return {
+        ...counts,
+        prompt_tokens_details: {
+          cached_tokens: cached,
+          cache_creation: { ephemeral_5m_input_tokens: written },
+          cache_creation_input_tokens: written,
+          cache_type: 'ephemeral',
+        },
+      };
+    }
     case 'openai':
       return {
         ...counts,

@@ -47,7 +47,12 @@ export interface UpstreamCall {
 export type UpstreamFailure =
   | { kind: 'rate_limited'; status: number; retryAfterMs: number | null }
   | { kind: 'overloaded'; status: number }
-  | { kind: 'server_error'; status: number }
+  /**
+   * `outOfCredit`: the account's balance or quota is spent (a top-up fixes it, waiting does not).
+   * It fails over and cools down like any 5xx; the member is not shown the upstream's words, which
+   * read as their own budget being spent.
+   */
+  | { kind: 'server_error'; status: number; outOfCredit?: true }
   | { kind: 'timeout' }
   | { kind: 'connect_failed' }
   | { kind: 'auth_failed'; status: number }

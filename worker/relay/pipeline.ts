@@ -335,6 +335,15 @@ async function attemptOnce(
     let failure: UpstreamFailure = classified;
     const refined = plan.adapter.refineError?.(classified, new TextDecoder().decode(bytes));
     if (refined && refined.kind !== 'client_error') failure = refined;
+    if (failure.kind === 'server_error' && failure.outOfCredit) {
+      // "Insufficient balance", "You exceeded your current quota": passed on, the member would take
+      // it for their own budget (the relay's spent budget is a 402 `insufficient_quota` itself).
+      const error = new RelayError(
+        'upstream',
+        'The upstream account is out of credit; an operator has to top it up.',
+      );
+      return { kind: 'failed', failure, answer: null, error };
+    }
     // What the client may get of it names no account: providers put the organisation in it.
     const shown = withoutAccountIds(bytes);
     const kept = new Response(shown, upstream);

@@ -3,6 +3,9 @@
 // Streams are `data:`-only; usage arrives in a last chunk with no choices (stream_options.include_usage).
 // Compatible vendors differ: DeepSeek names cache hits `prompt_cache_hit_tokens`, Moonshot (Kimi)
 // puts `cached_tokens` at the top of `usage` and streams its usage inside the last chunk's choice.
+// DashScope (Qwen) reports its explicit cache's writes in `prompt_tokens_details` as
+// `cache_creation_input_tokens` (by TTL in `cache_creation`, as Anthropic does); `prompt_tokens`
+// counts them too, so they come off the plain input and are billed at the cache-write rate.
 
 import { count, isObject, listOf, numberOr, objectOr, parseJson } from '../json';
 import { jsonUsageMeter, StreamUsage, sseMeter } from '../metering/meter';
@@ -29,14 +32,35 @@ export function chunkUsage(chunk: Record<string, unknown>): unknown {
   return undefined;
 }
 
+/** The prompt tokens written to a cache, by TTL (never more than the prompt left after the cached ones). */
+function cacheWrites(usage: Record<string, unknown>, room: number): { fiveMinutes: number; oneHour: number } {
+  const details = objectOr(usage.prompt_tokens_details);
+  const split = objectOr(details?.cache_creation);
+  const total = numberOr(details?.cache_creation_input_tokens);
+  let oneHour = count(split?.ephemeral_1h_input_tokens);
+  let fiveMinutes = count(split?.ephemeral_5m_input_tokens);
+  // A total the split does not explain: the unexplained part is the default 5-minute kind.
+  if (total !== undefined && total !== fiveMinutes + oneHour) {
+    oneHour = Math.min(oneHour, total);
+    fiveMinutes = total - oneHour;
+  }
+  oneHour = Math.max(0, Math.min(oneHour, room));
+  fiveMinutes = Math.max(0, Math.min(fiveMinutes, room - oneHour));
+  return { fiveMinutes, oneHour };
+}
+
 export function openAIChatUsage(raw: unknown): Usage | null {
   if (!isObject(raw)) return null;
   const cached = cachedPromptTokens(raw);
+  const uncached = Math.max(0, count(raw.prompt_tokens) - cached);
+  const written = cacheWrites(raw, uncached);
   return {
     ...emptyUsage(),
-    inputTokens: Math.max(0, count(raw.prompt_tokens) - cached),
+    inputTokens: uncached - written.fiveMinutes - written.oneHour,
     outputTokens: count(raw.completion_tokens),
     cacheReadTokens: cached,
+    cacheWrite5mTokens: written.fiveMinutes,
+    cacheWrite1hTokens: written.oneHour,
   };
 }
 

@@ -46,6 +46,9 @@ export function classifyAnthropicError(status: number, headers: Headers): ErrorC
   }
   if (status === 529) return { kind: 'overloaded', status };
   if (status === 401 || status === 403) return { kind: 'auth_failed', status };
+  // Payment Required is the account's balance, whatever the body says (Anthropic's `billing_error`,
+  // DeepSeek's /anthropic endpoint's "Insufficient Balance"): it fails over like a 5xx.
+  if (status === 402) return { kind: 'server_error', status, outOfCredit: true };
   if (status >= 500) return { kind: 'server_error', status };
   return { kind: 'client_error', status };
 }
@@ -60,7 +63,7 @@ export function refineAnthropicError(classified: ErrorClass, body: string): Erro
     classified.status === 400 &&
     /credit balance is too low/i.test(body)
   )
-    return { kind: 'server_error', status: classified.status };
+    return { kind: 'server_error', status: classified.status, outOfCredit: true };
   return null;
 }
 

@@ -3,7 +3,7 @@
 // (taken from the account's base URL, e.g. `https://res.openai.azure.com?api-version=2024-10-21`),
 // and the key in an `api-key` header.
 import { type HeaderPolicy, upstreamHeaders, withBase } from '../headers';
-import { classifyOpenAIError, OPENAI_MODELS } from '../openai';
+import { classifyOpenAIError, OPENAI_MODELS, refineOpenAIError } from '../openai';
 import type { ProviderAdapter, UpstreamCall } from '../types';
 
 const DEFAULT_API_VERSION = '2024-10-21';
@@ -50,4 +50,5 @@ export const azureOpenAI: ProviderAdapter = {
     return new Request(azureUrl(call), { method: call.method, headers, body: call.body });
   },
   classifyError: classifyOpenAIError,
+  refineError: refineOpenAIError,
 };

@@ -1,8 +1,13 @@
 // OpenAI- and Anthropic-compatible vendors. Each is the base adapter with another base URL;
 // a preset names a vendor's endpoint (so an operator does not have to look it up) and the
 // vendor's model family (so the scheduler knows what an account there serves).
-import { ANTHROPIC_HEADERS, anthropicRequest, classifyAnthropicError } from '../anthropic';
-import { classifyOpenAIError, OPENAI_HEADERS, openAIRequest } from '../openai';
+import {
+  ANTHROPIC_HEADERS,
+  anthropicRequest,
+  classifyAnthropicError,
+  refineAnthropicError,
+} from '../anthropic';
+import { classifyOpenAIError, OPENAI_HEADERS, openAIRequest, refineOpenAIError } from '../openai';
 import type { ErrorClass, ProviderAdapter, ProviderKind } from '../types';
 
 /** Vendor endpoints and model families (patterns, `worker/scheduling/models.ts`), by preset name. */
@@ -55,12 +60,13 @@ export function presetOf(kind: ProviderKind, baseUrl: string | null): Preset | n
 
 /**
  * Vendors that answer an account in arrears with a 400: DashScope (Qwen) says `Arrearage`. The
- * account's failure, not the member's request: it cools down and fails over like a 5xx.
+ * account's failure, not the member's request: it cools down and fails over like a 5xx. Vendors
+ * that copy OpenAI's 429 `insufficient_quota` mean what OpenAI means.
  */
 export function refineCompatibleError(classified: ErrorClass, body: string): ErrorClass | null {
   if (classified.kind === 'client_error' && classified.status === 400 && /"Arrearage"/.test(body))
-    return { kind: 'server_error', status: classified.status };
-  return null;
+    return { kind: 'server_error', status: classified.status, outOfCredit: true };
+  return refineOpenAIError(classified, body);
 }
 
 export const openAICompatible: ProviderAdapter = {
@@ -84,4 +90,7 @@ export const anthropicCompatible: ProviderAdapter = {
   // Vendors differ on which header they read; sending the key in both costs nothing.
   buildRequest: (call) => anthropicRequest(call, 'https://api.anthropic.com', true),
   classifyError: classifyAnthropicError,
+  // A vendor's Anthropic endpoint may word arrears as its OpenAI one does, or as Anthropic does.
+  refineError: (classified, body) =>
+    refineAnthropicError(classified, body) ?? refineCompatibleError(classified, body),
 };

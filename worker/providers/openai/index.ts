@@ -59,10 +59,22 @@ export function classifyOpenAIError(status: number, headers: Headers): ErrorClas
   if (status === 401 || status === 403) return { kind: 'auth_failed', status };
   // Payment Required is about the account's balance (DeepSeek's "Insufficient Balance"), never the
   // member's request: it fails over like a 5xx, and the account cools down.
-  if (status === 402) return { kind: 'server_error', status };
+  if (status === 402) return { kind: 'server_error', status, outOfCredit: true };
   if (status === 503 || status === 529) return { kind: 'overloaded', status };
   if (status >= 500) return { kind: 'server_error', status };
   return { kind: 'client_error', status };
+}
+
+/**
+ * OpenAI says "spent" with the status it uses for "too fast": a 429 whose `error.type` is
+ * `insufficient_quota` (its `code` names which: `insufficient_quota`, `credit_balance_exhausted`,
+ * a spend limit…). Waiting a rate-limit's minute fixes nothing; a top-up does. Azure and the
+ * OpenAI-compatible vendors that copy OpenAI's errors answer the same.
+ */
+export function refineOpenAIError(classified: ErrorClass, body: string): ErrorClass | null {
+  if (classified.kind === 'rate_limited' && /"type"\s*:\s*"insufficient_quota"/.test(body))
+    return { kind: 'server_error', status: classified.status, outOfCredit: true };
+  return null;
 }
 
 /** OpenAI's model names: `gpt-4o`, `gpt-5-codex`, the `o1`/`o3`/`o4-mini` reasoning series, `codex-mini-latest`, `chatgpt-4o-latest`. */
@@ -76,4 +88,5 @@ export const openai: ProviderAdapter = {
   headers: OPENAI_HEADERS,
   buildRequest: (call) => openAIRequest(call, 'https://api.openai.com/v1'),
   classifyError: classifyOpenAIError,
+  refineError: refineOpenAIError,
 };
