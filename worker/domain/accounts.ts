@@ -4,7 +4,7 @@
 // migrations/), this module only words it first. Credentials are write-only: encrypted on the way
 // in, never returned; the test connection checks one without storing it. Every change reaches the
 // gates (pushAccount) before the call returns.
-import { and, desc, eq, inArray, isNull, notExists, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, notExists, or, type SQL, sql } from 'drizzle-orm';
 import { accountGate } from '../../durable-objects/address';
 import { ApiError } from '../api/errors';
 import { encryptCredential } from '../auth/credentials';
@@ -19,7 +19,9 @@ import { type Resource, viewActionOf } from './permissions';
 import { pushAccount, pushGroup } from './push';
 
 /** An account as anyone may see it: never the credential. `groupId`: the carpool it is bound to. */
-export type PublicAccount = Omit<Account, 'credentialsEnc'> & { groupId: string | null };
+export type PublicAccount = Omit<Account, 'credentialsEnc' | 'credentialGeneration'> & {
+  groupId: string | null;
+};
 
 export type Provider = Account['provider'];
 
@@ -133,7 +135,7 @@ interface Scoped {
 }
 
 function publicAccount({ account, groupId }: Scoped): PublicAccount {
-  const { credentialsEnc: _secret, ...rest } = account;
+  const { credentialsEnc: _secret, credentialGeneration: _generation, ...rest } = account;
   return { ...rest, groupId };
 }
 
@@ -454,6 +456,8 @@ export async function reauthorizeAccount(
     .update(accounts)
     .set({
       credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, credential),
+      // A new grant: a refresh of the old one still in flight must not write over it.
+      credentialGeneration: sql`${accounts.credentialGeneration} + 1`,
       enabled: true,
       disabledReason: null,
       updatedAt: Date.now(),
