@@ -192,6 +192,7 @@ export async function createAccount(
   const { enterpriseId, ...rest } = input;
   const endpoint = resolveEndpoint(rest, options.viaOAuth);
   const id = crypto.randomUUID();
+  const now = Date.now();
   const [row] = await caller.db
     .insert(accounts)
     .values({
@@ -201,7 +202,9 @@ export async function createAccount(
       authKind: endpoint.authKind,
       credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, endpoint.credential),
       enterpriseId: enterpriseId ?? null,
-      updatedAt: Date.now(),
+      // One clock for both (the column's default is D1's, every later update the Worker's).
+      createdAt: now,
+      updatedAt: now,
     })
     .returning();
   await audit(caller, {
@@ -567,6 +570,7 @@ export async function bindCarpoolAccount(
   const endpoint = resolveEndpoint({ ...input, name: input.name ?? group.name }, options.viaOAuth);
   const id = crypto.randomUUID();
   const d = caller.db;
+  const now = Date.now();
   const [, bound] = await d.batch([
     d.insert(accounts).values({
       ...settingsOf(endpoint),
@@ -575,7 +579,8 @@ export async function bindCarpoolAccount(
       authKind: endpoint.authKind,
       credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, endpoint.credential),
       enterpriseId: null,
-      updatedAt: Date.now(),
+      createdAt: now,
+      updatedAt: now,
     }),
     d
       .update(groups)
