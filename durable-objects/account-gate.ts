@@ -2,7 +2,7 @@
 // leases (never more than the account's max, with a short fair queue when full), keeps the
 // account's health and cooldown, and says in words why it cannot serve.
 import { DurableObject } from 'cloudflare:workers';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { type AccountHealthEvent, accountAlert } from '../worker/alerts/fire';
 import { decryptCredential, encryptCredential } from '../worker/auth/credentials';
 import { db } from '../worker/db/client';
@@ -31,6 +31,7 @@ export type AccountConfig = Pick<
   | 'authKind'
   | 'baseUrl'
   | 'credentialsEnc'
+  | 'credentialGeneration'
   | 'modelMapping'
   | 'maxConcurrency'
   | 'enabled'
@@ -230,6 +231,11 @@ const VALID_MARGIN_MS = 10_000;
 const REFRESH_ATTEMPTS = 3;
 const REFRESH_BACKOFF_MS = 250;
 
+/** The account's D1 row, while its credential is still of the generation `from` holds. */
+function onGeneration(accountId: string, from: AccountConfig) {
+  return and(eq(accounts.id, accountId), eq(accounts.credentialGeneration, from.credentialGeneration));
+}
+
 function upstreamOf(config: AccountConfig): UpstreamAccount {
   return {
     id: config.id,
@@ -256,8 +262,11 @@ export class AccountGate extends DurableObject<Env> {
   private readonly waiters: Waiter[] = [];
   private alarmAt: number | null = null;
   private loading: Promise<AccountConfig | null> | null = null;
-  /** The one token refresh in flight (single flight: everyone who needs fresh tokens waits on it). */
-  private refreshing: Promise<RefreshOutcome> | null = null;
+  /**
+   * The one token refresh in flight and the credential it started from (single flight: everyone
+   * who needs that credential refreshed waits on it).
+   */
+  private refreshing: { from: string; outcome: Promise<RefreshOutcome> } | null = null;
   /** How many refreshes this instance ran (tests count them). */
   refreshes = 0;
   /** The latest leases' window shares (a release retried after a lost answer finds its own). */
@@ -275,7 +284,11 @@ export class AccountGate extends DurableObject<Env> {
       const sql = ctx.storage.sql;
       migrateSql(sql, SCHEMA);
       const stored = sql.exec<{ json: string }>('SELECT json FROM config').toArray()[0];
-      if (stored) this.config = JSON.parse(stored.json) as AccountConfig;
+      // A copy stored before credentials had generations is of the first one.
+      if (stored) {
+        const config = JSON.parse(stored.json) as AccountConfig;
+        this.config = { ...config, credentialGeneration: config.credentialGeneration ?? 0 };
+      }
       const health = sql.exec<{ json: string }>('SELECT json FROM health').toArray()[0];
       if (health) this.health = { ...freshHealth(), ...(JSON.parse(health.json) as Partial<Health>) };
       const now = Date.now();
@@ -813,38 +826,59 @@ export class AccountGate extends DurableObject<Env> {
     return this.unavailability(this.config!, Date.now()) ?? failing;
   }
 
-  /** Single flight: one refresh at a time; whoever asks meanwhile waits on the same one. */
+  /**
+   * Single flight: one refresh at a time; whoever asks meanwhile for the same credential waits on
+   * the same one. A refresh of another credential (a sign-in since) starts after it.
+   */
   private refresh(fromCredentialsEnc: string): Promise<RefreshOutcome> {
-    this.refreshing ??= this.runRefresh(fromCredentialsEnc).finally(() => {
-      this.refreshing = null;
+    if (this.refreshing?.from === fromCredentialsEnc) return this.refreshing.outcome;
+    const before = this.refreshing?.outcome ?? Promise.resolve();
+    const run = () => this.runRefresh(fromCredentialsEnc);
+    const outcome: Promise<RefreshOutcome> = before.then(run, run).finally(() => {
+      if (this.refreshing?.outcome === outcome) this.refreshing = null;
     });
-    return this.refreshing;
+    this.refreshing = { from: fromCredentialsEnc, outcome };
+    return outcome;
+  }
+
+  /**
+   * The gate no longer holds the credential a refresh started from: someone signed the account in
+   * again (or gave it a newer credential) while the refresh was out. Whatever the token endpoint
+   * answered for the old grant, tokens or a refusal, is not the account's any more.
+   */
+  private superseded(fromCredentialsEnc: string): boolean {
+    return this.config?.credentialsEnc !== fromCredentialsEnc;
   }
 
   private async runRefresh(fromCredentialsEnc: string): Promise<RefreshOutcome> {
     const config = this.config;
     if (!config || !isOAuthKind(config.provider)) return { ok: false, message: 'not an OAuth account' };
-    // Another refresh finished since the caller read the credential: nothing to do.
-    if (config.credentialsEnc !== fromCredentialsEnc) return { ok: true };
+    // Another refresh or a sign-in since the caller read the credential: nothing to do.
+    if (this.superseded(fromCredentialsEnc)) return { ok: true };
     const current = await this.tokensOf(config);
     if (!current) return { ok: false, message: 'the stored credential is not an OAuth credential' };
     const settings = oauthConfig(this.env, config.provider);
     let message = 'token refresh failed';
     for (let attempt = 0; attempt < REFRESH_ATTEMPTS; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, REFRESH_BACKOFF_MS * 2 ** (attempt - 1)));
+      if (this.superseded(fromCredentialsEnc)) return { ok: true };
       this.refreshes++;
       const result = await refreshTokens(config.provider, settings, current);
+      // The answer came back to a gate that was signed in again meanwhile: dropped, neither
+      // stored nor counted against the account (the new sign-in may have revoked the old grant).
+      if (this.superseded(fromCredentialsEnc)) return { ok: true };
       if (result.ok) {
-        await this.storeTokens(result.credential);
+        await this.storeTokens(result.credential, config);
         return { ok: true };
       }
       message = `token refresh failed: ${result.message}`;
       if (result.permanent) {
-        await this.revokeGrant(result.message);
-        return { ok: false, message };
+        // Not disabled after all when a newer sign-in turned up: that one is the answer.
+        return (await this.revokeGrant(result.message, config)) ? { ok: false, message } : { ok: true };
       }
     }
     // Transient: the refresh token was not consumed; the account stays, and the next need retries.
+    if (this.superseded(fromCredentialsEnc)) return { ok: true };
     this.health.oauth = { ...this.oauthStatus(), lastRefreshError: message };
     this.saveHealth();
     return { ok: false, message };
@@ -852,11 +886,14 @@ export class AccountGate extends DurableObject<Env> {
 
   /**
    * The rotated tokens are written to this gate's storage and to D1 before anyone can use them:
-   * a refresh token is single-use at some providers, and the one just spent is worthless.
+   * a refresh token is single-use at some providers, and the one just spent is worthless. Both
+   * writes are compare-and-set against the credential the refresh started from (`from`): here its
+   * ciphertext, in D1 its generation, since D1 may have a sign-in the gate has not been told of yet.
    */
-  private async storeTokens(tokens: OAuthCredential): Promise<void> {
+  private async storeTokens(tokens: OAuthCredential, from: AccountConfig): Promise<void> {
     const config = this.config!;
     const sealed = await encryptCredential(this.env.CREDENTIALS_KEY, config.id, JSON.stringify(tokens));
+    if (this.superseded(from.credentialsEnc)) return;
     this.config = { ...this.config!, credentialsEnc: sealed };
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(this.config));
     this.health.oauth = {
@@ -866,33 +903,61 @@ export class AccountGate extends DurableObject<Env> {
     };
     this.saveHealth();
     try {
-      await db(this.env)
+      const written = await db(this.env)
         .update(accounts)
         .set({ credentialsEnc: sealed, updatedAt: Date.now() })
-        .where(eq(accounts.id, config.id));
+        .where(onGeneration(config.id, from))
+        .returning({ id: accounts.id });
+      if (written.length === 0) await this.adoptNewerSignIn(config.id);
     } catch (error) {
       // The gate's copy is the newer one and wins over a stale push (keepNewerTokens).
       console.error('could not save refreshed tokens to D1', { accountId: config.id, error: String(error) });
     }
   }
 
-  /** The provider no longer honours the grant: the account is disabled until someone signs in again. */
-  private async revokeGrant(why: string): Promise<void> {
+  /**
+   * The provider no longer honours the grant: the account is disabled until someone signs in again.
+   * Compare-and-set like storeTokens: a new sign-in is not disabled for its old grant's refusal.
+   * False when one was found instead (the account stays enabled); true when it is disabled.
+   */
+  private async revokeGrant(why: string, from: AccountConfig): Promise<boolean> {
+    if (this.superseded(from.credentialsEnc)) return false;
     const reason = `sign-in revoked or expired (${why}); sign in to the provider again`;
     const config = this.config!;
     this.config = { ...config, enabled: false, disabledReason: reason };
     this.write('INSERT OR REPLACE INTO config (singleton, json) VALUES (1, ?)', JSON.stringify(this.config));
-    this.health.oauth = { ...this.oauthStatus(), lastRefreshError: reason };
+    const status = this.oauthStatus();
+    this.health.oauth = { ...status, lastRefreshError: reason };
     this.saveHealth();
+    try {
+      const written = await db(this.env)
+        .update(accounts)
+        .set({ enabled: false, disabledReason: reason, updatedAt: Date.now() })
+        .where(onGeneration(config.id, from))
+        .returning({ id: accounts.id });
+      if (written.length === 0) {
+        // Signed in again in D1 before the gate heard of it: that sign-in stands.
+        this.health.oauth = status;
+        this.saveHealth();
+        if (await this.adoptNewerSignIn(config.id)) return false;
+      }
+    } catch (error) {
+      console.error('could not disable account', { accountId: config.id, error: String(error) });
+    }
     this.alert({ kind: 'disabled', reason });
-    await db(this.env)
-      .update(accounts)
-      .set({ enabled: false, disabledReason: reason, updatedAt: Date.now() })
-      .where(eq(accounts.id, config.id))
-      .catch((error) =>
-        console.error('could not disable account', { accountId: config.id, error: String(error) }),
-      );
     this.serveWaiters();
+    return true;
+  }
+
+  /**
+   * D1 holds a newer sign-in than the one a refresh started from, and its push has not reached
+   * this gate (it is on its way, or it failed): the gate takes it from D1 now.
+   */
+  private async adoptNewerSignIn(accountId: string): Promise<boolean> {
+    const row = await this.selectConfig(accountId);
+    if (!row || row.credentialGeneration <= (this.config?.credentialGeneration ?? 0)) return false;
+    await this.configure(row);
+    return true;
   }
 
   private oauthStatus(): OAuthStatus {
@@ -910,7 +975,8 @@ export class AccountGate extends DurableObject<Env> {
 
   /**
    * A push from the admin API carries D1's copy of the credential, which may predate a refresh this
-   * gate made: of two credentials, the one obtained later is kept.
+   * gate made. A later sign-in (a higher generation) always wins, however recent the old grant's
+   * last refresh; within one sign-in, the tokens obtained later are kept.
    */
   private async keepNewerTokens(pushed: AccountConfig): Promise<AccountConfig> {
     for (;;) {
@@ -919,8 +985,16 @@ export class AccountGate extends DurableObject<Env> {
       const [ours, theirs] = await Promise.all([this.tokensOf(mine), this.tokensOf(pushed)]);
       // A refresh may have landed while these were decrypted: compare again with the latest.
       if (this.config !== mine) continue;
-      if (ours && (!theirs || ours.obtainedAt > theirs.obtainedAt))
-        return { ...pushed, credentialsEnc: mine.credentialsEnc };
+      const keepOurs =
+        mine.credentialGeneration !== pushed.credentialGeneration
+          ? mine.credentialGeneration > pushed.credentialGeneration
+          : ours !== null && (!theirs || ours.obtainedAt > theirs.obtainedAt);
+      if (keepOurs)
+        return {
+          ...pushed,
+          credentialsEnc: mine.credentialsEnc,
+          credentialGeneration: mine.credentialGeneration,
+        };
       if (theirs)
         this.health.oauth = {
           expiresAt: theirs.expiresAt,
@@ -1001,6 +1075,12 @@ export class AccountGate extends DurableObject<Env> {
   }
 
   private async readConfig(accountId: string): Promise<AccountConfig | null> {
+    const row = await this.selectConfig(accountId);
+    if (row && !this.config) await this.configure(row);
+    return this.config;
+  }
+
+  private async selectConfig(accountId: string): Promise<AccountConfig | null> {
     const [row] = await db(this.env)
       .select({
         id: accounts.id,
@@ -1008,6 +1088,7 @@ export class AccountGate extends DurableObject<Env> {
         authKind: accounts.authKind,
         baseUrl: accounts.baseUrl,
         credentialsEnc: accounts.credentialsEnc,
+        credentialGeneration: accounts.credentialGeneration,
         modelMapping: accounts.modelMapping,
         maxConcurrency: accounts.maxConcurrency,
         enabled: accounts.enabled,
@@ -1015,7 +1096,6 @@ export class AccountGate extends DurableObject<Env> {
       })
       .from(accounts)
       .where(eq(accounts.id, accountId));
-    if (row && !this.config) await this.configure(row);
-    return this.config;
+    return row ?? null;
   }
 }

@@ -6,7 +6,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { AccountGate } from '../durable-objects/account-gate';
-import { decryptCredential } from '../worker/auth/credentials';
+import { decryptCredential, encryptCredential } from '../worker/auth/credentials';
 import { accountStub } from './support/gates';
 import { type ApiErrorBody, memberOf } from './support/groups';
 import {
@@ -285,6 +285,7 @@ describe('token refresh in the account gate', () => {
         authKind: row!.auth_kind,
         baseUrl: null,
         credentialsEnc: before.sealed,
+        credentialGeneration: 0,
         modelMapping: null,
         maxConcurrency: row!.max_concurrency,
         enabled: true,
@@ -416,6 +417,141 @@ describe('token refresh in the account gate', () => {
     expect(reused.status).toBe(400);
     expect(await reused.json()).toMatchObject({ error: 'invalid_grant' });
     expect((await grant(c.tag)).revoked).toBe(true);
+  });
+});
+
+describe('a refresh still out when the account is signed in again', () => {
+  type Live = OAuthAccount & {
+    live: {
+      reason: string | null;
+      cooldownUntil: number | null;
+      oauth: { lastRefreshError: string | null } | null;
+    };
+  };
+
+  /** A carpool whose next request starts a refresh of its grant that the token endpoint holds. */
+  async function refreshHeld() {
+    const c = await claudeCarpool();
+    // The provider ends the access token early: the next request's 401 starts a refresh.
+    await grant(c.tag, { expireAccess: true, holdRefreshes: true });
+    const pending = streamMessage(c.key);
+    await eventually(async () => ((await grant(c.tag)).refreshesHeld === 1 ? true : null));
+    return { ...c, pending };
+  }
+
+  /** Asserts the account serves as `tag` now, not as `old`: what the upstream was given. */
+  async function servesAs(key: string, tag: string, old: string) {
+    const [mine, theirs] = [(await fakeLog(tag)).length, (await fakeLog(old)).length];
+    const res = await streamMessage(key);
+    expect(res.status).toBe(200);
+    await res.text();
+    expect((await fakeLog(tag)).length).toBe(mine + 1);
+    expect((await fakeLog(old)).length).toBe(theirs);
+  }
+
+  it("is dropped: the new sign-in's tokens stay, in the gate and in D1", async () => {
+    const c = await refreshHeld();
+    const login = newTag();
+    const again = await signIn(c.owner.token, 'claude-oauth', login, { accountId: c.accountId });
+    expect(again.status, JSON.stringify(again.json)).toBe(201);
+    const signedIn = await storedCredential(c.accountId);
+    expect(signedIn.tokens.refreshToken).toBe((await grant(login)).refreshToken);
+    // The old grant's refresh now answers, with good tokens of the old sign-in.
+    await grant(c.tag, { holdRefreshes: false });
+    const res = await c.pending;
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(await grant(c.tag)).toMatchObject({ refreshes: 1, refreshesRefused: 0, refreshesHeld: 0 });
+    expect((await storedCredential(c.accountId)).sealed).toBe(signedIn.sealed);
+    await servesAs(c.key, login, c.tag);
+    const account = await admin<Live>('GET', `/accounts/${c.accountId}`);
+    expect(account.json).toMatchObject({ enabled: true, disabledReason: null });
+    expect(account.json.live).toMatchObject({ reason: null, cooldownUntil: null });
+    expect(account.json.live.oauth?.lastRefreshError ?? null).toBeNull();
+  });
+
+  it('a refusal of the old grant neither disables nor cools down the new sign-in', async () => {
+    const c = await refreshHeld();
+    const login = newTag();
+    const again = await signIn(c.owner.token, 'claude-oauth', login, { accountId: c.accountId });
+    expect(again.status, JSON.stringify(again.json)).toBe(201);
+    const signedIn = await storedCredential(c.accountId);
+    // The person revoked the old grant when they signed in anew: its refresh is refused.
+    await grant(c.tag, { revoke: true, holdRefreshes: false });
+    const res = await c.pending;
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(await grant(c.tag)).toMatchObject({ refreshesRefused: 1, refreshesHeld: 0 });
+    const account = await admin<Live>('GET', `/accounts/${c.accountId}`);
+    expect(account.json).toMatchObject({ enabled: true, disabledReason: null });
+    expect(account.json.live).toMatchObject({ reason: null, cooldownUntil: null });
+    expect(account.json.live.oauth?.lastRefreshError ?? null).toBeNull();
+    expect((await storedCredential(c.accountId)).sealed).toBe(signedIn.sealed);
+    await servesAs(c.key, login, c.tag);
+  });
+
+  it.each([
+    { answer: 'tokens', revoke: false },
+    { answer: 'a refusal', revoke: true },
+  ])(
+    'a sign-in D1 has and the gate has not heard of yet wins over the refresh too ($answer)',
+    async ({ revoke }) => {
+      const c = await refreshHeld();
+      // Another login's tokens, sealed for this account, written to D1 as a sign-in does, whose
+      // push to the gate has not arrived (the window between reauthorizeAccount's write and push).
+      const other = await claudeCarpool();
+      const { tokens } = await storedCredential(other.accountId);
+      const sealed = await encryptCredential(env.CREDENTIALS_KEY, c.accountId, JSON.stringify(tokens));
+      await env.DB.prepare(
+        'UPDATE accounts SET credentials_enc = ?, credential_generation = credential_generation + 1 WHERE id = ?',
+      )
+        .bind(sealed, c.accountId)
+        .run();
+      await grant(c.tag, { revoke, holdRefreshes: false });
+      const res = await c.pending;
+      expect(res.status).toBe(200);
+      await res.text();
+      expect((await grant(c.tag)).refreshes).toBe(1);
+      expect((await storedCredential(c.accountId)).sealed).toBe(sealed);
+      const account = await admin<Live>('GET', `/accounts/${c.accountId}`);
+      expect(account.json).toMatchObject({ enabled: true, disabledReason: null });
+      // The gate took the sign-in from D1 when its write-back was refused.
+      await servesAs(c.key, other.tag, c.tag);
+    },
+  );
+
+  it("a new sign-in's push wins over the old grant's refresh even when it got its tokens first", async () => {
+    // The other login signs in first: its tokens are older than the refresh below.
+    const other = await claudeCarpool();
+    const c = await claudeCarpool();
+    await grant(c.tag, { expireAccess: true });
+    const res = await streamMessage(c.key);
+    expect(res.status).toBe(200);
+    await res.text();
+    expect((await grant(c.tag)).refreshes).toBe(1);
+    // The sign-in's write and push (reauthorizeAccount) land after that refresh's write-back.
+    const { tokens } = await storedCredential(other.accountId);
+    const sealed = await encryptCredential(env.CREDENTIALS_KEY, c.accountId, JSON.stringify(tokens));
+    const row = await env.DB.prepare(
+      'UPDATE accounts SET credentials_enc = ?, credential_generation = credential_generation + 1 WHERE id = ? RETURNING *',
+    )
+      .bind(sealed, c.accountId)
+      .first<{ max_concurrency: number; credential_generation: number }>();
+    await runInDurableObject(accountStub(c.accountId), (gate: AccountGate) =>
+      gate.configure({
+        id: c.accountId,
+        provider: 'claude-oauth',
+        authKind: 'oauth',
+        baseUrl: null,
+        credentialsEnc: sealed,
+        credentialGeneration: row!.credential_generation,
+        modelMapping: null,
+        maxConcurrency: row!.max_concurrency,
+        enabled: true,
+        disabledReason: null,
+      }),
+    );
+    await servesAs(c.key, other.tag, c.tag);
   });
 });
 

@@ -20,9 +20,11 @@
 // expired or unknown one is a 401, and the grant's response headers (usage windows) are added.
 //
 // Test control (not OAuth): GET /test/grants/<tag> reads a grant's counters; POST sets faults
-// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, blockRefreshes, refreshDelayMs, headers,
-// codeAssist}),
-// also before sign-in. `blockRefreshes` plays the edge in front of a real token endpoint (Cloudflare
+// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, blockRefreshes, refreshDelayMs,
+// holdRefreshes, headers, codeAssist}), also before sign-in. `holdRefreshes: true` keeps every
+// refresh that arrives waiting, request received and nothing answered (`refreshesHeld` counts
+// them), until `holdRefreshes: false` lets them go on as they would have: a token endpoint slow at
+// just the moment a test chooses. `blockRefreshes` plays the edge in front of a real token endpoint (Cloudflare
 // fronts OpenAI's and Anthropic's): a 403 HTML challenge page, no OAuth answer at all.
 
 export const OAUTH_HOST = 'oauth.test';
@@ -77,6 +79,9 @@ interface Grant {
   blockRefreshes: number;
   /** How long the token endpoint takes over a refresh (a struggling endpoint). */
   refreshDelayMs: number;
+  /** Refreshes wait until this is false again; how many wait now. */
+  holdRefreshes: boolean;
+  refreshesHeld: number;
   refreshes: number;
   refreshesRefused: number;
   exchanges: number;
@@ -109,6 +114,8 @@ function grantOf(tag: string): Grant {
       failRefreshes: 0,
       blockRefreshes: 0,
       refreshDelayMs: 0,
+      holdRefreshes: false,
+      refreshesHeld: 0,
       refreshes: 0,
       refreshesRefused: 0,
       exchanges: 0,
@@ -229,6 +236,12 @@ async function token(request: Request, kind: Kind): Promise<Response> {
     const tag = byRefresh.get(presented) ?? presented.split('.')[1] ?? '';
     const grant = grants.get(tag);
     if (!grant) return oauthError('invalid_grant', 'unknown refresh token');
+    if (grant.holdRefreshes) {
+      grant.refreshesHeld++;
+      // Polled rather than a promise the test control resolves: that would be another request's.
+      while (grant.holdRefreshes) await new Promise((r) => setTimeout(r, 10));
+      grant.refreshesHeld--;
+    }
     if (grant.refreshDelayMs > 0) await new Promise((r) => setTimeout(r, grant.refreshDelayMs));
     if (grant.failRefreshes > 0) {
       grant.failRefreshes--;
@@ -297,6 +310,7 @@ async function testControl(request: Request, tag: string): Promise<Response> {
       failRefreshes?: number;
       blockRefreshes?: number;
       refreshDelayMs?: number;
+      holdRefreshes?: boolean;
       headers?: Record<string, string>;
       scenario?: string;
       codeAssist?: CodeAssistStanding;
@@ -307,6 +321,7 @@ async function testControl(request: Request, tag: string): Promise<Response> {
     if (input.failRefreshes !== undefined) grant.failRefreshes = input.failRefreshes;
     if (input.blockRefreshes !== undefined) grant.blockRefreshes = input.blockRefreshes;
     if (input.refreshDelayMs !== undefined) grant.refreshDelayMs = input.refreshDelayMs;
+    if (input.holdRefreshes !== undefined) grant.holdRefreshes = input.holdRefreshes;
     if (input.headers) grant.headers = input.headers;
     if (input.scenario) grant.upstreamKey = `sk-fake.${tag}.${input.scenario}`;
     if (input.codeAssist) {
@@ -318,6 +333,7 @@ async function testControl(request: Request, tag: string): Promise<Response> {
     revoked: grant.revoked,
     refreshes: grant.refreshes,
     refreshesRefused: grant.refreshesRefused,
+    refreshesHeld: grant.refreshesHeld,
     exchanges: grant.exchanges,
     refreshToken: grant.refreshToken,
     liveAccessTokens: [...grant.accessTokens.values()].filter((at) => at > Date.now()).length,

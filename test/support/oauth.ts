@@ -10,6 +10,8 @@ export interface Grant {
   revoked: boolean;
   refreshes: number;
   refreshesRefused: number;
+  /** Refreshes the fake holds unanswered now (`holdRefreshes`). */
+  refreshesHeld: number;
   exchanges: number;
   refreshToken: string | null;
   liveAccessTokens: number;

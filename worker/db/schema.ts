@@ -84,6 +84,13 @@ export const accounts = sqliteTable(
       .default('api_key'),
     /** AES-GCM ciphertext (see worker/auth/credentials.ts); never leaves the server in any response. */
     credentialsEnc: text('credentials_enc').notNull(),
+    /**
+     * Which sign-in a subscription account's tokens come from: one more with every sign-in again,
+     * the same across the refreshes of one. A refresh writes its tokens back only while the row is
+     * still of the generation the refresh started from, so a refresh of the old grant that
+     * finishes after a new sign-in cannot replace it. (An API key is never refreshed.)
+     */
+    credentialGeneration: integer('credential_generation').notNull().default(0),
     baseUrl: text('base_url'),
     /** JSON object: client model → upstream model. */
     modelMapping: text('model_mapping', { mode: 'json' }).$type<Record<string, string>>(),

@@ -4,7 +4,7 @@
 // migrations/), this module only words it first. Credentials are write-only: encrypted on the way
 // in, never returned; the test connection checks one without storing it. Every change reaches the
 // gates (pushAccount) before the call returns.
-import { and, desc, eq, inArray, isNull, notExists, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, notExists, or, type SQL, sql } from 'drizzle-orm';
 import { accountGate } from '../../durable-objects/address';
 import { ApiError } from '../api/errors';
 import { encryptCredential } from '../auth/credentials';
@@ -19,7 +19,9 @@ import { type Resource, viewActionOf } from './permissions';
 import { pushAccount, pushGroup } from './push';
 
 /** An account as anyone may see it: never the credential. `groupId`: the carpool it is bound to. */
-export type PublicAccount = Omit<Account, 'credentialsEnc'> & { groupId: string | null };
+export type PublicAccount = Omit<Account, 'credentialsEnc' | 'credentialGeneration'> & {
+  groupId: string | null;
+};
 
 export type Provider = Account['provider'];
 
@@ -133,7 +135,7 @@ interface Scoped {
 }
 
 function publicAccount({ account, groupId }: Scoped): PublicAccount {
-  const { credentialsEnc: _secret, ...rest } = account;
+  const { credentialsEnc: _secret, credentialGeneration: _generation, ...rest } = account;
   return { ...rest, groupId };
 }
 
@@ -190,6 +192,7 @@ export async function createAccount(
   const { enterpriseId, ...rest } = input;
   const endpoint = resolveEndpoint(rest, options.viaOAuth);
   const id = crypto.randomUUID();
+  const now = Date.now();
   const [row] = await caller.db
     .insert(accounts)
     .values({
@@ -199,7 +202,9 @@ export async function createAccount(
       authKind: endpoint.authKind,
       credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, endpoint.credential),
       enterpriseId: enterpriseId ?? null,
-      updatedAt: Date.now(),
+      // One clock for both (the column's default is D1's, every later update the Worker's).
+      createdAt: now,
+      updatedAt: now,
     })
     .returning();
   await audit(caller, {
@@ -454,6 +459,8 @@ export async function reauthorizeAccount(
     .update(accounts)
     .set({
       credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, credential),
+      // A new grant: a refresh of the old one still in flight must not write over it.
+      credentialGeneration: sql`${accounts.credentialGeneration} + 1`,
       enabled: true,
       disabledReason: null,
       updatedAt: Date.now(),
@@ -563,6 +570,7 @@ export async function bindCarpoolAccount(
   const endpoint = resolveEndpoint({ ...input, name: input.name ?? group.name }, options.viaOAuth);
   const id = crypto.randomUUID();
   const d = caller.db;
+  const now = Date.now();
   const [, bound] = await d.batch([
     d.insert(accounts).values({
       ...settingsOf(endpoint),
@@ -571,7 +579,8 @@ export async function bindCarpoolAccount(
       authKind: endpoint.authKind,
       credentialsEnc: await encryptCredential(caller.env.CREDENTIALS_KEY, id, endpoint.credential),
       enterpriseId: null,
-      updatedAt: Date.now(),
+      createdAt: now,
+      updatedAt: now,
     }),
     d
       .update(groups)

@@ -166,6 +166,8 @@ export async function createEndpoint(
         secretEnc: await seal(env, id, 'secret', secret),
         vendorSecretEnc: input.vendorSecret ? await seal(env, id, 'vendor-secret', input.vendorSecret) : null,
         enabled: input.enabled ?? true,
+        // One clock for both (the column's default is D1's, every later update the Worker's).
+        createdAt: now,
         updatedAt: now,
       })
       .returning(),
@@ -526,6 +528,7 @@ export async function createRule(
   const id = crypto.randomUUID();
   const endpointIds = [...new Set(input.endpointIds)];
   const d = caller.db;
+  const now = Date.now();
   const [[row]] = await d.batch([
     d
       .insert(alertRules)
@@ -538,7 +541,8 @@ export async function createRule(
         subjectId,
         params: paramsOf(input.kind, input),
         enabled: input.enabled ?? true,
-        updatedAt: Date.now(),
+        createdAt: now,
+        updatedAt: now,
       })
       .returning(),
     ...endpointIds.map((endpointId) => d.insert(alertRuleEndpoints).values({ ruleId: id, endpointId })),

@@ -12,6 +12,7 @@ export async function pushAccount(env: Env, account: Account): Promise<void> {
     authKind: account.authKind,
     baseUrl: account.baseUrl,
     credentialsEnc: account.credentialsEnc,
+    credentialGeneration: account.credentialGeneration,
     modelMapping: account.modelMapping,
     maxConcurrency: account.maxConcurrency,
     enabled: account.enabled,

@@ -147,7 +147,7 @@ export const AccountSchema = createSelectSchema(accounts, {
   modelMapping: z.record(z.string(), z.string()).nullable(),
   supportedModels: z.array(z.string()).nullable(),
 })
-  .omit({ credentialsEnc: true })
+  .omit({ credentialsEnc: true, credentialGeneration: true })
   .extend({ groupId: z.string().nullable().openapi({ description: 'The carpool it is bound to, if any.' }) })
   .openapi('Account');
 
