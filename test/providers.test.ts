@@ -5,6 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
+import { classifyOpenAIStreamError } from '../worker/wires/openai-chat';
 import {
   admin,
   anthropicClient,
@@ -390,6 +391,15 @@ describe("compatible vendors' own usage fields", () => {
       expect((await gate.state()).cooldownUntil).toBeGreaterThan(Date.now());
     },
   );
+
+  it('an insufficient_quota error event in a stream is out of credit too, not a rate limit', () => {
+    expect(classifyOpenAIStreamError('insufficient_quota')).toEqual({
+      kind: 'server_error',
+      status: 429,
+      outOfCredit: true,
+    });
+    expect(classifyOpenAIStreamError('rate_limit_exceeded').kind).toBe('rate_limited');
+  });
 
   it.each([
     ['openai', {}],

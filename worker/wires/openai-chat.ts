@@ -121,9 +121,9 @@ export function readOpenAIErrorType(body: unknown): string | null {
 }
 
 export function classifyOpenAIStreamError(errorType: string): UpstreamFailure {
-  if (errorType.includes('rate_limit') || errorType === 'insufficient_quota') {
-    return { kind: 'rate_limited', status: 429, retryAfterMs: null };
-  }
+  // A spent quota is the account's balance, not its pace (refineOpenAIError says why).
+  if (errorType === 'insufficient_quota') return { kind: 'server_error', status: 429, outOfCredit: true };
+  if (errorType.includes('rate_limit')) return { kind: 'rate_limited', status: 429, retryAfterMs: null };
   if (errorType.includes('overloaded')) return { kind: 'overloaded', status: 503 };
   return { kind: 'server_error', status: 500 };
 }
