@@ -1792,8 +1792,30 @@ export interface components {
                 code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway";
                 message: string;
                 requestId: string;
-                details?: unknown;
+                /** @description For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`. A key outside its group’s bounds: the violations as sentences. */
+                details?: components["schemas"]["ValidationIssue"][] | {
+                    [key: string]: unknown;
+                } | string[];
             };
+        };
+        ValidationIssue: {
+            /** @description The field, dotted (`keyBounds.allowedModels.0`); empty for the whole body. */
+            path: string;
+            /** @description `invalid_type`, `too_small`, `too_big`, `invalid_format`, `invalid_value`, `not_multiple_of`, `unrecognized_keys`, `invalid_union`, or `custom` (then see `rule`). */
+            code: string;
+            message: string;
+            origin?: string;
+            minimum?: number;
+            maximum?: number;
+            inclusive?: boolean;
+            exact?: boolean;
+            expected?: string;
+            required?: boolean;
+            format?: string;
+            values?: (string | number | boolean | null)[];
+            keys?: string[];
+            divisor?: number;
+            rule?: string;
         };
         OAuthStarted: {
             /** @description Open it, sign in at the provider, copy the code. */
