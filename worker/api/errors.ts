@@ -45,28 +45,46 @@ export const ValidationIssueSchema = z
       description:
         '`invalid_type`, `too_small`, `too_big`, `invalid_format`, `invalid_value`, `not_multiple_of`, `unrecognized_keys`, `invalid_union`, or `custom` (then see `rule`).',
     }),
-    message: z.string(),
-    /** What was bounded: `string` (length), `number`, `int`, `array` (items), `date`… */
-    origin: z.string().optional(),
-    minimum: z.number().optional(),
-    maximum: z.number().optional(),
-    /** Whether the bound itself is allowed (`>=`, `<=`); false for `>` and `<`. */
-    inclusive: z.boolean().optional(),
-    /** The length must be exactly the bound. */
-    exact: z.boolean().optional(),
-    /** The type expected (`invalid_type`): `string`, `number`, `object`… */
-    expected: z.string().optional(),
-    /** The field was missing (an `invalid_type` whose input was absent). */
-    required: z.boolean().optional(),
-    /** `invalid_format`: `url`, `email`, `uuid`, `datetime`, `regex`… */
-    format: z.string().optional(),
-    /** `invalid_value`: the values allowed. */
-    values: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
-    /** `unrecognized_keys`: the fields not known. */
-    keys: z.array(z.string()).optional(),
-    divisor: z.number().optional(),
-    /** `custom`: which of our rules, e.g. `time_zone`, `future`, `unknown_reference`. */
-    rule: z.string().optional(),
+    message: z
+      .string()
+      .openapi({ description: 'The English words for this field, as in the envelope’s message.' }),
+    origin: z.string().optional().openapi({
+      description: 'What was bounded: `string` (length), `number`, `int`, `array` (items), `date`…',
+    }),
+    minimum: z
+      .number()
+      .optional()
+      .openapi({ description: '`too_small`: the bound (a length, a count of items or a value).' }),
+    maximum: z.number().optional().openapi({ description: '`too_big`: the bound.' }),
+    inclusive: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Whether the bound itself is allowed (`>=`, `<=`); false for `>` and `<`.' }),
+    exact: z.boolean().optional().openapi({ description: 'The length must be exactly the bound.' }),
+    expected: z
+      .string()
+      .optional()
+      .openapi({ description: 'The type expected (`invalid_type`): `string`, `number`, `object`…' }),
+    required: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'The field was missing (an `invalid_type` whose input was absent).' }),
+    format: z
+      .string()
+      .optional()
+      .openapi({ description: '`invalid_format`: `url`, `email`, `uuid`, `datetime`, `regex`…' }),
+    values: z
+      .array(z.union([z.string(), z.number(), z.boolean(), z.null()]))
+      .optional()
+      .openapi({ description: '`invalid_value`: the values allowed.' }),
+    keys: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: '`unrecognized_keys`: the fields not known.' }),
+    divisor: z.number().optional().openapi({ description: '`not_multiple_of`: the divisor.' }),
+    rule: z.string().optional().openapi({
+      description: '`custom`: which of our rules, e.g. `time_zone`, `future`, `unknown_reference`.',
+    }),
   })
   .openapi('ValidationIssue');
 export type ValidationIssue = z.infer<typeof ValidationIssueSchema>;

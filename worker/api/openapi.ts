@@ -83,7 +83,9 @@ export function route<const R extends RouteConfig>(permission: Permission, confi
     security: permission === 'public' ? [] : [{ bearer: [] }, { session: [] }],
     responses: {
       ...config.responses,
-      400: errorResponse('The request is malformed: the message names each field.'),
+      400: errorResponse(
+        'The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues.',
+      ),
       ...(config.request?.body ? { 415: errorResponse('The body was not sent as `application/json`.') } : {}),
       ...(permission === 'public'
         ? {}

@@ -286,8 +286,10 @@ export async function updateAccount(
       await mayJoinPool(caller, changes.enterpriseId);
     } else if (!(await memberships(caller)).system) {
       // Out of every pool and bound to no carpool, an account would be no one's but the system's.
-      throw new ApiError(
-        'invalid_request',
+      throw fieldRefusal(
+        'enterpriseId',
+        'only a system admin takes an account out of its pool; disable it instead.',
+        {},
         'Invalid json: enterpriseId: only a system admin takes an account out of its pool; disable it instead.',
       );
     }

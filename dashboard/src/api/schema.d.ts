@@ -1803,18 +1803,31 @@ export interface components {
             path: string;
             /** @description `invalid_type`, `too_small`, `too_big`, `invalid_format`, `invalid_value`, `not_multiple_of`, `unrecognized_keys`, `invalid_union`, or `custom` (then see `rule`). */
             code: string;
+            /** @description The English words for this field, as in the envelope’s message. */
             message: string;
+            /** @description What was bounded: `string` (length), `number`, `int`, `array` (items), `date`… */
             origin?: string;
+            /** @description `too_small`: the bound (a length, a count of items or a value). */
             minimum?: number;
+            /** @description `too_big`: the bound. */
             maximum?: number;
+            /** @description Whether the bound itself is allowed (`>=`, `<=`); false for `>` and `<`. */
             inclusive?: boolean;
+            /** @description The length must be exactly the bound. */
             exact?: boolean;
+            /** @description The type expected (`invalid_type`): `string`, `number`, `object`… */
             expected?: string;
+            /** @description The field was missing (an `invalid_type` whose input was absent). */
             required?: boolean;
+            /** @description `invalid_format`: `url`, `email`, `uuid`, `datetime`, `regex`… */
             format?: string;
+            /** @description `invalid_value`: the values allowed. */
             values?: (string | number | boolean | null)[];
+            /** @description `unrecognized_keys`: the fields not known. */
             keys?: string[];
+            /** @description `not_multiple_of`: the divisor. */
             divisor?: number;
+            /** @description `custom`: which of our rules, e.g. `time_zone`, `future`, `unknown_reference`. */
             rule?: string;
         };
         OAuthStarted: {
@@ -3573,7 +3586,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3633,7 +3646,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthStarted"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3702,7 +3715,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3771,7 +3784,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3831,7 +3844,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3900,7 +3913,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionTest"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3967,7 +3980,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountWithState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4029,7 +4042,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4100,7 +4113,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4167,7 +4180,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4225,7 +4238,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4283,7 +4296,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4341,7 +4354,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountProbe"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4399,7 +4412,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountWithState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4461,7 +4474,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4528,7 +4541,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4590,7 +4603,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4657,7 +4670,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4717,7 +4730,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enterprise"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4784,7 +4797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enterprise"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4846,7 +4859,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enterprise"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4911,7 +4924,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4971,7 +4984,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5038,7 +5051,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5098,7 +5111,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewPersonalAccessToken"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5165,7 +5178,7 @@ export interface operations {
                     "application/json": components["schemas"]["PersonalAccessToken"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5227,7 +5240,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewPersonalAccessToken"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5297,7 +5310,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5357,7 +5370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Budget"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5424,7 +5437,7 @@ export interface operations {
                     "application/json": components["schemas"]["BudgetWithState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5480,7 +5493,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5542,7 +5555,7 @@ export interface operations {
                     "application/json": components["schemas"]["Budget"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5609,7 +5622,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5669,7 +5682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5736,7 +5749,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupDetail"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5797,7 +5810,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5859,7 +5872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5926,7 +5939,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5986,7 +5999,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6048,7 +6061,7 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6116,7 +6129,7 @@ export interface operations {
                     "application/json": components["schemas"]["Removal"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6179,7 +6192,7 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6246,7 +6259,7 @@ export interface operations {
                     "application/json": components["schemas"]["Removal"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6310,7 +6323,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6380,7 +6393,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupUsage"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6440,7 +6453,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6502,7 +6515,7 @@ export interface operations {
                     "application/json": components["schemas"]["Statement"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6572,7 +6585,7 @@ export interface operations {
                     "application/json": components["schemas"]["Statement"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6634,7 +6647,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6699,7 +6712,7 @@ export interface operations {
                     "application/json": components["schemas"]["Statement"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6773,7 +6786,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6843,7 +6856,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6903,7 +6916,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewKey"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6970,7 +6983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Key"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7032,7 +7045,7 @@ export interface operations {
                     "application/json": components["schemas"]["Key"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7099,7 +7112,7 @@ export interface operations {
                     "application/json": components["schemas"]["Key"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7159,7 +7172,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7221,7 +7234,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewKey"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7290,7 +7303,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7352,7 +7365,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewInvite"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7420,7 +7433,7 @@ export interface operations {
                     "application/json": components["schemas"]["Invite"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7478,7 +7491,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvitePreview"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7521,7 +7534,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7583,7 +7596,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedUp"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7659,7 +7672,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7719,7 +7732,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7786,7 +7799,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7844,7 +7857,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7906,7 +7919,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7973,7 +7986,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8031,7 +8044,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertDelivery"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8093,7 +8106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8151,7 +8164,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8211,7 +8224,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8278,7 +8291,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8336,7 +8349,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8398,7 +8411,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8467,7 +8480,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8527,7 +8540,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8594,7 +8607,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8654,7 +8667,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8714,7 +8727,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8776,7 +8789,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8844,7 +8857,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8903,7 +8916,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8966,7 +8979,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9034,7 +9047,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9093,7 +9106,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertDelivery"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9156,7 +9169,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9216,7 +9229,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9278,7 +9291,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9346,7 +9359,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9405,7 +9418,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9468,7 +9481,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9539,7 +9552,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9601,7 +9614,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9669,7 +9682,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9731,7 +9744,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9791,7 +9804,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9853,7 +9866,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9921,7 +9934,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9980,7 +9993,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10043,7 +10056,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10111,7 +10124,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10170,7 +10183,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertDelivery"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10233,7 +10246,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10293,7 +10306,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10355,7 +10368,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10423,7 +10436,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10482,7 +10495,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10545,7 +10558,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10616,7 +10629,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10678,7 +10691,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10746,7 +10759,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10808,7 +10821,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10868,7 +10881,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10930,7 +10943,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMember"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10998,7 +11011,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMemberRemoved"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11061,7 +11074,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMember"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11128,7 +11141,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMemberRemoved"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11188,7 +11201,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11250,7 +11263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Department"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11317,7 +11330,7 @@ export interface operations {
                     "application/json": components["schemas"]["Department"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11379,7 +11392,7 @@ export interface operations {
                     "application/json": components["schemas"]["Department"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11448,7 +11461,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11508,7 +11521,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11575,7 +11588,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11637,7 +11650,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11704,7 +11717,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordLink"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11762,7 +11775,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordLinkPreview"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11806,7 +11819,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11877,7 +11890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Usage"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11948,7 +11961,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12026,7 +12039,7 @@ export interface operations {
                     "application/json": components["schemas"]["RequestLogPage"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12100,7 +12113,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12167,7 +12180,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12226,7 +12239,7 @@ export interface operations {
                     "application/json": components["schemas"]["PriceTable"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12287,7 +12300,7 @@ export interface operations {
                     "application/json": components["schemas"]["EffectivePrice"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12364,7 +12377,7 @@ export interface operations {
                     "application/json": components["schemas"]["PriceOverride"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12431,7 +12444,7 @@ export interface operations {
                     "application/json": components["schemas"]["EffectivePrice"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12487,7 +12500,7 @@ export interface operations {
                     "application/json": components["schemas"]["IsolateMetrics"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12543,7 +12556,7 @@ export interface operations {
                     "application/json": components["schemas"]["MaintenanceReport"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12599,7 +12612,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignInMethods"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12632,7 +12645,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12686,7 +12699,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12715,7 +12728,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsEnded"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12775,7 +12788,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsEnded"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12842,7 +12855,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12900,7 +12913,7 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12958,7 +12971,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13001,7 +13014,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13039,7 +13052,7 @@ export interface operations {
                     "application/json": components["schemas"]["SetupState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13072,7 +13085,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
