@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ValidationIssue } from '../worker/api/errors';
 import type { ApiErrorBody } from './support/groups';
-import { admin } from './support/relay';
+import { admin, seedCarpool } from './support/relay';
 
 type Refusal = ApiErrorBody & { error: { details: ValidationIssue[] } };
 
@@ -67,6 +67,23 @@ describe('validation refusals carry their issues', () => {
     expect(issueAt(link, 'baseUrl')).toMatchObject({ code: 'invalid_format', format: 'url' });
     // The input is never echoed into the details (a credential could be refused too).
     expect(JSON.stringify(link.json)).not.toContain('sk-secret');
+
+    // A webhook URL's own rules, each named.
+    const { groupId } = await seedCarpool();
+    for (const [url, rule] of [
+      ['http://hooks.example.com/x', 'https_only'],
+      ['https://10.0.0.1/x', 'private_network'],
+      ['https://user:pw@hooks.example.com/x', 'url_credentials'],
+    ]) {
+      const hook = await admin<Refusal>('POST', `/groups/${groupId}/alerts/endpoints`, {
+        name: 'ops',
+        url,
+        format: 'json',
+      });
+      expect(hook.status, url).toBe(400);
+      expect(issueAt(hook, 'url'), url).toMatchObject({ code: 'custom', rule });
+      expect(JSON.stringify(hook.json), url).not.toContain(':pw@');
+    }
   });
 
   it('a field refused by a domain rule past validation carries the same shape', async () => {

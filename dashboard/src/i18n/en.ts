@@ -69,10 +69,12 @@ export const en = {
   'apiError.issue.other': '“{field}”: {message}',
   'apiError.rule.time_zone':
     '“{field}” is not a time zone: use a name such as Europe/Paris or UTC, not an offset.',
-  'apiError.rule.url_credentials':
-    '“{field}” must not carry a user or password: put the secret in the credential instead.',
+  'apiError.rule.url_credentials': '“{field}” must not carry a user or password in the URL.',
   'apiError.rule.control_characters': '“{field}” must not contain control characters (such as line breaks).',
   'apiError.rule.visible_character': '“{field}” must contain a visible character.',
+  'apiError.rule.url': '“{field}” is not a valid URL.',
+  'apiError.rule.private_network': '“{field}” must not point into a private or link-local network.',
+  'apiError.rule.https_only': '“{field}” must be https (http only to this machine, for local testing).',
   'apiError.rule.future': '“{field}” must be in the future.',
   'apiError.rule.at_most_a_year': '“{field}” is too far ahead: a year at most.',
   'apiError.rule.unknown_reference': '“{field}” names nothing that exists here.',
