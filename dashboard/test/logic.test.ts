@@ -115,6 +115,109 @@ describe('API refusals', () => {
     // A code this dashboard does not know: the server's message as it is.
     expect(say('zh-CN', refusal(418, 'teapot', 'short and stout'))).toBe('short and stout');
   });
+
+  it('a refusal of fields, said from its issues in the reader’s language, naming the form’s labels', () => {
+    // As the API sends them (worker/api/errors.ts validationIssues), for a form that names its fields.
+    const failure = refusal(
+      400,
+      'invalid_request',
+      'Invalid json: name: Too big: expected string to have <=100 characters; limitMicros: Too big: expected number to be <=1000000000000; baseUrl: Invalid URL; timeZone: not an IANA time zone (a name such as Europe/Paris or UTC, not an offset); maxMembers: Invalid input: expected number, received undefined',
+      [
+        {
+          path: 'name',
+          code: 'too_big',
+          message: 'Too big',
+          origin: 'string',
+          maximum: 100,
+          inclusive: true,
+        },
+        {
+          path: 'limitMicros',
+          code: 'too_big',
+          message: 'Too big',
+          origin: 'number',
+          maximum: 1_000_000_000_000,
+          inclusive: true,
+        },
+        { path: 'baseUrl', code: 'invalid_format', message: 'Invalid URL', format: 'url' },
+        { path: 'timeZone', code: 'custom', message: 'not an IANA time zone', rule: 'time_zone' },
+        {
+          path: 'maxMembers',
+          code: 'invalid_type',
+          message: 'Invalid input',
+          expected: 'number',
+          required: true,
+        },
+      ],
+    );
+    const labels = (language: Language) => {
+      const t = (key: Parameters<typeof translate>[1]) => translate(language, key);
+      return {
+        name: t('newGroup.name'),
+        maxMembers: t('newGroup.maxMembers'),
+        limitMicros: {
+          label: t('adm.budgets.limit'),
+          value: (n: number) => `$${(n / 1e6).toLocaleString('en')}`,
+        },
+        baseUrl: t('bind.baseUrl'),
+      };
+    };
+    const sayWith = (language: Language) =>
+      apiFailureText(failure, (key, values) => translate(language, key, values), language, labels(language));
+    const zh = sayWith('zh-CN');
+    expect(zh).toContain('“组名”太长：最多 100 个字符。');
+    expect(zh).toContain('太大：不能大于 $1,000,000。');
+    expect(zh).toContain('不是有效的网址。');
+    expect(zh).toContain('“最多成员数”为必填项。');
+    // No English left but the time zone names the rule gives as examples, the catalog's own
+    // label "Base URL" (kept as is in zh-CN) and a field the form does not name, said by its API path.
+    expect(zh.replace(/Asia\/Shanghai|UTC|timeZone|Base URL/g, '')).not.toMatch(/[A-Za-z]/);
+    expect(zh).toContain('“timeZone”不是时区');
+
+    const en = sayWith('en');
+    expect(en).toBe(
+      [
+        '“Group name” is too long: at most 100 characters.',
+        `“${translate('en', 'adm.budgets.limit')}” is too large: it must be $1,000,000 or less.`,
+        `“${translate('en', 'bind.baseUrl')}” is not a valid URL.`,
+        '“timeZone” is not a time zone: use a name such as Europe/Paris or UTC, not an offset.',
+        '“Members at most” is required.',
+      ].join(' '),
+    );
+
+    // A rule the dashboard has no words for: the server's words after the field's name.
+    const other = refusal(400, 'invalid_request', 'Invalid json: url: must be https', [
+      { path: 'url', code: 'custom', message: 'must be https' },
+    ]);
+    expect(say('zh-CN', other)).toBe('“url”无效：must be https');
+    // Details that are not issues (a key's bound violations are sentences): as before.
+    const bounds = refusal(400, 'invalid_request', 'Outside the group’s key bounds: x.', ['x']);
+    expect(say('zh-CN', bounds)).toBe('请求被拒绝：Outside the group’s key bounds: x.');
+    expect(say('en', bounds)).toBe('Outside the group’s key bounds: x.');
+  });
+
+  it('every rule and type the dashboard has words for is in both catalogs', () => {
+    for (const rule of [
+      'time_zone',
+      'url_credentials',
+      'control_characters',
+      'visible_character',
+      'future',
+      'at_most_a_year',
+      'unknown_reference',
+      'not_for_kind',
+      'not_a_member',
+      'month_not_begun',
+      'url',
+      'private_network',
+      'https_only',
+    ]) {
+      const issue = { path: 'x', code: 'custom', message: 'English words', rule };
+      const text = say('zh-CN', refusal(400, 'invalid_request', 'English words', [issue]));
+      // Left in Latin letters: the field's path, time zone names given as examples, http(s).
+      expect(text.replace(/\bx\b|Asia\/Shanghai|UTC|https?/g, ''), rule).not.toMatch(/[A-Za-z]/);
+    }
+  });
 });
 
 describe('key lookup', () => {

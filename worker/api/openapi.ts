@@ -6,7 +6,7 @@ import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi
 import { isTimeZone } from '../budgets/periods';
 import type { AppEnv } from '../context';
 import type { Action } from '../domain/permissions';
-import { API_ERROR_STATUS, ApiError } from './errors';
+import { API_ERROR_STATUS, ApiError, ValidationIssueSchema, validationIssues } from './errors';
 
 export { z };
 
@@ -14,7 +14,7 @@ export function newRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook(result, _c) {
       if (result.success) return;
-      const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      const issues = validationIssues(result.error.issues);
       throw new ApiError(
         'invalid_request',
         `Invalid ${result.target}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
@@ -30,7 +30,13 @@ export const ErrorSchema = z
       code: z.enum(Object.keys(API_ERROR_STATUS) as [keyof typeof API_ERROR_STATUS]),
       message: z.string(),
       requestId: z.string(),
-      details: z.unknown().optional(),
+      details: z
+        .union([z.array(ValidationIssueSchema), z.record(z.string(), z.unknown()), z.array(z.string())])
+        .optional()
+        .openapi({
+          description:
+            'For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`. A key outside its group’s bounds: the violations as sentences.',
+        }),
     }),
   })
   .openapi('Error');
@@ -77,7 +83,9 @@ export function route<const R extends RouteConfig>(permission: Permission, confi
     security: permission === 'public' ? [] : [{ bearer: [] }, { session: [] }],
     responses: {
       ...config.responses,
-      400: errorResponse('The request is malformed: the message names each field.'),
+      400: errorResponse(
+        'The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues.',
+      ),
       ...(config.request?.body ? { 415: errorResponse('The body was not sent as `application/json`.') } : {}),
       ...(permission === 'public'
         ? {}
@@ -102,8 +110,14 @@ export function displayText(max = 100) {
     .trim()
     .min(1)
     .max(max)
-    .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
-    .refine((s) => /[^\p{Cf}\p{Z}]/u.test(s), 'must contain a visible character');
+    .refine((s) => !/\p{Cc}/u.test(s), {
+      message: 'must not contain control characters',
+      params: { rule: 'control_characters' },
+    })
+    .refine((s) => /[^\p{Cf}\p{Z}]/u.test(s), {
+      message: 'must contain a visible character',
+      params: { rule: 'visible_character' },
+    });
 }
 
 /** An IANA time zone (`Europe/Paris`, `UTC`), as groups and budgets take it; not a UTC offset. */
@@ -111,16 +125,26 @@ export const TimeZone = z
   .string()
   .min(1)
   .max(64)
-  .refine(isTimeZone, 'not an IANA time zone (a name such as Europe/Paris or UTC, not an offset)');
+  .refine(isTimeZone, {
+    message: 'not an IANA time zone (a name such as Europe/Paris or UTC, not an offset)',
+    params: { rule: 'time_zone' },
+  });
 
 /**
  * An upstream's base URL: http(s), with no user or password in it. It is shown to whoever may see
  * the account and kept in the audit log; secrets go in `credential`, which is sealed.
  */
-export const UpstreamUrl = z.url({ protocol: /^https?$/ }).refine((value) => {
-  const url = new URL(value);
-  return !url.username && !url.password;
-}, 'a base URL carries no user or password: put secrets in credential');
+export const UpstreamUrl = z.url({ protocol: /^https?$/ }).refine(
+  (value) => {
+    // zod runs a refinement after a failed format check too: not a URL is that check's to say.
+    const url = URL.parse(value);
+    return !url || (!url.username && !url.password);
+  },
+  {
+    message: 'a base URL carries no user or password: put secrets in credential',
+    params: { rule: 'url_credentials' },
+  },
+);
 
 /** A link's token in the path (an invite's, a password link's): checked by its owner's pattern. */
 export const TokenParam = z.object({

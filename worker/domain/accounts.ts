@@ -6,7 +6,7 @@
 // gates (pushAccount) before the call returns.
 import { and, desc, eq, inArray, isNull, notExists, or, type SQL, sql } from 'drizzle-orm';
 import { accountGate } from '../../durable-objects/address';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import { encryptCredential } from '../auth/credentials';
 import { type Account, accounts, enterprises, type Group, groups } from '../db/schema';
 import { isOAuthKind } from '../oauth/config';
@@ -64,7 +64,7 @@ export type AccountChanges = Partial<
 const NEEDS_BASE_URL = new Set<Provider>(['openai-compatible', 'anthropic-compatible', 'azure-openai']);
 
 function invalid(field: string, message: string): never {
-  throw new ApiError('invalid_request', `Invalid json: ${field}: ${message}`, [{ path: field, message }]);
+  throw fieldRefusal(field, message, {}, `Invalid json: ${field}: ${message}`);
 }
 
 /** The endpoint's rules: a preset only for the compatible kinds, a base URL where one is needed. */
@@ -291,8 +291,10 @@ export async function updateAccount(
       await mayJoinPool(caller, changes.enterpriseId);
     } else if (!(await memberships(caller)).system) {
       // Out of every pool and bound to no carpool, an account would be no one's but the system's.
-      throw new ApiError(
-        'invalid_request',
+      throw fieldRefusal(
+        'enterpriseId',
+        'only a system admin takes an account out of its pool; disable it instead.',
+        {},
         'Invalid json: enterpriseId: only a system admin takes an account out of its pool; disable it instead.',
       );
     }

@@ -15,7 +15,7 @@ import {
 } from '../alerts/event';
 import { signsItsOwnWay } from '../alerts/formats';
 import { newSigningSecret, seal, urlHint } from '../alerts/sealed';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import {
   type AlertDelivery,
   type AlertEndpoint,
@@ -135,9 +135,10 @@ export interface EndpointInput {
 
 function checkVendorSecret(format: EndpointFormat, vendorSecret: string | null | undefined): void {
   if (vendorSecret != null && !signsItsOwnWay(format))
-    throw new ApiError(
-      'invalid_request',
-      `vendorSecret: the ${format} format has no signing of its own (only feishu and dingtalk do).`,
+    throw fieldRefusal(
+      'vendorSecret',
+      `the ${format} format has no signing of its own (only feishu and dingtalk do).`,
+      { rule: 'not_for_kind' },
     );
 }
 
@@ -427,7 +428,7 @@ function checkKindFields(kind: AlertKind, fields: object): void {
       (fields as Record<string, unknown>)[field] !== undefined &&
       !KIND_FIELDS[kind].includes(field)
     )
-      throw new ApiError('invalid_request', `${field}: a ${kind} rule has no ${field}.`);
+      throw fieldRefusal(field, `a ${kind} rule has no ${field}.`, { rule: 'not_for_kind' });
   }
 }
 
@@ -440,10 +441,9 @@ async function checkEndpoints(caller: Caller, scope: ManagedScope, ids: string[]
     .where(and(inArray(alertEndpoints.id, unique), inScope(alertEndpoints, scope)));
   const missing = unique.filter((id) => !found.some((row) => row.id === id));
   if (missing.length > 0)
-    throw new ApiError(
-      'invalid_request',
-      `endpointIds: no alert endpoint ${missing.join(', ')} in ${scope.what}.`,
-    );
+    throw fieldRefusal('endpointIds', `no alert endpoint ${missing.join(', ')} in ${scope.what}.`, {
+      rule: 'unknown_reference',
+    });
 }
 
 /** Whether a row a filter names is seen by the scope: its group's, its enterprise's (groups included), or any (system). */
@@ -464,7 +464,10 @@ async function checkAccount(caller: Caller, scope: ManagedScope, accountId: stri
     .leftJoin(groups, eq(groups.boundAccountId, accounts.id))
     .where(eq(accounts.id, accountId));
   const ok = row !== undefined && seenByScope(scope, row);
-  if (!ok) throw new ApiError('invalid_request', `accountId: no account ${accountId} in ${scope.what}.`);
+  if (!ok)
+    throw fieldRefusal('accountId', `no account ${accountId} in ${scope.what}.`, {
+      rule: 'unknown_reference',
+    });
 }
 
 /** A budget filter names a budget the scope's rules see: the group's, or the enterprise's and its groups'. */
@@ -474,7 +477,8 @@ async function checkBudget(caller: Caller, scope: ManagedScope, budgetId: string
     .from(budgets)
     .where(eq(budgets.id, budgetId));
   const ok = row !== undefined && seenByScope(scope, row);
-  if (!ok) throw new ApiError('invalid_request', `budgetId: no budget ${budgetId} in ${scope.what}.`);
+  if (!ok)
+    throw fieldRefusal('budgetId', `no budget ${budgetId} in ${scope.what}.`, { rule: 'unknown_reference' });
 }
 
 /** The rule's subject, if it names one, is of the scope. */
@@ -683,14 +687,16 @@ export async function createSilence(
     .select({ id: alertRules.id })
     .from(alertRules)
     .where(and(eq(alertRules.id, input.ruleId), inScope(alertRules, scope)));
-  if (!rule) throw new ApiError('invalid_request', `ruleId: no alert rule ${input.ruleId} in ${scope.what}.`);
+  if (!rule)
+    throw fieldRefusal('ruleId', `no alert rule ${input.ruleId} in ${scope.what}.`, {
+      rule: 'unknown_reference',
+    });
   const now = Date.now();
-  if (input.endsAt <= now) throw new ApiError('invalid_request', 'endsAt: must be in the future.');
+  if (input.endsAt <= now) throw fieldRefusal('endsAt', 'must be in the future.', { rule: 'future' });
   if (input.endsAt > now + MAX_SILENCE_MS)
-    throw new ApiError(
-      'invalid_request',
-      'endsAt: a silence lasts a year at most (disable the rule instead).',
-    );
+    throw fieldRefusal('endsAt', 'a silence lasts a year at most (disable the rule instead).', {
+      rule: 'at_most_a_year',
+    });
   const id = crypto.randomUUID();
   const [[row]] = await caller.db.batch([
     caller.db

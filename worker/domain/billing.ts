@@ -4,7 +4,7 @@
 // Reading needs `group.view` — in a carpool, members seeing each other's shares is the point — and
 // everything that changes a bill needs `group.manage`. The arithmetic is in worker/billing/.
 import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import { monthBounds, monthOf, previousMonth } from '../billing/months';
 import {
   billingBounds,
@@ -264,10 +264,9 @@ export async function addAdjustment(caller: Caller, groupId: string, input: Adju
   const now = Date.now();
   const month = monthFor(group, input.month, now);
   if (notStarted(group, month, now))
-    throw new ApiError(
-      'invalid_request',
-      `month: ${month} has not begun; adjust the current month or an open past one.`,
-    );
+    throw fieldRefusal('month', `${month} has not begun; adjust the current month or an open past one.`, {
+      rule: 'month_not_begun',
+    });
   requireExisted(group, month, 'that month has no bill');
   const d = caller.db;
   // Each adjustment is at most ±10^12 µ$: a bounded number keeps a month's sum exact (< 2^53).

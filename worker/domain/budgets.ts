@@ -9,7 +9,7 @@ import { enterpriseLedger, groupGate } from '../../durable-objects/address';
 import type { BudgetView } from '../../durable-objects/budget-book';
 import type { LedgerView } from '../../durable-objects/enterprise-ledger';
 import { budgetPeriodMoved, budgetReset } from '../alerts/fire';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import { budgetRule, loadWideBudgets } from '../budgets/config';
 import { isTimeZone, type Period, periodKey, periodStart } from '../budgets/periods';
 import { recordedSpend } from '../budgets/reconcile';
@@ -133,7 +133,13 @@ async function resolve(caller: Caller, t: BudgetTarget): Promise<Resolved> {
 }
 
 function required(value: string | undefined, field: string): string {
-  if (!value) throw new ApiError('invalid_request', `${field} is required for this scope.`);
+  if (!value)
+    throw fieldRefusal(
+      field,
+      'is required for this scope.',
+      { code: 'invalid_type', required: true },
+      `${field} is required for this scope.`,
+    );
   return value;
 }
 
@@ -217,7 +223,13 @@ export async function createBudget(caller: Caller, input: BudgetInput): Promise<
       );
   }
   const timeZone = input.timeZone ?? 'UTC';
-  if (!isTimeZone(timeZone)) throw new ApiError('invalid_request', `Unknown time zone ${timeZone}.`);
+  if (!isTimeZone(timeZone))
+    throw fieldRefusal(
+      'timeZone',
+      `unknown time zone ${timeZone}.`,
+      { rule: 'time_zone' },
+      `Unknown time zone ${timeZone}.`,
+    );
   const id = crypto.randomUUID();
   const [row] = await caller.db
     .insert(budgets)

@@ -3,7 +3,7 @@
 // Leaving the enterprise means leaving its groups: the person's memberships in the enterprise's
 // groups end and their keys there are revoked at once, in the same D1 batch as the removal.
 import { and, asc, eq, exists, inArray } from 'drizzle-orm';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import { apiKeys, enterpriseMembers, enterprises, groupMembers, groups, users } from '../db/schema';
 import { audit } from './audit';
 import { actorId, authorize, type Caller } from './caller';
@@ -86,7 +86,12 @@ export async function addMember(
     const [user] = await d.select({ id: users.id }).from(users).where(eq(users.email, email));
     userId = user!.id;
   } else {
-    throw new ApiError('invalid_request', 'Invalid json: userId: send userId or email (one of them).');
+    throw fieldRefusal(
+      'userId',
+      'send userId or email (one of them).',
+      {},
+      'Invalid json: userId: send userId or email (one of them).',
+    );
   }
   const [row] = await d
     .insert(enterpriseMembers)

@@ -4,7 +4,7 @@
 // of its departments, and is scheduled over the enterprise's pools. Members: worker/domain/members.ts.
 import { and, asc, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
 import { groupGate } from '../../durable-objects/address';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import type { KeyBounds } from '../auth/key-bounds';
 import { failedOn } from '../db/constraints';
 import {
@@ -70,23 +70,29 @@ export async function authorizedGroup(caller: Caller, id: string, action: Action
 export async function createGroup(caller: Caller, input: GroupInput): Promise<Group> {
   if (input.kind === 'carpool') {
     if (input.enterpriseId)
-      throw new ApiError(
-        'invalid_request',
-        'enterpriseId: a carpool belongs to no enterprise (an enterprise group is kind "enterprise").',
+      throw fieldRefusal(
+        'enterpriseId',
+        'a carpool belongs to no enterprise (an enterprise group is kind "enterprise").',
+        { rule: 'not_for_kind' },
       );
     if (input.departmentId)
-      throw new ApiError(
-        'invalid_request',
-        'departmentId: departments are an enterprise’s; a carpool has none.',
-      );
+      throw fieldRefusal('departmentId', 'departments are an enterprise’s; a carpool has none.', {
+        rule: 'not_for_kind',
+      });
     if (input.accountId) await checkBindable(caller, input.accountId);
   } else {
     if (!input.enterpriseId)
-      throw new ApiError('invalid_request', 'enterpriseId: an enterprise group needs its enterpriseId.');
+      throw fieldRefusal('enterpriseId', 'an enterprise group needs its enterpriseId.', {
+        code: 'invalid_type',
+        required: true,
+      });
     if (input.accountId)
-      throw new ApiError(
-        'invalid_request',
-        'accountId: an enterprise group is served by its enterprise’s pools, not a bound account.',
+      throw fieldRefusal(
+        'accountId',
+        'an enterprise group is served by its enterprise’s pools, not a bound account.',
+        {
+          rule: 'not_for_kind',
+        },
       );
     await authorize(
       caller,
@@ -189,10 +195,9 @@ async function checkDepartment(caller: Caller, departmentId: string, enterpriseI
     .from(departments)
     .where(and(eq(departments.id, departmentId), eq(departments.enterpriseId, enterpriseId)));
   if (!department)
-    throw new ApiError(
-      'invalid_request',
-      `departmentId: no department ${departmentId} in enterprise ${enterpriseId}.`,
-    );
+    throw fieldRefusal('departmentId', `no department ${departmentId} in enterprise ${enterpriseId}.`, {
+      rule: 'unknown_reference',
+    });
 }
 
 /**
@@ -256,10 +261,9 @@ export async function updateGroup(caller: Caller, id: string, changes: GroupChan
   if (Object.keys(changes).length === 0) return before;
   if (changes.departmentId !== undefined) {
     if (!before.enterpriseId)
-      throw new ApiError(
-        'invalid_request',
-        'departmentId: departments are an enterprise’s; a carpool has none.',
-      );
+      throw fieldRefusal('departmentId', 'departments are an enterprise’s; a carpool has none.', {
+        rule: 'not_for_kind',
+      });
     // Placing a group in the enterprise's structure is for those who may create groups there.
     await authorize(
       caller,
@@ -271,9 +275,12 @@ export async function updateGroup(caller: Caller, id: string, changes: GroupChan
       await checkDepartment(caller, changes.departmentId, before.enterpriseId);
   }
   if (changes.feePayerUserId && before.kind === 'enterprise')
-    throw new ApiError(
-      'invalid_request',
-      'feePayerUserId: an enterprise group has no fee payer; its enterprise pays the bill.',
+    throw fieldRefusal(
+      'feePayerUserId',
+      'an enterprise group has no fee payer; its enterprise pays the bill.',
+      {
+        rule: 'not_for_kind',
+      },
     );
   if (changes.feePayerUserId) {
     const [member] = await caller.db
@@ -281,10 +288,9 @@ export async function updateGroup(caller: Caller, id: string, changes: GroupChan
       .from(groupMembers)
       .where(and(eq(groupMembers.groupId, id), eq(groupMembers.userId, changes.feePayerUserId)));
     if (!member)
-      throw new ApiError(
-        'invalid_request',
-        `feePayerUserId: ${changes.feePayerUserId} is not a member of group ${id}.`,
-      );
+      throw fieldRefusal('feePayerUserId', `${changes.feePayerUserId} is not a member of group ${id}.`, {
+        rule: 'not_a_member',
+      });
   }
   const d = caller.db;
   const { maxMembers } = changes;

@@ -6,7 +6,7 @@
 import { and, desc, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
 import { groupGate } from '../../durable-objects/address';
 import type { KeyPolicy } from '../../durable-objects/group-gate';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import { displayPrefix, generateApiKey, sha256Hex } from '../auth/api-key';
 import { forgetKey } from '../auth/client-key';
 import { type BoundedRules, boundKey } from '../auth/key-bounds';
@@ -47,10 +47,10 @@ export async function createKey(caller: Caller, input: NewKeyInput): Promise<Pub
   const self = actorId(caller);
   const userId = input.userId ?? self;
   if (!userId)
-    throw new ApiError(
-      'invalid_request',
-      'userId: the operator token is no user; name the member the key is for.',
-    );
+    throw fieldRefusal('userId', 'the operator token is no user; name the member the key is for.', {
+      code: 'invalid_type',
+      required: true,
+    });
   // A key spends on its holder's bill, and whoever makes it sees its plaintext: so a key is made
   // by its holder (using the group's AI), or for someone else only by a system admin (automation,
   // the operator token). A group's owners and an enterprise's admins manage keys, never hold them.

@@ -2,7 +2,7 @@
 // acting with exactly that person's roles. A person manages their own; a system admin may mint
 // one for any user (automation, and tests acting as a user). Making one takes a recent sign-in.
 import { and, desc, eq, isNull } from 'drizzle-orm';
-import { ApiError } from '../api/errors';
+import { ApiError, fieldRefusal } from '../api/errors';
 import { sha256Hex, toHex } from '../auth/api-key';
 import { type PersonalAccessToken, personalAccessTokens, users } from '../db/schema';
 import { audit } from './audit';
@@ -57,7 +57,12 @@ export async function createToken(
   const [user] = await caller.db.select({ id: users.id }).from(users).where(eq(users.id, userId));
   if (!user) throw new ApiError('not_found', `No user ${userId}.`);
   if (input.expiresAt != null && input.expiresAt <= Date.now())
-    throw new ApiError('invalid_request', 'expiresAt must be in the future.');
+    throw fieldRefusal(
+      'expiresAt',
+      'must be in the future.',
+      { rule: 'future' },
+      'expiresAt must be in the future.',
+    );
   const token = `${TOKEN_PREFIX}${toHex(crypto.getRandomValues(new Uint8Array(20)))}`;
   const [row] = await caller.db
     .insert(personalAccessTokens)

@@ -1792,8 +1792,43 @@ export interface components {
                 code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway";
                 message: string;
                 requestId: string;
-                details?: unknown;
+                /** @description For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`. A key outside its group’s bounds: the violations as sentences. */
+                details?: components["schemas"]["ValidationIssue"][] | {
+                    [key: string]: unknown;
+                } | string[];
             };
+        };
+        ValidationIssue: {
+            /** @description The field, dotted (`keyBounds.allowedModels.0`); empty for the whole body. */
+            path: string;
+            /** @description `invalid_type`, `too_small`, `too_big`, `invalid_format`, `invalid_value`, `not_multiple_of`, `unrecognized_keys`, `invalid_union`, or `custom` (then see `rule`). */
+            code: string;
+            /** @description The English words for this field, as in the envelope’s message. */
+            message: string;
+            /** @description What was bounded: `string` (length), `number`, `int`, `array` (items), `date`… */
+            origin?: string;
+            /** @description `too_small`: the bound (a length, a count of items or a value). */
+            minimum?: number;
+            /** @description `too_big`: the bound. */
+            maximum?: number;
+            /** @description Whether the bound itself is allowed (`>=`, `<=`); false for `>` and `<`. */
+            inclusive?: boolean;
+            /** @description The length must be exactly the bound. */
+            exact?: boolean;
+            /** @description The type expected (`invalid_type`): `string`, `number`, `object`… */
+            expected?: string;
+            /** @description The field was missing (an `invalid_type` whose input was absent). */
+            required?: boolean;
+            /** @description `invalid_format`: `url`, `email`, `uuid`, `datetime`, `regex`… */
+            format?: string;
+            /** @description `invalid_value`: the values allowed. */
+            values?: (string | number | boolean | null)[];
+            /** @description `unrecognized_keys`: the fields not known. */
+            keys?: string[];
+            /** @description `not_multiple_of`: the divisor. */
+            divisor?: number;
+            /** @description `custom`: which of our rules, e.g. `time_zone`, `future`, `unknown_reference`. */
+            rule?: string;
         };
         OAuthStarted: {
             /** @description Open it, sign in at the provider, copy the code. */
@@ -3551,7 +3586,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3611,7 +3646,7 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthStarted"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3680,7 +3715,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3749,7 +3784,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3809,7 +3844,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3878,7 +3913,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionTest"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3945,7 +3980,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountWithState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4007,7 +4042,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4078,7 +4113,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4145,7 +4180,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4203,7 +4238,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4261,7 +4296,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4319,7 +4354,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountProbe"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4377,7 +4412,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountWithState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4439,7 +4474,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4506,7 +4541,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4568,7 +4603,7 @@ export interface operations {
                     "application/json": components["schemas"]["Account"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4635,7 +4670,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4695,7 +4730,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enterprise"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4762,7 +4797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enterprise"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4824,7 +4859,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enterprise"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4889,7 +4924,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4949,7 +4984,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5016,7 +5051,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5076,7 +5111,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewPersonalAccessToken"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5143,7 +5178,7 @@ export interface operations {
                     "application/json": components["schemas"]["PersonalAccessToken"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5205,7 +5240,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewPersonalAccessToken"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5275,7 +5310,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5335,7 +5370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Budget"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5402,7 +5437,7 @@ export interface operations {
                     "application/json": components["schemas"]["BudgetWithState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5458,7 +5493,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5520,7 +5555,7 @@ export interface operations {
                     "application/json": components["schemas"]["Budget"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5587,7 +5622,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5647,7 +5682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5714,7 +5749,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupDetail"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5775,7 +5810,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5837,7 +5872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Group"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5904,7 +5939,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5964,7 +5999,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6026,7 +6061,7 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6094,7 +6129,7 @@ export interface operations {
                     "application/json": components["schemas"]["Removal"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6157,7 +6192,7 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6224,7 +6259,7 @@ export interface operations {
                     "application/json": components["schemas"]["Removal"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6288,7 +6323,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6358,7 +6393,7 @@ export interface operations {
                     "application/json": components["schemas"]["GroupUsage"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6418,7 +6453,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6480,7 +6515,7 @@ export interface operations {
                     "application/json": components["schemas"]["Statement"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6550,7 +6585,7 @@ export interface operations {
                     "application/json": components["schemas"]["Statement"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6612,7 +6647,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6677,7 +6712,7 @@ export interface operations {
                     "application/json": components["schemas"]["Statement"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6751,7 +6786,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6821,7 +6856,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6881,7 +6916,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewKey"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6948,7 +6983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Key"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7010,7 +7045,7 @@ export interface operations {
                     "application/json": components["schemas"]["Key"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7077,7 +7112,7 @@ export interface operations {
                     "application/json": components["schemas"]["Key"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7137,7 +7172,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7199,7 +7234,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewKey"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7268,7 +7303,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7330,7 +7365,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewInvite"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7398,7 +7433,7 @@ export interface operations {
                     "application/json": components["schemas"]["Invite"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7456,7 +7491,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvitePreview"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7499,7 +7534,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7561,7 +7596,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedUp"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7637,7 +7672,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7697,7 +7732,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7764,7 +7799,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7822,7 +7857,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7884,7 +7919,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7951,7 +7986,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8009,7 +8044,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertDelivery"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8071,7 +8106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8129,7 +8164,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8189,7 +8224,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8256,7 +8291,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8314,7 +8349,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8376,7 +8411,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8445,7 +8480,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8505,7 +8540,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8572,7 +8607,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8632,7 +8667,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8692,7 +8727,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8754,7 +8789,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8822,7 +8857,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8881,7 +8916,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8944,7 +8979,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9012,7 +9047,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9071,7 +9106,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertDelivery"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9134,7 +9169,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9194,7 +9229,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9256,7 +9291,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9324,7 +9359,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9383,7 +9418,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9446,7 +9481,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9517,7 +9552,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9579,7 +9614,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9647,7 +9682,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9709,7 +9744,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9769,7 +9804,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9831,7 +9866,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9899,7 +9934,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9958,7 +9993,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10021,7 +10056,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpoint"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10089,7 +10124,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertEndpointWithSecret"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10148,7 +10183,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertDelivery"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10211,7 +10246,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10271,7 +10306,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10333,7 +10368,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10401,7 +10436,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10460,7 +10495,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10523,7 +10558,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertRule"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10594,7 +10629,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10656,7 +10691,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10724,7 +10759,7 @@ export interface operations {
                     "application/json": components["schemas"]["AlertSilence"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10786,7 +10821,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10846,7 +10881,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10908,7 +10943,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMember"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10976,7 +11011,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMemberRemoved"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11039,7 +11074,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMember"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11106,7 +11141,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseMemberRemoved"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11166,7 +11201,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11228,7 +11263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Department"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11295,7 +11330,7 @@ export interface operations {
                     "application/json": components["schemas"]["Department"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11357,7 +11392,7 @@ export interface operations {
                     "application/json": components["schemas"]["Department"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11426,7 +11461,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11486,7 +11521,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11553,7 +11588,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11615,7 +11650,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11682,7 +11717,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordLink"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11740,7 +11775,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasswordLinkPreview"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11784,7 +11819,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11855,7 +11890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Usage"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11926,7 +11961,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12004,7 +12039,7 @@ export interface operations {
                     "application/json": components["schemas"]["RequestLogPage"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12078,7 +12113,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12145,7 +12180,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12204,7 +12239,7 @@ export interface operations {
                     "application/json": components["schemas"]["PriceTable"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12265,7 +12300,7 @@ export interface operations {
                     "application/json": components["schemas"]["EffectivePrice"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12342,7 +12377,7 @@ export interface operations {
                     "application/json": components["schemas"]["PriceOverride"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12409,7 +12444,7 @@ export interface operations {
                     "application/json": components["schemas"]["EffectivePrice"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12465,7 +12500,7 @@ export interface operations {
                     "application/json": components["schemas"]["IsolateMetrics"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12521,7 +12556,7 @@ export interface operations {
                     "application/json": components["schemas"]["MaintenanceReport"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12577,7 +12612,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignInMethods"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12610,7 +12645,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12664,7 +12699,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12693,7 +12728,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsEnded"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12753,7 +12788,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsEnded"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12820,7 +12855,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12878,7 +12913,7 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12936,7 +12971,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12979,7 +13014,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13017,7 +13052,7 @@ export interface operations {
                     "application/json": components["schemas"]["SetupState"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13050,7 +13085,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description The request is malformed: the message names each field. */
+            /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
                     [name: string]: unknown;

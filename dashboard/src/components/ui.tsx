@@ -5,7 +5,7 @@ import { Link } from 'wouter';
 import { ApiFailure } from '../api/client';
 import { useI18n } from '../i18n';
 import { confirmAccepted } from '../lib/confirm';
-import { apiFailureText } from '../lib/errors';
+import { apiFailureText, type FieldLabels } from '../lib/errors';
 import { FormError } from '../lib/forms';
 
 export function Card({
@@ -106,8 +106,11 @@ export function Select<T extends string>({
   );
 }
 
-/** An API failure (or any error) in words, announced to screen readers. */
-export function ErrorMessage({ error }: { error: unknown }) {
+/**
+ * An API failure (or any error) in words, announced to screen readers. `fields` names the form's
+ * fields as it shows them, for a refusal that names fields by their API path.
+ */
+export function ErrorMessage({ error, fields }: { error: unknown; fields?: FieldLabels }) {
   const { t, language } = useI18n();
   if (!error) return null;
   const text =
@@ -117,7 +120,7 @@ export function ErrorMessage({ error }: { error: unknown }) {
           min: error.min,
         })
       : error instanceof ApiFailure
-        ? apiFailureText(error, t, language)
+        ? apiFailureText(error, t, language, fields)
         : error instanceof Error
           ? error.message
           : t('error.generic');

@@ -171,7 +171,10 @@ function Endpoints({ scope }: { scope: AlertScope }) {
           options={FORMATS.map((f) => ({ value: f, label: f }))}
           onChange={setFormat}
         />
-        <ErrorMessage error={add.error} />
+        <ErrorMessage
+          error={add.error}
+          fields={{ name: t('adm.field.name'), url: t('adm.alerts.url'), format: t('adm.alerts.format') }}
+        />
         <button type="submit" disabled={add.isPending}>
           {t('adm.alerts.addEndpoint')}
         </button>
@@ -567,7 +570,14 @@ function Silences({ scope }: { scope: AlertScope }) {
             value={comment}
             onChange={setComment}
           />
-          <ErrorMessage error={add.error} />
+          <ErrorMessage
+            error={add.error}
+            fields={{
+              ruleId: t('adm.alerts.rule'),
+              endsAt: t('adm.alerts.silenceFor'),
+              comment: t('adm.alerts.comment'),
+            }}
+          />
           <button type="submit" disabled={add.isPending || !ruleId}>
             {t('adm.alerts.addSilence')}
           </button>

@@ -150,7 +150,16 @@ export default function BindAccountPage() {
             </button>
             {connection.last && <ConnectionResult result={connection.last} testId="connection-result" />}
           </div>
-          <ErrorMessage error={error} />
+          <ErrorMessage
+            error={error}
+            fields={{
+              provider: t('bind.provider'),
+              preset: t('bind.preset'),
+              baseUrl: t('bind.baseUrl'),
+              credential: t('bind.credential'),
+              name: t('bind.name'),
+            }}
+          />
           <div>
             <button type="submit" disabled={busy || !connection.passed}>
               {t('bind.save')}

@@ -16,9 +16,10 @@ import { api, must, type Schemas } from '../api/client';
 import { useGroups, useMe } from '../api/queries';
 import { BudgetBarView } from '../components/admin-ui';
 import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
-import { useI18n } from '../i18n';
+import { type Language, type Translate, useI18n } from '../i18n';
 import { budgetScopes, managesGroup, mayChangeBudget, ownsEnterprise } from '../lib/access';
 import { budgetTargetName, departmentOptions, keyLabel } from '../lib/admin';
+import type { FieldLabels } from '../lib/errors';
 import { formatMicros, parseDollars } from '../lib/format';
 
 type Budget = Schemas['Budget'];
@@ -49,6 +50,15 @@ function useScopeNames(budgets: readonly Budget[]) {
     managedGroups: groupList.filter((g) => managesGroup(me.data, g)),
     groups: groupList,
     departments: departmentOptions(ownedDepartments),
+  };
+}
+
+/** The budget forms' fields as the API names them; a limit is typed in dollars, so its bound is too. */
+function budgetFields(t: Translate, language: Language): FieldLabels {
+  return {
+    limitMicros: { label: t('adm.budgets.limit'), value: (micros) => formatMicros(micros, language) },
+    mode: t('adm.budgets.mode'),
+    period: t('adm.budgets.period'),
   };
 }
 
@@ -193,13 +203,13 @@ function BudgetRow({
           {formatMicros(budget.limitMicros, language)} · {t(`adm.budgets.setBy.${budget.authority}`)}
         </p>
       )}
-      <ErrorMessage error={save.error ?? remove.error} />
+      <ErrorMessage error={save.error ?? remove.error} fields={budgetFields(t, language)} />
     </section>
   );
 }
 
 function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
-  const { t } = useI18n();
+  const { t, language } = useI18n();
   const queryClient = useQueryClient();
   const [chosenScope, setScope] = useState<Scope>('group');
   // Only the scopes the viewer may set (the API refuses the others with 403).
@@ -321,7 +331,7 @@ function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
           onChange={setLimit}
           required
         />
-        <ErrorMessage error={create.error} />
+        <ErrorMessage error={create.error} fields={budgetFields(t, language)} />
         <button type="submit" disabled={create.isPending || !target}>
           {t('adm.budgets.create')}
         </button>

@@ -42,7 +42,10 @@ export default function NewGroupPage() {
             onChange={setMaxMembers}
             required
           />
-          <ErrorMessage error={error} />
+          <ErrorMessage
+            error={error}
+            fields={{ name: t('newGroup.name'), maxMembers: t('newGroup.maxMembers') }}
+          />
           <div>
             <button type="submit">{t('newGroup.submit')}</button>
           </div>

@@ -123,7 +123,7 @@ function SplitSettings({
           onChange={(feePayerUserId) => edit((f) => ({ ...f, feePayerUserId }))}
         />
       )}
-      <ErrorMessage error={error} />
+      <ErrorMessage error={error} fields={{ timeZone: t('st.timeZone'), feePayerUserId: t('st.feePayer') }} />
       {saved && (
         <p className="muted" role="status">
           {t('st.saved')}

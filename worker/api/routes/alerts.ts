@@ -80,19 +80,30 @@ function loopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-/** https, or plain http to this machine for local testing; no credentials in the URL. */
-function webhookUrlProblem(value: string): string | null {
+/**
+ * https, or plain http to this machine for local testing; no credentials in the URL. A problem is
+ * its words and the rule's name (the error's details say it, for clients in other languages).
+ */
+function webhookUrlProblem(value: string): { message: string; rule: string } | null {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return 'not a URL';
+    return { message: 'not a URL', rule: 'url' };
   }
-  if (url.username || url.password) return 'a webhook URL carries no user or password';
-  if (privateHost(url.hostname)) return 'a webhook URL may not point into a private or link-local network';
+  if (url.username || url.password)
+    return { message: 'a webhook URL carries no user or password', rule: 'url_credentials' };
+  if (privateHost(url.hostname))
+    return {
+      message: 'a webhook URL may not point into a private or link-local network',
+      rule: 'private_network',
+    };
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && loopbackHost(url.hostname)) return null;
-  return 'must be https (http only to this machine: localhost, 127.0.0.0/8 or [::1], for local testing)';
+  return {
+    message: 'must be https (http only to this machine: localhost, 127.0.0.0/8 or [::1], for local testing)',
+    rule: 'https_only',
+  };
 }
 
 const WebhookUrl = z
@@ -100,7 +111,7 @@ const WebhookUrl = z
   .max(2048)
   .superRefine((value, ctx) => {
     const problem = webhookUrlProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, params: { rule: problem.rule } });
   });
 
 const EndpointInput = z

@@ -28,7 +28,10 @@ const rules = {
     .string()
     .trim()
     .max(100)
-    .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters'),
+    .refine((s) => !/\p{Cc}/u.test(s), {
+      message: 'must not contain control characters',
+      params: { rule: 'control_characters' },
+    }),
   /** A fixed deadline; with `activeForMs` too, the key stops at whichever comes first. */
   expiresAt: z.number().int().positive().nullable(),
   allowedModels: keyRulesSchema.allowedModels.unwrap(),

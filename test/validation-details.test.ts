@@ -1,0 +1,107 @@
+// A refusal of the request's fields says each field and rule as data (`details`: ValidationIssue[]),
+// beside the English message, so that the dashboard can say it in its reader's language.
+import { describe, expect, it } from 'vitest';
+import type { ValidationIssue } from '../worker/api/errors';
+import type { ApiErrorBody } from './support/groups';
+import { admin, seedCarpool } from './support/relay';
+
+type Refusal = ApiErrorBody & { error: { details: ValidationIssue[] } };
+
+const issueAt = (res: { json: Refusal }, path: string) => res.json.error.details.find((i) => i.path === path);
+
+describe('validation refusals carry their issues', () => {
+  it('bounds, allowed values, unknown fields and a missing field, each with its path and zod code', async () => {
+    const res = await admin<Refusal>('POST', '/groups', {
+      name: 'x'.repeat(101),
+      kind: 'club',
+      maxMembers: 0,
+      colour: 'red',
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe('invalid_request');
+    // The English message is as before: it names each field and rule.
+    expect(res.json.error.message).toMatch(/^Invalid json: .*name: /);
+    expect(issueAt(res, 'name')).toEqual({
+      path: 'name',
+      code: 'too_big',
+      message: expect.any(String),
+      origin: 'string',
+      maximum: 100,
+      inclusive: true,
+    });
+    expect(issueAt(res, 'maxMembers')).toMatchObject({
+      code: 'too_small',
+      origin: 'number',
+      minimum: 1,
+      inclusive: true,
+    });
+    expect(issueAt(res, 'kind')).toMatchObject({ code: 'invalid_value', values: ['carpool', 'enterprise'] });
+    expect(issueAt(res, '')).toMatchObject({ code: 'unrecognized_keys', keys: ['colour'] });
+
+    const missing = await admin<Refusal>('POST', '/groups', { kind: 'carpool' });
+    expect(issueAt(missing, 'name')).toMatchObject({
+      code: 'invalid_type',
+      expected: 'string',
+      required: true,
+    });
+  });
+
+  it('a rule of ours is `custom`, named by `rule`; a format by `format`', async () => {
+    const res = await admin<Refusal>('POST', '/budgets', {
+      scope: 'group',
+      groupId: 'g',
+      period: 'month',
+      limitMicros: 1,
+      timeZone: 'Mars/Olympus',
+    });
+    expect(res.status).toBe(400);
+    expect(issueAt(res, 'timeZone')).toMatchObject({ code: 'custom', rule: 'time_zone' });
+
+    const link = await admin<Refusal>('POST', '/accounts', {
+      name: 'x',
+      provider: 'openai-compatible',
+      baseUrl: 'not a url',
+      credential: 'sk-secret-never-echoed',
+    });
+    expect(link.status).toBe(400);
+    expect(issueAt(link, 'baseUrl')).toMatchObject({ code: 'invalid_format', format: 'url' });
+    // The input is never echoed into the details (a credential could be refused too).
+    expect(JSON.stringify(link.json)).not.toContain('sk-secret');
+
+    // A webhook URL's own rules, each named.
+    const { groupId } = await seedCarpool();
+    for (const [url, rule] of [
+      ['http://hooks.example.com/x', 'https_only'],
+      ['https://10.0.0.1/x', 'private_network'],
+      ['https://user:pw@hooks.example.com/x', 'url_credentials'],
+    ]) {
+      const hook = await admin<Refusal>('POST', `/groups/${groupId}/alerts/endpoints`, {
+        name: 'ops',
+        url,
+        format: 'json',
+      });
+      expect(hook.status, url).toBe(400);
+      expect(issueAt(hook, 'url'), url).toMatchObject({ code: 'custom', rule });
+      expect(JSON.stringify(hook.json), url).not.toContain(':pw@');
+    }
+  });
+
+  it('a field refused by a domain rule past validation carries the same shape', async () => {
+    const res = await admin<Refusal>('POST', '/budgets', { scope: 'group', period: 'month', limitMicros: 1 });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toBe('groupId is required for this scope.');
+    expect(res.json.error.details).toEqual([
+      { path: 'groupId', code: 'invalid_type', required: true, message: 'is required for this scope.' },
+    ]);
+
+    const carpool = await admin<Refusal>('POST', '/groups', {
+      name: 'Carpool',
+      kind: 'carpool',
+      departmentId: 'd1',
+    });
+    expect(carpool.status).toBe(400);
+    expect(carpool.json.error.details).toEqual([
+      expect.objectContaining({ path: 'departmentId', code: 'custom', rule: 'not_for_kind' }),
+    ]);
+  });
+});
