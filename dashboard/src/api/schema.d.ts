@@ -1919,6 +1919,10 @@ export interface components {
             queued: number;
             health: number;
             unavailableUntil: number | null;
+            /** @description A subscription's most used live usage window (0–100); null without windows. */
+            windowUsedPercent: number | null;
+            /** @description Near a usage window's limit until this time (epoch ms): routing prefers other accounts until then. Null when every window has room. */
+            nearLimitUntil: number | null;
             cooldownUntil: number | null;
             consecutiveFailures: number;
             /** @description Moving average of the account's time to first byte, from each call sent to it (a request's wait in a queue and earlier attempts on other accounts excluded). */
@@ -2522,10 +2526,10 @@ export interface components {
             timeZone?: string;
         };
         BudgetWithState: components["schemas"]["Budget"] & {
-            live: components["schemas"]["BudgetCounters"];
-            reconciliation: components["schemas"]["BudgetReconciliation"];
+            live: components["schemas"]["BudgetCounters"] | null;
+            reconciliation: components["schemas"]["BudgetReconciliation"] | null;
         };
-        BudgetCounters: ({
+        BudgetCounters: {
             budgetId: string;
             periodKey: string;
             limitMicros: number;
@@ -2536,7 +2540,7 @@ export interface components {
             resetsAt: number | null;
         } & {
             [key: string]: unknown;
-        }) | null;
+        };
         /** @description The cron's last comparison of the enforcing counter's settled spend with D1 (docs/budgets.md#reconciliation). */
         BudgetReconciliation: {
             periodKey: string;
@@ -2545,7 +2549,7 @@ export interface components {
             recordedMicros: number;
             driftMicros: number;
             flagged: boolean;
-        } | null;
+        };
         BudgetChanges: {
             limitMicros?: number;
             /** @enum {string} */
@@ -2686,6 +2690,24 @@ export interface components {
                 sessionKey: string;
                 accountId: string;
                 expiresAt: number;
+            }[];
+            /** @description The budgets this group's gate enforces, as its counters stand: a local budget's spent and reserved micro-dollars in this period; a wide one's (enterprise, department) allowance left to this group. */
+            budgets: {
+                budgetId: string;
+                /** @enum {string} */
+                scope: "enterprise" | "department" | "group" | "member" | "key";
+                /** @description The budget’s target: its group, department, enterprise, member or key id. */
+                target: string;
+                /** @enum {string} */
+                period: "day" | "week" | "month" | "total";
+                periodKey: string;
+                /** @enum {string} */
+                mode: "hard" | "soft";
+                limitMicros: number;
+                spentMicros: number | null;
+                reservedMicros: number | null;
+                allowanceMicros: number | null;
+                resetsAt: number | null;
             }[];
         };
         Membership: {
@@ -2924,13 +2946,7 @@ export interface components {
             createdAt: number;
             revokedAt: number | null;
         };
-        KeyInput: components["schemas"]["GroupKeyInput"] & {
-            groupId: string;
-        };
-        GroupKeyInput: components["schemas"]["KeyRulesInput"] & {
-            userId?: string;
-        };
-        KeyRulesInput: {
+        KeyInput: {
             name?: string;
             expiresAt?: number | null;
             allowedModels?: string[] | null;
@@ -2946,6 +2962,8 @@ export interface components {
             dailyBudgetMicros?: null;
             /** @enum {object|null} */
             monthlyBudgetMicros?: null;
+            userId?: string;
+            groupId: string;
         };
         KeyChanges: {
             name?: string;
@@ -2963,6 +2981,24 @@ export interface components {
             dailyBudgetMicros?: null;
             /** @enum {object|null} */
             monthlyBudgetMicros?: null;
+        };
+        GroupKeyInput: {
+            name?: string;
+            expiresAt?: number | null;
+            allowedModels?: string[] | null;
+            allowedServices?: ("anthropic" | "openai" | "gemini")[] | null;
+            allowedClients?: (("claude-code" | "codex-cli" | "gemini-cli") | {
+                userAgent: string;
+            })[] | null;
+            activeForMs?: number | null;
+            maxConcurrency?: number | null;
+            requestsPerWindow?: number | null;
+            windowMinutes?: number | null;
+            /** @enum {object|null} */
+            dailyBudgetMicros?: null;
+            /** @enum {object|null} */
+            monthlyBudgetMicros?: null;
+            userId?: string;
         };
         NewInvite: components["schemas"]["Invite"] & {
             /** @description The invite token (`cpinv_…`): shown once, never again. */
@@ -3473,7 +3509,7 @@ export interface components {
             unpriced: boolean;
             matched: string | null;
             source: string | null;
-            price: components["schemas"]["ModelPrice"] & (Record<string, never> | null);
+            price: components["schemas"]["ModelPrice"] | null;
         };
         IsolateMetrics: {
             [key: string]: number;
@@ -3647,6 +3683,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The carpool has an account already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -3718,6 +3763,15 @@ export interface operations {
             };
             /** @description The body was not sent as `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The provider's token endpoint did not answer usefully. */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4468,6 +4522,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The group has an account already, or the account is bound or pooled elsewhere. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5371,6 +5434,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Its target has a budget for this period already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -5683,6 +5755,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The account named is bound or pooled elsewhere. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -5811,6 +5892,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A closed month still has members owing the fee payer (details.month, details.unsettled). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     patchGroupsId: {
@@ -5866,6 +5956,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description maxMembers below the members the group has. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6062,6 +6161,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The person is a member already, or the group is full. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -6123,6 +6231,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A carpool keeps at least one owner. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6193,6 +6310,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A carpool keeps at least one owner. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -6253,6 +6379,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A carpool keeps at least one owner: hand it over first. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6516,6 +6651,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The month is closed already, not over, or the group did not exist in it. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -6579,6 +6723,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The month asked for is closed (read its statement), or the group did not exist in it. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6780,6 +6933,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The month is closed, or the group did not exist in it. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7039,6 +7201,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key is revoked. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7528,6 +7699,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description details.status says why: revoked, expired, used_up, group_full or already_member. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10944,6 +11124,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The person is a member already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11005,6 +11194,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enterprise keeps at least one owner. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11075,6 +11273,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description An enterprise keeps at least one owner. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11135,6 +11342,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enterprise keeps at least one owner. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11264,6 +11480,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A department nests one level only. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11331,6 +11556,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The department still has groups or sub-departments. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     patchDepartmentsId: {
@@ -11386,6 +11620,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A department nests one level only. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11522,6 +11765,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A person with this email exists. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11651,6 +11903,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The last active system admin stays one: make someone else system admin first. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11711,6 +11972,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The person is disabled. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11836,9 +12106,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch; default: 30 days before `to` */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch; default now */
-                to?: number | null;
+                to?: number;
             };
             header?: never;
             path?: never;
@@ -11907,9 +12177,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch; default: 30 days before `to` */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch; default now */
-                to?: number | null;
+                to?: number;
             };
             header?: never;
             path?: never;
@@ -11978,9 +12248,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch (inclusive) */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch (exclusive) */
-                to?: number | null;
+                to?: number;
                 /** @description HTTP status */
                 status?: number;
                 outcome?: "complete" | "client_abort" | "upstream_error" | "failed" | "refused";
@@ -12056,9 +12326,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch (inclusive) */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch (exclusive) */
-                to?: number | null;
+                to?: number;
                 /** @description HTTP status */
                 status?: number;
                 outcome?: "complete" | "client_abort" | "upstream_error" | "failed" | "refused";
@@ -12122,9 +12392,9 @@ export interface operations {
                 enterpriseId?: string;
                 groupId?: string;
                 /** @description ms since the epoch, inclusive */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch, exclusive */
-                to?: number | null;
+                to?: number;
                 /** @description default 100 */
                 limit?: number;
             };
@@ -12187,7 +12457,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description ms since the epoch; default now */
-                at?: number | null;
+                at?: number;
             };
             header?: never;
             path?: never;
@@ -12246,7 +12516,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description ms since the epoch; default now */
-                at?: number | null;
+                at?: number;
             };
             header?: never;
             path: {
@@ -12791,6 +13061,15 @@ export interface operations {
             };
             /** @description The body was not sent as `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many wrong current passwords; retry-after says when to try again. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

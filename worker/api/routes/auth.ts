@@ -17,7 +17,7 @@ import {
   signOut,
   signOutEverywhere,
 } from '../../domain/sessions';
-import { ErrorSchema, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { ErrorSchema, errorResponse, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller, signInContext } from '../principal';
 import { selfId } from './me';
 
@@ -156,7 +156,10 @@ export const authRoutes = newRouter()
       path: '/me/password',
       summary: 'Change the caller’s password (ends their other sessions)',
       request: jsonBody(PasswordChangeInput),
-      responses: { 200: jsonResponse(SessionsEnded, 'Changed; how many other sessions ended.') },
+      responses: {
+        429: errorResponse('Too many wrong current passwords; retry-after says when to try again.'),
+        200: jsonResponse(SessionsEnded, 'Changed; how many other sessions ended.'),
+      },
     }),
     async (c) => c.json(await changePassword(requireCaller(c), selfId(c), c.req.valid('json')), 200),
   )

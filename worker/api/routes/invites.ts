@@ -18,6 +18,7 @@ import {
 import {
   displayText,
   ErrorSchema,
+  errorResponse,
   IdParam,
   jsonBody,
   jsonResponse,
@@ -147,6 +148,9 @@ export const inviteRoutes = newRouter()
         'Join the invite’s group as a member. 409 with details.status `revoked`, `expired`, `used_up`, `group_full` or `already_member`; 403 `wrong_email`',
       request: { params: TokenParam },
       responses: {
+        409: errorResponse(
+          'details.status says why: revoked, expired, used_up, group_full or already_member.',
+        ),
         200: jsonResponse(z.object({ group: GroupSchema, member: MembershipSchema }), 'The group joined.'),
       },
     }),
