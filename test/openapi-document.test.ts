@@ -19,7 +19,14 @@ interface OperationObject {
   summary?: string;
   parameters?: Parameter[];
   requestBody?: { content?: Record<string, { schema?: unknown }> };
-  responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+  responses?: Record<
+    string,
+    {
+      description?: string;
+      content?: Record<string, { schema?: unknown }>;
+      headers?: Record<string, unknown>;
+    }
+  >;
   security?: Record<string, string[]>[];
   'x-permission'?: string;
 }
@@ -79,7 +86,7 @@ describe('the OpenAPI document', () => {
     }
   });
 
-  it('gives every operation a unique operationId, a summary, responses and a declared permission', () => {
+  it('gives every operation a unique operationId, a summary, responses (a 429 with retry-after) and a declared permission', () => {
     const problems: string[] = [];
     const seen = new Map<string, string>();
     for (const { where, op } of operations) {
@@ -97,6 +104,9 @@ describe('the OpenAPI document', () => {
         for (const [type, media] of Object.entries(r.content ?? {}))
           if (!media.schema) problems.push(`${where} ${s} ${type}: no schema`);
       }
+      // A 429 always says when to try again; a client generated from the document should read it.
+      const limited = op.responses?.['429'];
+      if (limited && !limited.headers?.['retry-after']) problems.push(`${where} 429: no retry-after header`);
       if (op.requestBody && !Object.values(op.requestBody.content ?? {}).every((m) => m.schema))
         problems.push(`${where}: a request body without a schema`);
       if (!PERMISSIONS.has(op['x-permission'] ?? ''))

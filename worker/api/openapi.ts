@@ -44,6 +44,17 @@ export const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: ErrorSchema } },
 });
 
+/** A 429 (RetryLaterError): the envelope, and `retry-after`, the seconds until trying again can succeed. */
+export const rateLimitedResponse = (description: string) => ({
+  ...errorResponse(description),
+  headers: {
+    'retry-after': {
+      description: 'Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`).',
+      schema: { type: 'integer' as const, minimum: 0 },
+    },
+  },
+});
+
 /**
  * Who may call a route: an action of the permission table (checked by the domain function on the
  * resource the route names), `signed-in` (any principal; the domain function decides what it

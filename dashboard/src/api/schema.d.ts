@@ -7789,6 +7789,8 @@ export interface operations {
             /** @description Too many failed attempts; retry-after says when to try again. */
             429: {
                 headers: {
+                    /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12910,6 +12912,8 @@ export interface operations {
             /** @description Too many failed attempts; retry-after says when to try again. */
             429: {
                 headers: {
+                    /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13071,6 +13075,8 @@ export interface operations {
             /** @description Too many wrong current passwords; retry-after says when to try again. */
             429: {
                 headers: {
+                    /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {

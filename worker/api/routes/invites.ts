@@ -23,6 +23,7 @@ import {
   jsonBody,
   jsonResponse,
   newRouter,
+  rateLimitedResponse,
   route,
   TokenParam,
   z,
@@ -172,7 +173,7 @@ export const inviteRoutes = newRouter()
           ErrorSchema,
           'The email has an account, or the invite or group cannot take anyone.',
         ),
-        429: jsonResponse(ErrorSchema, 'Too many failed attempts; retry-after says when to try again.'),
+        429: rateLimitedResponse('Too many failed attempts; retry-after says when to try again.'),
       },
     }),
     async (c) => {
