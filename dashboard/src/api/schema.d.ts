@@ -2941,8 +2941,6 @@ export interface components {
             maxConcurrency: number | null;
             requestsPerWindow: number | null;
             windowMinutes: number | null;
-            dailyBudgetMicros: number | null;
-            monthlyBudgetMicros: number | null;
             createdAt: number;
             revokedAt: number | null;
         };

@@ -12,7 +12,7 @@ const KeySchema = createSelectSchema(apiKeys, {
   allowedServices: z.array(z.enum(KEY_SERVICES)).nullable(),
   allowedClients: z.array(clientRuleSchema).nullable(),
 })
-  .omit({ keyHash: true })
+  .omit({ keyHash: true, dailyBudgetMicros: true, monthlyBudgetMicros: true })
   .openapi('Key');
 
 const NewKeySchema = KeySchema.extend({
