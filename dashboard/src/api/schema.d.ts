@@ -12391,6 +12391,8 @@ export interface operations {
             query?: {
                 enterpriseId?: string;
                 groupId?: string;
+                /** @description one action, e.g. `user.update` */
+                action?: string;
                 /** @description ms since the epoch, inclusive */
                 from?: number;
                 /** @description ms since the epoch, exclusive */

@@ -8,6 +8,7 @@ import { requireCaller } from '../principal';
 const AuditQuery = z.object({
   enterpriseId: z.string().min(1).max(64).optional(),
   groupId: z.string().min(1).max(64).optional(),
+  action: z.string().min(1).max(100).optional().openapi({ description: 'one action, e.g. `user.update`' }),
   from: epochMs('ms since the epoch, inclusive'),
   to: epochMs('ms since the epoch, exclusive'),
   limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'default 100' }),
