@@ -8,7 +8,7 @@
 // one of its status.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ERROR_STATUS } from '../worker/api/errors';
-import { newAddress } from './support/auth';
+import { browser, login, newAddress, sessionCookieOf } from './support/auth';
 import { check, type Schema } from './support/json-schema';
 import { anthropicClient, inIsolate, RELAY, requestLogFor } from './support/relay';
 import {
@@ -21,6 +21,7 @@ import {
   must,
   type Operation,
   operations,
+  PASSWORD,
   type Params,
   request,
   TABLE,
@@ -163,6 +164,24 @@ describe('the API as its OpenAPI document declares it', () => {
     }
     expect(wrong).toEqual([]);
   }, 1_200_000);
+
+  it('answers a browser session (sign-in, its sessions, its tokens, sign-out) as declared', async () => {
+    const person = A.people.spare;
+    const byKey = (key: string) => OPS.find((o) => o.key === key)!;
+    const seen = (key: string, res: { status: number; json: unknown; headers: Headers }) =>
+      mismatches(byKey(key), { ...res, contentType: res.headers.get('content-type') }, 'in a session');
+    const signIn = await login(person.email, PASSWORD);
+    expect(signIn.status).toBe(200);
+    const session = sessionCookieOf(signIn.res);
+    const wrong = [
+      ...seen('POST /auth/login', signIn),
+      ...seen('GET /me', await browser(session, 'GET', '/me')),
+      ...seen('GET /me/sessions', await browser(session, 'GET', '/me/sessions')),
+      ...seen('POST /me/tokens', await browser(session, 'POST', '/me/tokens', { body: { name: 'cli' } })),
+      ...seen('POST /auth/logout', await browser(session, 'POST', '/auth/logout')),
+    ];
+    expect(wrong).toEqual([]);
+  });
 
   it('declares a request body that takes what the matrix sends, which the API takes', () => {
     const wrong: string[] = [];
