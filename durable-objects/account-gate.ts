@@ -163,6 +163,9 @@ export interface OAuthStatus {
 }
 
 export interface AccountState extends AccountLoad {
+  // Always set in a state: the API documents them as present (null when there is none).
+  windowUsedPercent: number | null;
+  nearLimitUntil: number | null;
   accountId: string | null;
   enabled: boolean;
   /** Why the account cannot serve right now, in words; null when it can. */
@@ -656,7 +659,7 @@ export class AccountGate extends DurableObject<Env> {
     return { ok: false, reason, message, retryAfterMs, load: this.load(now) };
   }
 
-  private load(now: number): AccountLoad {
+  private load(now: number): Required<AccountLoad> {
     const config = this.config;
     const blocked = !config?.enabled || this.health.autoDisabledReason !== null;
     const cooling = this.health.cooldownUntil !== null && this.health.cooldownUntil > now;

@@ -19,7 +19,14 @@ interface OperationObject {
   summary?: string;
   parameters?: Parameter[];
   requestBody?: { content?: Record<string, { schema?: unknown }> };
-  responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+  responses?: Record<
+    string,
+    {
+      description?: string;
+      content?: Record<string, { schema?: unknown }>;
+      headers?: Record<string, unknown>;
+    }
+  >;
   security?: Record<string, string[]>[];
   'x-permission'?: string;
 }
@@ -79,7 +86,7 @@ describe('the OpenAPI document', () => {
     }
   });
 
-  it('gives every operation a unique operationId, a summary, responses and a declared permission', () => {
+  it('gives every operation a unique operationId, a summary, responses (a 429 with retry-after) and a declared permission', () => {
     const problems: string[] = [];
     const seen = new Map<string, string>();
     for (const { where, op } of operations) {
@@ -97,6 +104,9 @@ describe('the OpenAPI document', () => {
         for (const [type, media] of Object.entries(r.content ?? {}))
           if (!media.schema) problems.push(`${where} ${s} ${type}: no schema`);
       }
+      // A 429 always says when to try again; a client generated from the document should read it.
+      const limited = op.responses?.['429'];
+      if (limited && !limited.headers?.['retry-after']) problems.push(`${where} 429: no retry-after header`);
       if (op.requestBody && !Object.values(op.requestBody.content ?? {}).every((m) => m.schema))
         problems.push(`${where}: a request body without a schema`);
       if (!PERMISSIONS.has(op['x-permission'] ?? ''))
@@ -105,7 +115,7 @@ describe('the OpenAPI document', () => {
     expect(problems).toEqual([]);
   });
 
-  it('declares every path parameter, as required, and uses every one declared', () => {
+  it('declares every path parameter, as required, and uses every one declared; no parameter as nullable', () => {
     const problems: string[] = [];
     for (const { where, path, op } of operations) {
       const inPath = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
@@ -122,6 +132,10 @@ describe('the OpenAPI document', () => {
         if (!['path', 'query', 'header', 'cookie'].includes(p.in))
           problems.push(`${where}: ${p.name} in ${p.in}`);
         if (!p.schema) problems.push(`${where}: ${p.name} has no schema`);
+        // A query string or a path has no null: a client typed `number | null` from the document
+        // would send `?from=null`, which the API refuses.
+        const types = (p.schema as { type?: string | string[] } | undefined)?.type;
+        if (Array.isArray(types) && types.includes('null')) problems.push(`${where}: ${p.name} may be null`);
       }
       const keys = params.map((p) => `${p.in}:${p.name}`);
       if (new Set(keys).size !== keys.length) problems.push(`${where}: a parameter is declared twice`);

@@ -179,6 +179,8 @@ describe('one’s own name', () => {
       'GET',
       '/audit?action=user.update',
     );
+    expect(audit.json.data.length).toBeGreaterThan(0);
+    expect(audit.json.data.filter((e) => e.action !== 'user.update')).toEqual([]);
     expect(audit.json.data.find((e) => e.targetId === ana.id)?.detail).toEqual({
       fields: ['name'],
       before: { name: 'Ana' },

@@ -48,6 +48,8 @@ function state(over: Partial<AccountState> = {}): AccountState {
     queued: 0,
     health: 1,
     unavailableUntil: null,
+    windowUsedPercent: null,
+    nearLimitUntil: null,
     cooldownUntil: null,
     consecutiveFailures: 0,
     latencyEwmaMs: null,

@@ -41,9 +41,24 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
-const errorResponse = (description: string) => ({
+/**
+ * An error answer in the envelope, for a route's own statuses beyond those every route declares
+ * (a 409 its domain rule gives, a 429, a 502): a client generated from the document knows them.
+ */
+export const errorResponse = (description: string) => ({
   description,
   content: { 'application/json': { schema: ErrorSchema } },
+});
+
+/** A 429 (RetryLaterError): the envelope, and `retry-after`, the seconds until trying again can succeed. */
+export const rateLimitedResponse = (description: string) => ({
+  ...errorResponse(description),
+  headers: {
+    'retry-after': {
+      description: 'Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`).',
+      schema: { type: 'integer' as const, minimum: 0 },
+    },
+  },
 });
 
 /**
@@ -98,7 +113,16 @@ export function route<const R extends RouteConfig>(permission: Permission, confi
   } as R);
 }
 
-/** A path id, as every `{id}` route takes it. */
+/**
+ * A named schema (one registered with `.openapi('Name')`) or null. Not `.nullable()`: on a named
+ * schema, zod-to-openapi 9 drops the null from the reference (`live: {$ref}`), marks the named
+ * schema itself nullable for every use, or writes `allOf: [{$ref}, {type: [object, null]}]`,
+ * which no null satisfies; the union is documented as `anyOf: [{$ref}, {type: null}]`.
+ */
+export function orNull<T extends z.ZodType>(schema: T) {
+  return z.union([schema, z.null()]);
+}
+
 /**
  * A name or short text people read (a person's, a group's, a reason): trimmed, no control
  * characters (NUL, line breaks), and something visible, not only zero-width or space characters.
@@ -155,6 +179,21 @@ export const TokenParam = z.object({
     .openapi({ param: { name: 'token', in: 'path' } }),
 });
 
+/**
+ * A time in a query string, in ms since the epoch; an empty value is none. Documented as the
+ * integer it is: zod-to-openapi tries null on a coerced number, sees it pass (`Number(null)` is
+ * 0) and would declare the parameter nullable, which no query string is (`?from=null` is a 400).
+ */
+export function epochMs(description: string) {
+  return z
+    .preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.coerce.number().int().min(-8.64e15).max(8.64e15).optional(),
+    )
+    .openapi({ type: 'integer', description });
+}
+
+/** A path id, as every `{id}` route takes it. */
 export const IdParam = z.object({
   id: z
     .string()

@@ -39,6 +39,8 @@ export async function audit(caller: Caller, entry: AuditEntry): Promise<void> {
 export interface AuditQuery {
   enterpriseId?: string;
   groupId?: string;
+  /** One action only (`user.update`). */
+  action?: string;
   /** Milliseconds since the epoch, inclusive. */
   from?: number;
   /** Exclusive; default now. */
@@ -59,6 +61,7 @@ export async function readAudit(caller: Caller, q: AuditQuery): Promise<AuditRec
   const filters: SQL[] = [];
   if (q.from !== undefined) filters.push(gte(auditLog.at, q.from));
   if (q.to !== undefined) filters.push(lt(auditLog.at, q.to));
+  if (q.action) filters.push(eq(auditLog.action, q.action));
   const groupsOf = (enterpriseIds: string[]) =>
     d.select({ id: groups.id }).from(groups).where(inArray(groups.enterpriseId, enterpriseIds));
   if (q.enterpriseId) {

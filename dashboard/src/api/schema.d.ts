@@ -1954,6 +1954,10 @@ export interface components {
             queued: number;
             health: number;
             unavailableUntil: number | null;
+            /** @description A subscription's most used live usage window (0–100); null without windows. */
+            windowUsedPercent: number | null;
+            /** @description Near a usage window's limit until this time (epoch ms): routing prefers other accounts until then. Null when every window has room. */
+            nearLimitUntil: number | null;
             cooldownUntil: number | null;
             consecutiveFailures: number;
             /** @description Moving average of the account's time to first byte, from each call sent to it (a request's wait in a queue and earlier attempts on other accounts excluded). */
@@ -2557,10 +2561,10 @@ export interface components {
             timeZone?: string;
         };
         BudgetWithState: components["schemas"]["Budget"] & {
-            live: components["schemas"]["BudgetCounters"];
-            reconciliation: components["schemas"]["BudgetReconciliation"];
+            live: components["schemas"]["BudgetCounters"] | null;
+            reconciliation: components["schemas"]["BudgetReconciliation"] | null;
         };
-        BudgetCounters: ({
+        BudgetCounters: {
             budgetId: string;
             periodKey: string;
             limitMicros: number;
@@ -2571,7 +2575,7 @@ export interface components {
             resetsAt: number | null;
         } & {
             [key: string]: unknown;
-        }) | null;
+        };
         /** @description The cron's last comparison of the enforcing counter's settled spend with D1 (docs/budgets.md#reconciliation). */
         BudgetReconciliation: {
             periodKey: string;
@@ -2580,7 +2584,7 @@ export interface components {
             recordedMicros: number;
             driftMicros: number;
             flagged: boolean;
-        } | null;
+        };
         BudgetChanges: {
             limitMicros?: number;
             /** @enum {string} */
@@ -2721,6 +2725,24 @@ export interface components {
                 sessionKey: string;
                 accountId: string;
                 expiresAt: number;
+            }[];
+            /** @description The budgets this group's gate enforces, as its counters stand: a local budget's spent and reserved micro-dollars in this period; a wide one's (enterprise, department) allowance left to this group. */
+            budgets: {
+                budgetId: string;
+                /** @enum {string} */
+                scope: "enterprise" | "department" | "group" | "member" | "key";
+                /** @description The budget’s target: its group, department, enterprise, member or key id. */
+                target: string;
+                /** @enum {string} */
+                period: "day" | "week" | "month" | "total";
+                periodKey: string;
+                /** @enum {string} */
+                mode: "hard" | "soft";
+                limitMicros: number;
+                spentMicros: number | null;
+                reservedMicros: number | null;
+                allowanceMicros: number | null;
+                resetsAt: number | null;
             }[];
         };
         Membership: {
@@ -2954,18 +2976,10 @@ export interface components {
             maxConcurrency: number | null;
             requestsPerWindow: number | null;
             windowMinutes: number | null;
-            dailyBudgetMicros: number | null;
-            monthlyBudgetMicros: number | null;
             createdAt: number;
             revokedAt: number | null;
         };
-        KeyInput: components["schemas"]["GroupKeyInput"] & {
-            groupId: string;
-        };
-        GroupKeyInput: components["schemas"]["KeyRulesInput"] & {
-            userId?: string;
-        };
-        KeyRulesInput: {
+        KeyInput: {
             name?: string;
             expiresAt?: number | null;
             allowedModels?: string[] | null;
@@ -2981,6 +2995,8 @@ export interface components {
             dailyBudgetMicros?: null;
             /** @enum {object|null} */
             monthlyBudgetMicros?: null;
+            userId?: string;
+            groupId: string;
         };
         KeyChanges: {
             name?: string;
@@ -2998,6 +3014,24 @@ export interface components {
             dailyBudgetMicros?: null;
             /** @enum {object|null} */
             monthlyBudgetMicros?: null;
+        };
+        GroupKeyInput: {
+            name?: string;
+            expiresAt?: number | null;
+            allowedModels?: string[] | null;
+            allowedServices?: ("anthropic" | "openai" | "gemini")[] | null;
+            allowedClients?: (("claude-code" | "codex-cli" | "gemini-cli") | {
+                userAgent: string;
+            })[] | null;
+            activeForMs?: number | null;
+            maxConcurrency?: number | null;
+            requestsPerWindow?: number | null;
+            windowMinutes?: number | null;
+            /** @enum {object|null} */
+            dailyBudgetMicros?: null;
+            /** @enum {object|null} */
+            monthlyBudgetMicros?: null;
+            userId?: string;
         };
         NewInvite: components["schemas"]["Invite"] & {
             /** @description The invite token (`cpinv_…`): shown once, never again. */
@@ -3508,7 +3542,7 @@ export interface components {
             unpriced: boolean;
             matched: string | null;
             source: string | null;
-            price: components["schemas"]["ModelPrice"] & (Record<string, never> | null);
+            price: components["schemas"]["ModelPrice"] | null;
         };
         IsolateMetrics: {
             [key: string]: number;
@@ -3682,6 +3716,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The carpool has an account already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -3753,6 +3796,15 @@ export interface operations {
             };
             /** @description The body was not sent as `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The provider's token endpoint did not answer usefully. */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4503,6 +4555,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The group has an account already, or the account is bound or pooled elsewhere. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5406,6 +5467,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Its target has a budget for this period already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -5718,6 +5788,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The account named is bound or pooled elsewhere. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -5846,6 +5925,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A closed month still has members owing the fee payer (details.month, details.unsettled). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     patchGroupsId: {
@@ -5901,6 +5989,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description maxMembers below the members the group has. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6097,6 +6194,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The person is a member already, or the group is full. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -6158,6 +6264,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A carpool keeps at least one owner. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6228,6 +6343,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A carpool keeps at least one owner. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -6288,6 +6412,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A carpool keeps at least one owner: hand it over first. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6551,6 +6684,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The month is closed already, not over, or the group did not exist in it. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -6614,6 +6756,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The month asked for is closed (read its statement), or the group did not exist in it. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6815,6 +6966,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The month is closed, or the group did not exist in it. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7074,6 +7234,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key is revoked. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7570,6 +7739,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description details.status says why: revoked, expired, used_up, group_full or already_member. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     postInvitesTokenSignUp: {
@@ -7644,6 +7822,8 @@ export interface operations {
             /** @description Too many failed attempts; retry-after says when to try again. */
             429: {
                 headers: {
+                    /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10979,6 +11159,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The person is a member already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11040,6 +11229,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enterprise keeps at least one owner. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11110,6 +11308,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description An enterprise keeps at least one owner. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11170,6 +11377,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An enterprise keeps at least one owner. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11299,6 +11515,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A department nests one level only. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11366,6 +11591,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The department still has groups or sub-departments. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     patchDepartmentsId: {
@@ -11421,6 +11655,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A department nests one level only. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11557,6 +11800,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A person with this email exists. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11686,6 +11938,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The last active system admin stays one: make someone else system admin first. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
@@ -11746,6 +12007,15 @@ export interface operations {
             };
             /** @description No such resource, or not one the caller may see. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The person is disabled. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11871,9 +12141,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch; default: 30 days before `to` */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch; default now */
-                to?: number | null;
+                to?: number;
             };
             header?: never;
             path?: never;
@@ -11942,9 +12212,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch; default: 30 days before `to` */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch; default now */
-                to?: number | null;
+                to?: number;
             };
             header?: never;
             path?: never;
@@ -12013,9 +12283,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch (inclusive) */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch (exclusive) */
-                to?: number | null;
+                to?: number;
                 /** @description HTTP status */
                 status?: number;
                 outcome?: "complete" | "client_abort" | "upstream_error" | "failed" | "refused";
@@ -12091,9 +12361,9 @@ export interface operations {
                 /** @description narrows to one model */
                 model?: string;
                 /** @description ms since the epoch (inclusive) */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch (exclusive) */
-                to?: number | null;
+                to?: number;
                 /** @description HTTP status */
                 status?: number;
                 outcome?: "complete" | "client_abort" | "upstream_error" | "failed" | "refused";
@@ -12156,10 +12426,12 @@ export interface operations {
             query?: {
                 enterpriseId?: string;
                 groupId?: string;
+                /** @description one action, e.g. `user.update` */
+                action?: string;
                 /** @description ms since the epoch, inclusive */
-                from?: number | null;
+                from?: number;
                 /** @description ms since the epoch, exclusive */
-                to?: number | null;
+                to?: number;
                 /** @description default 100 */
                 limit?: number;
             };
@@ -12222,7 +12494,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description ms since the epoch; default now */
-                at?: number | null;
+                at?: number;
             };
             header?: never;
             path?: never;
@@ -12281,7 +12553,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description ms since the epoch; default now */
-                at?: number | null;
+                at?: number;
             };
             header?: never;
             path: {
@@ -12675,6 +12947,8 @@ export interface operations {
             /** @description Too many failed attempts; retry-after says when to try again. */
             429: {
                 headers: {
+                    /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12827,6 +13101,17 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many wrong current passwords; retry-after says when to try again. */
+            429: {
+                headers: {
+                    /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {

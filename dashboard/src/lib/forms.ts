@@ -7,7 +7,7 @@ import type { MessageKey } from '../i18n/en';
 
 const DAY_MS = 86_400_000;
 
-type KeyRules = Omit<Schemas['KeyRulesInput'], 'dailyBudgetMicros' | 'monthlyBudgetMicros'>;
+type KeyRules = Omit<Schemas['KeyChanges'], 'dailyBudgetMicros' | 'monthlyBudgetMicros'>;
 
 /**
  * A field the person must correct: which one (its label's catalog key) and what it takes. Thrown

@@ -95,7 +95,7 @@ function BudgetRow({
   name,
 }: {
   budget: Budget;
-  live: Schemas['BudgetCounters'];
+  live: Schemas['BudgetCounters'] | null;
   name: string;
 }) {
   const { t, language } = useI18n();

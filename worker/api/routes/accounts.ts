@@ -20,7 +20,17 @@ import {
 } from '../../domain/accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { PRESETS, type Preset } from '../../providers/compatible';
-import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, UpstreamUrl, z } from '../openapi';
+import {
+  displayText,
+  errorResponse,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  newRouter,
+  route,
+  UpstreamUrl,
+  z,
+} from '../openapi';
 import { requireCaller } from '../principal';
 
 // Names longer than a client may send (worker/limits.ts) could never match a request.
@@ -164,6 +174,13 @@ const AccountStateSchema = z
     queued: z.number().int(),
     health: z.number(),
     unavailableUntil: z.number().nullable(),
+    windowUsedPercent: z.number().nullable().openapi({
+      description: "A subscription's most used live usage window (0–100); null without windows.",
+    }),
+    nearLimitUntil: z.number().nullable().openapi({
+      description:
+        "Near a usage window's limit until this time (epoch ms): routing prefers other accounts until then. Null when every window has room.",
+    }),
     cooldownUntil: z.number().nullable(),
     consecutiveFailures: z.number().int(),
     latencyEwmaMs: z.number().nullable().openapi({
@@ -339,7 +356,10 @@ export const accountRoutes = newRouter()
       path: '/groups/{id}/account',
       summary: "Create the carpool's account and bind it (a carpool without one)",
       request: { params: IdParam, ...jsonBody(CarpoolAccountInput) },
-      responses: { 201: jsonResponse(AccountSchema, 'The account (never its credential).') },
+      responses: {
+        409: errorResponse('The group has an account already, or the account is bound or pooled elsewhere.'),
+        201: jsonResponse(AccountSchema, 'The account (never its credential).'),
+      },
     }),
     async (c) =>
       c.json(await bindCarpoolAccount(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 201),

@@ -2,14 +2,15 @@
 import { createSelectSchema } from 'drizzle-zod';
 import { auditLog } from '../../db/schema';
 import { readAudit } from '../../domain/audit';
-import { jsonResponse, newRouter, route, z } from '../openapi';
+import { epochMs, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const AuditQuery = z.object({
   enterpriseId: z.string().min(1).max(64).optional(),
   groupId: z.string().min(1).max(64).optional(),
-  from: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch, inclusive' }),
-  to: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch, exclusive' }),
+  action: z.string().min(1).max(100).optional().openapi({ description: 'one action, e.g. `user.update`' }),
+  from: epochMs('ms since the epoch, inclusive'),
+  to: epochMs('ms since the epoch, exclusive'),
   limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'default 100' }),
 });
 

@@ -17,7 +17,16 @@ import {
   signOut,
   signOutEverywhere,
 } from '../../domain/sessions';
-import { ErrorSchema, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import {
+  ErrorSchema,
+  errorResponse,
+  jsonBody,
+  jsonResponse,
+  newRouter,
+  rateLimitedResponse,
+  route,
+  z,
+} from '../openapi';
 import { requireCaller, signInContext } from '../principal';
 import { selfId } from './me';
 
@@ -115,7 +124,7 @@ export const authRoutes = newRouter()
       responses: {
         200: jsonResponse(SignedInSchema, 'Signed in; `set-cookie: carpool_session=…`.'),
         401: jsonResponse(ErrorSchema, 'Wrong email or password.'),
-        429: jsonResponse(ErrorSchema, 'Too many failed attempts; retry-after says when to try again.'),
+        429: rateLimitedResponse('Too many failed attempts; retry-after says when to try again.'),
       },
     }),
     async (c) => {
@@ -156,7 +165,10 @@ export const authRoutes = newRouter()
       path: '/me/password',
       summary: 'Change the caller’s password (ends their other sessions)',
       request: jsonBody(PasswordChangeInput),
-      responses: { 200: jsonResponse(SessionsEnded, 'Changed; how many other sessions ended.') },
+      responses: {
+        429: rateLimitedResponse('Too many wrong current passwords; retry-after says when to try again.'),
+        200: jsonResponse(SessionsEnded, 'Changed; how many other sessions ended.'),
+      },
     }),
     async (c) => c.json(await changePassword(requireCaller(c), selfId(c), c.req.valid('json')), 200),
   )

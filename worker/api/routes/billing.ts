@@ -13,7 +13,7 @@ import {
   previewBill,
   setSettled,
 } from '../../domain/billing';
-import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, errorResponse, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const month = z
@@ -216,7 +216,12 @@ export const billingRoutes = newRouter()
       summary:
         'The live bill of the current month, or of an open past month (?month=): the statement it would be',
       request: { params: IdParam, query: MonthQuery },
-      responses: one('The preview (status "open").'),
+      responses: {
+        200: jsonResponse(StatementSchema, 'The preview (status "open").'),
+        409: errorResponse(
+          'The month asked for is closed (read its statement), or the group did not exist in it.',
+        ),
+      },
     }),
     async (c) =>
       c.json(await previewBill(requireCaller(c), c.req.valid('param').id, c.req.valid('query').month), 200),
@@ -227,7 +232,10 @@ export const billingRoutes = newRouter()
       path: '/groups/{id}/statements',
       summary: 'Close a past month: its statement is frozen (409 if closed already or not over)',
       request: { params: IdParam, ...jsonBody(z.strictObject({ month }).openapi('StatementClose')) },
-      responses: { 201: jsonResponse(StatementSchema, 'The statement.') },
+      responses: {
+        409: errorResponse('The month is closed already, not over, or the group did not exist in it.'),
+        201: jsonResponse(StatementSchema, 'The statement.'),
+      },
     }),
     async (c) =>
       c.json(await closeMonth(requireCaller(c), c.req.valid('param').id, c.req.valid('json').month), 201),
@@ -293,6 +301,7 @@ export const billingRoutes = newRouter()
       summary: 'Adjust a person’s amount in an open month, with a reason (frozen into its statement)',
       request: { params: IdParam, ...jsonBody(AdjustmentInput) },
       responses: {
+        409: errorResponse('The month is closed, or the group did not exist in it.'),
         201: jsonResponse(
           AdjustmentSchema.extend({ month: z.string(), groupId: z.string() }),
           'The adjustment.',

@@ -3,7 +3,17 @@ import { createSelectSchema } from 'drizzle-zod';
 import { PERIODS } from '../../budgets/periods';
 import { budgetReconciliations, budgets } from '../../db/schema';
 import { createBudget, deleteBudget, getBudget, listBudgets, updateBudget } from '../../domain/budgets';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, TimeZone, z } from '../openapi';
+import {
+  errorResponse,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  newRouter,
+  orNull,
+  route,
+  TimeZone,
+  z,
+} from '../openapi';
 import { requireCaller } from '../principal';
 
 const BudgetSchema = createSelectSchema(budgets).openapi('Budget');
@@ -30,8 +40,8 @@ const ReconciliationSchema = createSelectSchema(budgetReconciliations)
   });
 
 const BudgetWithStateSchema = BudgetSchema.extend({
-  live: LiveSchema.nullable(),
-  reconciliation: ReconciliationSchema.nullable(),
+  live: orNull(LiveSchema),
+  reconciliation: orNull(ReconciliationSchema),
 }).openapi('BudgetWithState');
 
 const id = z.string().min(1).max(64);
@@ -68,7 +78,10 @@ export const budgetRoutes = newRouter()
       summary:
         'Set a budget: enterprise and department (enterprise.manage), group and member (group.manage), key (group.manage, or its holder)',
       request: jsonBody(BudgetInput),
-      responses: { 201: jsonResponse(BudgetSchema, 'The budget.') },
+      responses: {
+        409: errorResponse('Its target has a budget for this period already.'),
+        201: jsonResponse(BudgetSchema, 'The budget.'),
+      },
     }),
     async (c) => c.json(await createBudget(requireCaller(c), c.req.valid('json')), 201),
   )

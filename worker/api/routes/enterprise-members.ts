@@ -15,7 +15,7 @@ import {
   removeMember,
   setMemberRole,
 } from '../../domain/enterprise-members';
-import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, errorResponse, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const role = z.enum(enterpriseMembers.role.enumValues);
@@ -85,7 +85,10 @@ export const enterpriseMemberRoutes = newRouter()
       path: '/enterprises/{id}/members',
       summary: 'Add a person with a role (owner, admin, member)',
       request: { params: IdParam, ...jsonBody(MemberInput) },
-      responses: { 201: jsonResponse(MemberSchema, 'The member.') },
+      responses: {
+        409: errorResponse('The person is a member already.'),
+        201: jsonResponse(MemberSchema, 'The member.'),
+      },
     }),
     async (c) => c.json(await addMember(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 201),
   )
@@ -98,7 +101,10 @@ export const enterpriseMemberRoutes = newRouter()
         params: MemberParams,
         ...jsonBody(z.strictObject({ role }).openapi('EnterpriseMemberChanges')),
       },
-      responses: { 200: jsonResponse(MemberSchema, 'The member.') },
+      responses: {
+        409: errorResponse('An enterprise keeps at least one owner.'),
+        200: jsonResponse(MemberSchema, 'The member.'),
+      },
     }),
     async (c) => {
       const { id, userId } = c.req.valid('param');
@@ -111,7 +117,10 @@ export const enterpriseMemberRoutes = newRouter()
       path: '/enterprises/{id}/members/{userId}',
       summary: "Remove a person: they leave the enterprise's groups and their keys there are revoked",
       request: { params: MemberParams },
-      responses: { 200: jsonResponse(RemovedSchema, 'What the removal did.') },
+      responses: {
+        409: errorResponse('An enterprise keeps at least one owner.'),
+        200: jsonResponse(RemovedSchema, 'What the removal did.'),
+      },
     }),
     async (c) => {
       const { id, userId } = c.req.valid('param');
@@ -125,7 +134,10 @@ export const enterpriseMemberRoutes = newRouter()
       summary:
         "Leave the enterprise (its last owner hands it over first): one leaves its groups and one's keys there are revoked",
       request: { params: IdParam },
-      responses: { 200: jsonResponse(RemovedSchema, 'What leaving did.') },
+      responses: {
+        409: errorResponse('An enterprise keeps at least one owner.'),
+        200: jsonResponse(RemovedSchema, 'What leaving did.'),
+      },
     }),
     async (c) => c.json(await leaveEnterprise(requireCaller(c), c.req.valid('param').id), 200),
   )
@@ -145,7 +157,10 @@ export const enterpriseMemberRoutes = newRouter()
       path: '/enterprises/{id}/departments',
       summary: 'Create a department, top-level or under a top-level one',
       request: { params: IdParam, ...jsonBody(DepartmentInput) },
-      responses: { 201: jsonResponse(DepartmentSchema, 'The department.') },
+      responses: {
+        409: errorResponse('A department nests one level only.'),
+        201: jsonResponse(DepartmentSchema, 'The department.'),
+      },
     }),
     async (c) =>
       c.json(await createDepartment(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 201),
@@ -156,7 +171,10 @@ export const enterpriseMemberRoutes = newRouter()
       path: '/departments/{id}',
       summary: 'Rename a department or move it (one level deep)',
       request: { params: IdParam, ...jsonBody(DepartmentChanges) },
-      responses: { 200: jsonResponse(DepartmentSchema, 'The department.') },
+      responses: {
+        409: errorResponse('A department nests one level only.'),
+        200: jsonResponse(DepartmentSchema, 'The department.'),
+      },
     }),
     async (c) =>
       c.json(await updateDepartment(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 200),
@@ -167,7 +185,10 @@ export const enterpriseMemberRoutes = newRouter()
       path: '/departments/{id}',
       summary: 'Delete an empty department (no groups, no sub-departments)',
       request: { params: IdParam },
-      responses: { 200: jsonResponse(DepartmentSchema, 'The department as it was.') },
+      responses: {
+        409: errorResponse('The department still has groups or sub-departments.'),
+        200: jsonResponse(DepartmentSchema, 'The department as it was.'),
+      },
     }),
     async (c) => c.json(await deleteDepartment(requireCaller(c), c.req.valid('param').id), 200),
   );

@@ -1,7 +1,7 @@
 // /groups and their members: thin handlers over worker/domain/groups.ts and members.ts.
 import { createSelectSchema } from 'drizzle-zod';
 import { keyBoundsSchema } from '../../auth/key-bounds';
-import { groupMembers, groups } from '../../db/schema';
+import { budgets, groupMembers, groups } from '../../db/schema';
 import { createGroup, deleteGroup, getGroup, groupState, listGroups, updateGroup } from '../../domain/groups';
 import {
   addMember,
@@ -12,7 +12,17 @@ import {
   transferOwnership,
 } from '../../domain/members';
 import { policyOverridesSchema } from '../../scheduling/policy';
-import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, TimeZone, z } from '../openapi';
+import {
+  displayText,
+  errorResponse,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  newRouter,
+  route,
+  TimeZone,
+  z,
+} from '../openapi';
 import { requireCaller } from '../principal';
 
 export const GroupSchema = createSelectSchema(groups, {
@@ -40,6 +50,28 @@ const GroupStateSchema = z
     leasesInUse: z.number().int(),
     revokedKeys: z.number().int(),
     sessions: z.array(z.object({ sessionKey: z.string(), accountId: z.string(), expiresAt: z.number() })),
+    budgets: z
+      .array(
+        z.object({
+          budgetId: z.string(),
+          scope: z.enum(budgets.scope.enumValues),
+          target: z.string().openapi({
+            description: 'The budget’s target: its group, department, enterprise, member or key id.',
+          }),
+          period: z.enum(budgets.period.enumValues),
+          periodKey: z.string(),
+          mode: z.enum(budgets.mode.enumValues),
+          limitMicros: z.number().int(),
+          spentMicros: z.number().int().nullable(),
+          reservedMicros: z.number().int().nullable(),
+          allowanceMicros: z.number().int().nullable(),
+          resetsAt: z.number().int().nullable(),
+        }),
+      )
+      .openapi({
+        description:
+          "The budgets this group's gate enforces, as its counters stand: a local budget's spent and reserved micro-dollars in this period; a wide one's (enterprise, department) allowance left to this group.",
+      }),
   })
   .openapi('GroupState');
 
@@ -110,7 +142,10 @@ export const groupRoutes = newRouter()
       summary:
         'Create a group: a carpool (anyone signed in; the creator owns it) or an enterprise group (group.create in the enterprise)',
       request: jsonBody(GroupInput),
-      responses: { 201: jsonResponse(GroupSchema, 'The group.') },
+      responses: {
+        409: errorResponse('The account named is bound or pooled elsewhere.'),
+        201: jsonResponse(GroupSchema, 'The group.'),
+      },
     }),
     async (c) => {
       return c.json(await createGroup(requireCaller(c), c.req.valid('json')), 201);
@@ -142,7 +177,10 @@ export const groupRoutes = newRouter()
       summary:
         'Change a group: name, maxMembers (not below its member count), scheduling, keyBounds, the bill’s splitMode, prorateByDays, timeZone and feePayerUserId; departmentId needs group.create',
       request: { params: IdParam, ...jsonBody(GroupChanges) },
-      responses: { 200: jsonResponse(GroupSchema, 'The group.') },
+      responses: {
+        409: errorResponse('maxMembers below the members the group has.'),
+        200: jsonResponse(GroupSchema, 'The group.'),
+      },
     }),
     async (c) =>
       c.json(await updateGroup(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 200),
@@ -155,6 +193,9 @@ export const groupRoutes = newRouter()
         'Delete a group: its keys are revoked, its members and invites removed, a carpool’s account unbound (an enterprise group also needs group.create)',
       request: { params: IdParam },
       responses: {
+        409: errorResponse(
+          'A closed month still has members owing the fee payer (details.month, details.unsettled).',
+        ),
         200: jsonResponse(z.object({ id: z.string(), keysRevoked: z.number().int() }), 'What was deleted.'),
       },
     }),
@@ -187,7 +228,10 @@ export const groupRoutes = newRouter()
       summary:
         'Add a person by id: a system admin anyone, an enterprise group’s managers the enterprise’s people (carpools invite)',
       request: { params: IdParam, ...jsonBody(MemberInput) },
-      responses: { 201: jsonResponse(MembershipSchema, 'The membership.') },
+      responses: {
+        409: errorResponse('The person is a member already, or the group is full.'),
+        201: jsonResponse(MembershipSchema, 'The membership.'),
+      },
     }),
     async (c) => c.json(await addMember(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 201),
   )
@@ -200,7 +244,10 @@ export const groupRoutes = newRouter()
         params: MemberParams,
         ...jsonBody(z.strictObject({ role: z.enum(groupMembers.role.enumValues) }).openapi('RoleChange')),
       },
-      responses: { 200: jsonResponse(MembershipSchema, 'The membership.') },
+      responses: {
+        409: errorResponse('A carpool keeps at least one owner.'),
+        200: jsonResponse(MembershipSchema, 'The membership.'),
+      },
     }),
     async (c) => {
       const { id: groupId, userId } = c.req.valid('param');
@@ -213,7 +260,10 @@ export const groupRoutes = newRouter()
       path: '/groups/{id}/members/{userId}',
       summary: 'Remove a member: their keys in the group are revoked at once',
       request: { params: MemberParams },
-      responses: { 200: jsonResponse(RemovalSchema, 'Who was removed, and how many keys were revoked.') },
+      responses: {
+        409: errorResponse('A carpool keeps at least one owner.'),
+        200: jsonResponse(RemovalSchema, 'Who was removed, and how many keys were revoked.'),
+      },
     }),
     async (c) => {
       const { id: groupId, userId } = c.req.valid('param');
@@ -226,7 +276,10 @@ export const groupRoutes = newRouter()
       path: '/groups/{id}/leave',
       summary: 'Leave a group (a carpool’s last owner transfers it first): one’s keys in it are revoked',
       request: { params: IdParam },
-      responses: { 200: jsonResponse(RemovalSchema, 'The group left, and how many keys were revoked.') },
+      responses: {
+        409: errorResponse('A carpool keeps at least one owner: hand it over first.'),
+        200: jsonResponse(RemovalSchema, 'The group left, and how many keys were revoked.'),
+      },
     }),
     async (c) => c.json(await leaveGroup(requireCaller(c), c.req.valid('param').id), 200),
   )

@@ -18,10 +18,12 @@ import {
 import {
   displayText,
   ErrorSchema,
+  errorResponse,
   IdParam,
   jsonBody,
   jsonResponse,
   newRouter,
+  rateLimitedResponse,
   route,
   TokenParam,
   z,
@@ -147,6 +149,9 @@ export const inviteRoutes = newRouter()
         'Join the invite’s group as a member. 409 with details.status `revoked`, `expired`, `used_up`, `group_full` or `already_member`; 403 `wrong_email`',
       request: { params: TokenParam },
       responses: {
+        409: errorResponse(
+          'details.status says why: revoked, expired, used_up, group_full or already_member.',
+        ),
         200: jsonResponse(z.object({ group: GroupSchema, member: MembershipSchema }), 'The group joined.'),
       },
     }),
@@ -168,7 +173,7 @@ export const inviteRoutes = newRouter()
           ErrorSchema,
           'The email has an account, or the invite or group cannot take anyone.',
         ),
-        429: jsonResponse(ErrorSchema, 'Too many failed attempts; retry-after says when to try again.'),
+        429: rateLimitedResponse('Too many failed attempts; retry-after says when to try again.'),
       },
     }),
     async (c) => {

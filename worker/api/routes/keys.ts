@@ -4,7 +4,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import { clientRuleSchema, KEY_SERVICES, keyRulesSchema } from '../../auth/key-rules';
 import { apiKeys } from '../../db/schema';
 import { createKey, getKey, listGroupKeys, listKeys, revokeKey, updateKey } from '../../domain/keys';
-import { IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { errorResponse, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const KeySchema = createSelectSchema(apiKeys, {
@@ -12,7 +12,7 @@ const KeySchema = createSelectSchema(apiKeys, {
   allowedServices: z.array(z.enum(KEY_SERVICES)).nullable(),
   allowedClients: z.array(clientRuleSchema).nullable(),
 })
-  .omit({ keyHash: true })
+  .omit({ keyHash: true, dailyBudgetMicros: true, monthlyBudgetMicros: true })
   .openapi('Key');
 
 const NewKeySchema = KeySchema.extend({
@@ -49,29 +49,31 @@ const keyBudget = z
   .optional();
 const budgets = { dailyBudgetMicros: keyBudget, monthlyBudgetMicros: keyBudget };
 
-const KeyRulesInput = z
-  .strictObject({
-    name: rules.name.optional(),
-    expiresAt: rules.expiresAt.optional(),
-    allowedModels: rules.allowedModels.optional(),
-    allowedServices: rules.allowedServices.optional(),
-    allowedClients: rules.allowedClients.optional(),
-    activeForMs: rules.activeForMs.optional(),
-    maxConcurrency: rules.maxConcurrency.optional(),
-    requestsPerWindow: rules.requestsPerWindow.optional(),
-    windowMinutes: rules.windowMinutes.optional(),
-    ...budgets,
-  })
-  .openapi('KeyRulesInput');
+const keyRulesShape = {
+  name: rules.name.optional(),
+  expiresAt: rules.expiresAt.optional(),
+  allowedModels: rules.allowedModels.optional(),
+  allowedServices: rules.allowedServices.optional(),
+  allowedClients: rules.allowedClients.optional(),
+  activeForMs: rules.activeForMs.optional(),
+  maxConcurrency: rules.maxConcurrency.optional(),
+  requestsPerWindow: rules.requestsPerWindow.optional(),
+  windowMinutes: rules.windowMinutes.optional(),
+  ...budgets,
+};
 
-const GroupKeyInput = KeyRulesInput.extend({
+// Whole objects, not one extending another: an extended strict object is documented as an
+// `allOf` of two parts that each forbid the other's properties, which no body satisfies.
+const groupKeyShape = {
+  ...keyRulesShape,
   /** Whose key: the caller's own when left out (someone else's needs group.manage). */
   userId: id.optional(),
-}).openapi('GroupKeyInput');
+};
+const GroupKeyInput = z.strictObject(groupKeyShape).openapi('GroupKeyInput');
 
-const KeyInput = GroupKeyInput.extend({ groupId: id }).openapi('KeyInput');
+const KeyInput = z.strictObject({ ...groupKeyShape, groupId: id }).openapi('KeyInput');
 
-const KeyChanges = KeyRulesInput.openapi('KeyChanges');
+const KeyChanges = z.strictObject(keyRulesShape).openapi('KeyChanges');
 
 const KeyQuery = z.object({
   groupId: id.optional().openapi({ param: { name: 'groupId', in: 'query' } }),
@@ -125,7 +127,7 @@ export const keyRoutes = newRouter()
       summary:
         'Rename a key or change its rules, within the group’s keyBounds: one’s own (ai.use), or any of a group one manages (group.manage)',
       request: { params: IdParam, ...jsonBody(KeyChanges) },
-      responses: { 200: jsonResponse(KeySchema, 'The key.') },
+      responses: { 409: errorResponse('The key is revoked.'), 200: jsonResponse(KeySchema, 'The key.') },
     }),
     async (c) =>
       c.json(

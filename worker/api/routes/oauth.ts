@@ -4,7 +4,16 @@
 import { finishOAuth, oauthKinds, startOAuth } from '../../domain/oauth-accounts';
 import { MODEL_NAME_MAX } from '../../limits';
 import { OAUTH_KINDS } from '../../oauth/config';
-import { displayText, jsonBody, jsonResponse, newRouter, route, UpstreamUrl, z } from '../openapi';
+import {
+  displayText,
+  errorResponse,
+  jsonBody,
+  jsonResponse,
+  newRouter,
+  route,
+  UpstreamUrl,
+  z,
+} from '../openapi';
 import { requireCaller } from '../principal';
 import { AccountSchema } from './accounts';
 
@@ -97,7 +106,10 @@ export const oauthRoutes = newRouter()
       summary:
         'Start signing in a subscription account (pool: ai.manage; carpool: its owner): the authorization URL with PKCE',
       request: jsonBody(OAuthStartInput),
-      responses: { 200: jsonResponse(OAuthStarted, 'Where to sign in, and the state to finish with.') },
+      responses: {
+        409: errorResponse('The carpool has an account already.'),
+        200: jsonResponse(OAuthStarted, 'Where to sign in, and the state to finish with.'),
+      },
     }),
     async (c) => c.json(await startOAuth(requireCaller(c), c.req.valid('json')), 200),
   )
@@ -108,7 +120,10 @@ export const oauthRoutes = newRouter()
       summary:
         'Finish a sign-in: the code is exchanged and the account created (with accountId: signed in again), its tokens encrypted',
       request: jsonBody(OAuthFinishInput),
-      responses: { 201: jsonResponse(AccountSchema, 'The account (never its tokens).') },
+      responses: {
+        502: errorResponse("The provider's token endpoint did not answer usefully."),
+        201: jsonResponse(AccountSchema, 'The account (never its tokens).'),
+      },
     }),
     async (c) => c.json(await finishOAuth(requireCaller(c), c.req.valid('json')), 201),
   );

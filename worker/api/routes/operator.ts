@@ -5,11 +5,11 @@ import type { RouteConfig } from '@hono/zod-openapi';
 import { deletePrice, effectivePrice, isolateMetrics, listPrices, setPrice } from '../../domain/prices';
 import { runMaintenanceNow } from '../../maintenance';
 import { modelNameSchema, priceInputSchema } from '../../metering/price-overrides';
-import { jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { epochMs, jsonBody, jsonResponse, newRouter, orNull, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const AtQuery = z.object({
-  at: z.coerce.number().int().optional().openapi({ description: 'ms since the epoch; default now' }),
+  at: epochMs('ms since the epoch; default now'),
 });
 
 /** A model name may hold `/`, `.` and `:` (Bedrock's `us.anthropic.claude-…-v1:0`). */
@@ -43,7 +43,7 @@ const EffectivePriceSchema = z
     unpriced: z.boolean(),
     matched: z.string().nullable(),
     source: z.string().nullable(),
-    price: PriceSchema.nullable(),
+    price: orNull(PriceSchema),
   })
   .openapi('EffectivePrice');
 const PriceTableSchema = z

@@ -4,7 +4,17 @@ import { NewPasswordSchema } from '../../auth/password';
 import { setSessionCookie } from '../../auth/session-cookie';
 import { db } from '../../db/client';
 import { issuePasswordLink, previewPasswordLink, usePasswordLink } from '../../domain/password-links';
-import { ErrorSchema, IdParam, jsonBody, jsonResponse, newRouter, route, TokenParam, z } from '../openapi';
+import {
+  ErrorSchema,
+  errorResponse,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  newRouter,
+  route,
+  TokenParam,
+  z,
+} from '../openapi';
 import { requireCaller, signInContext } from '../principal';
 import { SignedInSchema } from './auth';
 
@@ -34,7 +44,10 @@ export const passwordLinkRoutes = newRouter()
       description:
         'For a person who forgot their password or never chose one. Valid for 24 hours, used once; using it ends every session the person had. 409 for a disabled person.',
       request: { params: IdParam },
-      responses: { 201: jsonResponse(PasswordLinkSchema, 'The link’s token, this once.') },
+      responses: {
+        409: errorResponse('The person is disabled.'),
+        201: jsonResponse(PasswordLinkSchema, 'The link’s token, this once.'),
+      },
     }),
     async (c) => c.json(await issuePasswordLink(requireCaller(c), c.req.valid('param').id), 201),
   )

@@ -13,7 +13,7 @@ import {
 } from '../../domain/request-log';
 import { readUsage } from '../../domain/usage';
 import { csvResponse } from '../../usage/csv';
-import { jsonResponse, newRouter, route, z } from '../openapi';
+import { epochMs, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const id = z.string().min(1).max(64).optional();
@@ -21,13 +21,6 @@ const id = z.string().min(1).max(64).optional();
  * A moment in a query: ms since the epoch, within the dates a clock can show (±8.64e15); an
  * empty value (`from=`) means the default, as if it were left out.
  */
-function instant() {
-  return z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.coerce.number().int().min(-8.64e15).max(8.64e15).optional(),
-  );
-}
-
 const UsageQuery = z.object({
   keyId: id,
   groupId: id,
@@ -38,13 +31,13 @@ const UsageQuery = z.object({
   }),
   departmentId: id.openapi({ description: "a department's groups; for its enterprise's owners and admins" }),
   model: z.string().min(1).max(200).optional().openapi({ description: 'narrows to one model' }),
-  from: instant().openapi({ description: 'ms since the epoch; default: 30 days before `to`' }),
-  to: instant().openapi({ description: 'ms since the epoch; default now' }),
+  from: epochMs('ms since the epoch; default: 30 days before `to`'),
+  to: epochMs('ms since the epoch; default now'),
 });
 
 const RequestLogQuery = UsageQuery.extend({
-  from: instant().openapi({ description: 'ms since the epoch (inclusive)' }),
-  to: instant().openapi({ description: 'ms since the epoch (exclusive)' }),
+  from: epochMs('ms since the epoch (inclusive)'),
+  to: epochMs('ms since the epoch (exclusive)'),
   status: z.coerce.number().int().min(100).max(599).optional().openapi({ description: 'HTTP status' }),
   outcome: z.enum(OUTCOMES).optional(),
   cursor: z.string().max(512).optional().openapi({ description: '`nextCursor` of the previous page' }),

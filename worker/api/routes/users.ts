@@ -3,7 +3,7 @@
 
 import { users } from '../../db/schema';
 import { createUser, getUser, listUsers, updateUser } from '../../domain/users';
-import { displayText, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
+import { displayText, errorResponse, IdParam, jsonBody, jsonResponse, newRouter, route, z } from '../openapi';
 import { requireCaller } from '../principal';
 
 const systemRole = z.enum(users.systemRole.enumValues);
@@ -49,7 +49,10 @@ export const userRoutes = newRouter()
       path: '/users',
       summary: 'Create a person (no password: they get in through a password link or OIDC)',
       request: jsonBody(UserInput),
-      responses: { 201: jsonResponse(UserSchema, 'The user.') },
+      responses: {
+        409: errorResponse('A person with this email exists.'),
+        201: jsonResponse(UserSchema, 'The user.'),
+      },
     }),
     async (c) => c.json(await createUser(requireCaller(c), c.req.valid('json')), 201),
   )
@@ -79,7 +82,10 @@ export const userRoutes = newRouter()
       path: '/users/{id}',
       summary: 'Rename, grant or revoke system admin, disable or re-enable (the last system admin stays)',
       request: { params: IdParam, ...jsonBody(UserChanges) },
-      responses: { 200: jsonResponse(UserSchema, 'The user.') },
+      responses: {
+        409: errorResponse('The last active system admin stays one: make someone else system admin first.'),
+        200: jsonResponse(UserSchema, 'The user.'),
+      },
     }),
     async (c) =>
       c.json(await updateUser(requireCaller(c), c.req.valid('param').id, c.req.valid('json')), 200),

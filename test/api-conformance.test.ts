@@ -1,0 +1,218 @@
+// The API answers as its OpenAPI document says, as a client generated from the document trusts
+// it to: every operation of the document, called as the role × route matrix calls it (its world
+// and table: test/support/route-matrix.ts) by one caller for each status the matrix expects (the
+// success, 401, 403, 404, the domain's 400 and 409), by a caller naming another tenant's ids, with
+// a malformed body and one that is not JSON. Each answer's status must be one the operation
+// declares, its body must match that status's declared schema (closed objects: a field the
+// document does not list is a mismatch too), and an error must be the one envelope, its code the
+// one of its status.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { API_ERROR_STATUS } from '../worker/api/errors';
+import { browser, login, newAddress, sessionCookieOf } from './support/auth';
+import { check, type Schema } from './support/json-schema';
+import { anthropicClient, inIsolate, RELAY, requestLogFor } from './support/relay';
+import {
+  A,
+  type Answer,
+  B,
+  buildWorlds,
+  CROSS,
+  expected,
+  must,
+  type Operation,
+  operations,
+  PASSWORD,
+  type Params,
+  request,
+  TABLE,
+  TENANT_TARGETS,
+  tokenOf,
+  WHO,
+  type Who,
+} from './support/route-matrix';
+
+interface DocumentResponse {
+  content?: Record<string, { schema: Schema }>;
+}
+interface Document {
+  paths: Record<
+    string,
+    Record<string, { requestBody?: DocumentResponse; responses: Record<string, DocumentResponse> }>
+  >;
+}
+
+let doc: Document;
+let OPS: Operation[] = [];
+
+/**
+ * Traffic through the relay, so that usage, the request log and the gates' live state have rows
+ * to answer with: one request on a new key of the enterprise group (its pool account) and one in
+ * the carpool (its own account).
+ */
+async function relayOneRequest(token: string, groupId: string): Promise<void> {
+  const key = await must<{ id: string; key: string }>(token, 'POST', `/groups/${groupId}/keys`, {
+    name: 'conformance',
+  });
+  await anthropicClient(key.key).messages.create({
+    model: 'claude-sonnet-4-5',
+    max_tokens: 16,
+    messages: [{ role: 'user', content: 'hello' }],
+  });
+  await requestLogFor(key.id);
+}
+
+beforeAll(async () => {
+  await buildWorlds();
+  await relayOneRequest(A.people.gMember.token, A.groupId);
+  await relayOneRequest(A.people.cMember.token, A.carpoolId);
+  OPS = await operations();
+  doc = JSON.parse(await (await inIsolate(`${RELAY}/api/v1/openapi.json`)).text()) as Document;
+}, 600_000);
+
+/** What is wrong with `got` as an answer of `op`, per the document; empty when nothing is. */
+function mismatches(op: Operation, got: Answer, how: string): string[] {
+  const where = `${op.key} ${how}: ${got.status}`;
+  const declared = doc.paths[op.path]?.[op.method.toLowerCase()]?.responses[String(got.status)];
+  if (!declared) return [`${where} is not a declared status ${JSON.stringify(got.json)?.slice(0, 160)}`];
+  const media = Object.keys(declared.content ?? {});
+  if (media.length === 0) {
+    return got.json === null || got.status === 302
+      ? []
+      : [`${where} has a body the document does not declare`];
+  }
+  const type = got.contentType?.split(';')[0] ?? '';
+  if (!media.includes(type))
+    return [`${where} is ${type || 'no content type'}, declared ${media.join(', ')}`];
+  if (type !== 'application/json') return [];
+  const problems = check(got.json, declared.content![type]!.schema, doc).map((p) => `${where} ${p}`);
+  const error = (got.json as { error?: { code?: string } } | null)?.error;
+  if (
+    got.status >= 400 &&
+    error?.code &&
+    API_ERROR_STATUS[error.code as keyof typeof API_ERROR_STATUS] !== got.status
+  )
+    problems.push(`${where} carries code ${error.code}`);
+  return problems;
+}
+
+/** One caller for each status the matrix expects of `op`. */
+function callersByStatus(op: Operation): Map<number, Who> {
+  const entry = TABLE[op.key]!;
+  const byStatus = new Map<number, Who>();
+  for (const who of WHO) {
+    const status = expected(op, entry, who);
+    if (!byStatus.has(status)) byStatus.set(status, who);
+  }
+  return byStatus;
+}
+
+/** A body sent raw, as a client that gets it wrong sends it. */
+async function raw(op: Operation, params: Params, contentType: string, body: string): Promise<Answer> {
+  const res = await inIsolate(
+    `${RELAY}/api/v1${op.path.replace(/\{(\w+)\}/g, (_, n: string) => params[n] ?? 'x')}`,
+    {
+      method: op.method,
+      headers: {
+        authorization: `Bearer ${tokenOf('sys')}`,
+        'content-type': contentType,
+        'cf-connecting-ip': newAddress(),
+      },
+      body,
+    },
+  );
+  const text = await res.text();
+  await res.done;
+  return {
+    status: res.status,
+    json: text ? JSON.parse(text) : null,
+    contentType: res.headers.get('content-type'),
+  };
+}
+
+describe('the API as its OpenAPI document declares it', () => {
+  it('answers every operation, for each status a caller can get, with a declared status and body', async () => {
+    const wrong: string[] = [];
+    for (const op of OPS) {
+      const entry = TABLE[op.key];
+      if (!entry) continue;
+      await Promise.all(
+        [...callersByStatus(op)].map(async ([status, who]) => {
+          const allowed = status >= 200 && status < 300;
+          const params =
+            entry.fresh && (entry.always || allowed)
+              ? await entry.fresh(A, who)
+              : entry.params
+                ? entry.params(A)
+                : {};
+          wrong.push(...mismatches(op, await request(op, entry, A, who, params), `as ${who}`));
+        }),
+      );
+      if (TENANT_TARGETS.includes(entry.on)) {
+        const got = await request(op, entry, B, CROSS[0], entry.params ? entry.params(B) : {});
+        wrong.push(...mismatches(op, got, "with the stranger's ids"));
+      }
+    }
+    // Reads once more, now that the writes above have filled lists read before them (a price
+    // override, an adjustment on the bill, a test delivery), as the caller each is allowed to.
+    for (const op of OPS) {
+      const entry = TABLE[op.key];
+      if (op.method !== 'GET' || !entry || entry.fresh) continue;
+      const allowed = [...callersByStatus(op)].find(([status]) => status >= 200 && status < 300);
+      if (!allowed) continue;
+      const got = await request(op, entry, A, allowed[1], entry.params ? entry.params(A) : {});
+      wrong.push(...mismatches(op, got, `as ${allowed[1]}, read again`));
+    }
+    expect(wrong).toEqual([]);
+  }, 1_200_000);
+
+  it('answers a browser session (sign-in, its sessions, its tokens, sign-out) as declared', async () => {
+    const person = A.people.spare;
+    const byKey = (key: string) => OPS.find((o) => o.key === key)!;
+    const seen = (key: string, res: { status: number; json: unknown; headers: Headers }) =>
+      mismatches(byKey(key), { ...res, contentType: res.headers.get('content-type') }, 'in a session');
+    const signIn = await login(person.email, PASSWORD);
+    expect(signIn.status).toBe(200);
+    const session = sessionCookieOf(signIn.res);
+    const wrong = [
+      ...seen('POST /auth/login', signIn),
+      ...seen('GET /me', await browser(session, 'GET', '/me')),
+      ...seen('GET /me/sessions', await browser(session, 'GET', '/me/sessions')),
+      ...seen('POST /me/tokens', await browser(session, 'POST', '/me/tokens', { body: { name: 'cli' } })),
+      ...seen('POST /auth/logout', await browser(session, 'POST', '/auth/logout')),
+    ];
+    expect(wrong).toEqual([]);
+  });
+
+  it('declares a request body that takes what the matrix sends, which the API takes', () => {
+    const wrong: string[] = [];
+    for (const op of OPS) {
+      const entry = TABLE[op.key];
+      if (!entry?.body) continue;
+      const declared = doc.paths[op.path]![op.method.toLowerCase()]!.requestBody;
+      const schema = declared?.content?.['application/json']?.schema;
+      if (!schema) {
+        wrong.push(`${op.key}: takes a body the document does not declare`);
+        continue;
+      }
+      const params = entry.params ? entry.params(A) : {};
+      for (const p of check(entry.body(A, params), schema, doc)) wrong.push(`${op.key} request ${p}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('refuses a malformed body, and one that is not JSON, in the envelope with a declared status', async () => {
+    const wrong: string[] = [];
+    for (const op of OPS) {
+      const entry = TABLE[op.key];
+      if (!entry?.body) continue;
+      const params = entry.params ? entry.params(A) : {};
+      const malformed = await raw(op, params, 'application/json', '[1]');
+      if (malformed.status !== 400) wrong.push(`${op.key} with a JSON array: ${malformed.status}`);
+      wrong.push(...mismatches(op, malformed, 'with a JSON array'));
+      const notJson = await raw(op, params, 'text/plain', JSON.stringify(entry.body(A, params)));
+      if (notJson.status !== 415) wrong.push(`${op.key} as text/plain: ${notJson.status}`);
+      wrong.push(...mismatches(op, notJson, 'as text/plain'));
+    }
+    expect(wrong).toEqual([]);
+  }, 600_000);
+});
