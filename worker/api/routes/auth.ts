@@ -17,16 +17,7 @@ import {
   signOut,
   signOutEverywhere,
 } from '../../domain/sessions';
-import {
-  ErrorSchema,
-  errorResponse,
-  jsonBody,
-  jsonResponse,
-  newRouter,
-  rateLimitedResponse,
-  route,
-  z,
-} from '../openapi';
+import { ErrorSchema, jsonBody, jsonResponse, newRouter, rateLimitedResponse, route, z } from '../openapi';
 import { requireCaller, signInContext } from '../principal';
 import { selfId } from './me';
 
