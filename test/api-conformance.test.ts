@@ -37,7 +37,14 @@ interface DocumentResponse {
 interface Document {
   paths: Record<
     string,
-    Record<string, { requestBody?: DocumentResponse; responses: Record<string, DocumentResponse> }>
+    Record<
+      string,
+      {
+        parameters?: { in: string; name: string }[];
+        requestBody?: DocumentResponse;
+        responses: Record<string, DocumentResponse>;
+      }
+    >
   >;
 }
 
@@ -93,6 +100,32 @@ function mismatches(op: Operation, got: Answer, how: string): string[] {
   )
     problems.push(`${where} carries code ${error.code}`);
   return problems;
+}
+
+/**
+ * The one query that takes parameters it does not declare: the identity provider's redirect back,
+ * to which providers add their own (`session_state`, `scope`, `authuser`…).
+ */
+const TAKES_ANY_QUERY = ['GET /auth/oidc/callback'];
+
+/** `op` called by the operator with its matrix query and `extra` after it. */
+async function withQuery(op: Operation, extra: string): Promise<Answer> {
+  const entry = TABLE[op.key];
+  const known = entry?.query ? entry.query(A) : '';
+  const path = op.path.replace(/\{(\w+)\}/g, (_, n: string) => entry?.params?.(A)[n] ?? 'x');
+  const res = await inIsolate(`${RELAY}/api/v1${path}${known}${known.includes('?') ? '&' : '?'}${extra}`, {
+    method: op.method,
+    headers: { authorization: `Bearer ${tokenOf('sys')}`, 'cf-connecting-ip': newAddress() },
+    redirect: 'manual',
+  });
+  const text = await res.text();
+  await res.done;
+  const type = res.headers.get('content-type');
+  return {
+    status: res.status,
+    json: type?.startsWith('application/json') ? JSON.parse(text) : text,
+    contentType: type,
+  };
 }
 
 /** One caller for each status the matrix expects of `op`. */
@@ -199,6 +232,29 @@ describe('the API as its OpenAPI document declares it', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('refuses a query parameter it does not declare, naming it, wherever it takes a query', async () => {
+    const withQueries = OPS.filter((op) =>
+      doc.paths[op.path]![op.method.toLowerCase()]!.parameters?.some((p) => p.in === 'query'),
+    );
+    expect(withQueries.length).toBeGreaterThan(15);
+    const wrong: string[] = [];
+    for (const op of withQueries) {
+      const got = await withQuery(op, 'colour=red');
+      const error = (got.json as { error?: { code?: string; details?: unknown } } | null)?.error;
+      if (TAKES_ANY_QUERY.includes(op.key)) {
+        if (JSON.stringify(error ?? null).includes('unrecognized_keys'))
+          wrong.push(`${op.key} refused colour`);
+        continue;
+      }
+      if (got.status !== 400 || error?.code !== 'invalid_request')
+        wrong.push(`${op.key} with ?colour=red: ${got.status} ${JSON.stringify(got.json)?.slice(0, 160)}`);
+      else if (!JSON.stringify(error.details).includes('"keys":["colour"]'))
+        wrong.push(`${op.key} with ?colour=red does not name it: ${JSON.stringify(error.details)}`);
+      wrong.push(...mismatches(op, got, 'with ?colour=red'));
+    }
+    expect(wrong).toEqual([]);
+  }, 600_000);
 
   it('refuses a malformed body, and one that is not JSON, in the envelope with a declared status', async () => {
     const wrong: string[] = [];

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ValidationIssue } from '../worker/api/errors';
 import type { ApiErrorBody } from './support/groups';
-import { admin, seedCarpool } from './support/relay';
+import { ADMIN_TOKEN, admin, inIsolate, RELAY, seedCarpool } from './support/relay';
 
 type Refusal = ApiErrorBody & { error: { details: ValidationIssue[] } };
 
@@ -103,5 +103,33 @@ describe('validation refusals carry their issues', () => {
     expect(carpool.json.error.details).toEqual([
       expect.objectContaining({ path: 'departmentId', code: 'custom', rule: 'not_for_kind' }),
     ]);
+  });
+
+  it('an unknown query parameter is refused like an unknown field, on both prefixes', async () => {
+    // `actor` reads as a filter; accepted and ignored, the whole log would look like one person's.
+    for (const prefix of ['/api/v1', '/admin/v1']) {
+      const res = await inIsolate(`${RELAY}${prefix}/audit?limit=5&actor=u1&actions=user.update`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const json = (await res.json()) as Refusal;
+      expect(res.status, prefix).toBe(400);
+      expect(json.error.code).toBe('invalid_request');
+      expect(json.error.message).toMatch(/^Invalid query: /);
+      expect(json.error.details).toEqual([
+        { path: '', code: 'unrecognized_keys', keys: ['actor', 'actions'], message: expect.any(String) },
+      ]);
+    }
+    const known = await admin('GET', '/audit?limit=5&action=user.update');
+    expect(known.status).toBe(200);
+  });
+
+  it('the OIDC callback still takes the parameters a provider adds to its redirect', async () => {
+    const res = await inIsolate(
+      `${RELAY}/api/v1/auth/oidc/callback?code=c&state=s&iss=https%3A%2F%2Fidp.test&session_state=x&scope=openid&authuser=0`,
+      { redirect: 'manual' },
+    );
+    const text = await res.text();
+    expect(text).not.toContain('unrecognized_keys');
+    expect(text).not.toContain('Invalid query');
   });
 });

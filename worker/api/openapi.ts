@@ -90,10 +90,23 @@ export function operationIdOf(method: string, path: string): string {
   return method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
+/**
+ * A query schema as a route takes it: an object that has not chosen what to do with unknown
+ * parameters refuses them (`unrecognized_keys`, a 400), as bodies do, because a parameter accepted
+ * and ignored reads as a filter that was applied (`GET /audit?action=` once did). A schema that
+ * must take parameters others add (an identity provider's redirect) says so with `z.looseObject`.
+ */
+export function strictQuery<T extends RouteConfig['request']>(request: T): T {
+  const query = request?.query;
+  if (!(query instanceof z.ZodObject) || query.def.catchall !== undefined) return request;
+  return { ...request, query: query.strict() };
+}
+
 export function route<const R extends RouteConfig>(permission: Permission, config: R) {
   return createRoute({
     operationId: operationIdOf(config.method, config.path),
     ...config,
+    ...(config.request ? { request: strictQuery(config.request) } : {}),
     'x-permission': permission,
     security: permission === 'public' ? [] : [{ bearer: [] }, { session: [] }],
     responses: {

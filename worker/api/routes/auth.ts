@@ -61,8 +61,9 @@ const OidcStartQuery = z.object({
     .optional()
     .openapi({ description: 'Where to go once signed in: a path, or a URL on an allowed dashboard origin.' }),
 });
-// Providers add their own parameters (session_state, …): known ones are read, others ignored.
-const OidcCallbackQuery = z.object({
+// Providers add their own parameters (session_state, scope, authuser, …) to the redirect, which
+// no one here chooses: known ones are read, others ignored, the one query that takes any.
+const OidcCallbackQuery = z.looseObject({
   state: z.string().max(512).optional(),
   code: z.string().max(4096).optional(),
   error: z.string().max(256).optional(),
