@@ -1,5 +1,6 @@
 // Usage and the audit log, read by people: each sees what their scope covers, and a filter naming
 // something outside it is a 404.
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, admin, api, eventually, newUser, streamMessage } from './support/relay';
 
@@ -320,6 +321,47 @@ describe('the audit log', () => {
     expect(limited.json.data).toHaveLength(2);
     const later = await api<{ data: AuditEntry[] }>(ADMIN_TOKEN, 'GET', `/audit?from=${Date.now() + 60_000}`);
     expect(later.json.data).toEqual([]);
+  });
+});
+
+describe('paging the audit log', () => {
+  it('follows nextCursor through entries that share one millisecond, each exactly once', async () => {
+    // A batch of changes lands in one millisecond; seven rows at one `at`, as D1 would keep them.
+    const action = `paging.${crypto.randomUUID().slice(0, 8)}`;
+    const at = Date.now() - 1_000;
+    await env.DB.batch(
+      Array.from({ length: 7 }, (_, i) =>
+        env.DB.prepare(
+          'INSERT INTO audit_log (at, actor, action, target_type, target_id) VALUES (?, ?, ?, ?, ?)',
+        ).bind(at, 'operator', action, 'test', `t${i}`),
+      ),
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const page: { status: number; json: { data: AuditEntry[]; nextCursor: string | null } } = await api(
+        ADMIN_TOKEN,
+        'GET',
+        `/audit?action=${action}&limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status).toBe(200);
+      seen.push(...page.json.data.map((e) => e.targetId));
+      cursor = page.json.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen.toSorted()).toEqual(['t0', 't1', 't2', 't3', 't4', 't5', 't6']);
+    // Newest first: within the millisecond, the later row (higher id) first.
+    expect(seen).toEqual(['t6', 't5', 't4', 't3', 't2', 't1', 't0']);
+
+    const last = await api<{ data: AuditEntry[]; nextCursor: string | null }>(
+      ADMIN_TOKEN,
+      'GET',
+      `/audit?action=${action}&limit=7`,
+    );
+    expect(last.json.nextCursor).toBeNull();
+    const forged = await api<{ error: { code: string } }>(ADMIN_TOKEN, 'GET', '/audit?cursor=bm90IG91cnM');
+    expect(forged.status).toBe(400);
+    expect(forged.json.error.code).toBe('invalid_request');
   });
 });
 

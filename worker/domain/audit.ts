@@ -1,10 +1,11 @@
 // The audit log: every change a domain function makes is written here, by whom and from where,
 // in the scope (enterprise, group) whose managers may read it (readAudit). Never a secret: callers
 // pass a summary of what changed, not the row.
-import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { ApiError } from '../api/errors';
 import { auditLog, groups } from '../db/schema';
 import { actorId, authorize, type Caller, memberships } from './caller';
+import { decodeCursor, encodeCursor } from './cursor';
 import { can } from './permissions';
 
 export interface AuditEntry {
@@ -47,6 +48,8 @@ export interface AuditQuery {
   to?: number;
   /** Newest first, at most this many (default 100). */
   limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
 }
 
 export type AuditRecord = typeof auditLog.$inferSelect;
@@ -56,9 +59,17 @@ export type AuditRecord = typeof auditLog.$inferSelect;
  * enterprise's owners and admins its entries and its groups'; a group's owner the group's. Naming
  * a scope the caller cannot see is a 404; one they see but do not manage (a plain member), a 403.
  */
-export async function readAudit(caller: Caller, q: AuditQuery): Promise<AuditRecord[]> {
+export async function readAudit(
+  caller: Caller,
+  q: AuditQuery,
+): Promise<{ data: AuditRecord[]; nextCursor: string | null }> {
   const d = caller.db;
   const filters: SQL[] = [];
+  if (q.cursor) {
+    const after = decodeCursor(q.cursor, 'number');
+    // The first bound is what the (scope, at) indexes can seek to.
+    filters.push(lte(auditLog.at, after.at), or(lt(auditLog.at, after.at), lt(auditLog.id, after.id))!);
+  }
   if (q.from !== undefined) filters.push(gte(auditLog.at, q.from));
   if (q.to !== undefined) filters.push(lt(auditLog.at, q.to));
   if (q.action) filters.push(eq(auditLog.action, q.action));
@@ -97,7 +108,7 @@ export async function readAudit(caller: Caller, q: AuditQuery): Promise<AuditRec
     const run = [...m.enterprises.keys()].filter((enterpriseId) =>
       can(m, 'group.manage', { type: 'enterprise', enterpriseId }),
     );
-    if (owned.length === 0 && run.length === 0) return [];
+    if (owned.length === 0 && run.length === 0) return { data: [], nextCursor: null };
     filters.push(
       or(
         run.length ? inArray(auditLog.enterpriseId, run) : undefined,
@@ -106,12 +117,17 @@ export async function readAudit(caller: Caller, q: AuditQuery): Promise<AuditRec
       )!,
     );
   }
-  return d
+  const limit = q.limit ?? 100;
+  // One more row than asked: whether there is a next page.
+  const rows = await d
     .select()
     .from(auditLog)
     .where(and(...filters))
     .orderBy(desc(auditLog.at), desc(auditLog.id))
-    .limit(q.limit ?? 100);
+    .limit(limit + 1);
+  const data = rows.slice(0, limit);
+  const last = data.at(-1);
+  return { data, nextCursor: rows.length > limit && last ? encodeCursor(last.at, last.id) : null };
 }
 
 /**

@@ -11,6 +11,7 @@ import { requestLog } from '../db/schema';
 import { coverage, DAY_MS, hourRange } from '../usage/coverage';
 import { type Cell, dollars } from '../usage/csv';
 import type { Caller } from './caller';
+import { decodeCursor, encodeCursor } from './cursor';
 import { AGGREGATES, filtersOn, NAME_ONE, namesScope, type UsageQuery, usageScope } from './usage';
 
 /** `refused`: answered with an error before any upstream call (worker/relay/refusals.ts). */
@@ -29,24 +30,6 @@ export const PAGE_MAX = 1000;
 interface Cursor {
   createdAt: number;
   requestId: string;
-}
-
-function encodeCursor(row: Cursor): string {
-  return btoa(JSON.stringify([row.createdAt, row.requestId]))
-    .replaceAll('+', '-')
-    .replaceAll('/', '_')
-    .replaceAll('=', '');
-}
-
-function decodeCursor(cursor: string): Cursor {
-  try {
-    const [createdAt, requestId] = JSON.parse(
-      atob(cursor.replaceAll('-', '+').replaceAll('_', '/')),
-    ) as unknown[];
-    if (typeof createdAt === 'number' && Number.isInteger(createdAt) && typeof requestId === 'string')
-      return { createdAt, requestId };
-  } catch {}
-  throw new ApiError('invalid_request', 'The cursor is not one this API gave out.');
 }
 
 /** The filters as SQL, after checking them against the caller's scope (404 outside it). */
@@ -88,14 +71,15 @@ async function pager(caller: Caller, q: RequestLogQuery) {
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
     const last = page.at(-1);
-    return { data: page, nextCursor: more && last ? encodeCursor(last) : null };
+    return { data: page, nextCursor: more && last ? encodeCursor(last.createdAt, last.requestId) : null };
   };
 }
 
 export async function listRequests(caller: Caller, q: RequestLogQuery) {
   const limit = Math.min(q.limit ?? 100, PAGE_MAX);
   const page = await pager(caller, q);
-  return page(q.cursor ? decodeCursor(q.cursor) : null, limit);
+  const cursor = q.cursor ? decodeCursor(q.cursor, 'string') : null;
+  return page(cursor ? { createdAt: cursor.at, requestId: cursor.id } : null, limit);
 }
 
 export const REQUEST_CSV_HEADER = [

@@ -3491,6 +3491,10 @@ export interface components {
             errorType: string | null;
             windowPpm: number | null;
         };
+        AuditPage: {
+            data: components["schemas"]["AuditEntry"][];
+            nextCursor: string | null;
+        };
         AuditEntry: {
             id: number;
             at: number;
@@ -12434,6 +12438,8 @@ export interface operations {
                 to?: number;
                 /** @description default 100 */
                 limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -12441,15 +12447,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The entries. */
+            /** @description A page, newest first; pass nextCursor for the next one (null: the last page). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: components["schemas"]["AuditEntry"][];
-                    };
+                    "application/json": components["schemas"]["AuditPage"];
                 };
             };
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */

@@ -12,6 +12,7 @@ const AuditQuery = z.object({
   from: epochMs('ms since the epoch, inclusive'),
   to: epochMs('ms since the epoch, exclusive'),
   limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'default 100' }),
+  cursor: z.string().max(512).optional().openapi({ description: '`nextCursor` of the previous page' }),
 });
 
 const AuditEntrySchema = createSelectSchema(auditLog, {
@@ -25,7 +26,12 @@ export const auditRoutes = newRouter().openapi(
     summary:
       "The audit log, newest first: an enterprise's (owners, admins), a group's (its owner and the enterprise's), all (system admin)",
     request: { query: AuditQuery },
-    responses: { 200: jsonResponse(z.object({ data: z.array(AuditEntrySchema) }), 'The entries.') },
+    responses: {
+      200: jsonResponse(
+        z.object({ data: z.array(AuditEntrySchema), nextCursor: z.string().nullable() }).openapi('AuditPage'),
+        'A page, newest first; pass nextCursor for the next one (null: the last page).',
+      ),
+    },
   }),
-  async (c) => c.json({ data: await readAudit(requireCaller(c), c.req.valid('query')) }, 200),
+  async (c) => c.json(await readAudit(requireCaller(c), c.req.valid('query')), 200),
 );
