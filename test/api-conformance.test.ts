@@ -368,6 +368,10 @@ describe('the API as its OpenAPI document declares it', () => {
     );
     expect((next.json as { lateUsage: unknown[] }).lateUsage.length).toBe(1);
     seen('GET /groups/{id}/usage', await as('GET', `${base}/usage?month=${last.month}`), 'of a closed month');
+    // The matrix reads an enterprise group's gate; a carpool's config differs (no enterprise, no
+    // pools, its one account).
+    const state = seen('GET /groups/{id}/state', await as('GET', `${base}/state`), 'of a carpool');
+    expect((state.json as { config: { accounts: unknown[] } }).config.accounts).toHaveLength(1);
     const again = seen(
       'POST /groups/{id}/statements',
       await as('POST', `${base}/statements`, { month: last.month }),
