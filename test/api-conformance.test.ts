@@ -19,7 +19,17 @@ import { browser, login, newAddress, sessionCookieOf } from './support/auth';
 import { memberOf } from './support/groups';
 import { check, type Schema } from './support/json-schema';
 import { consent, grant, newTag } from './support/oauth';
-import { admin, anthropicClient, inIsolate, newUser, RELAY, requestLogFor } from './support/relay';
+import {
+  admin,
+  anthropicClient,
+  eventually,
+  inIsolate,
+  newUser,
+  RELAY,
+  requestLogFor,
+  seedCarpool,
+  streamMessage,
+} from './support/relay';
 import {
   A,
   type Answer,
@@ -412,6 +422,26 @@ describe('the API as its OpenAPI document declares it', () => {
     expect(
       (firings.json as { data: { subjectId: string }[] }).data.filter((f) => f.subjectId === budget.id),
     ).toHaveLength(3);
+
+    // An account disabled by real traffic (its credential refused three times): another event.
+    const carpool = await seedCarpool({ scenario: '401', scheduling: { overloadedCooldownMs: 0 } });
+    const carpoolAlerts = `/groups/${carpool.groupId}/alerts`;
+    const hook = await must(sys, 'POST', `${carpoolAlerts}/endpoints`, {
+      name: 'firing',
+      url: `https://hooks.test/hooks/${newTag()}`,
+      format: 'json',
+    });
+    await must(sys, 'POST', `${carpoolAlerts}/rules`, {
+      name: 'account',
+      kind: 'account.disabled',
+      endpointIds: [hook.id],
+    });
+    for (let i = 0; i < 3; i++) await (await streamMessage(carpool.key)).text();
+    const disabled = await eventually(async () => {
+      const got = await call(sys, 'GET', `${carpoolAlerts}/firings`);
+      return (got.json as { data: unknown[] }).data.length > 0 ? got : null;
+    });
+    seen('GET /groups/{id}/alerts/firings', disabled, 'for a disabled account');
     expect(wrong).toEqual([]);
   });
 
