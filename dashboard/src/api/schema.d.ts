@@ -8016,7 +8016,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
-                    "retry-after"?: number;
+                    "retry-after": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13141,7 +13141,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
-                    "retry-after"?: number;
+                    "retry-after": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13304,7 +13304,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
-                    "retry-after"?: number;
+                    "retry-after": number;
                     [name: string]: unknown;
                 };
                 content: {
