@@ -15,7 +15,7 @@ import { ACCOUNT_FAILURES } from '../worker/auth/login-limits';
 import { monthBounds, monthOf, previousMonth } from '../worker/billing/months';
 import worker from '../worker/index';
 import type { UsageEvent } from '../worker/queue/usage-event';
-import { browser, login, newAddress, sessionCookieOf } from './support/auth';
+import { browser, login, newAddress, sessionCookieOf, signedIn } from './support/auth';
 import { memberOf } from './support/groups';
 import { check, type Schema } from './support/json-schema';
 import { consent, grant, newTag } from './support/oauth';
@@ -445,7 +445,7 @@ describe('the API as its OpenAPI document declares it', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('answers a sign-in refused for too many failures (429) and a failing token endpoint (502) as declared', async () => {
+  it('answers sign-ins and password changes refused for too many failures (429) and a failing token endpoint (502) as declared', async () => {
     const { wrong, seen } = answersOf();
     const email = `ghost-${crypto.randomUUID()}@example.com`;
     for (let i = 0; i < ACCOUNT_FAILURES; i++)
@@ -460,6 +460,20 @@ describe('the API as its OpenAPI document declares it', () => {
       'once too often',
     );
     expect(limited.status).toBe(429);
+    // Wrong current passwords count against the same limit, on a signed-in session.
+    const ana = await signedIn('Ana');
+    const change = (currentPassword: string) =>
+      browser(ana.session, 'PUT', '/me/password', {
+        body: { currentPassword, newPassword: 'a brand new secret' },
+      });
+    const asAnswer = (res: Awaited<ReturnType<typeof change>>): Answer => ({
+      ...res,
+      contentType: res.headers.get('content-type'),
+    });
+    for (let i = 0; i < ACCOUNT_FAILURES; i++)
+      seen('PUT /me/password', asAnswer(await change(`guess ${i}`)), 'wrong');
+    const tripped = seen('PUT /me/password', asAnswer(await change(ana.password)), 'once too often');
+    expect(tripped.status).toBe(429);
 
     const owner = await newUser('Owner');
     const group = await must(owner.token, 'POST', '/groups', { name: 'plan', kind: 'carpool' });
