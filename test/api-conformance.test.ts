@@ -5,18 +5,38 @@
 // a malformed body and one that is not JSON. Each answer's status must be one the operation
 // declares, its body must match that status's declared schema (closed objects: a field the
 // document does not list is a mismatch too), and an error must be the one envelope, its code the
-// one of its status.
+// one of its status. Then the answers the matrix's world cannot give: a closed month's statement
+// (with lines, an adjustment, late usage and a settled mark), alert firings, a 429 and a 502.
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { budgetCrossed } from '../worker/alerts/fire';
 import { API_ERROR_STATUS } from '../worker/api/errors';
-import { browser, login, newAddress, sessionCookieOf } from './support/auth';
+import { ACCOUNT_FAILURES } from '../worker/auth/login-limits';
+import { monthBounds, monthOf, previousMonth } from '../worker/billing/months';
+import worker from '../worker/index';
+import type { UsageEvent } from '../worker/queue/usage-event';
+import { browser, login, newAddress, sessionCookieOf, signedIn } from './support/auth';
+import { memberOf } from './support/groups';
 import { check, type Schema } from './support/json-schema';
-import { anthropicClient, inIsolate, RELAY, requestLogFor } from './support/relay';
+import { consent, grant, newTag } from './support/oauth';
+import {
+  admin,
+  anthropicClient,
+  eventually,
+  inIsolate,
+  newUser,
+  RELAY,
+  requestLogFor,
+  seedCarpool,
+  streamMessage,
+} from './support/relay';
 import {
   A,
   type Answer,
   B,
   buildWorlds,
   CROSS,
+  call,
   expected,
   must,
   type Operation,
@@ -30,9 +50,11 @@ import {
   WHO,
   type Who,
 } from './support/route-matrix';
+import { usageEventFor } from './support/usage';
 
 interface DocumentResponse {
   content?: Record<string, { schema: Schema }>;
+  headers?: Record<string, { schema: Schema; required?: boolean }>;
 }
 interface Document {
   paths: Record<
@@ -81,6 +103,22 @@ function mismatches(op: Operation, got: Answer, how: string): string[] {
   const where = `${op.key} ${how}: ${got.status}`;
   const declared = doc.paths[op.path]?.[op.method.toLowerCase()]?.responses[String(got.status)];
   if (!declared) return [`${where} is not a declared status ${JSON.stringify(got.json)?.slice(0, 160)}`];
+  const headers: string[] = [];
+  for (const [name, header] of Object.entries(declared.headers ?? {})) {
+    const value = got.headers?.get(name);
+    if (value == null) {
+      if (header.required && got.headers) headers.push(`${where} lacks the required header ${name}`);
+      continue;
+    }
+    // A header is text on the wire; the document types what it holds.
+    const typed = header.schema.type === 'integer' || header.schema.type === 'number' ? Number(value) : value;
+    headers.push(...check(typed, header.schema, doc).map((p) => `${where} header ${name} ${p}`));
+  }
+  return [...headers, ...bodyMismatches(declared, got, where)];
+}
+
+/** What is wrong with the body of `got`, per the response the document declares for it. */
+function bodyMismatches(declared: DocumentResponse, got: Answer, where: string): string[] {
   const media = Object.keys(declared.content ?? {});
   if (media.length === 0) {
     return got.json === null || got.status === 302
@@ -126,6 +164,52 @@ async function withQuery(op: Operation, extra: string): Promise<Answer> {
     json: type?.startsWith('application/json') ? JSON.parse(text) : text,
     contentType: type,
   };
+}
+
+/** Checks answers against the operation each came from, and remembers what was wrong. */
+function answersOf() {
+  const wrong: string[] = [];
+  return {
+    wrong,
+    /** `answer`, once its mismatches with the operation `key` are noted. */
+    seen(key: string, answer: Answer, how: string): Answer {
+      const op = OPS.find((o) => o.key === key);
+      if (!op) wrong.push(`${key} is not an operation of the document`);
+      else wrong.push(...mismatches(op, answer, how));
+      return answer;
+    },
+  };
+}
+
+/**
+ * Moves a group back in time in D1, as billing.test.ts does: created (with everyone in it) at
+ * `at`, its usage so far shifted to the hours after `usageAt`. The relay records usage only "now",
+ * and only a month that is over can be closed.
+ */
+async function backdate(groupId: string, at: number, usageAt: number): Promise<void> {
+  const first = await env.DB.prepare('SELECT min(hour) AS h FROM usage_hourly WHERE group_id = ?')
+    .bind(groupId)
+    .first<{ h: number }>();
+  await env.DB.batch([
+    env.DB.prepare('UPDATE groups SET created_at = ? WHERE id = ?').bind(at, groupId),
+    env.DB.prepare('UPDATE group_members SET created_at = ? WHERE group_id = ?').bind(at, groupId),
+    env.DB.prepare('UPDATE membership_periods SET joined_at = ? WHERE group_id = ?').bind(at, groupId),
+    env.DB.prepare('UPDATE usage_hourly SET hour = hour - ? WHERE group_id = ?').bind(
+      first!.h - usageAt,
+      groupId,
+    ),
+  ]);
+}
+
+/** Usage events through the real queue consumer, as the relay's late ones arrive. */
+async function deliverUsage(events: UsageEvent[]): Promise<void> {
+  const batch = createMessageBatch<UsageEvent>(
+    'aicarpool-usage',
+    events.map((body, i) => ({ id: `late${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch as MessageBatch<unknown>, env);
+  expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
 }
 
 /** One caller for each status the matrix expects of `op`. */
@@ -271,4 +355,198 @@ describe('the API as its OpenAPI document declares it', () => {
     }
     expect(wrong).toEqual([]);
   }, 600_000);
+
+  it('answers a closed month’s statement, with lines, an adjustment, late usage and a settled mark, as declared', async () => {
+    const { wrong, seen } = answersOf();
+    const DAY = 86_400_000;
+    const owner = await newUser('Ann');
+    const groupId = await must(owner.token, 'POST', '/groups', { name: 'closed', kind: 'carpool' });
+    const tag = newTag();
+    const account = await must(owner.token, 'POST', `/groups/${groupId.id}/account`, {
+      provider: 'anthropic',
+      credential: `sk-fake.${tag}.ok`,
+      monthlyFeeMicros: 200_000_000,
+    });
+    const bob = await memberOf(groupId.id);
+    const key = await admin<{ id: string; key: string }>('POST', '/keys', {
+      groupId: groupId.id,
+      userId: bob.id,
+    });
+    await anthropicClient(key.json.key).messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hello' }],
+    });
+    await requestLogFor(key.json.id);
+    const last = monthBounds(previousMonth(monthOf(Date.now(), 'UTC')), 'UTC');
+    await backdate(groupId.id, last.start - 10 * DAY, last.start + 5 * DAY);
+    const base = `/groups/${groupId.id}`;
+    const as = (method: string, path: string, body?: unknown) => call(owner.token, method, path, body);
+
+    seen(
+      'POST /groups/{id}/adjustments',
+      await as('POST', `${base}/adjustments`, {
+        userId: bob.id,
+        amountMicros: -5_000_000,
+        reason: 'paid for lunch',
+        month: last.month,
+      }),
+      'for a past month',
+    );
+    const closed = seen(
+      'POST /groups/{id}/statements',
+      await as('POST', `${base}/statements`, { month: last.month }),
+      'closing',
+    );
+    expect(closed.status).toBe(201);
+    // Usage recorded into the closed month after it closed: carried into the next.
+    const ids = { keyId: key.json.id, userId: bob.id, groupId: groupId.id, accountId: account.id };
+    await deliverUsage([usageEventFor(ids, last.end - 60_000, { costMicros: 18_000 })]);
+    const settled = seen(
+      'PUT /groups/{id}/statements/{month}/settlements/{userId}',
+      await as('PUT', `${base}/statements/${last.month}/settlements/${bob.id}`, { settled: true }),
+      'settling',
+    );
+    expect(settled.status).toBe(200);
+    const read = seen(
+      'GET /groups/{id}/statements/{month}',
+      await as('GET', `${base}/statements/${last.month}`),
+      'closed',
+    );
+    expect(read.status).toBe(200);
+    expect((read.json as { lines: unknown[] }).lines.length).toBeGreaterThan(0);
+    const csv = seen(
+      'GET /groups/{id}/statements/{month}',
+      await as('GET', `${base}/statements/${last.month}?format=csv`),
+      'as CSV',
+    );
+    expect(csv.status).toBe(200);
+    const list = seen(
+      'GET /groups/{id}/statements',
+      await as('GET', `${base}/statements`),
+      'with one closed',
+    );
+    expect((list.json as { data: unknown[] }).data.length).toBe(1);
+    const next = seen(
+      'GET /groups/{id}/statements/current',
+      await as('GET', `${base}/statements/current`),
+      'with late usage',
+    );
+    expect((next.json as { lateUsage: unknown[] }).lateUsage.length).toBe(1);
+    seen('GET /groups/{id}/usage', await as('GET', `${base}/usage?month=${last.month}`), 'of a closed month');
+    // The matrix reads an enterprise group's gate; a carpool's config differs (no enterprise, no
+    // pools, its one account).
+    const state = seen('GET /groups/{id}/state', await as('GET', `${base}/state`), 'of a carpool');
+    expect((state.json as { config: { accounts: unknown[] } }).config.accounts).toHaveLength(1);
+    const again = seen(
+      'POST /groups/{id}/statements',
+      await as('POST', `${base}/statements`, { month: last.month }),
+      'again',
+    );
+    expect(again.status).toBe(409);
+    expect(wrong).toEqual([]);
+  });
+
+  it('answers the firings of an alert rule that fired, as declared', async () => {
+    const { wrong, seen } = answersOf();
+    const sys = tokenOf('sys')!;
+    const owner = await newUser('Owner');
+    const group = await must(owner.token, 'POST', '/groups', { name: 'alerted', kind: 'carpool' });
+    const base = `/groups/${group.id}/alerts`;
+    const endpoint = await must(sys, 'POST', `${base}/endpoints`, {
+      name: 'firing',
+      url: `https://hooks.test/hooks/${newTag()}`,
+      format: 'json',
+    });
+    await must(sys, 'POST', `${base}/rules`, {
+      name: 'budget',
+      kind: 'budget.threshold',
+      endpointIds: [endpoint.id],
+    });
+    const budget = { id: `budget-${newTag()}`, name: 'Team budget', enterpriseId: null, groupId: group.id };
+    // 40% then 105%: 100% is sent, 50% and 80% recorded only. (The matrix's system-wide rules,
+    // when it ran first, fire too: their firings are the system's, not listed here.)
+    await budgetCrossed(env, budget, '2026-04', { spentMicros: 4_000_000, limitMicros: 10_000_000 });
+    expect(
+      await budgetCrossed(env, budget, '2026-04', { spentMicros: 10_500_000, limitMicros: 10_000_000 }),
+    ).toBeGreaterThan(0);
+    const firings = seen(
+      'GET /groups/{id}/alerts/firings',
+      await call(sys, 'GET', `${base}/firings`),
+      'fired',
+    );
+    expect(
+      (firings.json as { data: { subjectId: string }[] }).data.filter((f) => f.subjectId === budget.id),
+    ).toHaveLength(3);
+
+    // An account disabled by real traffic (its credential refused three times): another event.
+    const carpool = await seedCarpool({ scenario: '401', scheduling: { overloadedCooldownMs: 0 } });
+    const carpoolAlerts = `/groups/${carpool.groupId}/alerts`;
+    const hook = await must(sys, 'POST', `${carpoolAlerts}/endpoints`, {
+      name: 'firing',
+      url: `https://hooks.test/hooks/${newTag()}`,
+      format: 'json',
+    });
+    await must(sys, 'POST', `${carpoolAlerts}/rules`, {
+      name: 'account',
+      kind: 'account.disabled',
+      endpointIds: [hook.id],
+    });
+    for (let i = 0; i < 3; i++) await (await streamMessage(carpool.key)).text();
+    const disabled = await eventually(async () => {
+      const got = await call(sys, 'GET', `${carpoolAlerts}/firings`);
+      return (got.json as { data: unknown[] }).data.length > 0 ? got : null;
+    });
+    seen('GET /groups/{id}/alerts/firings', disabled, 'for a disabled account');
+    expect(wrong).toEqual([]);
+  });
+
+  it('answers sign-ins and password changes refused for too many failures (429) and a failing token endpoint (502) as declared', async () => {
+    const { wrong, seen } = answersOf();
+    const email = `ghost-${crypto.randomUUID()}@example.com`;
+    for (let i = 0; i < ACCOUNT_FAILURES; i++)
+      seen(
+        'POST /auth/login',
+        await call(null, 'POST', '/auth/login', { email, password: 'guess' }),
+        'wrong',
+      );
+    const limited = seen(
+      'POST /auth/login',
+      await call(null, 'POST', '/auth/login', { email, password: 'guess' }),
+      'once too often',
+    );
+    expect(limited.status).toBe(429);
+    // Wrong current passwords count against the same limit, on a signed-in session.
+    const ana = await signedIn('Ana');
+    const change = (currentPassword: string) =>
+      browser(ana.session, 'PUT', '/me/password', {
+        body: { currentPassword, newPassword: 'a brand new secret' },
+      });
+    const asAnswer = (res: Awaited<ReturnType<typeof change>>): Answer => ({
+      ...res,
+      contentType: res.headers.get('content-type'),
+    });
+    for (let i = 0; i < ACCOUNT_FAILURES; i++)
+      seen('PUT /me/password', asAnswer(await change(`guess ${i}`)), 'wrong');
+    const tripped = seen('PUT /me/password', asAnswer(await change(ana.password)), 'once too often');
+    expect(tripped.status).toBe(429);
+
+    const owner = await newUser('Owner');
+    const group = await must(owner.token, 'POST', '/groups', { name: 'plan', kind: 'carpool' });
+    const start = await must<{ authorizeUrl: string }>(owner.token, 'POST', '/accounts/oauth/start', {
+      kind: 'claude-oauth',
+      groupId: group.id,
+      acceptTerms: true,
+    });
+    const tag = newTag();
+    await grant(tag, { failExchanges: 1 });
+    const callbackUrl = await consent(start.authorizeUrl, tag);
+    const failed = seen(
+      'POST /accounts/oauth/finish',
+      await call(owner.token, 'POST', '/accounts/oauth/finish', { callbackUrl }),
+      'with the token endpoint down',
+    );
+    expect(failed.status).toBe(502);
+    expect(wrong).toEqual([]);
+  });
 });

@@ -20,7 +20,7 @@
 // expired or unknown one is a 401, and the grant's response headers (usage windows) are added.
 //
 // Test control (not OAuth): GET /test/grants/<tag> reads a grant's counters; POST sets faults
-// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, blockRefreshes, refreshDelayMs,
+// ({revoke, expireAccess, accessTtlSeconds, failRefreshes, failExchanges, blockRefreshes, refreshDelayMs,
 // holdRefreshes, headers, codeAssist}), also before sign-in. `holdRefreshes: true` keeps every
 // refresh that arrives waiting, request received and nothing answered (`refreshesHeld` counts
 // them), until `holdRefreshes: false` lets them go on as they would have: a token endpoint slow at
@@ -75,6 +75,8 @@ interface Grant {
   accessTtlSeconds: number;
   /** Transient failures (503) the next refreshes get before one succeeds. */
   failRefreshes: number;
+  /** Transient failures (503) the next code exchanges get, the code spent as any exchange spends it. */
+  failExchanges: number;
   /** Refreshes the edge turns away (403 HTML) before the token endpoint sees one. */
   blockRefreshes: number;
   /** How long the token endpoint takes over a refresh (a struggling endpoint). */
@@ -112,6 +114,7 @@ function grantOf(tag: string): Grant {
       accessTokens: new Map(),
       accessTtlSeconds: 3600,
       failRefreshes: 0,
+      failExchanges: 0,
       blockRefreshes: 0,
       refreshDelayMs: 0,
       holdRefreshes: false,
@@ -214,6 +217,11 @@ async function token(request: Request, kind: Kind): Promise<Response> {
     // Single use: the code is gone whatever happens next.
     codes.delete(body.code ?? '');
     if (!code || code.kind !== kind) return oauthError('invalid_grant', 'unknown or used code');
+    const failing = grants.get(code.tag);
+    if (failing && failing.failExchanges > 0) {
+      failing.failExchanges--;
+      return json({ error: 'temporarily_unavailable' }, 503);
+    }
     if (code.expiresAt <= Date.now()) return oauthError('invalid_grant', 'code expired');
     if (code.redirectUri !== body.redirect_uri) return oauthError('invalid_grant', 'redirect_uri mismatch');
     if (!body.code_verifier || (await s256(body.code_verifier)) !== code.challenge)
@@ -308,6 +316,7 @@ async function testControl(request: Request, tag: string): Promise<Response> {
       expireAccess?: boolean;
       accessTtlSeconds?: number;
       failRefreshes?: number;
+      failExchanges?: number;
       blockRefreshes?: number;
       refreshDelayMs?: number;
       holdRefreshes?: boolean;
@@ -319,6 +328,7 @@ async function testControl(request: Request, tag: string): Promise<Response> {
     if (input.expireAccess) for (const t of grant.accessTokens.keys()) grant.accessTokens.set(t, 0);
     if (input.accessTtlSeconds !== undefined) grant.accessTtlSeconds = input.accessTtlSeconds;
     if (input.failRefreshes !== undefined) grant.failRefreshes = input.failRefreshes;
+    if (input.failExchanges !== undefined) grant.failExchanges = input.failExchanges;
     if (input.blockRefreshes !== undefined) grant.blockRefreshes = input.blockRefreshes;
     if (input.refreshDelayMs !== undefined) grant.refreshDelayMs = input.refreshDelayMs;
     if (input.holdRefreshes !== undefined) grant.holdRefreshes = input.holdRefreshes;

@@ -71,6 +71,7 @@ export interface Answer {
   status: number;
   json: unknown;
   contentType?: string | null;
+  headers?: Headers;
 }
 
 export async function call(
@@ -99,7 +100,7 @@ export async function call(
   } catch {
     json = text;
   }
-  return { status: res.status, json, contentType: res.headers.get('content-type') };
+  return { status: res.status, json, contentType: res.headers.get('content-type'), headers: res.headers };
 }
 
 export async function must<T = { id: string }>(

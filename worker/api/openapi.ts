@@ -55,6 +55,8 @@ export const rateLimitedResponse = (description: string) => ({
   ...errorResponse(description),
   headers: {
     'retry-after': {
+      // Every 429 of the API is a RetryLaterError, which always sets it (renderApiError).
+      required: true,
       description: 'Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`).',
       schema: { type: 'integer' as const, minimum: 0 },
     },

@@ -2718,7 +2718,7 @@ export interface components {
             departmentId?: string | null;
         };
         GroupState: {
-            config?: unknown;
+            config: components["schemas"]["GroupConfig"] | null;
             leasesInUse: number;
             revokedKeys: number;
             sessions: {
@@ -2743,6 +2743,199 @@ export interface components {
                 reservedMicros: number | null;
                 allowanceMicros: number | null;
                 resetsAt: number | null;
+            }[];
+        };
+        /** @description What the gate schedules with; null in its state before it was first configured. */
+        GroupConfig: {
+            id: string;
+            /** @enum {string} */
+            kind: "carpool" | "enterprise";
+            enterpriseId: string | null;
+            /** @description Absent in a configuration stored before budgets were scheduled. */
+            budgets?: {
+                id: string;
+                /** @enum {string} */
+                scope: "enterprise" | "department" | "group" | "member" | "key";
+                target: string;
+                /** @enum {string} */
+                period: "day" | "week" | "month" | "total";
+                limitMicros: number;
+                /** @enum {string} */
+                mode: "hard" | "soft";
+                timeZone: string;
+            }[];
+            scheduling: {
+                /** @enum {string} */
+                strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                maxAttempts?: number;
+                queueWaitMs?: number;
+                sessionTtlMs?: number;
+                streamIdleTimeoutMs?: number;
+                authFailuresToDisable?: number;
+                rateLimitCooldownMs?: number;
+                overloadedCooldownMs?: number;
+                serverErrorCooldownMs?: number;
+                maxCooldownMs?: number;
+            } | null;
+            keyBounds: {
+                allowedModels?: string[];
+                allowedServices?: ("anthropic" | "openai" | "gemini")[];
+                allowedClients?: (("claude-code" | "codex-cli" | "gemini-cli") | {
+                    userAgent: string;
+                })[];
+                maxConcurrency?: number;
+                requestsPerWindow?: number;
+                windowMinutes?: number;
+                maxLifetimeMs?: number;
+            } | null;
+            pools: {
+                anthropic?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                openai?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                gemini?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "azure-openai"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                bedrock?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "openai-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "anthropic-compatible"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "claude-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "codex-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+                "gemini-oauth"?: {
+                    /** @enum {string} */
+                    strategy?: "least_connections" | "round_robin" | "weighted" | "headroom";
+                    maxAttempts?: number;
+                    queueWaitMs?: number;
+                    sessionTtlMs?: number;
+                    streamIdleTimeoutMs?: number;
+                    authFailuresToDisable?: number;
+                    rateLimitCooldownMs?: number;
+                    overloadedCooldownMs?: number;
+                    serverErrorCooldownMs?: number;
+                    maxCooldownMs?: number;
+                };
+            } | null;
+            accounts: {
+                id: string;
+                name: string;
+                /** @enum {string} */
+                provider: "anthropic" | "openai" | "gemini" | "azure-openai" | "bedrock" | "openai-compatible" | "anthropic-compatible" | "claude-oauth" | "codex-oauth" | "gemini-oauth";
+                priority: number;
+                weight: number;
+                maxConcurrency: number;
+                supportedModels: string | number | boolean | null | {
+                    [key: string]: unknown;
+                } | unknown[];
+                enabled: boolean;
+                family: string[];
+                /** @enum {string|null} */
+                preset: "deepseek" | "kimi" | "qwen" | "glm" | null;
+                mapped: string[];
             }[];
         };
         Membership: {
@@ -7827,7 +8020,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
-                    "retry-after"?: number;
+                    "retry-after": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12952,7 +13145,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
-                    "retry-after"?: number;
+                    "retry-after": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13115,7 +13308,7 @@ export interface operations {
             429: {
                 headers: {
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
-                    "retry-after"?: number;
+                    "retry-after": number;
                     [name: string]: unknown;
                 };
                 content: {

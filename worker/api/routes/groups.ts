@@ -1,7 +1,8 @@
 // /groups and their members: thin handlers over worker/domain/groups.ts and members.ts.
 import { createSelectSchema } from 'drizzle-zod';
 import { keyBoundsSchema } from '../../auth/key-bounds';
-import { budgets, groupMembers, groups } from '../../db/schema';
+import { PERIODS } from '../../budgets/periods';
+import { accounts, budgets, groupMembers, groups } from '../../db/schema';
 import { createGroup, deleteGroup, getGroup, groupState, listGroups, updateGroup } from '../../domain/groups';
 import {
   addMember,
@@ -11,7 +12,8 @@ import {
   removeMember,
   transferOwnership,
 } from '../../domain/members';
-import { policyOverridesSchema } from '../../scheduling/policy';
+import { PRESETS } from '../../providers/compatible';
+import { policyOverridesSchema, poolPoliciesSchema } from '../../scheduling/policy';
 import {
   displayText,
   errorResponse,
@@ -19,6 +21,7 @@ import {
   jsonBody,
   jsonResponse,
   newRouter,
+  orNull,
   route,
   TimeZone,
   z,
@@ -44,9 +47,56 @@ export const MembershipSchema = createSelectSchema(groupMembers).openapi('Member
 
 const GroupDetailSchema = GroupSchema.extend({ members: z.array(MemberSchema) }).openapi('GroupDetail');
 
+// What the gate schedules with (worker/scheduling/group-config.ts). Its accounts carry no
+// credential, endpoint or model mapping (only the mapped names), so all of it may be shown.
+const GroupConfigSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(groups.kind.enumValues),
+    enterpriseId: z.string().nullable(),
+    budgets: z
+      .array(
+        z.object({
+          id: z.string(),
+          scope: z.enum(budgets.scope.enumValues),
+          target: z.string(),
+          period: z.enum(PERIODS),
+          limitMicros: z.number().int(),
+          mode: z.enum(budgets.mode.enumValues),
+          timeZone: z.string(),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'Absent in a configuration stored before budgets were scheduled.' }),
+    scheduling: policyOverridesSchema.nullable(),
+    keyBounds: keyBoundsSchema.nullable(),
+    pools: poolPoliciesSchema.nullable(),
+    accounts: z.array(
+      createSelectSchema(accounts)
+        .pick({
+          id: true,
+          name: true,
+          provider: true,
+          priority: true,
+          weight: true,
+          maxConcurrency: true,
+          supportedModels: true,
+          enabled: true,
+        })
+        .extend({
+          family: z.array(z.string()).readonly(),
+          preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS]).nullable(),
+          mapped: z.array(z.string()),
+        }),
+    ),
+  })
+  .openapi('GroupConfig', {
+    description: 'What the gate schedules with; null in its state before it was first configured.',
+  });
+
 const GroupStateSchema = z
   .object({
-    config: z.unknown(),
+    config: orNull(GroupConfigSchema),
     leasesInUse: z.number().int(),
     revokedKeys: z.number().int(),
     sessions: z.array(z.object({ sessionKey: z.string(), accountId: z.string(), expiresAt: z.number() })),
