@@ -541,8 +541,9 @@ describe.sequential('an enterprise admin and plain members', () => {
     await carpoolMember.goto(`${relay.url}/`);
     await carpoolMember.getByRole('button', { name: '退出 Road trip' }).click();
     await carpoolMember
-      .getByRole('button', { name: /^退出 Road trip/ })
-      .last()
+      // The confirm button by its own words (not the last of both): a click that lands before it
+      // shows would only open the confirmation again.
+      .getByRole('button', { name: /^退出 Road trip .+/ })
       .click();
     await carpoolMember.getByText('你还没有加入任何组').waitFor();
     await expect(ask(keys.rider, 'hi')).rejects.toMatchObject({ status: 403 });
@@ -550,9 +551,13 @@ describe.sequential('an enterprise admin and plain members', () => {
     await enterpriseMember.goto(`${relay.url}/`);
     await enterpriseMember.getByRole('button', { name: '退出 Lab bots' }).click();
     await enterpriseMember
-      .getByRole('button', { name: /^退出 Lab bots/ })
-      .last()
+      // The confirm button by its own words (not the last of both): a click that lands before it
+      // shows would only open the confirmation again.
+      .getByRole('button', { name: /^退出 Lab bots .+/ })
       .click();
-    await enterpriseMember.getByRole('button', { name: '退出 Lab bots' }).waitFor({ state: 'detached' });
+    await enterpriseMember
+      .getByRole('button', { name: /^退出 Lab bots/ })
+      .first()
+      .waitFor({ state: 'detached' });
   });
 });
