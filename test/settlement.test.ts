@@ -119,6 +119,37 @@ describe('a client that leaves', () => {
     expect(row!.output_tokens).toBeLessThanOrEqual(streamed + 3);
   });
 
+  it('mid-stream while its body is still held: the upstream is cut when the request settles, not a second later', async () => {
+    // The client's signal aborts but nothing has cancelled the body it holds, so the native
+    // path's pipe has not heard of it and keeps the client's branch of the tee (and with it the
+    // upstream) alive. The settlement aborts the upstream call itself; before it did, only a
+    // backstop one second later did, and in a context that had already ended, never.
+    const carpool = await seedCarpool({ scenario: 'slow.150.40' });
+    const client = new AbortController();
+    const res = await streamMessage(carpool.key, {
+      signal: client.signal,
+      text: 'a'.repeat(400),
+      via: inIsolate,
+    });
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('content_block_delta'))
+      seen += new TextDecoder().decode((await reader.read()).value);
+    await sleep(300);
+    const abortedAt = Date.now();
+    client.abort();
+    const [upstream] = await eventually(async () => {
+      const log = await fakeLog(carpool.tag);
+      return log[0]?.endedAt != null ? log : undefined;
+    });
+    const cutAfter = Date.now() - abortedAt;
+    expect(upstream!.cancelled).toBe(true);
+    expect(cutAfter).toBeLessThan(800);
+    await settled(carpool);
+    const [row] = await loggedOncePerUpstreamRequest(carpool);
+    expect(row).toMatchObject({ outcome: 'client_abort', status: 200, estimated: 1 });
+  });
+
   it('mid-stream under a conversion: what the upstream had already sent is billed, not only what the client read', async () => {
     // The upstream answers at once and in full; the client reads one chunk, dawdles, and leaves.
     // The rest (its final usage included) is in the relay's hands: the account was charged for it.

@@ -255,6 +255,16 @@ export class Settlement {
     }
     this.ended = true;
     this.stopWatch();
+    if (this.aborted) {
+      // The tap cancels what it reads when the client leaves, but on the native path the client's
+      // branch is locked by its pipe until the pipe itself hears of the hang-up, and a tee lets
+      // the upstream go only once both branches have. The fetch's own signal cuts it whatever
+      // the branches are doing; waiting for abort()'s one-second backstop is not safe, because
+      // the request's context may end as soon as it settles.
+      const gone = new ClientGone();
+      this.serving?.cancel(gone);
+      this.attempt?.abort(gone);
+    }
     const release = this.releaseOf(report);
     this.lease = null;
     // What it cost, priced once here: the budgets are charged, and the request log records, the
