@@ -1,14 +1,17 @@
 // Reading a client's request body once, within the size limit, and the few fields routing needs.
 // The bytes read are the bytes forwarded: nothing is re-serialised unless a model is remapped.
 import { MODEL_NAME_MAX } from '../limits';
+import { contentCodingOf, decodeBody } from './content-coding';
 import { RelayError } from './dialect';
 
+/** The body as JSON bytes: decoded when the client compressed it (content-coding.ts). */
 export async function readBody(req: Request, maxBytes: number): Promise<ArrayBuffer> {
+  const coding = contentCodingOf(req.headers.get('content-encoding'));
   const declared = Number(req.headers.get('content-length') ?? Number.NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const body = await req.arrayBuffer();
   if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
-  return body;
+  return coding === 'identity' ? body : decodeBody(body, coding, maxBytes);
 }
 
 export function parseJsonObject(body: ArrayBuffer): Record<string, unknown> {

@@ -10,6 +10,7 @@ export type RelayErrorKind =
   | 'permission'
   | 'not_found'
   | 'too_large'
+  | 'unsupported_encoding'
   | 'rate_limited'
   | 'budget'
   | 'upstream'
@@ -55,6 +56,13 @@ const KINDS: Record<RelayErrorKind, KindInfo> = {
   too_large: {
     status: 413,
     anthropic: 'request_too_large',
+    openai: 'invalid_request_error',
+    google: 'INVALID_ARGUMENT',
+  },
+  // RFC 9110 §15.5.16: a content coding the server cannot decode is a 415.
+  unsupported_encoding: {
+    status: 415,
+    anthropic: 'invalid_request_error',
     openai: 'invalid_request_error',
     google: 'INVALID_ARGUMENT',
   },

@@ -118,6 +118,7 @@ export const featuresEn = {
   'log.reason.overloaded': 'accounts overloaded',
   'log.reason.invalid_request': 'invalid request, or a field the account cannot take',
   'log.reason.too_large': 'request too large',
+  'log.reason.unsupported_encoding': 'body compressed in an unsupported way',
   'log.reason.permission': 'not permitted',
   'log.reason.authentication': 'key not valid',
 

@@ -115,6 +115,7 @@ export const featuresZhCN: Record<FeaturesMessageKey, string> = {
   'log.reason.overloaded': '账号过载',
   'log.reason.invalid_request': '请求无效，或含账号无法接受的字段',
   'log.reason.too_large': '请求过大',
+  'log.reason.unsupported_encoding': '请求体的压缩格式不受支持',
   'log.reason.permission': '无权限',
   'log.reason.authentication': '密钥无效',
 

@@ -276,6 +276,7 @@ export const REFUSAL_REASONS = [
   'overloaded',
   'invalid_request',
   'too_large',
+  'unsupported_encoding',
   'permission',
   'authentication',
 ] as const;
