@@ -42,22 +42,17 @@ function post(path: string, key: string, body: BodyInit, headers: Record<string,
   });
 }
 
-/** The official SDK's request, gzipped on its way out, as a compressing proxy would send it. */
-const gzipping: typeof fetch = async (input, init) => {
-  const request = new Request(input, init);
-  const compressed = await new Response(
-    request.body!.pipeThrough(new CompressionStream('gzip')),
-  ).arrayBuffer();
-  const headers = new Headers(request.headers);
-  headers.set('content-encoding', 'gzip');
-  headers.delete('content-length');
-  return relayFetch(request.url, {
-    method: request.method,
-    headers,
-    body: compressed,
-    signal: request.signal,
-  });
-};
+/** The official SDK's requests, compressed on their way out, as a compressing proxy sends them. */
+function compressing(coding: 'gzip' | 'deflate'): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const body = await new Response(request.body!.pipeThrough(new CompressionStream(coding))).arrayBuffer();
+    const headers = new Headers(request.headers);
+    headers.set('content-encoding', coding);
+    headers.delete('content-length');
+    return relayFetch(request.url, { method: request.method, headers, body, signal: request.signal });
+  };
+}
 
 async function refusedBeforeUpstream(carpool: Carpool, status: number): Promise<void> {
   const [row] = await requestLogFor(carpool.keyId, 1, { refused: true });
@@ -90,7 +85,12 @@ describe('a compressed request body', () => {
 
   it('gzip from the Anthropic SDK behind a compressing proxy: answered as if it were plain', async () => {
     const carpool = await seedCarpool();
-    const client = new Anthropic({ apiKey: carpool.key, baseURL: RELAY, fetch: gzipping, maxRetries: 0 });
+    const client = new Anthropic({
+      apiKey: carpool.key,
+      baseURL: RELAY,
+      fetch: compressing('gzip'),
+      maxRetries: 0,
+    });
     const message = await client.messages.create({
       model: 'claude-sonnet-4-5',
       max_tokens: 64,
@@ -104,20 +104,10 @@ describe('a compressed request body', () => {
 
   it('deflate (zlib) from the OpenAI SDK: answered', async () => {
     const carpool = await seedCarpoolWith({ provider: 'openai' });
-    const deflating: typeof fetch = async (input, init) => {
-      const request = new Request(input, init);
-      const body = await new Response(
-        request.body!.pipeThrough(new CompressionStream('deflate')),
-      ).arrayBuffer();
-      const headers = new Headers(request.headers);
-      headers.set('content-encoding', 'deflate');
-      headers.delete('content-length');
-      return relayFetch(request.url, { method: request.method, headers, body });
-    };
     const client = new OpenAI({
       apiKey: carpool.key,
       baseURL: `${RELAY}/v1`,
-      fetch: deflating,
+      fetch: compressing('deflate'),
       maxRetries: 0,
     });
     const chat = await client.chat.completions.create({
@@ -132,12 +122,6 @@ describe('a compressed request body', () => {
 
   it('that decodes to more than the body limit: 413 in the dialect, nothing sent', async () => {
     const carpool = await seedCarpoolWith({ provider: 'openai' });
-    const client = new OpenAI({
-      apiKey: carpool.key,
-      baseURL: `${RELAY}/v1`,
-      fetch: relayFetch,
-      maxRetries: 0,
-    });
     const res = await post('/v1/responses', carpool.key, ZSTD_BOMB, { 'content-encoding': 'zstd' });
     expect(res.status).toBe(413);
     const body = (await res.json()) as { error: { type: string; message: string } };
