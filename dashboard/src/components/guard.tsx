@@ -26,15 +26,25 @@ export function Guard({
 
   if (access === 'public') return children;
   if (me.isPending) return <Loading />;
-  if (me.isError) return <ErrorMessage error={me.error} />;
+  // Only a first read that failed leaves nothing to show. A refresh that fails (on focus, after a
+  // change) keeps the page mounted under its error: unmounting it would close an open confirmation
+  // and drop a half-typed form, and bring the page back reset once a later read succeeds.
+  if (me.isLoadingError) return <ErrorMessage error={me.error} />;
   if (me.data === null) return null;
   if (access === 'group-owner' && !ownsGroup(me.data, params.id ?? '')) return <NotAllowed />;
-  if (access === 'group-manager' && !ownsGroup(me.data, params.id ?? ''))
-    return <GroupManagerGuard groupId={params.id ?? ''}>{children}</GroupManagerGuard>;
   if (access === 'enterprise-admin' && !runsEnterprise(me.data, params.id ?? '')) return <NotAllowed />;
   if (access === 'manager' && !managesAnything(me.data)) return <NotAllowed />;
   if (access === 'system-admin' && !isSystemAdmin(me.data)) return <NotAllowed />;
-  return children;
+  return (
+    <>
+      <ErrorMessage error={me.error} />
+      {access === 'group-manager' && !ownsGroup(me.data, params.id ?? '') ? (
+        <GroupManagerGuard groupId={params.id ?? ''}>{children}</GroupManagerGuard>
+      ) : (
+        children
+      )}
+    </>
+  );
 }
 
 /**
@@ -45,8 +55,14 @@ function GroupManagerGuard({ groupId, children }: { groupId: string; children: R
   const me = useMe();
   const groups = useGroups();
   if (groups.isPending) return <Loading />;
-  if (groups.isError) return <ErrorMessage error={groups.error} />;
+  if (groups.isLoadingError) return <ErrorMessage error={groups.error} />;
   const group = groups.data.data.find((g) => g.id === groupId);
   if (!group || !managesGroup(me.data, group)) return <NotAllowed />;
-  return children;
+  // A failed refresh keeps the page mounted under its error (see Guard).
+  return (
+    <>
+      <ErrorMessage error={groups.error} />
+      {children}
+    </>
+  );
 }

@@ -131,11 +131,11 @@ export function RequestLog({
           </div>
         </form>
       </details>
+      {/* A failed refresh keeps the rows read so far under its error (components/guard.tsx says why). */}
+      <ErrorMessage error={log.error} />
       {log.isPending ? (
         <Loading />
-      ) : log.isError ? (
-        <ErrorMessage error={log.error} />
-      ) : rows.length === 0 ? (
+      ) : log.isLoadingError ? null : rows.length === 0 ? (
         <p className="muted">{t('log.empty')}</p>
       ) : (
         <div className="table-wrap">

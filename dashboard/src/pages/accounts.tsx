@@ -31,10 +31,12 @@ export default function AccountsPage() {
   const states = useAccountStates(list.map((a) => a.id));
   const now = useNow();
   if (accounts.isPending) return <Loading />;
-  if (accounts.isError) return <ErrorMessage error={accounts.error} />;
+  // A failed refresh keeps the page under its error (components/guard.tsx says why).
+  if (accounts.isLoadingError) return <ErrorMessage error={accounts.error} />;
   return (
     <>
       <h1>{t('adm.accounts.title')}</h1>
+      <ErrorMessage error={accounts.error} />
       {list.length === 0 && <p className="muted">{t('adm.accounts.none')}</p>}
       {list.map((a, i) => (
         <AccountCard key={a.id} account={a} state={states[i]?.data} error={states[i]?.error} now={now} />

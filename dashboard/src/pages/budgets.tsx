@@ -69,10 +69,12 @@ export default function BudgetsPage() {
   const states = useBudgetStates(list.map((b) => b.id));
   const scopes = useScopeNames(list);
   if (budgets.isPending) return <Loading />;
-  if (budgets.isError) return <ErrorMessage error={budgets.error} />;
+  // A failed refresh keeps the page under its error (components/guard.tsx says why).
+  if (budgets.isLoadingError) return <ErrorMessage error={budgets.error} />;
   return (
     <>
       <h1>{t('adm.budgets.title')}</h1>
+      <ErrorMessage error={budgets.error} />
       <Card title={t('adm.budgets.list')}>
         {list.length === 0 && <p className="muted">{t('adm.budgets.none')}</p>}
         {list.map((b, i) => (

@@ -70,7 +70,8 @@ export default function EnterprisePage() {
   const liveOf = new Map(myBudgets.map((b, i) => [b.id, budgetStates[i]?.data?.live ?? null]));
 
   if (enterprise.isPending) return <Loading />;
-  if (enterprise.isError) return <ErrorMessage error={enterprise.error} />;
+  // A failed refresh keeps the page under its error (components/guard.tsx says why).
+  if (enterprise.isLoadingError) return <ErrorMessage error={enterprise.error} />;
 
   const pools = poolUtilisation(
     pool.map((a) => ({ provider: a.provider, state: stateOf.get(a.id) })),
@@ -119,6 +120,7 @@ export default function EnterprisePage() {
   return (
     <>
       <h1>{enterprise.data.name}</h1>
+      <ErrorMessage error={enterprise.error} />
       <div className="stats">
         <Stat label={t('adm.ent.accounts')} value={formatCount(pool.length, language)} />
         <Stat

@@ -167,7 +167,8 @@ export default function GroupPage() {
   const statement = useCurrentStatement(id);
   const me = useMe();
   if (group.isPending || usage.isPending) return <Loading />;
-  if (group.isError) return <ErrorMessage error={group.error} />;
+  // A failed refresh keeps the page under its error (components/guard.tsx says why).
+  if (group.isLoadingError) return <ErrorMessage error={group.error} />;
   const g = group.data;
   const totals = usage.data?.totals;
   const members = g.members.length;
@@ -182,6 +183,7 @@ export default function GroupPage() {
   return (
     <>
       <h1>{g.name}</h1>
+      <ErrorMessage error={group.error} />
       <p>
         <Link href={`/groups/${id}/statements`} className="button secondary small">
           {t('st.link')}

@@ -40,11 +40,11 @@ function GroupSection({ group, userId, owner }: { group: Schemas['Group']; userI
         </span>
       }
     >
+      {/* A failed refresh keeps the last figures under its error (components/guard.tsx says why). */}
+      <ErrorMessage error={statement.error} />
       {statement.isPending ? (
         <Loading />
-      ) : statement.isError ? (
-        <ErrorMessage error={statement.error} />
-      ) : (
+      ) : statement.isLoadingError ? null : (
         <MyMonth statement={statement.data} userId={userId} />
       )}
       {carpool ? (

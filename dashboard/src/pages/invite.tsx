@@ -98,11 +98,13 @@ export default function InvitePage() {
   };
 
   if (preview.isPending || me.isPending) return <Loading />;
-  if (preview.isError) return <ErrorMessage error={preview.error} />;
+  // A failed refresh keeps the page (and a half-typed sign-up) under its error.
+  if (preview.isLoadingError) return <ErrorMessage error={preview.error} />;
   const p = preview.data;
   return (
     <>
       <h1>{t('invite.title', { group: p.group.name })}</h1>
+      <ErrorMessage error={preview.error} />
       <Card>
         <p data-testid="invite-preview">
           {p.invitedBy ? t('invite.invitedBy', { name: p.invitedBy }) : t('invite.invited')}{' '}

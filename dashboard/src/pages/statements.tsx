@@ -178,18 +178,22 @@ function AccountPrice({
   const { t } = useI18n();
   const account = useGroupAccount(groupId);
   if (account.isPending) return <Loading />;
-  if (account.isError) return <ErrorMessage error={account.error} />;
+  // A failed refresh keeps the form under its error (components/guard.tsx says why).
+  if (account.isLoadingError) return <ErrorMessage error={account.error} />;
   if (!account.data) return <p className="muted">{t('st.price.unbound')}</p>;
   // Keyed by what is stored, so the form shows it again after a save (and after a change elsewhere).
   const a = account.data;
   return (
-    <PriceSettings
-      key={`${a.id}:${a.monthlyFeeMicros}:${a.meteredBilling}`}
-      groupId={groupId}
-      account={a}
-      saved={saved}
-      onSaved={onSaved}
-    />
+    <>
+      <ErrorMessage error={account.error} />
+      <PriceSettings
+        key={`${a.id}:${a.monthlyFeeMicros}:${a.meteredBilling}`}
+        groupId={groupId}
+        account={a}
+        saved={saved}
+        onSaved={onSaved}
+      />
+    </>
   );
 }
 
@@ -543,11 +547,11 @@ function ClosedMonths({ group, canManage }: { group: Schemas['GroupDetail']; can
   const chosen = month || open[0] || '';
   return (
     <Card title={t('st.closedMonths')}>
+      {/* A failed refresh keeps the list under its error (components/guard.tsx says why). */}
+      <ErrorMessage error={list.error} />
       {list.isPending ? (
         <Loading />
-      ) : list.isError ? (
-        <ErrorMessage error={list.error} />
-      ) : closed.length === 0 ? (
+      ) : list.isLoadingError ? null : closed.length === 0 ? (
         <p className="muted">{t('st.noneClosed')}</p>
       ) : (
         <div className="table-wrap">
@@ -647,12 +651,14 @@ function ClosedStatement({
       must(api.GET('/groups/{id}/statements/{month}', { params: { path: { id: groupId, month } } })),
   });
   if (statement.isPending) return <Loading />;
-  if (statement.isError) return <ErrorMessage error={statement.error} />;
+  // A failed refresh keeps the page under its error (components/guard.tsx says why).
+  if (statement.isLoadingError) return <ErrorMessage error={statement.error} />;
   // The path also answers text/csv (?format=csv), so its generated type is a union; as JSON it is a Statement.
   const s = statement.data as Statement;
   return (
     <>
       <h1>{t('st.closedTitle', { name: s.groupName, month: s.month })}</h1>
+      <ErrorMessage error={statement.error} />
       <p>
         <Link href={`/groups/${groupId}/statements`}>{t('st.back')}</Link>{' '}
         <a href={`${relayOrigin}${statementCsvPath(groupId, s.month)}`} download>
@@ -698,22 +704,23 @@ export default function StatementsPage() {
   const current = useCurrentStatement(id, !month);
   if (month) return <ClosedStatement groupId={id} month={month} canManage={canManage} />;
   if (group.isPending) return <Loading />;
-  if (group.isError) return <ErrorMessage error={group.error} />;
+  // A failed refresh keeps the page under its error (components/guard.tsx says why).
+  if (group.isLoadingError) return <ErrorMessage error={group.error} />;
   const g = group.data;
   return (
     <>
       <h1>{t('st.title', { name: g.name })}</h1>
+      <ErrorMessage error={group.error} />
       {canManage && (
         <p>
           <Link href={`/groups/${id}`}>{t('st.toGroup')}</Link>
         </p>
       )}
       <Card title={current.data ? t('st.preview', { month: current.data.month }) : t('st.previewPending')}>
+        <ErrorMessage error={current.error} />
         {current.isPending ? (
           <Loading />
-        ) : current.isError ? (
-          <ErrorMessage error={current.error} />
-        ) : (
+        ) : current.isLoadingError ? null : (
           <>
             <p className="muted">{t('st.previewHint')}</p>
             <StatementSummary statement={current.data} />
