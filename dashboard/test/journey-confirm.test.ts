@@ -207,4 +207,43 @@ describe.sequential('a confirmation while the page refreshes', () => {
       .waitFor({ state: 'detached' });
     await expect(memberIn(groupId)).resolves.toBe(false);
   });
+
+  it('a manager back home from the budgets page sees their own keys, not every member’s', async () => {
+    // The budgets page names a key budget's key from every key of its group (a manager's read);
+    // the home page lists one's own. Both were cached under one query key, so going home showed
+    // the manager every member's keys as theirs, each with a Revoke button, until the next read,
+    // and for good when that read failed.
+    const groupId = await groupWithMember('Copier bots');
+    await operator('POST', `/groups/${groupId}/members`, { userId: ids.owner, role: 'owner' });
+    await operator('POST', '/keys', { groupId, userId: ids.owner, name: 'olga desk' });
+    const theirs = await operator<{ id: string }>('POST', '/keys', {
+      groupId,
+      userId: ids.member,
+      name: 'max laptop',
+    });
+    await operator('POST', '/budgets', {
+      scope: 'key',
+      keyId: theirs.id,
+      period: 'month',
+      limitMicros: 5_000_000,
+    });
+
+    const page = await signIn(OWNER);
+    await page.getByRole('button', { name: 'Revoke olga desk', exact: true }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Budgets', exact: true }).click();
+    await page.getByText('max laptop').first().waitFor();
+    await settled(page);
+
+    await dropOnce(page, '/api/v1/keys', async () => {
+      await page.getByRole('navigation').getByRole('link', { name: 'Home', exact: true }).click();
+      await page.getByRole('heading', { name: 'My carpools' }).waitFor();
+      await settled(page);
+    });
+    await expect(
+      page.getByRole('button', { name: 'Revoke olga desk', exact: true }).isVisible(),
+    ).resolves.toBe(true);
+    await expect(page.getByRole('button', { name: 'Revoke max laptop', exact: true }).count()).resolves.toBe(
+      0,
+    );
+  });
 });

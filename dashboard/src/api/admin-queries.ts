@@ -3,7 +3,7 @@
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { type BudgetNames, departmentOptions, keyLabel } from '../lib/admin';
 import { api, must, type Schemas } from './client';
-import { useGroups, useMe } from './queries';
+import { keys, useGroups, useMe } from './queries';
 import type { operations } from './schema';
 
 export const adminKeys = {
@@ -150,7 +150,7 @@ export function useBudgetNames(budgets: readonly Schemas['Budget'][]) {
   });
   const keyLists = useQueries({
     queries: groupsOf('key').map((id) => ({
-      queryKey: ['group', id, 'keys'],
+      queryKey: keys.allGroupKeys(id),
       retry: false,
       queryFn: () => must(api.GET('/groups/{id}/keys', { params: { path: { id } } })),
     })),

@@ -9,7 +9,15 @@ export const keys = {
   groups: ['groups'] as const,
   group: (id: string) => ['group', id] as const,
   groupAccount: (id: string) => ['group', id, 'account'] as const,
+  /** Every key read of a group: invalidating it refreshes both lists below. */
   groupKeys: (id: string) => ['group', id, 'keys'] as const,
+  /**
+   * The signed-in person's own keys in a group (`GET /keys?groupId&userId`), and every member's
+   * (`GET /groups/{id}/keys`, for a manager): two answers, so two keys. Sharing one showed a
+   * manager's cached list of everyone's keys as "my keys", each with its Revoke button.
+   */
+  myGroupKeys: (id: string) => ['group', id, 'keys', 'mine'] as const,
+  allGroupKeys: (id: string) => ['group', id, 'keys', 'all'] as const,
   groupInvites: (id: string) => ['group', id, 'invites'] as const,
   usage: (groupId: string, from: number) => ['usage', groupId, from] as const,
   statements: (groupId: string) => ['group', groupId, 'statements'] as const,

@@ -120,7 +120,7 @@ export function GroupKeys({
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
   const list = useQuery({
-    queryKey: keys.groupKeys(groupId),
+    queryKey: keys.myGroupKeys(groupId),
     queryFn: () => must(api.GET('/keys', { params: { query: { groupId, userId } } })),
   });
   const [form, setForm] = useState({ name: '', models: '', expiresInDays: '', maxConcurrency: '' });

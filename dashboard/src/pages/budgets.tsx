@@ -13,7 +13,7 @@ import {
   useGroupDetail,
 } from '../api/admin-queries';
 import { api, must, type Schemas } from '../api/client';
-import { useGroups, useMe } from '../api/queries';
+import { keys, useGroups, useMe } from '../api/queries';
 import { BudgetBarView } from '../components/admin-ui';
 import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { type Language, type Translate, useI18n } from '../i18n';
@@ -223,7 +223,7 @@ function NewBudget({ scopes }: { scopes: ReturnType<typeof useScopeNames> }) {
   const [limit, setLimit] = useState('');
   const group = useGroupDetail(groupId);
   const groupKeys = useQuery({
-    queryKey: ['group', groupId, 'keys'],
+    queryKey: keys.allGroupKeys(groupId),
     enabled: scope === 'key' && Boolean(groupId),
     queryFn: () => must(api.GET('/groups/{id}/keys', { params: { path: { id: groupId } } })),
   });
