@@ -1,6 +1,6 @@
 // Shared reads as TanStack Query hooks: one query key per API path, so a write invalidates exactly
 // what it changed (`queryClient.invalidateQueries({ queryKey: keys.group(id) })`).
-import { useQuery } from '@tanstack/react-query';
+import { type QueryKey, useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { api, must } from './client';
 
 export const keys = {
@@ -27,6 +27,27 @@ export const keys = {
   sessions: ['sessions'] as const,
   tokens: ['tokens'] as const,
 };
+
+/**
+ * A list the API pages by an opaque cursor (`{data, nextCursor}`, `cursor=`): `data` is every row
+ * of the pages read so far, in the API's order; `fetchNextPage` reads the next page onto it, and
+ * `hasNextPage` is false once the API answered `nextCursor: null`. The key must name every filter,
+ * so that a change of filter starts again from the first page rather than mixing two lists.
+ */
+export function useCursorPages<Row>(
+  queryKey: QueryKey,
+  page: (cursor: string | undefined) => Promise<{ data: Row[]; nextCursor: string | null }>,
+  enabled = true,
+) {
+  return useInfiniteQuery({
+    queryKey,
+    enabled,
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => page(pageParam),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    select: (pages) => pages.pages.flatMap((p) => p.data),
+  });
+}
 
 /** Who is signed in: the principal with its memberships, or null when nobody is. */
 export function useMe() {

@@ -2,9 +2,9 @@
 // account, HTTP status, outcome, time), newest first, a page at a time ("Load more" follows
 // nextCursor), and the CSV download of the same filters (/usage/requests.csv, every page). A request
 // the relay refused shows why, in the reader's language.
-import { useInfiniteQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, must, relayOrigin } from '../api/client';
+import { useCursorPages } from '../api/queries';
 import { useI18n } from '../i18n';
 import { formatDateTime, formatMicros, formatTokens } from '../lib/format';
 import {
@@ -16,7 +16,7 @@ import {
   requestLogCsvPath,
   requestLogQuery,
 } from '../lib/statements';
-import { Card, ErrorMessage, Field, Loading, Select } from './ui';
+import { Card, ErrorMessage, Field, Loading, LoadMore, Select } from './ui';
 
 type Option = { value: string; label: string };
 
@@ -42,16 +42,12 @@ export function RequestLog({
   const [form, setForm] = useState<RequestLogForm>(emptyRequestLogForm);
   const [applied, setApplied] = useState<RequestLogQuery>({});
   const query: RequestLogQuery = { ...scope, ...applied };
-  const log = useInfiniteQuery({
-    queryKey: ['usage-requests', query],
-    initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) =>
-      must(api.GET('/usage/requests', { params: { query: { ...query, cursor: pageParam, limit: 50 } } })),
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
-  });
+  const log = useCursorPages(['usage-requests', query], (cursor) =>
+    must(api.GET('/usage/requests', { params: { query: { ...query, cursor, limit: 50 } } })),
+  );
   const set = (field: keyof RequestLogForm) => (value: string) => setForm((f) => ({ ...f, [field]: value }));
   const any = { value: '', label: t('log.any') };
-  const rows = log.data?.pages.flatMap((p) => p.data) ?? [];
+  const rows = log.data ?? [];
   const keyName = new Map(keys.map((k) => [k.value, k.label]));
   const memberName = new Map(members.map((m) => [m.value, m.label]));
   // A refusal names its reason in the reader's language; a code the catalogs do not know, as it is.
@@ -188,16 +184,7 @@ export function RequestLog({
           {t('log.shown', { n: rows.length })}
         </p>
       )}
-      {log.hasNextPage && (
-        <button
-          type="button"
-          className="secondary"
-          disabled={log.isFetchingNextPage}
-          onClick={() => log.fetchNextPage()}
-        >
-          {t('log.more')}
-        </button>
-      )}
+      <LoadMore pages={log} />
     </Card>
   );
 }

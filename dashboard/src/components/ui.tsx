@@ -140,6 +140,33 @@ export function Loading() {
   );
 }
 
+/**
+ * The next page of a list read with `useCursorPages`: gone after the last page, and saying it is
+ * loading while the page is read. A press meanwhile is ignored (fetchNextPage would cancel and ask
+ * again); aria-disabled rather than disabled, so the focus stays on the button for the next press.
+ */
+export function LoadMore({
+  pages,
+}: {
+  pages: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => unknown };
+}) {
+  const { t } = useI18n();
+  if (!pages.hasNextPage) return null;
+  return (
+    <button
+      type="button"
+      className="secondary"
+      aria-disabled={pages.isFetchingNextPage}
+      aria-busy={pages.isFetchingNextPage}
+      onClick={() => {
+        if (!pages.isFetchingNextPage) pages.fetchNextPage();
+      }}
+    >
+      {pages.isFetchingNextPage ? t('common.loading') : t('common.more')}
+    </button>
+  );
+}
+
 /** Copies a text to the clipboard, saying so; falls back to selecting it where the clipboard is refused. */
 export function CopyButton({ text, label }: { text: string; label?: string }) {
   const { t } = useI18n();

@@ -241,6 +241,7 @@ export const adminEn = {
 
   'adm.audit.title': 'Audit log',
   'adm.audit.none': 'No changes recorded.',
+  'adm.audit.shown': '{n} changes shown',
   'adm.audit.actor': 'Who',
   'adm.audit.action': 'Did',
   'adm.audit.target': 'To',

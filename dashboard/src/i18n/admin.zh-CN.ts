@@ -239,6 +239,7 @@ export const adminZhCN: Record<AdminMessageKey, string> = {
 
   'adm.audit.title': '审计日志',
   'adm.audit.none': '没有变更记录。',
+  'adm.audit.shown': '已显示 {n} 条变更',
   'adm.audit.actor': '操作人',
   'adm.audit.action': '操作',
   'adm.audit.target': '对象',

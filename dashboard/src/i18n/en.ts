@@ -8,6 +8,7 @@ export const en = {
   // Statements, the request log and subscription sign-in.
   ...featuresEn,
   'common.loading': 'Loading…',
+  'common.more': 'Load more',
   'common.copy': 'Copy',
   'common.copied': 'Copied',
   'common.notFound': 'Page not found',

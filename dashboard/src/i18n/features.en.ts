@@ -94,7 +94,6 @@ export const featuresEn = {
   'log.cost': 'Cost',
   'log.duration': 'Duration',
   'log.empty': 'No requests match.',
-  'log.more': 'Load more',
   'log.shown': '{n} requests shown',
   'log.outcome': 'Outcome',
   'log.outcome.complete': 'Complete',

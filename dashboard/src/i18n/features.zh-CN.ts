@@ -91,7 +91,6 @@ export const featuresZhCN: Record<FeaturesMessageKey, string> = {
   'log.cost': '费用',
   'log.duration': '耗时',
   'log.empty': '没有符合条件的请求。',
-  'log.more': '加载更多',
   'log.shown': '已显示 {n} 条请求',
   'log.outcome': '结果',
   'log.outcome.complete': '完成',

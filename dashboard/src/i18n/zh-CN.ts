@@ -8,6 +8,7 @@ export const zhCN: Record<MessageKey, string> = {
   ...adminZhCN,
   ...featuresZhCN,
   'common.loading': '加载中…',
+  'common.more': '加载更多',
   'common.copy': '复制',
   'common.copied': '已复制',
   'common.notFound': '页面不存在',

@@ -1,17 +1,18 @@
 // The audit log: who changed what, newest first, for an enterprise one runs, a group one owns, or
-// everything (a system admin). The API decides the scope; the detail is its before/after summary.
-import { useQuery } from '@tanstack/react-query';
+// everything (a system admin), a page at a time ("Load more" follows the API's nextCursor in the
+// same scope). The API decides the scope; the detail is its before/after summary.
 import { useState } from 'react';
 import { adminKeys } from '../api/admin-queries';
 import { api, must } from '../api/client';
 import '../admin.css';
 import { parseScope } from '../api/alerts';
-import { Card, ErrorMessage, Loading, Select } from '../components/ui';
+import { useCursorPages } from '../api/queries';
+import { Card, ErrorMessage, Loading, LoadMore, Select } from '../components/ui';
 import { useI18n } from '../i18n';
 import { formatDateTime } from '../lib/format';
 import { useAlertScopes } from './alerts';
 
-const LIMIT = 200;
+const PAGE = 50;
 
 export default function AuditPage() {
   const { t, language } = useI18n();
@@ -25,13 +26,14 @@ export default function AuditPage() {
       : scope.kind === 'group'
         ? { groupId: scope.id }
         : {}),
-    limit: LIMIT,
+    limit: PAGE,
   };
-  const audit = useQuery({
-    queryKey: adminKeys.audit(query),
-    enabled: Boolean(key),
-    queryFn: () => must(api.GET('/audit', { params: { query } })),
-  });
+  const audit = useCursorPages(
+    adminKeys.audit(query),
+    (cursor) => must(api.GET('/audit', { params: { query: { ...query, cursor } } })),
+    Boolean(key),
+  );
+  const entries = audit.data ?? [];
   return (
     <>
       <h1>{t('adm.audit.title')}</h1>
@@ -47,8 +49,8 @@ export default function AuditPage() {
       <Card>
         {audit.isPending && <Loading />}
         <ErrorMessage error={audit.error} />
-        {audit.data?.data.length === 0 && <p className="muted">{t('adm.audit.none')}</p>}
-        {audit.data && audit.data.data.length > 0 && (
+        {audit.isSuccess && entries.length === 0 && <p className="muted">{t('adm.audit.none')}</p>}
+        {entries.length > 0 && (
           <div className="table-wrap">
             <table>
               <thead>
@@ -61,7 +63,7 @@ export default function AuditPage() {
                 </tr>
               </thead>
               <tbody>
-                {audit.data.data.map((e) => (
+                {entries.map((e) => (
                   <tr key={e.id}>
                     <td>{formatDateTime(e.at, language)}</td>
                     <td className="adm-wrap">
@@ -81,6 +83,12 @@ export default function AuditPage() {
             </table>
           </div>
         )}
+        {entries.length > 0 && (
+          <p className="muted" aria-live="polite">
+            {t('adm.audit.shown', { n: entries.length })}
+          </p>
+        )}
+        <LoadMore pages={audit} />
       </Card>
     </>
   );
