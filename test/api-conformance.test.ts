@@ -7,14 +7,12 @@
 // document does not list is a mismatch too), and an error must be the one envelope, its code the
 // one of its status. Then the answers the matrix's world cannot give: a closed month's statement
 // (with lines, an adjustment, late usage and a settled mark), alert firings, a 429 and a 502.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { budgetCrossed } from '../worker/alerts/fire';
 import { API_ERROR_STATUS } from '../worker/api/errors';
 import { ACCOUNT_FAILURES } from '../worker/auth/login-limits';
 import { monthBounds, monthOf, previousMonth } from '../worker/billing/months';
-import worker from '../worker/index';
-import type { UsageEvent } from '../worker/queue/usage-event';
 import { browser, login, newAddress, sessionCookieOf, signedIn } from './support/auth';
 import { memberOf } from './support/groups';
 import { check, type Schema } from './support/json-schema';
@@ -50,7 +48,7 @@ import {
   WHO,
   type Who,
 } from './support/route-matrix';
-import { usageEventFor } from './support/usage';
+import { backdate, deliverUsage, usageEventFor } from './support/usage';
 
 interface DocumentResponse {
   content?: Record<string, { schema: Schema }>;
@@ -179,37 +177,6 @@ function answersOf() {
       return answer;
     },
   };
-}
-
-/**
- * Moves a group back in time in D1, as billing.test.ts does: created (with everyone in it) at
- * `at`, its usage so far shifted to the hours after `usageAt`. The relay records usage only "now",
- * and only a month that is over can be closed.
- */
-async function backdate(groupId: string, at: number, usageAt: number): Promise<void> {
-  const first = await env.DB.prepare('SELECT min(hour) AS h FROM usage_hourly WHERE group_id = ?')
-    .bind(groupId)
-    .first<{ h: number }>();
-  await env.DB.batch([
-    env.DB.prepare('UPDATE groups SET created_at = ? WHERE id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE group_members SET created_at = ? WHERE group_id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE membership_periods SET joined_at = ? WHERE group_id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE usage_hourly SET hour = hour - ? WHERE group_id = ?').bind(
-      first!.h - usageAt,
-      groupId,
-    ),
-  ]);
-}
-
-/** Usage events through the real queue consumer, as the relay's late ones arrive. */
-async function deliverUsage(events: UsageEvent[]): Promise<void> {
-  const batch = createMessageBatch<UsageEvent>(
-    'aicarpool-usage',
-    events.map((body, i) => ({ id: `late${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, env);
-  expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
 }
 
 /** One caller for each status the matrix expects of `op`. */
