@@ -418,8 +418,6 @@ export const apiKeys = sqliteTable(
     maxConcurrency: integer('max_concurrency'),
     requestsPerWindow: integer('requests_per_window'),
     windowMinutes: integer('window_minutes'),
-    dailyBudgetMicros: integer('daily_budget_micros'),
-    monthlyBudgetMicros: integer('monthly_budget_micros'),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
   },
