@@ -4,8 +4,9 @@
 // success, 401, 403, 404, the domain's 400 and 409), by a caller naming another tenant's ids, with
 // a malformed body and one that is not JSON. Each answer's status must be one the operation
 // declares, its body must match that status's declared schema (closed objects: a field the
-// document does not list is a mismatch too), and an error must be the one envelope, its code the
-// one of its status. Then the answers the matrix's world cannot give: a closed month's statement
+// document does not list is a mismatch too), its headers those the status declares (each required
+// one there, none of ours undeclared), and an error must be the one envelope, its code the one of
+// its status. Then the answers the matrix's world cannot give: a closed month's statement
 // (with lines, an adjustment, late usage and a settled mark), alert firings, a 429 and a 502.
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -50,11 +51,16 @@ import {
 } from './support/route-matrix';
 import { backdate, deliverUsage, usageEventFor } from './support/usage';
 
+interface DocumentHeader {
+  schema: Schema;
+  required?: boolean;
+}
 interface DocumentResponse {
   content?: Record<string, { schema: Schema }>;
-  headers?: Record<string, { schema: Schema; required?: boolean }>;
+  headers?: Record<string, DocumentHeader | { $ref: string }>;
 }
 interface Document {
+  components: { headers?: Record<string, DocumentHeader> };
   paths: Record<
     string,
     Record<
@@ -101,18 +107,40 @@ function mismatches(op: Operation, got: Answer, how: string): string[] {
   const where = `${op.key} ${how}: ${got.status}`;
   const declared = doc.paths[op.path]?.[op.method.toLowerCase()]?.responses[String(got.status)];
   if (!declared) return [`${where} is not a declared status ${JSON.stringify(got.json)?.slice(0, 160)}`];
-  const headers: string[] = [];
-  for (const [name, header] of Object.entries(declared.headers ?? {})) {
-    const value = got.headers?.get(name);
+  return [...headerMismatches(declared, got, where), ...bodyMismatches(declared, got, where)];
+}
+
+/**
+ * Headers of ours (not HTTP's, nor CORS's): an answer carrying one the document does not declare
+ * for its status surprises a generated client as much as a missing one.
+ */
+const OUR_HEADER = /^(x-carpool-|retry-after$)/;
+
+/** What is wrong with the headers of `got`: each declared one present (when required) and typed, none of ours undeclared. */
+function headerMismatches(declared: DocumentResponse, got: Answer, where: string): string[] {
+  if (!got.headers) return [`${where} was not kept with its headers to check`];
+  const problems: string[] = [];
+  const names = Object.keys(declared.headers ?? {});
+  for (const [name, entry] of Object.entries(declared.headers ?? {})) {
+    const header = '$ref' in entry ? doc.components.headers?.[entry.$ref.split('/').pop()!] : entry;
+    if (!header) {
+      problems.push(`${where} header ${name} refers to nothing`);
+      continue;
+    }
+    const value = got.headers.get(name);
     if (value == null) {
-      if (header.required && got.headers) headers.push(`${where} lacks the required header ${name}`);
+      if (header.required) problems.push(`${where} lacks the required header ${name}`);
       continue;
     }
     // A header is text on the wire; the document types what it holds.
     const typed = header.schema.type === 'integer' || header.schema.type === 'number' ? Number(value) : value;
-    headers.push(...check(typed, header.schema, doc).map((p) => `${where} header ${name} ${p}`));
+    problems.push(...check(typed, header.schema, doc).map((p) => `${where} header ${name} ${p}`));
   }
-  return [...headers, ...bodyMismatches(declared, got, where)];
+  for (const [name] of got.headers) {
+    if (OUR_HEADER.test(name) && !names.includes(name))
+      problems.push(`${where} carries the undeclared header ${name}`);
+  }
+  return problems;
 }
 
 /** What is wrong with the body of `got`, per the response the document declares for it. */
@@ -161,6 +189,7 @@ async function withQuery(op: Operation, extra: string): Promise<Answer> {
     status: res.status,
     json: type?.startsWith('application/json') ? JSON.parse(text) : text,
     contentType: type,
+    headers: res.headers,
   };
 }
 
@@ -210,6 +239,7 @@ async function raw(op: Operation, params: Params, contentType: string, body: str
     status: res.status,
     json: text ? JSON.parse(text) : null,
     contentType: res.headers.get('content-type'),
+    headers: res.headers,
   };
 }
 
