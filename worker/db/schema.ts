@@ -806,6 +806,9 @@ export const auditLog = sqliteTable(
     index('audit_log_target_idx').on(t.targetType, t.targetId),
     index('audit_log_enterprise_idx').on(t.enterpriseId, t.at),
     index('audit_log_group_idx').on(t.groupId, t.at),
+    // A system admin's unscoped read, newest first by (at, id): id is the rowid every index ends
+    // with, so this one index serves that order and the cursor's seek on `at`.
+    index('audit_log_at_idx').on(t.at),
   ],
 );
 
