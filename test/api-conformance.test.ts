@@ -7,7 +7,8 @@
 // document does not list is a mismatch too), its headers those the status declares (each required
 // one there, none of ours undeclared), and an error must be the one envelope, its code the one of
 // its status. Then the answers the matrix's world cannot give: a closed month's statement
-// (with lines, an adjustment, late usage and a settled mark), alert firings, a 429 and a 502.
+// (with lines, an adjustment, late usage and a settled mark), alert firings, the 429s of sign-in,
+// of a password change and of an invite's sign-up, and a 502.
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { budgetCrossed } from '../worker/alerts/fire';
@@ -498,7 +499,7 @@ describe('the API as its OpenAPI document declares it', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('answers sign-ins and password changes refused for too many failures (429) and a failing token endpoint (502) as declared', async () => {
+  it('answers sign-ins, password changes and invite sign-ups refused for too many failures (429) and a failing token endpoint (502) as declared', async () => {
     const { wrong, seen } = answersOf();
     const email = `ghost-${crypto.randomUUID()}@example.com`;
     for (let i = 0; i < ACCOUNT_FAILURES; i++)
@@ -527,6 +528,24 @@ describe('the API as its OpenAPI document declares it', () => {
       seen('PUT /me/password', asAnswer(await change(`guess ${i}`)), 'wrong');
     const tripped = seen('PUT /me/password', asAnswer(await change(ana.password)), 'once too often');
     expect(tripped.status).toBe(429);
+    // An invite's sign-up that finds the email taken counts as a failed sign-in of that email.
+    const inviter = await newUser('Inviter');
+    const crew = await must(inviter.token, 'POST', '/groups', { name: 'invited', kind: 'carpool' });
+    const link = await must<{ token: string }>(inviter.token, 'POST', `/groups/${crew.id}/invites`, {
+      maxUses: 50,
+    });
+    const taken = await newUser('Taken');
+    const signUp = async () =>
+      asAnswer(
+        await browser(null, 'POST', `/invites/${link.token}/sign-up`, {
+          body: { email: taken.email, name: 'Probe', password: PASSWORD },
+          ip: newAddress(),
+        }),
+      );
+    for (let i = 0; i < ACCOUNT_FAILURES; i++)
+      expect(seen('POST /invites/{token}/sign-up', await signUp(), 'for a taken email').status).toBe(409);
+    const probed = seen('POST /invites/{token}/sign-up', await signUp(), 'once too often');
+    expect(probed.status).toBe(429);
 
     const owner = await newUser('Owner');
     const group = await must(owner.token, 'POST', '/groups', { name: 'plan', kind: 'carpool' });
