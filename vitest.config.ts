@@ -56,6 +56,9 @@ const workers = defineConfig({
           GEMINI_OAUTH_TOKEN_URL: 'https://oauth.test/gemini/token',
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url))),
         },
+        // An empty D1 beside the relay's, for test/migrations.test.ts to apply migrations one step
+        // at a time onto rows written in between.
+        d1Databases: ['MIGRATION_DB'],
         outboundService: 'fake-upstream',
         workers: [
           {

@@ -4,17 +4,17 @@
 // success, 401, 403, 404, the domain's 400 and 409), by a caller naming another tenant's ids, with
 // a malformed body and one that is not JSON. Each answer's status must be one the operation
 // declares, its body must match that status's declared schema (closed objects: a field the
-// document does not list is a mismatch too), and an error must be the one envelope, its code the
-// one of its status. Then the answers the matrix's world cannot give: a closed month's statement
-// (with lines, an adjustment, late usage and a settled mark), alert firings, a 429 and a 502.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
+// document does not list is a mismatch too), its headers those the status declares (each required
+// one there, none of ours undeclared), and an error must be the one envelope, its code the one of
+// its status. Then the answers the matrix's world cannot give: a closed month's statement
+// (with lines, an adjustment, late usage and a settled mark), alert firings, the 429s of sign-in,
+// of a password change and of an invite's sign-up, and a 502.
+import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { budgetCrossed } from '../worker/alerts/fire';
 import { API_ERROR_STATUS } from '../worker/api/errors';
 import { ACCOUNT_FAILURES } from '../worker/auth/login-limits';
 import { monthBounds, monthOf, previousMonth } from '../worker/billing/months';
-import worker from '../worker/index';
-import type { UsageEvent } from '../worker/queue/usage-event';
 import { browser, login, newAddress, sessionCookieOf, signedIn } from './support/auth';
 import { memberOf } from './support/groups';
 import { check, type Schema } from './support/json-schema';
@@ -50,13 +50,18 @@ import {
   WHO,
   type Who,
 } from './support/route-matrix';
-import { usageEventFor } from './support/usage';
+import { backdate, deliverUsage, usageEventFor } from './support/usage';
 
+interface DocumentHeader {
+  schema: Schema;
+  required?: boolean;
+}
 interface DocumentResponse {
   content?: Record<string, { schema: Schema }>;
-  headers?: Record<string, { schema: Schema; required?: boolean }>;
+  headers?: Record<string, DocumentHeader | { $ref: string }>;
 }
 interface Document {
+  components: { headers?: Record<string, DocumentHeader> };
   paths: Record<
     string,
     Record<
@@ -103,18 +108,40 @@ function mismatches(op: Operation, got: Answer, how: string): string[] {
   const where = `${op.key} ${how}: ${got.status}`;
   const declared = doc.paths[op.path]?.[op.method.toLowerCase()]?.responses[String(got.status)];
   if (!declared) return [`${where} is not a declared status ${JSON.stringify(got.json)?.slice(0, 160)}`];
-  const headers: string[] = [];
-  for (const [name, header] of Object.entries(declared.headers ?? {})) {
-    const value = got.headers?.get(name);
+  return [...headerMismatches(declared, got, where), ...bodyMismatches(declared, got, where)];
+}
+
+/**
+ * Headers of ours (not HTTP's, nor CORS's): an answer carrying one the document does not declare
+ * for its status surprises a generated client as much as a missing one.
+ */
+const OUR_HEADER = /^(x-carpool-|retry-after$)/;
+
+/** What is wrong with the headers of `got`: each declared one present (when required) and typed, none of ours undeclared. */
+function headerMismatches(declared: DocumentResponse, got: Answer, where: string): string[] {
+  if (!got.headers) return [`${where} was not kept with its headers to check`];
+  const problems: string[] = [];
+  const names = Object.keys(declared.headers ?? {});
+  for (const [name, entry] of Object.entries(declared.headers ?? {})) {
+    const header = '$ref' in entry ? doc.components.headers?.[entry.$ref.split('/').pop()!] : entry;
+    if (!header) {
+      problems.push(`${where} header ${name} refers to nothing`);
+      continue;
+    }
+    const value = got.headers.get(name);
     if (value == null) {
-      if (header.required && got.headers) headers.push(`${where} lacks the required header ${name}`);
+      if (header.required) problems.push(`${where} lacks the required header ${name}`);
       continue;
     }
     // A header is text on the wire; the document types what it holds.
     const typed = header.schema.type === 'integer' || header.schema.type === 'number' ? Number(value) : value;
-    headers.push(...check(typed, header.schema, doc).map((p) => `${where} header ${name} ${p}`));
+    problems.push(...check(typed, header.schema, doc).map((p) => `${where} header ${name} ${p}`));
   }
-  return [...headers, ...bodyMismatches(declared, got, where)];
+  for (const [name] of got.headers) {
+    if (OUR_HEADER.test(name) && !names.includes(name))
+      problems.push(`${where} carries the undeclared header ${name}`);
+  }
+  return problems;
 }
 
 /** What is wrong with the body of `got`, per the response the document declares for it. */
@@ -163,6 +190,7 @@ async function withQuery(op: Operation, extra: string): Promise<Answer> {
     status: res.status,
     json: type?.startsWith('application/json') ? JSON.parse(text) : text,
     contentType: type,
+    headers: res.headers,
   };
 }
 
@@ -179,37 +207,6 @@ function answersOf() {
       return answer;
     },
   };
-}
-
-/**
- * Moves a group back in time in D1, as billing.test.ts does: created (with everyone in it) at
- * `at`, its usage so far shifted to the hours after `usageAt`. The relay records usage only "now",
- * and only a month that is over can be closed.
- */
-async function backdate(groupId: string, at: number, usageAt: number): Promise<void> {
-  const first = await env.DB.prepare('SELECT min(hour) AS h FROM usage_hourly WHERE group_id = ?')
-    .bind(groupId)
-    .first<{ h: number }>();
-  await env.DB.batch([
-    env.DB.prepare('UPDATE groups SET created_at = ? WHERE id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE group_members SET created_at = ? WHERE group_id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE membership_periods SET joined_at = ? WHERE group_id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE usage_hourly SET hour = hour - ? WHERE group_id = ?').bind(
-      first!.h - usageAt,
-      groupId,
-    ),
-  ]);
-}
-
-/** Usage events through the real queue consumer, as the relay's late ones arrive. */
-async function deliverUsage(events: UsageEvent[]): Promise<void> {
-  const batch = createMessageBatch<UsageEvent>(
-    'aicarpool-usage',
-    events.map((body, i) => ({ id: `late${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, env);
-  expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([]);
 }
 
 /** One caller for each status the matrix expects of `op`. */
@@ -243,6 +240,7 @@ async function raw(op: Operation, params: Params, contentType: string, body: str
     status: res.status,
     json: text ? JSON.parse(text) : null,
     contentType: res.headers.get('content-type'),
+    headers: res.headers,
   };
 }
 
@@ -501,7 +499,7 @@ describe('the API as its OpenAPI document declares it', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('answers sign-ins and password changes refused for too many failures (429) and a failing token endpoint (502) as declared', async () => {
+  it('answers sign-ins, password changes and invite sign-ups refused for too many failures (429) and a failing token endpoint (502) as declared', async () => {
     const { wrong, seen } = answersOf();
     const email = `ghost-${crypto.randomUUID()}@example.com`;
     for (let i = 0; i < ACCOUNT_FAILURES; i++)
@@ -530,6 +528,24 @@ describe('the API as its OpenAPI document declares it', () => {
       seen('PUT /me/password', asAnswer(await change(`guess ${i}`)), 'wrong');
     const tripped = seen('PUT /me/password', asAnswer(await change(ana.password)), 'once too often');
     expect(tripped.status).toBe(429);
+    // An invite's sign-up that finds the email taken counts as a failed sign-in of that email.
+    const inviter = await newUser('Inviter');
+    const crew = await must(inviter.token, 'POST', '/groups', { name: 'invited', kind: 'carpool' });
+    const link = await must<{ token: string }>(inviter.token, 'POST', `/groups/${crew.id}/invites`, {
+      maxUses: 50,
+    });
+    const taken = await newUser('Taken');
+    const signUp = async () =>
+      asAnswer(
+        await browser(null, 'POST', `/invites/${link.token}/sign-up`, {
+          body: { email: taken.email, name: 'Probe', password: PASSWORD },
+          ip: newAddress(),
+        }),
+      );
+    for (let i = 0; i < ACCOUNT_FAILURES; i++)
+      expect(seen('POST /invites/{token}/sign-up', await signUp(), 'for a taken email').status).toBe(409);
+    const probed = seen('POST /invites/{token}/sign-up', await signUp(), 'once too often');
+    expect(probed.status).toBe(429);
 
     const owner = await newUser('Owner');
     const group = await must(owner.token, 'POST', '/groups', { name: 'plan', kind: 'carpool' });

@@ -7,15 +7,14 @@
 // To close a past month the tests move the group back in time directly in D1 (its created_at,
 // its members' joined dates, and the hour buckets of the usage they made): the relay only records
 // usage "now", and only a month that is over can be closed.
-import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { monthBounds, monthOf, previousMonth } from '../worker/billing/months';
 import { CLOSE_GRACE_MS, closeLastMonths, MAX_ADJUSTMENTS } from '../worker/domain/billing';
-import worker from '../worker/index';
 import type { UsageEvent } from '../worker/queue/usage-event';
 import { type ApiErrorBody, memberOf, type Person } from './support/groups';
 import { admin, anthropicClient, api, newUser, RELAY, requestLogFor } from './support/relay';
-import { usageEventFor } from './support/usage';
+import { backdate, deliverUsage, usageEventFor } from './support/usage';
 
 const FEE = 200_000_000;
 const DAY = 86_400_000;
@@ -122,30 +121,6 @@ function lastMonth() {
   return monthBounds(month, 'UTC');
 }
 
-/**
- * Moves the group back in time, in D1: created, and everyone in it, since `at`; its usage so far
- * shifted so that it lands in the hours after `usageAt`.
- */
-async function backdate(groupId: string, at: number, usageAt?: number): Promise<void> {
-  const statements = [
-    env.DB.prepare('UPDATE groups SET created_at = ? WHERE id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE group_members SET created_at = ? WHERE group_id = ?').bind(at, groupId),
-    env.DB.prepare('UPDATE membership_periods SET joined_at = ? WHERE group_id = ?').bind(at, groupId),
-  ];
-  if (usageAt !== undefined) {
-    const first = await env.DB.prepare('SELECT min(hour) AS h FROM usage_hourly WHERE group_id = ?')
-      .bind(groupId)
-      .first<{ h: number }>();
-    statements.push(
-      env.DB.prepare('UPDATE usage_hourly SET hour = hour - ? WHERE group_id = ?').bind(
-        first!.h - usageAt,
-        groupId,
-      ),
-    );
-  }
-  await env.DB.batch(statements);
-}
-
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const lineOf = (s: Statement, userId: string) => s.lines.find((l) => l.userId === userId)!;
 
@@ -160,17 +135,6 @@ function expectBalanced(s: Statement) {
   );
   expect(s.totals.totalMicros).toBe(s.totals.billMicros + s.totals.adjustmentsMicros);
   for (const l of s.lines) expect(l.feePartMicros + l.usagePartMicros).toBeGreaterThanOrEqual(0);
-}
-
-async function deliverUsage(events: UsageEvent[]) {
-  const batch = createMessageBatch<UsageEvent>(
-    'aicarpool-usage',
-    events.map((body, i) => ({ id: `late${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, env);
-  const result = await getQueueResult(batch, ctx);
-  expect(result.retryMessages).toEqual([]);
 }
 
 function lateEvent(c: Crew, who: 'ann' | 'bob' | 'cat', at: number): UsageEvent {

@@ -363,6 +363,29 @@ describe('paging the audit log', () => {
     expect(forged.status).toBe(400);
     expect(forged.json.error.code).toBe('invalid_request');
   });
+
+  it('serves a system admin’s unscoped read from an index in its order, sorting nothing', async () => {
+    // The statements of readAudit (worker/domain/audit.ts) with no scope nor filter: the first
+    // page, and a page after a cursor. Either would otherwise scan and sort the whole log.
+    const plan = async (sql: string, ...bind: number[]) =>
+      (
+        await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .bind(...bind)
+          .all<{ detail: string }>()
+      ).results.map((r) => r.detail);
+    const first = await plan('SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT ?', 101);
+    const next = await plan(
+      'SELECT * FROM audit_log WHERE at <= ? AND (at < ? OR id < ?) ORDER BY at DESC, id DESC LIMIT ?',
+      Date.now(),
+      Date.now(),
+      1_000,
+      101,
+    );
+    for (const steps of [first, next]) {
+      expect(steps.join('\n')).toMatch(/USING (COVERING )?INDEX audit_log_at_idx/);
+      expect(steps.join('\n')).not.toMatch(/TEMP B-TREE/);
+    }
+  });
 });
 
 describe('usage of a whole enterprise', () => {

@@ -4,15 +4,13 @@
 // request_log and its hourly aggregate (through the real Queue), and the `window` split mode
 // apportions the month's bill by it, exactly. An API-key carpool has no windows: the bill falls
 // back to presence and the statement says so.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { monthBounds, monthOf, previousMonth } from '../worker/billing/months';
-import worker from '../worker/index';
-import type { UsageEvent } from '../worker/queue/usage-event';
 import { memberOf, ownedCarpool } from './support/groups';
 import { grant, subscriptionCarpool } from './support/oauth';
 import { anthropicClient, api, eventually, inIsolate, RELAY } from './support/relay';
-import { usageEventFor } from './support/usage';
+import { backdate, deliverUsage, usageEventFor } from './support/usage';
 
 const FEE = 200_000_000;
 const DAY = 86_400_000;
@@ -164,21 +162,7 @@ describe('window share', () => {
     const month = previousMonth(monthOf(Date.now(), 'UTC'));
     const last = monthBounds(month, 'UTC');
     const usageAt = last.start + 5 * DAY;
-    const first = await env.DB.prepare('SELECT min(hour) AS h FROM usage_hourly WHERE group_id = ?')
-      .bind(c.groupId)
-      .first<{ h: number }>();
-    const shift = first!.h - usageAt;
-    const at = last.start - DAY;
-    await env.DB.batch([
-      env.DB.prepare('UPDATE groups SET created_at = ? WHERE id = ?').bind(at, c.groupId),
-      env.DB.prepare('UPDATE group_members SET created_at = ? WHERE group_id = ?').bind(at, c.groupId),
-      env.DB.prepare('UPDATE membership_periods SET joined_at = ? WHERE group_id = ?').bind(at, c.groupId),
-      env.DB.prepare('UPDATE usage_hourly SET hour = hour - ? WHERE group_id = ?').bind(shift, c.groupId),
-      env.DB.prepare('UPDATE window_share_hourly SET hour = hour - ? WHERE group_id = ?').bind(
-        shift,
-        c.groupId,
-      ),
-    ]);
+    await backdate(c.groupId, last.start - DAY, usageAt);
     const base = `/groups/${c.groupId}/statements`;
     const closed = await api<Statement>(c.owner.token, 'POST', base, { month });
     expect(closed.status, JSON.stringify(closed.json)).toBe(201);
@@ -281,14 +265,3 @@ describe('window share', () => {
     expectBalanced(s);
   });
 });
-
-async function deliverUsage(events: UsageEvent[]) {
-  const batch = createMessageBatch<UsageEvent>(
-    'aicarpool-usage',
-    events.map((body, i) => ({ id: `w${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, env);
-  const result = await getQueueResult(batch, ctx);
-  expect(result.retryMessages).toEqual([]);
-}

@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { api } from './api';
-import { ApiError, constraintConflict, renderApiError } from './api/errors';
+import { ApiError, constraintConflict, REQUEST_ID_HEADER, renderApiError } from './api/errors';
 import { apiCors } from './auth/origin';
 import type { AppEnv } from './context';
 import { clip } from './limits';
@@ -48,6 +48,12 @@ export function newApp(part: AppPart) {
   });
 
   if (part === 'api') {
+    // Every answer names its request, successes too (errors also set it where they are rendered,
+    // worker/api/errors.ts): the OpenAPI document declares it on every response.
+    app.use(async function requestIdHeader(c, next) {
+      await next();
+      c.header(REQUEST_ID_HEADER, c.get('requestId'));
+    });
     // The dashboard may be deployed on its own origin: CORS with credentials for ALLOWED_ORIGINS.
     app.use('/api/v1/*', apiCors());
     app.route('/api/v1', api);

@@ -165,9 +165,12 @@ export class RetryLaterError extends ApiError {
   }
 }
 
+/** The header naming the request on every answer of the API (the OpenAPI document declares it). */
+export const REQUEST_ID_HEADER = 'x-carpool-request-id';
+
 export function renderApiError(error: ApiError, requestId: string): Response {
   const body = { error: { code: error.code, message: error.message, requestId, details: error.details } };
-  const headers: Record<string, string> = { 'x-carpool-request-id': requestId };
+  const headers: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
   if (error instanceof RetryLaterError) headers['retry-after'] = String(error.retryAfterSeconds);
   return Response.json(body, { status: error.status, headers });
 }

@@ -3,7 +3,7 @@
 // route file per resource under routes/, thin handlers over worker/domain/. The OpenAPI 3.1
 // document is generated from the same zod schemas the routes validate with.
 
-import { newRouter } from './openapi';
+import { newRouter, requestIdHeader } from './openapi';
 import { principalMiddleware } from './principal';
 import { referencePage } from './reference';
 import { accountRoutes } from './routes/accounts';
@@ -27,6 +27,7 @@ import { userRoutes } from './routes/users';
 
 export const api = newRouter();
 
+api.openAPIRegistry.registerComponent('headers', 'RequestId', requestIdHeader);
 api.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
   type: 'http',
   scheme: 'bearer',

@@ -6,7 +6,13 @@ import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi
 import { isTimeZone } from '../budgets/periods';
 import type { AppEnv } from '../context';
 import type { Action } from '../domain/permissions';
-import { API_ERROR_STATUS, ApiError, ValidationIssueSchema, validationIssues } from './errors';
+import {
+  API_ERROR_STATUS,
+  ApiError,
+  REQUEST_ID_HEADER,
+  ValidationIssueSchema,
+  validationIssues,
+} from './errors';
 
 export { z };
 
@@ -64,6 +70,31 @@ export const rateLimitedResponse = (description: string) => ({
 });
 
 /**
+ * The request id header every answer of the API carries (worker/app.ts), registered once as the
+ * component `RequestId` (worker/api/index.ts) that every response refers to.
+ */
+export const requestIdHeader = {
+  required: true,
+  description: 'The id of this request (an error’s `requestId` too): quote it when reporting a problem.',
+  schema: { type: 'string' as const },
+};
+
+type Responses = NonNullable<RouteConfig['responses']>;
+
+/** Each response of `responses`, declaring the request id header (by reference) beside its own. */
+function withRequestId(responses: Responses): Responses {
+  const ref = { [REQUEST_ID_HEADER]: { $ref: '#/components/headers/RequestId' } };
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      if ('$ref' in response) return [status, response];
+      if (response.headers instanceof z.ZodObject)
+        throw new Error('declare response headers as objects, not zod');
+      return [status, { ...response, headers: { ...ref, ...response.headers } }];
+    }),
+  );
+}
+
+/**
  * Who may call a route: an action of the permission table (checked by the domain function on the
  * resource the route names), `signed-in` (any principal; the domain function decides what it
  * shows), or `public` (no credential).
@@ -111,7 +142,7 @@ export function route<const R extends RouteConfig>(permission: Permission, confi
     ...(config.request ? { request: strictQuery(config.request) } : {}),
     'x-permission': permission,
     security: permission === 'public' ? [] : [{ bearer: [] }, { session: [] }],
-    responses: {
+    responses: withRequestId({
       ...config.responses,
       400: errorResponse(
         'The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues.',
@@ -124,7 +155,7 @@ export function route<const R extends RouteConfig>(permission: Permission, confi
             403: errorResponse('The caller sees the resource but their role does not allow this.'),
             404: errorResponse('No such resource, or not one the caller may see.'),
           }),
-    },
+    }),
   } as R);
 }
 

@@ -418,8 +418,6 @@ export const apiKeys = sqliteTable(
     maxConcurrency: integer('max_concurrency'),
     requestsPerWindow: integer('requests_per_window'),
     windowMinutes: integer('window_minutes'),
-    dailyBudgetMicros: integer('daily_budget_micros'),
-    monthlyBudgetMicros: integer('monthly_budget_micros'),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
   },
@@ -808,6 +806,9 @@ export const auditLog = sqliteTable(
     index('audit_log_target_idx').on(t.targetType, t.targetId),
     index('audit_log_enterprise_idx').on(t.enterpriseId, t.at),
     index('audit_log_group_idx').on(t.groupId, t.at),
+    // A system admin's unscoped read, newest first by (at, id): id is the rowid every index ends
+    // with, so this one index serves that order and the cursor's seek on `at`.
+    index('audit_log_at_idx').on(t.at),
   ],
 );
 

@@ -16,18 +16,10 @@ import { auditInsert, auditInsertIf } from './audit';
 import { actorId, allows, authorize, type Caller, memberships } from './caller';
 import { groupResource } from './groups';
 
-/**
- * A key as the API shows it: not its hash, nor the old budget columns, which nothing enforces
- * (a key's budget is a budget with scope `key`) and so would only mislead.
- */
-export type PublicKey = Omit<ApiKey, 'keyHash' | 'dailyBudgetMicros' | 'monthlyBudgetMicros'>;
+/** A key as the API shows it: not its hash. */
+export type PublicKey = Omit<ApiKey, 'keyHash'>;
 
-export function publicKey({
-  keyHash: _hash,
-  dailyBudgetMicros: _daily,
-  monthlyBudgetMicros: _monthly,
-  ...rest
-}: ApiKey): PublicKey {
+export function publicKey({ keyHash: _hash, ...rest }: ApiKey): PublicKey {
   return rest;
 }
 

@@ -3792,7 +3792,10 @@ export interface components {
     responses: never;
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The id of this request (an error’s `requestId` too): quote it when reporting a problem. */
+        RequestId: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -3809,6 +3812,7 @@ export interface operations {
             /** @description Every kind, enabled or not. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3820,6 +3824,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3829,6 +3834,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3838,6 +3844,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3847,6 +3854,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3871,6 +3879,7 @@ export interface operations {
             /** @description Where to sign in, and the state to finish with. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3880,6 +3889,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3889,6 +3899,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3898,6 +3909,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3907,6 +3919,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3916,6 +3929,7 @@ export interface operations {
             /** @description The carpool has an account already. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3925,6 +3939,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3949,6 +3964,7 @@ export interface operations {
             /** @description The account (never its tokens). */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3958,6 +3974,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3967,6 +3984,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3976,6 +3994,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3985,6 +4004,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3994,6 +4014,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4003,6 +4024,7 @@ export interface operations {
             /** @description The provider's token endpoint did not answer usefully. */
             502: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4025,6 +4047,7 @@ export interface operations {
             /** @description The accounts. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4036,6 +4059,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4045,6 +4069,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4054,6 +4079,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4063,6 +4089,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4087,6 +4114,7 @@ export interface operations {
             /** @description The account (never its credential). */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4096,6 +4124,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4105,6 +4134,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4114,6 +4144,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4123,6 +4154,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4132,6 +4164,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4156,6 +4189,7 @@ export interface operations {
             /** @description Whether the upstream accepted the credential. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4165,6 +4199,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4174,6 +4209,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4183,6 +4219,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4192,6 +4229,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4201,6 +4239,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4223,6 +4262,7 @@ export interface operations {
             /** @description The account and its gate’s state. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4232,6 +4272,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4241,6 +4282,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4250,6 +4292,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4259,6 +4302,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4285,6 +4329,7 @@ export interface operations {
             /** @description The account. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4294,6 +4339,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4303,6 +4349,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4312,6 +4359,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4321,6 +4369,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4330,6 +4379,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4356,6 +4406,7 @@ export interface operations {
             /** @description The account. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4365,6 +4416,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4374,6 +4426,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4383,6 +4436,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4392,6 +4446,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4401,6 +4456,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4423,6 +4479,7 @@ export interface operations {
             /** @description The account. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4432,6 +4489,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4441,6 +4499,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4450,6 +4509,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4459,6 +4519,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4481,6 +4542,7 @@ export interface operations {
             /** @description The gate’s state. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4490,6 +4552,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4499,6 +4562,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4508,6 +4572,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4517,6 +4582,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4539,6 +4605,7 @@ export interface operations {
             /** @description The gate’s state. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4548,6 +4615,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4557,6 +4625,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4566,6 +4635,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4575,6 +4645,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4597,6 +4668,7 @@ export interface operations {
             /** @description The upstream’s answer and the gate’s state. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4606,6 +4678,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4615,6 +4688,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4624,6 +4698,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4633,6 +4708,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4655,6 +4731,7 @@ export interface operations {
             /** @description The account and its gate’s state. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4664,6 +4741,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4673,6 +4751,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4682,6 +4761,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4691,6 +4771,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4717,6 +4798,7 @@ export interface operations {
             /** @description The account (never its credential). */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4726,6 +4808,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4735,6 +4818,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4744,6 +4828,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4753,6 +4838,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4762,6 +4848,7 @@ export interface operations {
             /** @description The group has an account already, or the account is bound or pooled elsewhere. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4771,6 +4858,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4793,6 +4881,7 @@ export interface operations {
             /** @description The account as it was, now disabled and gone. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4802,6 +4891,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4811,6 +4901,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4820,6 +4911,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4829,6 +4921,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4855,6 +4948,7 @@ export interface operations {
             /** @description The account. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4864,6 +4958,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4873,6 +4968,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4882,6 +4978,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4891,6 +4988,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4900,6 +4998,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4920,6 +5019,7 @@ export interface operations {
             /** @description The enterprises. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4931,6 +5031,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4940,6 +5041,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4949,6 +5051,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4958,6 +5061,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4982,6 +5086,7 @@ export interface operations {
             /** @description The enterprise. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4991,6 +5096,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5000,6 +5106,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5009,6 +5116,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5018,6 +5126,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5027,6 +5136,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5049,6 +5159,7 @@ export interface operations {
             /** @description The enterprise. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5058,6 +5169,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5067,6 +5179,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5076,6 +5189,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5085,6 +5199,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5111,6 +5226,7 @@ export interface operations {
             /** @description The enterprise. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5120,6 +5236,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5129,6 +5246,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5138,6 +5256,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5147,6 +5266,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5156,6 +5276,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5176,6 +5297,7 @@ export interface operations {
             /** @description The caller. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5185,6 +5307,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5194,6 +5317,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5203,6 +5327,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5212,6 +5337,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5236,6 +5362,7 @@ export interface operations {
             /** @description The person. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5245,6 +5372,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5254,6 +5382,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5263,6 +5392,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5272,6 +5402,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5281,6 +5412,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5301,6 +5433,7 @@ export interface operations {
             /** @description The tokens. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5312,6 +5445,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5321,6 +5455,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5330,6 +5465,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5339,6 +5475,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5363,6 +5500,7 @@ export interface operations {
             /** @description The token, with its plaintext this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5372,6 +5510,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5381,6 +5520,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5390,6 +5530,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5399,6 +5540,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5408,6 +5550,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5430,6 +5573,7 @@ export interface operations {
             /** @description The revoked token. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5439,6 +5583,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5448,6 +5593,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5457,6 +5603,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5466,6 +5613,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5492,6 +5640,7 @@ export interface operations {
             /** @description The token, with its plaintext this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5501,6 +5650,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5510,6 +5660,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5519,6 +5670,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5528,6 +5680,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5537,6 +5690,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5560,6 +5714,7 @@ export interface operations {
             /** @description The budgets. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5571,6 +5726,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5580,6 +5736,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5589,6 +5746,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5598,6 +5756,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5622,6 +5781,7 @@ export interface operations {
             /** @description The budget. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5631,6 +5791,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5640,6 +5801,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5649,6 +5811,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5658,6 +5821,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5667,6 +5831,7 @@ export interface operations {
             /** @description Its target has a budget for this period already. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5676,6 +5841,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5698,6 +5864,7 @@ export interface operations {
             /** @description The budget. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5707,6 +5874,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5716,6 +5884,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5725,6 +5894,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5734,6 +5904,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5756,6 +5927,7 @@ export interface operations {
             /** @description Removed. */
             204: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5763,6 +5935,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5772,6 +5945,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5781,6 +5955,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5790,6 +5965,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5816,6 +5992,7 @@ export interface operations {
             /** @description The budget. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5825,6 +6002,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5834,6 +6012,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5843,6 +6022,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5852,6 +6032,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5861,6 +6042,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5881,6 +6063,7 @@ export interface operations {
             /** @description The groups. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5892,6 +6075,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5901,6 +6085,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5910,6 +6095,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5919,6 +6105,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5943,6 +6130,7 @@ export interface operations {
             /** @description The group. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5952,6 +6140,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5961,6 +6150,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5970,6 +6160,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5979,6 +6170,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5988,6 +6180,7 @@ export interface operations {
             /** @description The account named is bound or pooled elsewhere. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5997,6 +6190,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6019,6 +6213,7 @@ export interface operations {
             /** @description The group. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6028,6 +6223,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6037,6 +6233,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6046,6 +6243,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6055,6 +6253,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6077,6 +6276,7 @@ export interface operations {
             /** @description What was deleted. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6089,6 +6289,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6098,6 +6299,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6107,6 +6309,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6116,6 +6319,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6125,6 +6329,7 @@ export interface operations {
             /** @description A closed month still has members owing the fee payer (details.month, details.unsettled). */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6151,6 +6356,7 @@ export interface operations {
             /** @description The group. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6160,6 +6366,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6169,6 +6376,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6178,6 +6386,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6187,6 +6396,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6196,6 +6406,7 @@ export interface operations {
             /** @description maxMembers below the members the group has. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6205,6 +6416,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6227,6 +6439,7 @@ export interface operations {
             /** @description The state. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6236,6 +6449,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6245,6 +6459,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6254,6 +6469,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6263,6 +6479,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6285,6 +6502,7 @@ export interface operations {
             /** @description The members. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6296,6 +6514,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6305,6 +6524,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6314,6 +6534,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6323,6 +6544,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6349,6 +6571,7 @@ export interface operations {
             /** @description The membership. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6358,6 +6581,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6367,6 +6591,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6376,6 +6601,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6385,6 +6611,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6394,6 +6621,7 @@ export interface operations {
             /** @description The person is a member already, or the group is full. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6403,6 +6631,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6426,6 +6655,7 @@ export interface operations {
             /** @description Who was removed, and how many keys were revoked. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6435,6 +6665,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6444,6 +6675,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6453,6 +6685,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6462,6 +6695,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6471,6 +6705,7 @@ export interface operations {
             /** @description A carpool keeps at least one owner. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6498,6 +6733,7 @@ export interface operations {
             /** @description The membership. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6507,6 +6743,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6516,6 +6753,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6525,6 +6763,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6534,6 +6773,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6543,6 +6783,7 @@ export interface operations {
             /** @description A carpool keeps at least one owner. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6552,6 +6793,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6574,6 +6816,7 @@ export interface operations {
             /** @description The group left, and how many keys were revoked. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6583,6 +6826,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6592,6 +6836,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6601,6 +6846,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6610,6 +6856,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6619,6 +6866,7 @@ export interface operations {
             /** @description A carpool keeps at least one owner: hand it over first. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6645,6 +6893,7 @@ export interface operations {
             /** @description The members. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6656,6 +6905,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6665,6 +6915,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6674,6 +6925,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6683,6 +6935,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6692,6 +6945,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6717,6 +6971,7 @@ export interface operations {
             /** @description The usage; costs in micro-dollars. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6726,6 +6981,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6735,6 +6991,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6744,6 +7001,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6753,6 +7011,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6775,6 +7034,7 @@ export interface operations {
             /** @description The statements, oldest first. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6786,6 +7046,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6795,6 +7056,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6804,6 +7066,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6813,6 +7076,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6839,6 +7103,7 @@ export interface operations {
             /** @description The statement. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6848,6 +7113,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6857,6 +7123,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6866,6 +7133,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6875,6 +7143,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6884,6 +7153,7 @@ export interface operations {
             /** @description The month is closed already, not over, or the group did not exist in it. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6893,6 +7163,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6918,6 +7189,7 @@ export interface operations {
             /** @description The preview (status "open"). */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6927,6 +7199,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6936,6 +7209,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6945,6 +7219,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6954,6 +7229,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6963,6 +7239,7 @@ export interface operations {
             /** @description The month asked for is closed (read its statement), or the group did not exist in it. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6988,6 +7265,7 @@ export interface operations {
             /** @description The statement; CSV has a header, a row per person and a totals row. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6998,6 +7276,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7007,6 +7286,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7016,6 +7296,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7025,6 +7306,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7054,6 +7336,7 @@ export interface operations {
             /** @description The statement. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7063,6 +7346,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7072,6 +7356,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7081,6 +7366,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7090,6 +7376,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7099,6 +7386,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7125,6 +7413,7 @@ export interface operations {
             /** @description The adjustment. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7137,6 +7426,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7146,6 +7436,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7155,6 +7446,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7164,6 +7456,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7173,6 +7466,7 @@ export interface operations {
             /** @description The month is closed, or the group did not exist in it. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7182,6 +7476,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7205,6 +7500,7 @@ export interface operations {
             /** @description The keys. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7216,6 +7512,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7225,6 +7522,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7234,6 +7532,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7243,6 +7542,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7267,6 +7567,7 @@ export interface operations {
             /** @description The key, with its plaintext this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7276,6 +7577,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7285,6 +7587,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7294,6 +7597,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7303,6 +7607,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7312,6 +7617,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7334,6 +7640,7 @@ export interface operations {
             /** @description The key (never its plaintext). */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7343,6 +7650,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7352,6 +7660,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7361,6 +7670,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7370,6 +7680,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7396,6 +7707,7 @@ export interface operations {
             /** @description The key. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7405,6 +7717,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7414,6 +7727,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7423,6 +7737,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7432,6 +7747,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7441,6 +7757,7 @@ export interface operations {
             /** @description The key is revoked. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7450,6 +7767,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7472,6 +7790,7 @@ export interface operations {
             /** @description The revoked key. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7481,6 +7800,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7490,6 +7810,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7499,6 +7820,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7508,6 +7830,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7530,6 +7853,7 @@ export interface operations {
             /** @description The keys. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7541,6 +7865,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7550,6 +7875,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7559,6 +7885,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7568,6 +7895,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7594,6 +7922,7 @@ export interface operations {
             /** @description The key, with its plaintext this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7603,6 +7932,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7612,6 +7942,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7621,6 +7952,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7630,6 +7962,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7639,6 +7972,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7661,6 +7995,7 @@ export interface operations {
             /** @description The invites. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7672,6 +8007,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7681,6 +8017,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7690,6 +8027,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7699,6 +8037,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7725,6 +8064,7 @@ export interface operations {
             /** @description The invite, with its token this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7734,6 +8074,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7743,6 +8084,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7752,6 +8094,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7761,6 +8104,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7770,6 +8114,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7793,6 +8138,7 @@ export interface operations {
             /** @description The revoked invite. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7802,6 +8148,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7811,6 +8158,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7820,6 +8168,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7829,6 +8178,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7851,6 +8201,7 @@ export interface operations {
             /** @description The invite. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7860,6 +8211,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7869,6 +8221,7 @@ export interface operations {
             /** @description No such invite. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7891,6 +8244,7 @@ export interface operations {
             /** @description The group joined. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7903,6 +8257,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7912,6 +8267,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7921,6 +8277,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7930,6 +8287,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7939,6 +8297,7 @@ export interface operations {
             /** @description details.status says why: revoked, expired, used_up, group_full or already_member. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7965,6 +8324,7 @@ export interface operations {
             /** @description Signed up and joined; `set-cookie: carpool_session=…`. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7974,6 +8334,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7983,6 +8344,7 @@ export interface operations {
             /** @description The invite is for another email address. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7992,6 +8354,7 @@ export interface operations {
             /** @description No such invite. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8001,6 +8364,7 @@ export interface operations {
             /** @description The email has an account, or the invite or group cannot take anyone. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8010,6 +8374,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8019,6 +8384,7 @@ export interface operations {
             /** @description Too many failed attempts; retry-after says when to try again. */
             429: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
                     "retry-after": number;
                     [name: string]: unknown;
@@ -8041,6 +8407,7 @@ export interface operations {
             /** @description The endpoints. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8052,6 +8419,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8061,6 +8429,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8070,6 +8439,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8079,6 +8449,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8103,6 +8474,7 @@ export interface operations {
             /** @description The endpoint, with its secret this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8112,6 +8484,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8121,6 +8494,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8130,6 +8504,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8139,6 +8514,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8148,6 +8524,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8170,6 +8547,7 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8179,6 +8557,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8188,6 +8567,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8197,6 +8577,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8206,6 +8587,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8228,6 +8610,7 @@ export interface operations {
             /** @description The deleted endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8237,6 +8620,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8246,6 +8630,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8255,6 +8640,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8264,6 +8650,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8290,6 +8677,7 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8299,6 +8687,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8308,6 +8697,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8317,6 +8707,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8326,6 +8717,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8335,6 +8727,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8357,6 +8750,7 @@ export interface operations {
             /** @description The endpoint, with its new secret this once. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8366,6 +8760,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8375,6 +8770,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8384,6 +8780,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8393,6 +8790,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8415,6 +8813,7 @@ export interface operations {
             /** @description The delivery: delivered, or failed with the reason. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8424,6 +8823,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8433,6 +8833,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8442,6 +8843,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8451,6 +8853,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8475,6 +8878,7 @@ export interface operations {
             /** @description The deliveries. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8486,6 +8890,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8495,6 +8900,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8504,6 +8910,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8513,6 +8920,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8533,6 +8941,7 @@ export interface operations {
             /** @description The rules. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8544,6 +8953,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8553,6 +8963,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8562,6 +8973,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8571,6 +8983,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8595,6 +9008,7 @@ export interface operations {
             /** @description The rule. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8604,6 +9018,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8613,6 +9028,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8622,6 +9038,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8631,6 +9048,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8640,6 +9058,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8662,6 +9081,7 @@ export interface operations {
             /** @description The rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8671,6 +9091,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8680,6 +9101,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8689,6 +9111,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8698,6 +9121,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8720,6 +9144,7 @@ export interface operations {
             /** @description The deleted rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8729,6 +9154,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8738,6 +9164,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8747,6 +9174,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8756,6 +9184,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8782,6 +9211,7 @@ export interface operations {
             /** @description The rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8791,6 +9221,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8800,6 +9231,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8809,6 +9241,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8818,6 +9251,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8827,6 +9261,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8849,6 +9284,7 @@ export interface operations {
             /** @description The silences. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8860,6 +9296,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8869,6 +9306,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8878,6 +9316,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8887,6 +9326,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8911,6 +9351,7 @@ export interface operations {
             /** @description The silence. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8920,6 +9361,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8929,6 +9371,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8938,6 +9381,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8947,6 +9391,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8956,6 +9401,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8978,6 +9424,7 @@ export interface operations {
             /** @description The ended silence. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8987,6 +9434,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8996,6 +9444,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9005,6 +9454,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9014,6 +9464,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9036,6 +9487,7 @@ export interface operations {
             /** @description The firings. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9047,6 +9499,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9056,6 +9509,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9065,6 +9519,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9074,6 +9529,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9096,6 +9552,7 @@ export interface operations {
             /** @description The endpoints. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9107,6 +9564,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9116,6 +9574,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9125,6 +9584,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9134,6 +9594,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9160,6 +9621,7 @@ export interface operations {
             /** @description The endpoint, with its secret this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9169,6 +9631,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9178,6 +9641,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9187,6 +9651,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9196,6 +9661,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9205,6 +9671,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9228,6 +9695,7 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9237,6 +9705,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9246,6 +9715,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9255,6 +9725,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9264,6 +9735,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9287,6 +9759,7 @@ export interface operations {
             /** @description The deleted endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9296,6 +9769,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9305,6 +9779,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9314,6 +9789,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9323,6 +9799,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9350,6 +9827,7 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9359,6 +9837,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9368,6 +9847,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9377,6 +9857,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9386,6 +9867,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9395,6 +9877,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9418,6 +9901,7 @@ export interface operations {
             /** @description The endpoint, with its new secret this once. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9427,6 +9911,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9436,6 +9921,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9445,6 +9931,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9454,6 +9941,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9477,6 +9965,7 @@ export interface operations {
             /** @description The delivery: delivered, or failed with the reason. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9486,6 +9975,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9495,6 +9985,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9504,6 +9995,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9513,6 +10005,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9538,6 +10031,7 @@ export interface operations {
             /** @description The deliveries. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9549,6 +10043,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9558,6 +10053,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9567,6 +10063,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9576,6 +10073,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9598,6 +10096,7 @@ export interface operations {
             /** @description The rules. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9609,6 +10108,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9618,6 +10118,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9627,6 +10128,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9636,6 +10138,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9662,6 +10165,7 @@ export interface operations {
             /** @description The rule. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9671,6 +10175,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9680,6 +10185,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9689,6 +10195,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9698,6 +10205,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9707,6 +10215,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9730,6 +10239,7 @@ export interface operations {
             /** @description The rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9739,6 +10249,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9748,6 +10259,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9757,6 +10269,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9766,6 +10279,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9789,6 +10303,7 @@ export interface operations {
             /** @description The deleted rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9798,6 +10313,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9807,6 +10323,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9816,6 +10333,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9825,6 +10343,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9852,6 +10371,7 @@ export interface operations {
             /** @description The rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9861,6 +10381,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9870,6 +10391,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9879,6 +10401,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9888,6 +10411,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9897,6 +10421,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9921,6 +10446,7 @@ export interface operations {
             /** @description The silences. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9932,6 +10458,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9941,6 +10468,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9950,6 +10478,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9959,6 +10488,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9985,6 +10515,7 @@ export interface operations {
             /** @description The silence. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -9994,6 +10525,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10003,6 +10535,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10012,6 +10545,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10021,6 +10555,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10030,6 +10565,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10053,6 +10589,7 @@ export interface operations {
             /** @description The ended silence. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10062,6 +10599,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10071,6 +10609,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10080,6 +10619,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10089,6 +10629,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10113,6 +10654,7 @@ export interface operations {
             /** @description The firings. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10124,6 +10666,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10133,6 +10676,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10142,6 +10686,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10151,6 +10696,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10173,6 +10719,7 @@ export interface operations {
             /** @description The endpoints. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10184,6 +10731,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10193,6 +10741,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10202,6 +10751,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10211,6 +10761,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10237,6 +10788,7 @@ export interface operations {
             /** @description The endpoint, with its secret this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10246,6 +10798,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10255,6 +10808,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10264,6 +10818,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10273,6 +10828,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10282,6 +10838,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10305,6 +10862,7 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10314,6 +10872,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10323,6 +10882,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10332,6 +10892,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10341,6 +10902,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10364,6 +10926,7 @@ export interface operations {
             /** @description The deleted endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10373,6 +10936,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10382,6 +10946,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10391,6 +10956,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10400,6 +10966,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10427,6 +10994,7 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10436,6 +11004,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10445,6 +11014,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10454,6 +11024,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10463,6 +11034,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10472,6 +11044,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10495,6 +11068,7 @@ export interface operations {
             /** @description The endpoint, with its new secret this once. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10504,6 +11078,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10513,6 +11088,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10522,6 +11098,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10531,6 +11108,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10554,6 +11132,7 @@ export interface operations {
             /** @description The delivery: delivered, or failed with the reason. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10563,6 +11142,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10572,6 +11152,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10581,6 +11162,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10590,6 +11172,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10615,6 +11198,7 @@ export interface operations {
             /** @description The deliveries. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10626,6 +11210,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10635,6 +11220,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10644,6 +11230,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10653,6 +11240,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10675,6 +11263,7 @@ export interface operations {
             /** @description The rules. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10686,6 +11275,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10695,6 +11285,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10704,6 +11295,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10713,6 +11305,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10739,6 +11332,7 @@ export interface operations {
             /** @description The rule. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10748,6 +11342,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10757,6 +11352,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10766,6 +11362,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10775,6 +11372,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10784,6 +11382,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10807,6 +11406,7 @@ export interface operations {
             /** @description The rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10816,6 +11416,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10825,6 +11426,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10834,6 +11436,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10843,6 +11446,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10866,6 +11470,7 @@ export interface operations {
             /** @description The deleted rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10875,6 +11480,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10884,6 +11490,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10893,6 +11500,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10902,6 +11510,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10929,6 +11538,7 @@ export interface operations {
             /** @description The rule. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10938,6 +11548,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10947,6 +11558,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10956,6 +11568,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10965,6 +11578,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10974,6 +11588,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -10998,6 +11613,7 @@ export interface operations {
             /** @description The silences. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11009,6 +11625,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11018,6 +11635,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11027,6 +11645,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11036,6 +11655,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11062,6 +11682,7 @@ export interface operations {
             /** @description The silence. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11071,6 +11692,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11080,6 +11702,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11089,6 +11712,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11098,6 +11722,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11107,6 +11732,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11130,6 +11756,7 @@ export interface operations {
             /** @description The ended silence. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11139,6 +11766,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11148,6 +11776,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11157,6 +11786,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11166,6 +11796,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11190,6 +11821,7 @@ export interface operations {
             /** @description The firings. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11201,6 +11833,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11210,6 +11843,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11219,6 +11853,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11228,6 +11863,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11250,6 +11886,7 @@ export interface operations {
             /** @description The members. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11261,6 +11898,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11270,6 +11908,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11279,6 +11918,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11288,6 +11928,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11314,6 +11955,7 @@ export interface operations {
             /** @description The member. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11323,6 +11965,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11332,6 +11975,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11341,6 +11985,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11350,6 +11995,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11359,6 +12005,7 @@ export interface operations {
             /** @description The person is a member already. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11368,6 +12015,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11391,6 +12039,7 @@ export interface operations {
             /** @description What the removal did. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11400,6 +12049,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11409,6 +12059,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11418,6 +12069,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11427,6 +12079,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11436,6 +12089,7 @@ export interface operations {
             /** @description An enterprise keeps at least one owner. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11463,6 +12117,7 @@ export interface operations {
             /** @description The member. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11472,6 +12127,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11481,6 +12137,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11490,6 +12147,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11499,6 +12157,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11508,6 +12167,7 @@ export interface operations {
             /** @description An enterprise keeps at least one owner. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11517,6 +12177,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11539,6 +12200,7 @@ export interface operations {
             /** @description What leaving did. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11548,6 +12210,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11557,6 +12220,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11566,6 +12230,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11575,6 +12240,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11584,6 +12250,7 @@ export interface operations {
             /** @description An enterprise keeps at least one owner. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11606,6 +12273,7 @@ export interface operations {
             /** @description The departments. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11617,6 +12285,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11626,6 +12295,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11635,6 +12305,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11644,6 +12315,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11670,6 +12342,7 @@ export interface operations {
             /** @description The department. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11679,6 +12352,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11688,6 +12362,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11697,6 +12372,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11706,6 +12382,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11715,6 +12392,7 @@ export interface operations {
             /** @description A department nests one level only. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11724,6 +12402,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11746,6 +12425,7 @@ export interface operations {
             /** @description The department as it was. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11755,6 +12435,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11764,6 +12445,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11773,6 +12455,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11782,6 +12465,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11791,6 +12475,7 @@ export interface operations {
             /** @description The department still has groups or sub-departments. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11817,6 +12502,7 @@ export interface operations {
             /** @description The department. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11826,6 +12512,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11835,6 +12522,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11844,6 +12532,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11853,6 +12542,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11862,6 +12552,7 @@ export interface operations {
             /** @description A department nests one level only. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11871,6 +12562,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11893,6 +12585,7 @@ export interface operations {
             /** @description The users. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11904,6 +12597,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11913,6 +12607,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11922,6 +12617,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11931,6 +12627,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11955,6 +12652,7 @@ export interface operations {
             /** @description The user. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11964,6 +12662,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11973,6 +12672,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11982,6 +12682,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -11991,6 +12692,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12000,6 +12702,7 @@ export interface operations {
             /** @description A person with this email exists. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12009,6 +12712,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12031,6 +12735,7 @@ export interface operations {
             /** @description The user. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12040,6 +12745,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12049,6 +12755,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12058,6 +12765,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12067,6 +12775,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12093,6 +12802,7 @@ export interface operations {
             /** @description The user. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12102,6 +12812,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12111,6 +12822,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12120,6 +12832,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12129,6 +12842,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12138,6 +12852,7 @@ export interface operations {
             /** @description The last active system admin stays one: make someone else system admin first. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12147,6 +12862,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12169,6 +12885,7 @@ export interface operations {
             /** @description The link’s token, this once. */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12178,6 +12895,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12187,6 +12905,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12196,6 +12915,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12205,6 +12925,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12214,6 +12935,7 @@ export interface operations {
             /** @description The person is disabled. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12236,6 +12958,7 @@ export interface operations {
             /** @description The person. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12245,6 +12968,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12254,6 +12978,7 @@ export interface operations {
             /** @description The link is unknown, used, voided by a newer one, or expired. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12280,6 +13005,7 @@ export interface operations {
             /** @description Password set and signed in; `set-cookie: carpool_session=…`. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12289,6 +13015,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12298,6 +13025,7 @@ export interface operations {
             /** @description The person has been disabled. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12307,6 +13035,7 @@ export interface operations {
             /** @description The link is unknown, used, voided by a newer one, or expired. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12316,6 +13045,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12351,6 +13081,7 @@ export interface operations {
             /** @description Totals and breakdowns; integers (tokens, micro-dollars). */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12360,6 +13091,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12369,6 +13101,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12378,6 +13111,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12387,6 +13121,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12422,6 +13157,7 @@ export interface operations {
             /** @description One row per period, group, member, key, account and model; month, day or hour rows (UTC). */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12431,6 +13167,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12440,6 +13177,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12449,6 +13187,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12458,6 +13197,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12500,6 +13240,7 @@ export interface operations {
             /** @description A page; pass nextCursor for the next one (null: the last page). */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12509,6 +13250,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12518,6 +13260,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12527,6 +13270,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12536,6 +13280,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12574,6 +13319,7 @@ export interface operations {
             /** @description One row per request, newest first. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12583,6 +13329,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12592,6 +13339,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12601,6 +13349,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12610,6 +13359,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12643,6 +13393,7 @@ export interface operations {
             /** @description A page, newest first; pass nextCursor for the next one (null: the last page). */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12652,6 +13403,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12661,6 +13413,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12670,6 +13423,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12679,6 +13433,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12702,6 +13457,7 @@ export interface operations {
             /** @description The price table. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12711,6 +13467,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12720,6 +13477,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12729,6 +13487,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12738,6 +13497,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12763,6 +13523,7 @@ export interface operations {
             /** @description The effective price. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12772,6 +13533,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12781,6 +13543,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12790,6 +13553,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12799,6 +13563,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12840,6 +13605,7 @@ export interface operations {
             /** @description The override. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12849,6 +13615,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12858,6 +13625,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12867,6 +13635,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12876,6 +13645,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12885,6 +13655,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12907,6 +13678,7 @@ export interface operations {
             /** @description The effective price. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12916,6 +13688,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12925,6 +13698,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12934,6 +13708,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12943,6 +13718,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12963,6 +13739,7 @@ export interface operations {
             /** @description The counters. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12972,6 +13749,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12981,6 +13759,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12990,6 +13769,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -12999,6 +13779,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13019,6 +13800,7 @@ export interface operations {
             /** @description What this run did. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13028,6 +13810,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13037,6 +13820,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13046,6 +13830,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13055,6 +13840,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13075,6 +13861,7 @@ export interface operations {
             /** @description The sign-in methods. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13084,6 +13871,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13108,6 +13896,7 @@ export interface operations {
             /** @description Signed in; `set-cookie: carpool_session=…`. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13117,6 +13906,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13126,6 +13916,7 @@ export interface operations {
             /** @description Wrong email or password. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13135,6 +13926,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13144,6 +13936,7 @@ export interface operations {
             /** @description Too many failed attempts; retry-after says when to try again. */
             429: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
                     "retry-after": number;
                     [name: string]: unknown;
@@ -13166,6 +13959,7 @@ export interface operations {
             /** @description Signed out (also when there was no session). */
             204: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -13173,6 +13967,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13193,6 +13988,7 @@ export interface operations {
             /** @description How many sessions ended. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13202,6 +13998,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13211,6 +14008,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13220,6 +14018,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13229,6 +14028,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13253,6 +14053,7 @@ export interface operations {
             /** @description Changed; how many other sessions ended. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13262,6 +14063,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13271,6 +14073,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13280,6 +14083,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13289,6 +14093,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13298,6 +14103,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13307,6 +14113,7 @@ export interface operations {
             /** @description Too many wrong current passwords; retry-after says when to try again. */
             429: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     /** @description Seconds until trying again can succeed (also in `error.details.retryAfterSeconds`). */
                     "retry-after": number;
                     [name: string]: unknown;
@@ -13329,6 +14136,7 @@ export interface operations {
             /** @description The sessions. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13340,6 +14148,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13349,6 +14158,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13358,6 +14168,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13367,6 +14178,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13389,6 +14201,7 @@ export interface operations {
             /** @description The ended session. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13398,6 +14211,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13407,6 +14221,7 @@ export interface operations {
             /** @description No valid credential. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13416,6 +14231,7 @@ export interface operations {
             /** @description The caller sees the resource but their role does not allow this. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13425,6 +14241,7 @@ export interface operations {
             /** @description No such resource, or not one the caller may see. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13448,6 +14265,7 @@ export interface operations {
             /** @description To the provider’s authorization endpoint. */
             302: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     location?: string;
                     [name: string]: unknown;
                 };
@@ -13456,6 +14274,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13465,6 +14284,7 @@ export interface operations {
             /** @description No OIDC provider is configured. */
             404: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13491,6 +14311,7 @@ export interface operations {
             /** @description Signed in (`set-cookie: carpool_session=…`); to `returnTo`, by default `/`. */
             302: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     location?: string;
                     [name: string]: unknown;
                 };
@@ -13499,6 +14320,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13508,6 +14330,7 @@ export interface operations {
             /** @description The provider or its ID token was refused. */
             401: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13528,6 +14351,7 @@ export interface operations {
             /** @description Open while no user exists. */
             200: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13537,6 +14361,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13561,6 +14386,7 @@ export interface operations {
             /** @description The first user, signed in (`set-cookie: carpool_session=…`). */
             201: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13570,6 +14396,7 @@ export interface operations {
             /** @description The request is malformed: the message names each field; for refused fields, details lists them as ValidationIssues. */
             400: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13579,6 +14406,7 @@ export interface operations {
             /** @description The setup token is wrong, or none is configured. */
             403: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13588,6 +14416,7 @@ export interface operations {
             /** @description Setup is done: a user exists. */
             409: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -13597,6 +14426,7 @@ export interface operations {
             /** @description The body was not sent as `application/json`. */
             415: {
                 headers: {
+                    "x-carpool-request-id": components["headers"]["RequestId"];
                     [name: string]: unknown;
                 };
                 content: {

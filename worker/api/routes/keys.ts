@@ -12,7 +12,7 @@ const KeySchema = createSelectSchema(apiKeys, {
   allowedServices: z.array(z.enum(KEY_SERVICES)).nullable(),
   allowedClients: z.array(clientRuleSchema).nullable(),
 })
-  .omit({ keyHash: true, dailyBudgetMicros: true, monthlyBudgetMicros: true })
+  .omit({ keyHash: true })
   .openapi('Key');
 
 const NewKeySchema = KeySchema.extend({
@@ -43,7 +43,9 @@ const rules = {
   windowMinutes: z.number().int().min(1).max(1440).nullable(),
 };
 
-// Old key columns, refused rather than accepted and ignored: a key's budget is a budget of its own.
+// The fields of the old per-key budgets (their columns are gone: migration 0026), still refused
+// by name so that a client sending them learns where a key's budget went (null, no budget, is
+// still let through, as it always was).
 const keyBudget = z
   .literal(null, { error: "a key's budget is a budget with scope `key` (POST /budgets); leave this out" })
   .optional();
