@@ -1,6 +1,7 @@
 // A refusal of the request's fields says each field and rule as data (`details`: ValidationIssue[]),
 // beside the English message, so that the dashboard can say it in its reader's language.
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import type { ValidationIssue } from '../worker/api/errors';
 import type { ApiErrorBody } from './support/groups';
 import { ADMIN_TOKEN, admin, inIsolate, RELAY, seedCarpool } from './support/relay';
@@ -44,6 +45,40 @@ describe('validation refusals carry their issues', () => {
       expected: 'string',
       required: true,
     });
+  });
+
+  it('`required` is said from what the request held, not from zod’s English', async () => {
+    // A field sent as null is there, of the wrong type: not `required`.
+    const wrong = await admin<Refusal>('POST', '/groups', { name: null, kind: 'carpool' });
+    expect(issueAt(wrong, 'name')).toEqual({
+      path: 'name',
+      code: 'invalid_type',
+      expected: 'string',
+      message: expect.any(String),
+    });
+    // A field missing inside an item of a list is required at its own path.
+    const price = await admin<Refusal>('PUT', '/prices/some-model', {
+      inputMicros: 1,
+      outputMicros: 1,
+      cacheWrite5mMicros: 1,
+      cacheWrite1hMicros: 1,
+      cacheReadMicros: 1,
+      tiers: [{ inputMicros: 1, outputMicros: 1, cacheWrite5mMicros: 1, cacheWrite1hMicros: 1 }],
+    });
+    expect(price.status).toBe(400);
+    expect(price.json.error.details).toEqual([
+      expect.objectContaining({ path: 'tiers.0.cacheReadMicros', code: 'invalid_type', required: true }),
+      expect.objectContaining({ path: 'tiers.0.aboveTokens', code: 'invalid_type', required: true }),
+    ]);
+    // zod in other words (the worker runs in this isolate, with this zod): still `required`.
+    z.config(z.locales.de());
+    try {
+      const missing = await admin<Refusal>('POST', '/groups', { kind: 'carpool' });
+      expect(issueAt(missing, 'name')?.message).not.toMatch(/received undefined/);
+      expect(issueAt(missing, 'name')).toMatchObject({ code: 'invalid_type', required: true });
+    } finally {
+      z.config(z.locales.en());
+    }
   });
 
   it('a rule of ours is `custom`, named by `rule`; a format by `format`', async () => {

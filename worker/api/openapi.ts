@@ -14,7 +14,10 @@ export function newRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook(result, _c) {
       if (result.success) return;
-      const issues = validationIssues(result.error.issues);
+      // @hono/zod-validator hands the hook the value it validated (`data`) on failure too;
+      // @hono/zod-openapi's type of the hook leaves it out there.
+      const input = 'data' in result ? result.data : undefined;
+      const issues = validationIssues(result.error.issues, input);
       throw new ApiError(
         'invalid_request',
         `Invalid ${result.target}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
