@@ -34,11 +34,11 @@ export const ErrorSchema = z
       message: z.string(),
       requestId: z.string(),
       details: z
-        .union([z.array(ValidationIssueSchema), z.record(z.string(), z.unknown()), z.array(z.string())])
+        .union([z.array(ValidationIssueSchema), z.record(z.string(), z.unknown())])
         .optional()
         .openapi({
           description:
-            'For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`. A key outside its group’s bounds: the violations as sentences.',
+            'For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`.',
         }),
     }),
   })
