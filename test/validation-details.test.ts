@@ -246,6 +246,13 @@ describe('validation refusals carry their issues', () => {
         rule,
       });
     }
+    // An account's base URL moved to another host without its credential.
+    const { accountId } = await seedCarpool();
+    const moved = await admin<Refusal>('PATCH', `/accounts/${accountId}`, {
+      baseUrl: 'https://elsewhere.test',
+    });
+    expect(moved.status).toBe(400);
+    expect(issueAt(moved, 'baseUrl')).toMatchObject({ code: 'custom', rule: 'credential_again' });
     // A provider that needs a base URL, without one: that field is required.
     const noBase = await admin<Refusal>('POST', '/accounts', {
       name: 'x',
