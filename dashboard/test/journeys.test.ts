@@ -638,6 +638,18 @@ describe.sequential('a carpool from setup to shared usage', () => {
     await owner.getByRole('button', { name: '创建拼车' }).click();
     await expect(owner.getByRole('alert').textContent()).resolves.toBe('“组名”太长：最多 100 个字符。');
     await checkPage(owner, 'new-group-refused-zh');
+    // A rule of ours (a model with * before its end) in Chinese too, in the key form's words.
+    await owner.goto(`${relay.url}/`);
+    const create = owner
+      .locator('details', { has: owner.locator('summary', { hasText: '创建密钥' }) })
+      .first();
+    await create.locator('summary').click();
+    await create.getByLabel('模型', { exact: true }).fill('claude-*-haiku');
+    await create.locator('button[type=submit]').click();
+    await expect(create.getByRole('alert').textContent()).resolves.toBe(
+      '“模型”中的 * 只能放在末尾作前缀（如 claude-*），否则请填写确切的模型。',
+    );
+    await checkPage(owner, 'key-refused-zh');
   });
 
   it('the member home on a 390 px wide phone', async () => {

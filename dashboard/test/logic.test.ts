@@ -1,12 +1,15 @@
 // The dashboard's own logic, in Node: money and token formatting, forms → API inputs, client
 // snippets, answers of a test request, the sign-in redirect, and the catalogs.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ApiFailure } from '../src/api/client';
 import { type Language, translate } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { zhCN } from '../src/i18n/zh-CN';
 import { confirmAccepted } from '../src/lib/confirm';
-import { apiFailureText } from '../src/lib/errors';
+import { apiFailureText, type FieldLabels, optionLabels } from '../src/lib/errors';
 import {
   budgetInWords,
   formatMicros,
@@ -190,32 +193,91 @@ describe('API refusals', () => {
       { path: 'url', code: 'custom', message: 'must be https' },
     ]);
     expect(say('zh-CN', other)).toBe('“url”无效：must be https');
-    // Details that are not issues (a key's bound violations are sentences): as before.
-    const bounds = refusal(400, 'invalid_request', 'Outside the group’s key bounds: x.', ['x']);
-    expect(say('zh-CN', bounds)).toBe('请求被拒绝：Outside the group’s key bounds: x.');
-    expect(say('en', bounds)).toBe('Outside the group’s key bounds: x.');
+    // Details that are not issues: as before.
+    const sentences = refusal(400, 'invalid_request', 'Something: x.', ['x']);
+    expect(say('zh-CN', sentences)).toBe('请求被拒绝：Something: x.');
+    expect(say('en', sentences)).toBe('Something: x.');
   });
 
-  it('every rule and type the dashboard has words for is in both catalogs', () => {
-    for (const rule of [
-      'time_zone',
-      'url_credentials',
-      'control_characters',
-      'visible_character',
-      'future',
-      'at_most_a_year',
-      'unknown_reference',
-      'not_for_kind',
-      'not_a_member',
-      'month_not_begun',
-      'url',
-      'private_network',
-      'https_only',
-    ]) {
+  it('a key outside its group’s bounds: each bound said, in the key form’s words', () => {
+    // As the API sends them (worker/auth/key-bounds.ts).
+    const rule = { code: 'custom', rule: 'outside_key_bounds', message: 'English words' };
+    const failure = refusal(400, 'invalid_request', 'Outside the group’s key bounds: …', [
+      { ...rule, path: 'allowedModels.1', values: ['claude-haiku-*', 'gpt-5'] },
+      { ...rule, path: 'maxConcurrency', maximum: 2 },
+      { ...rule, path: 'expiresAt', maximum: 7 * 86_400_000 },
+      { ...rule, path: 'requestsPerWindow' },
+    ]);
+    const sayWith = (language: Language) => {
+      const t = (key: Parameters<typeof translate>[1]) => translate(language, key);
+      return apiFailureText(failure, (key, values) => translate(language, key, values), language, {
+        allowedModels: t('keys.models'),
+        maxConcurrency: t('keys.maxConcurrency'),
+        expiresAt: { label: t('keys.expiresInDays'), value: (ms) => String(ms / 86_400_000) },
+      });
+    };
+    expect(sayWith('zh-CN')).toBe(
+      [
+        '“模型”超出了该组对密钥的限制：只允许 claude-haiku-*、gpt-5。',
+        '“最大并发请求数”超出了该组对密钥的限制：最多 2。',
+        '“有效期（天）”超出了该组对密钥的限制：最多 7。',
+        '“requestsPerWindow”超出了该组对密钥的限制。',
+      ].join(''),
+    );
+    expect(sayWith('en')).toBe(
+      [
+        '“Models” goes beyond what the group allows its keys: only claude-haiku-*, gpt-5.',
+        '“Concurrent requests at most” goes beyond what the group allows its keys: at most 2.',
+        '“Expires in (days)” goes beyond what the group allows its keys: at most 7.',
+        '“requestsPerWindow” goes beyond what the group allows its keys.',
+      ].join(' '),
+    );
+  });
+
+  it('allowed values said as the form shows its options, where it labels them', () => {
+    const failure = refusal(400, 'invalid_request', 'Invalid json: period: Invalid option', [
+      { path: 'period', code: 'invalid_value', message: 'Invalid option', values: ['day', 'month', 'year'] },
+    ]);
+    const sayWith = (language: Language) => {
+      const t = (key: Parameters<typeof translate>[1]) => translate(language, key);
+      const fields: FieldLabels = {
+        period: {
+          label: t('adm.budgets.period'),
+          options: optionLabels(['day', 'month'] as const, (p) => t(`adm.period.${p}`)),
+        },
+      };
+      return apiFailureText(failure, (key, values) => translate(language, key, values), language, fields);
+    };
+    // A value the form has no option for ("year") stays as the API says it.
+    expect(sayWith('zh-CN')).toBe(
+      `“${translate('zh-CN', 'adm.budgets.period')}”必须是以下之一：${translate('zh-CN', 'adm.period.day')}、${translate('zh-CN', 'adm.period.month')}、year。`,
+    );
+    expect(sayWith('en')).toBe('“Period” must be one of: Daily, Monthly, year.');
+  });
+
+  it('every rule the API names is documented, and said in both catalogs', () => {
+    // Read from the worker's source: a rule added there without words here fails this test.
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const named = new Set<string>();
+    for (const file of readdirSync(join(root, 'worker'), { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.ts')) continue;
+      for (const m of readFileSync(join(root, 'worker', file), 'utf8').matchAll(/rule: '([a-z_]+)'/g))
+        named.add(m[1]!);
+    }
+    expect(named.size).toBeGreaterThan(20);
+    const docs = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
+    for (const rule of named) {
+      expect(docs, `${rule} in docs/api.md`).toContain(`\`${rule}\``);
       const issue = { path: 'x', code: 'custom', message: 'English words', rule };
       const text = say('zh-CN', refusal(400, 'invalid_request', 'English words', [issue]));
-      // Left in Latin letters: the field's path, time zone names given as examples, http(s).
-      expect(text.replace(/\bx\b|Asia\/Shanghai|UTC|https?/g, ''), rule).not.toMatch(/[A-Za-z]/);
+      // Left in Latin letters: the field's path, names given as examples or to type (time zones,
+      // http(s), claude-*, models/, api-version, Bedrock's JSON fields).
+      const examples =
+        /\bx\b|Asia\/Shanghai|UTC|https?|claude-\*|models\/|api-version|JSON|Bedrock|accessKeyId|secretAccessKey|region|sessionToken/g;
+      expect(text.replace(examples, ''), rule).not.toMatch(/[A-Za-z]/);
+      expect(text, rule).not.toContain('English words');
+      const en = say('en', refusal(400, 'invalid_request', 'English words', [issue]));
+      expect(en, rule).not.toContain('English words');
     }
   });
 });

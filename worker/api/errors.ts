@@ -113,8 +113,23 @@ const flag = (v: unknown) => (typeof v === 'boolean' ? v : undefined);
 const jsonValue = (v: unknown) =>
   v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
 
-/** zod's issues as the envelope's `details`: only the fields above, each JSON-safe. */
-export function validationIssues(issues: readonly ZodIssueLike[]): ValidationIssue[] {
+/** What the request held at `path`; undefined where the path stops short (a missing field). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let at = input;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
+}
+
+/**
+ * zod's issues as the envelope's `details`: only the fields above, each JSON-safe. `input` is the
+ * value zod was given (the body, the query): a field is `required` when an `invalid_type` issue's
+ * path finds nothing in it. zod reports the input itself only when asked per parse, which
+ * @hono/zod-openapi does not, and its English message is no contract.
+ */
+export function validationIssues(issues: readonly ZodIssueLike[], input: unknown): ValidationIssue[] {
   return issues.map((i) => {
     const rule = (i.params as { rule?: unknown } | undefined)?.rule;
     const issue: ValidationIssue = {
@@ -127,8 +142,7 @@ export function validationIssues(issues: readonly ZodIssueLike[]): ValidationIss
       inclusive: flag(i.inclusive),
       exact: flag(i.exact),
       expected: text(i.expected),
-      // zod keeps the input out of its issues; its English message is where absence shows.
-      required: i.code === 'invalid_type' && /received undefined$/.test(i.message) ? true : undefined,
+      required: i.code === 'invalid_type' && valueAt(input, i.path) === undefined ? true : undefined,
       format: text(i.format),
       values: Array.isArray(i.values) ? i.values.map(jsonValue) : undefined,
       keys: Array.isArray(i.keys) ? i.keys.map(String) : undefined,

@@ -20,7 +20,10 @@ export function newRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook(result, _c) {
       if (result.success) return;
-      const issues = validationIssues(result.error.issues);
+      // @hono/zod-validator hands the hook the value it validated (`data`) on failure too;
+      // @hono/zod-openapi's type of the hook leaves it out there.
+      const input = 'data' in result ? result.data : undefined;
+      const issues = validationIssues(result.error.issues, input);
       throw new ApiError(
         'invalid_request',
         `Invalid ${result.target}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
@@ -37,11 +40,11 @@ export const ErrorSchema = z
       message: z.string(),
       requestId: z.string(),
       details: z
-        .union([z.array(ValidationIssueSchema), z.record(z.string(), z.unknown()), z.array(z.string())])
+        .union([z.array(ValidationIssueSchema), z.record(z.string(), z.unknown())])
         .optional()
         .openapi({
           description:
-            'For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`. A key outside its group’s bounds: the violations as sentences.',
+            'For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`.',
         }),
     }),
   })

@@ -31,6 +31,7 @@ export const keyBoundsSchema = z
   .refine((b) => b.windowMinutes === undefined || b.requestsPerWindow !== undefined, {
     message: 'windowMinutes bounds nothing without requestsPerWindow',
     path: ['windowMinutes'],
+    params: { rule: 'window_needs_requests' },
   });
 export type KeyBounds = z.infer<typeof keyBoundsSchema>;
 
@@ -49,6 +50,23 @@ export interface BoundedRules {
 export type KeyLimits = Pick<BoundedRules, 'maxConcurrency' | 'requestsPerWindow' | 'windowMinutes'>;
 
 /**
+ * One way a key exceeds its bounds, as the API's refusal details say it (a ValidationIssue of
+ * rule `outside_key_bounds`): the key's field, the English words, and the bound where it is a list
+ * of allowed values or a number.
+ */
+export interface BoundViolation {
+  path: string;
+  code: 'custom';
+  rule: 'outside_key_bounds';
+  message: string;
+  values?: string[];
+  maximum?: number;
+}
+
+const outside = (path: string, message: string, bound: Pick<BoundViolation, 'values' | 'maximum'> = {}) =>
+  ({ path, code: 'custom', rule: 'outside_key_bounds', message, ...bound }) satisfies BoundViolation;
+
+/**
  * The key's rules with what they leave open filled from the bounds, and each way they exceed
  * them (empty: within). `createdAt` anchors a fixed deadline to the lifetime bound.
  */
@@ -56,36 +74,53 @@ export function boundKey<T extends BoundedRules>(
   rules: T,
   bounds: KeyBounds | null,
   createdAt: number,
-): { rules: T; violations: string[] } {
+): { rules: T; violations: BoundViolation[] } {
   if (!bounds) return { rules, violations: [] };
   const out: T = { ...rules };
-  const violations: string[] = [];
+  const violations: BoundViolation[] = [];
 
   if (bounds.allowedModels) {
     const allowed = bounds.allowedModels;
     if (out.allowedModels === null) out.allowedModels = [...allowed];
-    for (const rule of out.allowedModels) {
+    for (const [i, rule] of out.allowedModels.entries()) {
       if (!modelRuleWithin(rule, allowed))
-        violations.push(`allowedModels: ${rule} is outside keyBounds.allowedModels (${allowed.join(', ')})`);
+        violations.push(
+          outside(
+            `allowedModels.${i}`,
+            `${rule} is outside keyBounds.allowedModels (${allowed.join(', ')})`,
+            {
+              values: [...allowed],
+            },
+          ),
+        );
     }
   }
   if (bounds.allowedServices) {
     const allowed = bounds.allowedServices;
     if (out.allowedServices === null) out.allowedServices = [...allowed];
-    for (const service of out.allowedServices) {
+    for (const [i, service] of out.allowedServices.entries()) {
       if (!allowed.includes(service))
         violations.push(
-          `allowedServices: ${service} is outside keyBounds.allowedServices (${allowed.join(', ')})`,
+          outside(
+            `allowedServices.${i}`,
+            `${service} is outside keyBounds.allowedServices (${allowed.join(', ')})`,
+            { values: [...allowed] },
+          ),
         );
     }
   }
   if (bounds.allowedClients) {
     const allowed = bounds.allowedClients.map((c) => JSON.stringify(c));
     if (out.allowedClients === null) out.allowedClients = [...bounds.allowedClients];
-    for (const client of out.allowedClients) {
+    for (const [i, client] of out.allowedClients.entries()) {
       if (!allowed.includes(JSON.stringify(client)))
         violations.push(
-          `allowedClients: ${JSON.stringify(client)} is outside keyBounds.allowedClients (${allowed.join(', ')})`,
+          outside(
+            `allowedClients.${i}`,
+            `${JSON.stringify(client)} is outside keyBounds.allowedClients (${allowed.join(', ')})`,
+            // A preset by its name, a pattern by its own words.
+            { values: bounds.allowedClients.map((c) => (typeof c === 'string' ? c : c.userAgent)) },
+          ),
         );
     }
   }
@@ -93,7 +128,11 @@ export function boundKey<T extends BoundedRules>(
     if (out.maxConcurrency === null) out.maxConcurrency = bounds.maxConcurrency;
     else if (out.maxConcurrency > bounds.maxConcurrency)
       violations.push(
-        `maxConcurrency: ${out.maxConcurrency} is above keyBounds.maxConcurrency (${bounds.maxConcurrency})`,
+        outside(
+          'maxConcurrency',
+          `${out.maxConcurrency} is above keyBounds.maxConcurrency (${bounds.maxConcurrency})`,
+          { maximum: bounds.maxConcurrency },
+        ),
       );
   }
   if (bounds.requestsPerWindow !== undefined) {
@@ -102,7 +141,10 @@ export function boundKey<T extends BoundedRules>(
       out.windowMinutes = bounds.windowMinutes ?? null;
     } else if (!windowWithin(out, bounds)) {
       violations.push(
-        `requestsPerWindow: ${out.requestsPerWindow} per ${out.windowMinutes ?? 1} min allows more than keyBounds (${bounds.requestsPerWindow} per ${bounds.windowMinutes ?? 1} min)`,
+        outside(
+          'requestsPerWindow',
+          `${out.requestsPerWindow} per ${out.windowMinutes ?? 1} min allows more than keyBounds (${bounds.requestsPerWindow} per ${bounds.windowMinutes ?? 1} min)`,
+        ),
       );
     }
   }
@@ -113,7 +155,11 @@ export function boundKey<T extends BoundedRules>(
     if (out.expiresAt === null && out.activeForMs === null) out.expiresAt = createdAt + max;
     else if (!deadlineWithin && !validityWithin)
       violations.push(
-        `expiresAt/activeForMs: the key would be valid longer than keyBounds.maxLifetimeMs (${max} ms from its creation)`,
+        outside(
+          out.expiresAt !== null ? 'expiresAt' : 'activeForMs',
+          `the key would be valid longer than keyBounds.maxLifetimeMs (${max} ms from its creation)`,
+          { maximum: max },
+        ),
       );
   }
   return { rules: out, violations };

@@ -56,7 +56,10 @@ const userAgentPatternSchema = z
   .string()
   .max(200)
   .regex(/^[\x20-\x7e]+$/)
-  .refine((p) => p.replaceAll('*', '').length > 0);
+  .refine((p) => p.replaceAll('*', '').length > 0, {
+    message: 'a pattern of * alone matches every client; leave allowedClients null instead',
+    params: { rule: 'not_only_wildcards' },
+  });
 
 export const clientRuleSchema = z.union(
   [z.enum(PRESET_NAMES), z.strictObject({ userAgent: userAgentPatternSchema })],
@@ -72,8 +75,12 @@ const modelRuleSchema = z
   .max(200)
   .refine((m) => !m.slice(0, -1).includes('*'), {
     message: 'a model is an exact id or a prefix ending in *; * is allowed only at the end',
+    params: { rule: 'wildcard_at_end' },
   })
-  .refine((m) => m !== '*', { message: 'a lone * allows every model; leave allowedModels null instead' });
+  .refine((m) => m !== '*', {
+    message: 'a lone * allows every model; leave allowedModels null instead',
+    params: { rule: 'lone_wildcard' },
+  });
 
 const unique = <T>(list: T[]) => new Set(list.map((v) => JSON.stringify(v))).size === list.length;
 
@@ -88,14 +95,14 @@ export const keyRulesSchema = {
   allowedServices: z
     .array(z.enum(KEY_SERVICES))
     .min(1, 'an empty list allows no service; leave allowedServices null to allow all')
-    .refine(unique, 'each service once')
+    .refine(unique, { message: 'each service once', params: { rule: 'each_once' } })
     .nullable()
     .default(null),
   allowedClients: z
     .array(clientRuleSchema)
     .min(1, 'an empty list allows no client; leave allowedClients null to allow any')
     .max(20)
-    .refine(unique, 'each client once')
+    .refine(unique, { message: 'each client once', params: { rule: 'each_once' } })
     .nullable()
     .default(null),
   /** From 1 second to 10 years. */

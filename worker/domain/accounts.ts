@@ -63,8 +63,8 @@ export type AccountChanges = Partial<
 
 const NEEDS_BASE_URL = new Set<Provider>(['openai-compatible', 'anthropic-compatible', 'azure-openai']);
 
-function invalid(field: string, message: string): never {
-  throw fieldRefusal(field, message, {}, `Invalid json: ${field}: ${message}`);
+function invalid(field: string, message: string, more: Parameters<typeof fieldRefusal>[2]): never {
+  throw fieldRefusal(field, message, more, `Invalid json: ${field}: ${message}`);
 }
 
 /** The endpoint's rules: a preset only for the compatible kinds, a base URL where one is needed. */
@@ -75,13 +75,19 @@ function resolveEndpoint<T extends Endpoint>(
   const { preset, ...rest } = input;
   let baseUrl = rest.baseUrl ?? null;
   if (preset) {
-    if (baseUrl) invalid('preset', 'send a baseUrl or a preset, not both');
+    if (baseUrl) invalid('preset', 'send a baseUrl or a preset, not both', { rule: 'not_both' });
     if (rest.provider === 'anthropic-compatible') baseUrl = PRESETS[preset].anthropic;
     else if (rest.provider === 'openai-compatible') baseUrl = PRESETS[preset].openai;
-    else invalid('preset', 'a preset is for the openai-compatible and anthropic-compatible providers');
+    else
+      invalid('preset', 'a preset is for the openai-compatible and anthropic-compatible providers', {
+        rule: 'not_for_kind',
+      });
   }
   if (NEEDS_BASE_URL.has(rest.provider) && !baseUrl)
-    invalid('baseUrl', 'this provider needs a baseUrl (or, for the compatible kinds, a preset)');
+    invalid('baseUrl', 'this provider needs a baseUrl (or, for the compatible kinds, a preset)', {
+      code: 'invalid_type',
+      required: true,
+    });
   checkApiVersion(rest.provider, baseUrl);
   checkCredential(rest.provider, rest.credential, viaOAuth);
   return { ...rest, baseUrl };
@@ -100,6 +106,7 @@ function checkApiVersion(provider: Provider, baseUrl: string | null): void {
     invalid(
       'baseUrl',
       `api-version ${version} predates stream_options (2024-09-01-preview), which streamed chats need for their usage: use 2024-10-21 or later, or leave it out`,
+      { rule: 'api_version' },
     );
 }
 
@@ -109,11 +116,13 @@ function checkCredential(provider: Provider, credential: string, viaOAuth = fals
     invalid(
       'provider',
       `${provider} accounts are added by signing in: POST /accounts/oauth/start, then POST /accounts/oauth/finish`,
+      { rule: 'sign_in_instead' },
     );
   if (provider === 'bedrock' && !isBedrockCredential(credential))
     invalid(
       'credential',
       'a Bedrock credential is JSON: {"accessKeyId","secretAccessKey","region","sessionToken"?}',
+      { rule: 'bedrock_credential' },
     );
 }
 
@@ -294,7 +303,7 @@ export async function updateAccount(
       throw fieldRefusal(
         'enterpriseId',
         'only a system admin takes an account out of its pool; disable it instead.',
-        {},
+        { rule: 'system_admin_only' },
         'Invalid json: enterpriseId: only a system admin takes an account out of its pool; disable it instead.',
       );
     }
@@ -376,6 +385,7 @@ async function applyChanges(caller: Caller, before: Scoped, changes: AccountChan
     invalid(
       'credential',
       "a subscription account's tokens come from signing in to the provider, not from a field",
+      { rule: 'sign_in_instead' },
     );
   if (credential !== undefined) checkCredential(before.account.provider, credential);
   // A credential goes only to the host it was given for: whoever may edit an account may not read
@@ -385,13 +395,16 @@ async function applyChanges(caller: Caller, before: Scoped, changes: AccountChan
       invalid(
         'baseUrl',
         "a subscription account's tokens go only to its provider; sign in again as a new account",
+        { rule: 'sign_in_instead' },
       );
     if (credential === undefined)
-      invalid('baseUrl', 'a base URL on another host takes the credential again: send credential with it');
+      invalid('baseUrl', 'a base URL on another host takes the credential again: send credential with it', {
+        rule: 'credential_again',
+      });
   }
   const baseUrl = fields.baseUrl === undefined ? before.account.baseUrl : fields.baseUrl;
   if (NEEDS_BASE_URL.has(before.account.provider) && !baseUrl)
-    invalid('baseUrl', 'this provider needs a baseUrl');
+    invalid('baseUrl', 'this provider needs a baseUrl', { code: 'invalid_type', required: true });
   checkApiVersion(before.account.provider, baseUrl);
   const credentialsEnc =
     credential === undefined
@@ -456,6 +469,7 @@ export async function reauthorizeAccount(
     invalid(
       'accountId',
       'only a subscription account (claude-oauth, codex-oauth, gemini-oauth) is signed in again',
+      { rule: 'not_for_kind' },
     );
   const [row] = await caller.db
     .update(accounts)

@@ -89,7 +89,7 @@ export async function addMember(
     throw fieldRefusal(
       'userId',
       'send userId or email (one of them).',
-      {},
+      { rule: 'user_or_email' },
       'Invalid json: userId: send userId or email (one of them).',
     );
   }

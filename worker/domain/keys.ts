@@ -281,7 +281,7 @@ function withinBounds(rules: BoundedRules, group: Group, createdAt: number): Bou
   if (bounded.violations.length > 0)
     throw new ApiError(
       'invalid_request',
-      `Outside the group's key bounds: ${bounded.violations.join('; ')}.`,
+      `Outside the group's key bounds: ${bounded.violations.map((v) => `${v.path.replace(/\.\d+$/, '')}: ${v.message}`).join('; ')}.`,
       bounded.violations,
     );
   return bounded.rules;

@@ -28,6 +28,7 @@ export const priceInputSchema = ratesSchema.extend({
     .default([])
     .refine((tiers) => tiers.every((t, i) => i === 0 || t.aboveTokens > tiers[i - 1]!.aboveTokens), {
       message: 'tiers must be in ascending order of aboveTokens, each threshold once',
+      params: { rule: 'ascending_tiers' },
     }),
 });
 export type PriceInput = z.infer<typeof priceInputSchema>;
@@ -39,7 +40,10 @@ export const modelNameSchema = z
   .toLowerCase()
   .min(1)
   .max(200)
-  .refine((name) => !name.startsWith('models/'), { message: 'name the model without models/' });
+  .refine((name) => !name.startsWith('models/'), {
+    message: 'name the model without models/',
+    params: { rule: 'models_prefix' },
+  });
 
 export type PriceOverride = typeof modelPrices.$inferSelect;
 

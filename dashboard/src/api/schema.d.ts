@@ -1792,10 +1792,10 @@ export interface components {
                 code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unsupported_media_type" | "rate_limited" | "internal" | "bad_gateway";
                 message: string;
                 requestId: string;
-                /** @description For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`. A key outside its group’s bounds: the violations as sentences. */
+                /** @description For `invalid_request` about fields: one ValidationIssue per refused field. For other refusals an object, e.g. `{status}` naming the refusal or `{retryAfterSeconds}`. */
                 details?: components["schemas"]["ValidationIssue"][] | {
                     [key: string]: unknown;
-                } | string[];
+                };
             };
         };
         ValidationIssue: {

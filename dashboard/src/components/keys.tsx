@@ -5,7 +5,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, must, relayOrigin, type Schemas } from '../api/client';
 import { keys } from '../api/queries';
-import { useI18n } from '../i18n';
+import { type Language, type Translate, useI18n } from '../i18n';
+import type { FieldLabels } from '../lib/errors';
 import { formatDateTime } from '../lib/format';
 import { keyRulesFromForm, modelList, wholeNumber } from '../lib/forms';
 import { type Family, type ProbeResult, probeModel, probeRelay } from '../lib/probe';
@@ -104,6 +105,21 @@ function RevokeKey({ apiKey, groupId }: { apiKey: Schemas['Key']; groupId: strin
       <ErrorMessage error={revoke.error} />
     </>
   );
+}
+
+const DAY_MS = 86_400_000;
+
+/** The key forms' fields as the API names them; a lifetime is typed in days, so its bound is too. */
+function keyFields(t: Translate, language: Language): FieldLabels {
+  return {
+    name: t('keys.name'),
+    allowedModels: t('keys.models'),
+    maxConcurrency: t('keys.maxConcurrency'),
+    expiresAt: {
+      label: t('keys.expiresInDays'),
+      value: (ms) => (ms / DAY_MS).toLocaleString(language, { maximumFractionDigits: 2 }),
+    },
+  };
 }
 
 export function GroupKeys({
@@ -238,7 +254,7 @@ export function GroupKeys({
             value={form.maxConcurrency}
             onChange={set('maxConcurrency')}
           />
-          <ErrorMessage error={error} />
+          <ErrorMessage error={error} fields={keyFields(t, language)} />
           <div>
             <button type="submit">{t('keys.createSubmit')}</button>
           </div>
@@ -265,7 +281,7 @@ function KeyChanges({
   };
   onDone: () => Promise<void>;
 }) {
-  const { t } = useI18n();
+  const { t, language } = useI18n();
   const [name, setName] = useState(apiKey.name);
   const [models, setModels] = useState((apiKey.allowedModels ?? []).join(', '));
   const [maxConcurrency, setMaxConcurrency] = useState(apiKey.maxConcurrency?.toString() ?? '');
@@ -312,7 +328,7 @@ function KeyChanges({
         value={maxConcurrency}
         onChange={setMaxConcurrency}
       />
-      <ErrorMessage error={error} />
+      <ErrorMessage error={error} fields={keyFields(t, language)} />
       <button type="submit">{t('keys.save')}</button>
     </form>
   );

@@ -82,6 +82,32 @@ export const en = {
   'apiError.rule.not_for_kind': '“{field}” does not apply here: leave it empty.',
   'apiError.rule.not_a_member': '“{field}” must be a member of the group.',
   'apiError.rule.month_not_begun': '“{field}” has not begun yet.',
+  'apiError.rule.not_zero': '“{field}” must not be zero: an adjustment of zero changes nothing.',
+  'apiError.rule.wildcard_at_end':
+    '“{field}”: * is allowed only at the end, for a prefix (such as claude-*); otherwise name an exact model.',
+  'apiError.rule.lone_wildcard': '“{field}”: * alone would allow every model; leave the field empty instead.',
+  'apiError.rule.not_only_wildcards': '“{field}” must be more than * alone.',
+  'apiError.rule.each_once': '“{field}” names something twice: each only once.',
+  'apiError.rule.window_needs_requests': '“{field}” bounds nothing without a number of requests per window.',
+  'apiError.rule.outside_key_bounds': '“{field}” goes beyond what the group allows its keys.',
+  'apiError.rule.outside_key_bounds.values':
+    '“{field}” goes beyond what the group allows its keys: only {values}.',
+  'apiError.rule.outside_key_bounds.maximum':
+    '“{field}” goes beyond what the group allows its keys: at most {maximum}.',
+  'apiError.rule.ascending_tiers':
+    '“{field}” must be in ascending order of their token thresholds, each threshold once.',
+  'apiError.rule.models_prefix': '“{field}”: name the model without models/.',
+  'apiError.rule.not_both': '“{field}”: choose a preset or enter a base URL, not both.',
+  'apiError.rule.api_version':
+    '“{field}”: its api-version is too old to report the usage of streamed answers (before 2024-09-01); use 2024-10-21 or later, or leave it out.',
+  'apiError.rule.sign_in_instead':
+    '“{field}”: a subscription account is set up by signing in with its provider, not with this field.',
+  'apiError.rule.bedrock_credential':
+    '“{field}” must be a Bedrock credential as JSON: accessKeyId, secretAccessKey, region (and sessionToken if any).',
+  'apiError.rule.credential_again': '“{field}” on another host needs the credential again: enter it too.',
+  'apiError.rule.system_admin_only':
+    '“{field}”: only a system admin can take an account out of its pool; disable it instead.',
+  'apiError.rule.user_or_email': '“{field}”: give a user or an email address (one of them).',
   'form.wholeAtLeast': '“{field}” must be a whole number, {min} or more.',
   'form.positive': '“{field}” must be a number greater than 0.',
   'access.notAllowedTitle': 'Not allowed',

@@ -6,10 +6,19 @@ type Issue = Schemas['ValidationIssue'];
 
 /**
  * How a page names its form's fields for the API's field paths (`limitMicros`), as the form shows
- * them: a label, and for a number the form shows in other units (dollars for micro-dollars), how
- * to show the API's bound.
+ * them: a label; for a number the form shows in other units (dollars for micro-dollars), how to
+ * show the API's bound; for a choice, how the form shows each of the API's values (`month` →
+ * "Monthly").
  */
-export type FieldLabels = Record<string, string | { label: string; value?: (n: number) => string }>;
+export type FieldLabels = Record<
+  string,
+  string | { label: string; value?: (n: number) => string; options?: Record<string, string> }
+>;
+
+/** A form's choices as `FieldLabels` options: each of the API's values, as the form shows it. */
+export function optionLabels<T extends string>(values: readonly T[], label: (value: T) => string) {
+  return Object.fromEntries(values.map((v) => [v, label(v)]));
+}
 
 /**
  * An API refusal in the reader's language. A refusal of fields (`details`: the API's
@@ -50,14 +59,17 @@ function issuesOf(details: unknown): Issue[] | null {
 function labelFor(path: string, fields: FieldLabels) {
   // An item of a list is named by its list (`allowedModels.2` → `allowedModels`).
   const entry = fields[path] ?? fields[path.replace(/(\.\d+)+$/, '')];
-  if (entry === undefined) return { label: path, value: undefined };
-  return typeof entry === 'string' ? { label: entry, value: undefined } : entry;
+  if (entry === undefined) return { label: path };
+  return typeof entry === 'string' ? { label: entry } : entry;
 }
 
 function issueText(issue: Issue, t: Translate, language: Language, fields: FieldLabels): string {
-  const { label, value } = labelFor(issue.path, fields);
+  const { label, value, options } = labelFor(issue.path, fields);
   const field = issue.path === '' ? t('apiError.issue.wholeRequest') : label;
   const number = (n: number | undefined) => (value ? value(n ?? 0) : (n ?? 0).toLocaleString(language));
+  // An allowed value as the form shows it among its options, else as the API says it.
+  const values = (list: NonNullable<Issue['values']>) =>
+    list.map((v) => options?.[String(v)] ?? String(v)).join(t('apiError.issue.valueSeparator'));
   const say = (key: MessageKey, more: Record<string, string | number> = {}) => t(key, { field, ...more });
   const bounded =
     issue.origin === 'string'
@@ -92,10 +104,7 @@ function issueText(issue: Issue, t: Translate, language: Language, fields: Field
       if (issue.format === 'email') return say('apiError.issue.email');
       return say('apiError.issue.format');
     case 'invalid_value':
-      if (issue.values?.length)
-        return say('apiError.issue.oneOf', {
-          values: issue.values.map((v) => String(v)).join(t('apiError.issue.valueSeparator')),
-        });
+      if (issue.values?.length) return say('apiError.issue.oneOf', { values: values(issue.values) });
       break;
     case 'not_multiple_of':
       if (issue.divisor !== undefined)
@@ -109,8 +118,15 @@ function issueText(issue: Issue, t: Translate, language: Language, fields: Field
       break;
     case 'custom': {
       const rule = `apiError.rule.${issue.rule}`;
-      if (issue.rule && isMessageKey(rule)) return say(rule);
-      break;
+      if (!issue.rule || !isMessageKey(rule)) break;
+      // A rule that gives its bound (`outside_key_bounds`) has words that say it, where it has one.
+      const withValues = `${rule}.values`;
+      if (issue.values?.length && isMessageKey(withValues))
+        return say(withValues, { values: values(issue.values) });
+      const withMaximum = `${rule}.maximum`;
+      if (issue.maximum !== undefined && isMessageKey(withMaximum))
+        return say(withMaximum, { maximum: number(issue.maximum) });
+      return say(rule);
     }
   }
   // A rule this dashboard has no words for: the server's, after the field's name.

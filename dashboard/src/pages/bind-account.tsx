@@ -12,6 +12,7 @@ import { AccountStatus } from '../components/account-status';
 import { type Kind, SubscriptionSignIn } from '../components/oauth-sign-in';
 import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../components/ui';
 import { useI18n } from '../i18n';
+import { optionLabels } from '../lib/errors';
 import { type AccountForm, connectionInput, PRESETS, PROVIDERS, type Preset } from '../lib/forms';
 
 export default function BindAccountPage() {
@@ -153,7 +154,10 @@ export default function BindAccountPage() {
           <ErrorMessage
             error={error}
             fields={{
-              provider: t('bind.provider'),
+              provider: {
+                label: t('bind.provider'),
+                options: optionLabels(PROVIDERS, (p) => t(`provider.${p}`)),
+              },
               preset: t('bind.preset'),
               baseUrl: t('bind.baseUrl'),
               credential: t('bind.credential'),

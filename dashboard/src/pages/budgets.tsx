@@ -19,7 +19,7 @@ import { Card, ConfirmButton, ErrorMessage, Field, Loading, Select } from '../co
 import { type Language, type Translate, useI18n } from '../i18n';
 import { budgetScopes, managesGroup, mayChangeBudget, ownsEnterprise } from '../lib/access';
 import { budgetTargetName, departmentOptions, keyLabel } from '../lib/admin';
-import type { FieldLabels } from '../lib/errors';
+import { type FieldLabels, optionLabels } from '../lib/errors';
 import { formatMicros, parseDollars } from '../lib/format';
 
 type Budget = Schemas['Budget'];
@@ -57,8 +57,9 @@ function useScopeNames(budgets: readonly Budget[]) {
 function budgetFields(t: Translate, language: Language): FieldLabels {
   return {
     limitMicros: { label: t('adm.budgets.limit'), value: (micros) => formatMicros(micros, language) },
-    mode: t('adm.budgets.mode'),
-    period: t('adm.budgets.period'),
+    mode: { label: t('adm.budgets.mode'), options: optionLabels(MODES, (m) => t(`adm.mode.${m}`)) },
+    period: { label: t('adm.budgets.period'), options: optionLabels(PERIODS, (p) => t(`adm.period.${p}`)) },
+    scope: { label: t('adm.budgets.scope'), options: optionLabels(SCOPES, (s) => t(`adm.scope.${s}`)) },
   };
 }
 

@@ -521,7 +521,18 @@ function Adjustments({
               value={form.reason}
               onChange={(reason) => setForm((f) => ({ ...f, reason }))}
             />
-            <ErrorMessage error={error} />
+            <ErrorMessage
+              error={error}
+              fields={{
+                userId: t('group.member'),
+                amountMicros: {
+                  label: t('st.adjustmentAmount'),
+                  value: (micros) => formatMicros(micros, language),
+                },
+                reason: t('st.reason'),
+                month: t('st.month'),
+              }}
+            />
             <div>
               <button type="submit">{t('st.addAdjustmentSubmit')}</button>
             </div>

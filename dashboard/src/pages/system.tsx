@@ -391,7 +391,13 @@ function Prices() {
             onChange={(v) => setRates({ ...rates, [r]: v })}
           />
         ))}
-        <ErrorMessage error={save.error} />
+        <ErrorMessage
+          error={save.error}
+          fields={{
+            model: t('adm.system.model'),
+            ...Object.fromEntries(RATES.map((r) => [r, t(`adm.rate.${r}`)])),
+          }}
+        />
         <button type="submit" disabled={save.isPending}>
           {t('adm.common.save')}
         </button>

@@ -166,7 +166,10 @@ const AdjustmentInput = z
     amountMicros: int
       .min(-1_000_000_000_000)
       .max(1_000_000_000_000)
-      .refine((n) => n !== 0, 'an adjustment of zero changes nothing'),
+      .refine((n) => n !== 0, {
+        message: 'an adjustment of zero changes nothing',
+        params: { rule: 'not_zero' },
+      }),
     reason: displayText(500),
     month: month.optional().openapi({ description: 'An open month; default the current one.' }),
   })

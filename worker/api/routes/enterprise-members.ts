@@ -29,6 +29,7 @@ const MemberInput = z
   .refine((m) => (m.userId === undefined) !== (m.email === undefined), {
     message: 'send userId or email (one of them)',
     path: ['userId'],
+    params: { rule: 'user_or_email' },
   })
   .openapi('EnterpriseMemberInput', { description: 'A user by id, or a person by email (created if new).' });
 
