@@ -246,4 +246,44 @@ describe.sequential('a confirmation while the page refreshes', () => {
       0,
     );
   });
+
+  it('once confirmed, stays disabled until the page has read the change: a second click sends nothing', async () => {
+    const groupId = await groupWithMember('Scanner bots');
+    const page = await signIn(MEMBER);
+    await settled(page);
+    await page.getByRole('button', { name: 'Leave Scanner bots', exact: true }).click();
+    const confirm = page.getByRole('button', { name: 'Leave Scanner bots and revoke my keys in it' });
+    await confirm.waitFor();
+
+    // The reads that take the group off the page are held until the test lets them go.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const reads = (url: URL) => url.pathname === '/api/v1/me' || url.pathname === '/api/v1/groups';
+    await page.route(reads, async (route) => {
+      await held;
+      await route.continue();
+    });
+    const leavePath = `/api/v1/groups/${groupId}/leave`;
+    let leaves = 0;
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === leavePath) leaves += 1;
+    });
+    const left = page.waitForResponse((response) => new URL(response.url()).pathname === leavePath);
+    await confirm.click();
+    expect((await left).status()).toBe(200);
+    await page.waitForTimeout(500);
+    await expect(confirm.isDisabled()).resolves.toBe(true);
+    await confirm.click({ force: true });
+
+    release();
+    await page
+      .getByRole('button', { name: /^Leave Scanner bots/ })
+      .first()
+      .waitFor({ state: 'detached' });
+    await page.unroute(reads);
+    expect(leaves).toBe(1);
+    await expect(memberIn(groupId)).resolves.toBe(false);
+  });
 });

@@ -124,10 +124,13 @@ function LeaveGroup({ groupId, name }: { groupId: string; name: string }) {
   const queryClient = useQueryClient();
   const leave = useMutation({
     mutationFn: () => must(api.POST('/groups/{id}/leave', { params: { path: { id: groupId } } })),
-    onSuccess: () => {
-      queryClient.invalidateQueries({ queryKey: keys.me });
-      queryClient.invalidateQueries({ queryKey: keys.groups });
-    },
+    // Returned, so the leave stays pending (its confirmation disabled) until the page has read
+    // that the group is gone: a second click in between would send it again.
+    onSuccess: () =>
+      Promise.all([
+        queryClient.invalidateQueries({ queryKey: keys.me }),
+        queryClient.invalidateQueries({ queryKey: keys.groups }),
+      ]),
   });
   return (
     <div className="row">
@@ -192,11 +195,13 @@ function LeaveEnterprise({ enterpriseId, name }: { enterpriseId: string; name: s
   const queryClient = useQueryClient();
   const leave = useMutation({
     mutationFn: () => must(api.POST('/enterprises/{id}/leave', { params: { path: { id: enterpriseId } } })),
-    onSuccess: () => {
-      queryClient.invalidateQueries({ queryKey: keys.me });
-      queryClient.invalidateQueries({ queryKey: keys.groups });
-      queryClient.invalidateQueries({ queryKey: adminKeys.enterprises });
-    },
+    // Returned: pending until the page has read it (LeaveGroup says why).
+    onSuccess: () =>
+      Promise.all([
+        queryClient.invalidateQueries({ queryKey: keys.me }),
+        queryClient.invalidateQueries({ queryKey: keys.groups }),
+        queryClient.invalidateQueries({ queryKey: adminKeys.enterprises }),
+      ]),
   });
   return (
     <>
