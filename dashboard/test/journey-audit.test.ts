@@ -7,7 +7,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from './browser/chromium';
 import { checkPage } from './browser/page-checks';
-import { type Relay, seedUser, startRelay } from './browser/relay';
+import { operatorCall, type Relay, seedUser, startRelay } from './browser/relay';
 import { until } from './browser/until';
 
 let relay: Relay;
@@ -26,20 +26,8 @@ interface Entry {
 }
 
 /** The operator's API (a system admin), for what is set up before anyone signs in. */
-async function operator<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${relay.url}/admin/v1${path}`, {
-    method,
-    // Each on a connection of its own, as seedUser's (browser/relay.ts): none left idle to go stale.
-    headers: {
-      authorization: `Bearer ${relay.adminToken}`,
-      'content-type': 'application/json',
-      connection: 'close',
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
+const operator = <T>(method: string, path: string, body?: unknown) =>
+  operatorCall<T>(relay, method, path, body);
 
 /** An entry as the audit table shows it: what was done, to what, and the detail's JSON. */
 const shown = (e: Entry) => [

@@ -7,7 +7,7 @@
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from './browser/chromium';
-import { type Relay, seedUser, startRelay } from './browser/relay';
+import { operatorCall, type Relay, seedUser, startRelay } from './browser/relay';
 import { until } from './browser/until';
 
 let relay: Relay;
@@ -19,19 +19,8 @@ const MEMBER = { email: 'max@example.com', name: 'Max Member', password: 'max-pa
 const ids = { owner: '', member: '', enterprise: '' };
 
 /** The operator's API (a system admin), for what is set up before anyone signs in. */
-async function operator<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${relay.url}/admin/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${relay.adminToken}`,
-      'content-type': 'application/json',
-      connection: 'close',
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
+const operator = <T>(method: string, path: string, body?: unknown) =>
+  operatorCall<T>(relay, method, path, body);
 
 async function signIn(
   person: { email: string; password: string },

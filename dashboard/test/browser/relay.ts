@@ -161,6 +161,29 @@ async function hashPassword(password: string) {
  * operator API; the password is written straight into local D1, because until
  * `POST /invites/{token}/sign-up` exists no API route gives a new person a password.
  */
+/**
+ * The operator's API (a system admin), for what a journey sets up before anyone signs in. Each call
+ * on a connection of its own, as seedUser's: none left idle to go stale.
+ */
+export async function operatorCall<T>(
+  relay: Relay,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const response = await fetch(`${relay.url}/admin/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${relay.adminToken}`,
+      'content-type': 'application/json',
+      connection: 'close',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
 export async function seedUser(relay: Relay, person: { email: string; name: string; password: string }) {
   // A connection of its own: the D1 write below takes seconds on a busy machine, longer than the
   // relay keeps an idle connection open, and the next person's request would be sent on a closed one.
